@@ -1,0 +1,38 @@
+// postdevai-bench SCENARIO [options] [--json]
+#include <cstdio>
+#include <cstring>
+
+#include "bench/scenarios.h"
+
+namespace postdevai::bench {
+
+const std::vector<Scenario>& AllScenarios() {
+  static const std::vector<Scenario> scenarios = {
+      {"cold", "durable 1 KiB writes/s through WAL + LevelDB beside raw LevelDB sync=true (1, 4, 16 writers)", RunColdBench},
+      {"compress", "compression ratio of a source tree: dictionary vs none vs zstd -3 per file (--corpus DIR)", RunCompressBench},
+      {"recovery", "WAL replay speed in MB/s (--wal-mb N, default 1024)", RunRecoveryBench},
+  };
+  return scenarios;
+}
+
+}  // namespace postdevai::bench
+
+static void PrintUsage(std::FILE* out) {
+  std::fprintf(out, "usage: postdevai-bench SCENARIO [options] [--json]\n\nscenarios:\n");
+  for (const auto& s : postdevai::bench::AllScenarios()) std::fprintf(out, "  %-10s %s\n", s.name, s.summary);
+  std::fprintf(out, "\n'postdevai-bench SCENARIO --help' lists a scenario's options.\n");
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    PrintUsage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  postdevai::bench::Args args(argv + 2, argv + argc);
+  for (const auto& s : postdevai::bench::AllScenarios()) {
+    if (std::strcmp(argv[1], s.name) == 0) return s.run(args);
+  }
+  std::fprintf(stderr, "postdevai-bench: unknown scenario '%s'\n", argv[1]);
+  PrintUsage(stderr);
+  return 2;
+}

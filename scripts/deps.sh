@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the build, tests and benches need.
+# Idempotent: when everything is already installed it does nothing (no network).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache lld pkg-config
+  libcaf-dev                 # actors (CAF 0.17.6)
+  libleveldb-dev libsnappy-dev  # cold tier (LevelDB's link line names snappy)
+  libzstd-dev                # value compression + dictionaries
+  libhwy-dev                 # SIMD kernels (Highway)
+  libtomlplusplus-dev        # dragon_node.toml
+  catch2                     # tests (v2)
+  prometheus-cpp-dev         # metrics exposition
+  libncurses-dev             # live dashboard
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,312 @@
+// POSIX implementation of the FileSystem seam.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "storage/file_system.h"
+
+namespace postdevai::storage {
+
+Status StatusFromErrno(int err, std::string_view op, std::string_view path) {
+  std::string msg(op);
+  msg += " ";
+  msg += path;
+  msg += ": ";
+  msg += std::strerror(err);
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT: return Status::NoSpace(std::move(msg));
+    case ENOENT: return Status::NotFound(std::move(msg));
+    case EWOULDBLOCK: return Status::Busy(std::move(msg));
+    default: return Status::IoError(std::move(msg));
+  }
+}
+
+std::string JoinPath(std::string_view dir, std::string_view name) {
+  std::string p(dir);
+  if (!p.empty() && p.back() != '/') p += '/';
+  p += name;
+  return p;
+}
+
+namespace {
+
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixSequentialFile() override { ::close(fd_); }
+  Status Read(std::size_t n, char* scratch, std::string_view* out) override {
+    std::size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::read(fd_, scratch + got, n - got);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return StatusFromErrno(errno, "read", path_);
+      }
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    *out = std::string_view(scratch, got);
+    return Status::Ok();
+  }
+  Status Skip(std::uint64_t n) override {
+    if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) < 0) return StatusFromErrno(errno, "seek", path_);
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+  Status Read(std::uint64_t offset, std::size_t n, char* scratch, std::string_view* out) const override {
+    std::size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return StatusFromErrno(errno, "read", path_);
+      }
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    *out = std::string_view(scratch, got);
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) (void)Close();
+  }
+  Status Append(std::string_view data) override {
+    // Small appends are buffered; big ones go straight through.
+    if (buffer_.size() + data.size() > kBufferSize) {
+      PDAI_RETURN_IF_ERROR(Flush());
+      if (data.size() >= kBufferSize) return WriteAll(data);
+    }
+    buffer_.append(data);
+    return Status::Ok();
+  }
+  Status WriteAt(std::uint64_t offset, std::string_view data) override {
+    PDAI_RETURN_IF_ERROR(Flush());
+    std::size_t done = 0;
+    while (done < data.size()) {
+      ssize_t r = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return StatusFromErrno(errno, "write", path_);
+      }
+      done += static_cast<std::size_t>(r);
+    }
+    return Status::Ok();
+  }
+  Status Allocate(std::uint64_t offset, std::uint64_t len) override {
+    int r = ::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(len));
+    if (r != 0) return StatusFromErrno(r, "allocate", path_);
+    return Status::Ok();
+  }
+  Status Truncate(std::uint64_t size) override {
+    PDAI_RETURN_IF_ERROR(Flush());
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return StatusFromErrno(errno, "truncate", path_);
+    return Status::Ok();
+  }
+  Status Flush() override {
+    if (buffer_.empty()) return Status::Ok();
+    Status s = WriteAll(buffer_);
+    buffer_.clear();
+    return s;
+  }
+  Status Sync() override {
+    PDAI_RETURN_IF_ERROR(Flush());
+    if (::fdatasync(fd_) != 0) return StatusFromErrno(errno, "sync", path_);
+    return Status::Ok();
+  }
+  Status Close() override {
+    Status s = Flush();
+    if (fd_ >= 0 && ::close(fd_) != 0 && s.ok()) s = StatusFromErrno(errno, "close", path_);
+    fd_ = -1;
+    return s;
+  }
+  int fd() const override { return fd_; }
+
+ private:
+  static constexpr std::size_t kBufferSize = 64 * 1024;
+  Status WriteAll(std::string_view data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+      ssize_t r = ::write(fd_, data.data() + done, data.size() - done);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return StatusFromErrno(errno, "write", path_);
+      }
+      done += static_cast<std::size_t>(r);
+    }
+    return Status::Ok();
+  }
+  std::string path_;
+  int fd_;
+  std::string buffer_;
+};
+
+struct PosixFileLock final : FileLock {
+  explicit PosixFileLock(int fd) : fd(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+  }
+  int fd;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return StatusFromErrno(errno, "open", path);
+    return std::unique_ptr<SequentialFile>(new PosixSequentialFile(path, fd));
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return StatusFromErrno(errno, "open", path);
+    return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
+  }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return StatusFromErrno(errno, "create", path);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return StatusFromErrno(errno, "open", path);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+  bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  Result<std::vector<std::string>> GetChildren(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return StatusFromErrno(errno, "list", dir);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      names.emplace_back(n);
+    }
+    ::closedir(d);
+    return names;
+  }
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return StatusFromErrno(errno, "remove", path);
+    return Status::Ok();
+  }
+  Status CreateDirs(const std::string& dir) override {
+    if (dir.empty()) return Status::Ok();
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Ok();
+      return Status::InvalidArgument("create directory " + dir + ": a file of that name exists");
+    }
+    auto slash = dir.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) PDAI_RETURN_IF_ERROR(CreateDirs(dir.substr(0, slash)));
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return StatusFromErrno(errno, "create directory", dir);
+    return Status::Ok();
+  }
+  Status RemoveDir(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0) return StatusFromErrno(errno, "remove directory", dir);
+    return Status::Ok();
+  }
+  Result<std::uint64_t> GetFileSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return StatusFromErrno(errno, "stat", path);
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return StatusFromErrno(errno, "rename " + from + " to", to);
+    return Status::Ok();
+  }
+  Status SyncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return StatusFromErrno(errno, "open directory", dir);
+    Status s;
+    if (::fsync(fd) != 0) s = StatusFromErrno(errno, "sync directory", dir);
+    ::close(fd);
+    return s;
+  }
+  Status TruncateFile(const std::string& path, std::uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) return StatusFromErrno(errno, "truncate", path);
+    return Status::Ok();
+  }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return StatusFromErrno(errno, "open lock file", path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) return Status::Busy("lock " + path + ": held by another process");
+      return StatusFromErrno(err, "lock", path);
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+  }
+  std::uint64_t NowMicros() override {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count());
+  }
+  std::uint64_t WallClockMicros() override {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+};
+
+}  // namespace
+
+FileSystem* FileSystem::Default() {
+  static PosixFileSystem* fs = new PosixFileSystem();
+  return fs;
+}
+
+Result<std::string> ReadFileToString(FileSystem* fs, const std::string& path) {
+  auto file = fs->NewSequentialFile(path);
+  if (!file.ok()) return file.status();
+  std::string data;
+  std::string scratch(1 << 16, '\0');
+  for (;;) {
+    std::string_view chunk;
+    PDAI_RETURN_IF_ERROR((*file)->Read(scratch.size(), scratch.data(), &chunk));
+    if (chunk.empty()) break;
+    data.append(chunk);
+  }
+  return data;
+}
+
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp";
+  auto file = fs->NewWritableFile(tmp);
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Append(data);
+  if (s.ok()) s = (*file)->Sync();
+  Status c = (*file)->Close();
+  if (s.ok()) s = c;
+  if (s.ok()) s = fs->RenameFile(tmp, path);
+  if (!s.ok()) {
+    (void)fs->RemoveFile(tmp);
+    return s;
+  }
+  auto slash = path.find_last_of('/');
+  return fs->SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
+}  // namespace postdevai::storage
