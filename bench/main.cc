@@ -8,9 +8,7 @@ namespace postdevai::bench {
 
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> scenarios = {
-      {"cold", "durable 1 KiB writes/s through WAL + LevelDB beside raw LevelDB sync=true (1, 4, 16 writers)", RunColdBench},
-      {"compress", "compression ratio of a source tree: dictionary vs none vs zstd -3 per file (--corpus DIR)", RunCompressBench},
-      {"recovery", "WAL replay speed in MB/s (--wal-mb N, default 1024)", RunRecoveryBench},
+      // {"name", "one-line summary", RunXBench},  (one line per scenario)
   };
   return scenarios;
 }
