@@ -7,6 +7,11 @@
 // a power cut: every unsynced write is undone (appended bytes are truncated,
 // overwritten regions get their old bytes back), unsynced new files disappear.
 //
+// Directory entries: by default it behaves like ext4 with ordered metadata
+// (what LevelDB relies on): creations and renames survive a power cut, only
+// unsynced bytes are lost. With set_strict_directories(true) it acts out strict
+// POSIX: a creation or rename not followed by SyncDir of its directory is undone.
+//
 // Errors can be injected per kind of operation, optionally only on paths that
 // contain a substring, after skipping a number of matching calls, for a number
 // of calls (or forever). A short write writes half of the data before failing
@@ -60,6 +65,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   // How many faults were injected so far.
   std::uint64_t InjectedCount() const;
 
+  void set_strict_directories(bool strict);
+
   // Power cut: undo every write not covered by a Sync, remove files created or
   // renamed into a directory since that directory's last SyncDir.
   Status DropUnsyncedData();
@@ -85,13 +92,15 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::uint64_t NowMicros() override;
   std::uint64_t WallClockMicros() override;
 
-  // Used by the file wrappers.
+  // Used by the file wrappers. A FileState follows its file through renames.
   struct FileState;
   Status MaybeFail(FaultOp op, const std::string& path, bool* short_write = nullptr);
-  void RecordWrite(const std::string& path, std::uint64_t offset, std::uint64_t len,
-                   std::string old_bytes, std::uint64_t old_size);
-  void RecordSync(const std::string& path);
-  void RecordTruncate(const std::string& path, std::uint64_t old_size, std::string cut_bytes);
+  std::shared_ptr<FileState> StateFor(const std::string& path);
+  void RecordWrite(FileState& state, std::uint64_t offset, std::uint64_t len, std::string old_bytes,
+                   std::uint64_t old_size);
+  void RecordSync(FileState& state);
+  void RecordTruncate(FileState& state, std::uint64_t old_size, std::string cut_bytes);
+  std::string PathOf(const FileState& state) const;
 
  private:
   Status Restore(bool tear, std::uint64_t seed);
@@ -101,8 +110,10 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::vector<FaultRule> rules_;
   std::map<FaultOp, std::uint64_t> calls_;
   std::uint64_t injected_ = 0;
-  std::map<std::string, std::unique_ptr<FileState>> files_;  // by path
-  std::set<std::string> unsynced_new_files_;  // created/renamed, dir not synced
+  std::map<std::string, std::shared_ptr<FileState>> files_;  // by current path
+  bool strict_directories_ = false;
+  std::set<std::string> unsynced_new_files_;  // created, directory not synced since
+  std::vector<std::pair<std::string, std::string>> unsynced_renames_;  // (from, to), oldest first
 };
 
 }  // namespace postdevai::storage

@@ -56,7 +56,8 @@ class WritableFile {
   // the file's durable state unknown: callers must not retry and acknowledge.
   virtual Status Sync() = 0;
   virtual Status Close() = 0;
-  // The OS file descriptor, or -1 for files that have none (memory files).
+  // The OS file descriptor (opened read-write, so it can be mmap'ed), or -1
+  // for files that have none.
   virtual int fd() const = 0;
 };
 
@@ -75,7 +76,8 @@ class FileSystem {
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) = 0;
   // Creates or truncates.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
-  // Opens an existing file (or creates it) positioned at its end.
+  // Opens an existing file (or creates it) positioned at its end; WriteAt may
+  // overwrite anywhere in it.
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
 
   virtual bool FileExists(const std::string& path) = 0;

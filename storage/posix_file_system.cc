@@ -187,13 +187,20 @@ class PosixFileSystem final : public FileSystem {
     return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
   }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return StatusFromErrno(errno, "create", path);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
   }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    // Not O_APPEND: on Linux pwrite ignores its offset on O_APPEND files, and
+    // WriteAt must be able to overwrite in place.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return StatusFromErrno(errno, "open", path);
+    if (::lseek(fd, 0, SEEK_END) < 0) {
+      int err = errno;
+      ::close(fd);
+      return StatusFromErrno(err, "seek", path);
+    }
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
   }
   bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
