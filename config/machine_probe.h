@@ -1,0 +1,46 @@
+// What the config layer needs to know about the machine: memory, the RAM disk,
+// the user's data directory, and the file system under a path. Split from the
+// decisions made with it (DefaultsForMachine) so those can be tested with any
+// machine. Internal to config/. Thread-safe; reads the environment.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "postdevai/config.h"
+#include "postdevai/status.h"
+
+namespace postdevai::config {
+
+struct MachineFacts {
+  std::uint64_t mem_available_bytes = 0;  // MemAvailable of /proc/meminfo
+  std::optional<std::uint64_t> shm_total_bytes;  // size of /dev/shm, when there is one
+  std::string user;      // login name, for per-user paths
+  std::string data_dir;  // $XDG_DATA_HOME/postdevai or ~/.local/share/postdevai
+  std::uint64_t data_dir_free_bytes = 0;  // free on the file system holding data_dir
+};
+
+MachineFacts ProbeMachine();
+
+// The embedded defaults for `machine` (see EmbeddedDefaults in config.h).
+HybridMemoryConfig DefaultsForMachine(const MachineFacts& machine);
+
+// The file system a path is (or would be) on. The path need not exist: its
+// nearest existing ancestor decides, as that is where it would be created.
+struct PathFacts {
+  std::string existing_ancestor;  // the path itself when it exists
+  bool on_ram_disk = false;       // tmpfs or ramfs: gone after a reboot
+  std::string file_system;        // "tmpfs", "ramfs" or "disk"
+  std::uint64_t total_bytes = 0;
+  std::uint64_t available_bytes = 0;  // free to unprivileged users
+};
+
+// kIoError when not even "/" can be inspected.
+Result<PathFacts> ProbePath(const std::string& path);
+
+// Bytes allocated to the files beneath dir (0 when it does not exist): the
+// space a store already there holds, which is "free" for its budget too.
+std::uint64_t AllocatedBytesUnder(const std::string& dir);
+
+}  // namespace postdevai::config
