@@ -473,3 +473,37 @@ TEST_CASE("ENOSPC and EIO on every write, sync and rename: clear errors, no loss
     }
   }
 }
+
+TEST_CASE("intact records behind a torn one are erased, never revived by later appends", "[wal]") {
+  // A group-commit batch whose first record was torn but whose later records
+  // reached the disk: none of them was acknowledged. After recovery, a new
+  // record of the same size takes the torn one's place; the old intact records
+  // behind it must not reappear as its successors.
+  TempDir dir("wal");
+  WriteRecords(dir.path(), 6);
+  std::uint64_t batch_start = kSegmentHeader;
+  for (int i = 1; i <= 6; ++i) batch_start += Framed(Payload(i).size());
+  {
+    auto wal = Wal::Open(SmallOptions(dir.path()), 0, nullptr);
+    REQUIRE(wal.ok());
+    const std::string a(100, 'a'), b(100, 'b'), c(100, 'c');
+    REQUIRE((*wal)->AppendBatch({{1, a}, {1, b}, {1, c}}).ok());
+  }
+  std::string seg = ReadFile(SegmentFile(dir.path()));
+  seg[batch_start + 40] ^= 1;  // tear the batch's first record
+  WriteFile(SegmentFile(dir.path()), seg);
+
+  Replayed first;
+  WalRecoveryReport report;
+  auto wal = Wal::Open(SmallOptions(dir.path()), 0, first.fn(), &report);
+  REQUIRE(wal.ok());
+  CHECK(first.lsns.size() == 6);
+  CHECK(report.torn_tail);
+  REQUIRE((*wal)->Append(1, std::string(100, 'x')).ok());
+  wal->reset();
+
+  Replayed second;
+  REQUIRE(Wal::Open(SmallOptions(dir.path()), 0, second.fn()).ok());
+  REQUIRE(second.lsns.size() == 7);
+  CHECK(second.payloads.back() == std::string(100, 'x'));
+}
