@@ -84,6 +84,17 @@ std::optional<SettingValue> ToSettingValue(ValueType type, const toml::node& nod
   return mismatch(TypeNameOf(node));
 }
 
+// The full path of the one setting whose key is `key`, if exactly one has it.
+std::optional<std::string> UniqueSettingNamed(std::string_view key) {
+  std::optional<std::string> found;
+  for (const Setting& s : config::AllSettings()) {
+    if (s.key != key) continue;
+    if (found) return std::nullopt;  // "share" is in every partition: no single answer
+    found = s.Path();
+  }
+  return found;
+}
+
 class DocumentReader {
  public:
   DocumentReader(HybridMemoryConfig* config, ProblemLog* errors) : config_(config), errors_(errors) {}
@@ -134,6 +145,9 @@ class DocumentReader {
     std::string text = "unknown key '" + path + "'";
     if (std::optional<std::string> nearest = config::NearestName(name, valid)) {
       text += " — did you mean '" + *nearest + "'?";
+    } else if (std::optional<std::string> elsewhere = UniqueSettingNamed(name)) {
+      // The right key in the wrong section (or before any [section] header).
+      text += " — did you mean '" + *elsewhere + "'?";
     } else {
       text += " (valid here: ";
       for (std::size_t i = 0; i < valid.size(); ++i) text += (i ? ", " : "") + valid[i];
@@ -222,9 +236,8 @@ void CheckRamLake(const HybridMemoryConfig& c, ProblemLog* errors, ProblemLog* w
   }
   const std::uint64_t wanted = c.RamLakeBytes();
   const std::string_view anchor = AnchorKey(c, "hybrid_memory.ramlake_size_gb", "hybrid_memory.ramlake_path");
-  const std::string size_text = "hybrid_memory.ramlake_size_gb: a RAM-Lake of " +
-                                config::FormatBytes(wanted) + " (" +
-                                config::FormatNumber(c.ramlake_size_gb) + " GiB)";
+  const std::string size_text =
+      "hybrid_memory.ramlake_size_gb: a RAM-Lake of " + config::FormatBytes(wanted);
   if (wanted > facts->total_bytes) {
     errors->AddAt(anchor, size_text + " does not fit on " + Holding(c.ramlake_path, *facts) +
                               ", which holds " + config::FormatBytes(facts->total_bytes) +
@@ -283,8 +296,7 @@ void CheckPersistentBudget(const HybridMemoryConfig& c, ProblemLog* warnings) {
   if (c.PersistentBytes() > room) {
     warnings->AddAt(AnchorKey(c, "hybrid_memory.persistent_size_tb", "hybrid_memory.persistent_path"),
                     "hybrid_memory.persistent_size_tb: a budget of " +
-                        config::FormatBytes(c.PersistentBytes()) + " (" +
-                        config::FormatNumber(c.persistent_size_tb) + " TiB) exceeds the " +
+                        config::FormatBytes(c.PersistentBytes()) + " exceeds the " +
                         config::FormatBytes(room) + " free on " + Holding(c.persistent_path, *facts) +
                         "; the disk will fill up before the budget does");
   }
