@@ -9,6 +9,8 @@ namespace postdevai::bench {
 const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> scenarios = {
       // {"name", "one-line summary", RunXBench},  (one line per scenario)
+      {"cold", "durable 1 KiB writes/s: WAL group commit + store beside LevelDB sync=true", RunColdBench},
+      {"recovery", "WAL replay speed (MB/s) of --wal-mb MiB of 1 KiB records", RunRecoveryBench},
   };
   return scenarios;
 }

@@ -306,7 +306,7 @@ TEST_CASE("concurrent writers share syncs (group commit) and lose nothing", "[wa
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
         for (int i = 0; i < per_writer; ++i) {
-          std::string p = "w" + std::to_string(w) + "-" + std::to_string(i);
+          std::string p = std::to_string(w) + "-w-" + std::to_string(i);
           auto lsn = (*wal)->Append(1, p);
           REQUIRE(lsn.ok());
           std::lock_guard lock(mu);

@@ -1,0 +1,276 @@
+// postdevai-bench cold: durable 1 KiB writes per second through our path
+// (WAL group commit, then an unsynced write into the persistent store) beside
+// raw LevelDB writes with sync=true, with the same writer threads in one run.
+//
+// Our write is acknowledged when its WAL record is durable; the store write
+// happens behind it, in batches, on an applier thread, as in the engine. The
+// clock stops only when the applier has caught up, so the store's work counts.
+#include <fcntl.h>
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "bench/bench_util.h"
+#include "bench/json_writer.h"
+#include "bench/scenarios.h"
+#include "storage/persistent_store.h"
+#include "storage/wal.h"
+
+namespace postdevai::bench {
+namespace {
+
+struct RunResult {
+  std::uint64_t ops = 0;
+  double seconds = 0;
+  LatencyRecorder latency;
+  std::uint64_t syncs = 0;
+  double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+};
+
+std::string Key(int writer, std::uint64_t i) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "code/w%02d/%012llu", writer, static_cast<unsigned long long>(i));
+  return buf;
+}
+
+// Runs `op(writer, i)` on `writers` threads for `seconds`.
+template <class Op>
+RunResult RunWriters(int writers, double seconds, Op op) {
+  RunResult result;
+  std::atomic<bool> stop{false};
+  std::vector<LatencyRecorder> latencies(writers);
+  std::vector<std::uint64_t> counts(writers, 0);
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        auto t0 = Clock::now();
+        if (!op(w, i)) {
+          stop = true;
+          return;
+        }
+        latencies[w].Add(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()));
+        ++counts[w];
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  result.seconds = SecondsSince(start);
+  for (int w = 0; w < writers; ++w) {
+    result.ops += counts[w];
+    result.latency.Merge(latencies[w]);
+  }
+  return result;
+}
+
+// Applies acknowledged writes to the store in batches, like the store actor.
+class Applier {
+ public:
+  explicit Applier(storage::PersistentStore* store) : store_(store), thread_([this] { Loop(); }) {}
+  ~Applier() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Submit(std::string key, std::string value, std::uint64_t lsn) {
+    std::lock_guard lock(mu_);
+    queue_.push_back({std::move(key), std::move(value), lsn});
+    cv_.notify_one();
+  }
+  void Drain() {
+    std::unique_lock lock(mu_);
+    drained_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+  const Status& error() const { return error_; }
+
+ private:
+  struct Item {
+    std::string key, value;
+    std::uint64_t lsn;
+  };
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return done_ || !queue_.empty(); });
+      if (queue_.empty() && done_) return;
+      std::deque<Item> items;
+      items.swap(queue_);
+      busy_ = true;
+      lock.unlock();
+      storage::StoreWriteBatch batch;
+      for (auto& it : items) batch.Put(storage::Kind::kCode, it.key, it.value, it.lsn);
+      Status s = store_->Write(batch);
+      lock.lock();
+      if (!s.ok() && error_.ok()) error_ = s;
+      busy_ = false;
+      if (queue_.empty()) drained_.notify_all();
+    }
+  }
+  storage::PersistentStore* store_;
+  std::mutex mu_;
+  std::condition_variable cv_, drained_;
+  std::deque<Item> queue_;
+  bool done_ = false, busy_ = false;
+  Status error_;
+  std::thread thread_;
+};
+
+RunResult RunOurs(const std::string& dir, int writers, double seconds, std::size_t value_bytes) {
+  storage::WalOptions wal_options;
+  wal_options.dir = dir + "/wal";
+  auto wal = storage::Wal::Open(wal_options, 0, nullptr);
+  if (!wal.ok()) {
+    std::fprintf(stderr, "cold: %s\n", wal.status().ToString().c_str());
+    std::exit(1);
+  }
+  storage::PersistentStoreOptions store_options;
+  store_options.path = dir + "/store";
+  auto store = storage::PersistentStore::Open(store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "cold: %s\n", store.status().ToString().c_str());
+    std::exit(1);
+  }
+  RunResult r;
+  {
+    Applier applier(store->get());
+    auto start = Clock::now();
+    r = RunWriters(writers, seconds, [&](int w, std::uint64_t i) {
+      std::string key = Key(w, i);
+      std::string value = CodeLikeValue(i * 64 + static_cast<std::uint64_t>(w), value_bytes);
+      std::string record = key + '\0' + value;
+      auto lsn = (*wal)->Append(1, record);
+      if (!lsn.ok()) {
+        std::fprintf(stderr, "cold: %s\n", lsn.status().ToString().c_str());
+        return false;
+      }
+      applier.Submit(std::move(key), std::move(value), *lsn);
+      return true;
+    });
+    applier.Drain();
+    r.seconds = SecondsSince(start);  // includes catching up on the store
+    if (!applier.error().ok()) std::fprintf(stderr, "cold: store: %s\n", applier.error().ToString().c_str());
+  }
+  r.syncs = (*wal)->stats().syncs;
+  return r;
+}
+
+RunResult RunLevelDb(const std::string& dir, int writers, double seconds, std::size_t value_bytes) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  leveldb::DB* raw = nullptr;
+  auto s = leveldb::DB::Open(options, dir + "/leveldb", &raw);
+  if (!s.ok()) {
+    std::fprintf(stderr, "cold: leveldb: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  return RunWriters(writers, seconds, [&](int w, std::uint64_t i) {
+    std::string value = CodeLikeValue(i * 64 + static_cast<std::uint64_t>(w), value_bytes);
+    auto st = db->Put(sync, Key(w, i), value);
+    if (!st.ok()) std::fprintf(stderr, "cold: leveldb: %s\n", st.ToString().c_str());
+    return st.ok();
+  });
+}
+
+// One writer appending `value_bytes` and calling fdatasync each time: the
+// rate a single writer gets from the disk with no batching at all.
+double MeasureSingleWriterFsyncRate(const std::string& dir, std::size_t value_bytes, double seconds) {
+  std::string path = dir + "/fsync-probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 0;
+  std::string value(value_bytes, 'x');
+  std::uint64_t n = 0;
+  auto start = Clock::now();
+  while (SecondsSince(start) < seconds) {
+    if (::write(fd, value.data(), value.size()) < 0 || ::fdatasync(fd) != 0) break;
+    ++n;
+  }
+  double rate = static_cast<double>(n) / SecondsSince(start);
+  ::close(fd);
+  ::unlink(path.c_str());
+  return rate;
+}
+
+std::vector<int> ParseList(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(std::atoi(item.c_str()));
+  return out;
+}
+
+}  // namespace
+
+int RunColdBench(const Args& args) {
+  if (HasFlag(args, "--help")) {
+    std::printf(
+        "postdevai-bench cold [--writers 1,4,16,64] [--seconds S] [--value-bytes B] [--json]\n"
+        "  Durable writes/s through WAL group commit + persistent store, beside raw\n"
+        "  LevelDB sync=true writes with the same writers. Scratch files go under\n"
+        "  $POSTDEVAI_BENCH_DIR or the system temp dir (must not be tmpfs).\n");
+    return 0;
+  }
+  const bool json = HasFlag(args, "--json");
+  const auto writer_counts = ParseList(OptionValue(args, "--writers", "1,4,16,64"));
+  const double seconds = std::atof(OptionValue(args, "--seconds", "3").c_str());
+  const auto value_bytes = static_cast<std::size_t>(OptionInt(args, "--value-bytes", 1024));
+  const std::string dir = MakeScratchDir("cold");
+
+  const double fsync_rate = MeasureSingleWriterFsyncRate(dir, value_bytes, std::min(seconds, 2.0));
+  std::fprintf(stderr, "cold: single-writer append+fdatasync: %.0f/s\n", fsync_rate);
+
+  JsonWriter out;
+  out.BeginObject().Field("scenario", "cold").Field("value_bytes", static_cast<std::int64_t>(value_bytes));
+  out.Field("seconds_per_run", seconds).Field("single_writer_fdatasync_per_s", fsync_rate);
+  out.Key("runs").BeginArray();
+  double ours_single = 0;
+  for (int writers : writer_counts) {
+    RemoveTree(dir + "/wal");
+    RemoveTree(dir + "/wal-archive");
+    RemoveTree(dir + "/store");
+    RemoveTree(dir + "/leveldb");
+    RunResult ours = RunOurs(dir, writers, seconds, value_bytes);
+    RunResult peer = RunLevelDb(dir, writers, seconds, value_bytes);
+    if (writers == 1) ours_single = ours.ops_per_s();
+    const double ratio = peer.ops_per_s() > 0 ? ours.ops_per_s() / peer.ops_per_s() : 0;
+    std::fprintf(stderr, "cold: %3d writers: ours %9.0f writes/s (p99 %7.0f us, %.1f writes/sync)  leveldb sync %9.0f/s (p99 %7.0f us)  ratio %.2fx\n",
+                 writers, ours.ops_per_s(), ours.latency.PercentileMicros(0.99),
+                 ours.syncs ? static_cast<double>(ours.ops) / static_cast<double>(ours.syncs) : 0, peer.ops_per_s(),
+                 peer.latency.PercentileMicros(0.99), ratio);
+    out.BeginObject().Field("writers", writers);
+    out.Field("ours_writes_per_s", ours.ops_per_s())
+        .Field("ours_p50_us", ours.latency.PercentileMicros(0.5))
+        .Field("ours_p99_us", ours.latency.PercentileMicros(0.99))
+        .Field("ours_writes_per_sync", ours.syncs ? static_cast<double>(ours.ops) / static_cast<double>(ours.syncs) : 0.0)
+        .Field("leveldb_sync_writes_per_s", peer.ops_per_s())
+        .Field("leveldb_p50_us", peer.latency.PercentileMicros(0.5))
+        .Field("leveldb_p99_us", peer.latency.PercentileMicros(0.99))
+        .Field("ratio_vs_leveldb", ratio)
+        .Field("ratio_vs_single_writer_fdatasync", fsync_rate > 0 ? ours.ops_per_s() / fsync_rate : 0.0)
+        .Field("ratio_vs_our_single_writer", ours_single > 0 ? ours.ops_per_s() / ours_single : 0.0);
+    out.EndObject();
+  }
+  out.EndArray().EndObject();
+  RemoveTree(dir);
+  if (json) std::printf("%s\n", out.str().c_str());
+  return 0;
+}
+
+}  // namespace postdevai::bench
