@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+
 #include <toml++/toml.h>
 
 #include "config/config_schema.h"
@@ -39,9 +40,21 @@ SourcePosition PositionOf(const toml::source_region& region) {
   return {region.begin.line, region.begin.column};
 }
 
-// "string", "integer", "floating-point", "table", ...: toml++'s own names.
+// The TOML spec's names for what a node holds.
 std::string TypeNameOf(const toml::node& node) {
-  return std::string(toml::impl::node_type_friendly_names[static_cast<int>(node.type())]);
+  switch (node.type()) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
 }
 
 // The node as the setting's type, or what is wrong with its type.

@@ -147,7 +147,7 @@ TEST_CASE("a wrong type names file, line, key, expected and actual type", "[conf
 
   errors = ParseErrors("[hybrid_memory]\nmax_ram_entries = 1.5\n");
   CHECK(errors == std::vector<std::string>{
-                      "dragon_node.toml:2:1: hybrid_memory.max_ram_entries: expected an integer, got floating-point"});
+                      "dragon_node.toml:2:1: hybrid_memory.max_ram_entries: expected an integer, got float"});
   errors = ParseErrors("wal = 3\n");
   CHECK(errors == std::vector<std::string>{"dragon_node.toml:1:1: wal: expected a table, got integer"});
   errors = ParseErrors("[replication]\npeers = [\"a:1\", 2]\n");

@@ -305,7 +305,7 @@ Result<HybridMemoryConfig> ParseConfig(std::string_view toml_text, const std::st
 //                     ~/.local/share/postdevai; WAL and backups beneath it;
 //   persistent_size_tb: half the free space there, at most 1 TiB, at least 1 GiB;
 //   cache_size_mb:    MemAvailable / 32, 8..2048 MiB;
-//   max_ram_entries:  one per 4 KiB of RAM-Lake.
+//   max_ram_entries:  one per 4 KiB of RAM-Lake, at least 16384.
 // Looks at the machine; creates nothing.
 HybridMemoryConfig EmbeddedDefaults();
 
