@@ -458,6 +458,13 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
   }
   const std::uint64_t last = next_lsn_ - 1;
   const std::uint64_t my_generation = failed_generation_;
+  Waiter me{last, {}};
+  waiters_.push_back(&me);
+  struct Unregister {
+    std::vector<Waiter*>& waiters;
+    Waiter* me;
+    ~Unregister() { std::erase(waiters, me); }
+  } unregister{waiters_, &me};
 
   for (;;) {
     if (failed_generation_ != my_generation) {
@@ -469,7 +476,7 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
     }
     if (durable_lsn_ >= last) return first;
     if (sync_in_progress_) {
-      cv_.wait(lock);
+      me.cv.wait(lock);
       continue;
     }
     // Become the leader: write and sync everything queued so far.
@@ -509,7 +516,16 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
     }
     stats_.next_lsn = next_lsn_;
     stats_.durable_lsn = durable_lsn_;
-    cv_.notify_all();
+    WakeWaitersLocked(!s.ok());
+  }
+}
+
+void Wal::WakeWaitersLocked(bool everyone) {
+  // Waiters are in LSN order: wake the acknowledged ones, then the first one
+  // still waiting, who becomes the next leader for whatever is queued.
+  for (Waiter* w : waiters_) {
+    w->cv.notify_one();
+    if (!everyone && w->last_lsn > durable_lsn_) break;
   }
 }
 

@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <deque>
 #include <vector>
 
 #include "storage/file_system.h"
@@ -160,7 +161,15 @@ class Wal {
 
   WalOptions options_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Writers waiting for their records, in LSN order. Each has its own
+  // condition variable so that a finished sync wakes exactly the writers it
+  // acknowledged plus the next leader, not every waiting thread.
+  struct Waiter {
+    std::uint64_t last_lsn;
+    std::condition_variable cv;
+  };
+  std::vector<Waiter*> waiters_;
+  void WakeWaitersLocked(bool everyone);
 
   // Protected by mu_.
   std::uint64_t next_lsn_ = 1;
