@@ -1,0 +1,76 @@
+// Plain options for the RAM-Lake (the hot tier): where its partition files live,
+// how big they are, how many entries they may hold and which eviction policy
+// each partition uses. The config layer fills these from dragon_node.toml; the
+// RAM-Lake itself never parses anything.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace postdevai::storage::ramlake {
+
+// The four partitions, in file-format order (the byte stored in every file and
+// record). Mirrors postdevai::DataKind (config.h) value for value.
+enum class PartitionKind : std::uint8_t { kVectors = 0, kCode = 1, kHistory = 2, kMetadata = 3 };
+inline constexpr std::size_t kPartitionCount = 4;
+inline constexpr std::array<PartitionKind, kPartitionCount> kAllPartitionKinds = {
+    PartitionKind::kVectors, PartitionKind::kCode, PartitionKind::kHistory, PartitionKind::kMetadata};
+
+constexpr std::size_t PartitionIndex(PartitionKind kind) { return static_cast<std::size_t>(kind); }
+// "vectors", "code", "history", "metadata" (also the stem of the file name).
+std::string_view PartitionKindName(PartitionKind kind);
+
+// Which clean entry a full partition evicts first.
+//   kLru:    least recently used (reads and writes both count as a use).
+//   kSieve:  SIEVE (NSDI'24): one FIFO, a visited bit and a moving hand. Reads
+//            only set a bit, so hits are cheaper than LRU's, and entries read
+//            once are evicted before entries read again.
+//   kS3Fifo: S3-FIFO (SOSP'23): a small probationary FIFO (10% of the budget),
+//            a main FIFO and a ghost list of recently evicted keys. A scan
+//            passes through the small queue without touching the main one.
+enum class EvictionPolicy : std::uint8_t { kLru = 0, kSieve = 1, kS3Fifo = 2 };
+std::string_view EvictionPolicyName(EvictionPolicy policy);
+std::optional<EvictionPolicy> EvictionPolicyFromName(std::string_view name);
+
+// One partition file. RamLake::PartitionOptionsFor derives these from
+// RamLakeOptions; tests and benches may build them directly.
+struct PartitionOptions {
+  std::string file_path;             // the partition's memory-mapped file
+  PartitionKind kind = PartitionKind::kVectors;
+  // Size of the file, header included: the partition's whole byte budget.
+  // Rounded down to whole segments; at least 4 segments plus the header.
+  std::uint64_t capacity_bytes = 0;
+  // Allocation unit of the log-structured arena. 0: derived from the capacity
+  // (capacity/64 rounded down to a power of two, clamped to 16 KiB..8 MiB).
+  // The largest record is 1/16 of a segment.
+  std::uint32_t segment_bytes = 0;
+  // Most entries the partition may hold; 0: bounded by bytes only.
+  std::uint64_t max_entries = 0;
+  EvictionPolicy eviction = EvictionPolicy::kLru;
+  // The initial "persisted up to" LSN: entries with a higher LSN are dirty.
+  std::uint64_t persisted_lsn = 0;
+};
+
+// The whole RAM-Lake: four partition files under one directory.
+struct RamLakeOptions {
+  std::string path;                 // directory of the partition files (ideally tmpfs)
+  std::uint64_t total_bytes = 0;    // ramlake_size_gb in bytes
+  // Share of total_bytes per partition, in PartitionKind order; must add up to
+  // at most 100.
+  std::array<std::uint32_t, kPartitionCount> share_percent = {30, 40, 20, 10};
+  // Most entries across all partitions; 0: no limit. Split across partitions
+  // by share (see RamLake::PartitionOptionsFor) so that no partition needs to
+  // ask another before inserting: each one is driven by its own actor.
+  std::uint64_t max_ram_entries = 0;
+  std::array<EvictionPolicy, kPartitionCount> eviction = {
+      EvictionPolicy::kLru, EvictionPolicy::kLru, EvictionPolicy::kLru, EvictionPolicy::kLru};
+  std::uint32_t segment_bytes = 0;  // 0: derived per partition
+  std::uint64_t persisted_lsn = 0;  // the persistent store's LSN at start-up
+};
+
+}  // namespace postdevai::storage::ramlake

@@ -1,0 +1,1288 @@
+#include "storage/ramlake/ramlake_partition.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "storage/ramlake/partition_format.h"
+
+namespace postdevai::storage::ramlake {
+
+namespace fmt = format;
+
+namespace {
+
+constexpr std::uint32_t kNone = SlotIndex::kNoSlot;
+
+// Entry::bits: the access count in the low 24 bits, flags above.
+constexpr std::uint32_t kCountMask = (1u << 24) - 1;
+constexpr std::uint32_t kLive = 1u << 24;
+constexpr std::uint32_t kVisited = 1u << 25;  // SIEVE
+constexpr std::uint32_t kDirty = 1u << 26;
+constexpr std::uint32_t kPinned = 1u << 27;   // being replaced by the Put in progress
+constexpr std::uint32_t kInMain = 1u << 28;   // S3-FIFO: in the main queue
+constexpr std::uint32_t kFreqShift = 29;      // S3-FIFO: 2-bit frequency
+constexpr std::uint32_t kFreqMask = 3u << kFreqShift;
+
+enum SegmentState : std::uint8_t { kFree = 0, kHead = 1, kSealed = 2 };
+
+constexpr std::uint32_t kMinSegmentBytes = 16 * 1024;
+constexpr std::uint32_t kMaxSegmentBytes = 64 * 1024 * 1024;
+constexpr std::uint32_t kMinSegments = 4;
+
+inline std::uint64_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+// S3-FIFO ghosts are hashes; 0 marks an empty ring position.
+inline std::uint64_t GhostHash(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
+
+}  // namespace
+
+// 32 bytes per resident entry (see IndexBytesPerEntry).
+struct RamLakePartition::Entry {
+  // File offset / 8 in the low 40 bits (8 TiB), footprint / 8 in the high 24
+  // (128 MiB); 0 while the entry has no record (a Put replacing it).
+  std::uint64_t location = 0;
+  std::uint64_t lsn = 0;
+  std::uint32_t prev = kNone;  // toward the list head (newer); free list: unused
+  std::uint32_t next = kNone;  // toward the list tail (older); free list: next free slot
+  std::uint32_t last_access = 0;  // seconds since clock_base_micros_
+  std::uint32_t bits = 0;         // count and flags, see above
+
+  std::uint64_t Offset() const { return (location & ((1ull << 40) - 1)) * 8; }
+  std::uint64_t Footprint() const { return (location >> 40) * 8; }
+  static std::uint64_t Encode(std::uint64_t offset, std::uint64_t footprint) {
+    return (offset / 8) | ((footprint / 8) << 40);
+  }
+  std::uint32_t Freq() const { return (bits & kFreqMask) >> kFreqShift; }
+  void SetFreq(std::uint32_t f) { bits = (bits & ~kFreqMask) | (f << kFreqShift); }
+};
+
+
+struct RamLakePartition::Segment {
+  std::uint64_t sequence = 0;
+  std::uint32_t used = 0;        // append position, from the segment's start
+  std::uint32_t live_bytes = 0;  // footprints of resident records in it
+  std::uint8_t state = kFree;
+};
+
+std::string_view PartitionKindName(PartitionKind kind) {
+  switch (kind) {
+    case PartitionKind::kVectors: return "vectors";
+    case PartitionKind::kCode: return "code";
+    case PartitionKind::kHistory: return "history";
+    case PartitionKind::kMetadata: return "metadata";
+  }
+  return "unknown";
+}
+
+std::string_view EvictionPolicyName(EvictionPolicy policy) {
+  switch (policy) {
+    case EvictionPolicy::kLru: return "lru";
+    case EvictionPolicy::kSieve: return "sieve";
+    case EvictionPolicy::kS3Fifo: return "s3fifo";
+  }
+  return "unknown";
+}
+
+std::optional<EvictionPolicy> EvictionPolicyFromName(std::string_view name) {
+  for (EvictionPolicy p : {EvictionPolicy::kLru, EvictionPolicy::kSieve, EvictionPolicy::kS3Fifo}) {
+    if (EvictionPolicyName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::string OpenReport::ToString() const {
+  std::string s;
+  switch (outcome) {
+    case Outcome::kCreated: s = "created"; break;
+    case Outcome::kReattached: s = "re-attached"; break;
+    case Outcome::kRebuilt: s = "rebuilt (" + rebuild_reason + ")"; break;
+  }
+  s += ": kept " + std::to_string(records_kept) + ", dropped " + std::to_string(RecordsDropped()) +
+       " (stale " + std::to_string(records_dropped_stale) + ", corrupt " +
+       std::to_string(records_dropped_corrupt) + ", duplicate " + std::to_string(records_dropped_duplicate) +
+       ", over budget " + std::to_string(records_dropped_over_budget) + "), reloaded " +
+       std::to_string(records_reloaded) + " in " + std::to_string(elapsed_micros / 1000) + " ms";
+  return s;
+}
+
+std::uint64_t RamLakePartition::RecordFootprint(std::size_t key_size, std::size_t value_size) {
+  return fmt::RecordFootprint(key_size, value_size);
+}
+
+std::uint32_t RamLakePartition::DefaultSegmentBytes(std::uint64_t capacity_bytes) {
+  std::uint64_t target = capacity_bytes / 64;
+  std::uint64_t s = 64 * 1024;
+  while (s * 2 <= target && s * 2 <= 8 * 1024 * 1024) s *= 2;
+  // Small partitions: keep at least kMinSegments segments.
+  while (s > kMinSegmentBytes && capacity_bytes < fmt::kFileHeaderBytes + kMinSegments * s) s /= 2;
+  return static_cast<std::uint32_t>(s);
+}
+
+RamLakePartition::RamLakePartition(FileSystem* fs, PartitionOptions options)
+    : fs_(fs), options_(std::move(options)), head_segment_(kNone), free_slots_(kNone),
+      list_head_{kNone, kNone}, list_tail_{kNone, kNone}, sieve_hand_(kNone) {
+  static_assert(sizeof(Entry) == 32, "the per-entry index cost is part of the contract");
+}
+
+RamLakePartition::~RamLakePartition() {
+  Unmap();
+  if (file_) (void)file_->Close();
+}
+
+// ---------------------------------------------------------------------------
+// Open, re-attach, rebuild
+
+Result<std::unique_ptr<RamLakePartition>> RamLakePartition::Open(FileSystem* fs, const PartitionOptions& options,
+                                                                 const OpenHooks& hooks, OpenReport* report) {
+  OpenReport local_report;
+  if (report == nullptr) report = &local_report;
+  *report = OpenReport{};
+  std::uint64_t start = fs->NowMicros();
+  std::string context = "RAM-Lake partition " + std::string(PartitionKindName(options.kind)) + " at " +
+                        options.file_path;
+
+  if (options.file_path.empty()) return Status::InvalidArgument(context + ": no file path");
+  if (static_cast<std::uint8_t>(options.kind) >= kPartitionCount) {
+    return Status::InvalidArgument(context + ": unknown partition kind");
+  }
+  std::uint32_t segment_bytes =
+      options.segment_bytes != 0 ? options.segment_bytes : DefaultSegmentBytes(options.capacity_bytes);
+  if (segment_bytes < kMinSegmentBytes || segment_bytes > kMaxSegmentBytes || segment_bytes % 8 != 0) {
+    return Status::InvalidArgument(context + ": segment size " + std::to_string(segment_bytes) +
+                                   " must be a multiple of 8 between 16 KiB and 64 MiB");
+  }
+  std::uint64_t segments = options.capacity_bytes > fmt::kFileHeaderBytes
+                               ? (options.capacity_bytes - fmt::kFileHeaderBytes) / segment_bytes
+                               : 0;
+  if (segments < kMinSegments || segments > 0xFFFFFFFFull) {
+    return Status::InvalidArgument(context + ": capacity " + std::to_string(options.capacity_bytes) +
+                                   " bytes holds " + std::to_string(segments) + " segments of " +
+                                   std::to_string(segment_bytes) + " bytes; at least " +
+                                   std::to_string(kMinSegments) + " are needed");
+  }
+
+  std::unique_ptr<RamLakePartition> p(new RamLakePartition(fs, options));
+  p->segment_bytes_ = segment_bytes;
+  p->segment_count_ = static_cast<std::uint32_t>(segments);
+  p->options_.capacity_bytes = fmt::kFileHeaderBytes + segments * segment_bytes;
+  p->options_.segment_bytes = segment_bytes;
+  // The cleaner needs one free segment to copy into, and each segment may
+  // waste up to one record's worth at its tail. Keeping live bytes under
+  // (N - 2) * (S - M) guarantees that the emptiest sealed segment always holds
+  // less than S - M live bytes, so cleaning it always frees space.
+  p->max_record_bytes_ = (segment_bytes / 16) & ~std::uint64_t{7};
+  p->usable_bytes_ = (segments - 2) * (segment_bytes - p->max_record_bytes_);
+  p->max_entries_ = options.max_entries;
+  p->persisted_lsn_ = options.persisted_lsn;
+  p->clock_base_micros_ = fs->NowMicros();
+
+  auto lock = fs->LockFile(options.file_path + ".lock");
+  if (!lock.ok()) return lock.status().WithContext(context);
+  p->lock_ = std::move(lock.value());
+
+  Status s = p->OpenFile(hooks, report);
+  if (!s.ok()) return s.WithContext(context);
+  report->generation = p->generation_;
+  report->elapsed_micros = fs->NowMicros() - start;
+  return p;
+}
+
+Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
+  const std::string& path = options_.file_path;
+  if (!fs_->FileExists(path)) {
+    PDAI_RETURN_IF_ERROR(Rebuild("", /*existed=*/false, report));
+    Refill(hooks, report);
+    return Status::Ok();
+  }
+  auto size = fs_->GetFileSize(path);
+  if (!size.ok()) return size.status();
+
+  // Read and judge the header before mapping anything.
+  fmt::FileHeader header{};
+  std::string reason;
+  {
+    auto file = fs_->NewRandomAccessFile(path);
+    if (!file.ok()) return file.status();
+    std::string_view got;
+    PDAI_RETURN_IF_ERROR((*file)->Read(0, sizeof header, reinterpret_cast<char*>(&header), &got));
+    if (got.size() < sizeof header) {
+      reason = "file is " + std::to_string(*size) + " bytes, too short for a header";
+    }
+  }
+  bool snapshot = false;
+  if (reason.empty()) {
+    const std::string kind_name(PartitionKindName(options_.kind));
+    if (header.magic != fmt::kFileMagic) {
+      reason = "not a RAM-Lake partition file (bad magic)";
+    } else if (fmt::FileHeaderChecksum(header) != header.header_crc) {
+      reason = "file header fails its checksum";
+    } else if (header.format_version != fmt::kFormatVersion) {
+      reason = "file has format version " + std::to_string(header.format_version) + ", this build reads " +
+               std::to_string(fmt::kFormatVersion);
+    } else if (header.kind != static_cast<std::uint8_t>(options_.kind)) {
+      reason = "file belongs to partition " +
+               (header.kind < kPartitionCount
+                    ? std::string(PartitionKindName(static_cast<PartitionKind>(header.kind)))
+                    : "#" + std::to_string(header.kind)) +
+               ", not " + kind_name;
+    } else if (header.capacity_bytes != options_.capacity_bytes || header.segment_bytes != segment_bytes_ ||
+               header.segment_count != segment_count_) {
+      reason = "file was made for " + std::to_string(header.capacity_bytes) + " bytes in segments of " +
+               std::to_string(header.segment_bytes) + ", configured " + std::to_string(options_.capacity_bytes) +
+               " in segments of " + std::to_string(segment_bytes_);
+    } else if (header.flags & fmt::kFileFlagSnapshot) {
+      snapshot = true;
+      std::uint64_t packed = fmt::kFileHeaderBytes + header.snapshot_segments * segment_bytes_;
+      if (header.snapshot_segments > segment_count_ || (*size != packed && *size != options_.capacity_bytes)) {
+        reason = "snapshot file is " + std::to_string(*size) + " bytes, expected " + std::to_string(packed) +
+                 " (truncated)";
+      }
+    } else if (*size != options_.capacity_bytes) {
+      reason = "file is " + std::to_string(*size) + " bytes, expected " + std::to_string(options_.capacity_bytes) +
+               " (truncated or resized)";
+    }
+  }
+  if (reason.empty() && !hooks.store_lsn) {
+    reason = "no persistent-store LSN lookup was given, so no record can be proven current";
+  }
+  if (!reason.empty()) {
+    PDAI_RETURN_IF_ERROR(Rebuild(reason, /*existed=*/true, report));
+    Refill(hooks, report);
+    return Status::Ok();
+  }
+
+  auto file = fs_->NewAppendableFile(path);
+  if (!file.ok()) return file.status();
+  file_ = std::move(file.value());
+  // Reserve every block (again): the file may have been copied sparse, and a
+  // hole would turn a full RAM disk into a SIGBUS at some later write.
+  PDAI_RETURN_IF_ERROR(file_->Allocate(0, options_.capacity_bytes)
+                           .WithContext("reserving " + std::to_string(options_.capacity_bytes) + " bytes"));
+  PDAI_RETURN_IF_ERROR(MapFile(options_.capacity_bytes));
+  generation_ = header.generation;
+  PDAI_RETURN_IF_ERROR(Reattach(hooks, report));
+  if (snapshot) {
+    // The file is a live partition from now on.
+    header.flags &= ~fmt::kFileFlagSnapshot;
+    header.snapshot_segments = 0;
+    header.header_crc = fmt::FileHeaderChecksum(header);
+    std::memcpy(base_, &header, sizeof header);
+  }
+  report->outcome = OpenReport::Outcome::kReattached;
+  Refill(hooks, report);
+  return Status::Ok();
+}
+
+Status RamLakePartition::Rebuild(const std::string& reason, bool existed, OpenReport* report) {
+  report->outcome = existed ? OpenReport::Outcome::kRebuilt : OpenReport::Outcome::kCreated;
+  report->rebuild_reason = reason;
+  Unmap();
+  if (file_) {
+    (void)file_->Close();
+    file_.reset();
+  }
+  auto file = fs_->NewWritableFile(options_.file_path);  // truncates: nothing old survives
+  if (!file.ok()) return file.status();
+  file_ = std::move(file.value());
+  Status reserved = file_->Allocate(0, options_.capacity_bytes);
+  if (!reserved.ok()) {
+    // Leave no half-reserved file behind to confuse the next start.
+    (void)file_->Close();
+    file_.reset();
+    (void)fs_->RemoveFile(options_.file_path);
+    return reserved.WithContext("reserving " + std::to_string(options_.capacity_bytes) +
+                                " bytes for the partition file");
+  }
+  PDAI_RETURN_IF_ERROR(MapFile(options_.capacity_bytes));
+
+  generation_ = fs_->WallClockMicros();
+  fmt::FileHeader header{};
+  header.magic = fmt::kFileMagic;
+  header.format_version = fmt::kFormatVersion;
+  header.kind = static_cast<std::uint8_t>(options_.kind);
+  header.capacity_bytes = options_.capacity_bytes;
+  header.segment_bytes = segment_bytes_;
+  header.segment_count = segment_count_;
+  header.generation = generation_;
+  header.created_wall_micros = fs_->WallClockMicros();
+  header.header_crc = fmt::FileHeaderChecksum(header);
+  std::memcpy(base_, &header, sizeof header);
+  ResetState();
+  for (std::uint32_t i = segment_count_; i-- > 0;) free_segments_.push_back(i);
+  return Status::Ok();
+}
+
+Status RamLakePartition::MapFile(std::uint64_t file_size) {
+  int fd = file_->fd();
+  if (fd < 0) return Status::InvalidArgument("the file system gives no descriptor to map");
+  // MAP_POPULATE: fault the whole file in now (start-up) rather than one page
+  // at a time on the hot path.
+  void* p = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (p == MAP_FAILED) return StatusFromErrno(errno, "mmap", options_.file_path);
+  base_ = static_cast<char*>(p);
+  mapped_bytes_ = file_size;
+  return Status::Ok();
+}
+
+void RamLakePartition::Unmap() {
+  if (base_ != nullptr) ::munmap(base_, mapped_bytes_);
+  base_ = nullptr;
+  mapped_bytes_ = 0;
+}
+
+void RamLakePartition::ResetState() {
+  segments_.assign(segment_count_, Segment{});
+  free_segments_.clear();
+  head_segment_ = kNone;
+  next_sequence_ = 1;
+  entries_.clear();
+  free_slots_ = kNone;
+  index_.Clear();
+  list_head_[0] = list_head_[1] = kNone;
+  list_tail_[0] = list_tail_[1] = kNone;
+  list_size_[0] = list_size_[1] = 0;
+  sieve_hand_ = kNone;
+  dirty_heap_.clear();
+  ghost_ring_.clear();
+  ghost_next_ = 0;
+  ghost_index_.Clear();
+  stats_ = PartitionStats{};
+}
+
+Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
+  ResetState();
+  // Segments in the order they were written, so that re-inserting their
+  // records reproduces "newest at the head" for the policy.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order;
+  for (std::uint32_t i = 0; i < segment_count_; ++i) {
+    fmt::SegmentHeader sh;
+    std::memcpy(&sh, base_ + SegmentOffset(i), sizeof sh);
+    if (sh.magic == fmt::kSegmentMagic && fmt::SegmentHeaderChecksum(sh) == sh.crc &&
+        sh.generation == generation_ && sh.index == i && sh.kind == static_cast<std::uint8_t>(options_.kind)) {
+      order.emplace_back(sh.sequence, i);
+    }
+  }
+  std::sort(order.begin(), order.end());
+
+  std::uint64_t max_kept_lsn = 0;
+  const auto kind = static_cast<std::uint8_t>(options_.kind);
+  for (const auto& [sequence, index] : order) {
+    Segment& seg = segments_[index];
+    seg.sequence = sequence;
+    next_sequence_ = std::max(next_sequence_, sequence + 1);
+    char* seg_base = base_ + SegmentOffset(index);
+    seg.used = fmt::ScanSegment(
+        seg_base, segment_bytes_, sequence, kind, static_cast<std::uint32_t>(max_record_bytes_),
+        [&](std::uint32_t offset, fmt::ScanVerdict verdict) {
+          if (verdict == fmt::ScanVerdict::kCorrupt) {
+            ++report->records_dropped_corrupt;
+            return;
+          }
+          if (verdict == fmt::ScanVerdict::kDead) return;
+          char* record = seg_base + offset;
+          const fmt::RecordHeader* h = fmt::HeaderAt(record);
+          std::string_view key = fmt::RecordKey(record);
+          std::optional<std::uint64_t> stored = hooks.store_lsn(key);
+          if (!stored || *stored != h->lsn) {
+            ++report->records_dropped_stale;
+            record[offsetof(fmt::RecordHeader, state)] = static_cast<char>(fmt::kRecordDead);
+            return;
+          }
+          std::uint64_t hash = HashKey(key);
+          if (FindSlot(key, hash) != kNone) {
+            // The cleaner had copied it and was killed before marking the
+            // original dead: same key, same LSN, same value.
+            ++report->records_dropped_duplicate;
+            record[offsetof(fmt::RecordHeader, state)] = static_cast<char>(fmt::kRecordDead);
+            return;
+          }
+          std::uint64_t footprint = fmt::RecordFootprint(h->key_size, h->value_size);
+          std::uint32_t slot = NewSlot();
+          Entry& e = entries_[slot];
+          e.location = Entry::Encode(SegmentOffset(index) + offset, footprint);
+          e.lsn = h->lsn;
+          e.bits = kLive;
+          e.last_access = now_seconds_;
+          index_.Insert(hash, slot);
+          PolicyInsert(slot, /*as_coldest=*/false, /*established=*/true);
+          seg.live_bytes += static_cast<std::uint32_t>(footprint);
+          stats_.live_bytes += footprint;
+          ++stats_.entries;
+          ++report->records_kept;
+          max_kept_lsn = std::max(max_kept_lsn, h->lsn);
+        });
+    report->bytes_scanned += seg.used;
+    seg.state = seg.live_bytes > 0 ? kSealed : kFree;
+  }
+  for (std::uint32_t i = segment_count_; i-- > 0;) {
+    if (segments_[i].state == kFree) free_segments_.push_back(i);
+  }
+  // Every kept record is what the store holds, so the store can serve it:
+  // it is clean by definition.
+  persisted_lsn_ = std::max(persisted_lsn_, max_kept_lsn);
+
+  // A re-attached file may hold more than the budget: records the cleaner
+  // had copied but not yet marked, or a smaller max_entries than last time.
+  while (stats_.live_bytes > usable_bytes_ || (max_entries_ != 0 && stats_.entries > max_entries_)) {
+    std::uint32_t victim = PolicyVictim();
+    if (victim == kNone) break;
+    RemoveEntry(victim, HashKey(KeyOf(victim)), /*mark_record_dead=*/true);
+    --report->records_kept;
+    ++report->records_dropped_over_budget;
+  }
+  // The cleaner needs a free segment to copy into; a file re-attached full
+  // to the last segment gets one by dropping the emptiest segment's entries.
+  if (free_segments_.empty()) FreeOneSegmentByEviction(report);
+  // The counters describe this run, not the scan.
+  stats_.evictions = 0;
+  stats_.evicted_bytes = 0;
+  return Status::Ok();
+}
+
+void RamLakePartition::FreeOneSegmentByEviction(OpenReport* report) {
+  std::uint32_t victim = kNone;
+  for (std::uint32_t i = 0; i < segment_count_; ++i) {
+    if (segments_[i].state == kSealed && (victim == kNone || segments_[i].live_bytes < segments_[victim].live_bytes)) {
+      victim = i;
+    }
+  }
+  if (victim == kNone) return;
+  const std::uint64_t begin = SegmentOffset(victim);
+  for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {
+    const Entry& e = entries_[slot];
+    if (!(e.bits & kLive) || e.Offset() < begin || e.Offset() >= begin + segment_bytes_) continue;
+    RemoveEntry(slot, HashKey(KeyOf(slot)), /*mark_record_dead=*/true);
+    --report->records_kept;
+    ++report->records_dropped_over_budget;
+  }
+  segments_[victim].state = kFree;
+  segments_[victim].used = 0;
+  free_segments_.push_back(victim);
+}
+
+void RamLakePartition::Refill(const OpenHooks& hooks, OpenReport* report) {
+  if (!hooks.refill) return;
+  std::uint64_t start = fs_->NowMicros();
+  RefillEntry next;
+  while (report->records_reloaded < hooks.reload_limit && hooks.refill(&next)) {
+    if (next.key.empty() || next.key.size() > fmt::kMaxKeyBytes) continue;
+    std::uint64_t footprint = fmt::RecordFootprint(next.key.size(), next.value.size());
+    if (footprint > max_record_bytes_) continue;
+    std::uint32_t slot = FindSlot(next.key, HashKey(next.key));
+    if (slot != kNone) continue;  // re-attached: already current
+    // Hottest first: the first entry that needs an eviction ends the refill,
+    // so nothing loaded pushes out something hotter.
+    if (stats_.live_bytes + footprint > usable_bytes_ ||
+        (max_entries_ != 0 && stats_.entries >= max_entries_)) {
+      break;
+    }
+    if (!Store(next.key, next.value, next.lsn, nullptr, /*as_coldest=*/true).ok()) break;
+    ++report->records_reloaded;
+  }
+  report->reload_micros = fs_->NowMicros() - start;
+}
+
+// ---------------------------------------------------------------------------
+// Reads and writes
+
+Status RamLakePartition::Put(std::string_view key, std::string_view value, std::uint64_t lsn,
+                             std::vector<EvictedEntry>* evicted) {
+  return Store(key, value, lsn, evicted, /*as_coldest=*/false);
+}
+
+Status RamLakePartition::Store(std::string_view key, std::string_view value, std::uint64_t lsn,
+                               std::vector<EvictedEntry>* evicted, bool as_coldest) {
+  if (key.empty() || key.size() > fmt::kMaxKeyBytes) {
+    return Status::InvalidArgument("key of " + std::to_string(key.size()) + " bytes: must be 1..65535");
+  }
+  const std::uint64_t footprint = fmt::RecordFootprint(key.size(), value.size());
+  if (footprint > max_record_bytes_) {
+    return Status::TooLarge("record of " + std::to_string(footprint) + " bytes exceeds the largest record (" +
+                            std::to_string(max_record_bytes_) + " bytes) of RAM-Lake partition " +
+                            std::string(PartitionKindName(options_.kind)));
+  }
+  const std::uint64_t hash = HashKey(key);
+  std::uint32_t slot = FindSlot(key, hash);
+  ++stats_.puts;
+  const bool new_key = slot == kNone;
+  if (!new_key) {
+    if (entries_[slot].lsn > lsn) {
+      ++stats_.stale_puts_ignored;
+      return Status::Ok();
+    }
+    // From here on the old version is garbage: it stops counting against the
+    // budget, and the entry cannot be chosen as a victim of its own Put.
+    ReleaseRecord(slot, /*mark_record_dead=*/false);
+    PolicyAccess(slot);
+    entries_[slot].bits |= kPinned;
+  }
+  // Decide before evicting anything whether evicting every clean entry would
+  // be enough; if not, fail without having dropped anything.
+  const bool needs_slot = new_key && max_entries_ != 0 && stats_.entries >= max_entries_;
+  if (stats_.dirty_bytes + footprint > usable_bytes_ || (needs_slot && stats_.entries == stats_.dirty_entries)) {
+    if (!new_key) RemoveEntry(slot, hash, /*mark_record_dead=*/true);
+    ++stats_.rejected_puts;
+    return Status::Busy("RAM-Lake partition " + std::string(PartitionKindName(options_.kind)) + ": " +
+                        std::to_string(stats_.dirty_bytes) + " bytes in " + std::to_string(stats_.dirty_entries) +
+                        " dirty entries leave no room; entries above LSN " + std::to_string(persisted_lsn_) +
+                        " wait for the persistent store");
+  }
+  // The check above guarantees victims; a policy that finds none anyway is
+  // a bug, reported rather than spun on.
+  bool evicted_enough = true;
+  while (evicted_enough && new_key && max_entries_ != 0 && stats_.entries >= max_entries_) {
+    evicted_enough = EvictOne(evicted);
+  }
+  while (evicted_enough && stats_.live_bytes + footprint > usable_bytes_) evicted_enough = EvictOne(evicted);
+  Result<std::uint64_t> offset = evicted_enough ? AllocateRecord(footprint)
+                                                : Result<std::uint64_t>(Status::Corruption(
+                                                      "eviction policy found no victim among clean entries"));
+  if (!offset.ok()) {
+    if (!new_key) RemoveEntry(slot, hash, /*mark_record_dead=*/true);
+    return offset.status();
+  }
+  const std::uint32_t segment = static_cast<std::uint32_t>((*offset - fmt::kFileHeaderBytes) / segment_bytes_);
+  fmt::WriteRecord(base_ + *offset, static_cast<std::uint8_t>(options_.kind), key, value, lsn,
+                   segments_[segment].sequence);
+  if (new_key) {
+    slot = NewSlot();
+    entries_[slot].bits = kLive;
+    index_.Insert(hash, slot);
+    ++stats_.entries;
+  }
+  Entry& e = entries_[slot];
+  e.location = Entry::Encode(*offset, footprint);
+  e.lsn = lsn;
+  e.bits &= ~kPinned;
+  segments_[segment].live_bytes += static_cast<std::uint32_t>(footprint);
+  stats_.live_bytes += footprint;
+  if (lsn > persisted_lsn_) MarkDirty(slot);
+  if (new_key) PolicyInsert(slot, as_coldest, /*established=*/false);
+  Touch(slot);
+  return Status::Ok();
+}
+
+std::optional<ValueView> RamLakePartition::Lookup(std::string_view key) {
+  std::uint32_t slot = FindSlot(key, HashKey(key));
+  if (slot == kNone) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  ++stats_.hits;
+  PolicyAccess(slot);
+  Touch(slot);
+  const Entry& e = entries_[slot];
+  return ValueView{fmt::RecordValue(base_ + e.Offset()), e.lsn};
+}
+
+Status RamLakePartition::Get(std::string_view key, std::string* value) {
+  auto view = Lookup(key);
+  if (!view) return Status::NotFound("not resident");  // short: no allocation on a miss
+  value->assign(view->value.data(), view->value.size());
+  return Status::Ok();
+}
+
+bool RamLakePartition::Contains(std::string_view key) const { return FindSlot(key, HashKey(key)) != kNone; }
+
+Status RamLakePartition::Erase(std::string_view key) {
+  std::uint64_t hash = HashKey(key);
+  std::uint32_t slot = FindSlot(key, hash);
+  if (slot == kNone) return Status::NotFound("not resident");
+  RemoveEntry(slot, hash, /*mark_record_dead=*/true);
+  ++stats_.erases;
+  return Status::Ok();
+}
+
+void RamLakePartition::SetPersistedLsn(std::uint64_t lsn) {
+  if (lsn <= persisted_lsn_) return;
+  persisted_lsn_ = lsn;
+  auto later = [](const auto& a, const auto& b) { return a.first > b.first; };
+  while (!dirty_heap_.empty() && dirty_heap_.front().first <= lsn) {
+    std::uint32_t slot = dirty_heap_.front().second;
+    std::pop_heap(dirty_heap_.begin(), dirty_heap_.end(), later);
+    dirty_heap_.pop_back();
+    Entry& e = entries_[slot];
+    // Skip stale items: the slot may since have been replaced, freed or reused.
+    if ((e.bits & kLive) && (e.bits & kDirty) && e.lsn <= lsn) {
+      e.bits &= ~kDirty;
+      --stats_.dirty_entries;
+      stats_.dirty_bytes -= e.Footprint();
+    }
+  }
+}
+
+void RamLakePartition::SetNow(std::uint64_t now_micros) {
+  std::uint64_t seconds = now_micros > clock_base_micros_ ? (now_micros - clock_base_micros_) / 1000000 : 0;
+  now_seconds_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(seconds, 0xFFFFFFFFu));
+}
+
+std::uint64_t RamLakePartition::EvictColderThan(std::uint64_t cutoff_micros, std::vector<EvictedEntry>* evicted) {
+  std::uint64_t count = 0;
+  for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {
+    const Entry& e = entries_[slot];
+    if (!Evictable(slot)) continue;
+    if (clock_base_micros_ + std::uint64_t{e.last_access} * 1000000 >= cutoff_micros) continue;
+    std::string_view key = KeyOf(slot);
+    if (evicted) evicted->push_back({std::string(key), e.lsn, e.Footprint()});
+    ++stats_.evictions;
+    stats_.evicted_bytes += e.Footprint();
+    RemoveEntry(slot, HashKey(key), /*mark_record_dead=*/true);
+    ++count;
+  }
+  return count;
+}
+
+std::optional<EntryStats> RamLakePartition::GetEntryStats(std::string_view key) const {
+  std::uint32_t slot = FindSlot(key, HashKey(key));
+  if (slot == kNone) return std::nullopt;
+  const Entry& e = entries_[slot];
+  EntryStats s;
+  s.lsn = e.lsn;
+  s.bytes = e.Footprint();
+  s.last_access_micros = clock_base_micros_ + std::uint64_t{e.last_access} * 1000000;
+  s.access_count = e.bits & kCountMask;
+  s.dirty = (e.bits & kDirty) != 0;
+  return s;
+}
+
+PartitionStats RamLakePartition::Stats() const {
+  PartitionStats s = stats_;
+  s.usable_bytes = usable_bytes_;
+  s.capacity_bytes = options_.capacity_bytes;
+  s.max_entries = max_entries_;
+  s.free_segments = free_segments_.size();
+  s.segment_count = segment_count_;
+  s.persisted_lsn = persisted_lsn_;
+  return s;
+}
+
+void RamLakePartition::ForEach(
+    const std::function<void(std::string_view, std::string_view, std::uint64_t)>& visit) const {
+  // S3-FIFO: the probationary queue holds the colder entries.
+  for (int list : {0, 1}) {
+    for (std::uint32_t slot = list_tail_[list]; slot != kNone; slot = entries_[slot].prev) {
+      const char* record = base_ + entries_[slot].Offset();
+      visit(fmt::RecordKey(record), fmt::RecordValue(record), entries_[slot].lsn);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Entries and index
+
+std::uint32_t RamLakePartition::FindSlot(std::string_view key, std::uint64_t hash) const {
+  return index_.Find(hash, [&](std::uint32_t slot) {
+    const Entry& e = entries_[slot];
+    // The entry of a Put in progress has let go of its old record, which the
+    // cleaner may still come across: it must not find the entry through it.
+    if (e.location == 0) return false;
+    const char* record = base_ + e.Offset();
+    return fmt::HeaderAt(record)->key_size == key.size() &&
+           std::memcmp(record + fmt::kRecordHeaderBytes, key.data(), key.size()) == 0;
+  });
+}
+
+std::string_view RamLakePartition::KeyOf(std::uint32_t slot) const {
+  return fmt::RecordKey(base_ + entries_[slot].Offset());
+}
+
+std::uint32_t RamLakePartition::NewSlot() {
+  std::uint32_t slot;
+  if (free_slots_ != kNone) {
+    slot = free_slots_;
+    free_slots_ = entries_[slot].next;
+  } else {
+    slot = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  entries_[slot] = Entry{};
+  return slot;
+}
+
+void RamLakePartition::ReleaseRecord(std::uint32_t slot, bool mark_record_dead) {
+  Entry& e = entries_[slot];
+  if (e.location == 0) return;
+  std::uint64_t offset = e.Offset();
+  std::uint64_t footprint = e.Footprint();
+  Segment& seg = segments_[(offset - fmt::kFileHeaderBytes) / segment_bytes_];
+  seg.live_bytes -= static_cast<std::uint32_t>(footprint);
+  stats_.live_bytes -= footprint;
+  if (e.bits & kDirty) {
+    e.bits &= ~kDirty;
+    --stats_.dirty_entries;
+    stats_.dirty_bytes -= footprint;
+  }
+  // One byte, one store: a kill -9 leaves it either live or dead, never torn.
+  if (mark_record_dead) base_[offset + offsetof(fmt::RecordHeader, state)] = static_cast<char>(fmt::kRecordDead);
+  e.location = 0;
+}
+
+void RamLakePartition::RemoveEntry(std::uint32_t slot, std::uint64_t hash, bool mark_record_dead) {
+  ReleaseRecord(slot, mark_record_dead);
+  PolicyRemove(slot);
+  index_.Erase(hash, slot);
+  Entry& e = entries_[slot];
+  e.bits = 0;
+  e.prev = kNone;
+  e.next = free_slots_;
+  free_slots_ = slot;
+  --stats_.entries;
+}
+
+void RamLakePartition::MarkDirty(std::uint32_t slot) {
+  Entry& e = entries_[slot];
+  e.bits |= kDirty;
+  ++stats_.dirty_entries;
+  stats_.dirty_bytes += e.Footprint();
+  auto later = [](const auto& a, const auto& b) { return a.first > b.first; };
+  dirty_heap_.emplace_back(e.lsn, slot);
+  std::push_heap(dirty_heap_.begin(), dirty_heap_.end(), later);
+  // Replaced dirty entries leave stale items behind; rebuild before they
+  // outnumber the live ones so the queue stays O(dirty entries).
+  if (dirty_heap_.size() > 2 * stats_.dirty_entries + 1024) {
+    dirty_heap_.clear();
+    for (std::uint32_t s = 0; s < entries_.size(); ++s) {
+      if ((entries_[s].bits & kLive) && (entries_[s].bits & kDirty)) dirty_heap_.emplace_back(entries_[s].lsn, s);
+    }
+    std::make_heap(dirty_heap_.begin(), dirty_heap_.end(), later);
+  }
+}
+
+void RamLakePartition::Touch(std::uint32_t slot) {
+  Entry& e = entries_[slot];
+  e.last_access = now_seconds_;
+  if ((e.bits & kCountMask) != kCountMask) ++e.bits;
+}
+
+// ---------------------------------------------------------------------------
+// Eviction policies
+
+void RamLakePartition::ListPushHead(int list, std::uint32_t slot) {
+  Entry& e = entries_[slot];
+  e.prev = kNone;
+  e.next = list_head_[list];
+  if (list_head_[list] != kNone) {
+    entries_[list_head_[list]].prev = slot;
+  } else {
+    list_tail_[list] = slot;
+  }
+  list_head_[list] = slot;
+  ++list_size_[list];
+}
+
+void RamLakePartition::ListPushTail(int list, std::uint32_t slot) {
+  Entry& e = entries_[slot];
+  e.next = kNone;
+  e.prev = list_tail_[list];
+  if (list_tail_[list] != kNone) {
+    entries_[list_tail_[list]].next = slot;
+  } else {
+    list_head_[list] = slot;
+  }
+  list_tail_[list] = slot;
+  ++list_size_[list];
+}
+
+void RamLakePartition::ListUnlink(int list, std::uint32_t slot) {
+  Entry& e = entries_[slot];
+  if (e.prev != kNone) {
+    entries_[e.prev].next = e.next;
+  } else {
+    list_head_[list] = e.next;
+  }
+  if (e.next != kNone) {
+    entries_[e.next].prev = e.prev;
+  } else {
+    list_tail_[list] = e.prev;
+  }
+  e.prev = e.next = kNone;
+  --list_size_[list];
+}
+
+void RamLakePartition::PolicyInsert(std::uint32_t slot, bool as_coldest, bool established) {
+  int list = 0;
+  if (options_.eviction == EvictionPolicy::kS3Fifo) {
+    bool to_main = established;
+    if (!to_main && !ghost_ring_.empty()) {
+      // A key evicted from the small queue not long ago is back: it has
+      // proven itself, skip probation.
+      std::uint64_t g = GhostHash(HashKey(KeyOf(slot)));
+      std::uint32_t pos = ghost_index_.Find(g, [&](std::uint32_t p) { return ghost_ring_[p] == g; });
+      if (pos != kNone) {
+        ghost_index_.Erase(g, pos);
+        ghost_ring_[pos] = 0;
+        to_main = true;
+      }
+    }
+    if (to_main) {
+      entries_[slot].bits |= kInMain;
+      list = 1;
+    }
+  }
+  if (as_coldest) {
+    ListPushTail(list, slot);
+  } else {
+    ListPushHead(list, slot);
+  }
+}
+
+void RamLakePartition::PolicyAccess(std::uint32_t slot) {
+  Entry& e = entries_[slot];
+  switch (options_.eviction) {
+    case EvictionPolicy::kLru:
+      if (list_head_[0] != slot) {
+        ListUnlink(0, slot);
+        ListPushHead(0, slot);
+      }
+      break;
+    case EvictionPolicy::kSieve:
+      e.bits |= kVisited;
+      break;
+    case EvictionPolicy::kS3Fifo:
+      if (e.Freq() < 3) e.SetFreq(e.Freq() + 1);
+      break;
+  }
+}
+
+void RamLakePartition::PolicyRemove(std::uint32_t slot) {
+  if (sieve_hand_ == slot) sieve_hand_ = entries_[slot].prev;
+  ListUnlink((entries_[slot].bits & kInMain) ? 1 : 0, slot);
+}
+
+bool RamLakePartition::Evictable(std::uint32_t slot) const {
+  std::uint32_t bits = entries_[slot].bits;
+  return (bits & kLive) && !(bits & (kDirty | kPinned));
+}
+
+std::uint32_t RamLakePartition::PolicyVictim() {
+  // Every walk is bounded: with no evictable entry it gives up instead of
+  // spinning (callers check beforehand that one exists).
+  const std::uint64_t bound = 5 * stats_.entries + 8;
+  switch (options_.eviction) {
+    case EvictionPolicy::kLru:
+      for (std::uint32_t s = list_tail_[0]; s != kNone; s = entries_[s].prev) {
+        if (Evictable(s)) return s;
+      }
+      return kNone;
+    case EvictionPolicy::kSieve: {
+      // The hand walks from the oldest entry toward the newest, clearing
+      // visited bits; the first unvisited evictable entry goes.
+      std::uint32_t s = sieve_hand_ != kNone ? sieve_hand_ : list_tail_[0];
+      for (std::uint64_t steps = 0; steps < bound && s != kNone; ++steps) {
+        Entry& e = entries_[s];
+        if (e.bits & kVisited) {
+          e.bits &= ~kVisited;
+        } else if (Evictable(s)) {
+          sieve_hand_ = e.prev;
+          return s;
+        }
+        s = e.prev != kNone ? e.prev : list_tail_[0];
+      }
+      return kNone;
+    }
+    case EvictionPolicy::kS3Fifo: {
+      for (std::uint64_t steps = 0; steps < bound; ++steps) {
+        bool small_over = list_size_[0] > 0 && list_size_[0] * 10 >= std::max<std::uint64_t>(stats_.entries, 1);
+        if (small_over || list_head_[1] == kNone) {
+          std::uint32_t s = list_tail_[0];
+          if (s == kNone) return kNone;
+          Entry& e = entries_[s];
+          if (e.Freq() >= 1 || !Evictable(s)) {
+            // Read again while on probation (or cannot leave yet): promote.
+            ListUnlink(0, s);
+            e.bits |= kInMain;
+            e.SetFreq(0);
+            ListPushHead(1, s);
+            continue;
+          }
+          // Remember it: if it comes back soon it goes straight to main.
+          std::uint64_t g = GhostHash(HashKey(KeyOf(s)));
+          std::size_t capacity = max_entries_ != 0 ? max_entries_ : std::max<std::uint64_t>(usable_bytes_ / 1024, 64);
+          std::uint32_t pos;
+          if (ghost_ring_.size() < capacity) {
+            pos = static_cast<std::uint32_t>(ghost_ring_.size());
+            ghost_ring_.push_back(0);
+          } else {
+            pos = static_cast<std::uint32_t>(ghost_next_);
+            ghost_next_ = (ghost_next_ + 1) % ghost_ring_.size();
+            if (ghost_ring_[pos] != 0) ghost_index_.Erase(ghost_ring_[pos], pos);
+          }
+          if (ghost_index_.Find(g, [&](std::uint32_t p) { return ghost_ring_[p] == g; }) == kNone) {
+            ghost_ring_[pos] = g;
+            ghost_index_.Insert(g, pos);
+          } else {
+            ghost_ring_[pos] = 0;
+          }
+          return s;
+        }
+        std::uint32_t s = list_tail_[1];
+        Entry& e = entries_[s];
+        if (e.Freq() > 0 || !Evictable(s)) {
+          if (e.Freq() > 0) e.SetFreq(e.Freq() - 1);
+          ListUnlink(1, s);
+          ListPushHead(1, s);
+          continue;
+        }
+        return s;
+      }
+      return kNone;
+    }
+  }
+  return kNone;
+}
+
+bool RamLakePartition::EvictOne(std::vector<EvictedEntry>* evicted) {
+  std::uint32_t victim = PolicyVictim();
+  if (victim == kNone) return false;
+  const Entry& e = entries_[victim];
+  std::string_view key = KeyOf(victim);
+  if (evicted) evicted->push_back({std::string(key), e.lsn, e.Footprint()});
+  ++stats_.evictions;
+  stats_.evicted_bytes += e.Footprint();
+  RemoveEntry(victim, HashKey(key), /*mark_record_dead=*/true);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Space: a log-structured arena of segments
+
+std::uint64_t RamLakePartition::SegmentOffset(std::uint32_t segment) const {
+  return fmt::kFileHeaderBytes + std::uint64_t{segment} * segment_bytes_;
+}
+
+void RamLakePartition::WriteSegmentHeader(std::uint32_t segment, std::uint64_t sequence) {
+  fmt::SegmentHeader sh{};
+  sh.magic = fmt::kSegmentMagic;
+  sh.sequence = sequence;
+  sh.generation = generation_;
+  sh.index = segment;
+  sh.kind = static_cast<std::uint8_t>(options_.kind);
+  sh.crc = fmt::SegmentHeaderChecksum(sh);
+  std::memcpy(base_ + SegmentOffset(segment), &sh, sizeof sh);
+}
+
+bool RamLakePartition::OpenHeadSegment() {
+  if (free_segments_.empty()) return false;
+  if (head_segment_ != kNone) segments_[head_segment_].state = kSealed;
+  std::uint32_t segment = free_segments_.back();
+  free_segments_.pop_back();
+  Segment& seg = segments_[segment];
+  seg.sequence = next_sequence_++;
+  seg.used = fmt::kSegmentHeaderBytes;
+  seg.live_bytes = 0;
+  seg.state = kHead;
+  // The new sequence makes every record of the segment's previous use
+  // unreadable to a scan, before anything new is appended.
+  WriteSegmentHeader(segment, seg.sequence);
+  head_segment_ = segment;
+  return true;
+}
+
+Result<std::uint64_t> RamLakePartition::AllocateRecord(std::uint64_t footprint) {
+  for (std::uint64_t attempt = 0; attempt < 4ull * segment_count_ + 8; ++attempt) {
+    if (head_segment_ != kNone && segments_[head_segment_].used + footprint <= segment_bytes_) {
+      Segment& head = segments_[head_segment_];
+      std::uint64_t offset = SegmentOffset(head_segment_) + head.used;
+      head.used += static_cast<std::uint32_t>(footprint);
+      return offset;
+    }
+    // Keep one free segment in reserve: the cleaner copies into it.
+    if (free_segments_.size() >= 2 || (head_segment_ == kNone && !free_segments_.empty())) {
+      OpenHeadSegment();
+      continue;
+    }
+    CleanOneSegment();
+  }
+  return Status::Corruption("RAM-Lake partition " + std::string(PartitionKindName(options_.kind)) +
+                            ": the cleaner made no progress (space accounting is broken)");
+}
+
+void RamLakePartition::CleanOneSegment() {
+  // Greedy: the sealed segment with the fewest live bytes costs the least to
+  // empty. N is at most a few thousand, and each clean moves up to a segment,
+  // so a linear pick is noise.
+  std::uint32_t victim = kNone;
+  for (std::uint32_t i = 0; i < segment_count_; ++i) {
+    if (segments_[i].state != kSealed) continue;
+    if (victim == kNone || segments_[i].live_bytes < segments_[victim].live_bytes) victim = i;
+  }
+  if (victim == kNone) return;
+  Segment& seg = segments_[victim];
+  const std::uint64_t seg_offset = SegmentOffset(victim);
+
+  auto relocate = [&](std::uint32_t slot) {
+    Entry& e = entries_[slot];
+    std::uint64_t footprint = e.Footprint();
+    if (head_segment_ == kNone || segments_[head_segment_].used + footprint > segment_bytes_) {
+      if (!OpenHeadSegment()) return false;
+    }
+    Segment& head = segments_[head_segment_];
+    std::uint64_t from = e.Offset();
+    std::uint64_t to = SegmentOffset(head_segment_) + head.used;
+    std::memcpy(base_ + to, base_ + from, footprint);
+    fmt::ResequenceRecord(base_ + to, head.sequence);
+    head.used += static_cast<std::uint32_t>(footprint);
+    head.live_bytes += static_cast<std::uint32_t>(footprint);
+    seg.live_bytes -= static_cast<std::uint32_t>(footprint);
+    // The copy is complete and valid before the original is marked dead; a
+    // crash in between leaves two equal records, and re-attach keeps one.
+    base_[from + offsetof(fmt::RecordHeader, state)] = static_cast<char>(fmt::kRecordDead);
+    e.location = Entry::Encode(to, footprint);
+    stats_.bytes_relocated += footprint;
+    return true;
+  };
+
+  // Walk the records by their lengths. Our own records need no checksum
+  // here; bytes that do not parse (a corrupt record found at re-attach) are
+  // stepped over 8 at a time.
+  std::uint32_t offset = fmt::kSegmentHeaderBytes;
+  while (seg.live_bytes > 0 && offset + fmt::kRecordHeaderBytes <= seg.used) {
+    const char* record = base_ + seg_offset + offset;
+    const fmt::RecordHeader* h = fmt::HeaderAt(record);
+    std::uint64_t footprint = fmt::RecordFootprint(h->key_size, h->value_size);
+    if (h->magic != fmt::kRecordMagic || h->sequence != seg.sequence || footprint > max_record_bytes_ ||
+        offset + footprint > seg.used) {
+      offset += 8;
+      continue;
+    }
+    if (h->state == fmt::kRecordLive) {
+      std::string_view key = fmt::RecordKey(record);
+      std::uint32_t slot = FindSlot(key, HashKey(key));
+      if (slot != kNone && entries_[slot].Offset() == seg_offset + offset) {
+        if (!relocate(slot)) return;
+      }
+    }
+    offset += static_cast<std::uint32_t>(footprint);
+  }
+  if (seg.live_bytes > 0) {
+    // The walk missed a record (it can only be misled by corrupt bytes):
+    // find the stragglers through the entry table instead.
+    for (std::uint32_t slot = 0; slot < entries_.size() && seg.live_bytes > 0; ++slot) {
+      const Entry& e = entries_[slot];
+      if (!(e.bits & kLive) || e.location == 0) continue;
+      std::uint64_t at = e.Offset();
+      if (at >= seg_offset && at < seg_offset + segment_bytes_) {
+        if (!relocate(slot)) return;
+      }
+    }
+  }
+  seg.state = kFree;
+  seg.used = 0;
+  free_segments_.push_back(victim);
+  ++stats_.segments_cleaned;
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots
+
+Status RamLakePartition::Snapshot(const std::string& dir, SnapshotInfo* info) const {
+  PDAI_RETURN_IF_ERROR(fs_->CreateDirs(dir));
+  const std::string path = JoinPath(dir, std::string(PartitionKindName(options_.kind)) + ".ramlake");
+  const std::string tmp = path + ".tmp";
+  auto opened = fs_->NewWritableFile(tmp);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<WritableFile> file = std::move(opened.value());
+
+  fmt::FileHeader header{};
+  std::memcpy(&header, base_, sizeof header);
+  header.flags |= fmt::kFileFlagSnapshot;
+  header.snapshot_persisted_lsn = persisted_lsn_;
+
+  Status s = file->Append(std::string(fmt::kFileHeaderBytes, '\0'));  // the header goes last
+  std::string segment(segment_bytes_, '\0');
+  std::uint32_t used = 0;
+  std::uint32_t segments_written = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t max_lsn = 0;
+  auto flush = [&]() {
+    if (used == 0 || !s.ok()) return;
+    fmt::SegmentHeader sh{};
+    sh.magic = fmt::kSegmentMagic;
+    sh.sequence = segments_written + 1;
+    sh.generation = generation_;
+    sh.index = segments_written;
+    sh.kind = static_cast<std::uint8_t>(options_.kind);
+    sh.crc = fmt::SegmentHeaderChecksum(sh);
+    std::memcpy(segment.data(), &sh, sizeof sh);
+    std::memset(segment.data() + used, 0, segment_bytes_ - used);
+    s = file->Append(segment);
+    ++segments_written;
+    used = 0;
+  };
+  for (int list : {0, 1}) {
+    for (std::uint32_t slot = list_tail_[list]; slot != kNone && s.ok(); slot = entries_[slot].prev) {
+      const Entry& e = entries_[slot];
+      std::uint64_t footprint = e.Footprint();
+      if (used != 0 && used + footprint > segment_bytes_) flush();
+      if (used == 0) used = fmt::kSegmentHeaderBytes;
+      std::memcpy(segment.data() + used, base_ + e.Offset(), footprint);
+      fmt::ResequenceRecord(segment.data() + used, segments_written + 1);
+      used += static_cast<std::uint32_t>(footprint);
+      ++entries;
+      max_lsn = std::max(max_lsn, e.lsn);
+    }
+  }
+  flush();
+  header.snapshot_segments = segments_written;
+  header.snapshot_max_lsn = max_lsn;
+  header.header_crc = fmt::FileHeaderChecksum(header);
+  if (s.ok()) s = file->WriteAt(0, std::string_view(reinterpret_cast<const char*>(&header), sizeof header));
+  if (s.ok()) s = file->Sync();
+  Status closed = file->Close();
+  if (s.ok()) s = closed;
+  if (s.ok()) s = fs_->RenameFile(tmp, path);
+  if (s.ok()) s = fs_->SyncDir(dir);
+  if (!s.ok()) {
+    (void)fs_->RemoveFile(tmp);
+    return s.WithContext("snapshot of RAM-Lake partition " + std::string(PartitionKindName(options_.kind)));
+  }
+  if (info) {
+    info->path = path;
+    info->entries = entries;
+    info->bytes = fmt::kFileHeaderBytes + std::uint64_t{segments_written} * segment_bytes_;
+    info->max_lsn = max_lsn;
+  }
+  return Status::Ok();
+}
+
+Status RamLakePartition::ReadSnapshot(
+    FileSystem* fs, const std::string& path,
+    const std::function<void(std::string_view, std::string_view, std::uint64_t)>& visit) {
+  auto opened = fs->NewRandomAccessFile(path);
+  if (!opened.ok()) return opened.status();
+  auto size = fs->GetFileSize(path);
+  if (!size.ok()) return size.status();
+  fmt::FileHeader header{};
+  std::string_view got;
+  PDAI_RETURN_IF_ERROR((*opened)->Read(0, sizeof header, reinterpret_cast<char*>(&header), &got));
+  if (got.size() < sizeof header || header.magic != fmt::kFileMagic ||
+      fmt::FileHeaderChecksum(header) != header.header_crc || header.format_version != fmt::kFormatVersion ||
+      !(header.flags & fmt::kFileFlagSnapshot)) {
+    return Status::Corruption(path + ": not a RAM-Lake snapshot of format version " +
+                              std::to_string(fmt::kFormatVersion));
+  }
+  const std::uint32_t segment_bytes = header.segment_bytes;
+  if (*size < fmt::kFileHeaderBytes + header.snapshot_segments * segment_bytes) {
+    return Status::Corruption(path + ": snapshot is truncated");
+  }
+  const std::uint32_t max_record = (segment_bytes / 16) & ~7u;
+  std::string segment(segment_bytes, '\0');
+  std::uint64_t corrupt = 0;
+  for (std::uint64_t i = 0; i < header.snapshot_segments; ++i) {
+    PDAI_RETURN_IF_ERROR(
+        (*opened)->Read(fmt::kFileHeaderBytes + i * segment_bytes, segment_bytes, segment.data(), &got));
+    if (got.data() != segment.data()) std::memcpy(segment.data(), got.data(), got.size());
+    fmt::SegmentHeader sh;
+    std::memcpy(&sh, segment.data(), sizeof sh);
+    if (got.size() < segment_bytes || sh.magic != fmt::kSegmentMagic || fmt::SegmentHeaderChecksum(sh) != sh.crc) {
+      ++corrupt;
+      continue;
+    }
+    fmt::ScanSegment(segment.data(), segment_bytes, sh.sequence, header.kind, max_record,
+                     [&](std::uint32_t offset, fmt::ScanVerdict verdict) {
+                       if (verdict == fmt::ScanVerdict::kCorrupt) {
+                         ++corrupt;
+                         return;
+                       }
+                       if (verdict != fmt::ScanVerdict::kLive) return;
+                       const char* record = segment.data() + offset;
+                       visit(fmt::RecordKey(record), fmt::RecordValue(record), fmt::HeaderAt(record)->lsn);
+                     });
+  }
+  if (corrupt > 0) {
+    return Status::Corruption(path + ": " + std::to_string(corrupt) + " records or segments fail their checksum");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Introspection
+
+std::uint64_t RamLakePartition::IndexMemoryBytes() const {
+  return entries_.capacity() * sizeof(Entry) + index_.MemoryBytes() +
+         dirty_heap_.capacity() * sizeof(dirty_heap_[0]) + segments_.capacity() * sizeof(Segment) +
+         free_segments_.capacity() * sizeof(std::uint32_t) + ghost_ring_.capacity() * sizeof(std::uint64_t) +
+         ghost_index_.MemoryBytes();
+}
+
+double RamLakePartition::IndexBytesPerEntry() const {
+  return stats_.entries == 0 ? 0.0 : double(IndexMemoryBytes()) / double(stats_.entries);
+}
+
+Status RamLakePartition::Verify() const {
+  auto fail = [&](const std::string& what) {
+    return Status::Corruption("RAM-Lake partition " + std::string(PartitionKindName(options_.kind)) + ": " + what);
+  };
+  std::vector<std::uint64_t> segment_live(segment_count_, 0);
+  std::uint64_t live = 0, entries = 0, dirty = 0, dirty_bytes = 0;
+  for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {
+    const Entry& e = entries_[slot];
+    if (!(e.bits & kLive)) continue;
+    ++entries;
+    if (e.location == 0) return fail("entry " + std::to_string(slot) + " has no record");
+    std::uint64_t offset = e.Offset();
+    if (offset < fmt::kFileHeaderBytes || offset + e.Footprint() > options_.capacity_bytes) {
+      return fail("entry " + std::to_string(slot) + " points outside the file");
+    }
+    const char* record = base_ + offset;
+    const fmt::RecordHeader* h = fmt::HeaderAt(record);
+    std::uint32_t segment = static_cast<std::uint32_t>((offset - fmt::kFileHeaderBytes) / segment_bytes_);
+    if (h->magic != fmt::kRecordMagic || h->state != fmt::kRecordLive || fmt::RecordChecksum(record) != h->crc ||
+        h->lsn != e.lsn || h->sequence != segments_[segment].sequence ||
+        fmt::RecordFootprint(h->key_size, h->value_size) != e.Footprint()) {
+      return fail("record of entry " + std::to_string(slot) + " at offset " + std::to_string(offset) +
+                  " is not the live, checksummed record the entry describes");
+    }
+    if (FindSlot(fmt::RecordKey(record), HashKey(fmt::RecordKey(record))) != slot) {
+      return fail("the index does not lead to entry " + std::to_string(slot));
+    }
+    if (segments_[segment].state == kFree) return fail("entry " + std::to_string(slot) + " lives in a free segment");
+    segment_live[segment] += e.Footprint();
+    live += e.Footprint();
+    bool is_dirty = (e.bits & kDirty) != 0;
+    if (is_dirty != (e.lsn > persisted_lsn_)) return fail("dirty flag of entry " + std::to_string(slot) + " is wrong");
+    if (is_dirty) {
+      ++dirty;
+      dirty_bytes += e.Footprint();
+    }
+  }
+  if (entries != stats_.entries || entries != index_.size()) {
+    return fail("entry count " + std::to_string(stats_.entries) + " / index " + std::to_string(index_.size()) +
+                ", counted " + std::to_string(entries));
+  }
+  if (live != stats_.live_bytes) {
+    return fail("live bytes " + std::to_string(stats_.live_bytes) + ", counted " + std::to_string(live));
+  }
+  if (dirty != stats_.dirty_entries || dirty_bytes != stats_.dirty_bytes) return fail("dirty accounting is off");
+  if (live > usable_bytes_) return fail("live bytes exceed the usable budget");
+  if (max_entries_ != 0 && entries > max_entries_) return fail("entries exceed max_entries");
+  std::uint64_t free_count = 0;
+  for (std::uint32_t i = 0; i < segment_count_; ++i) {
+    if (segments_[i].live_bytes != segment_live[i]) {
+      return fail("segment " + std::to_string(i) + " accounts " + std::to_string(segments_[i].live_bytes) +
+                  " live bytes, counted " + std::to_string(segment_live[i]));
+    }
+    if (segments_[i].state == kFree) ++free_count;
+  }
+  if (free_count != free_segments_.size()) return fail("free segment list is off");
+  std::uint64_t listed = 0;
+  for (int list : {0, 1}) {
+    std::uint64_t in_list = 0;
+    std::uint32_t prev = kNone;
+    for (std::uint32_t s = list_head_[list]; s != kNone; s = entries_[s].next) {
+      if (entries_[s].prev != prev || !(entries_[s].bits & kLive)) return fail("policy list is broken");
+      if (++in_list > entries) return fail("policy list has a cycle");
+      prev = s;
+    }
+    if (prev != list_tail_[list] || in_list != list_size_[list]) return fail("policy list tail or count is off");
+    listed += in_list;
+  }
+  if (listed != entries) return fail("policy lists hold " + std::to_string(listed) + " of " + std::to_string(entries));
+  return Status::Ok();
+}
+
+}  // namespace postdevai::storage::ramlake

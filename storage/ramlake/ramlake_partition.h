@@ -1,0 +1,347 @@
+// One RAM-Lake partition: a memory-mapped file on a RAM disk holding the hot
+// copies of one kind of data (vectors, code, history or metadata), with a
+// compact key index, an eviction policy, access statistics, a crash-consistent
+// warm restart and snapshots.
+//
+// The RAM-Lake is a cache of the persistent store, never the only copy: every
+// Put carries the LSN of the write (assigned by the journal), and the owner
+// tells the partition up to which LSN the persistent store can serve reads
+// (SetPersistedLsn). Entries above that LSN are dirty and are never evicted;
+// everything else may be dropped at any time, and the caller reads it from
+// the persistent store on a miss.
+//
+// Budget: the file is the partition's whole byte budget, reserved up front
+// (fallocate), so a full RAM disk is a kNoSpace error from Open and never a
+// SIGBUS later. Records are appended to segments; a cleaner reclaims the
+// emptiest segment by moving its live records, so free space never fragments.
+// Live bytes are kept at or under usable_bytes() (about 91..94% of the data
+// area — the head-room that lets the cleaner always make progress); entries at
+// or under max_entries. Both are accounted exactly: Verify() recomputes them.
+//
+// Crash model: a kill -9 can stop the process between any two instructions,
+// but every store it made to the mapping survives (the pages belong to the
+// file). Each record carries key, length, LSN and a CRC32C; Open re-attaches a
+// file only record by record — a record is kept when its checksum holds and
+// the persistent store holds exactly its LSN for its key — and rebuilds files
+// it cannot trust (missing, wrong size, foreign format version, another
+// partition's file, corrupt header). A power cut loses a tmpfs file entirely:
+// Open then rebuilds. The partition never calls msync: durability is the
+// journal's job, not the cache's.
+//
+// Thread-safety: none. A partition is single-threaded by contract: it is owned
+// and driven by exactly one CAF actor (or one thread), and every call,
+// including the const ones, must come from it. Different partitions are
+// independent and may be driven by different threads. No call blocks on
+// anything but the page cache, except Open and Snapshot, which do file I/O.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postdevai/status.h"
+#include "storage/file_system.h"
+#include "storage/ramlake/ramlake_options.h"
+#include "storage/ramlake/slot_index.h"
+
+namespace postdevai::storage::ramlake {
+
+// An entry Put had to drop to make room: the caller must treat it as living in
+// the persistent store only from now on.
+struct EvictedEntry {
+  std::string key;
+  std::uint64_t lsn = 0;
+  std::uint64_t bytes = 0;  // footprint in the file
+};
+
+// A resident value, viewed in place. The views stay valid until the next
+// mutating call on the partition (Put, Erase, eviction, Snapshot is fine).
+struct ValueView {
+  std::string_view value;
+  std::uint64_t lsn = 0;
+};
+
+// Per-entry access statistics, for the tiering supervisor and the prefetcher.
+struct EntryStats {
+  std::uint64_t lsn = 0;
+  std::uint64_t bytes = 0;               // footprint in the file
+  std::uint64_t last_access_micros = 0;  // in the clock given to SetNow (seconds resolution)
+  std::uint32_t access_count = 0;        // Put + hits, saturating at 2^24-1
+  bool dirty = false;                    // LSN above the persisted LSN: not evictable
+};
+
+// Per-partition statistics, for the metrics and `memory stats`.
+struct PartitionStats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t puts = 0;
+  std::uint64_t stale_puts_ignored = 0;  // Put with an LSN older than the resident one
+  std::uint64_t rejected_puts = 0;       // Put that failed with kBusy (all dirty)
+  std::uint64_t erases = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t evicted_bytes = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t live_bytes = 0;      // sum of the footprints of resident records
+  std::uint64_t dirty_entries = 0;
+  std::uint64_t dirty_bytes = 0;
+  std::uint64_t usable_bytes = 0;    // live_bytes never exceeds this
+  std::uint64_t capacity_bytes = 0;  // the file
+  std::uint64_t max_entries = 0;     // 0: no limit
+  std::uint64_t segments_cleaned = 0;
+  std::uint64_t bytes_relocated = 0; // copied by the cleaner
+  std::uint64_t free_segments = 0;
+  std::uint64_t segment_count = 0;
+  std::uint64_t persisted_lsn = 0;
+  double HitRate() const { return hits + misses == 0 ? 0.0 : double(hits) / double(hits + misses); }
+};
+
+// What Open did with the file it found.
+struct OpenReport {
+  enum class Outcome : std::uint8_t {
+    kCreated,     // there was no file: a new one was made
+    kReattached,  // the file was trusted record by record
+    kRebuilt,     // the file could not be trusted and was reinitialized
+  };
+  Outcome outcome = Outcome::kCreated;
+  std::string rebuild_reason;  // why (kRebuilt only), ready to log
+  std::uint64_t generation = 0;
+  std::uint64_t records_kept = 0;               // re-attached
+  std::uint64_t records_dropped_stale = 0;      // LSN is not what the store holds
+  std::uint64_t records_dropped_corrupt = 0;    // checksum failed (torn by a crash, bit rot)
+  std::uint64_t records_dropped_duplicate = 0;  // an equal copy was kept (cleaner moved it)
+  std::uint64_t records_dropped_over_budget = 0;// kept but evicted to fit the budget
+  std::uint64_t records_reloaded = 0;           // loaded from the refill source
+  std::uint64_t bytes_scanned = 0;
+  std::uint64_t elapsed_micros = 0;
+  std::uint64_t reload_micros = 0;              // part of elapsed spent reloading
+  std::uint64_t RecordsDropped() const {
+    return records_dropped_stale + records_dropped_corrupt + records_dropped_duplicate +
+           records_dropped_over_budget;
+  }
+  std::string ToString() const;  // one line for the log
+};
+
+// An entry offered by a refill source.
+struct RefillEntry {
+  std::string key;
+  std::string value;
+  std::uint64_t lsn = 0;
+};
+
+// How Open proves records current and refills what it could not keep.
+struct OpenHooks {
+  // The LSN the persistent store holds for key, or nullopt when it has none.
+  // Without it no record can be proven current: an existing file is rebuilt.
+  std::function<std::optional<std::uint64_t>(std::string_view key)> store_lsn;
+  // Yields the next entry to load, hottest first; false when exhausted. Called
+  // after re-attaching (keys already resident are skipped) or rebuilding,
+  // until the partition is full (the first entry that would need an eviction
+  // stops it) or reload_limit entries were loaded. Optional.
+  std::function<bool(RefillEntry* next)> refill;
+  std::uint64_t reload_limit = UINT64_MAX;
+};
+
+// Where a snapshot went and what it holds.
+struct SnapshotInfo {
+  std::string path;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;  // file size
+  std::uint64_t max_lsn = 0;
+};
+
+class RamLakePartition {
+ public:
+  // Opens (or creates) the partition file at options.file_path: locks it
+  // against other processes (kBusy when held), reserves its whole size, maps
+  // it, and re-attaches or rebuilds it as described above; *report (optional)
+  // says which and why. Errors: kInvalidArgument for options that cannot work
+  // (capacity under 4 segments, ...), kNoSpace when the RAM disk cannot hold
+  // the file, kBusy when another process has it open, kIoError otherwise.
+  // A file that cannot be trusted is never an error: it is rebuilt.
+  static Result<std::unique_ptr<RamLakePartition>> Open(FileSystem* fs, const PartitionOptions& options,
+                                                        const OpenHooks& hooks = {},
+                                                        OpenReport* report = nullptr);
+
+  // Unmaps and unlocks; the file stays for the next Open to re-attach.
+  ~RamLakePartition();
+  RamLakePartition(const RamLakePartition&) = delete;
+  RamLakePartition& operator=(const RamLakePartition&) = delete;
+
+  // Stores key -> value written at `lsn` (the journal's LSN), replacing an
+  // older version; an LSN older than the resident one is ignored (Ok, counted
+  // in stale_puts_ignored) so a late promotion never hides a newer write.
+  // Evicts clean entries (policy order) as needed and appends them to
+  // *evicted when given. Errors:
+  //   kInvalidArgument  empty key, or key over 65535 bytes;
+  //   kTooLarge         the record exceeds max_record_bytes() or the budget;
+  //   kBusy             the dirty entries alone leave no room: nothing was
+  //                     evicted; wait for SetPersistedLsn and retry.
+  // On error the key is not resident afterwards (a replaced version is
+  // dropped, never left behind stale).
+  Status Put(std::string_view key, std::string_view value, std::uint64_t lsn,
+             std::vector<EvictedEntry>* evicted = nullptr);
+
+  // Copies the value into *value. kNotFound on a miss. Counts a hit or miss
+  // and updates the entry's recency, frequency and policy position.
+  Status Get(std::string_view key, std::string* value);
+  // Like Get without the copy; see ValueView for how long the view lives.
+  std::optional<ValueView> Lookup(std::string_view key);
+  // Residency check: no statistics, no policy update.
+  bool Contains(std::string_view key) const;
+
+  // Drops the entry (dirty or not). kNotFound when it is not resident.
+  Status Erase(std::string_view key);
+
+  // The persistent store can serve every write up to lsn: entries at or below
+  // it become clean (evictable). Never moves backwards.
+  void SetPersistedLsn(std::uint64_t lsn);
+  std::uint64_t persisted_lsn() const { return persisted_lsn_; }
+
+  // The owner's clock (the actor clock), for per-entry recency. Resolution is
+  // one second; Open starts it at fs->NowMicros().
+  void SetNow(std::uint64_t now_micros);
+
+  // Evicts every clean entry last accessed before cutoff_micros (`memory
+  // evict --cold --older-than`); returns how many. Walks every entry.
+  std::uint64_t EvictColderThan(std::uint64_t cutoff_micros, std::vector<EvictedEntry>* evicted = nullptr);
+
+  std::optional<EntryStats> GetEntryStats(std::string_view key) const;
+  PartitionStats Stats() const;
+
+  // Calls visit(key, value, lsn) for each resident entry, coldest first in
+  // policy order. visit must not call back into the partition.
+  void ForEach(const std::function<void(std::string_view key, std::string_view value, std::uint64_t lsn)>& visit) const;
+
+  // Writes a consistent, packed copy of the partition (live records only, in
+  // the partition file format with the snapshot flag, coldest first) to
+  // dir/<kind>.ramlake, atomically (temp file, sync, rename, sync dir).
+  // Copying that file over a partition file and opening it re-attaches it like
+  // a live file. Errors: the file system's.
+  Status Snapshot(const std::string& dir, SnapshotInfo* info = nullptr) const;
+
+  // Reads a snapshot written by Snapshot, calling visit(key, value, lsn) for
+  // every record whose checksum holds; kCorruption when the header is not a
+  // snapshot's or any record fails its checksum (after visiting the good ones).
+  static Status ReadSnapshot(FileSystem* fs, const std::string& path,
+                             const std::function<void(std::string_view key, std::string_view value, std::uint64_t lsn)>& visit);
+
+  // Checks every invariant the partition relies on: each resident record's
+  // checksum, key and LSN; live and dirty bytes and entry counts recomputed
+  // from scratch; per-segment live bytes; index and policy list consistency.
+  // kCorruption naming the first violation. O(entries); for tests and
+  // `diagnose memory`.
+  Status Verify() const;
+
+  // Memory of the index, entry table and dirty queue divided by the number of
+  // entries (allocated capacity, so what the process really pays).
+  double IndexBytesPerEntry() const;
+  std::uint64_t IndexMemoryBytes() const;
+
+  PartitionKind kind() const { return options_.kind; }
+  const std::string& file_path() const { return options_.file_path; }
+  std::uint64_t usable_bytes() const { return usable_bytes_; }
+  std::uint64_t max_record_bytes() const { return max_record_bytes_; }
+  std::uint64_t generation() const { return generation_; }
+  EvictionPolicy eviction_policy() const { return options_.eviction; }
+
+  // The footprint a record of this key and value size takes in the file
+  // (header + key + value, 8-byte aligned): what live_bytes counts.
+  static std::uint64_t RecordFootprint(std::size_t key_size, std::size_t value_size);
+  // The segment size Open uses for a capacity when none is given.
+  static std::uint32_t DefaultSegmentBytes(std::uint64_t capacity_bytes);
+
+ private:
+  struct Entry;
+  struct Segment;
+  class Layout;
+
+  RamLakePartition(FileSystem* fs, PartitionOptions options);
+
+  Status OpenFile(const OpenHooks& hooks, OpenReport* report);
+  Status Rebuild(const std::string& reason, bool existed, OpenReport* report);
+  Status MapFile(std::uint64_t file_size);
+  void Unmap();
+  Status Reattach(const OpenHooks& hooks, OpenReport* report);
+  void Refill(const OpenHooks& hooks, OpenReport* report);
+  void ResetState();
+  void FreeOneSegmentByEviction(OpenReport* report);
+  // Put, and the refill (which inserts hottest-first, so each entry goes in
+  // as the coldest so far).
+  Status Store(std::string_view key, std::string_view value, std::uint64_t lsn,
+               std::vector<EvictedEntry>* evicted, bool as_coldest);
+
+  // Index and entries.
+  std::uint32_t FindSlot(std::string_view key, std::uint64_t hash) const;
+  std::string_view KeyOf(std::uint32_t slot) const;
+  std::uint32_t NewSlot();
+  void RemoveEntry(std::uint32_t slot, std::uint64_t hash, bool mark_record_dead);
+  void ReleaseRecord(std::uint32_t slot, bool mark_record_dead);
+  void MarkDirty(std::uint32_t slot);
+  void Touch(std::uint32_t slot);
+
+  // Eviction policy (intrusive lists over the entry table).
+  void PolicyInsert(std::uint32_t slot, bool as_coldest, bool established);
+  void PolicyAccess(std::uint32_t slot);
+  void PolicyRemove(std::uint32_t slot);
+  std::uint32_t PolicyVictim();
+  bool Evictable(std::uint32_t slot) const;
+  bool EvictOne(std::vector<EvictedEntry>* evicted);
+  void ListPushHead(int list, std::uint32_t slot);
+  void ListPushTail(int list, std::uint32_t slot);
+  void ListUnlink(int list, std::uint32_t slot);
+
+  // Space.
+  Result<std::uint64_t> AllocateRecord(std::uint64_t footprint);
+  bool OpenHeadSegment();
+  void CleanOneSegment();
+  std::uint64_t SegmentOffset(std::uint32_t segment) const;
+  void WriteSegmentHeader(std::uint32_t segment, std::uint64_t sequence);
+
+  FileSystem* fs_;
+  PartitionOptions options_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<WritableFile> file_;
+  char* base_ = nullptr;
+  std::uint64_t mapped_bytes_ = 0;
+
+  std::uint32_t segment_bytes_ = 0;
+  std::uint32_t segment_count_ = 0;
+  std::uint64_t usable_bytes_ = 0;
+  std::uint64_t max_record_bytes_ = 0;
+  std::uint64_t max_entries_ = 0;
+  std::uint64_t generation_ = 0;
+
+  std::vector<Segment> segments_;
+  std::vector<std::uint32_t> free_segments_;
+  std::uint32_t head_segment_;
+  std::uint64_t next_sequence_ = 1;
+
+  std::vector<Entry> entries_;
+  std::uint32_t free_slots_;
+  SlotIndex index_;
+  // Policy lists: head = newest / most recent, tail = oldest. LRU and SIEVE
+  // use list 0; S3-FIFO uses 0 (small) and 1 (main).
+  std::uint32_t list_head_[2];
+  std::uint32_t list_tail_[2];
+  std::uint64_t list_size_[2] = {0, 0};
+  std::uint32_t sieve_hand_;
+  // S3-FIFO's ghost: hashes of keys recently evicted from the small queue.
+  std::vector<std::uint64_t> ghost_ring_;
+  std::size_t ghost_next_ = 0;
+  SlotIndex ghost_index_;  // ghost hash -> ring position
+
+  // Dirty entries by LSN (min-heap of {lsn, slot}; stale items are skipped).
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> dirty_heap_;
+  std::uint64_t persisted_lsn_ = 0;
+
+  std::uint64_t clock_base_micros_ = 0;
+  std::uint32_t now_seconds_ = 0;
+
+  PartitionStats stats_;
+};
+
+}  // namespace postdevai::storage::ramlake
