@@ -458,7 +458,7 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
   }
   const std::uint64_t last = next_lsn_ - 1;
   const std::uint64_t my_generation = failed_generation_;
-  Waiter me{last, {}};
+  Waiter me{first, last, {}};
   waiters_.push_back(&me);
   struct Unregister {
     std::vector<Waiter*>& waiters;
@@ -474,7 +474,12 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
       if (failure.durable_lsn >= last) return first;
       return failure.status;
     }
-    if (durable_lsn_ >= last) return first;
+    if (durable_lsn_ >= last) {
+      for (const auto& f : apply_failures_) {
+        if (f.first_lsn <= last && first <= f.last_lsn) return f.status;
+      }
+      return first;
+    }
     if (sync_in_progress_) {
       me.cv.wait(lock);
       continue;
@@ -491,8 +496,25 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
     last_synced_lsn_ = records.front().lsn - 1;
     Status s = erase_first ? EraseFailedTail() : Status::Ok();
     if (s.ok()) s = WriteBatch(bytes, records);
+    Status applied;
+    if (s.ok() && options_.apply) {
+      std::vector<WalRecord> batch;
+      batch.reserve(records.size());
+      for (const auto& r : records) {
+        const char* h = bytes.data() + r.offset;
+        batch.push_back(WalRecord{r.lsn, static_cast<std::uint8_t>(h[12]),
+                                  std::string_view(h + kRecordHeaderSize, GetU32(h + 8))});
+      }
+      applied = options_.apply(batch);
+    }
 
     lock.lock();
+    if (!applied.ok()) {
+      apply_failures_.push_back(ApplyFailure{records.front().lsn, records.back().lsn, applied});
+    }
+    // Forget refusals no waiting writer can be part of any more.
+    const std::uint64_t oldest_waiting = waiters_.empty() ? next_lsn_ : waiters_.front()->first_lsn;
+    while (!apply_failures_.empty() && apply_failures_.front().last_lsn < oldest_waiting) apply_failures_.pop_front();
     sync_in_progress_ = false;
     if (s.ok()) {
       durable_lsn_ = records.back().lsn;

@@ -50,6 +50,19 @@
 
 namespace postdevai::storage {
 
+struct WalRecord {
+  std::uint64_t lsn = 0;
+  std::uint8_t type = 0;
+  std::string_view payload;  // valid only during the callback
+};
+
+// Called with the records of each synced batch, in LSN order, by the thread
+// that synced them, before any of their writers is acknowledged. Calls never
+// overlap and come in LSN order, so the callee can apply writes in order
+// without locks of its own. An error is returned to the writers of that batch;
+// their records stay durable in the log (replay will apply them).
+using WalApplyFn = std::function<Status(const std::vector<WalRecord>&)>;
+
 struct WalOptions {
   std::string dir;                              // created if missing
   FileSystem* fs = FileSystem::Default();
@@ -63,12 +76,7 @@ struct WalOptions {
   std::uint64_t min_next_lsn = 1;
   // Prepare the next zero-filled segment on a background thread.
   bool prepare_segments_in_background = true;
-};
-
-struct WalRecord {
-  std::uint64_t lsn = 0;
-  std::uint8_t type = 0;
-  std::string_view payload;  // valid only during the callback
+  WalApplyFn apply;                             // optional, see WalApplyFn
 };
 
 // What Open found.
@@ -165,6 +173,7 @@ class Wal {
   // condition variable so that a finished sync wakes exactly the writers it
   // acknowledged plus the next leader, not every waiting thread.
   struct Waiter {
+    std::uint64_t first_lsn;
     std::uint64_t last_lsn;
     std::condition_variable cv;
   };
@@ -183,6 +192,11 @@ class Wal {
     Status status;
   };
   std::vector<Failure> failures_;           // indexed by generation
+  struct ApplyFailure {
+    std::uint64_t first_lsn, last_lsn;
+    Status status;
+  };
+  std::deque<ApplyFailure> apply_failures_;  // recent batches options_.apply refused
   bool needs_erase_ = false;                // a failed tail must be zeroed first
   WalStats stats_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> live_segments_;  // (seq, first_lsn)

@@ -1,0 +1,185 @@
+#include "storage/durable_store.h"
+
+#include <chrono>
+#include <deque>
+
+namespace postdevai::storage {
+
+namespace {
+
+void PutVarint(std::string* out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, std::uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    auto byte = static_cast<std::uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view* in, std::string_view* out) {
+  std::uint64_t n;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeMutations(const std::vector<Mutation>& mutations) {
+  std::string out;
+  for (const auto& m : mutations) {
+    out.push_back(m.is_delete ? 'D' : 'P');
+    out.push_back(static_cast<char>(m.kind));
+    PutVarint(&out, m.key.size());
+    out.append(m.key);
+    if (!m.is_delete) {
+      PutVarint(&out, m.value.size());
+      out.append(m.value);
+    }
+  }
+  return out;
+}
+
+Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
+  out->clear();
+  while (!in.empty()) {
+    if (in.size() < 2) return Status::Corruption("mutation record: truncated");
+    Mutation m;
+    char op = in[0];
+    auto kind = static_cast<std::uint8_t>(in[1]);
+    in.remove_prefix(2);
+    if ((op != 'P' && op != 'D') || kind >= kKindCount) return Status::Corruption("mutation record: bad op or kind");
+    m.kind = static_cast<Kind>(kind);
+    m.is_delete = op == 'D';
+    if (!GetBytes(&in, &m.key) || (!m.is_delete && !GetBytes(&in, &m.value))) {
+      return Status::Corruption("mutation record: truncated key or value");
+    }
+    out->push_back(m);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<DurableStore>> DurableStore::Open(const DurableStoreOptions& options,
+                                                         DurableStoreRecovery* recovery) {
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<DurableStore> ds(new DurableStore());
+  ds->options_ = options;
+  ds->options_.store.file_system = options.fs;
+  auto store = PersistentStore::Open(ds->options_.store);
+  if (!store.ok()) return store.status();
+  ds->store_ = std::move(*store);
+
+  const std::uint64_t checkpoint = ds->store_->CheckpointLsn();
+  WalOptions wal_options;
+  wal_options.dir = options.wal_dir;
+  wal_options.fs = options.fs;
+  wal_options.segment_size = options.wal_segment_size;
+  wal_options.archive = options.wal_archive;
+  wal_options.archive_dir = options.wal_archive_dir;
+  wal_options.min_next_lsn = checkpoint + 1;
+  DurableStore* self = ds.get();
+  wal_options.apply = [self](const std::vector<WalRecord>& records) { return self->Apply(records); };
+
+  // Replay in batches, as the engine applies writes.
+  std::vector<WalRecord> pending;
+  std::deque<std::string> payloads;  // replay payload views die with the callback; deque keeps ours stable
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return Status::Ok();
+    Status s = self->Apply(pending);
+    pending.clear();
+    payloads.clear();
+    return s;
+  };
+  DurableStoreRecovery local;
+  DurableStoreRecovery* report = recovery ? recovery : &local;
+  report->checkpoint_lsn = checkpoint;
+  auto wal = Wal::Open(wal_options, checkpoint, [&](const WalRecord& r) -> Status {
+    payloads.emplace_back(r.payload);
+    pending.push_back(WalRecord{r.lsn, r.type, payloads.back()});
+    if (pending.size() >= 1024) return flush();
+    return Status::Ok();
+  }, &report->wal);
+  if (wal.ok()) {
+    Status s = flush();
+    if (!s.ok()) return s.WithContext("replaying the WAL into the store");
+  }
+  if (!wal.ok()) return wal.status();
+  ds->wal_ = std::move(*wal);
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ds;
+}
+
+DurableStore::~DurableStore() = default;
+
+Status DurableStore::Apply(const std::vector<WalRecord>& records) {
+  if (store_behind_.load()) {
+    // An earlier batch failed to reach the store. Its records (and this
+    // batch's) are durable in the WAL: reopen and replay from the checkpoint.
+    PDAI_RETURN_IF_ERROR(RecoverStoreLocked());
+    return Status::Ok();  // the replay applied this batch too
+  }
+  StoreWriteBatch batch;
+  std::vector<Mutation> mutations;
+  for (const auto& r : records) {
+    if (r.type != kWalRecordMutations) return Status::Corruption("wal record " + std::to_string(r.lsn) + ": unknown type");
+    PDAI_RETURN_IF_ERROR(DecodeMutations(r.payload, &mutations).WithContext("wal record " + std::to_string(r.lsn)));
+    for (const auto& m : mutations) {
+      if (m.is_delete) {
+        batch.Delete(m.kind, m.key, r.lsn);
+      } else {
+        batch.Put(m.kind, m.key, m.value, r.lsn);
+      }
+    }
+  }
+  Status s = store_->Write(batch);
+  if (!s.ok()) store_behind_ = true;
+  return s;
+}
+
+Status DurableStore::RecoverStoreLocked() {
+  PDAI_RETURN_IF_ERROR(store_->Reopen());
+  store_behind_ = false;
+  std::vector<WalRecord> one(1);
+  std::vector<std::string> dirs = {options_.wal_dir};
+  Status s = Wal::ReadLog(options_.fs, dirs, store_->CheckpointLsn(), [&](const WalRecord& r) {
+    one[0] = r;
+    return Apply(one);
+  });
+  if (!s.ok()) store_behind_ = true;
+  return s;
+}
+
+Result<std::uint64_t> DurableStore::Write(const std::vector<Mutation>& mutations) {
+  if (mutations.empty()) return Status::InvalidArgument("write: no mutations");
+  for (const auto& m : mutations) {
+    if (m.key.empty()) return Status::InvalidArgument("write: empty key");
+    if (m.value.size() > options_.store.max_value_bytes) {
+      return Status::TooLarge("write: value of " + std::to_string(m.value.size()) + " bytes for key '" +
+                              std::string(m.key.substr(0, 64)) + "' exceeds the limit of " +
+                              std::to_string(options_.store.max_value_bytes));
+    }
+  }
+  return wal_->Append(kWalRecordMutations, EncodeMutations(mutations));
+}
+
+Result<std::uint64_t> DurableStore::Checkpoint() {
+  // Everything durable in the WAL has been applied to the store before its
+  // writer was acknowledged; durable_lsn covers all of it.
+  const std::uint64_t lsn = std::max(wal_->durable_lsn(), store_->CheckpointLsn());
+  PDAI_RETURN_IF_ERROR(store_->Checkpoint(lsn));
+  PDAI_RETURN_IF_ERROR(wal_->ReleaseThrough(lsn));
+  return lsn;
+}
+
+}  // namespace postdevai::storage
