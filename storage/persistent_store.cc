@@ -1,0 +1,643 @@
+#include "storage/persistent_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/env.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/iterator.h>
+#include <leveldb/options.h>
+#include <leveldb/write_batch.h>
+#include <zstd.h>
+
+#include "storage/crc32c.h"
+#include "storage/leveldb_env.h"
+
+namespace postdevai::storage {
+
+namespace {
+
+constexpr std::uint8_t kDictionaryRecordVersion = 1;
+// Longer records are cut to this for training: zstd dictionaries capture what
+// recurs across records, which shows in any stretch of a record.
+constexpr std::size_t kMaxTrainingSampleBytes = 64u << 10;
+
+void PutFixed(std::string* out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint64_t GetFixed(std::string_view in, std::size_t pos, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
+  return v;
+}
+
+// Checkpoint record: fixed64 LSN, fixed32 CRC32C of those 8 bytes.
+std::string EncodeCheckpointRecord(std::uint64_t lsn) {
+  std::string out;
+  PutFixed(&out, lsn, 8);
+  PutFixed(&out, crc32c::Value(out), 4);
+  return out;
+}
+
+Result<std::uint64_t> DecodeCheckpointRecord(std::string_view record) {
+  if (record.size() != 12 || crc32c::Value(record.data(), 8) != GetFixed(record, 8, 4)) {
+    return Status::Corruption("checkpoint record (" + std::to_string(record.size()) +
+                              " bytes) fails its checksum; the checkpoint LSN is unknown");
+  }
+  return GetFixed(record, 0, 8);
+}
+
+// Dictionary record: u8 version, u8 kind index, fixed32 samples, fixed64
+// sample bytes, fixed32 CRC32C of the dictionary, then the dictionary.
+constexpr std::size_t kDictionaryRecordHeader = 1 + 1 + 4 + 8 + 4;
+
+std::string EncodeDictionaryRecord(const DictionaryInfo& info, std::string_view dict) {
+  std::string out;
+  out.push_back(static_cast<char>(kDictionaryRecordVersion));
+  out.push_back(static_cast<char>(KindIndex(info.kind)));
+  PutFixed(&out, info.samples, 4);
+  PutFixed(&out, info.sample_bytes, 8);
+  PutFixed(&out, crc32c::Value(dict), 4);
+  out.append(dict);
+  return out;
+}
+
+// Fills *info (but id) and *dict; false when the record is not sound.
+bool DecodeDictionaryRecord(std::string_view record, DictionaryInfo* info, std::string_view* dict) {
+  if (record.size() <= kDictionaryRecordHeader || static_cast<std::uint8_t>(record[0]) != kDictionaryRecordVersion ||
+      static_cast<std::uint8_t>(record[1]) >= kKindCount) {
+    return false;
+  }
+  *dict = record.substr(kDictionaryRecordHeader);
+  if (crc32c::Value(*dict) != GetFixed(record, 14, 4)) return false;
+  info->kind = kAllKinds[static_cast<std::uint8_t>(record[1])];
+  info->samples = GetFixed(record, 2, 4);
+  info->sample_bytes = GetFixed(record, 6, 8);
+  info->bytes = dict->size();
+  return true;
+}
+
+// "code key \"src/a.cc#3\"": printable, bounded, for error messages.
+std::string DescribeKey(Kind kind, std::string_view key) {
+  std::string out(KindName(kind));
+  out += " key \"";
+  constexpr std::size_t kShown = 80;
+  for (std::size_t i = 0; i < key.size() && i < kShown; ++i) {
+    auto c = static_cast<unsigned char>(key[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  if (key.size() > kShown) out += "...";
+  out += '"';
+  return out;
+}
+
+// A stable 64-bit hash (FNV-1a, then a splitmix finalizer) for choosing
+// training samples evenly and reproducibly across the key space.
+std::uint64_t SampleHash(std::string_view key) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+leveldb::Slice ToSlice(std::string_view s) { return leveldb::Slice(s.data(), s.size()); }
+
+}  // namespace
+
+// --- StoreWriteBatch ---
+
+void StoreWriteBatch::Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn) {
+  ops_.push_back(Op{false, kind, std::string(key), std::string(value), lsn});
+}
+
+void StoreWriteBatch::Delete(Kind kind, std::string_view key, std::uint64_t lsn) {
+  ops_.push_back(Op{true, kind, std::string(key), std::string(), lsn});
+}
+
+// --- open / close ---
+
+PersistentStore::PersistentStore(PersistentStoreOptions options)
+    : options_(std::move(options)), codec_(options_.max_value_bytes) {}
+
+PersistentStore::~PersistentStore() {
+  std::unique_lock lock(db_mu_);
+  db_.reset();  // before the Env, cache and filter policy it uses
+}
+
+Result<std::unique_ptr<PersistentStore>> PersistentStore::Open(const PersistentStoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("persistent store: path is empty");
+  if (options.file_system == nullptr) return Status::InvalidArgument("persistent store: no file system");
+  if (options.write_buffer_size < (64u << 10)) {
+    return Status::InvalidArgument("persistent store: write_buffer_size below 64 KiB");
+  }
+  if (options.dictionary_bytes < 1024 || options.dictionary_bytes > (4u << 20)) {
+    return Status::InvalidArgument("persistent store: dictionary_bytes must be within 1 KiB .. 4 MiB");
+  }
+  if (options.max_value_bytes == 0 || options.max_value_bytes > (1u << 30)) {
+    return Status::InvalidArgument("persistent store: max_value_bytes must be within 1 .. 1 GiB");
+  }
+  for (Kind kind : kAllKinds) {
+    int level = options.kinds[KindIndex(kind)].level;
+    if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
+      return Status::InvalidArgument("persistent store: zstd level " + std::to_string(level) + " for " +
+                                     std::string(KindName(kind)) + " is outside " +
+                                     std::to_string(ZSTD_minCLevel()) + " .. " + std::to_string(ZSTD_maxCLevel()));
+    }
+  }
+  PDAI_RETURN_IF_ERROR(options.file_system->CreateDirs(options.path));
+
+  std::unique_ptr<PersistentStore> store(new PersistentStore(options));
+  store->env_ = NewLevelDbEnv(options.file_system);
+  if (options.cache_size_mb > 0) store->block_cache_.reset(leveldb::NewLRUCache(options.cache_size_mb << 20));
+  // Most reads of the cold tier are for keys it may not hold (RAM misses of
+  // new keys); a Bloom filter answers those without touching a data block.
+  store->filter_policy_.reset(leveldb::NewBloomFilterPolicy(10));
+  {
+    std::unique_lock lock(store->db_mu_);
+    PDAI_RETURN_IF_ERROR(store->OpenDbLocked());
+    PDAI_RETURN_IF_ERROR(store->LoadMetadataLocked());
+  }
+  store->InitTrainingCounters();
+  return store;
+}
+
+Status PersistentStore::OpenDbLocked() {
+  leveldb::Options o;
+  o.create_if_missing = true;
+  o.env = env_.get();
+  o.block_cache = block_cache_.get();
+  o.filter_policy = filter_policy_.get();
+  o.write_buffer_size = options_.write_buffer_size;
+  o.max_open_files = options_.max_open_files;
+  // Values arrive compressed by ValueCodec; snappy would only burn CPU.
+  o.compression = leveldb::kNoCompression;
+  // A torn tail of LevelDB's own log is an unsynced write lost in a crash,
+  // not damage: let recovery drop it (our WAL replays the rest).
+  o.paranoid_checks = false;
+  leveldb::DB* db = nullptr;
+  Status s = FromLevelDbStatus(leveldb::DB::Open(o, options_.path, &db));
+  if (!s.ok()) return s.WithContext("opening persistent store at " + options_.path);
+  db_.reset(db);
+  close_reason_ = Status::Ok();
+  return Status::Ok();
+}
+
+Status PersistentStore::LoadMetadataLocked() {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::string record;
+  leveldb::Status ls = db_->Get(ro, ToSlice(CheckpointLsnKey()), &record);
+  std::uint64_t checkpoint = 0;
+  if (ls.ok()) {
+    auto lsn = DecodeCheckpointRecord(record);
+    if (!lsn.ok()) return lsn.status().WithContext("opening persistent store at " + options_.path);
+    checkpoint = *lsn;
+  } else if (!ls.IsNotFound()) {
+    return FromLevelDbStatus(ls).WithContext("reading the checkpoint LSN of " + options_.path);
+  }
+  checkpoint_lsn_.store(checkpoint, std::memory_order_release);
+  std::uint64_t applied = last_applied_lsn_.load(std::memory_order_acquire);
+  last_applied_lsn_.store(std::max(applied, checkpoint), std::memory_order_release);
+
+  // Dictionaries, oldest first (big-endian ids). A damaged one is skipped:
+  // only the values written with it become unreadable (each reports
+  // kCorruption), and its id is never handed out again.
+  std::vector<DictionaryInfo> infos;
+  std::uint32_t max_id = 0;
+  std::array<std::uint32_t, kKindCount> current{};
+  KeyRange range = DictionaryRange();
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(ToSlice(range.begin)); it->Valid() && it->key().compare(ToSlice(range.end)) < 0; it->Next()) {
+    auto id = DictionaryIdFromKey(std::string_view(it->key().data(), it->key().size()));
+    if (!id) continue;
+    max_id = std::max(max_id, *id);
+    DictionaryInfo info;
+    std::string_view dict;
+    if (!DecodeDictionaryRecord(std::string_view(it->value().data(), it->value().size()), &info, &dict)) continue;
+    info.id = *id;
+    if (!codec_.AddDictionary(info.id, dict).ok()) continue;
+    current[KindIndex(info.kind)] = info.id;
+    infos.push_back(info);
+  }
+  if (!it->status().ok()) {
+    return FromLevelDbStatus(it->status()).WithContext("reading the compression dictionaries of " + options_.path);
+  }
+  std::lock_guard lock(dictionaries_mu_);
+  dictionaries_ = std::move(infos);
+  next_dictionary_id_ = std::max(next_dictionary_id_, max_id + 1);
+  for (Kind kind : kAllKinds) current_dictionary_[KindIndex(kind)].store(current[KindIndex(kind)]);
+  return Status::Ok();
+}
+
+Status PersistentStore::Reopen() {
+  std::lock_guard lock(write_mu_);
+  return ReopenLocked();
+}
+
+Status PersistentStore::ReopenLocked() {
+  std::unique_lock lock(db_mu_);
+  db_.reset();
+  Status s = OpenDbLocked();
+  if (s.ok()) s = LoadMetadataLocked();
+  if (!s.ok()) {
+    db_.reset();
+    close_reason_ = s;
+    return s.WithContext("reopening persistent store");
+  }
+  write_failed_ = false;
+  return Status::Ok();
+}
+
+// --- writes ---
+
+Status PersistentStore::ApplyLocked(leveldb::WriteBatch* batch, bool sync, std::string_view what) {
+  // db_ only changes under write_mu_, which the caller holds.
+  if (write_failed_ || !db_) PDAI_RETURN_IF_ERROR(ReopenLocked());
+  std::shared_lock lock(db_mu_);
+  leveldb::WriteOptions wo;
+  wo.sync = sync;
+  Status s = FromLevelDbStatus(db_->Write(wo, batch));
+  if (!s.ok()) {
+    // The log may now end in a torn record; anything appended after it could
+    // be dropped by recovery. Reopen before the next write (see header).
+    write_failed_ = true;
+    return s.WithContext(std::string(what) + " in persistent store at " + options_.path);
+  }
+  return Status::Ok();
+}
+
+EncodeOptions PersistentStore::EncodeOptionsFor(Kind kind) const {
+  const auto& k = options_.kinds[KindIndex(kind)];
+  EncodeOptions e;
+  e.compress = options_.compression;
+  e.level = k.level;
+  e.dictionary_id = (options_.compression && k.use_dictionary)
+                        ? current_dictionary_[KindIndex(kind)].load(std::memory_order_acquire)
+                        : 0;
+  return e;
+}
+
+Result<std::string> PersistentStore::EncodeValue(Kind kind, std::string_view key, std::string_view value,
+                                                 std::uint64_t lsn) const {
+  auto encoded = codec_.Encode(value, lsn, EncodeOptionsFor(kind));
+  if (!encoded.ok()) return encoded.status().WithContext("writing " + DescribeKey(kind, key));
+  return encoded;
+}
+
+void PersistentStore::NoteApplied(std::uint64_t lsn) {
+  std::uint64_t seen = last_applied_lsn_.load(std::memory_order_relaxed);
+  while (lsn > seen && !last_applied_lsn_.compare_exchange_weak(seen, lsn, std::memory_order_acq_rel)) {
+  }
+}
+
+Status PersistentStore::Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn) {
+  StoreWriteBatch batch;
+  batch.Put(kind, key, value, lsn);
+  return Write(batch);
+}
+
+Status PersistentStore::Delete(Kind kind, std::string_view key, std::uint64_t lsn) {
+  StoreWriteBatch batch;
+  batch.Delete(kind, key, lsn);
+  return Write(batch);
+}
+
+Status PersistentStore::Write(const StoreWriteBatch& batch) {
+  if (batch.empty()) return Status::Ok();
+  // Compress outside every lock: it is the expensive part of a write.
+  leveldb::WriteBatch wb;
+  std::array<std::uint64_t, kKindCount> records{}, raw_bytes{};
+  std::uint64_t max_lsn = 0;
+  for (const auto& op : batch.ops_) {
+    std::string key = EncodeKey(op.kind, op.key);
+    max_lsn = std::max(max_lsn, op.lsn);
+    if (op.is_delete) {
+      wb.Delete(key);
+      continue;
+    }
+    auto encoded = EncodeValue(op.kind, op.key, op.value, op.lsn);
+    if (!encoded.ok()) return encoded.status();
+    wb.Put(key, *encoded);
+    records[KindIndex(op.kind)] += 1;
+    raw_bytes[KindIndex(op.kind)] += op.value.size();
+  }
+  {
+    std::lock_guard lock(write_mu_);
+    PDAI_RETURN_IF_ERROR(ApplyLocked(&wb, /*sync=*/false, "writing " + std::to_string(batch.size()) + " records"));
+  }
+  NoteApplied(max_lsn);
+  AfterWrite(records, raw_bytes);
+  return Status::Ok();
+}
+
+// --- reads ---
+
+namespace {
+Status ClosedStatus(const std::string& path, const Status& reason) {
+  return Status::Closed("persistent store at " + path + " is closed after a failed reopen (" + reason.ToString() +
+                        "); the next write or Reopen() tries again");
+}
+}  // namespace
+
+Result<std::string> PersistentStore::Get(Kind kind, std::string_view key) const {
+  std::string encoded;
+  {
+    std::shared_lock lock(db_mu_);
+    if (!db_) return ClosedStatus(options_.path, close_reason_);
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    leveldb::Status s = db_->Get(ro, ToSlice(EncodeKey(kind, key)), &encoded);
+    if (s.IsNotFound()) return Status::NotFound(DescribeKey(kind, key) + " is not in the persistent store");
+    if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading " + DescribeKey(kind, key));
+  }
+  auto raw = codec_.Decode(encoded);
+  if (!raw.ok()) return raw.status().WithContext("reading " + DescribeKey(kind, key));
+  return raw;
+}
+
+Result<std::uint64_t> PersistentStore::GetLsn(Kind kind, std::string_view key) const {
+  std::string encoded;
+  {
+    std::shared_lock lock(db_mu_);
+    if (!db_) return ClosedStatus(options_.path, close_reason_);
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    leveldb::Status s = db_->Get(ro, ToSlice(EncodeKey(kind, key)), &encoded);
+    if (s.IsNotFound()) return Status::NotFound(DescribeKey(kind, key) + " is not in the persistent store");
+    if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading " + DescribeKey(kind, key));
+  }
+  auto lsn = LsnOf(encoded);
+  if (!lsn.ok()) return lsn.status().WithContext("reading the LSN of " + DescribeKey(kind, key));
+  return lsn;
+}
+
+Status PersistentStore::Scan(Kind kind, bool decode, const RecordVisitor& visit) const {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return ClosedStatus(options_.path, close_reason_);
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;  // a full scan would evict the blocks point reads need
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  KeyRange range = KindRange(kind);
+  std::uint64_t corrupt = 0;
+  Status first_corrupt;
+  std::string decoded;
+  for (it->Seek(ToSlice(range.begin)); it->Valid(); it->Next()) {
+    leveldb::Slice k = it->key();
+    if (k.compare(ToSlice(range.end)) >= 0) break;
+    std::string_view user_key(k.data() + 1, k.size() - 1);
+    std::string_view encoded(it->value().data(), it->value().size());
+    StoredRecord record;
+    record.key = user_key;
+    record.stored_bytes = static_cast<std::uint32_t>(encoded.size());
+    ValueHeader header;
+    Status s;
+    if (decode) {
+      auto raw = codec_.Decode(encoded, &header);
+      if (raw.ok()) {
+        decoded = std::move(*raw);
+        record.value = decoded;
+      } else {
+        s = raw.status();
+      }
+    } else {
+      auto parsed = ParseValueHeader(encoded);
+      if (parsed.ok()) header = *parsed; else s = parsed.status();
+    }
+    if (!s.ok()) {
+      if (corrupt++ == 0) first_corrupt = s.WithContext(DescribeKey(kind, user_key));
+      continue;
+    }
+    record.lsn = header.lsn;
+    record.raw_bytes = header.raw_length;
+    record.dictionary_id = header.dictionary_id;
+    if (!visit(record)) return Status::Ok();
+  }
+  if (!it->status().ok()) {
+    return FromLevelDbStatus(it->status()).WithContext("scanning " + std::string(KindName(kind)) + " records");
+  }
+  if (corrupt > 0) {
+    return Status::Corruption(std::to_string(corrupt) + " " + std::string(KindName(kind)) +
+                              " record(s) failed to decode; first: " + first_corrupt.message());
+  }
+  return Status::Ok();
+}
+
+Status PersistentStore::ForEach(Kind kind, const RecordVisitor& visit) const { return Scan(kind, true, visit); }
+
+Status PersistentStore::ForEachHeader(Kind kind, const RecordVisitor& visit) const {
+  return Scan(kind, false, visit);
+}
+
+Result<KindStats> PersistentStore::Stats(Kind kind) const {
+  KindStats stats;
+  Status s = Scan(kind, false, [&stats](const StoredRecord& r) {
+    stats.entries += 1;
+    stats.key_bytes += r.key.size();
+    stats.raw_bytes += r.raw_bytes;
+    stats.stored_bytes += r.stored_bytes;
+    if (r.dictionary_id != 0) stats.entries_with_dictionary += 1;
+    return true;
+  });
+  // Damaged records are not counted; they do not make the statistics of the
+  // rest unavailable.
+  if (!s.ok() && !s.IsCorruption()) return s;
+  {
+    std::shared_lock lock(db_mu_);
+    if (!db_) return ClosedStatus(options_.path, close_reason_);
+    KeyRange range = KindRange(kind);
+    leveldb::Range r(ToSlice(range.begin), ToSlice(range.end));
+    std::uint64_t size = 0;
+    db_->GetApproximateSizes(&r, 1, &size);
+    stats.approximate_disk_bytes = size;
+  }
+  stats.dictionary_id = current_dictionary_[KindIndex(kind)].load(std::memory_order_acquire);
+  return stats;
+}
+
+// --- dictionaries ---
+
+bool PersistentStore::WantsDictionary(Kind kind) const {
+  return options_.compression && options_.kinds[KindIndex(kind)].use_dictionary &&
+         current_dictionary_[KindIndex(kind)].load(std::memory_order_acquire) == 0;
+}
+
+void PersistentStore::InitTrainingCounters() {
+  if (options_.dictionary_training_records == 0) return;
+  for (Kind kind : kAllKinds) {
+    if (!WantsDictionary(kind)) continue;
+    std::uint64_t records = 0, bytes = 0;
+    // Bounded: stops as soon as the thresholds are reached.
+    (void)ForEachHeader(kind, [&](const StoredRecord& r) {
+      records += 1;
+      bytes += r.raw_bytes;
+      return records < options_.dictionary_training_records || bytes < options_.dictionary_training_bytes;
+    });
+    untrained_records_[KindIndex(kind)].store(records);
+    untrained_bytes_[KindIndex(kind)].store(bytes);
+  }
+}
+
+void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& records,
+                                 const std::array<std::uint64_t, kKindCount>& raw_bytes) {
+  if (options_.dictionary_training_records == 0) return;
+  for (Kind kind : kAllKinds) {
+    std::size_t i = KindIndex(kind);
+    if (records[i] == 0 || !WantsDictionary(kind)) continue;
+    std::uint64_t n = untrained_records_[i].fetch_add(records[i]) + records[i];
+    std::uint64_t b = untrained_bytes_[i].fetch_add(raw_bytes[i]) + raw_bytes[i];
+    std::uint64_t factor = std::uint64_t{1} << std::min<std::uint32_t>(training_backoff_[i].load(), 20);
+    if (n < options_.dictionary_training_records * factor || b < options_.dictionary_training_bytes * factor) continue;
+    // Another thread already training will install a dictionary; don't queue.
+    std::unique_lock training(training_mu_, std::try_to_lock);
+    if (!training.owns_lock() || !WantsDictionary(kind)) continue;
+    auto trained = TrainDictionaryLocked(kind);
+    // The write itself succeeded; a failed training only postpones the next
+    // attempt (twice the records), so a kind that cannot be trained does not
+    // pay a scan on every write.
+    if (!trained.ok()) training_backoff_[i].fetch_add(1);
+  }
+}
+
+Result<DictionaryInfo> PersistentStore::TrainDictionary(Kind kind) {
+  std::lock_guard training(training_mu_);
+  return TrainDictionaryLocked(kind);
+}
+
+Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
+  const std::string kind_name(KindName(kind));
+  if (!options_.compression) {
+    return Status::InvalidArgument("cannot train a dictionary for " + kind_name + ": compression is off");
+  }
+  if (!options_.kinds[KindIndex(kind)].use_dictionary) {
+    return Status::InvalidArgument("cannot train a dictionary for " + kind_name + ": its dictionary is disabled");
+  }
+  // Pass 1: how much is there, to sample an even fraction of the whole kind
+  // (a prefix of the key space would over-represent whatever sorts first).
+  std::uint64_t total_raw = 0, total_records = 0;
+  Status s = ForEachHeader(kind, [&](const StoredRecord& r) {
+    total_raw += r.raw_bytes;
+    total_records += 1;
+    return true;
+  });
+  if (!s.ok() && !s.IsCorruption()) return s;
+  if (total_records == 0) {
+    return Status::InvalidArgument("cannot train a dictionary for " + kind_name + ": no records stored");
+  }
+  double fraction = std::min(1.0, static_cast<double>(options_.dictionary_sample_bytes) /
+                                      static_cast<double>(std::max<std::uint64_t>(total_raw, 1)));
+  const double scaled = fraction * 0x1p64;  // fraction of the hash space
+  const std::uint64_t limit = scaled >= 0x1p64 ? UINT64_MAX : static_cast<std::uint64_t>(scaled);
+  // Pass 2: decode the chosen records.
+  std::vector<std::string> samples;
+  std::uint64_t sample_bytes = 0;
+  s = ForEach(kind, [&](const StoredRecord& r) {
+    if (fraction < 1.0 && SampleHash(r.key) > limit) return true;
+    std::string_view v = r.value.substr(0, kMaxTrainingSampleBytes);
+    if (v.empty()) return true;
+    samples.emplace_back(v);
+    sample_bytes += v.size();
+    return sample_bytes < options_.dictionary_sample_bytes + kMaxTrainingSampleBytes;
+  });
+  if (!s.ok() && !s.IsCorruption()) return s;
+  auto dict = storage::TrainDictionary(samples, options_.dictionary_bytes, options_.kinds[KindIndex(kind)].level);
+  if (!dict.ok()) return dict.status().WithContext("training a dictionary for " + kind_name);
+
+  DictionaryInfo info;
+  info.kind = kind;
+  info.bytes = dict->size();
+  info.samples = samples.size();
+  info.sample_bytes = sample_bytes;
+  {
+    // Ids are never reused, even when the write below fails: a failed write
+    // may still have reached the disk.
+    std::lock_guard lock(dictionaries_mu_);
+    info.id = next_dictionary_id_++;
+  }
+  leveldb::WriteBatch wb;
+  wb.Put(ToSlice(DictionaryKey(info.id)), ToSlice(EncodeDictionaryRecord(info, *dict)));
+  {
+    // Synced: a value written with this dictionary may reach the disk in any
+    // later LevelDB write; the dictionary must already be there.
+    std::lock_guard lock(write_mu_);
+    PDAI_RETURN_IF_ERROR(ApplyLocked(&wb, /*sync=*/true, "writing dictionary " + std::to_string(info.id)));
+  }
+  PDAI_RETURN_IF_ERROR(codec_.AddDictionary(info.id, *dict));
+  {
+    std::lock_guard lock(dictionaries_mu_);
+    dictionaries_.push_back(info);
+  }
+  current_dictionary_[KindIndex(kind)].store(info.id, std::memory_order_release);
+  untrained_records_[KindIndex(kind)].store(0);
+  untrained_bytes_[KindIndex(kind)].store(0);
+  training_backoff_[KindIndex(kind)].store(0);
+  return info;
+}
+
+std::vector<DictionaryInfo> PersistentStore::Dictionaries() const {
+  std::lock_guard lock(dictionaries_mu_);
+  return dictionaries_;
+}
+
+// --- compaction and checkpoints ---
+
+Status PersistentStore::Compact() {
+  {
+    std::lock_guard lock(write_mu_);
+    if (write_failed_ || !db_) PDAI_RETURN_IF_ERROR(ReopenLocked());
+  }
+  {
+    std::shared_lock lock(db_mu_);
+    if (!db_) return ClosedStatus(options_.path, close_reason_);
+    db_->CompactRange(nullptr, nullptr);
+  }
+  // CompactRange reports nothing; a failed compaction latches LevelDB's
+  // background error, which the next write returns. Ask with an empty write.
+  leveldb::WriteBatch probe;
+  std::lock_guard lock(write_mu_);
+  return ApplyLocked(&probe, /*sync=*/false, "compacting");
+}
+
+Status PersistentStore::Checkpoint(std::uint64_t lsn) {
+  std::lock_guard lock(write_mu_);
+  std::uint64_t current = CheckpointLsn();
+  if (lsn < current) {
+    return Status::InvalidArgument("checkpoint LSN " + std::to_string(lsn) + " is below the recorded checkpoint " +
+                                   std::to_string(current));
+  }
+  if (write_failed_ || !db_) PDAI_RETURN_IF_ERROR(ReopenLocked());
+  {
+    std::shared_lock db_lock(db_mu_);
+    // CompactRange over a range that holds no key still begins with a
+    // memtable flush (DBImpl::CompactRange -> TEST_CompactMemTable, LevelDB
+    // 1.23) and waits for it: the memtable becomes a synced level-0 table
+    // recorded in a synced MANIFEST, and no log file holds anything written
+    // before this point any more. It then finds no table overlapping the
+    // range, so nothing else is compacted. A failed flush latches LevelDB's
+    // background error, which the synced write below returns.
+    std::string past = KeyPastEverything();
+    leveldb::Slice end(past);
+    db_->CompactRange(&end, &end);
+  }
+  leveldb::WriteBatch wb;
+  wb.Put(ToSlice(CheckpointLsnKey()), ToSlice(EncodeCheckpointRecord(lsn)));
+  PDAI_RETURN_IF_ERROR(ApplyLocked(&wb, /*sync=*/true, "recording checkpoint LSN " + std::to_string(lsn)));
+  checkpoint_lsn_.store(lsn, std::memory_order_release);
+  NoteApplied(lsn);
+  return Status::Ok();
+}
+
+}  // namespace postdevai::storage

@@ -1,0 +1,296 @@
+// The cold tier: one LevelDB database holding the four kinds of data, each
+// value compressed by us (zstd, per-kind level and dictionary, see
+// value_codec.h) and stamped with the LSN of the write that stored it.
+//
+// Durability model. Writes go to LevelDB unsynced: the journal's WAL is what
+// makes an acknowledged write durable. Checkpoint(lsn) then makes everything
+// the store received before it durable inside LevelDB and records `lsn`, so
+// that recovery can replay only the WAL after CheckpointLsn().
+//
+// WAL replay is idempotent. Put is a plain overwrite and Delete a plain
+// removal; neither compares LSNs (that would cost a read per write). Replay
+// applies the WAL records after CheckpointLsn() in LSN order, exactly as they
+// were first applied, so a record applied twice -- once before the crash,
+// once by replay -- leaves the same final state: the last write to a key in
+// LSN order wins either way. The contract for callers is therefore: apply
+// writes in LSN order (the journal does); the store never reorders them, and
+// an older LSN written after a newer one simply overwrites it.
+//
+// Errors. Get and GetLsn are per key: kNotFound when the key is absent,
+// kCorruption when ITS stored value fails a check; other keys are unaffected.
+// A failed LevelDB write (ENOSPC, EIO, a failed sync or background
+// compaction) fails that call with kNoSpace/kIoError naming the path, and
+// latches the store: LevelDB may have left a torn record in its log, and any
+// record appended after it could be dropped by LevelDB's recovery. So the next
+// write, Checkpoint, Compact or TrainDictionary first reopens the database
+// (recovery drops the torn tail, which only held the failed write) -- or call
+// Reopen() yourself. Reads keep using the old handle until then. If a reopen
+// fails (the disk is still full), the store is closed and reads return
+// kClosed until a later write or Reopen() succeeds. A failed write may or may
+// not have been applied; the WAL replay settles it.
+//
+// Thread-safety: every method may be called concurrently. Writes (Put, Write,
+// Delete, Checkpoint, dictionary records) are serialized by the store, reads
+// run in parallel with them and each other; Reopen waits for both.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postdevai/status.h"
+#include "storage/file_system.h"
+#include "storage/key_schema.h"
+#include "storage/value_codec.h"
+
+namespace leveldb {
+class Cache;
+class DB;
+class Env;
+class FilterPolicy;
+class WriteBatch;
+}  // namespace leveldb
+
+namespace postdevai::storage {
+
+// How one kind's values are compressed.
+struct KindCompressionOptions {
+  int level = 3;                // zstd level (negative levels are the fast ones)
+  bool use_dictionary = true;   // train and use a per-kind dictionary
+};
+
+struct PersistentStoreOptions {
+  // The LevelDB directory; created (with parents) when missing.
+  std::string path;
+  // Every file operation goes through it, LevelDB's included. Not owned; must
+  // outlive the store.
+  FileSystem* file_system = FileSystem::Default();
+  // LevelDB block cache (blocks of encoded values), in MiB.
+  std::size_t cache_size_mb = 64;
+  // LevelDB memtable size: how much is buffered before a level-0 flush.
+  std::size_t write_buffer_size = 8u << 20;
+  int max_open_files = 1000;
+  // false: every value is stored raw (config `compression = "none"`).
+  bool compression = true;
+  // Indexed by KindIndex(). Embeddings barely compress and gain nothing from
+  // a dictionary, so vectors use a fast level and none by default.
+  std::array<KindCompressionOptions, kKindCount> kinds = {
+      KindCompressionOptions{1, false}, KindCompressionOptions{3, true}, KindCompressionOptions{3, true},
+      KindCompressionOptions{3, true}};
+  // Automatic dictionary training: a kind that uses a dictionary but has none
+  // yet gets one trained from its stored records, synchronously inside the
+  // write that brings it to at least this many records AND this many raw
+  // bytes. 0 records: never train automatically (TrainDictionary still works).
+  std::uint64_t dictionary_training_records = 1000;
+  std::uint64_t dictionary_training_bytes = 1u << 20;
+  // Size limit of a trained dictionary, and how many raw bytes of the kind's
+  // records (an even sample over the whole kind) to train it from.
+  std::size_t dictionary_bytes = 32u << 10;
+  std::size_t dictionary_sample_bytes = 8u << 20;
+  // Limit on one value's raw length; larger values are refused (kTooLarge).
+  std::uint32_t max_value_bytes = kDefaultMaxValueBytes;
+};
+
+// A group of writes applied atomically by PersistentStore::Write.
+// Not thread-safe; owned by the caller.
+class StoreWriteBatch {
+ public:
+  void Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn);
+  void Delete(Kind kind, std::string_view key, std::uint64_t lsn);
+  std::size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  void Clear() { ops_.clear(); }
+
+ private:
+  friend class PersistentStore;
+  struct Op {
+    bool is_delete;
+    Kind kind;
+    std::string key;
+    std::string value;
+    std::uint64_t lsn;
+  };
+  std::vector<Op> ops_;
+};
+
+// One record as ForEach / ForEachHeader present it. The views are valid only
+// during the visitor call.
+struct StoredRecord {
+  std::string_view key;          // the caller's key, without the kind prefix
+  std::string_view value;        // decoded value; empty in ForEachHeader
+  std::uint64_t lsn = 0;
+  std::uint32_t raw_bytes = 0;   // length of the decoded value
+  std::uint32_t stored_bytes = 0;  // length of the encoded value (header + payload)
+  std::uint32_t dictionary_id = 0;  // 0: written without a dictionary
+};
+// Return false to stop the iteration.
+using RecordVisitor = std::function<bool(const StoredRecord&)>;
+
+struct KindStats {
+  std::uint64_t entries = 0;
+  std::uint64_t key_bytes = 0;
+  std::uint64_t raw_bytes = 0;      // decoded value bytes
+  std::uint64_t stored_bytes = 0;   // encoded value bytes, headers included
+  std::uint64_t entries_with_dictionary = 0;
+  // LevelDB's estimate of the kind's on-disk bytes (table files only: the
+  // memtable is not counted until it is flushed).
+  std::uint64_t approximate_disk_bytes = 0;
+  // The dictionary new values of this kind are written with; 0: none.
+  std::uint32_t dictionary_id = 0;
+  double compression_ratio() const {
+    return stored_bytes == 0 ? 1.0 : static_cast<double>(raw_bytes) / static_cast<double>(stored_bytes);
+  }
+};
+
+struct DictionaryInfo {
+  std::uint32_t id = 0;
+  Kind kind = Kind::kCode;
+  std::size_t bytes = 0;            // dictionary size
+  std::size_t samples = 0;          // records it was trained from
+  std::uint64_t sample_bytes = 0;
+};
+
+class PersistentStore {
+ public:
+  // Opens (creating if missing) the store at options.path. kInvalidArgument for
+  // bad options, kBusy when another process holds the directory, kCorruption
+  // when the checkpoint record is unreadable, I/O errors as they come.
+  static Result<std::unique_ptr<PersistentStore>> Open(const PersistentStoreOptions& options);
+
+  // Closes LevelDB. Unsynced writes since the last Checkpoint are left to
+  // LevelDB's log (not synced here).
+  ~PersistentStore();
+  PersistentStore(const PersistentStore&) = delete;
+  PersistentStore& operator=(const PersistentStore&) = delete;
+
+  // Stores value under (kind, key), stamped with lsn; unsynced (see top).
+  // kTooLarge when value exceeds max_value_bytes (nothing is written).
+  // May train the kind's first dictionary (see PersistentStoreOptions).
+  Status Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn);
+  // Removes (kind, key); removing an absent key is ok. lsn counts towards
+  // LastAppliedLsn().
+  Status Delete(Kind kind, std::string_view key, std::uint64_t lsn);
+  // Applies every write of the batch atomically, in batch order; unsynced.
+  // kTooLarge for any oversized value, before anything is written.
+  Status Write(const StoreWriteBatch& batch);
+
+  // The value of (kind, key): kNotFound, kCorruption for this key's value only,
+  // kClosed after a failed reopen.
+  Result<std::string> Get(Kind kind, std::string_view key) const;
+  // The LSN that wrote (kind, key), read from the value's header without
+  // decompressing it. Same errors as Get.
+  Result<std::uint64_t> GetLsn(Kind kind, std::string_view key) const;
+
+  // Visits every record of `kind` in key order, values decoded. A record that
+  // fails to decode is skipped; the others are still visited, and the call
+  // then returns kCorruption naming how many failed and the first one.
+  Status ForEach(Kind kind, const RecordVisitor& visit) const;
+  // Like ForEach but reads only the value headers (LSN, sizes): no
+  // decompression. For warm-restart LSN comparison and statistics.
+  Status ForEachHeader(Kind kind, const RecordVisitor& visit) const;
+
+  // Counts and sizes of one kind. Scans the kind's value headers: O(entries).
+  // Fails like ForEachHeader.
+  Result<KindStats> Stats(Kind kind) const;
+
+  // Trains a new dictionary for `kind` from an even sample of its stored
+  // records and makes it the kind's current one; values written earlier keep
+  // the dictionary they were written with. The dictionary is written with a
+  // synced write before any value can use it. kInvalidArgument when the kind
+  // has too few records to train from or compression/dictionaries are off.
+  Result<DictionaryInfo> TrainDictionary(Kind kind);
+  // Every dictionary in the store, oldest first.
+  std::vector<DictionaryInfo> Dictionaries() const;
+
+  // Compacts the whole key space (LevelDB CompactRange over everything):
+  // drops overwritten and deleted values. Blocks until done; reports a failed
+  // compaction.
+  Status Compact();
+
+  // Makes every write this store completed before the call durable in
+  // LevelDB, then durably records `lsn` as the checkpoint LSN. On success a
+  // power cut at any later moment loses nothing written before the call, and
+  // CheckpointLsn() returns `lsn` after reopening. kInvalidArgument when lsn
+  // is below the current checkpoint LSN.
+  //
+  // How: LevelDB's log files are synced only by a sync=true write, and only
+  // the CURRENT one; a log closed when the memtable rolled over was never
+  // synced. So Checkpoint first flushes the memtable into a level-0 table
+  // (table file synced, MANIFEST synced, directory synced) -- after that no
+  // log holds anything written before the call -- and only then writes the
+  // checkpoint record with sync=true.
+  Status Checkpoint(std::uint64_t lsn);
+  // The LSN of the last successful Checkpoint (0 for a new store).
+  std::uint64_t CheckpointLsn() const { return checkpoint_lsn_.load(std::memory_order_acquire); }
+  // The highest LSN of any write applied since Open, or CheckpointLsn() if
+  // higher. When writes arrive in LSN order, a Checkpoint at this LSN covers
+  // everything the store has seen.
+  std::uint64_t LastAppliedLsn() const { return last_applied_lsn_.load(std::memory_order_acquire); }
+
+  // Closes and reopens LevelDB (recovering from its log), e.g. after a failed
+  // write. Ok when the store is usable again; otherwise the store is closed
+  // (reads return kClosed) and the error says why.
+  Status Reopen();
+
+  const PersistentStoreOptions& options() const { return options_; }
+
+ private:
+  explicit PersistentStore(PersistentStoreOptions options);
+
+  Status OpenDbLocked();                   // requires db_mu_ exclusive
+  Status LoadMetadataLocked();             // requires db_mu_ held
+  Status ReopenLocked();                   // requires write_mu_
+  // Applies `batch` under write_mu_ (held by caller), reopening first if an
+  // earlier write failed; a failure latches the store.
+  Status ApplyLocked(leveldb::WriteBatch* batch, bool sync, std::string_view what);
+  Status Scan(Kind kind, bool decode, const RecordVisitor& visit) const;
+  EncodeOptions EncodeOptionsFor(Kind kind) const;
+  Result<std::string> EncodeValue(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn) const;
+  void NoteApplied(std::uint64_t lsn);
+  // Counts what was just written towards automatic training and trains when
+  // the thresholds are reached. Call with no lock held.
+  void AfterWrite(const std::array<std::uint64_t, kKindCount>& records,
+                  const std::array<std::uint64_t, kKindCount>& raw_bytes);
+  bool WantsDictionary(Kind kind) const;
+  Result<DictionaryInfo> TrainDictionaryLocked(Kind kind);  // requires training_mu_
+  void InitTrainingCounters();
+
+  const PersistentStoreOptions options_;
+  std::unique_ptr<leveldb::Env> env_;
+  std::unique_ptr<leveldb::Cache> block_cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
+  ValueCodec codec_;
+
+  // Lock order: training_mu_, then write_mu_, then db_mu_.
+  std::mutex training_mu_;            // one dictionary training at a time
+  std::mutex write_mu_;               // serializes LevelDB writes and reopen
+  mutable std::shared_mutex db_mu_;   // shared: use db_; exclusive: replace it
+  std::unique_ptr<leveldb::DB> db_;   // null when closed after a failed reopen
+  bool write_failed_ = false;         // guarded by write_mu_
+  Status close_reason_;               // guarded by db_mu_ (why db_ is null)
+
+  std::atomic<std::uint64_t> checkpoint_lsn_{0};
+  std::atomic<std::uint64_t> last_applied_lsn_{0};
+
+  // Dictionaries: guarded by dictionaries_mu_; the current id per kind is also
+  // readable lock-free by writers.
+  mutable std::mutex dictionaries_mu_;
+  std::vector<DictionaryInfo> dictionaries_;
+  std::uint32_t next_dictionary_id_ = 1;
+  std::array<std::atomic<std::uint32_t>, kKindCount> current_dictionary_{};
+  // Records and raw bytes written without a dictionary, towards auto-training;
+  // the threshold factor doubles after a failed training (back-off).
+  std::array<std::atomic<std::uint64_t>, kKindCount> untrained_records_{};
+  std::array<std::atomic<std::uint64_t>, kKindCount> untrained_bytes_{};
+  std::array<std::atomic<std::uint32_t>, kKindCount> training_backoff_{};
+};
+
+}  // namespace postdevai::storage
