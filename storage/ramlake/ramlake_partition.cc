@@ -480,6 +480,9 @@ void RamLakePartition::Refill(const OpenHooks& hooks, OpenReport* report) {
         (max_entries_ != 0 && stats_.entries >= max_entries_)) {
       break;
     }
+    // It comes from the persistent store, so the store can serve it: clean.
+    // (At Open nothing is dirty yet, so raising the mark cleans nothing else.)
+    persisted_lsn_ = std::max(persisted_lsn_, next.lsn);
     if (!Store(next.key, next.value, next.lsn, nullptr, /*as_coldest=*/true).ok()) break;
     ++report->records_reloaded;
   }
@@ -613,6 +616,8 @@ void RamLakePartition::SetPersistedLsn(std::uint64_t lsn) {
       stats_.dirty_bytes -= e.Footprint();
     }
   }
+  // A burst of dirty writes should not leave its queue's memory behind.
+  if (dirty_heap_.capacity() > 4 * dirty_heap_.size() + 4096) dirty_heap_.shrink_to_fit();
 }
 
 void RamLakePartition::SetNow(std::uint64_t now_micros) {

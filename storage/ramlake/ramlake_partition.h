@@ -140,7 +140,9 @@ struct OpenHooks {
   // Yields the next entry to load, hottest first; false when exhausted. Called
   // after re-attaching (keys already resident are skipped) or rebuilding,
   // until the partition is full (the first entry that would need an eviction
-  // stops it) or reload_limit entries were loaded. Optional.
+  // stops it) or reload_limit entries were loaded. The entries are what the
+  // store holds, hence clean: persisted_lsn() rises to the highest LSN loaded.
+  // Optional.
   std::function<bool(RefillEntry* next)> refill;
   std::uint64_t reload_limit = UINT64_MAX;
 };
