@@ -70,65 +70,37 @@ Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<DurableStore>> DurableStore::Open(const DurableStoreOptions& options,
-                                                         DurableStoreRecovery* recovery) {
+Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions wal_options,
+                                             DurableStoreRecovery* report) {
   auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<DurableStore> ds(new DurableStore());
-  ds->options_ = options;
-  ds->options_.store.file_system = options.fs;
-  auto store = PersistentStore::Open(ds->options_.store);
-  if (!store.ok()) return store.status();
-  ds->store_ = std::move(*store);
-
-  const std::uint64_t checkpoint = ds->store_->CheckpointLsn();
-  WalOptions wal_options;
-  wal_options.dir = options.wal_dir;
-  wal_options.fs = options.fs;
-  wal_options.segment_size = options.wal_segment_size;
-  wal_options.archive = options.wal_archive;
-  wal_options.archive_dir = options.wal_archive_dir;
-  wal_options.min_next_lsn = checkpoint + 1;
-  DurableStore* self = ds.get();
-  wal_options.apply = [self](const std::vector<WalRecord>& records) { return self->Apply(records); };
-
-  // Replay in batches, as the engine applies writes.
+  const std::uint64_t checkpoint = store.CheckpointLsn();
+  wal_options.min_next_lsn = std::max(wal_options.min_next_lsn, checkpoint + 1);
+  report->checkpoint_lsn = checkpoint;
+  // Replay in batches, as the engine applies writes. Payload views die with
+  // the callback, so the batch keeps copies (a deque keeps them in place).
   std::vector<WalRecord> pending;
-  std::deque<std::string> payloads;  // replay payload views die with the callback; deque keeps ours stable
+  std::deque<std::string> payloads;
   auto flush = [&]() -> Status {
     if (pending.empty()) return Status::Ok();
-    Status s = self->Apply(pending);
+    Status s = ApplyWalRecords(store, pending);
     pending.clear();
     payloads.clear();
     return s;
   };
-  DurableStoreRecovery local;
-  DurableStoreRecovery* report = recovery ? recovery : &local;
-  report->checkpoint_lsn = checkpoint;
   auto wal = Wal::Open(wal_options, checkpoint, [&](const WalRecord& r) -> Status {
     payloads.emplace_back(r.payload);
     pending.push_back(WalRecord{r.lsn, r.type, payloads.back()});
     if (pending.size() >= 1024) return flush();
     return Status::Ok();
   }, &report->wal);
-  if (wal.ok()) {
-    Status s = flush();
-    if (!s.ok()) return s.WithContext("replaying the WAL into the store");
-  }
   if (!wal.ok()) return wal.status();
-  ds->wal_ = std::move(*wal);
+  Status s = flush();
+  if (!s.ok()) return s.WithContext("replaying the WAL into the store");
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return ds;
+  return wal;
 }
 
-DurableStore::~DurableStore() = default;
-
-Status DurableStore::Apply(const std::vector<WalRecord>& records) {
-  if (store_behind_.load()) {
-    // An earlier batch failed to reach the store. Its records (and this
-    // batch's) are durable in the WAL: reopen and replay from the checkpoint.
-    PDAI_RETURN_IF_ERROR(RecoverStoreLocked());
-    return Status::Ok();  // the replay applied this batch too
-  }
+Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records) {
   StoreWriteBatch batch;
   std::vector<Mutation> mutations;
   for (const auto& r : records) {
@@ -142,7 +114,42 @@ Status DurableStore::Apply(const std::vector<WalRecord>& records) {
       }
     }
   }
-  Status s = store_->Write(batch);
+  return store.Write(batch);
+}
+
+Result<std::unique_ptr<DurableStore>> DurableStore::Open(const DurableStoreOptions& options,
+                                                         DurableStoreRecovery* recovery) {
+  std::unique_ptr<DurableStore> ds(new DurableStore());
+  ds->options_ = options;
+  ds->options_.store.file_system = options.fs;
+  auto store = PersistentStore::Open(ds->options_.store);
+  if (!store.ok()) return store.status();
+  ds->store_ = std::move(*store);
+
+  WalOptions wal_options;
+  wal_options.dir = options.wal_dir;
+  wal_options.fs = options.fs;
+  wal_options.segment_size = options.wal_segment_size;
+  wal_options.archive = options.wal_archive;
+  wal_options.archive_dir = options.wal_archive_dir;
+  DurableStore* self = ds.get();
+  wal_options.apply = [self](const std::vector<WalRecord>& records) { return self->Apply(records); };
+  DurableStoreRecovery local;
+  auto wal = RecoverColdTier(*ds->store_, wal_options, recovery ? recovery : &local);
+  if (!wal.ok()) return wal.status();
+  ds->wal_ = std::move(*wal);
+  return ds;
+}
+
+DurableStore::~DurableStore() = default;
+
+Status DurableStore::Apply(const std::vector<WalRecord>& records) {
+  if (store_behind_.load()) {
+    // An earlier batch failed to reach the store. Its records (and this
+    // batch's) are durable in the WAL: reopen and replay from the checkpoint.
+    return RecoverStoreLocked();  // the replay applies this batch too
+  }
+  Status s = ApplyWalRecords(*store_, records);
   if (!s.ok()) store_behind_ = true;
   return s;
 }

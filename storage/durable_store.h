@@ -95,6 +95,16 @@ class DurableStore {
   std::atomic<bool> store_behind_{false};  // an apply failed: replay before the next
 };
 
+// Restart of the cold tier: opens the WAL in wal_options.dir (LSNs continue
+// after the store's checkpoint) and applies every record after
+// store.CheckpointLsn() to the store, in batches, in LSN order. Shared by
+// DurableStore::Open and the actor engine.
+Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions wal_options,
+                                             DurableStoreRecovery* report);
+
+// Applies logged mutation records to the store as one batch, in LSN order.
+Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records);
+
 // WAL record type of an encoded mutation list.
 inline constexpr std::uint8_t kWalRecordMutations = 1;
 
