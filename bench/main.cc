@@ -11,6 +11,9 @@ const std::vector<Scenario>& AllScenarios() {
       // {"name", "one-line summary", RunXBench},  (one line per scenario)
       {"cold", "durable 1 KiB writes/s: WAL group commit + store beside LevelDB sync=true", RunColdBench},
       {"recovery", "WAL replay speed (MB/s) of --wal-mb MiB of 1 KiB records", RunRecoveryBench},
+      {"hot", "RAM-Lake point reads/writes of 1 KiB values (ns/op) beside std::unordered_map", RunHotBench},
+      {"trace", "RAM-Lake hit rate of LRU/SIEVE/S3-FIFO beside Belady's MIN (Zipf, coding session)", RunTraceBench},
+      {"warm", "RAM-Lake warm re-attach time of --entries beside a cold rebuild from LevelDB", RunWarmBench},
   };
   return scenarios;
 }

@@ -517,9 +517,34 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
       ++stats_.stale_puts_ignored;
       return Status::Ok();
     }
+    if (entries_[slot].Footprint() == footprint) {
+      // Same size (every vector, most metadata): overwrite in place. Budget
+      // and segment accounting do not change and the cleaner gets no garbage.
+      // A kill -9 mid-write leaves a record that fails its checksum, which
+      // re-attach drops — the same outcome as losing the old version, which
+      // a replaced record never promises to keep.
+      Entry& e = entries_[slot];
+      if (e.bits & kDirty) {
+        e.bits &= ~kDirty;
+        --stats_.dirty_entries;
+        stats_.dirty_bytes -= footprint;
+      }
+      const std::uint64_t offset = e.Offset();
+      const std::uint32_t segment = static_cast<std::uint32_t>((offset - fmt::kFileHeaderBytes) / segment_bytes_);
+      fmt::WriteRecord(base_ + offset, static_cast<std::uint8_t>(options_.kind), key, value, lsn,
+                       segments_[segment].sequence);
+      e.lsn = lsn;
+      if (lsn > persisted_lsn_) MarkDirty(slot);
+      PolicyAccess(slot);
+      Touch(slot);
+      return Status::Ok();
+    }
     // From here on the old version is garbage: it stops counting against the
     // budget, and the entry cannot be chosen as a victim of its own Put.
-    ReleaseRecord(slot, /*mark_record_dead=*/false);
+    // Marking it dead costs nothing (FindSlot just read that cache line) and
+    // spares the cleaner a lookup per overwritten record. After a crash the
+    // key is then resident only if the new version is what the store holds.
+    ReleaseRecord(slot, /*mark_record_dead=*/true);
     PolicyAccess(slot);
     entries_[slot].bits |= kPinned;
   }
