@@ -3,9 +3,8 @@
 //   dragon_node [--config FILE] [--check-config]
 //
 // Without --config it runs on embedded defaults sized for this machine. It
-// recovers the cold tier (LevelDB checkpoint + WAL replay), then serves until
-// SIGINT or SIGTERM, checkpointing every sync_interval_minutes and once more on
-// the way out.
+// recovers (LevelDB checkpoint + WAL replay, RAM-Lake re-attach), runs the
+// actor engine until SIGINT or SIGTERM, then checkpoints and stops cleanly.
 #include <signal.h>
 
 #include <cerrno>
@@ -17,8 +16,7 @@
 
 #include "config/config_cli.h"
 #include "postdevai/config.h"
-#include "programs/node_options.h"
-#include "storage/durable_store.h"
+#include "actors/engine.h"
 
 namespace {
 
@@ -77,46 +75,47 @@ int main(int argc, char** argv) {
   for (const auto& w : warnings) std::fprintf(stderr, "dragon_node: warning: %s\n", w.c_str());
   if (!valid.ok()) return Fail(valid.message());
 
-  // Block the stop signals; the main thread waits for them below.
+  // Block the stop signals before the actor system starts its threads, so
+  // that only the main thread receives them (below).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto options = postdevai::DurableStoreOptionsFromConfig(config);
+  caf::actor_system_config cfg;
+  postdevai::actors::ConfigureActorSystem(cfg);
+  caf::actor_system system{cfg};
+
   std::fprintf(stderr, "dragon_node: config: %s\n", config_path.empty() ? "embedded defaults" : config_path.c_str());
-  std::fprintf(stderr, "dragon_node: persistent store: %s (LevelDB, %s values)\n", options.store.path.c_str(),
-               options.store.compression ? "zstd-compressed" : "uncompressed");
-  std::fprintf(stderr, "dragon_node: write-ahead log: %s (segments before a checkpoint: %s)\n",
-               options.wal_dir.c_str(), options.wal_archive ? ("archived to " + options.wal_archive_dir).c_str() : "deleted");
-
-  postdevai::storage::DurableStoreRecovery recovery;
-  auto store = postdevai::storage::DurableStore::Open(options, &recovery);
-  if (!store.ok()) return Fail(store.status().ToString());
-  std::fprintf(stderr, "dragon_node: recovered in %.3f s: checkpoint LSN %llu, replayed %llu WAL records (%llu segments)\n",
-               recovery.seconds, static_cast<unsigned long long>(recovery.checkpoint_lsn),
-               static_cast<unsigned long long>(recovery.wal.replayed),
-               static_cast<unsigned long long>(recovery.wal.segments));
-  if (recovery.wal.torn_tail) std::fprintf(stderr, "dragon_node: %s\n", recovery.wal.torn_tail_detail.c_str());
-  std::fprintf(stderr, "dragon_node: ready; checkpoint every %u min; SIGINT/SIGTERM stops\n",
-               config.sync_interval_minutes);
-
-  const timespec interval{static_cast<time_t>(config.sync_interval_minutes) * 60, 0};
-  for (;;) {
-    int sig = sigtimedwait(&stop_signals, nullptr, &interval);
-    if (sig == SIGINT || sig == SIGTERM) {
-      std::fprintf(stderr, "dragon_node: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      break;
-    }
-    if (sig < 0 && errno != EAGAIN && errno != EINTR) return Fail(std::string("waiting for signals: ") + std::strerror(errno));
-    auto lsn = (*store)->Checkpoint();
-    if (!lsn.ok()) {
-      std::fprintf(stderr, "dragon_node: checkpoint failed (will retry): %s\n", lsn.status().ToString().c_str());
-    }
+  postdevai::actors::EngineReport report;
+  auto engine = postdevai::actors::Engine::Start(system, config, &report);
+  if (!engine.ok()) return Fail(engine.status().ToString());
+  std::fprintf(stderr, "dragon_node: persistent store: %s (LevelDB, %s values)\n", report.store_path.c_str(),
+               config.compression == postdevai::Compression::kZstd ? "zstd-compressed" : "uncompressed");
+  std::fprintf(stderr, "dragon_node: write-ahead log: %s\n", report.wal_path.c_str());
+  std::fprintf(stderr, "dragon_node: RAM-Lake: %s (%.2f GiB)\n", report.ramlake_path.c_str(), config.ramlake_size_gb);
+  if (!report.ramlake_warning.empty()) std::fprintf(stderr, "dragon_node: warning: %s\n", report.ramlake_warning.c_str());
+  std::fprintf(stderr, "dragon_node: recovered in %.3f s: checkpoint LSN %llu, replayed %llu WAL records\n",
+               report.cold.seconds, static_cast<unsigned long long>(report.cold.checkpoint_lsn),
+               static_cast<unsigned long long>(report.cold.wal.replayed));
+  if (report.cold.wal.torn_tail) std::fprintf(stderr, "dragon_node: %s\n", report.cold.wal.torn_tail_detail.c_str());
+  for (postdevai::DataKind kind : postdevai::kAllDataKinds) {
+    const auto& r = report.partitions[postdevai::DataKindIndex(kind)];
+    using Outcome = postdevai::storage::ramlake::OpenReport::Outcome;
+    const char* outcome = r.outcome == Outcome::kCreated ? "created" : r.outcome == Outcome::kReattached ? "re-attached" : "rebuilt";
+    std::fprintf(stderr, "dragon_node: partition %-8s %s: %llu records kept, %llu dropped%s%s\n",
+                 std::string(postdevai::DataKindName(kind)).c_str(), outcome,
+                 static_cast<unsigned long long>(r.records_kept), static_cast<unsigned long long>(r.RecordsDropped()),
+                 r.rebuild_reason.empty() ? "" : " — ", r.rebuild_reason.c_str());
   }
-  auto lsn = (*store)->Checkpoint();
-  if (!lsn.ok()) return Fail("final checkpoint: " + lsn.status().ToString());
-  std::fprintf(stderr, "dragon_node: checkpoint at LSN %llu; stopped cleanly\n", static_cast<unsigned long long>(*lsn));
+  std::fprintf(stderr, "dragon_node: ready; checkpoint every %u min; SIGINT/SIGTERM stops\n", config.sync_interval_minutes);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "dragon_node: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  auto stopped = (*engine)->Stop();
+  if (!stopped.ok()) return Fail(stopped.ToString());
+  std::fprintf(stderr, "dragon_node: checkpointed; stopped cleanly\n");
   return 0;
 }

@@ -1,0 +1,234 @@
+// The memory controller: the front door. Writes go to the journal; once a
+// write is durable the controller fans it out, in LSN order, to the store and
+// to the partition of each kind it touches, and only then acknowledges it, so
+// a read that follows the acknowledgement always sees it. Reads try RAM, then
+// the store; every read is reported to the supervisor (promotion policy) and
+// the prefetcher (co-access learning).
+#include <unordered_map>
+
+#include "actors/errors.h"
+#include "actors/spawn.h"
+
+namespace postdevai::actors {
+namespace {
+
+struct controller_state {
+  ControllerParts parts;
+  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
+  // Promotions whose store read is in flight, by kind byte + key. A write to
+  // the key while the read is out invalidates it: its value may be stale.
+  std::unordered_map<std::string, bool> promotions_in_flight;
+  static inline const char* name = "postdevai.controller";
+};
+
+std::string FlightKey(std::uint8_t kind, const std::string& key) {
+  std::string k(1, static_cast<char>(kind));
+  k += key;
+  return k;
+}
+
+Status Validate(const write_batch& batch, std::uint64_t max_value_bytes) {
+  if (batch.mutations.empty()) return Status::InvalidArgument("write: no mutations");
+  for (const auto& m : batch.mutations) {
+    if (m.kind >= kKinds) return Status::InvalidArgument("write: unknown kind " + std::to_string(m.kind));
+    if (m.key.empty()) return Status::InvalidArgument("write: empty key");
+    if (m.key.size() > 4096) return Status::InvalidArgument("write: key of " + std::to_string(m.key.size()) + " bytes (limit 4096)");
+    if (m.value.size() > max_value_bytes) {
+      return Status::TooLarge("write: value of " + std::to_string(m.value.size()) + " bytes for '" +
+                              m.key.substr(0, 80) + "' exceeds the limit of " + std::to_string(max_value_bytes));
+    }
+  }
+  return Status::Ok();
+}
+
+// Collects the replies of several requests into one memory_report.
+struct ReportCollector {
+  memory_report report;
+  int outstanding = 0;
+  caf::typed_response_promise<memory_report> promise;
+  void Done() {
+    if (--outstanding == 0) promise.deliver(std::move(report));
+  }
+};
+
+controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_pointer<controller_state> self,
+                                                   ControllerParts parts) {
+  self->state.parts = std::move(parts);
+  return {
+      [=](write_atom, write_batch& batch) -> caf::result<std::uint64_t> {
+        Status valid = Validate(batch, self->state.parts.max_value_bytes);
+        if (!valid.ok()) return ToError(valid);
+        auto rp = self->make_response_promise<std::uint64_t>();
+        auto mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
+        self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(batch))
+            .then(
+                [=](std::uint64_t lsn) mutable {
+                  auto& st = self->state;
+                  ++st.writes;
+                  logged_write logged{lsn, std::move(*mutations)};
+                  std::array<bool, kKinds> touched{};
+                  for (const auto& m : logged.mutations) {
+                    touched[m.kind] = true;
+                    if (!st.promotions_in_flight.empty()) {
+                      auto it = st.promotions_in_flight.find(FlightKey(m.kind, m.key));
+                      if (it != st.promotions_in_flight.end()) it->second = false;
+                    }
+                  }
+                  std::vector<logged_write> one{logged};
+                  for (std::size_t k = 0; k < kKinds; ++k) {
+                    if (touched[k]) self->send(st.parts.partitions[k], apply_atom_v, one);
+                  }
+                  self->send(st.parts.store, apply_atom_v, std::move(one));
+                  rp.deliver(lsn);
+                },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [=](read_atom, std::uint8_t kind, std::string& key) -> caf::result<read_result> {
+        if (kind >= kKinds) return ToError(Status::InvalidArgument("read: unknown kind " + std::to_string(kind)));
+        auto rp = self->make_response_promise<read_result>();
+        ++self->state.reads;
+        const std::string reader = caf::to_string(self->current_sender());
+        self->request(self->state.parts.partitions[kind], caf::infinite, read_atom_v, key)
+            .then(
+                [=](versioned_value& v) mutable {
+                  ++self->state.ram_hits;
+                  self->send(self->state.parts.prefetcher, access_atom_v, kind, key, reader);
+                  rp.deliver(read_result{std::move(v.value), v.lsn, tier::ram});
+                },
+                [=](caf::error&) mutable {
+                  // A miss (or a partition restarting): the store has it all.
+                  self->request(self->state.parts.store, caf::infinite, read_atom_v, kind, key)
+                      .then(
+                          [=](versioned_value& v) mutable {
+                            ++self->state.disk_reads;
+                            self->send(self->state.parts.supervisor, access_atom_v, kind, key, tier::disk);
+                            self->send(self->state.parts.prefetcher, access_atom_v, kind, key, reader);
+                            rp.deliver(read_result{std::move(v.value), v.lsn, tier::disk});
+                          },
+                          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                });
+        return rp;
+      },
+      [=](promote_atom, std::uint8_t kind, std::string& key) {
+        if (kind >= kKinds) return;
+        auto& st = self->state;
+        auto [it, fresh] = st.promotions_in_flight.emplace(FlightKey(kind, key), true);
+        if (!fresh) return;  // already on its way
+        self->request(st.parts.store, caf::infinite, read_atom_v, kind, key)
+            .then(
+                [=](versioned_value& v) {
+                  auto& st = self->state;
+                  auto it = st.promotions_in_flight.find(FlightKey(kind, key));
+                  bool still_current = it != st.promotions_in_flight.end() && it->second;
+                  if (it != st.promotions_in_flight.end()) st.promotions_in_flight.erase(it);
+                  if (!still_current) return;
+                  ++st.promotions;
+                  self->send(st.parts.partitions[kind], promote_atom_v, key, std::move(v));
+                },
+                [=](caf::error&) { self->state.promotions_in_flight.erase(FlightKey(kind, key)); });
+      },
+      [=](stats_atom) -> caf::result<memory_report> {
+        auto& st = self->state;
+        auto collector = std::make_shared<ReportCollector>();
+        collector->promise = self->make_response_promise<memory_report>();
+        collector->report.reads = st.reads;
+        collector->report.writes = st.writes;
+        collector->report.ram_hits = st.ram_hits;
+        collector->report.disk_reads = st.disk_reads;
+        collector->report.promotions = st.promotions;
+        collector->report.partitions.resize(kKinds);
+        collector->outstanding = static_cast<int>(kKinds) + 4;
+        for (std::size_t k = 0; k < kKinds; ++k) {
+          self->request(st.parts.partitions[k], caf::infinite, stats_atom_v)
+              .then([=](partition_report& r) { collector->report.partitions[k] = std::move(r); collector->Done(); },
+                    [=](caf::error&) {
+                      collector->report.partitions[k].kind = static_cast<std::uint8_t>(k);
+                      collector->Done();
+                    });
+        }
+        self->request(st.parts.journal, caf::infinite, stats_atom_v)
+            .then(
+                [=](sync_report& r) {
+                  auto& s = collector->report.sync;
+                  s.durable_lsn = r.durable_lsn;
+                  s.wal_segments = r.wal_segments;
+                  s.wal_bytes = r.wal_bytes;
+                  s.wal_syncs = r.wal_syncs;
+                  s.wal_records = r.wal_records;
+                  collector->Done();
+                },
+                [=](caf::error&) { collector->Done(); });
+        self->request(st.parts.store, caf::infinite, stats_atom_v)
+            .then(
+                [=](sync_report& r) {
+                  collector->report.sync.applied_lsn = r.applied_lsn;
+                  collector->report.sync.checkpoint_lsn = r.checkpoint_lsn;
+                  collector->Done();
+                },
+                [=](caf::error&) { collector->Done(); });
+        self->request(st.parts.sync_timer, caf::infinite, stats_atom_v)
+            .then(
+                [=](sync_report& r) {
+                  collector->report.sync.seconds_since_checkpoint = r.seconds_since_checkpoint;
+                  collector->report.sync.checkpoints = r.checkpoints;
+                  collector->Done();
+                },
+                [=](caf::error&) { collector->Done(); });
+        self->request(st.parts.prefetcher, caf::infinite, stats_atom_v)
+            .then(
+                [=](std::uint64_t prefetches, std::uint64_t hits) {
+                  collector->report.prefetches = prefetches;
+                  collector->report.prefetch_hits = hits;
+                  collector->Done();
+                },
+                [=](caf::error&) { collector->Done(); });
+        return collector->promise;
+      },
+      [=](breakdown_atom) -> caf::result<std::vector<store_kind_report>> {
+        return self->delegate(self->state.parts.store, breakdown_atom_v);
+      },
+      [=](evict_atom, std::uint64_t older_than_seconds) -> caf::result<std::uint64_t> {
+        auto rp = self->make_response_promise<std::uint64_t>();
+        const std::uint64_t now = ClockMicros(self);
+        const std::uint64_t age = older_than_seconds * 1'000'000ull;
+        const std::uint64_t cutoff = now > age ? now - age : 0;
+        auto total = std::make_shared<std::pair<std::uint64_t, int>>(0, static_cast<int>(kKinds));
+        for (std::size_t k = 0; k < kKinds; ++k) {
+          self->request(self->state.parts.partitions[k], caf::infinite, evict_atom_v, cutoff)
+              .then(
+                  [=](std::uint64_t n) mutable {
+                    total->first += n;
+                    if (--total->second == 0) rp.deliver(total->first);
+                  },
+                  [=](caf::error&) mutable {
+                    if (--total->second == 0) rp.deliver(total->first);
+                  });
+        }
+        return rp;
+      },
+      [=](sync_atom) -> caf::result<std::uint64_t> {
+        return self->delegate(self->state.parts.sync_timer, sync_atom_v);
+      },
+      [=](compact_atom) -> caf::result<std::uint64_t> {
+        return self->delegate(self->state.parts.store, compact_atom_v);
+      },
+      [=](persisted_atom, std::uint64_t lsn) {
+        for (const auto& p : self->state.parts.partitions) self->send(p, persisted_atom_v, lsn);
+      },
+      [=](route_atom, std::uint8_t kind, partition_actor& partition) {
+        if (kind < kKinds) self->state.parts.partitions[kind] = std::move(partition);
+      },
+      [=](crash_atom, std::uint8_t kind) -> caf::result<bool> {
+        return self->delegate(self->state.parts.supervisor, crash_atom_v, kind);
+      },
+  };
+}
+
+}  // namespace
+
+controller_actor SpawnController(caf::actor_system& sys, ControllerParts parts) {
+  return sys.spawn(ControllerBehavior, std::move(parts));
+}
+
+}  // namespace postdevai::actors

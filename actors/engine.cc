@@ -1,0 +1,177 @@
+#include "actors/engine.h"
+
+#include <thread>
+
+#include "actors/errors.h"
+#include "actors/spawn.h"
+#include "storage/persistent_store.h"
+#include "storage/ramlake/ram_lake.h"
+#include "storage/wal.h"
+
+namespace postdevai::actors {
+
+namespace {
+
+storage::ramlake::EvictionPolicy ToRamLakePolicy(EvictionPolicy p) {
+  switch (p) {
+    case EvictionPolicy::kLru: return storage::ramlake::EvictionPolicy::kLru;
+    case EvictionPolicy::kSieve: return storage::ramlake::EvictionPolicy::kSieve;
+    case EvictionPolicy::kS3Fifo: return storage::ramlake::EvictionPolicy::kS3Fifo;
+  }
+  return storage::ramlake::EvictionPolicy::kLru;
+}
+
+storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConfig& config, std::uint64_t persisted) {
+  storage::ramlake::RamLakeOptions o;
+  o.path = config.ramlake_path;
+  o.total_bytes = config.RamLakeBytes();
+  o.max_ram_entries = config.max_ram_entries;
+  for (DataKind kind : kAllDataKinds) {
+    const auto i = DataKindIndex(kind);
+    o.share_percent[i] = config.partition(kind).share_percent;
+    o.eviction[i] = ToRamLakePolicy(config.partition(kind).eviction);
+  }
+  o.persisted_lsn = persisted;
+  return o;
+}
+
+}  // namespace
+
+storage::DurableStoreOptions DurableStoreOptionsFromConfig(const HybridMemoryConfig& config) {
+  storage::DurableStoreOptions o;
+  o.wal_dir = config.WalPath();
+  o.wal_segment_size = config.WalSegmentBytes();
+  o.wal_archive = config.wal.archive;
+  o.wal_archive_dir = config.WalArchivePath();
+  o.store.path = config.persistent_path + "/store";
+  o.store.cache_size_mb = config.cache_size_mb;
+  o.store.compression = config.compression == Compression::kZstd;
+  for (DataKind kind : kAllDataKinds) {
+    o.store.kinds[DataKindIndex(kind)].level = config.partition(kind).zstd_level;
+  }
+  return o;
+}
+
+void ConfigureActorSystem(caf::actor_system_config& cfg) {
+  const auto cores = std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(cores));
+  AddMessageTypes(cfg);
+}
+
+Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const HybridMemoryConfig& config,
+                                              EngineReport* report, storage::FileSystem* fs) {
+  EngineReport local;
+  if (report == nullptr) report = &local;
+  std::unique_ptr<Engine> engine(new Engine(sys));
+
+  // The cold tier: LevelDB, then the WAL replayed after its checkpoint.
+  auto options = DurableStoreOptionsFromConfig(config);
+  options.store.file_system = fs;
+  report->store_path = options.store.path;
+  report->wal_path = options.wal_dir;
+  report->ramlake_path = config.ramlake_path;
+  auto opened = storage::PersistentStore::Open(options.store);
+  if (!opened.ok()) return opened.status().WithContext("opening the persistent store");
+  std::shared_ptr<storage::PersistentStore> store(std::move(*opened));
+  storage::WalOptions wal_options;
+  wal_options.dir = options.wal_dir;
+  wal_options.fs = fs;
+  wal_options.segment_size = options.wal_segment_size;
+  wal_options.archive = options.wal_archive;
+  wal_options.archive_dir = options.wal_archive_dir;
+  auto wal = storage::RecoverColdTier(*store, wal_options, &report->cold);
+  if (!wal.ok()) return wal.status();
+  std::shared_ptr<storage::Wal> journal_wal(std::move(*wal));
+
+  // The hot tier: each partition file re-attached against the store.
+  const auto ram_options = RamLakeOptionsFromConfig(config, store->LastAppliedLsn());
+  PDAI_RETURN_IF_ERROR(fs->CreateDirs(config.ramlake_path));
+  auto is_ram_disk = storage::ramlake::RamLake::IsRamDisk(config.ramlake_path);
+  if (is_ram_disk.ok() && !*is_ram_disk) {
+    report->ramlake_warning = "ramlake_path " + config.ramlake_path +
+                              " is not on a RAM disk: it works, but every page is written back to disk";
+  }
+  PartitionOpener opener = [fs, store, ram_options](std::uint8_t kind) -> Result<partition_ptr> {
+    auto pkind = static_cast<storage::ramlake::PartitionKind>(kind);
+    storage::ramlake::OpenHooks hooks;
+    hooks.store_lsn = [store, kind](std::string_view key) -> std::optional<std::uint64_t> {
+      auto lsn = store->GetLsn(static_cast<storage::Kind>(kind), key);
+      if (!lsn.ok()) return std::nullopt;
+      return *lsn;
+    };
+    auto options = storage::ramlake::RamLake::PartitionOptionsFor(ram_options, pkind);
+    options.persisted_lsn = store->LastAppliedLsn();
+    auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks);
+    if (!partition.ok()) return partition.status();
+    return partition_ptr(std::move(*partition));
+  };
+  std::array<partition_actor, kKinds> partitions;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    auto pkind = static_cast<storage::ramlake::PartitionKind>(k);
+    storage::ramlake::OpenHooks hooks;
+    hooks.store_lsn = [store, k](std::string_view key) -> std::optional<std::uint64_t> {
+      auto lsn = store->GetLsn(static_cast<storage::Kind>(k), key);
+      if (!lsn.ok()) return std::nullopt;
+      return *lsn;
+    };
+    auto p_options = storage::ramlake::RamLake::PartitionOptionsFor(ram_options, pkind);
+    auto partition = storage::ramlake::RamLakePartition::Open(fs, p_options, hooks, &report->partitions[k]);
+    if (!partition.ok()) {
+      return partition.status().WithContext("opening the RAM-Lake partition " +
+                                            std::string(DataKindName(static_cast<DataKind>(k))));
+    }
+    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), partition_ptr(std::move(*partition)), 0);
+  }
+
+  // The actors.
+  ControllerParts parts;
+  parts.journal = SpawnJournal(sys, journal_wal);
+  parts.store = SpawnStore(sys, store);
+  parts.partitions = partitions;
+  SupervisorOptions supervisor_options;
+  supervisor_options.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);
+  supervisor_options.pass_interval = std::chrono::seconds(std::max(1u, config.tiering.pass_interval_seconds));
+  supervisor_options.hot_retention = std::chrono::hours(config.hot_retention_hours);
+  parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener);
+  parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch, parts.supervisor);
+  parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
+                                    parts.store, parts.journal);
+  parts.max_value_bytes = options.store.max_value_bytes;
+  engine->supervisor_ = parts.supervisor;
+  engine->actors_ = {caf::actor_cast<caf::actor>(parts.sync_timer), caf::actor_cast<caf::actor>(parts.prefetcher),
+                     caf::actor_cast<caf::actor>(parts.supervisor), caf::actor_cast<caf::actor>(parts.journal),
+                     caf::actor_cast<caf::actor>(parts.store)};
+  engine->controller_ = SpawnController(sys, parts);
+  ConnectController(sys, parts.supervisor, parts.store, engine->controller_);
+  return engine;
+}
+
+Engine::~Engine() { (void)Stop(); }
+
+Status Engine::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  caf::scoped_actor self{sys_};
+  Status result;
+  self->request(controller_, std::chrono::minutes(5), sync_atom_v)
+      .receive([](std::uint64_t) {}, [&](caf::error& err) { result = FromError(err).WithContext("final checkpoint"); });
+  std::vector<caf::actor> all;
+  self->request(supervisor_, std::chrono::minutes(1), route_atom_v)
+      .receive([&](std::vector<caf::actor>& partitions) { all = std::move(partitions); }, [](caf::error&) {});
+  // The supervisor goes first (exits are processed in order) so that it does
+  // not restart the partitions that follow.
+  all.insert(all.begin(), caf::actor_cast<caf::actor>(supervisor_));
+  for (const auto& a : actors_) {
+    if (a != caf::actor_cast<caf::actor>(supervisor_)) all.push_back(a);
+  }
+  all.push_back(caf::actor_cast<caf::actor>(controller_));
+  for (const auto& a : all) {
+    self->monitor(a);
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  std::size_t down = 0;
+  self->receive_for(down, all.size())([](caf::down_msg&) {});
+  return result;
+}
+
+}  // namespace postdevai::actors

@@ -1,0 +1,64 @@
+// The engine: opens the tiers, recovers them and runs the seven actor roles
+// (controller, journal, store, four partitions, supervisor, prefetcher, sync
+// timer) inside a host's caf::actor_system. Used by dragon_node, by the
+// blocking facade (include/postdevai/hybrid_memory.h) and by actor-native
+// hosts (include/postdevai/actor_api.h).
+//
+// Start does the blocking part synchronously: open LevelDB, replay the WAL
+// after its checkpoint, re-attach each RAM-Lake partition file (records whose
+// checksum holds and whose LSN is what the store holds are kept; the rest is
+// dropped), then spawns the actors. Stop checkpoints and stops them all.
+// Thread-safety: Start/Stop from one thread; controller() from any.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "actors/interfaces.h"
+#include "postdevai/config.h"
+#include "storage/durable_store.h"
+#include "storage/ramlake/ramlake_partition.h"
+
+namespace postdevai::actors {
+
+struct EngineReport {
+  storage::DurableStoreRecovery cold;                      // WAL replay
+  std::array<storage::ramlake::OpenReport, 4> partitions;  // re-attach, by DataKind
+  std::string ramlake_warning;                             // e.g. not on a RAM disk
+  std::string store_path, wal_path, ramlake_path;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Start(caf::actor_system& sys, const HybridMemoryConfig& config,
+                                               EngineReport* report = nullptr,
+                                               storage::FileSystem* fs = storage::FileSystem::Default());
+  ~Engine();
+
+  const controller_actor& controller() const { return controller_; }
+
+  // Checkpoints, then stops every actor and waits until they are gone (files
+  // unmapped, LevelDB closed). Idempotent.
+  Status Stop();
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+ private:
+  explicit Engine(caf::actor_system& sys) : sys_(sys) {}
+  caf::actor_system& sys_;
+  controller_actor controller_;
+  std::vector<caf::actor> actors_;  // everything to stop, controller last
+  supervisor_actor supervisor_;
+  bool stopped_ = false;
+};
+
+// The storage options a config implies.
+storage::DurableStoreOptions DurableStoreOptionsFromConfig(const HybridMemoryConfig& config);
+
+// Recommended actor-system settings for the engine: at most as many worker
+// threads as cores, and our message types registered.
+void ConfigureActorSystem(caf::actor_system_config& cfg);
+
+}  // namespace postdevai::actors

@@ -1,0 +1,26 @@
+#include "actors/interfaces.h"
+
+namespace postdevai::actors {
+
+void AddMessageTypes(caf::actor_system_config& cfg) {
+  cfg.add_message_type<mutation>("postdevai.mutation");
+  cfg.add_message_type<std::vector<mutation>>("postdevai.mutations");
+  cfg.add_message_type<write_batch>("postdevai.write_batch");
+  cfg.add_message_type<logged_write>("postdevai.logged_write");
+  cfg.add_message_type<std::vector<logged_write>>("postdevai.logged_writes");
+  cfg.add_message_type<versioned_value>("postdevai.versioned_value");
+  cfg.add_message_type<read_result>("postdevai.read_result");
+  cfg.add_message_type<tier>("postdevai.tier");
+  cfg.add_message_type<partition_report>("postdevai.partition_report");
+  cfg.add_message_type<std::vector<partition_report>>("postdevai.partition_reports");
+  cfg.add_message_type<store_kind_report>("postdevai.store_kind_report");
+  cfg.add_message_type<std::vector<store_kind_report>>("postdevai.store_kind_reports");
+  cfg.add_message_type<sync_report>("postdevai.sync_report");
+  cfg.add_message_type<memory_report>("postdevai.memory_report");
+  cfg.add_message_type<std::vector<std::string>>("postdevai.strings");
+  cfg.add_message_type<std::vector<float>>("postdevai.floats");
+  cfg.add_message_type<partition_actor>("postdevai.partition_actor");
+  cfg.add_message_type<controller_actor>("postdevai.controller_actor");
+}
+
+}  // namespace postdevai::actors

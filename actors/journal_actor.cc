@@ -1,0 +1,84 @@
+// The journal: owns the WAL. Group commit through the mailbox: writes are
+// queued, and one flush message (sent to itself behind them) logs them all
+// with one fdatasync; writes that arrive during that sync queue up for the next.
+#include "actors/errors.h"
+#include "actors/spawn.h"
+#include "storage/durable_store.h"
+#include "storage/wal.h"
+
+namespace postdevai::actors {
+namespace {
+
+struct journal_state {
+  std::shared_ptr<storage::Wal> wal;
+  std::vector<std::string> payloads;
+  std::vector<caf::typed_response_promise<std::uint64_t>> promises;
+  bool flush_pending = false;
+  static inline const char* name = "postdevai.journal";
+};
+
+void Flush(journal_actor::stateful_pointer<journal_state> self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  if (st.payloads.empty()) return;
+  std::vector<storage::WalEntry> entries;
+  entries.reserve(st.payloads.size());
+  for (const auto& p : st.payloads) entries.push_back(storage::WalEntry{storage::kWalRecordMutations, p});
+  auto first = st.wal->AppendBatch(entries);
+  for (std::size_t i = 0; i < st.promises.size(); ++i) {
+    if (first.ok()) {
+      st.promises[i].deliver(*first + i);
+    } else {
+      st.promises[i].deliver(ToError(first.status()));
+    }
+  }
+  st.payloads.clear();
+  st.promises.clear();
+}
+
+journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<journal_state> self,
+                                             std::shared_ptr<storage::Wal> wal) {
+  self->state.wal = std::move(wal);
+  return {
+      [=](write_atom, write_batch& batch) -> caf::result<std::uint64_t> {
+        std::vector<storage::Mutation> mutations;
+        mutations.reserve(batch.mutations.size());
+        for (const auto& m : batch.mutations) {
+          mutations.push_back(storage::Mutation{static_cast<storage::Kind>(m.kind), m.key, m.value, m.erase});
+        }
+        auto& st = self->state;
+        st.payloads.push_back(storage::EncodeMutations(mutations));
+        auto rp = self->make_response_promise<std::uint64_t>();
+        st.promises.push_back(rp);
+        if (!st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, flush_atom_v);
+        }
+        return rp;
+      },
+      [=](flush_atom) { Flush(self); },
+      [=](release_atom, std::uint64_t lsn) -> caf::result<std::uint64_t> {
+        Status s = self->state.wal->ReleaseThrough(lsn);
+        if (!s.ok()) return ToError(s);
+        return lsn;
+      },
+      [=](stats_atom) -> sync_report {
+        auto stats = self->state.wal->stats();
+        sync_report r;
+        r.durable_lsn = stats.durable_lsn;
+        r.wal_segments = stats.segments;
+        r.wal_bytes = stats.bytes;
+        r.wal_syncs = stats.syncs;
+        r.wal_records = stats.records;
+        return r;
+      },
+  };
+}
+
+}  // namespace
+
+journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal) {
+  return sys.spawn<caf::detached>(JournalBehavior, std::move(wal));
+}
+
+}  // namespace postdevai::actors

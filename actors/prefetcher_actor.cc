@@ -1,0 +1,87 @@
+// The prefetcher: learns, per reader, which item tends to be read after which
+// (files of one session, a file and its neighbours) and, when an item is read,
+// asks for its most likely successor to be warmed before it is asked for. Its
+// hit rate (prefetched items that were then read) is its own statistic.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "actors/spawn.h"
+
+namespace postdevai::actors {
+namespace {
+
+struct Successors {
+  // A few candidates with counts; small and good enough for bursts of reads.
+  std::array<std::pair<std::string, std::uint32_t>, 4> next{};
+  void Bump(const std::string& key) {
+    std::size_t weakest = 0;
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      if (next[i].second > 0 && next[i].first == key) {
+        ++next[i].second;
+        return;
+      }
+      if (next[i].second < next[weakest].second) weakest = i;
+    }
+    next[weakest] = {key, 1};  // replaces the least seen
+  }
+  const std::pair<std::string, std::uint32_t>* Best() const {
+    const std::pair<std::string, std::uint32_t>* best = nullptr;
+    for (const auto& n : next) {
+      if (n.second > 0 && (!best || n.second > best->second)) best = &n;
+    }
+    return best;
+  }
+};
+
+struct prefetcher_state {
+  bool enabled = true;
+  supervisor_actor supervisor;
+  std::unordered_map<std::string, std::string> last_by_reader;   // reader -> kind byte + key
+  std::unordered_map<std::string, Successors> successors;        // kind byte + key -> successors
+  std::unordered_set<std::string> prefetched;                    // warmed, not yet read
+  std::uint64_t prefetches = 0, hits = 0;
+  static inline const char* name = "postdevai.prefetcher";
+};
+
+// Successors seen at least this often are worth a prefetch.
+constexpr std::uint32_t kMinEvidence = 2;
+constexpr std::size_t kMaxTracked = 1'000'000;
+
+prefetcher_actor::behavior_type PrefetcherBehavior(prefetcher_actor::stateful_pointer<prefetcher_state> self,
+                                                   bool enabled, supervisor_actor supervisor) {
+  self->state.enabled = enabled;
+  self->state.supervisor = std::move(supervisor);
+  return {
+      [=](access_atom, std::uint8_t kind, std::string& key, std::string& reader) {
+        auto& st = self->state;
+        if (!st.enabled) return;
+        std::string item(1, static_cast<char>(kind));
+        item += key;
+        if (st.prefetched.erase(item) > 0) ++st.hits;
+        if (st.successors.size() > kMaxTracked) st.successors.clear();  // bounded memory
+        if (st.last_by_reader.size() > kMaxTracked) st.last_by_reader.clear();
+        auto& last = st.last_by_reader[reader];
+        if (!last.empty() && last != item) st.successors[last].Bump(item);
+        last = item;
+        auto it = st.successors.find(item);
+        if (it == st.successors.end()) return;
+        const auto* best = it->second.Best();
+        if (!best || best->second < kMinEvidence || st.prefetched.count(best->first)) return;
+        if (st.prefetched.size() > kMaxTracked) st.prefetched.clear();
+        st.prefetched.insert(best->first);
+        ++st.prefetches;
+        self->send(st.supervisor, prefetch_atom_v, static_cast<std::uint8_t>(best->first[0]), best->first.substr(1));
+      },
+      [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+        return {self->state.prefetches, self->state.hits};
+      },
+  };
+}
+
+}  // namespace
+
+prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, supervisor_actor supervisor) {
+  return sys.spawn(PrefetcherBehavior, enabled, std::move(supervisor));
+}
+
+}  // namespace postdevai::actors

@@ -1,0 +1,64 @@
+// Internal: how the engine spawns each actor. Only actors/*.cc include this.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+
+#include "actors/interfaces.h"
+#include "postdevai/config.h"
+
+namespace postdevai::storage {
+class Wal;
+class PersistentStore;
+}  // namespace postdevai::storage
+
+namespace postdevai::actors {
+
+inline constexpr std::size_t kKinds = 4;
+
+// Opens (re-attaches) the RAM-Lake partition file of a kind. Blocking: it
+// reads LevelDB to prove records current. Called on detached threads only.
+using PartitionOpener = std::function<Result<partition_ptr>(std::uint8_t kind)>;
+
+// Microseconds on the actor clock (steady; the testing clock in tests).
+template <class Self>
+std::uint64_t ClockMicros(Self* self) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now().time_since_epoch()).count());
+}
+
+journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal);
+store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
+// A partition actor; `partition` may be null (it then waits for attach_atom).
+partition_actor SpawnPartition(caf::actor_system& sys, std::uint8_t kind, partition_ptr partition,
+                               std::uint64_t restarts);
+
+struct ControllerParts {
+  journal_actor journal;
+  store_actor store;
+  std::array<partition_actor, kKinds> partitions;
+  supervisor_actor supervisor;
+  prefetcher_actor prefetcher;
+  sync_timer_actor sync_timer;
+  std::uint64_t max_value_bytes = 64u << 20;
+};
+controller_actor SpawnController(caf::actor_system& sys, ControllerParts parts);
+
+struct SupervisorOptions {
+  std::uint32_t promote_after_hits = 2;
+  std::chrono::seconds pass_interval{10};
+  std::chrono::hours hot_retention{24};
+};
+supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
+                                 std::array<partition_actor, kKinds> partitions, PartitionOpener opener);
+// Tells the supervisor and the store who the controller is (they send to it).
+void ConnectController(caf::actor_system& sys, const supervisor_actor& supervisor, const store_actor& store,
+                       const controller_actor& controller);
+
+prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, supervisor_actor supervisor);
+
+sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
+                                journal_actor journal);
+
+}  // namespace postdevai::actors

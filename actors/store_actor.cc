@@ -1,0 +1,130 @@
+// The persistent store actor: LevelDB + zstd, blocking I/O, so detached.
+// Applies logged writes in LSN order, batched through the mailbox like the
+// journal, and tells the controller how far it has applied (entries up to
+// there may leave RAM: the store can serve them).
+#include "actors/errors.h"
+#include "actors/spawn.h"
+#include "storage/persistent_store.h"
+
+namespace postdevai::actors {
+namespace {
+
+struct store_state {
+  std::shared_ptr<storage::PersistentStore> store;
+  std::vector<logged_write> queued;
+  bool flush_pending = false;
+  std::uint64_t applied_lsn = 0;
+  caf::actor controller;
+  Status last_error;
+  static inline const char* name = "postdevai.store";
+};
+
+// Applies every queued write. On failure the writes stay queued (they are
+// durable in the WAL) and are retried on the next flush.
+void Flush(store_actor::stateful_pointer<store_state> self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  if (st.queued.empty()) return;
+  storage::StoreWriteBatch batch;
+  for (const auto& w : st.queued) {
+    for (const auto& m : w.mutations) {
+      auto kind = static_cast<storage::Kind>(m.kind);
+      if (m.erase) {
+        batch.Delete(kind, m.key, w.lsn);
+      } else {
+        batch.Put(kind, m.key, m.value, w.lsn);
+      }
+    }
+  }
+  Status s = st.store->Write(batch);
+  if (!s.ok()) {
+    st.last_error = s;
+    std::fprintf(stderr, "postdevai: store: applying %zu writes failed (will retry): %s\n", st.queued.size(),
+                 s.ToString().c_str());
+    st.flush_pending = true;
+    self->delayed_send(self, std::chrono::milliseconds(200), flush_atom_v);
+    return;
+  }
+  st.applied_lsn = st.queued.back().lsn;
+  st.queued.clear();
+  if (st.controller) self->send(caf::actor_cast<controller_actor>(st.controller), persisted_atom_v, st.applied_lsn);
+}
+
+store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_state> self,
+                                         std::shared_ptr<storage::PersistentStore> store) {
+  self->state.store = std::move(store);
+  self->state.applied_lsn = self->state.store->LastAppliedLsn();
+  return {
+      [=](apply_atom, std::vector<logged_write>& writes) {
+        auto& st = self->state;
+        for (auto& w : writes) st.queued.push_back(std::move(w));
+        if (!st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, flush_atom_v);
+        }
+      },
+      [=](flush_atom) { Flush(self); },
+      [=](read_atom, std::uint8_t kind, const std::string& key) -> caf::result<versioned_value> {
+        // A read sees every write acknowledged before it: apply what is queued.
+        Flush(self);
+        auto k = static_cast<storage::Kind>(kind);
+        auto value = self->state.store->Get(k, key);
+        if (!value.ok()) return ToError(value.status());
+        auto lsn = self->state.store->GetLsn(k, key);
+        if (!lsn.ok()) return ToError(lsn.status());
+        return versioned_value{std::move(*value), *lsn};
+      },
+      [=](checkpoint_atom) -> caf::result<std::uint64_t> {
+        Flush(self);
+        auto& st = self->state;
+        if (!st.queued.empty()) return ToError(st.last_error.WithContext("checkpoint: the store is behind"));
+        const std::uint64_t lsn = std::max(st.applied_lsn, st.store->CheckpointLsn());
+        Status s = st.store->Checkpoint(lsn);
+        if (!s.ok()) return ToError(s);
+        return lsn;
+      },
+      [=](compact_atom) -> caf::result<std::uint64_t> {
+        Flush(self);
+        Status s = self->state.store->Compact();
+        if (!s.ok()) return ToError(s);
+        std::uint64_t bytes = 0;
+        for (auto kind : storage::kAllKinds) {
+          auto stats = self->state.store->Stats(kind);
+          if (stats.ok()) bytes += stats->approximate_disk_bytes;
+        }
+        return bytes;
+      },
+      [=](breakdown_atom) -> caf::result<std::vector<store_kind_report>> {
+        Flush(self);
+        std::vector<store_kind_report> out;
+        for (auto kind : storage::kAllKinds) {
+          auto stats = self->state.store->Stats(kind);
+          if (!stats.ok()) return ToError(stats.status());
+          store_kind_report r;
+          r.kind = static_cast<std::uint8_t>(kind);
+          r.entries = stats->entries;
+          r.raw_bytes = stats->raw_bytes;
+          r.stored_bytes = stats->stored_bytes;
+          r.disk_bytes = stats->approximate_disk_bytes;
+          r.dictionary_id = stats->dictionary_id;
+          out.push_back(r);
+        }
+        return out;
+      },
+      [=](stats_atom) -> sync_report {
+        sync_report r;
+        r.applied_lsn = self->state.applied_lsn;
+        r.checkpoint_lsn = self->state.store->CheckpointLsn();
+        return r;
+      },
+      [=](route_atom, const caf::actor& controller) { self->state.controller = controller; },
+  };
+}
+
+}  // namespace
+
+store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store) {
+  return sys.spawn<caf::detached>(StoreBehavior, std::move(store));
+}
+
+}  // namespace postdevai::actors

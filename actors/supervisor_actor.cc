@@ -1,0 +1,136 @@
+// The tiering supervisor: watches the partition actors and restarts a crashed
+// one (its file is re-attached on a detached thread, so the others keep
+// serving and nothing is lost: the store has every write); decides promotions
+// (a key read from disk promote_after_hits times is loaded into RAM); runs the
+// periodic tiering pass that demotes what has not been touched for
+// hot_retention_hours.
+#include <unordered_map>
+
+#include "actors/errors.h"
+#include "actors/spawn.h"
+
+namespace postdevai::actors {
+namespace {
+
+struct supervisor_state {
+  SupervisorOptions options;
+  std::array<partition_actor, kKinds> partitions;
+  std::array<std::uint64_t, kKinds> restarts{};
+  PartitionOpener opener;
+  caf::actor controller;
+  std::unordered_map<std::string, std::uint32_t> disk_reads;  // kind byte + key
+  std::uint64_t promotion_requests = 0;
+  std::uint64_t total_restarts = 0;
+  bool stopping = false;
+  static inline const char* name = "postdevai.supervisor";
+};
+
+void Watch(supervisor_actor::stateful_pointer<supervisor_state> self, std::size_t k) {
+  self->monitor(self->state.partitions[k]);
+}
+
+void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::size_t k) {
+  auto& st = self->state;
+  ++st.restarts[k];
+  ++st.total_restarts;
+  auto kind = static_cast<std::uint8_t>(k);
+  auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k]);
+  st.partitions[k] = fresh;
+  Watch(self, k);
+  if (st.controller) self->send(caf::actor_cast<controller_actor>(st.controller), route_atom_v, kind, fresh);
+  // Re-attach the file off the scheduler: it reads LevelDB to prove records current.
+  auto opener = st.opener;
+  self->system().spawn<caf::detached>([opener, kind, fresh](caf::blocking_actor*) {
+    auto partition = opener(kind);
+    if (partition.ok()) {
+      caf::anon_send(fresh, attach_atom_v, std::move(*partition));
+    } else {
+      std::fprintf(stderr, "postdevai: partition %u could not be re-attached: %s\n", kind,
+                   partition.status().ToString().c_str());
+    }
+  });
+}
+
+supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_pointer<supervisor_state> self,
+                                                   SupervisorOptions options,
+                                                   std::array<partition_actor, kKinds> partitions,
+                                                   PartitionOpener opener) {
+  auto& st = self->state;
+  st.options = options;
+  st.partitions = std::move(partitions);
+  st.opener = std::move(opener);
+  for (std::size_t k = 0; k < kKinds; ++k) Watch(self, k);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    for (std::size_t k = 0; k < kKinds; ++k) {
+      if (msg.source != st.partitions[k].address()) continue;
+      if (st.stopping || msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::normal) return;
+      std::fprintf(stderr, "postdevai: partition %zu stopped (%s); restarting it\n", k,
+                   caf::to_string(msg.reason).c_str());
+      Restart(self, k);
+      return;
+    }
+  });
+  self->attach_functor([=] { self->state.stopping = true; });
+  self->delayed_send(self, st.options.pass_interval, tick_atom_v);
+  return {
+      [=](access_atom, std::uint8_t kind, std::string& key, tier served_from) {
+        auto& st = self->state;
+        if (served_from != tier::disk || !st.controller) return;
+        std::string k(1, static_cast<char>(kind));
+        k += key;
+        if (st.disk_reads.size() > 1'000'000) st.disk_reads.clear();  // bounded memory; counts restart
+        if (++st.disk_reads[k] >= st.options.promote_after_hits) {
+          st.disk_reads.erase(k);
+          ++st.promotion_requests;
+          self->send(caf::actor_cast<controller_actor>(st.controller), promote_atom_v, kind, key);
+        }
+      },
+      [=](prefetch_atom, std::uint8_t kind, std::string& key) {
+        auto& st = self->state;
+        if (!st.controller) return;
+        ++st.promotion_requests;
+        self->send(caf::actor_cast<controller_actor>(st.controller), promote_atom_v, kind, key);
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        const auto now = ClockMicros(self);
+        const auto retention =
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(st.options.hot_retention).count());
+        if (now > retention) {
+          for (const auto& p : st.partitions) caf::anon_send(p, evict_atom_v, now - retention);
+        }
+        self->delayed_send(self, st.options.pass_interval, tick_atom_v);
+      },
+      [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+        return {self->state.promotion_requests, self->state.total_restarts};
+      },
+      [=](crash_atom, std::uint8_t kind) -> bool {
+        if (kind >= kKinds) return false;
+        self->send(self->state.partitions[kind], crash_atom_v);
+        return true;
+      },
+      [=](route_atom, const caf::actor& controller) { self->state.controller = controller; },
+      [=](route_atom) {
+        std::vector<caf::actor> out;
+        for (const auto& p : self->state.partitions) out.push_back(caf::actor_cast<caf::actor>(p));
+        return out;
+      },
+  };
+}
+
+}  // namespace
+
+supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
+                                 std::array<partition_actor, kKinds> partitions, PartitionOpener opener) {
+  return sys.spawn(SupervisorBehavior, options, std::move(partitions), std::move(opener));
+}
+
+void ConnectController(caf::actor_system& sys, const supervisor_actor& supervisor, const store_actor& store,
+                       const controller_actor& controller) {
+  auto untyped = caf::actor_cast<caf::actor>(controller);
+  caf::anon_send(supervisor, route_atom_v, untyped);
+  caf::anon_send(store, route_atom_v, untyped);
+}
+
+}  // namespace postdevai::actors

@@ -1,0 +1,88 @@
+// The sync timer: every sync_interval_minutes (and on `memory sync --force`)
+// it asks the store for a checkpoint, then lets the journal release the WAL
+// segments behind it. sync_lag_seconds is the actor-clock time since the last
+// checkpoint.
+#include "actors/errors.h"
+#include "actors/spawn.h"
+
+namespace postdevai::actors {
+namespace {
+
+struct sync_timer_state {
+  std::chrono::seconds interval{300};
+  store_actor store;
+  journal_actor journal;
+  caf::actor_clock::time_point last_checkpoint;
+  std::uint64_t checkpoint_lsn = 0;
+  std::uint64_t checkpoints = 0;
+  static inline const char* name = "postdevai.sync_timer";
+};
+
+// Checkpoints, then releases the WAL; delivers the LSN (or the error) to rp.
+void Checkpoint(sync_timer_actor::stateful_pointer<sync_timer_state> self,
+                std::function<void(caf::expected<std::uint64_t>)> done) {
+  self->request(self->state.store, caf::infinite, checkpoint_atom_v)
+      .then(
+          [=](std::uint64_t lsn) {
+            auto& st = self->state;
+            st.checkpoint_lsn = lsn;
+            st.last_checkpoint = self->clock().now();
+            ++st.checkpoints;
+            self->request(st.journal, caf::infinite, release_atom_v, lsn)
+                .then([=](std::uint64_t) { done(lsn); },
+                      [=](caf::error& err) {
+                        // The checkpoint holds; old segments stay until the next one.
+                        std::fprintf(stderr, "postdevai: releasing WAL segments failed: %s\n",
+                                     caf::to_string(err).c_str());
+                        done(lsn);
+                      });
+          },
+          [=](caf::error& err) { done(std::move(err)); });
+}
+
+sync_timer_actor::behavior_type SyncTimerBehavior(sync_timer_actor::stateful_pointer<sync_timer_state> self,
+                                                  std::chrono::seconds interval, store_actor store,
+                                                  journal_actor journal) {
+  auto& st = self->state;
+  st.interval = interval;
+  st.store = std::move(store);
+  st.journal = std::move(journal);
+  st.last_checkpoint = self->clock().now();
+  self->delayed_send(self, st.interval, tick_atom_v);
+  return {
+      [=](tick_atom) {
+        Checkpoint(self, [=](caf::expected<std::uint64_t> lsn) {
+          if (!lsn) std::fprintf(stderr, "postdevai: checkpoint failed (will retry): %s\n", caf::to_string(lsn.error()).c_str());
+        });
+        self->delayed_send(self, self->state.interval, tick_atom_v);
+      },
+      [=](sync_atom) -> caf::result<std::uint64_t> {
+        auto rp = self->make_response_promise<std::uint64_t>();
+        Checkpoint(self, [=](caf::expected<std::uint64_t> lsn) mutable {
+          if (lsn) {
+            rp.deliver(*lsn);
+          } else {
+            rp.deliver(lsn.error());
+          }
+        });
+        return rp;
+      },
+      [=](stats_atom) -> sync_report {
+        auto& st = self->state;
+        sync_report r;
+        r.checkpoint_lsn = st.checkpoint_lsn;
+        r.checkpoints = st.checkpoints;
+        r.seconds_since_checkpoint = std::chrono::duration<double>(self->clock().now() - st.last_checkpoint).count();
+        return r;
+      },
+  };
+}
+
+}  // namespace
+
+sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
+                                journal_actor journal) {
+  return sys.spawn(SyncTimerBehavior, interval, std::move(store), std::move(journal));
+}
+
+}  // namespace postdevai::actors
