@@ -12,7 +12,8 @@
 //                         task; now and then a repository-wide search reads
 //                         a fifth of all files once (a scan).
 // The policies run on a real RamLakePartition whose entry cap is a fifth of
-// the distinct keys; MIN gets the same capacity.
+// the data set's keys; MIN gets the same capacity. First references are
+// misses for everyone (compulsory_miss_rate bounds every hit rate).
 #include <unistd.h>
 
 #include <cmath>
@@ -88,7 +89,8 @@ Trace CodingSessionTrace(std::uint32_t target_items, std::size_t requests, std::
   std::vector<std::uint32_t> first_chunk, chunks;
   std::uint32_t items = 0;
   while (items < target_items) {
-    std::uint32_t n = 1 + static_cast<std::uint32_t>(std::min<std::uint64_t>(rng() % 8 + rng() % 8 + (rng() % 10 == 0 ? rng() % 12 : 0), 23));
+    std::uint32_t n = 1 + static_cast<std::uint32_t>(
+                              std::min<std::uint64_t>(rng() % 8 + rng() % 8 + (rng() % 10 == 0 ? rng() % 12 : 0), 23));
     first_chunk.push_back(items);
     chunks.push_back(n);
     items += n;
@@ -100,40 +102,41 @@ Trace CodingSessionTrace(std::uint32_t target_items, std::size_t requests, std::
   Trace t;
   t.name = "coding-session";
   auto read_file = [&](std::uint32_t f) {
-    for (std::uint32_t c = 0; c < chunks[f]; ++c) t.requests.push_back(first_chunk[f] + c);
+    for (std::uint32_t c = 0; c < chunks[f] && t.requests.size() < requests; ++c) t.requests.push_back(first_chunk[f] + c);
   };
-  std::vector<std::vector<std::uint32_t>> past_tasks;
+  std::vector<std::vector<std::uint32_t>> recent_tasks;
   while (t.requests.size() < requests) {
-    // A task: a handful of files, mostly popular ones, some from its own
-    // corner of the repository (neighbouring files).
+    // A task: a few files of its own corner of the repository; or, one time
+    // in three, back to one of the last 20 tasks.
     std::vector<std::uint32_t> task;
-    if (!past_tasks.empty() && rng() % 4 == 0) {
-      task = past_tasks[rng() % past_tasks.size()];  // back to an earlier task
+    if (!recent_tasks.empty() && rng() % 3 == 0) {
+      task = recent_tasks[rng() % recent_tasks.size()];
     } else {
       std::uint32_t corner = static_cast<std::uint32_t>(rng() % files);
-      std::uint32_t n = 4 + static_cast<std::uint32_t>(rng() % 10);
-      for (std::uint32_t i = 0; i < n; ++i) {
-        task.push_back(rng() % 2 == 0 ? popular_file() : (corner + static_cast<std::uint32_t>(rng() % 40)) % files);
-      }
-      past_tasks.push_back(task);
-      if (past_tasks.size() > 50) past_tasks.erase(past_tasks.begin());
+      std::uint32_t n = 3 + static_cast<std::uint32_t>(rng() % 8);
+      for (std::uint32_t i = 0; i < n; ++i) task.push_back((corner + static_cast<std::uint32_t>(rng() % 40)) % files);
+      recent_tasks.push_back(task);
+      if (recent_tasks.size() > 20) recent_tasks.erase(recent_tasks.begin());
     }
-    // Work on it in bursts: open, edit a few chunks, re-read, jump around.
-    std::uint32_t steps = 20 + static_cast<std::uint32_t>(rng() % 60);
+    // Work on it in bursts: open a file (the task's own, or a popular one it
+    // uses), edit a few chunks, often re-read it.
+    std::uint32_t steps = 100 + static_cast<std::uint32_t>(rng() % 300);
     for (std::uint32_t s = 0; s < steps && t.requests.size() < requests; ++s) {
-      std::uint32_t f = task[rng() % task.size()];
+      std::uint32_t f = rng() % 10 < 7 ? task[rng() % task.size()] : popular_file();
       read_file(f);
       std::uint32_t edits = static_cast<std::uint32_t>(rng() % 4);
-      for (std::uint32_t e = 0; e < edits; ++e) t.requests.push_back(first_chunk[f] + static_cast<std::uint32_t>(rng() % chunks[f]));
+      for (std::uint32_t e = 0; e < edits && t.requests.size() < requests; ++e) {
+        t.requests.push_back(first_chunk[f] + static_cast<std::uint32_t>(rng() % chunks[f]));
+      }
       if (rng() % 2 == 0) read_file(f);
     }
-    // Now and then: a repository-wide search reads a fifth of the files once.
-    if (rng() % 12 == 0) {
+    // Now and then a repository-wide search or re-index reads a twentieth of
+    // all files once: a scan that an LRU lets flush its hot set.
+    if (rng() % 25 == 0) {
       std::uint32_t start = static_cast<std::uint32_t>(rng() % files);
-      for (std::uint32_t i = 0; i < files / 5 && t.requests.size() < requests; ++i) read_file((start + i) % files);
+      for (std::uint32_t i = 0; i < files / 20 && t.requests.size() < requests; ++i) read_file((start + i) % files);
     }
   }
-  t.requests.resize(requests);
   t.items = items;
   return t;
 }
@@ -229,14 +232,14 @@ Result<PolicyResult> RunPolicy(const Trace& t, EvictionPolicy policy, std::size_
 int RunTraceBench(const Args& args) {
   if (HasFlag(args, "--help")) {
     std::printf(
-        "postdevai-bench trace [--items N (200000)] [--requests N (2000000)] [--value-bytes N (128)]\n"
+        "postdevai-bench trace [--items N (200000)] [--requests N (4000000)] [--value-bytes N (128)]\n"
         "                      [--dir DIR (/dev/shm)] [--json]\n"
         "hit rate of LRU, SIEVE and S3-FIFO on a RAM-Lake partition holding a fifth of the data set,\n"
         "beside Belady's MIN, for Zipfian (0.99, 0.8) and coding-session traces.\n");
     return 0;
   }
   const auto items = static_cast<std::uint32_t>(OptionInt(args, "--items", 200000));
-  const auto requests = static_cast<std::size_t>(OptionInt(args, "--requests", 2000000));
+  const auto requests = static_cast<std::size_t>(OptionInt(args, "--requests", 4000000));
   const auto value_bytes = static_cast<std::size_t>(OptionInt(args, "--value-bytes", 128));
   const std::string root = OptionValue(args, "--dir", "/dev/shm");
   const std::string dir = root + "/postdevai-bench-trace-" + std::to_string(::getpid());
@@ -256,17 +259,19 @@ int RunTraceBench(const Args& args) {
   json.Key("traces").BeginArray();
   int rc = 0;
   for (const Trace& t : traces) {
-    // Distinct keys that actually occur: the data set is five times the cache.
+    // The data set (every key the trace can name) is five times the cache.
     std::vector<bool> seen(t.items, false);
     std::size_t distinct = 0;
     for (std::uint32_t x : t.requests) distinct += !seen[x] ? (seen[x] = true, 1) : 0;
-    const std::size_t capacity = distinct / 5;
-    std::fprintf(stderr, "trace %s: %zu requests, %zu distinct keys, cache %zu entries\n", t.name.c_str(),
-                 t.requests.size(), distinct, capacity);
+    const std::size_t capacity = t.items / 5;
+    std::fprintf(stderr, "trace %s: %zu requests, %u keys (%zu requested), cache %zu entries\n", t.name.c_str(),
+                 t.requests.size(), t.items, distinct, capacity);
     double belady = BeladyHitRate(t, capacity);
     json.BeginObject();
     json.Field("trace", t.name);
-    json.Field("distinct_keys", static_cast<std::uint64_t>(distinct));
+    json.Field("data_set_keys", static_cast<std::uint64_t>(t.items));
+    json.Field("distinct_keys_requested", static_cast<std::uint64_t>(distinct));
+    json.Field("compulsory_miss_rate", double(distinct) / double(t.requests.size()));
     json.Field("cache_entries", static_cast<std::uint64_t>(capacity));
     json.Field("belady_min_hit_rate", belady);
     double lru_rate = 0;
