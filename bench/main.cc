@@ -10,6 +10,7 @@ const std::vector<Scenario>& AllScenarios() {
   static const std::vector<Scenario> scenarios = {
       // {"name", "one-line summary", RunXBench},  (one line per scenario)
       {"cold", "durable 1 KiB writes/s: WAL group commit + store beside LevelDB sync=true", RunColdBench},
+      {"compress", "compression ratio of a source tree as 1-2 KiB code records, with/without dictionary", RunCompressBench},
       {"recovery", "WAL replay speed (MB/s) of --wal-mb MiB of 1 KiB records", RunRecoveryBench},
       {"hot", "RAM-Lake point reads/writes of 1 KiB values (ns/op) beside std::unordered_map", RunHotBench},
       {"trace", "RAM-Lake hit rate of LRU/SIEVE/S3-FIFO beside Belady's MIN (Zipf, coding session)", RunTraceBench},

@@ -1,6 +1,7 @@
 #include "storage/persistent_store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <leveldb/cache.h>
@@ -51,8 +52,9 @@ Result<std::uint64_t> DecodeCheckpointRecord(std::string_view record) {
 }
 
 // Dictionary record: u8 version, u8 kind index, fixed32 samples, fixed64
-// sample bytes, fixed32 CRC32C of the dictionary, then the dictionary.
-constexpr std::size_t kDictionaryRecordHeader = 1 + 1 + 4 + 8 + 4;
+// sample bytes, fixed64 records of the kind at training, fixed32 CRC32C of
+// the dictionary, then the dictionary.
+constexpr std::size_t kDictionaryRecordHeader = 1 + 1 + 4 + 8 + 8 + 4;
 
 std::string EncodeDictionaryRecord(const DictionaryInfo& info, std::string_view dict) {
   std::string out;
@@ -60,6 +62,7 @@ std::string EncodeDictionaryRecord(const DictionaryInfo& info, std::string_view 
   out.push_back(static_cast<char>(KindIndex(info.kind)));
   PutFixed(&out, info.samples, 4);
   PutFixed(&out, info.sample_bytes, 8);
+  PutFixed(&out, info.kind_records, 8);
   PutFixed(&out, crc32c::Value(dict), 4);
   out.append(dict);
   return out;
@@ -72,10 +75,11 @@ bool DecodeDictionaryRecord(std::string_view record, DictionaryInfo* info, std::
     return false;
   }
   *dict = record.substr(kDictionaryRecordHeader);
-  if (crc32c::Value(*dict) != GetFixed(record, 14, 4)) return false;
+  if (crc32c::Value(*dict) != GetFixed(record, 22, 4)) return false;
   info->kind = kAllKinds[static_cast<std::uint8_t>(record[1])];
   info->samples = GetFixed(record, 2, 4);
   info->sample_bytes = GetFixed(record, 6, 8);
+  info->kind_records = GetFixed(record, 14, 8);
   info->bytes = dict->size();
   return true;
 }
@@ -218,6 +222,7 @@ Status PersistentStore::LoadMetadataLocked() {
   std::vector<DictionaryInfo> infos;
   std::uint32_t max_id = 0;
   std::array<std::uint32_t, kKindCount> current{};
+  std::array<std::uint64_t, kKindCount> records_at_training{};
   KeyRange range = DictionaryRange();
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(ToSlice(range.begin)); it->Valid() && it->key().compare(ToSlice(range.end)) < 0; it->Next()) {
@@ -230,6 +235,7 @@ Status PersistentStore::LoadMetadataLocked() {
     info.id = *id;
     if (!codec_.AddDictionary(info.id, dict).ok()) continue;
     current[KindIndex(info.kind)] = info.id;
+    records_at_training[KindIndex(info.kind)] = info.kind_records;
     infos.push_back(info);
   }
   if (!it->status().ok()) {
@@ -238,7 +244,10 @@ Status PersistentStore::LoadMetadataLocked() {
   std::lock_guard lock(dictionaries_mu_);
   dictionaries_ = std::move(infos);
   next_dictionary_id_ = std::max(next_dictionary_id_, max_id + 1);
-  for (Kind kind : kAllKinds) current_dictionary_[KindIndex(kind)].store(current[KindIndex(kind)]);
+  for (Kind kind : kAllKinds) {
+    current_dictionary_[KindIndex(kind)].store(current[KindIndex(kind)]);
+    records_at_training_[KindIndex(kind)].store(records_at_training[KindIndex(kind)]);
+  }
   return Status::Ok();
 }
 
@@ -384,7 +393,7 @@ Result<std::uint64_t> PersistentStore::GetLsn(Kind kind, std::string_view key) c
   return lsn;
 }
 
-Status PersistentStore::Scan(Kind kind, bool decode, const RecordVisitor& visit) const {
+Status PersistentStore::ScanEncoded(Kind kind, const EncodedVisitor& visit) const {
   std::shared_lock lock(db_mu_);
   if (!db_) return ClosedStatus(options_.path, close_reason_);
   leveldb::ReadOptions ro;
@@ -392,43 +401,51 @@ Status PersistentStore::Scan(Kind kind, bool decode, const RecordVisitor& visit)
   ro.fill_cache = false;  // a full scan would evict the blocks point reads need
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
   KeyRange range = KindRange(kind);
-  std::uint64_t corrupt = 0;
-  Status first_corrupt;
-  std::string decoded;
   for (it->Seek(ToSlice(range.begin)); it->Valid(); it->Next()) {
     leveldb::Slice k = it->key();
     if (k.compare(ToSlice(range.end)) >= 0) break;
-    std::string_view user_key(k.data() + 1, k.size() - 1);
-    std::string_view encoded(it->value().data(), it->value().size());
+    if (!visit(std::string_view(k.data() + 1, k.size() - 1), std::string_view(it->value().data(), it->value().size()))) {
+      return Status::Ok();
+    }
+  }
+  if (!it->status().ok()) {
+    return FromLevelDbStatus(it->status()).WithContext("scanning " + std::string(KindName(kind)) + " records");
+  }
+  return Status::Ok();
+}
+
+Status PersistentStore::Scan(Kind kind, bool decode, const RecordVisitor& visit) const {
+  std::uint64_t corrupt = 0;
+  Status first_corrupt;
+  std::string decoded;
+  Status s = ScanEncoded(kind, [&](std::string_view user_key, std::string_view encoded) {
     StoredRecord record;
     record.key = user_key;
     record.stored_bytes = static_cast<std::uint32_t>(encoded.size());
     ValueHeader header;
-    Status s;
+    Status bad;
     if (decode) {
       auto raw = codec_.Decode(encoded, &header);
       if (raw.ok()) {
         decoded = std::move(*raw);
         record.value = decoded;
       } else {
-        s = raw.status();
+        bad = raw.status();
       }
     } else {
       auto parsed = ParseValueHeader(encoded);
-      if (parsed.ok()) header = *parsed; else s = parsed.status();
+      if (parsed.ok()) header = *parsed; else bad = parsed.status();
     }
-    if (!s.ok()) {
-      if (corrupt++ == 0) first_corrupt = s.WithContext(DescribeKey(kind, user_key));
-      continue;
+    if (!bad.ok()) {
+      if (corrupt++ == 0) first_corrupt = bad.WithContext(DescribeKey(kind, user_key));
+      return true;
     }
     record.lsn = header.lsn;
     record.raw_bytes = header.raw_length;
     record.dictionary_id = header.dictionary_id;
-    if (!visit(record)) return Status::Ok();
-  }
-  if (!it->status().ok()) {
-    return FromLevelDbStatus(it->status()).WithContext("scanning " + std::string(KindName(kind)) + " records");
-  }
+    return visit(record);
+  });
+  if (!s.ok()) return s;
   if (corrupt > 0) {
     return Status::Corruption(std::to_string(corrupt) + " " + std::string(KindName(kind)) +
                               " record(s) failed to decode; first: " + first_corrupt.message());
@@ -470,15 +487,16 @@ Result<KindStats> PersistentStore::Stats(Kind kind) const {
 
 // --- dictionaries ---
 
-bool PersistentStore::WantsDictionary(Kind kind) const {
-  return options_.compression && options_.kinds[KindIndex(kind)].use_dictionary &&
-         current_dictionary_[KindIndex(kind)].load(std::memory_order_acquire) == 0;
+bool PersistentStore::UsesDictionary(Kind kind) const {
+  return options_.compression && options_.kinds[KindIndex(kind)].use_dictionary;
 }
 
 void PersistentStore::InitTrainingCounters() {
   if (options_.dictionary_training_records == 0) return;
   for (Kind kind : kAllKinds) {
-    if (!WantsDictionary(kind)) continue;
+    // Kinds that already have a dictionary count from zero: knowing how many
+    // records were written since it was trained would take a full scan.
+    if (!UsesDictionary(kind) || current_dictionary_[KindIndex(kind)].load() != 0) continue;
     std::uint64_t records = 0, bytes = 0;
     // Bounded: stops as soon as the thresholds are reached.
     (void)ForEachHeader(kind, [&](const StoredRecord& r) {
@@ -486,8 +504,8 @@ void PersistentStore::InitTrainingCounters() {
       bytes += r.raw_bytes;
       return records < options_.dictionary_training_records || bytes < options_.dictionary_training_bytes;
     });
-    untrained_records_[KindIndex(kind)].store(records);
-    untrained_bytes_[KindIndex(kind)].store(bytes);
+    records_since_training_[KindIndex(kind)].store(records);
+    bytes_since_training_[KindIndex(kind)].store(bytes);
   }
 }
 
@@ -496,14 +514,26 @@ void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& re
   if (options_.dictionary_training_records == 0) return;
   for (Kind kind : kAllKinds) {
     std::size_t i = KindIndex(kind);
-    if (records[i] == 0 || !WantsDictionary(kind)) continue;
-    std::uint64_t n = untrained_records_[i].fetch_add(records[i]) + records[i];
-    std::uint64_t b = untrained_bytes_[i].fetch_add(raw_bytes[i]) + raw_bytes[i];
-    std::uint64_t factor = std::uint64_t{1} << std::min<std::uint32_t>(training_backoff_[i].load(), 20);
-    if (n < options_.dictionary_training_records * factor || b < options_.dictionary_training_bytes * factor) continue;
+    if (records[i] == 0 || !UsesDictionary(kind)) continue;
+    const std::uint64_t n = records_since_training_[i].fetch_add(records[i]) + records[i];
+    const std::uint64_t b = bytes_since_training_[i].fetch_add(raw_bytes[i]) + raw_bytes[i];
+    const double factor = std::ldexp(1.0, static_cast<int>(std::min<std::uint32_t>(training_backoff_[i].load(), 30)));
+    const std::uint32_t current = current_dictionary_[i].load(std::memory_order_acquire);
+    bool due;
+    if (current == 0) {
+      due = static_cast<double>(n) >= static_cast<double>(options_.dictionary_training_records) * factor &&
+            static_cast<double>(b) >= static_cast<double>(options_.dictionary_training_bytes) * factor;
+    } else {
+      const double growth = options_.dictionary_retrain_growth;
+      due = growth > 1.0 &&
+            static_cast<double>(n) >=
+                std::max(static_cast<double>(options_.dictionary_training_records),
+                         (growth - 1.0) * static_cast<double>(records_at_training_[i].load())) * factor;
+    }
+    if (!due) continue;
     // Another thread already training will install a dictionary; don't queue.
     std::unique_lock training(training_mu_, std::try_to_lock);
-    if (!training.owns_lock() || !WantsDictionary(kind)) continue;
+    if (!training.owns_lock() || current_dictionary_[i].load(std::memory_order_acquire) != current) continue;
     auto trained = TrainDictionaryLocked(kind);
     // The write itself succeeded; a failed training only postpones the next
     // attempt (twice the records), so a kind that cannot be trained does not
@@ -541,18 +571,19 @@ Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
                                       static_cast<double>(std::max<std::uint64_t>(total_raw, 1)));
   const double scaled = fraction * 0x1p64;  // fraction of the hash space
   const std::uint64_t limit = scaled >= 0x1p64 ? UINT64_MAX : static_cast<std::uint64_t>(scaled);
-  // Pass 2: decode the chosen records.
+  // Pass 2: decode only the chosen records (damaged ones are left out).
   std::vector<std::string> samples;
   std::uint64_t sample_bytes = 0;
-  s = ForEach(kind, [&](const StoredRecord& r) {
-    if (fraction < 1.0 && SampleHash(r.key) > limit) return true;
-    std::string_view v = r.value.substr(0, kMaxTrainingSampleBytes);
-    if (v.empty()) return true;
-    samples.emplace_back(v);
-    sample_bytes += v.size();
+  s = ScanEncoded(kind, [&](std::string_view key, std::string_view encoded) {
+    if (fraction < 1.0 && SampleHash(key) > limit) return true;
+    auto raw = codec_.Decode(encoded);
+    if (!raw.ok() || raw->empty()) return true;
+    if (raw->size() > kMaxTrainingSampleBytes) raw->resize(kMaxTrainingSampleBytes);
+    sample_bytes += raw->size();
+    samples.push_back(std::move(*raw));
     return sample_bytes < options_.dictionary_sample_bytes + kMaxTrainingSampleBytes;
   });
-  if (!s.ok() && !s.IsCorruption()) return s;
+  if (!s.ok()) return s;
   auto dict = storage::TrainDictionary(samples, options_.dictionary_bytes, options_.kinds[KindIndex(kind)].level);
   if (!dict.ok()) return dict.status().WithContext("training a dictionary for " + kind_name);
 
@@ -561,6 +592,7 @@ Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
   info.bytes = dict->size();
   info.samples = samples.size();
   info.sample_bytes = sample_bytes;
+  info.kind_records = total_records;
   {
     // Ids are never reused, even when the write below fails: a failed write
     // may still have reached the disk.
@@ -581,8 +613,9 @@ Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
     dictionaries_.push_back(info);
   }
   current_dictionary_[KindIndex(kind)].store(info.id, std::memory_order_release);
-  untrained_records_[KindIndex(kind)].store(0);
-  untrained_bytes_[KindIndex(kind)].store(0);
+  records_at_training_[KindIndex(kind)].store(total_records);
+  records_since_training_[KindIndex(kind)].store(0);
+  bytes_since_training_[KindIndex(kind)].store(0);
   training_backoff_[KindIndex(kind)].store(0);
   return info;
 }

@@ -1,6 +1,8 @@
 #include "storage/value_codec.h"
 
+#include <algorithm>
 #include <mutex>
+#include <random>
 
 #define ZDICT_STATIC_LINKING_ONLY  // ZDICT_optimizeTrainFromBuffer_fastCover (exported by libzstd 1.5)
 #include <zdict.h>
@@ -325,13 +327,23 @@ Result<std::string> ValueCodec::Decode(std::string_view encoded, ValueHeader* he
 
 Result<std::string> TrainDictionary(const std::vector<std::string>& samples, std::size_t max_dictionary_bytes,
                                     int level) {
+  // zstd's parameter search trains on the first 75% of the samples and
+  // scores on the rest; callers tend to pass samples in key order (one corner
+  // of the key space after another), so shuffle them -- deterministically --
+  // or the dictionary only learns the corners that sort first.
+  std::vector<const std::string*> order;
+  order.reserve(samples.size());
+  for (const auto& s : samples) {
+    if (!s.empty()) order.push_back(&s);  // zdict rejects empty samples
+  }
+  std::mt19937_64 rng(order.size());
+  std::shuffle(order.begin(), order.end(), rng);
   std::string joined;
   std::vector<std::size_t> sizes;
-  sizes.reserve(samples.size());
-  for (const auto& s : samples) {
-    if (s.empty()) continue;  // zdict rejects empty samples
-    joined.append(s);
-    sizes.push_back(s.size());
+  sizes.reserve(order.size());
+  for (const std::string* s : order) {
+    joined.append(*s);
+    sizes.push_back(s->size());
   }
   std::string dict(max_dictionary_bytes, '\0');
   // fastCover with zstd's default search over its parameters (what

@@ -406,6 +406,33 @@ TEST_CASE("the first dictionary is trained automatically at the threshold", "[st
   CHECK(stats->entries_with_dictionary == 1);
   CHECK(stats->dictionary_id == store->Dictionaries()[0].id);
   CHECK(store->Stats(Kind::kVectors)->dictionary_id == 0);
+
+  // Retrained once as many records again have been written (growth 2): the
+  // kind held 300 when the first was trained; "b" and 298 more make 299.
+  for (int i = 0; i < 298; ++i) REQUIRE(store->Put(Kind::kCode, Numbered("c", i), CodeChunk(rng, 1200), 3000 + i).ok());
+  CHECK(store->Dictionaries().size() == 1);
+  REQUIRE(store->Put(Kind::kCode, "c298", CodeChunk(rng, 1200), 4000).ok());
+  REQUIRE(store->Dictionaries().size() == 2);
+  CHECK(store->Dictionaries()[1].kind_records == 600);
+  CHECK(store->Stats(Kind::kCode)->dictionary_id == store->Dictionaries()[1].id);
+  // Reopened, the kind's size at its last training is remembered.
+  store.reset();
+  store = OpenOrFail(options);
+  REQUIRE(store->Dictionaries().size() == 2);
+  CHECK(store->Dictionaries()[1].kind_records == 600);
+}
+
+TEST_CASE("automatic retraining can be turned off", "[store]") {
+  TempDir dir("store");
+  auto options = OptionsAt(dir.path());
+  options.dictionary_training_records = 200;
+  options.dictionary_training_bytes = 64 << 10;
+  options.dictionary_bytes = 8 << 10;
+  options.dictionary_retrain_growth = 0;
+  std::mt19937_64 rng(17);
+  auto store = OpenOrFail(options);
+  for (int i = 0; i < 1000; ++i) REQUIRE(store->Put(Kind::kHistory, Numbered("m", i), CodeChunk(rng, 700), i + 1).ok());
+  CHECK(store->Dictionaries().size() == 1);
 }
 
 TEST_CASE("a corrupt value is Corruption for that key only", "[store]") {
