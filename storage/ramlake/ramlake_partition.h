@@ -183,7 +183,10 @@ class RamLakePartition {
   //   kBusy             the dirty entries alone leave no room: nothing was
   //                     evicted; wait for SetPersistedLsn and retry.
   // On error the key is not resident afterwards (a replaced version is
-  // dropped, never left behind stale).
+  // dropped, never left behind stale). A replacement of the same footprint is
+  // written in place, others are appended; either way the old version is
+  // gone, so after a crash the key re-attaches only if the store holds the
+  // new version's LSN.
   Status Put(std::string_view key, std::string_view value, std::uint64_t lsn,
              std::vector<EvictedEntry>* evicted = nullptr);
 
