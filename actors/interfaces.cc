@@ -10,7 +10,6 @@ void AddMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<logged_write>>("postdevai.logged_writes");
   cfg.add_message_type<versioned_value>("postdevai.versioned_value");
   cfg.add_message_type<read_result>("postdevai.read_result");
-  cfg.add_message_type<tier>("postdevai.tier");
   cfg.add_message_type<partition_report>("postdevai.partition_report");
   cfg.add_message_type<std::vector<partition_report>>("postdevai.partition_reports");
   cfg.add_message_type<store_kind_report>("postdevai.store_kind_report");

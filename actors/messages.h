@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -153,9 +154,17 @@ typename Inspector::result_type inspect(Inspector& f, memory_report& x) {
 // An opened partition handed from the detached opener to its actor. Local only.
 using partition_ptr = std::shared_ptr<storage::ramlake::RamLakePartition>;
 
+// A call from a host thread (the blocking facade), run by its bridge actor:
+// `run` issues the request and fulfils the host's future. Local only.
+struct facade_call {
+  std::function<void(caf::event_based_actor*)> run;
+};
+using facade_call_ptr = std::shared_ptr<facade_call>;
+
 }  // namespace postdevai::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(postdevai::actors::partition_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(postdevai::actors::facade_call_ptr)
 
 // Atoms (defined outside the type-ID block: in CAF 0.17 they take no type ID).
 // At most 10 characters each.

@@ -1,0 +1,289 @@
+// The blocking facade over the engine. Host threads hand each call to one
+// bridge actor (no scoped_actor per call: creating one costs more than the
+// call); the bridge issues the request to the controller and fulfils the
+// host's future from the response handler.
+#include "postdevai/hybrid_memory.h"
+
+#include <cstring>
+
+#include "actors/engine.h"
+#include "actors/errors.h"
+
+namespace postdevai {
+
+namespace {
+
+constexpr std::uint8_t kCode = static_cast<std::uint8_t>(DataKind::kCode);
+constexpr std::uint8_t kHistory = static_cast<std::uint8_t>(DataKind::kHistory);
+constexpr std::uint8_t kMetadata = static_cast<std::uint8_t>(DataKind::kMetadata);
+
+void PutLength(std::string* out, std::size_t n) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+}
+
+bool GetLength(std::string_view* in, std::size_t* n) {
+  if (in->size() < 4) return false;
+  *n = 0;
+  for (int i = 0; i < 4; ++i) *n |= static_cast<std::size_t>(static_cast<std::uint8_t>((*in)[i])) << (8 * i);
+  in->remove_prefix(4);
+  return *n <= in->size();
+}
+
+// Code values: path, language, content, each length-prefixed.
+std::string EncodeCode(std::string_view path, std::string_view language, std::string_view content) {
+  std::string v;
+  v.reserve(12 + path.size() + language.size() + content.size());
+  for (auto part : {path, language, content}) {
+    PutLength(&v, part.size());
+    v.append(part);
+  }
+  return v;
+}
+
+Result<CodeRecord> DecodeCode(std::string_view id, std::string_view v) {
+  CodeRecord r;
+  r.id = id;
+  std::string* parts[] = {&r.path, &r.language, &r.content};
+  for (auto* part : parts) {
+    std::size_t n;
+    if (!GetLength(&v, &n)) return Status::Corruption("code record " + std::string(id) + ": malformed");
+    part->assign(v.substr(0, n));
+    v.remove_prefix(n);
+  }
+  return r;
+}
+
+std::string EncodeMessages(const std::vector<std::string>& messages) {
+  std::string v;
+  PutLength(&v, messages.size());
+  for (const auto& m : messages) {
+    PutLength(&v, m.size());
+    v += m;
+  }
+  return v;
+}
+
+Result<std::vector<std::string>> DecodeMessages(std::string_view v) {
+  std::size_t count;
+  if (v.size() < 4) return Status::Corruption("session context: malformed");
+  count = 0;
+  for (int i = 0; i < 4; ++i) count |= static_cast<std::size_t>(static_cast<std::uint8_t>(v[i])) << (8 * i);
+  v.remove_prefix(4);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::size_t n;
+    if (!GetLength(&v, &n)) return Status::Corruption("session context: malformed");
+    out.emplace_back(v.substr(0, n));
+    v.remove_prefix(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string CodeIdForPath(std::string_view path) {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64: stable across builds and machines
+  for (unsigned char c : path) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+struct HybridMemory::Impl {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<actors::Engine> engine;
+  caf::actor bridge;
+
+  // Runs `issue(self, fulfil)` on the bridge; blocks for the result.
+  template <class T, class Issue>
+  std::future<Result<T>> Post(Issue issue) {
+    auto promise = std::make_shared<std::promise<Result<T>>>();
+    auto future = promise->get_future();
+    auto call = std::make_shared<actors::facade_call>();
+    call->run = [issue = std::move(issue), promise](caf::event_based_actor* self) mutable {
+      issue(self, [promise](Result<T> r) { promise->set_value(std::move(r)); });
+    };
+    caf::anon_send(bridge, std::move(call));
+    return future;
+  }
+
+  std::future<Result<std::uint64_t>> WriteAsync(std::uint8_t kind, std::string key, std::string value, bool erase) {
+    actors::write_batch batch;
+    batch.mutations.push_back(actors::mutation{kind, std::move(key), std::move(value), erase});
+    auto controller = engine->controller();
+    return Post<std::uint64_t>([controller, batch = std::move(batch)](caf::event_based_actor* self, auto fulfil) mutable {
+      self->request(controller, caf::infinite, actors::write_atom_v, std::move(batch))
+          .then([fulfil](std::uint64_t lsn) { fulfil(lsn); },
+                [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
+    });
+  }
+
+  std::future<Result<actors::read_result>> ReadAsync(std::uint8_t kind, std::string key) {
+    auto controller = engine->controller();
+    return Post<actors::read_result>([controller, kind, key = std::move(key)](caf::event_based_actor* self, auto fulfil) {
+      self->request(controller, caf::infinite, actors::read_atom_v, kind, key)
+          .then([fulfil](actors::read_result& r) { fulfil(std::move(r)); },
+                [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
+    });
+  }
+
+  template <class T, class... Ts>
+  Result<T> Ask(Ts... xs) {
+    auto controller = engine->controller();
+    return Post<T>([controller, xs...](caf::event_based_actor* self, auto fulfil) {
+             self->request(controller, caf::infinite, xs...)
+                 .then([fulfil](T& r) { fulfil(std::move(r)); },
+                       [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
+           })
+        .get();
+  }
+};
+
+HybridMemory::HybridMemory(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HybridMemory::~HybridMemory() {
+  if (!impl_) return;
+  if (impl_->engine) (void)impl_->engine->Stop();
+  caf::anon_send_exit(impl_->bridge, caf::exit_reason::user_shutdown);
+  impl_->engine.reset();
+}
+
+Result<std::unique_ptr<HybridMemory>> HybridMemory::Open(const HybridMemoryConfig& config) {
+  std::vector<std::string> warnings;
+  PDAI_RETURN_IF_ERROR(ValidateConfig(config, &warnings));
+  auto impl = std::make_unique<Impl>();
+  actors::ConfigureActorSystem(impl->cfg);
+  impl->system = std::make_unique<caf::actor_system>(impl->cfg);
+  auto engine = actors::Engine::Start(*impl->system, config);
+  if (!engine.ok()) return engine.status();
+  impl->engine = std::move(*engine);
+  impl->bridge = impl->system->spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {[=](actors::facade_call_ptr& call) { call->run(self); }};
+  });
+  return std::unique_ptr<HybridMemory>(new HybridMemory(std::move(impl)));
+}
+
+Result<std::string> HybridMemory::StoreCode(std::string_view path, std::string_view content, std::string_view language) {
+  if (path.empty()) return Status::InvalidArgument("store code: empty path");
+  std::string id = CodeIdForPath(path);
+  auto lsn = impl_->WriteAsync(kCode, id, EncodeCode(path, language, content), false).get();
+  if (!lsn.ok()) return lsn.status();
+  return id;
+}
+
+Result<CodeRecord> HybridMemory::GetCode(std::string_view id) {
+  auto r = impl_->ReadAsync(kCode, std::string(id)).get();
+  if (!r.ok()) {
+    if (r.status().IsNotFound()) return Status::NotFound("no code with id " + std::string(id));
+    return r.status();
+  }
+  auto record = DecodeCode(id, r->value);
+  if (!record.ok()) return record.status();
+  record->lsn = r->lsn;
+  record->served_from_ram = r->served_from == actors::tier::ram;
+  return record;
+}
+
+Result<CodeRecord> HybridMemory::GetCodeByPath(std::string_view path) {
+  auto record = GetCode(CodeIdForPath(path));
+  if (!record.ok()) {
+    if (record.status().IsNotFound()) return Status::NotFound("no code stored for path " + std::string(path));
+    return record.status();
+  }
+  if (record->path != path) return Status::NotFound("no code stored for path " + std::string(path));
+  return record;
+}
+
+Status HybridMemory::DeleteCode(std::string_view path) {
+  return impl_->WriteAsync(kCode, CodeIdForPath(path), {}, true).get().status();
+}
+
+Status HybridMemory::StoreContext(std::string_view session_id, const std::vector<std::string>& messages) {
+  if (session_id.empty()) return Status::InvalidArgument("store context: empty session id");
+  return impl_->WriteAsync(kHistory, std::string(session_id), EncodeMessages(messages), false).get().status();
+}
+
+Result<std::vector<std::string>> HybridMemory::GetContext(std::string_view session_id) {
+  auto r = impl_->ReadAsync(kHistory, std::string(session_id)).get();
+  if (!r.ok()) {
+    if (r.status().IsNotFound()) return Status::NotFound("no context for session " + std::string(session_id));
+    return r.status();
+  }
+  return DecodeMessages(r->value);
+}
+
+Status HybridMemory::PutMetadata(std::string_view key, std::string_view value) {
+  return PutMetadataAsync(key, value).get();
+}
+
+Result<std::string> HybridMemory::GetMetadata(std::string_view key) { return GetMetadataAsync(key).get(); }
+
+Status HybridMemory::DeleteMetadata(std::string_view key) {
+  return impl_->WriteAsync(kMetadata, std::string(key), {}, true).get().status();
+}
+
+std::future<Result<std::string>> HybridMemory::GetMetadataAsync(std::string_view key) {
+  auto controller = impl_->engine->controller();
+  return impl_->Post<std::string>([controller, key = std::string(key)](caf::event_based_actor* self, auto fulfil) {
+    self->request(controller, caf::infinite, actors::read_atom_v, kMetadata, key)
+        .then([fulfil](actors::read_result& r) { fulfil(std::move(r.value)); },
+              [fulfil, key](caf::error& e) {
+                Status s = actors::FromError(e);
+                fulfil(s.IsNotFound() ? Status::NotFound("no metadata key " + key) : s);
+              });
+  });
+}
+
+std::future<Status> HybridMemory::PutMetadataAsync(std::string_view key, std::string_view value) {
+  auto written = std::make_shared<std::future<Result<std::uint64_t>>>(
+      impl_->WriteAsync(kMetadata, std::string(key), std::string(value), false));
+  return std::async(std::launch::deferred, [written] { return written->get().status(); });
+}
+
+Result<MemoryStats> HybridMemory::Stats() {
+  auto report = impl_->Ask<actors::memory_report>(actors::stats_atom_v);
+  if (!report.ok()) return report.status();
+  MemoryStats s;
+  for (const auto& p : report->partitions) {
+    PartitionStats ps;
+    ps.kind = std::string(DataKindName(static_cast<DataKind>(p.kind)));
+    ps.entries = p.entries;
+    ps.bytes = p.bytes;
+    ps.budget_bytes = p.budget_bytes;
+    ps.hits = p.hits;
+    ps.misses = p.misses;
+    ps.evictions = p.evictions;
+    ps.restarts = p.restarts;
+    ps.eviction_policy = p.eviction_policy;
+    s.partitions.push_back(std::move(ps));
+  }
+  s.reads = report->reads;
+  s.writes = report->writes;
+  s.ram_hits = report->ram_hits;
+  s.disk_reads = report->disk_reads;
+  s.promotions = report->promotions;
+  s.prefetches = report->prefetches;
+  s.prefetch_hits = report->prefetch_hits;
+  s.durable_lsn = report->sync.durable_lsn;
+  s.applied_lsn = report->sync.applied_lsn;
+  s.checkpoint_lsn = report->sync.checkpoint_lsn;
+  s.sync_lag_seconds = report->sync.seconds_since_checkpoint;
+  s.wal_segments = report->sync.wal_segments;
+  s.wal_bytes = report->sync.wal_bytes;
+  s.wal_syncs = report->sync.wal_syncs;
+  return s;
+}
+
+Result<std::uint64_t> HybridMemory::EvictColderThan(std::chrono::seconds age) {
+  return impl_->Ask<std::uint64_t>(actors::evict_atom_v, static_cast<std::uint64_t>(age.count()));
+}
+
+Result<std::uint64_t> HybridMemory::Sync() { return impl_->Ask<std::uint64_t>(actors::sync_atom_v); }
+
+Result<std::uint64_t> HybridMemory::Compact() { return impl_->Ask<std::uint64_t>(actors::compact_atom_v); }
+
+}  // namespace postdevai

@@ -1,0 +1,103 @@
+// PostDevAI Hybrid Memory for hosts without actors: a blocking facade, with
+// std::future variants for hosts that want to overlap calls.
+//
+// HybridMemory runs its own CAF actor system (worker threads ≤ cores) and the
+// engine inside it (see actors/engine.h). Every call is a message to the
+// engine's controller: writes return once durable (WAL fsync, group-committed
+// with concurrent writers) and visible to every later read.
+//
+// Errors are values that name the problem: kNotFound (unknown id or key),
+// kInvalidArgument (empty key, bad argument), kTooLarge (value over the limit),
+// kNoSpace / kIoError (the disk), kUnavailable (the engine has stopped).
+// Thread-safety: every method may be called from any thread concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postdevai/config.h"
+#include "postdevai/status.h"
+
+namespace postdevai {
+
+struct CodeRecord {
+  std::string id;        // stable: derived from the path (see CodeIdForPath)
+  std::string path;
+  std::string language;
+  std::string content;
+  std::uint64_t lsn = 0;        // the write that stored it
+  bool served_from_ram = false;
+};
+
+struct PartitionStats {
+  std::string kind;             // "vectors", "code", "history", "metadata"
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t budget_bytes = 0;
+  std::uint64_t hits = 0, misses = 0, evictions = 0;
+  std::uint64_t restarts = 0;
+  std::string eviction_policy;
+};
+
+struct MemoryStats {
+  std::vector<PartitionStats> partitions;
+  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
+  std::uint64_t prefetches = 0, prefetch_hits = 0;
+  std::uint64_t durable_lsn = 0, applied_lsn = 0, checkpoint_lsn = 0;
+  double sync_lag_seconds = 0;
+  std::uint64_t wal_segments = 0, wal_bytes = 0, wal_syncs = 0;
+  double hit_rate() const { return reads == 0 ? 0.0 : static_cast<double>(ram_hits) / static_cast<double>(reads); }
+};
+
+// The id StoreCode gives a path: 16 hex digits of a 64-bit hash of it.
+std::string CodeIdForPath(std::string_view path);
+
+class HybridMemory {
+ public:
+  // Recovers the data under the config's paths and starts the engine.
+  static Result<std::unique_ptr<HybridMemory>> Open(const HybridMemoryConfig& config);
+  // Checkpoints and stops the engine.
+  ~HybridMemory();
+
+  // Stores (or replaces) the file at path; returns its id.
+  Result<std::string> StoreCode(std::string_view path, std::string_view content, std::string_view language);
+  Result<CodeRecord> GetCode(std::string_view id);
+  Result<CodeRecord> GetCodeByPath(std::string_view path);
+  Status DeleteCode(std::string_view path);
+
+  // Replaces a session's context with `messages`; durable when it returns.
+  Status StoreContext(std::string_view session_id, const std::vector<std::string>& messages);
+  Result<std::vector<std::string>> GetContext(std::string_view session_id);
+
+  Status PutMetadata(std::string_view key, std::string_view value);
+  Result<std::string> GetMetadata(std::string_view key);
+  Status DeleteMetadata(std::string_view key);
+
+  // Async forms: the future is fulfilled on an engine thread.
+  std::future<Result<std::string>> GetMetadataAsync(std::string_view key);
+  std::future<Status> PutMetadataAsync(std::string_view key, std::string_view value);
+
+  Result<MemoryStats> Stats();
+  // Evicts from RAM every clean entry unused for `age`; returns how many.
+  Result<std::uint64_t> EvictColderThan(std::chrono::seconds age);
+  // Checkpoint now; returns the checkpoint LSN.
+  Result<std::uint64_t> Sync();
+  // Compacts the store; returns the bytes it takes on disk afterwards.
+  Result<std::uint64_t> Compact();
+
+  HybridMemory(const HybridMemory&) = delete;
+  HybridMemory& operator=(const HybridMemory&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit HybridMemory(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace postdevai
