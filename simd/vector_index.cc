@@ -1,0 +1,617 @@
+#include "simd/vector_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <unordered_set>
+
+namespace postdevai {
+
+namespace {
+
+// Rows scored per call between selections: the scores stay in L1/L2 and the
+// top-k filter sees them while hot.
+constexpr std::size_t kScanBlockRows = 4096;
+constexpr std::size_t kBatchBlockRows = 1024;
+// Rows fetched through the source per call in an exact scan without a kept copy.
+constexpr std::size_t kFetchBlockRows = 256;
+constexpr std::size_t kFullAlignmentFloats = 16;  // 64 bytes
+
+constexpr float kExcluded = std::numeric_limits<float>::quiet_NaN();  // TopK ignores NaN
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+std::string_view VectorOwnerKindName(VectorOwnerKind kind) {
+  switch (kind) {
+    case VectorOwnerKind::kCodeChunk: return "code_chunk";
+    case VectorOwnerKind::kHistoryMessage: return "history_message";
+  }
+  return "unknown";
+}
+
+VectorIndexOptions VectorIndexOptions::FromConfig(const VectorsConfig& config) {
+  VectorIndexOptions options;
+  options.model = config.model;
+  options.dimension = config.dimension;
+  options.quantization = config.quantization;
+  options.rerank_candidates = config.rerank_candidates;
+  return options;
+}
+
+// ------------------------------------------------------------------ storage helpers
+
+void VectorIndex::AlignedFree::operator()(void* p) const { ::operator delete(p, std::align_val_t{64}); }
+
+void VectorIndex::AlignedBytes::Reserve(std::size_t bytes, std::size_t used) {
+  if (bytes <= capacity_) return;
+  std::unique_ptr<std::byte, AlignedFree> grown(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64})));
+  if (used > 0) std::memcpy(grown.get(), data_.get(), used);
+  data_ = std::move(grown);
+  capacity_ = bytes;
+}
+
+VectorIndex::StringTable::StringTable() {
+  // Id 0 is the empty string, never released: "no path", "no session".
+  strings_.emplace_back();
+  refs_.push_back(1);
+  ids_.emplace(std::string(), 0);
+}
+
+std::uint32_t VectorIndex::StringTable::Acquire(std::string_view s) {
+  if (s.empty()) return 0;
+  auto it = ids_.find(std::string(s));
+  if (it != ids_.end()) {
+    ++refs_[it->second];
+    return it->second;
+  }
+  std::uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+    strings_[id] = std::string(s);
+    refs_[id] = 1;
+  } else {
+    id = static_cast<std::uint32_t>(strings_.size());
+    strings_.emplace_back(s);
+    refs_.push_back(1);
+  }
+  ids_.emplace(strings_[id], id);
+  return id;
+}
+
+void VectorIndex::StringTable::Release(std::uint32_t id) {
+  if (id == 0) return;
+  if (--refs_[id] > 0) return;
+  ids_.erase(strings_[id]);
+  strings_[id].clear();
+  strings_[id].shrink_to_fit();
+  free_.push_back(id);
+}
+
+std::optional<std::uint32_t> VectorIndex::StringTable::Find(std::string_view s) const {
+  auto it = ids_.find(std::string(s));
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t VectorIndex::StringTable::RamBytes() const {
+  std::size_t bytes = strings_.capacity() * sizeof(std::string) + refs_.capacity() * 4 + free_.capacity() * 4;
+  for (const auto& s : strings_) bytes += s.capacity() > 15 ? s.capacity() + 1 : 0;  // beyond the SSO buffer
+  // The map holds a second copy of each string in its node.
+  for (const auto& [s, id] : ids_) bytes += sizeof(void*) * 2 + sizeof(std::string) + 8 + (s.capacity() > 15 ? s.capacity() + 1 : 0);
+  bytes += ids_.bucket_count() * sizeof(void*);
+  return bytes;
+}
+
+// ------------------------------------------------------------------ filter
+
+struct VectorIndex::CompiledFilter {
+  bool any = true;       // no criterion: every slot passes
+  bool nothing = false;  // a criterion no stored vector meets
+  std::optional<VectorOwnerKind> kind;
+  std::vector<std::uint8_t> path_ok;  // by string id; empty: any path
+  std::optional<std::uint32_t> language;
+  std::optional<std::uint32_t> session;
+
+  bool Pass(const SlotAttributes& a) const {
+    if (kind && a.kind != *kind) return false;
+    if (!path_ok.empty() && !path_ok[a.path]) return false;
+    if (language && a.language != *language) return false;
+    if (session && a.session != *session) return false;
+    return true;
+  }
+};
+
+VectorIndex::CompiledFilter VectorIndex::Compile(const VectorFilter& filter) const {
+  CompiledFilter compiled;
+  if (filter.empty()) return compiled;
+  compiled.any = false;
+  compiled.kind = filter.kind;
+  if (!filter.path_prefix.empty()) {
+    // Decided once per distinct path, not once per vector.
+    compiled.path_ok.resize(strings_.size());
+    for (std::size_t id = 1; id < strings_.size(); ++id) {
+      compiled.path_ok[id] = std::string_view(strings_.Get(static_cast<std::uint32_t>(id))).starts_with(filter.path_prefix);
+    }
+  }
+  if (!filter.language.empty()) {
+    compiled.language = strings_.Find(filter.language);
+    if (!compiled.language) compiled.nothing = true;
+  }
+  if (!filter.session.empty()) {
+    compiled.session = strings_.Find(filter.session);
+    if (!compiled.session) compiled.nothing = true;
+  }
+  return compiled;
+}
+
+// ------------------------------------------------------------------ lifecycle
+
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(VectorIndexOptions options, FullPrecisionSource* source) {
+  if (options.model.empty()) return Status::InvalidArgument("vector index: the embedding model name is empty");
+  if (options.dimension == 0 || options.dimension > simd::kMaxInt8Dimension) {
+    return Status::InvalidArgument("vector index: dimension " + std::to_string(options.dimension) +
+                                   " is outside 1.." + std::to_string(simd::kMaxInt8Dimension));
+  }
+  if (source == nullptr && !options.keep_full_precision) {
+    return Status::InvalidArgument(
+        "vector index: needs a full-precision source or keep_full_precision (re-ranking and exact search read "
+        "full-precision vectors)");
+  }
+  return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(options), source));
+}
+
+VectorIndex::VectorIndex(VectorIndexOptions options, FullPrecisionSource* source)
+    : options_(std::move(options)),
+      source_(source),
+      code_stride_(simd::PaddedInt8Dimension(options_.dimension)),
+      full_stride_((options_.dimension + kFullAlignmentFloats - 1) / kFullAlignmentFloats * kFullAlignmentFloats) {}
+
+VectorIndex::~VectorIndex() = default;
+
+void VectorIndex::Reserve(std::size_t count) {
+  if (count <= slot_capacity_) return;
+  const std::size_t used = ids_.size();
+  ids_.reserve(count);
+  scales_.reserve(count);
+  offsets_.reserve(count);
+  squared_norms_.reserve(count);
+  attributes_.reserve(count);
+  if (quantized()) codes_.Reserve(count * code_stride_, used * code_stride_);
+  if (options_.keep_full_precision) full_.Reserve(count * full_stride_ * sizeof(float), used * full_stride_ * sizeof(float));
+  slot_of_id_.reserve(count);
+  slot_capacity_ = count;
+}
+
+const std::int8_t* VectorIndex::codes(std::size_t slot) const {
+  return reinterpret_cast<const std::int8_t*>(codes_.data()) + slot * code_stride_;
+}
+
+const float* VectorIndex::full(std::size_t slot) const {
+  return reinterpret_cast<const float*>(full_.data()) + slot * full_stride_;
+}
+
+// ------------------------------------------------------------------ writes
+
+Status VectorIndex::CheckModel(std::string_view model, std::size_t dimension, std::string_view what) const {
+  if (model != options_.model) {
+    return Status::InvalidArgument(std::string(what) + " is a " + Quote(model) + " embedding but this index holds " +
+                                   Quote(options_.model) + " embeddings (different models are not comparable)");
+  }
+  if (dimension != options_.dimension) {
+    return Status::InvalidArgument(std::string(what) + " has " + std::to_string(dimension) + " dimensions but " +
+                                   Quote(options_.model) + " embeddings have " + std::to_string(options_.dimension));
+  }
+  return Status::Ok();
+}
+
+namespace {
+Status CheckFinite(std::span<const float> values, std::string_view what) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return Status::InvalidArgument(std::string(what) + ": component " + std::to_string(i) + " is " +
+                                     (std::isnan(values[i]) ? "NaN" : "infinite") + " (vectors must be finite)");
+    }
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status VectorIndex::CheckEntry(const VectorEntry& entry) const {
+  const std::string what = "vector " + std::to_string(entry.id);
+  if (entry.attributes.kind == VectorOwnerKind::kCodeChunk && entry.attributes.path.empty()) {
+    return Status::InvalidArgument(what + ": a code chunk needs the path of its file");
+  }
+  return CheckFinite(entry.values, what);
+}
+
+Status VectorIndex::Add(std::string_view model, const VectorEntry& entry) {
+  PDAI_RETURN_IF_ERROR(CheckModel(model, entry.values.size(), "vector " + std::to_string(entry.id)));
+  PDAI_RETURN_IF_ERROR(CheckEntry(entry));
+  AddChecked(entry);
+  return Status::Ok();
+}
+
+Status VectorIndex::ReplaceFile(std::string_view model, std::string_view path, std::span<const VectorEntry> entries) {
+  if (path.empty()) return Status::InvalidArgument("ReplaceFile: empty path");
+  std::unordered_set<std::uint64_t> seen;
+  for (const VectorEntry& entry : entries) {
+    const std::string what = "vector " + std::to_string(entry.id);
+    PDAI_RETURN_IF_ERROR(CheckModel(model, entry.values.size(), what));
+    PDAI_RETURN_IF_ERROR(CheckEntry(entry));
+    if (entry.attributes.kind != VectorOwnerKind::kCodeChunk || entry.attributes.path != path) {
+      return Status::InvalidArgument(what + ": ReplaceFile(" + Quote(path) + ") takes code chunks of that file only");
+    }
+    if (!seen.insert(entry.id).second) return Status::InvalidArgument(what + ": id given twice");
+  }
+  RemoveFile(path);
+  for (const VectorEntry& entry : entries) AddChecked(entry);
+  return Status::Ok();
+}
+
+void VectorIndex::AddChecked(const VectorEntry& entry) {
+  if (auto it = slot_of_id_.find(entry.id); it != slot_of_id_.end()) RemoveSlot(it->second);
+  const std::size_t slot = ids_.size();
+  if (slot == slot_capacity_) Reserve(std::max<std::size_t>(1024, slot_capacity_ * 2));
+
+  const std::size_t dim = options_.dimension;
+  ids_.push_back(entry.id);
+  if (quantized()) {
+    std::int8_t* row = reinterpret_cast<std::int8_t*>(codes_.data()) + slot * code_stride_;
+    const simd::Int8Params p = simd::QuantizeInt8(entry.values.data(), dim, row);
+    scales_.push_back(p.scale);
+    offsets_.push_back(p.offset);
+    squared_norms_.push_back(p.squared_norm);
+  } else {
+    scales_.push_back(0);
+    offsets_.push_back(0);
+    squared_norms_.push_back(simd::SquaredNorm(entry.values.data(), dim));
+  }
+  if (options_.keep_full_precision) {
+    float* row = reinterpret_cast<float*>(full_.data()) + slot * full_stride_;
+    std::memcpy(row, entry.values.data(), dim * sizeof(float));
+    std::fill(row + dim, row + full_stride_, 0.0f);
+  }
+  SlotAttributes a;
+  a.kind = entry.attributes.kind;
+  a.path = strings_.Acquire(entry.attributes.path);
+  a.language = strings_.Acquire(entry.attributes.language);
+  a.session = strings_.Acquire(entry.attributes.session);
+  attributes_.push_back(a);
+  if (a.kind == VectorOwnerKind::kCodeChunk) ids_of_path_[a.path].push_back(entry.id);
+  slot_of_id_.emplace(entry.id, static_cast<std::uint32_t>(slot));
+}
+
+void VectorIndex::RemoveSlot(std::size_t slot) {
+  const std::uint64_t id = ids_[slot];
+  const SlotAttributes a = attributes_[slot];
+  if (a.kind == VectorOwnerKind::kCodeChunk) {
+    auto it = ids_of_path_.find(a.path);
+    if (it != ids_of_path_.end()) {
+      auto& list = it->second;
+      list.erase(std::find(list.begin(), list.end(), id));
+      if (list.empty()) ids_of_path_.erase(it);
+    }
+  }
+  strings_.Release(a.path);
+  strings_.Release(a.language);
+  strings_.Release(a.session);
+  slot_of_id_.erase(id);
+
+  const std::size_t last = ids_.size() - 1;
+  if (slot != last) {
+    // Keep the slots dense: the last vector moves into the hole.
+    ids_[slot] = ids_[last];
+    scales_[slot] = scales_[last];
+    offsets_[slot] = offsets_[last];
+    squared_norms_[slot] = squared_norms_[last];
+    attributes_[slot] = attributes_[last];
+    if (quantized()) std::memcpy(codes_.data() + slot * code_stride_, codes_.data() + last * code_stride_, code_stride_);
+    if (options_.keep_full_precision) {
+      std::memcpy(full_.data() + slot * full_stride_ * sizeof(float), full_.data() + last * full_stride_ * sizeof(float),
+                  full_stride_ * sizeof(float));
+    }
+    slot_of_id_[ids_[slot]] = static_cast<std::uint32_t>(slot);
+  }
+  ids_.pop_back();
+  scales_.pop_back();
+  offsets_.pop_back();
+  squared_norms_.pop_back();
+  attributes_.pop_back();
+}
+
+bool VectorIndex::Remove(std::uint64_t id) {
+  auto it = slot_of_id_.find(id);
+  if (it == slot_of_id_.end()) return false;
+  RemoveSlot(it->second);
+  return true;
+}
+
+std::size_t VectorIndex::RemoveFile(std::string_view path) {
+  const auto path_id = strings_.Find(path);
+  if (!path_id || *path_id == 0) return 0;
+  auto it = ids_of_path_.find(*path_id);
+  if (it == ids_of_path_.end()) return 0;
+  const std::vector<std::uint64_t> ids = it->second;  // RemoveSlot edits the list
+  for (std::uint64_t id : ids) Remove(id);
+  return ids.size();
+}
+
+std::size_t VectorIndex::RemoveSession(std::string_view session) {
+  const auto session_id = strings_.Find(session);
+  if (!session_id || *session_id == 0) return 0;
+  std::vector<std::uint64_t> ids;
+  for (std::size_t slot = 0; slot < ids_.size(); ++slot) {
+    if (attributes_[slot].session == *session_id) ids.push_back(ids_[slot]);
+  }
+  for (std::uint64_t id : ids) Remove(id);
+  return ids.size();
+}
+
+Result<VectorAttributes> VectorIndex::Attributes(std::uint64_t id) const {
+  auto it = slot_of_id_.find(id);
+  if (it == slot_of_id_.end()) return Status::NotFound("vector " + std::to_string(id) + " is not in the index");
+  const SlotAttributes& a = attributes_[it->second];
+  VectorAttributes out;
+  out.kind = a.kind;
+  out.path = strings_.Get(a.path);
+  out.language = strings_.Get(a.language);
+  out.session = strings_.Get(a.session);
+  return out;
+}
+
+// ------------------------------------------------------------------ search
+
+std::size_t VectorIndex::Candidates(const VectorSearchOptions& options) const {
+  const std::size_t wanted = options.rerank_candidates != 0 ? options.rerank_candidates : options_.rerank_candidates;
+  return std::max(options.k, wanted);
+}
+
+Status VectorIndex::CheckQuery(std::string_view model, std::span<const float> queries, std::size_t num_queries,
+                               const VectorSearchOptions& options) const {
+  if (options.k == 0) return Status::InvalidArgument("vector search: k must be at least 1");
+  if (num_queries == 0) return Status::InvalidArgument("vector search: no query");
+  if (queries.size() % num_queries != 0) {
+    return Status::InvalidArgument("vector search: " + std::to_string(queries.size()) + " floats do not split into " +
+                                   std::to_string(num_queries) + " queries");
+  }
+  const std::size_t dim = queries.size() / num_queries;
+  PDAI_RETURN_IF_ERROR(CheckModel(model, dim, "the query"));
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    const auto query = queries.subspan(q * dim, dim);
+    PDAI_RETURN_IF_ERROR(CheckFinite(query, "query " + std::to_string(q)));
+    if (options.metric == VectorMetric::kCosine && simd::SquaredNorm(query.data(), dim) <= 0.0f) {
+      return Status::InvalidArgument("query " + std::to_string(q) + " is a zero vector: cosine similarity is undefined");
+    }
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::ScanQuantized(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
+                                  std::vector<std::vector<simd::ScoredId>>* candidates) const {
+  const std::size_t dim = options_.dimension;
+  const std::size_t padded = code_stride_;
+  const CompiledFilter filter = Compile(options.filter);
+  candidates->assign(num_queries, {});
+  if (filter.nothing || ids_.empty()) return Status::Ok();
+
+  std::vector<std::int16_t> query_codes(num_queries * padded);
+  std::vector<simd::Int8QueryParams> query_params(num_queries);
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    query_params[q] = simd::QuantizeQuery(queries + q * dim, dim, query_codes.data() + q * padded);
+  }
+  const bool higher = simd::HigherIsBetter(options.metric);
+  std::vector<simd::TopK> tops(num_queries, simd::TopK(Candidates(options), higher));
+  const std::size_t block = num_queries == 1 ? kScanBlockRows : kBatchBlockRows;
+  std::vector<float> scores(num_queries * block);
+  for (std::size_t begin = 0; begin < ids_.size(); begin += block) {
+    const std::size_t n = std::min(block, ids_.size() - begin);
+    const simd::Int8Rows rows{codes(begin), n, code_stride_, scales_.data() + begin, offsets_.data() + begin,
+                              squared_norms_.data() + begin};
+    if (num_queries == 1) {
+      simd::ScoreInt8Rows(options.metric, query_codes.data(), query_params[0], padded, rows, scores.data());
+    } else {
+      simd::ScoreInt8RowsMulti(options.metric, query_codes.data(), query_params.data(), num_queries, padded, padded,
+                               rows, scores.data(), block);
+    }
+    if (!filter.any) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (filter.Pass(attributes_[begin + i])) continue;
+        for (std::size_t q = 0; q < num_queries; ++q) scores[q * block + i] = kExcluded;
+      }
+    }
+    for (std::size_t q = 0; q < num_queries; ++q) tops[q].OfferBlock(scores.data() + q * block, n, begin);
+  }
+  for (std::size_t q = 0; q < num_queries; ++q) (*candidates)[q] = tops[q].TakeSorted();
+  return Status::Ok();
+}
+
+Status VectorIndex::FetchFull(std::span<const std::uint32_t> slots, std::vector<std::uint64_t>* id_scratch,
+                              float* out) const {
+  id_scratch->clear();
+  for (std::uint32_t slot : slots) id_scratch->push_back(ids_[slot]);
+  return source_->Fetch(*id_scratch, out).WithContext("fetching full-precision vectors");
+}
+
+Status VectorIndex::ScanExact(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
+                              std::vector<std::vector<VectorHit>>* hits) const {
+  const std::size_t dim = options_.dimension;
+  const CompiledFilter filter = Compile(options.filter);
+  hits->assign(num_queries, {});
+  if (filter.nothing || ids_.empty()) return Status::Ok();
+  const bool higher = simd::HigherIsBetter(options.metric);
+  std::vector<simd::TopK> tops(num_queries, simd::TopK(options.k, higher));
+
+  if (options_.keep_full_precision) {
+    const std::size_t block = num_queries == 1 ? kScanBlockRows : kBatchBlockRows;
+    std::vector<float> scores(num_queries * block);
+    for (std::size_t begin = 0; begin < ids_.size(); begin += block) {
+      const std::size_t n = std::min(block, ids_.size() - begin);
+      const simd::FloatRows rows{full(begin), n, full_stride_};
+      if (num_queries == 1) {
+        simd::ScoreFloatRows(options.metric, queries, dim, rows, scores.data());
+      } else {
+        simd::ScoreFloatRowsMulti(options.metric, queries, num_queries, dim, dim, rows, scores.data(), block);
+      }
+      if (!filter.any) {
+        for (std::size_t i = 0; i < n; ++i) {
+          if (filter.Pass(attributes_[begin + i])) continue;
+          for (std::size_t q = 0; q < num_queries; ++q) scores[q * block + i] = kExcluded;
+        }
+      }
+      for (std::size_t q = 0; q < num_queries; ++q) tops[q].OfferBlock(scores.data() + q * block, n, begin);
+    }
+  } else {
+    // Every vector through the source, a block at a time: hot ones from RAM,
+    // cold ones from disk. Only vectors passing the filter are fetched.
+    std::vector<std::uint32_t> slots;
+    std::vector<std::uint64_t> ids;
+    std::vector<float> vectors(kFetchBlockRows * dim);
+    std::vector<float> scores(num_queries * kFetchBlockRows);
+    for (std::size_t begin = 0; begin < ids_.size(); begin += kFetchBlockRows) {
+      const std::size_t end = std::min(ids_.size(), begin + kFetchBlockRows);
+      slots.clear();
+      for (std::size_t slot = begin; slot < end; ++slot) {
+        if (filter.any || filter.Pass(attributes_[slot])) slots.push_back(static_cast<std::uint32_t>(slot));
+      }
+      if (slots.empty()) continue;
+      PDAI_RETURN_IF_ERROR(FetchFull(slots, &ids, vectors.data()));
+      const simd::FloatRows rows{vectors.data(), slots.size(), dim};
+      simd::ScoreFloatRowsMulti(options.metric, queries, num_queries, dim, dim, rows, scores.data(), kFetchBlockRows);
+      for (std::size_t q = 0; q < num_queries; ++q) {
+        for (std::size_t j = 0; j < slots.size(); ++j) tops[q].Offer(scores[q * kFetchBlockRows + j], slots[j]);
+      }
+    }
+  }
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    for (const simd::ScoredId& s : tops[q].TakeSorted()) (*hits)[q].push_back({ids_[s.id], s.score});
+  }
+  return Status::Ok();
+}
+
+Status VectorIndex::RerankSlots(const float* query, const std::vector<simd::ScoredId>& candidates,
+                                const VectorSearchOptions& options, std::vector<VectorHit>* hits) const {
+  const std::size_t dim = options_.dimension;
+  simd::TopK top(options.k, simd::HigherIsBetter(options.metric));
+  if (options_.keep_full_precision) {
+    for (const simd::ScoredId& c : candidates) {
+      top.Offer(simd::Score(options.metric, query, full(c.id), dim), ids_[c.id]);
+    }
+  } else {
+    std::vector<std::uint32_t> slots;
+    slots.reserve(candidates.size());
+    for (const simd::ScoredId& c : candidates) slots.push_back(static_cast<std::uint32_t>(c.id));
+    std::vector<std::uint64_t> ids;
+    std::vector<float> vectors(slots.size() * dim);
+    PDAI_RETURN_IF_ERROR(FetchFull(slots, &ids, vectors.data()));
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      top.Offer(simd::Score(options.metric, query, vectors.data() + j * dim, dim), ids[j]);
+    }
+  }
+  hits->clear();
+  for (const simd::ScoredId& s : top.TakeSorted()) hits->push_back({s.id, s.score});
+  return Status::Ok();
+}
+
+Result<std::vector<std::vector<VectorHit>>> VectorIndex::SearchMany(std::string_view model,
+                                                                    std::span<const float> queries,
+                                                                    std::size_t num_queries,
+                                                                    const VectorSearchOptions& options) const {
+  PDAI_RETURN_IF_ERROR(CheckQuery(model, queries, num_queries, options));
+  std::vector<std::vector<VectorHit>> hits;
+  if (options.mode == VectorSearchMode::kExact || !quantized()) {
+    PDAI_RETURN_IF_ERROR(ScanExact(queries.data(), num_queries, options, &hits));
+    return hits;
+  }
+  std::vector<std::vector<simd::ScoredId>> candidates;
+  PDAI_RETURN_IF_ERROR(ScanQuantized(queries.data(), num_queries, options, &candidates));
+  hits.resize(num_queries);
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    PDAI_RETURN_IF_ERROR(RerankSlots(queries.data() + q * options_.dimension, candidates[q], options, &hits[q]));
+  }
+  return hits;
+}
+
+Result<std::vector<VectorHit>> VectorIndex::Search(std::string_view model, std::span<const float> query,
+                                                   const VectorSearchOptions& options) const {
+  auto hits = SearchMany(model, query, 1, options);
+  if (!hits.ok()) return hits.status();
+  return std::move(hits.value()[0]);
+}
+
+Result<std::vector<std::vector<VectorHit>>> VectorIndex::SearchBatch(std::string_view model,
+                                                                     std::span<const float> queries,
+                                                                     std::size_t num_queries,
+                                                                     const VectorSearchOptions& options) const {
+  return SearchMany(model, queries, num_queries, options);
+}
+
+Result<VectorCandidates> VectorIndex::FindCandidates(std::string_view model, std::span<const float> query,
+                                                     const VectorSearchOptions& options) const {
+  if (!quantized()) {
+    return Status::InvalidArgument("FindCandidates: this index keeps no quantized copies (quantization none); use Search");
+  }
+  PDAI_RETURN_IF_ERROR(CheckQuery(model, query, 1, options));
+  std::vector<std::vector<simd::ScoredId>> candidates;
+  PDAI_RETURN_IF_ERROR(ScanQuantized(query.data(), 1, options, &candidates));
+  VectorCandidates out;
+  for (const simd::ScoredId& c : candidates[0]) {
+    out.ids.push_back(ids_[c.id]);
+    out.approximate_scores.push_back(c.score);
+  }
+  return out;
+}
+
+Result<std::vector<VectorHit>> VectorIndex::Rerank(std::span<const float> query, const VectorCandidates& candidates,
+                                                   std::span<const float> full_vectors,
+                                                   const VectorSearchOptions& options) const {
+  const std::size_t dim = options_.dimension;
+  if (query.size() != dim) PDAI_RETURN_IF_ERROR(CheckModel(options_.model, query.size(), "the query"));
+  if (full_vectors.size() != candidates.ids.size() * dim) {
+    return Status::InvalidArgument("Rerank: " + std::to_string(full_vectors.size()) + " floats given for " +
+                                   std::to_string(candidates.ids.size()) + " candidates of dimension " +
+                                   std::to_string(dim));
+  }
+  if (options.k == 0) return Status::InvalidArgument("vector search: k must be at least 1");
+  simd::TopK top(options.k, simd::HigherIsBetter(options.metric));
+  for (std::size_t j = 0; j < candidates.ids.size(); ++j) {
+    if (!Contains(candidates.ids[j])) continue;  // removed since FindCandidates
+    top.Offer(simd::Score(options.metric, query.data(), full_vectors.data() + j * dim, dim), candidates.ids[j]);
+  }
+  std::vector<VectorHit> hits;
+  for (const simd::ScoredId& s : top.TakeSorted()) hits.push_back({s.id, s.score});
+  return hits;
+}
+
+// ------------------------------------------------------------------ accounting
+
+std::size_t VectorIndex::RamBytes() const {
+  std::size_t bytes = sizeof(*this);
+  bytes += ids_.capacity() * sizeof(std::uint64_t);
+  bytes += codes_.capacity() + full_.capacity();
+  bytes += (scales_.capacity() + offsets_.capacity() + squared_norms_.capacity()) * sizeof(float);
+  bytes += attributes_.capacity() * sizeof(SlotAttributes);
+  // unordered_map: one bucket pointer each, one heap node per entry (next
+  // pointer + key/value pair, rounded to the allocator's 16-byte granule).
+  auto node_bytes = [](std::size_t payload) { return (sizeof(void*) + payload + 15) / 16 * 16; };
+  bytes += slot_of_id_.bucket_count() * sizeof(void*) +
+           slot_of_id_.size() * node_bytes(sizeof(std::pair<const std::uint64_t, std::uint32_t>));
+  bytes += ids_of_path_.bucket_count() * sizeof(void*);
+  for (const auto& [path, ids] : ids_of_path_) {
+    bytes += node_bytes(sizeof(std::pair<const std::uint32_t, std::vector<std::uint64_t>>)) +
+             ids.capacity() * sizeof(std::uint64_t);
+  }
+  bytes += strings_.RamBytes();
+  return bytes;
+}
+
+double VectorIndex::RamBytesPerVector() const {
+  if (ids_.empty()) return 0;
+  return static_cast<double>(RamBytes()) / static_cast<double>(ids_.size());
+}
+
+}  // namespace postdevai

@@ -1,0 +1,305 @@
+// VectorIndex: similarity search over the embeddings of one model, searching
+// both tiers of the engine at once.
+//
+// What it keeps, per vector, in RAM: an int8 copy (simd::QuantizeInt8: one code
+// per component plus scale, offset and the exact squared norm), the caller's
+// 64-bit id and the vector's attributes (owner kind, path, language, session).
+// The full-precision vectors live elsewhere — hot in the RAM-Lake partition or
+// cold in LevelDB — and are read through a FullPrecisionSource the caller
+// supplies, which serves both tiers; alternatively the index keeps its own
+// full-precision copy when asked (keep_full_precision).
+//
+// Search (kQuantizedRerank, the default) scans every quantized copy with the
+// SIMD kernels, keeps the best `rerank_candidates`, fetches those at full
+// precision from whichever tier holds them and returns the best k by their
+// exact scores. Every vector has a quantized copy whatever its tier, so both
+// tiers are always searched. kExact scores every vector at full precision (from
+// the index's own copy, or fetched in blocks through the source).
+//
+// Real time: Add returns after the vector is in the scanned arrays; the next
+// Search finds it. Remove/ReplaceFile take effect the same way.
+//
+// Model and dimension: an index holds vectors of exactly one embedding model
+// and dimension (VectorIndexOptions). Every write and every query names its
+// model; a write or query with another model or dimension is refused with
+// kInvalidArgument naming both, so vectors of different models are never mixed.
+// NaN and infinite components are refused at write time (and in queries).
+//
+// Ownership: the index owns its quantized copies and attribute tables; it does
+// not own the FullPrecisionSource, which must outlive it.
+//
+// Thread-safety: none. One index is owned by one thread at a time — in the
+// engine, the vectors partition actor, which serializes every call. Searches
+// call the source on the calling thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "postdevai/config.h"
+#include "postdevai/status.h"
+#include "simd/vector_kernels.h"
+
+namespace postdevai {
+
+using simd::VectorMetric;
+
+// What a vector was computed from.
+enum class VectorOwnerKind : std::uint8_t {
+  kCodeChunk,       // a chunk of a source file; `path` names the file
+  kHistoryMessage,  // a message of a session's history; `session` names it
+};
+std::string_view VectorOwnerKindName(VectorOwnerKind kind);
+
+struct VectorAttributes {
+  VectorOwnerKind kind = VectorOwnerKind::kCodeChunk;
+  std::string path;      // code chunks: the file (the unit ReplaceFile/RemoveFile act on)
+  std::string language;  // e.g. "cpp", "python"; may be empty
+  std::string session;   // history messages: the session id; may be empty for code
+
+  bool operator==(const VectorAttributes&) const = default;
+};
+
+// Restricts a search; every set criterion must hold.
+struct VectorFilter {
+  std::optional<VectorOwnerKind> kind;
+  std::string path_prefix;  // empty: any path; otherwise a byte-wise prefix of the path
+  std::string language;     // empty: any language
+  std::string session;      // empty: any session
+
+  bool empty() const { return !kind && path_prefix.empty() && language.empty() && session.empty(); }
+};
+
+enum class VectorSearchMode : std::uint8_t {
+  kQuantizedRerank,  // scan int8 copies, re-rank the best candidates at full precision
+  kExact,            // score every vector at full precision
+};
+
+struct VectorSearchOptions {
+  std::size_t k = 10;
+  VectorMetric metric = VectorMetric::kCosine;
+  VectorSearchMode mode = VectorSearchMode::kQuantizedRerank;
+  // Candidates re-ranked at full precision; 0 means the index's default. Values
+  // below k are raised to k.
+  std::size_t rerank_candidates = 0;
+  VectorFilter filter;
+};
+
+// A result: the caller's id and its exact score under the search's metric
+// (inner product or cosine similarity: higher is better; squared L2 distance:
+// lower is better). Results come best first. Among exactly equal scores the
+// order (and which of them make the cut at k) is deterministic but unspecified.
+struct VectorHit {
+  std::uint64_t id = 0;
+  float score = 0;
+};
+
+// Serves full-precision vectors the index does not keep itself: the engine's
+// implementation reads the RAM-Lake partition first and LevelDB for the rest.
+class FullPrecisionSource {
+ public:
+  virtual ~FullPrecisionSource() = default;
+  // Writes the full-precision vector of ids[i] (dimension() floats) to
+  // out + i * dimension for every i. Returns kNotFound naming an id it cannot
+  // find, or the error of the tier that failed; the search then fails with it.
+  virtual Status Fetch(std::span<const std::uint64_t> ids, float* out) = 0;
+};
+
+struct VectorIndexOptions {
+  std::string model = "lexical-v1";
+  std::uint32_t dimension = 384;
+  // kInt8: quantized copies + re-rank (the default search). kNone: no compact
+  // copy; every search scans full precision (kExact).
+  VectorQuantization quantization = VectorQuantization::kInt8;
+  std::uint32_t rerank_candidates = 100;
+  // Keep a full-precision copy of every vector in the index (RAM cost
+  // 4 x dimension bytes per vector): re-rank and exact search need no source.
+  bool keep_full_precision = false;
+
+  // The [vectors] section of the node's config.
+  static VectorIndexOptions FromConfig(const VectorsConfig& config);
+};
+
+// A vector to add: its id, components and attributes.
+struct VectorEntry {
+  std::uint64_t id = 0;
+  std::span<const float> values;
+  VectorAttributes attributes;
+};
+
+// The first phase of a search: ids to fetch at full precision, and the
+// approximate scores that selected them (best first).
+struct VectorCandidates {
+  std::vector<std::uint64_t> ids;
+  std::vector<float> approximate_scores;
+};
+
+class VectorIndex {
+ public:
+  // Fails with kInvalidArgument when the options are unusable: dimension 0 or
+  // above simd::kMaxInt8Dimension, empty model, or neither a source nor
+  // keep_full_precision (re-ranking needs full-precision vectors from somewhere).
+  // `source` may be null only with keep_full_precision.
+  static Result<std::unique_ptr<VectorIndex>> Create(VectorIndexOptions options, FullPrecisionSource* source);
+
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+  ~VectorIndex();
+
+  const std::string& model() const { return options_.model; }
+  std::size_t dimension() const { return options_.dimension; }
+  const VectorIndexOptions& options() const { return options_; }
+  std::size_t size() const { return ids_.size(); }
+  bool Contains(std::uint64_t id) const { return slot_of_id_.count(id) != 0; }
+  // kNotFound for an unknown id.
+  Result<VectorAttributes> Attributes(std::uint64_t id) const;
+
+  // Adds a vector of `model`, or replaces the one with the same id. Refused
+  // (kInvalidArgument, index unchanged) for another model or dimension, a NaN
+  // or infinite component, or a code chunk without a path. Without
+  // keep_full_precision the caller must have made the vector available to the
+  // source before the next search.
+  Status Add(std::string_view model, const VectorEntry& entry);
+
+  // Re-storing a file: removes every code-chunk vector of `path` and adds
+  // `entries` (code chunks of that path), all or nothing — if any entry is
+  // refused nothing changes. An empty `entries` removes the file's vectors.
+  Status ReplaceFile(std::string_view model, std::string_view path, std::span<const VectorEntry> entries);
+
+  // Removals; each returns how many vectors it removed.
+  bool Remove(std::uint64_t id);
+  std::size_t RemoveFile(std::string_view path);
+  std::size_t RemoveSession(std::string_view session);
+
+  // The k nearest vectors to `query` (a vector of `model`) that pass the filter.
+  // kInvalidArgument for another model or dimension, a non-finite query, k == 0
+  // or a zero query under the cosine metric; a source error is returned as is.
+  Result<std::vector<VectorHit>> Search(std::string_view model, std::span<const float> query,
+                                        const VectorSearchOptions& options) const;
+
+  // Searches `num_queries` queries stored back to back in `queries`
+  // (num_queries x dimension floats) with the same options, scanning memory
+  // once for the whole batch (the multi-query kernels). Same results as
+  // num_queries calls of Search.
+  Result<std::vector<std::vector<VectorHit>>> SearchBatch(std::string_view model, std::span<const float> queries,
+                                                          std::size_t num_queries,
+                                                          const VectorSearchOptions& options) const;
+
+  // Search in two phases, for a caller that fetches full-precision vectors
+  // asynchronously (an actor asking the persistent store): FindCandidates scans
+  // the quantized copies (options.mode is ignored) and returns the ids to
+  // re-rank; Rerank scores them exactly, given their full-precision vectors
+  // (candidates.ids.size() x dimension floats, in the same order). Vectors
+  // removed in between are skipped, so a concurrent removal never resurfaces.
+  Result<VectorCandidates> FindCandidates(std::string_view model, std::span<const float> query,
+                                          const VectorSearchOptions& options) const;
+  Result<std::vector<VectorHit>> Rerank(std::span<const float> query, const VectorCandidates& candidates,
+                                        std::span<const float> full_vectors, const VectorSearchOptions& options) const;
+
+  // RAM the index uses (quantized copies, parameters, ids, attributes, id map,
+  // string tables, the full-precision copy if kept; allocated capacity, not just
+  // the bytes in use), in total and per stored vector (0 when empty).
+  std::size_t RamBytes() const;
+  double RamBytesPerVector() const;
+
+  // Pre-allocates room for `count` vectors (avoids growth spikes on bulk load).
+  void Reserve(std::size_t count);
+
+ private:
+  struct AlignedFree {
+    void operator()(void* p) const;
+  };
+  // A growable 64-byte-aligned byte array (rows on cache-line boundaries).
+  class AlignedBytes {
+   public:
+    std::byte* data() const { return data_.get(); }
+    std::size_t capacity() const { return capacity_; }
+    void Reserve(std::size_t bytes, std::size_t used);
+   private:
+    std::unique_ptr<std::byte, AlignedFree> data_;
+    std::size_t capacity_ = 0;
+  };
+  // Attributes as ids into the string table (0 = empty string).
+  struct SlotAttributes {
+    std::uint32_t path = 0;
+    std::uint32_t language = 0;
+    std::uint32_t session = 0;
+    VectorOwnerKind kind = VectorOwnerKind::kCodeChunk;
+  };
+  // Reference-counted interned strings, so a path shared by a file's chunks is
+  // stored once and forgotten when its last vector goes.
+  class StringTable {
+   public:
+    StringTable();
+    std::uint32_t Acquire(std::string_view s);
+    void Release(std::uint32_t id);
+    std::optional<std::uint32_t> Find(std::string_view s) const;
+    const std::string& Get(std::uint32_t id) const { return strings_[id]; }
+    std::size_t size() const { return strings_.size(); }
+    std::size_t RamBytes() const;
+   private:
+    std::vector<std::string> strings_;
+    std::vector<std::uint32_t> refs_;
+    std::vector<std::uint32_t> free_;
+    std::unordered_map<std::string, std::uint32_t> ids_;
+  };
+  // Per-search view of a filter: which slots pass.
+  struct CompiledFilter;
+
+  VectorIndex(VectorIndexOptions options, FullPrecisionSource* source);
+
+  Status CheckModel(std::string_view model, std::size_t dimension, std::string_view what) const;
+  Status CheckEntry(const VectorEntry& entry) const;
+  Status CheckQuery(std::string_view model, std::span<const float> query, std::size_t num_queries,
+                    const VectorSearchOptions& options) const;
+  void AddChecked(const VectorEntry& entry);
+  void RemoveSlot(std::size_t slot);
+  std::size_t RemoveWhere(bool (*match)(const SlotAttributes&, std::uint32_t), std::uint32_t key);
+  bool quantized() const { return options_.quantization == VectorQuantization::kInt8; }
+  std::size_t Candidates(const VectorSearchOptions& options) const;
+  CompiledFilter Compile(const VectorFilter& filter) const;
+
+  const std::int8_t* codes(std::size_t slot) const;
+  const float* full(std::size_t slot) const;
+  // Exact scores for the given slots' vectors, fetched from the kept copy or the source.
+  Status FetchFull(std::span<const std::uint32_t> slots, std::vector<std::uint64_t>* id_scratch, float* out) const;
+
+  Status ScanQuantized(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
+                       std::vector<std::vector<simd::ScoredId>>* candidates) const;
+  Status ScanExact(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
+                   std::vector<std::vector<VectorHit>>* hits) const;
+  Status RerankSlots(const float* query, const std::vector<simd::ScoredId>& candidates,
+                     const VectorSearchOptions& options, std::vector<VectorHit>* hits) const;
+  Result<std::vector<std::vector<VectorHit>>> SearchMany(std::string_view model, std::span<const float> queries,
+                                                         std::size_t num_queries,
+                                                         const VectorSearchOptions& options) const;
+
+  VectorIndexOptions options_;
+  FullPrecisionSource* source_;
+  std::size_t code_stride_;  // bytes per quantized row (dimension padded to 64)
+  std::size_t full_stride_;  // floats per kept full-precision row (dimension padded to 16)
+
+  // Slot-ordered arrays (structure of arrays); slots are dense: removal moves
+  // the last slot into the hole, so scans never skip.
+  std::vector<std::uint64_t> ids_;
+  AlignedBytes codes_;
+  std::vector<float> scales_, offsets_, squared_norms_;
+  std::vector<SlotAttributes> attributes_;
+  AlignedBytes full_;  // keep_full_precision only
+  std::size_t slot_capacity_ = 0;
+
+  std::unordered_map<std::uint64_t, std::uint32_t> slot_of_id_;
+  StringTable strings_;
+  // path string id -> ids of that file's code chunks (ReplaceFile/RemoveFile
+  // without a scan).
+  std::unordered_map<std::uint32_t, std::vector<std::uint64_t>> ids_of_path_;
+};
+
+}  // namespace postdevai
