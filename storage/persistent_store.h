@@ -200,9 +200,11 @@ class PersistentStore {
   // decompressing it. Same errors as Get.
   Result<std::uint64_t> GetLsn(Kind kind, std::string_view key) const;
 
-  // Visits every record of `kind` in key order, values decoded. A record that
-  // fails to decode is skipped; the others are still visited, and the call
-  // then returns kCorruption naming how many failed and the first one.
+  // Visits every record of `kind` in key order, values decoded, as of a
+  // LevelDB snapshot taken at the start. A record that fails to decode is
+  // skipped; the others are still visited, and the call then returns
+  // kCorruption naming how many failed and the first one. The visitor runs
+  // under the store's read lock: it must not call back into the store.
   Status ForEach(Kind kind, const RecordVisitor& visit) const;
   // Like ForEach but reads only the value headers (LSN, sizes): no
   // decompression. For warm-restart LSN comparison and statistics.
