@@ -1,0 +1,174 @@
+// PostDevAI Hybrid Memory for hosts that run their own caf::actor_system.
+//
+// The engine's actors (controller, journal, store, four RAM-Lake partitions,
+// supervisor, prefetcher, sync timer) are spawned into the HOST's actor
+// system, and the host talks to the memory controller with typed requests.
+// Hosts without actors use include/postdevai/hybrid_memory.h instead.
+//
+// Unlike the rest of include/postdevai/, this header exposes CAF types on
+// purpose: it is for actor-native hosts. It is deliberately thin: the typed
+// interface is actors/interfaces.h (one comment per handler), the messages
+// are actors/messages.h; this header re-exports what a host needs from them
+// under namespace postdevai and adds the start/stop handle.
+//
+// A host, step by step:
+//
+//   caf::actor_system_config cfg;
+//   postdevai::ConfigureActorSystem(cfg);   // message types; workers <= cores
+//   caf::actor_system sys{cfg};
+//   auto engine = postdevai::StartHybridMemory(sys, config);   // blocks: recovery
+//   if (!engine.ok()) return Fail(engine.status().ToString());
+//   postdevai::controller_actor controller = (*engine)->controller();
+//
+//   sys.spawn([controller](caf::event_based_actor* self) {
+//     postdevai::write_batch batch;       // all mutations share one LSN, atomically
+//     batch.mutations.push_back(postdevai::MakePut(postdevai::DataKind::kMetadata, "build/status", "green"));
+//     self->request(controller, caf::infinite, postdevai::write_atom_v, std::move(batch))
+//         .then(
+//             [=](std::uint64_t lsn) {
+//               // Durable (WAL fdatasync, group-committed) and visible to every
+//               // later read. Read it back:
+//               self->request(controller, caf::infinite, postdevai::read_atom_v,
+//                             postdevai::KindByte(postdevai::DataKind::kMetadata), std::string("build/status"))
+//                   .then([=](postdevai::read_result& r) { /* r.value, r.lsn, r.served_from */ },
+//                         [=](caf::error& err) { /* StatusFromError(err).IsNotFound() ... */ });
+//             },
+//             [=](caf::error& err) { Log(postdevai::StatusFromError(err).ToString()); });
+//   });
+//   ...
+//   (*engine)->Stop();   // from a plain thread, before `sys` is destroyed
+//
+// What the controller answers (see controller_actor in actors/interfaces.h):
+//   write_atom, write_batch                -> std::uint64_t LSN, once durable
+//   read_atom, uint8_t kind, std::string   -> read_result {value, lsn, served_from}
+//   stats_atom                             -> memory_report (`memory stats`)
+//   breakdown_atom                         -> std::vector<store_kind_report>
+//   evict_atom, uint64_t seconds           -> entries evicted from RAM
+//   sync_atom                              -> checkpoint LSN
+//   compact_atom                           -> bytes on disk afterwards
+//
+// Errors arrive as caf::error in the "postdevai" category whose code is a
+// StatusCode and whose context is the message; StatusFromError turns one back
+// into a Status ("invalid argument: write: empty key"). CAF's own errors (the
+// engine stopped, a request timed out) become kUnavailable.
+//
+// Keys and values are raw bytes per kind. The blocking facade stores code as
+// an encoded record (path, language, content) under CodeIdForPath(path) and a
+// session context as an encoded message list: an actor host that writes raw
+// values under the same keys of those two kinds will make the facade's
+// GetCode/GetContext report kCorruption for them. Metadata is raw in both.
+//
+// Thread-safety: a controller_actor handle may be copied to and used from any
+// actor or thread. EmbeddedEngine::Stop blocks on a scoped_actor: call it from
+// a plain thread, never from inside an actor's handler.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/interfaces.h"
+#include "postdevai/config.h"
+#include "postdevai/status.h"
+
+namespace postdevai {
+
+namespace actors {
+class Engine;
+}
+
+// The controller's interface and the vocabulary of its requests.
+using actors::controller_actor;
+using actors::memory_report;
+using actors::mutation;
+using actors::partition_report;
+using actors::read_result;
+using actors::store_kind_report;
+using actors::sync_report;
+using actors::tier;
+using actors::write_batch;
+
+using actors::breakdown_atom;
+using actors::breakdown_atom_v;
+using actors::compact_atom;
+using actors::compact_atom_v;
+using actors::evict_atom;
+using actors::evict_atom_v;
+using actors::read_atom;
+using actors::read_atom_v;
+using actors::stats_atom;
+using actors::stats_atom_v;
+using actors::sync_atom;
+using actors::sync_atom_v;
+using actors::write_atom;
+using actors::write_atom_v;
+
+// The kind byte of requests and mutations (read_atom, mutation::kind).
+constexpr std::uint8_t KindByte(DataKind kind) { return static_cast<std::uint8_t>(kind); }
+
+// A put of `value` under (kind, key), or a delete of it, for a write_batch.
+inline mutation MakePut(DataKind kind, std::string key, std::string value) {
+  return mutation{KindByte(kind), std::move(key), std::move(value), false};
+}
+inline mutation MakeDelete(DataKind kind, std::string key) {
+  return mutation{KindByte(kind), std::move(key), std::string(), true};
+}
+
+// Prepares a host's config for the engine: registers the engine's message
+// types and caps the scheduler at one worker per core (more workers than cores
+// make every blocking hand-off several times slower). Call it before the
+// caf::actor_system is constructed from `cfg`; a host that sets
+// scheduler.max-threads itself afterwards overrides the cap.
+void ConfigureActorSystem(caf::actor_system_config& cfg);
+
+// A caf::error from the engine as our Status (the one conversion point is
+// actors/errors.h; this is its public name).
+Status StatusFromError(const caf::error& error);
+
+// The running engine inside a host's actor system. Owns the engine's actors:
+// they stop (after a final checkpoint) when Stop is called or the handle is
+// destroyed. The handle must be stopped or destroyed before the actor system
+// it was started in; destroying it from an actor's handler is not allowed
+// (see Stop).
+class EmbeddedEngine {
+ public:
+  ~EmbeddedEngine();
+
+  // The front door. Valid until Stop; afterwards requests fail with an error
+  // (kUnavailable through StatusFromError).
+  const controller_actor& controller() const;
+
+  // Checkpoints (the store is made durable and the WAL behind it released),
+  // then stops every engine actor and waits until they are gone: files
+  // unmapped, LevelDB closed, so the same paths may be opened again. Returns
+  // the checkpoint's error, if any; the actors stop regardless. Idempotent.
+  // Blocks: call from a plain thread.
+  Status Stop();
+
+  // What recovery did at start, one line per step, for logs ("WAL: replayed
+  // 120 records after checkpoint 4711", "RAM-Lake code: 900 records kept").
+  const std::vector<std::string>& recovery_log() const { return recovery_log_; }
+
+  EmbeddedEngine(const EmbeddedEngine&) = delete;
+  EmbeddedEngine& operator=(const EmbeddedEngine&) = delete;
+
+ private:
+  friend Result<std::unique_ptr<EmbeddedEngine>> StartHybridMemory(caf::actor_system&, const HybridMemoryConfig&,
+                                                                      std::vector<std::string>*);
+  explicit EmbeddedEngine(std::unique_ptr<actors::Engine> engine);
+  std::unique_ptr<actors::Engine> engine_;
+  std::vector<std::string> recovery_log_;
+};
+
+// Validates `config` against this machine (ValidateConfig; warnings, if any,
+// are appended to *warnings when it is non-null), recovers the data under its
+// paths (LevelDB, WAL replay after the checkpoint, RAM-Lake re-attach) and
+// spawns the engine's actors into `sys`. Blocks for the recovery. Errors:
+// kInvalidArgument (the config, naming every bad key), kBusy (another process
+// has the store open), kCorruption / kIoError / kNoSpace (the files).
+// `sys` should have been built from a config passed to ConfigureActorSystem.
+Result<std::unique_ptr<EmbeddedEngine>> StartHybridMemory(caf::actor_system& sys, const HybridMemoryConfig& config,
+                                                          std::vector<std::string>* warnings = nullptr);
+
+}  // namespace postdevai
