@@ -13,6 +13,7 @@ packages=(
   catch2                     # tests (v2)
   prometheus-cpp-dev         # metrics exposition
   libncurses-dev             # live dashboard
+  libfaiss-dev               # bench peer for vector search (optional for the build)
 )
 
 missing=()
