@@ -44,6 +44,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
   st.kind = kind;
   st.partition = std::move(partition);
   st.restarts = restarts;
+  if (st.partition) st.partition->RebaseClock(ClockMicros(self));
   return {
       [=](apply_atom, std::vector<logged_write>& writes) {
         auto& st = self->state;
@@ -105,7 +106,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         auto& st = self->state;
         st.partition = std::move(partition);
         st.partition->SetPersistedLsn(st.persisted_lsn);
-        st.partition->SetNow(ClockMicros(self));
+        st.partition->RebaseClock(ClockMicros(self));
         ApplyWrites(st, st.queued_writes);
         for (auto& [key, value] : st.queued_promotions) (void)st.partition->Put(key, value.value, value.lsn);
         st.queued_writes.clear();

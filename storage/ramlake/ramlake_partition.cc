@@ -650,6 +650,12 @@ void RamLakePartition::SetNow(std::uint64_t now_micros) {
   now_seconds_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(seconds, 0xFFFFFFFFu));
 }
 
+void RamLakePartition::RebaseClock(std::uint64_t now_micros) {
+  const std::uint64_t elapsed = std::uint64_t{now_seconds_} * 1000000;
+  clock_base_micros_ = now_micros > elapsed ? now_micros - elapsed : 0;
+  SetNow(now_micros);
+}
+
 std::uint64_t RamLakePartition::EvictColderThan(std::uint64_t cutoff_micros, std::vector<EvictedEntry>* evicted) {
   std::uint64_t count = 0;
   for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {

@@ -209,6 +209,10 @@ class RamLakePartition {
   // The owner's clock (the actor clock), for per-entry recency. Resolution is
   // one second; Open starts it at fs->NowMicros().
   void SetNow(std::uint64_t now_micros);
+  // Adopts the owner's clock: from now on SetNow and EvictColderThan take
+  // times of that clock (e.g. the actor clock, which tests drive), keeping
+  // every entry's age. Open starts on fs->NowMicros().
+  void RebaseClock(std::uint64_t now_micros);
 
   // Evicts every clean entry last accessed before cutoff_micros (`memory
   // evict --cold --older-than`); returns how many. Walks every entry.

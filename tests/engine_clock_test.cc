@@ -1,0 +1,191 @@
+// The engine's timers under CAF's deterministic test scheduler and clock: the
+// sync timer's checkpoints, the supervisor's tiering pass and the prefetcher,
+// driven by advancing the actor clock instead of sleeping. (The journal and
+// the store are detached actors with threads of their own; the driver runs
+// the scheduled actors until the awaited reply arrives.)
+#include <catch2/catch.hpp>
+
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <thread>
+
+#include "actors/engine.h"
+#include "actors/errors.h"
+#include "tests/helpers/engine_test_config.h"
+#include "tests/test_util.h"
+
+using namespace postdevai;
+using namespace postdevai::actors;
+using postdevai::testing::TempDir;
+
+namespace {
+
+constexpr std::uint8_t kCode = static_cast<std::uint8_t>(DataKind::kCode);
+
+struct Deterministic {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  std::unique_ptr<caf::scoped_actor> self;
+  std::unique_ptr<Engine> engine;
+
+  explicit Deterministic(const HybridMemoryConfig& config) {
+    AddMessageTypes(cfg);
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.set("logger.file-verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    self = std::make_unique<caf::scoped_actor>(*sys);
+    auto started = Engine::Start(*sys, config);
+    REQUIRE(started.ok());
+    engine = std::move(*started);
+    sched->run();
+  }
+  ~Deterministic() {
+    // Stop() blocks on replies: let the scheduled actors run meanwhile.
+    std::atomic<bool> done{false};
+    std::thread driver([&] {
+      while (!done) {
+        sched->run();
+        std::this_thread::yield();
+      }
+    });
+    engine.reset();
+    done = true;
+    driver.join();
+  }
+
+  // Runs scheduled actors until a message is waiting for `self`.
+  void DriveUntilReply() {
+    for (long i = 0; i < 50'000'000 && (*self)->mailbox().empty(); ++i) {
+      if (sched->run() == 0) std::this_thread::yield();
+    }
+  }
+  // Runs scheduled actors until nothing is left to do, twice in a row with
+  // the detached actors given time to answer in between.
+  void Settle() {
+    for (int quiet = 0; quiet < 50;) {
+      if (sched->run() == 0) {
+        ++quiet;
+        std::this_thread::yield();
+      } else {
+        quiet = 0;
+      }
+    }
+  }
+
+  // Asks for stats until `done` holds for them (the detached store may still
+  // be busy, e.g. flushing its memtable for a checkpoint).
+  template <class Pred>
+  memory_report StatsWhen(Pred done) {
+    memory_report r;
+    for (int i = 0; i < 100000; ++i) {
+      r = Ask<memory_report>(stats_atom_v);
+      if (done(r)) break;
+      std::this_thread::yield();
+    }
+    return r;
+  }
+
+  template <class T, class... Ts>
+  T Ask(Ts... xs) {
+    T out{};
+    auto handle = (*self)->request(engine->controller(), caf::infinite, xs...);
+    DriveUntilReply();
+    handle.receive([&](T& r) { out = std::move(r); }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
+    return out;
+  }
+  std::uint64_t Put(std::string key, std::string value) {
+    write_batch batch;
+    batch.mutations.push_back(mutation{kCode, std::move(key), std::move(value), false});
+    return Ask<std::uint64_t>(write_atom_v, std::move(batch));
+  }
+  read_result Get(std::string key) { return Ask<read_result>(read_atom_v, kCode, std::move(key)); }
+};
+
+HybridMemoryConfig Config(const TempDir& disk, const TempDir& ram) {
+  auto c = postdevai::testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
+  c.sync_interval_minutes = 5;
+  c.hot_retention_hours = 24;
+  c.tiering.pass_interval_seconds = 60;
+  c.tiering.promote_after_hits = 1000;  // promotions only from the prefetcher here
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the sync timer checkpoints every sync_interval_minutes of actor-clock time", "[engine][clock]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  Deterministic d(Config(disk, ram));
+  for (int i = 0; i < 40; ++i) d.Put("k" + std::to_string(i), "v");
+  auto before = d.Ask<memory_report>(stats_atom_v);
+  CHECK(before.sync.checkpoint_lsn == 0);
+  CHECK(before.sync.durable_lsn == 40);
+
+  d.sched->clock().advance_time(std::chrono::minutes(4));
+  d.Settle();
+  CHECK(d.Ask<memory_report>(stats_atom_v).sync.checkpoints == 0);  // not yet
+
+  d.sched->clock().advance_time(std::chrono::minutes(1));
+  auto after = d.StatsWhen([](const memory_report& r) { return r.sync.checkpoints > 0; });
+  CHECK(after.sync.checkpoints == 1);
+  CHECK(after.sync.checkpoint_lsn == 40);
+  CHECK(after.sync.seconds_since_checkpoint == Approx(0.0));
+  d.sched->clock().advance_time(std::chrono::seconds(90));
+  CHECK(d.Ask<memory_report>(stats_atom_v).sync.seconds_since_checkpoint == Approx(90.0));
+}
+
+TEST_CASE("the tiering pass demotes what was not touched for hot_retention_hours", "[engine][clock]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  Deterministic d(Config(disk, ram));
+  for (int i = 0; i < 30; ++i) d.Put("old" + std::to_string(i), "v" + std::to_string(i));
+  // Make them clean (the store has them), as a checkpoint would.
+  CHECK(d.Ask<std::uint64_t>(sync_atom_v) == 30);
+  d.Settle();
+  d.sched->clock().advance_time(std::chrono::hours(23));
+  d.Settle();
+  d.Put("fresh", "recent write");
+  CHECK(d.Get("old3").served_from == tier::ram);  // touched: stays another 24 h
+  d.sched->clock().advance_time(std::chrono::hours(2));
+  d.Settle();
+  auto stats = d.Ask<memory_report>(stats_atom_v);
+  // Everything but "fresh" and "old3" was idle for 25 h and clean: demoted.
+  CHECK(stats.partitions[kCode].entries == 2);
+  CHECK(stats.partitions[kCode].evictions == 29);
+  auto old = d.Get("old7");
+  CHECK(old.served_from == tier::disk);
+  CHECK(old.value == "v7");
+  CHECK(d.Get("old3").served_from == tier::ram);
+}
+
+TEST_CASE("the prefetcher learns what is read together and warms it", "[engine][clock]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  Deterministic d(Config(disk, ram));
+  d.Put("a.h", "header");
+  d.Put("a.cc", "source");
+  CHECK(d.Ask<std::uint64_t>(sync_atom_v) == 2);
+  d.Settle();
+  // Evicts everything: untouched for at least a second of actor-clock time
+  // (recency has one-second resolution).
+  auto evict_all = [&] {
+    d.sched->clock().advance_time(std::chrono::seconds(5));
+    return d.Ask<std::uint64_t>(evict_atom_v, std::uint64_t{1});
+  };
+  // Twice: a.h then a.cc, both from disk. The prefetcher learns a.h → a.cc.
+  for (int round = 0; round < 2; ++round) {
+    evict_all();
+    CHECK(d.Get("a.h").served_from == tier::disk);
+    CHECK(d.Get("a.cc").served_from == tier::disk);
+    d.Settle();
+  }
+  evict_all();
+  CHECK(d.Get("a.h").served_from == tier::disk);
+  d.Settle();  // the prefetch of a.cc completes
+  CHECK(d.Get("a.cc").served_from == tier::ram);
+  auto stats = d.Ask<memory_report>(stats_atom_v);
+  CHECK(stats.prefetches >= 1);
+  CHECK(stats.prefetch_hits >= 1);
+}
