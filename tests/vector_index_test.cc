@@ -48,6 +48,13 @@ class TieredSource : public FullPrecisionSource {
     return Status::Ok();
   }
   void FailOn(std::uint64_t id) { fail_id_ = id; }
+  // Moves a vector to the cold tier (an eviction).
+  void Demote(std::uint64_t id) {
+    if (auto it = hot_.find(id); it != hot_.end()) {
+      cold_[id] = std::move(it->second);
+      hot_.erase(it);
+    }
+  }
   std::size_t hot_reads = 0, cold_reads = 0;
 
  private:
@@ -299,6 +306,62 @@ TEST_CASE("searches equal a brute-force scan after inserts, replacements and del
       CHECK(f.source.cold_reads > 0);
       CHECK(f.source.hot_reads > 0);
     }
+  }
+}
+
+TEST_CASE("evictions to the cold tier and a restart leave results unchanged") {
+  const std::size_t dim = 48;
+  Fixture f(dim);
+  std::mt19937_64 rng(8);
+  const auto centres = ClusterCentres(10, dim, rng);
+  for (std::uint64_t id = 0; id < 1200; ++id) {
+    f.Add(id, NearCentre(centres[id % 10], 0.4f, rng), Chunk("f" + std::to_string(id / 12), "cpp"));
+  }
+  std::vector<std::vector<float>> queries;
+  for (int q = 0; q < 8; ++q) queries.push_back(NearCentre(centres[q], 0.5f, rng));
+  auto run_all = [&](const VectorIndex& index, VectorSearchMode mode) {
+    std::vector<std::vector<VectorHit>> all;
+    for (const auto& q : queries) {
+      for (VectorMetric metric : kMetrics) {
+        VectorSearchOptions options;
+        options.metric = metric;
+        options.mode = mode;
+        auto hits = index.Search(kModel, q, options);
+        REQUIRE(hits.ok());
+        all.push_back(*hits);
+      }
+    }
+    return all;
+  };
+  auto same = [](const std::vector<std::vector<VectorHit>>& a, const std::vector<std::vector<VectorHit>>& b) {
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      REQUIRE(a[i].size() == b[i].size());
+      for (std::size_t j = 0; j < a[i].size(); ++j) {
+        CHECK(a[i][j].id == b[i][j].id);
+        CHECK(a[i][j].score == b[i][j].score);
+      }
+    }
+  };
+  for (VectorSearchMode mode : {VectorSearchMode::kQuantizedRerank, VectorSearchMode::kExact}) {
+    const auto before = run_all(*f.tiered, mode);
+    // Evict everything to the cold tier: the index notices nothing, the
+    // full-precision reads now all come from the cold tier.
+    for (const auto& [id, s] : f.stored) f.source.Demote(id);
+    f.source.hot_reads = f.source.cold_reads = 0;
+    same(run_all(*f.tiered, mode), before);
+    CHECK(f.source.hot_reads == 0);
+    CHECK(f.source.cold_reads > 0);
+
+    // A restart: the index lives in RAM only; the engine rebuilds it from the
+    // stored vectors (in any order), and it answers as before.
+    VectorIndexOptions options = f.tiered->options();
+    auto rebuilt = VectorIndex::Create(options, &f.source);
+    REQUIRE(rebuilt.ok());
+    for (auto it = f.stored.rbegin(); it != f.stored.rend(); ++it) {
+      REQUIRE((*rebuilt)->Add(kModel, VectorEntry{it->first, it->second.values, it->second.attributes}).ok());
+    }
+    same(run_all(**rebuilt, mode), before);
   }
 }
 
