@@ -14,6 +14,8 @@
 // Metric: inner product on unit vectors (so also cosine). Everything runs on
 // one thread: FAISS's OpenMP is limited to one thread for a like-for-like
 // single-core comparison.
+#include <link.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -300,15 +302,21 @@ Timing RunBatched(const VectorIndex& index, const std::vector<float>& queries, s
   return Summarize(latency, SecondsSince(start), num_queries / batch * batch, batch);
 }
 
+// The BLAS library this process actually loaded (reference BLAS, OpenBLAS,
+// BLIS, ... — whatever the libblas.so.3 alternative or LD_LIBRARY_PATH picked):
+// FAISS's batched path runs on it.
 std::string BlasLibrary() {
-  // Which libblas.so.3 the alternatives system resolves to (reference BLAS,
-  // OpenBLAS, BLIS, ...): FAISS's batched path runs on it.
-  char path[4096];
-  const char* candidates[] = {"/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/libblas.so.3"};
-  for (const char* c : candidates) {
-    if (realpath(c, path) != nullptr) return path;
-  }
-  return "unknown";
+  std::string found = "not loaded";
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        const std::string name = info->dlpi_name ? info->dlpi_name : "";
+        if (name.find("blas") == std::string::npos) return 0;
+        char resolved[4096];
+        *static_cast<std::string*>(data) = realpath(name.c_str(), resolved) ? resolved : name;
+        return 1;
+      },
+      &found);
+  return found;
 }
 
 }  // namespace
