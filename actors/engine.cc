@@ -12,15 +12,6 @@ namespace postdevai::actors {
 
 namespace {
 
-storage::ramlake::EvictionPolicy ToRamLakePolicy(EvictionPolicy p) {
-  switch (p) {
-    case EvictionPolicy::kLru: return storage::ramlake::EvictionPolicy::kLru;
-    case EvictionPolicy::kSieve: return storage::ramlake::EvictionPolicy::kSieve;
-    case EvictionPolicy::kS3Fifo: return storage::ramlake::EvictionPolicy::kS3Fifo;
-  }
-  return storage::ramlake::EvictionPolicy::kLru;
-}
-
 storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConfig& config, std::uint64_t persisted) {
   storage::ramlake::RamLakeOptions o;
   o.path = config.ramlake_path;
@@ -29,10 +20,30 @@ storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConf
   for (DataKind kind : kAllDataKinds) {
     const auto i = DataKindIndex(kind);
     o.share_percent[i] = config.partition(kind).share_percent;
-    o.eviction[i] = ToRamLakePolicy(config.partition(kind).eviction);
+    o.eviction[i] = config.partition(kind).eviction;
   }
   o.persisted_lsn = persisted;
   return o;
+}
+
+// Opens (re-attaches) one partition file: a record is kept only if the store
+// holds exactly its LSN. Blocking (LevelDB reads).
+Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_ptr<storage::PersistentStore>& store,
+                                    const storage::ramlake::RamLakeOptions& ram_options, DataKind kind,
+                                    storage::ramlake::OpenReport* report) {
+  storage::ramlake::OpenHooks hooks;
+  hooks.store_lsn = [store, kind](std::string_view key) -> std::optional<std::uint64_t> {
+    auto lsn = store->GetLsn(kind, key);
+    if (!lsn.ok()) return std::nullopt;
+    return *lsn;
+  };
+  auto options = storage::ramlake::RamLake::PartitionOptionsFor(ram_options, kind);
+  options.persisted_lsn = store->LastAppliedLsn();
+  auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks, report);
+  if (!partition.ok()) {
+    return partition.status().WithContext("opening the RAM-Lake partition " + std::string(DataKindName(kind)));
+  }
+  return partition_ptr(std::move(*partition));
 }
 
 }  // namespace
@@ -91,36 +102,15 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
     report->ramlake_warning = "ramlake_path " + config.ramlake_path +
                               " is not on a RAM disk: it works, but every page is written back to disk";
   }
-  PartitionOpener opener = [fs, store, ram_options](std::uint8_t kind) -> Result<partition_ptr> {
-    auto pkind = static_cast<storage::ramlake::PartitionKind>(kind);
-    storage::ramlake::OpenHooks hooks;
-    hooks.store_lsn = [store, kind](std::string_view key) -> std::optional<std::uint64_t> {
-      auto lsn = store->GetLsn(static_cast<storage::Kind>(kind), key);
-      if (!lsn.ok()) return std::nullopt;
-      return *lsn;
-    };
-    auto options = storage::ramlake::RamLake::PartitionOptionsFor(ram_options, pkind);
-    options.persisted_lsn = store->LastAppliedLsn();
-    auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks);
-    if (!partition.ok()) return partition.status();
-    return partition_ptr(std::move(*partition));
+  PartitionOpener opener = [fs, store, ram_options](std::uint8_t kind) {
+    return OpenPartition(fs, store, ram_options, static_cast<DataKind>(kind), nullptr);
   };
   std::array<partition_actor, kKinds> partitions;
-  for (std::size_t k = 0; k < kKinds; ++k) {
-    auto pkind = static_cast<storage::ramlake::PartitionKind>(k);
-    storage::ramlake::OpenHooks hooks;
-    hooks.store_lsn = [store, k](std::string_view key) -> std::optional<std::uint64_t> {
-      auto lsn = store->GetLsn(static_cast<storage::Kind>(k), key);
-      if (!lsn.ok()) return std::nullopt;
-      return *lsn;
-    };
-    auto p_options = storage::ramlake::RamLake::PartitionOptionsFor(ram_options, pkind);
-    auto partition = storage::ramlake::RamLakePartition::Open(fs, p_options, hooks, &report->partitions[k]);
-    if (!partition.ok()) {
-      return partition.status().WithContext("opening the RAM-Lake partition " +
-                                            std::string(DataKindName(static_cast<DataKind>(k))));
-    }
-    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), partition_ptr(std::move(*partition)), 0);
+  for (DataKind kind : kAllDataKinds) {
+    const auto k = DataKindIndex(kind);
+    auto partition = OpenPartition(fs, store, ram_options, kind, &report->partitions[k]);
+    if (!partition.ok()) return partition.status();
+    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), std::move(*partition), 0);
   }
 
   // The actors.

@@ -97,7 +97,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           r.evictions = s.evictions;
           r.dirty_entries = s.dirty_entries;
           r.persisted_lsn = s.persisted_lsn;
-          r.eviction_policy = std::string(storage::ramlake::EvictionPolicyName(st.partition->eviction_policy()));
+          r.eviction_policy = std::string(EvictionPolicyName(st.partition->eviction_policy()));
           r.file = st.partition->file_path();
         }
         return r;

@@ -282,7 +282,7 @@ int RunTraceBench(const Args& args) {
         rc = 1;
         continue;
       }
-      std::string name(storage::ramlake::EvictionPolicyName(policy));
+      std::string name(EvictionPolicyName(policy));
       json.Field(name + "_hit_rate", r->hit_rate);
       json.Field(name + "_ns_per_request", r->ns_per_request);
       if (policy == EvictionPolicy::kLru) {

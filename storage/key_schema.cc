@@ -38,23 +38,6 @@ std::optional<Kind> KindOfPrefix(char prefix) {
 
 }  // namespace
 
-std::string_view KindName(Kind kind) {
-  switch (kind) {
-    case Kind::kVectors: return "vectors";
-    case Kind::kCode: return "code";
-    case Kind::kHistory: return "history";
-    case Kind::kMetadata: return "metadata";
-  }
-  return "unknown";
-}
-
-std::optional<Kind> KindFromName(std::string_view name) {
-  for (Kind kind : kAllKinds) {
-    if (KindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
 std::string EncodeKey(Kind kind, std::string_view user_key) {
   std::string key;
   key.reserve(1 + user_key.size());

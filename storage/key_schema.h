@@ -20,21 +20,16 @@
 #include <string>
 #include <string_view>
 
+#include "postdevai/config.h"
+
 namespace postdevai::storage {
 
-// The four kinds of data PostDevAI keeps. (include/postdevai/config.h will
-// define the public DataKind; the two are to be unified.)
-enum class Kind : std::uint8_t { kVectors = 0, kCode = 1, kHistory = 2, kMetadata = 3 };
-
-inline constexpr std::size_t kKindCount = 4;
-inline constexpr std::array<Kind, kKindCount> kAllKinds = {Kind::kVectors, Kind::kCode, Kind::kHistory,
-                                                           Kind::kMetadata};
-
-// "vectors", "code", "history", "metadata".
-std::string_view KindName(Kind kind);
-// Parses a KindName; nullopt for anything else.
-std::optional<Kind> KindFromName(std::string_view name);
-inline constexpr std::size_t KindIndex(Kind kind) { return static_cast<std::size_t>(kind); }
+// The four kinds of data PostDevAI keeps: the public DataKind (names via
+// DataKindName / DataKindFromName).
+using Kind = ::postdevai::DataKind;
+inline constexpr std::size_t kKindCount = kDataKindCount;
+inline constexpr std::array<Kind, kKindCount> kAllKinds = kAllDataKinds;
+inline constexpr std::size_t KindIndex(Kind kind) { return DataKindIndex(kind); }
 
 // Key of a user record: the kind's prefix byte followed by user_key.
 std::string EncodeKey(Kind kind, std::string_view user_key);

@@ -86,7 +86,7 @@ bool DecodeDictionaryRecord(std::string_view record, DictionaryInfo* info, std::
 
 // "code key \"src/a.cc#3\"": printable, bounded, for error messages.
 std::string DescribeKey(Kind kind, std::string_view key) {
-  std::string out(KindName(kind));
+  std::string out(DataKindName(kind));
   out += " key \"";
   constexpr std::size_t kShown = 80;
   for (std::size_t i = 0; i < key.size() && i < kShown; ++i) {
@@ -158,7 +158,7 @@ Result<std::unique_ptr<PersistentStore>> PersistentStore::Open(const PersistentS
     int level = options.kinds[KindIndex(kind)].level;
     if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
       return Status::InvalidArgument("persistent store: zstd level " + std::to_string(level) + " for " +
-                                     std::string(KindName(kind)) + " is outside " +
+                                     std::string(DataKindName(kind)) + " is outside " +
                                      std::to_string(ZSTD_minCLevel()) + " .. " + std::to_string(ZSTD_maxCLevel()));
     }
   }
@@ -410,7 +410,7 @@ Status PersistentStore::ScanEncoded(Kind kind, const EncodedVisitor& visit) cons
     }
   }
   if (!it->status().ok()) {
-    return FromLevelDbStatus(it->status()).WithContext("scanning " + std::string(KindName(kind)) + " records");
+    return FromLevelDbStatus(it->status()).WithContext("scanning " + std::string(DataKindName(kind)) + " records");
   }
   return Status::Ok();
 }
@@ -448,7 +448,7 @@ Status PersistentStore::Scan(Kind kind, bool decode, const RecordVisitor& visit)
   });
   if (!s.ok()) return s;
   if (corrupt > 0) {
-    return Status::Corruption(std::to_string(corrupt) + " " + std::string(KindName(kind)) +
+    return Status::Corruption(std::to_string(corrupt) + " " + std::string(DataKindName(kind)) +
                               " record(s) failed to decode; first: " + first_corrupt.message());
   }
   return Status::Ok();
@@ -570,7 +570,7 @@ Result<DictionaryInfo> PersistentStore::TrainDictionary(Kind kind) {
 }
 
 Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
-  const std::string kind_name(KindName(kind));
+  const std::string kind_name(DataKindName(kind));
   if (!options_.compression) {
     return Status::InvalidArgument("cannot train a dictionary for " + kind_name + ": compression is off");
   }

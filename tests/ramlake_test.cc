@@ -261,7 +261,7 @@ TEST_CASE("RamLake splits the budget and the entry cap by share", "[ramlake]") {
   CHECK((*lake)->partition(PartitionKind::kCode).eviction_policy() == EvictionPolicy::kSieve);
   for (PartitionKind kind : kAllPartitionKinds) {
     CHECK((*lake)->open_report(kind).outcome == OpenReport::Outcome::kCreated);
-    CHECK(std::filesystem::file_size(options.path + "/" + std::string(PartitionKindName(kind)) + ".ramlake") <=
+    CHECK(std::filesystem::file_size(options.path + "/" + std::string(DataKindName(kind)) + ".ramlake") <=
           options.total_bytes * options.share_percent[PartitionIndex(kind)] / 100);
   }
   // Entries cap of a partition holds under load.

@@ -75,7 +75,7 @@ inline storage::ramlake::PartitionOptions SmallPartition(const std::string& dir,
                                                              storage::ramlake::PartitionKind::kCode,
                                                          std::uint64_t capacity = 4 << 20) {
   storage::ramlake::PartitionOptions o;
-  o.file_path = dir + "/" + std::string(storage::ramlake::PartitionKindName(kind)) + ".ramlake";
+  o.file_path = dir + "/" + std::string(DataKindName(kind)) + ".ramlake";
   o.kind = kind;
   o.capacity_bytes = capacity;
   o.segment_bytes = 64 * 1024;

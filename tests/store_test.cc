@@ -58,7 +58,7 @@ std::unique_ptr<PersistentStore> OpenOrFail(const PersistentStoreOptions& option
 
 std::string GetOrFail(const PersistentStore& store, Kind kind, const std::string& key) {
   auto v = store.Get(kind, key);
-  INFO(KindName(kind) << " " << key << ": " << v.status().ToString());
+  INFO(DataKindName(kind) << " " << key << ": " << v.status().ToString());
   REQUIRE(v.ok());
   return *v;
 }
@@ -159,7 +159,7 @@ TEST_CASE("key schema keeps kinds and internal keys apart", "[store]") {
     CHECK(CheckpointLsnKey() < range.begin);
     CHECK(DictionaryKey(0xffffffff) < range.begin);
     CHECK(range.end <= KeyPastEverything());
-    CHECK(KindFromName(KindName(kind)) == kind);
+    CHECK(DataKindFromName(DataKindName(kind)) == kind);
   }
   CHECK_FALSE(DecodeKey(CheckpointLsnKey()));
   CHECK(DictionaryIdFromKey(DictionaryKey(77)) == 77u);
@@ -183,7 +183,7 @@ TEST_CASE("values round-trip per kind, and kinds never mix", "[store]") {
   std::uint64_t lsn = 0;
   for (Kind kind : kAllKinds) {
     for (int i = 0; i < 50; ++i) {
-      std::string value = std::string(KindName(kind)) + Numbered(" value ", i) + std::string(i * 10, 'x');
+      std::string value = std::string(DataKindName(kind)) + Numbered(" value ", i) + std::string(i * 10, 'x');
       REQUIRE(store->Put(kind, Numbered("key", i), value, ++lsn).ok());
     }
   }
@@ -197,7 +197,7 @@ TEST_CASE("values round-trip per kind, and kinds never mix", "[store]") {
         ++expect_lsn;
         auto v = s.Get(kind, Numbered("key", i));
         REQUIRE(v.ok());
-        CHECK(*v == std::string(KindName(kind)) + Numbered(" value ", i) + std::string(i * 10, 'x'));
+        CHECK(*v == std::string(DataKindName(kind)) + Numbered(" value ", i) + std::string(i * 10, 'x'));
         auto l = s.GetLsn(kind, Numbered("key", i));
         REQUIRE(l.ok());
         CHECK(*l == expect_lsn);
@@ -266,7 +266,7 @@ TEST_CASE("iteration, counts and sizes stay within their kind", "[store]") {
   REQUIRE(store->Compact().ok());  // so that the on-disk estimate sees everything
 
   for (auto [kind, n] : counts) {
-    INFO(KindName(kind));
+    INFO(DataKindName(kind));
     std::map<std::string, std::string> seen;
     REQUIRE(store->ForEach(kind, [&](const StoredRecord& r) {
       seen.emplace(std::string(r.key), std::string(r.value));

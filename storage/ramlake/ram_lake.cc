@@ -10,7 +10,7 @@ namespace postdevai::storage::ramlake {
 PartitionOptions RamLake::PartitionOptionsFor(const RamLakeOptions& options, PartitionKind kind) {
   const std::size_t i = PartitionIndex(kind);
   PartitionOptions p;
-  p.file_path = JoinPath(options.path, std::string(PartitionKindName(kind)) + ".ramlake");
+  p.file_path = JoinPath(options.path, std::string(DataKindName(kind)) + ".ramlake");
   p.kind = kind;
   p.capacity_bytes = options.total_bytes / 100 * options.share_percent[i] +
                      options.total_bytes % 100 * options.share_percent[i] / 100;

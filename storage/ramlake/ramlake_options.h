@@ -12,18 +12,16 @@
 #include <string>
 #include <string_view>
 
+#include "postdevai/config.h"
+
 namespace postdevai::storage::ramlake {
 
-// The four partitions, in file-format order (the byte stored in every file and
-// record). Mirrors postdevai::DataKind (config.h) value for value.
-enum class PartitionKind : std::uint8_t { kVectors = 0, kCode = 1, kHistory = 2, kMetadata = 3 };
-inline constexpr std::size_t kPartitionCount = 4;
-inline constexpr std::array<PartitionKind, kPartitionCount> kAllPartitionKinds = {
-    PartitionKind::kVectors, PartitionKind::kCode, PartitionKind::kHistory, PartitionKind::kMetadata};
-
-constexpr std::size_t PartitionIndex(PartitionKind kind) { return static_cast<std::size_t>(kind); }
-// "vectors", "code", "history", "metadata" (also the stem of the file name).
-std::string_view PartitionKindName(PartitionKind kind);
+// The four partitions, one per DataKind; its value is the byte stored in every
+// file and record, and DataKindName(kind) is the stem of the file name.
+using PartitionKind = ::postdevai::DataKind;
+inline constexpr std::size_t kPartitionCount = kDataKindCount;
+inline constexpr std::array<PartitionKind, kPartitionCount> kAllPartitionKinds = kAllDataKinds;
+constexpr std::size_t PartitionIndex(PartitionKind kind) { return DataKindIndex(kind); }
 
 // Which clean entry a full partition evicts first.
 //   kLru:    least recently used (reads and writes both count as a use).
@@ -33,9 +31,8 @@ std::string_view PartitionKindName(PartitionKind kind);
 //   kS3Fifo: S3-FIFO (SOSP'23): a small probationary FIFO (10% of the budget),
 //            a main FIFO and a ghost list of recently evicted keys. A scan
 //            passes through the small queue without touching the main one.
-enum class EvictionPolicy : std::uint8_t { kLru = 0, kSieve = 1, kS3Fifo = 2 };
-std::string_view EvictionPolicyName(EvictionPolicy policy);
-std::optional<EvictionPolicy> EvictionPolicyFromName(std::string_view name);
+// (The config's EvictionPolicy; names via EvictionPolicyName.)
+using EvictionPolicy = ::postdevai::EvictionPolicy;
 
 // One partition file. RamLake::PartitionOptionsFor derives these from
 // RamLakeOptions; tests and benches may build them directly.

@@ -68,32 +68,6 @@ struct RamLakePartition::Segment {
   std::uint8_t state = kFree;
 };
 
-std::string_view PartitionKindName(PartitionKind kind) {
-  switch (kind) {
-    case PartitionKind::kVectors: return "vectors";
-    case PartitionKind::kCode: return "code";
-    case PartitionKind::kHistory: return "history";
-    case PartitionKind::kMetadata: return "metadata";
-  }
-  return "unknown";
-}
-
-std::string_view EvictionPolicyName(EvictionPolicy policy) {
-  switch (policy) {
-    case EvictionPolicy::kLru: return "lru";
-    case EvictionPolicy::kSieve: return "sieve";
-    case EvictionPolicy::kS3Fifo: return "s3fifo";
-  }
-  return "unknown";
-}
-
-std::optional<EvictionPolicy> EvictionPolicyFromName(std::string_view name) {
-  for (EvictionPolicy p : {EvictionPolicy::kLru, EvictionPolicy::kSieve, EvictionPolicy::kS3Fifo}) {
-    if (EvictionPolicyName(p) == name) return p;
-  }
-  return std::nullopt;
-}
-
 std::string OpenReport::ToString() const {
   std::string s;
   switch (outcome) {
@@ -142,7 +116,7 @@ Result<std::unique_ptr<RamLakePartition>> RamLakePartition::Open(FileSystem* fs,
   if (report == nullptr) report = &local_report;
   *report = OpenReport{};
   std::uint64_t start = fs->NowMicros();
-  std::string context = "RAM-Lake partition " + std::string(PartitionKindName(options.kind)) + " at " +
+  std::string context = "RAM-Lake partition " + std::string(DataKindName(options.kind)) + " at " +
                         options.file_path;
 
   if (options.file_path.empty()) return Status::InvalidArgument(context + ": no file path");
@@ -215,7 +189,7 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
   }
   bool snapshot = false;
   if (reason.empty()) {
-    const std::string kind_name(PartitionKindName(options_.kind));
+    const std::string kind_name(DataKindName(options_.kind));
     if (header.magic != fmt::kFileMagic) {
       reason = "not a RAM-Lake partition file (bad magic)";
     } else if (fmt::FileHeaderChecksum(header) != header.header_crc) {
@@ -226,7 +200,7 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
     } else if (header.kind != static_cast<std::uint8_t>(options_.kind)) {
       reason = "file belongs to partition " +
                (header.kind < kPartitionCount
-                    ? std::string(PartitionKindName(static_cast<PartitionKind>(header.kind)))
+                    ? std::string(DataKindName(static_cast<PartitionKind>(header.kind)))
                     : "#" + std::to_string(header.kind)) +
                ", not " + kind_name;
     } else if (header.capacity_bytes != options_.capacity_bytes || header.segment_bytes != segment_bytes_ ||
@@ -506,7 +480,7 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
   if (footprint > max_record_bytes_) {
     return Status::TooLarge("record of " + std::to_string(footprint) + " bytes exceeds the largest record (" +
                             std::to_string(max_record_bytes_) + " bytes) of RAM-Lake partition " +
-                            std::string(PartitionKindName(options_.kind)));
+                            std::string(DataKindName(options_.kind)));
   }
   const std::uint64_t hash = HashKey(key);
   std::uint32_t slot = FindSlot(key, hash);
@@ -554,7 +528,7 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
   if (stats_.dirty_bytes + footprint > usable_bytes_ || (needs_slot && stats_.entries == stats_.dirty_entries)) {
     if (!new_key) RemoveEntry(slot, hash, /*mark_record_dead=*/true);
     ++stats_.rejected_puts;
-    return Status::Busy("RAM-Lake partition " + std::string(PartitionKindName(options_.kind)) + ": " +
+    return Status::Busy("RAM-Lake partition " + std::string(DataKindName(options_.kind)) + ": " +
                         std::to_string(stats_.dirty_bytes) + " bytes in " + std::to_string(stats_.dirty_entries) +
                         " dirty entries leave no room; entries above LSN " + std::to_string(persisted_lsn_) +
                         " wait for the persistent store");
@@ -1033,7 +1007,7 @@ Result<std::uint64_t> RamLakePartition::AllocateRecord(std::uint64_t footprint) 
     }
     CleanOneSegment();
   }
-  return Status::Corruption("RAM-Lake partition " + std::string(PartitionKindName(options_.kind)) +
+  return Status::Corruption("RAM-Lake partition " + std::string(DataKindName(options_.kind)) +
                             ": the cleaner made no progress (space accounting is broken)");
 }
 
@@ -1117,7 +1091,7 @@ void RamLakePartition::CleanOneSegment() {
 
 Status RamLakePartition::Snapshot(const std::string& dir, SnapshotInfo* info) const {
   PDAI_RETURN_IF_ERROR(fs_->CreateDirs(dir));
-  const std::string path = JoinPath(dir, std::string(PartitionKindName(options_.kind)) + ".ramlake");
+  const std::string path = JoinPath(dir, std::string(DataKindName(options_.kind)) + ".ramlake");
   const std::string tmp = path + ".tmp";
   auto opened = fs_->NewWritableFile(tmp);
   if (!opened.ok()) return opened.status();
@@ -1174,7 +1148,7 @@ Status RamLakePartition::Snapshot(const std::string& dir, SnapshotInfo* info) co
   if (s.ok()) s = fs_->SyncDir(dir);
   if (!s.ok()) {
     (void)fs_->RemoveFile(tmp);
-    return s.WithContext("snapshot of RAM-Lake partition " + std::string(PartitionKindName(options_.kind)));
+    return s.WithContext("snapshot of RAM-Lake partition " + std::string(DataKindName(options_.kind)));
   }
   if (info) {
     info->path = path;
@@ -1251,7 +1225,7 @@ double RamLakePartition::IndexBytesPerEntry() const {
 
 Status RamLakePartition::Verify() const {
   auto fail = [&](const std::string& what) {
-    return Status::Corruption("RAM-Lake partition " + std::string(PartitionKindName(options_.kind)) + ": " + what);
+    return Status::Corruption("RAM-Lake partition " + std::string(DataKindName(options_.kind)) + ": " + what);
   };
   std::vector<std::uint64_t> segment_live(segment_count_, 0);
   std::uint64_t live = 0, entries = 0, dirty = 0, dirty_bytes = 0;
