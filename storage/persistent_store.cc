@@ -137,7 +137,6 @@ PersistentStore::PersistentStore(PersistentStoreOptions options)
     : options_(std::move(options)), codec_(options_.max_value_bytes) {}
 
 PersistentStore::~PersistentStore() {
-  WaitForBackgroundTraining();
   std::unique_lock lock(db_mu_);
   db_.reset();  // before the Env, cache and filter policy it uses
 }
@@ -532,22 +531,6 @@ void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& re
                          (growth - 1.0) * static_cast<double>(records_at_training_[i].load())) * factor;
     }
     if (!due) continue;
-    if (options_.background_training) {
-      std::lock_guard trainer(trainer_mu_);
-      if (trainer_running_.load()) continue;  // it will install a dictionary; don't queue
-      if (trainer_.joinable()) trainer_.join();
-      trainer_running_ = true;
-      trainer_ = std::thread([this, kind, current, i] {
-        {
-          std::lock_guard training(training_mu_);
-          if (current_dictionary_[i].load(std::memory_order_acquire) == current) {
-            if (!TrainDictionaryLocked(kind).ok()) training_backoff_[i].fetch_add(1);
-          }
-        }
-        trainer_running_ = false;
-      });
-      continue;
-    }
     // Another thread already training will install a dictionary; don't queue.
     std::unique_lock training(training_mu_, std::try_to_lock);
     if (!training.owns_lock() || current_dictionary_[i].load(std::memory_order_acquire) != current) continue;
@@ -557,11 +540,6 @@ void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& re
     // pay a scan on every write.
     if (!trained.ok()) training_backoff_[i].fetch_add(1);
   }
-}
-
-void PersistentStore::WaitForBackgroundTraining() {
-  std::lock_guard trainer(trainer_mu_);
-  if (trainer_.joinable()) trainer_.join();
 }
 
 Result<DictionaryInfo> PersistentStore::TrainDictionary(Kind kind) {

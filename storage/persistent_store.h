@@ -42,7 +42,6 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
-#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,10 +106,6 @@ struct PersistentStoreOptions {
   std::size_t dictionary_bytes = 64u << 10;
   std::size_t dictionary_sample_bytes = 8u << 20;
   // Limit on one value's raw length; larger values are refused (kTooLarge).
-  // Automatic training runs on a background thread (true), so no write waits
-  // the few hundred milliseconds it takes; false trains inside the write that
-  // reaches the threshold (deterministic, for tests).
-  bool background_training = true;
   std::uint32_t max_value_bytes = kDefaultMaxValueBytes;
 };
 
@@ -225,8 +220,6 @@ class PersistentStore {
   // synced write before any value can use it. kInvalidArgument when the kind
   // has too few records to train from or compression/dictionaries are off.
   Result<DictionaryInfo> TrainDictionary(Kind kind);
-  // Waits for an automatic training running in the background, if any.
-  void WaitForBackgroundTraining();
   // Every dictionary in the store, oldest first.
   std::vector<DictionaryInfo> Dictionaries() const;
 
@@ -295,9 +288,6 @@ class PersistentStore {
 
   // Lock order: training_mu_, then write_mu_, then db_mu_.
   std::mutex training_mu_;            // one dictionary training at a time
-  std::mutex trainer_mu_;             // guards trainer_
-  std::thread trainer_;               // the background training, when one ran
-  std::atomic<bool> trainer_running_{false};
   std::mutex write_mu_;               // serializes LevelDB writes and reopen
   mutable std::shared_mutex db_mu_;   // shared: use db_; exclusive: replace it
   std::unique_ptr<leveldb::DB> db_;   // null when closed after a failed reopen

@@ -45,7 +45,6 @@ PersistentStoreOptions OptionsAt(const std::string& path, FileSystem* fs = FileS
   o.file_system = fs;
   o.cache_size_mb = 8;
   o.dictionary_training_records = 0;  // tests that want training ask for it
-  o.background_training = false;      // and get it inside the write, deterministically
   return o;
 }
 
@@ -804,21 +803,4 @@ TEST_CASE("options are validated", "[store]") {
   // A second store on the same directory is refused while the first is open.
   auto first = OpenOrFail(OptionsAt(dir.path()));
   CHECK(PersistentStore::Open(OptionsAt(dir.path())).status().code() == StatusCode::kBusy);
-}
-
-TEST_CASE("automatic training can run in the background, off the write path", "[store]") {
-  TempDir dir("store");
-  auto options = OptionsAt(dir.path());
-  options.background_training = true;
-  options.dictionary_training_records = 300;
-  options.dictionary_training_bytes = 256 << 10;
-  options.dictionary_bytes = 8 << 10;
-  std::mt19937_64 rng(9);
-  auto store = OpenOrFail(options);
-  for (int i = 0; i < 400; ++i) REQUIRE(store->Put(Kind::kCode, Numbered("a", i), CodeChunk(rng, 1200), i + 1).ok());
-  store->WaitForBackgroundTraining();
-  REQUIRE(store->Dictionaries().size() == 1);
-  REQUIRE(store->Put(Kind::kCode, "after", CodeChunk(rng, 1200), 1000).ok());
-  CHECK(store->Stats(Kind::kCode)->dictionary_id == store->Dictionaries()[0].id);
-  for (int i = 0; i < 400; i += 37) REQUIRE(store->Get(Kind::kCode, Numbered("a", i)).ok());
 }
