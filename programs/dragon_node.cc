@@ -17,6 +17,7 @@
 #include "config/config_cli.h"
 #include "postdevai/config.h"
 #include "actors/engine.h"
+#include "actors/remote.h"
 
 namespace {
 
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   postdevai::actors::ConfigureActorSystem(cfg);
+  postdevai::actors::LoadNetworkModules(cfg, config.node);
   caf::actor_system system{cfg};
 
   std::fprintf(stderr, "dragon_node: config: %s\n", config_path.empty() ? "embedded defaults" : config_path.c_str());
@@ -109,6 +111,13 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(r.records_kept), static_cast<unsigned long long>(r.RecordsDropped()),
                  r.rebuild_reason.empty() ? "" : " — ", r.rebuild_reason.c_str());
   }
+  auto port = postdevai::actors::PublishController(system, (*engine)->controller(), config.node);
+  if (!port.ok()) {
+    (void)(*engine)->Stop();
+    return Fail(port.status().ToString());
+  }
+  std::fprintf(stderr, "dragon_node: serving the engine at %s:%u (%s)\n", config.node.address.c_str(), *port,
+               postdevai::actors::UsesTls(config.node) ? "mutual TLS" : config.node.insecure ? "plaintext, insecure" : "plaintext");
   std::fprintf(stderr, "dragon_node: ready; checkpoint every %u min; SIGINT/SIGTERM stops\n", config.sync_interval_minutes);
 
   int sig = 0;

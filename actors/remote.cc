@@ -1,0 +1,61 @@
+#include "actors/remote.h"
+
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include "actors/errors.h"
+
+namespace postdevai::actors {
+
+namespace {
+
+bool IsLoopback(const std::string& address) {
+  return address == "127.0.0.1" || address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+bool UsesTls(const NodeConfig& node) {
+  return !node.certificate.empty() && !node.key.empty() && !node.ca_file.empty();
+}
+
+void LoadNetworkModules(caf::actor_system_config& cfg, const NodeConfig& node) {
+  cfg.load<caf::io::middleman>();
+  if (UsesTls(node)) {
+    cfg.load<caf::openssl::manager>();
+    cfg.set("openssl.certificate", node.certificate);
+    cfg.set("openssl.key", node.key);
+    cfg.set("openssl.cafile", node.ca_file);
+  }
+}
+
+Result<std::uint16_t> PublishController(caf::actor_system& sys, const controller_actor& controller,
+                                        const NodeConfig& node) {
+  const bool tls = UsesTls(node);
+  if (!tls && !node.insecure && !IsLoopback(node.address)) {
+    return Status::InvalidArgument("refusing to serve " + node.address + ":" + std::to_string(node.port) +
+                                   " without TLS: set node.certificate, node.key and node.ca_file, or "
+                                   "node.insecure = true to accept plaintext on a non-loopback address");
+  }
+  caf::expected<std::uint16_t> port = tls ? caf::openssl::publish(controller, node.port, node.address.c_str(), true)
+                                          : caf::io::publish(controller, node.port, node.address.c_str(), true);
+  if (!port) {
+    return Status::Unavailable("cannot serve on " + node.address + ":" + std::to_string(node.port) + ": " +
+                               sys.render(port.error()));
+  }
+  return *port;
+}
+
+Result<controller_actor> ConnectToNode(caf::actor_system& sys, const std::string& host, std::uint16_t port,
+                                       const NodeConfig& tls) {
+  caf::expected<controller_actor> node =
+      UsesTls(tls) ? caf::openssl::remote_actor<controller_actor>(sys, host, port)
+                   : sys.middleman().remote_actor<controller_actor>(host, port);
+  if (!node) {
+    return Status::Unavailable("no dragon_node reachable at " + host + ":" + std::to_string(port) + " (" +
+                               sys.render(node.error()) + ")");
+  }
+  return *node;
+}
+
+}  // namespace postdevai::actors

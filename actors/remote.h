@@ -1,0 +1,34 @@
+// Serving the engine to other processes (the CLI, other nodes) as a CAF remote
+// actor over TCP, and reaching a node from a client. Mutual TLS through CAF's
+// OpenSSL module when a certificate, key and CA file are all configured; a
+// peer without a certificate from that CA is refused during the handshake.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "actors/interfaces.h"
+#include "postdevai/config.h"
+
+namespace postdevai::actors {
+
+// Whether these settings ask for TLS (all of certificate, key and CA set).
+bool UsesTls(const NodeConfig& node);
+
+// Loads the network modules into cfg: the middleman, and the OpenSSL manager
+// with the certificate, key and CA when UsesTls(node). Call before the
+// actor_system is constructed.
+void LoadNetworkModules(caf::actor_system_config& cfg, const NodeConfig& node);
+
+// Publishes the controller at node.address:node.port (0: any free port);
+// returns the port. Refuses a non-loopback address without TLS unless
+// node.insecure. Errors name the address.
+Result<std::uint16_t> PublishController(caf::actor_system& sys, const controller_actor& controller,
+                                        const NodeConfig& node);
+
+// Connects to the controller of the node at host:port, with TLS when
+// UsesTls(tls). kUnavailable naming host:port when nothing answers there.
+Result<controller_actor> ConnectToNode(caf::actor_system& sys, const std::string& host, std::uint16_t port,
+                                       const NodeConfig& tls);
+
+}  // namespace postdevai::actors
