@@ -4,6 +4,7 @@
 // there may leave RAM: the store can serve them).
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "postdevai/log.h"
 #include "storage/persistent_store.h"
 
 namespace postdevai::actors {
@@ -39,8 +40,7 @@ void Flush(store_actor::stateful_pointer<store_state> self) {
   Status s = st.store->Write(batch);
   if (!s.ok()) {
     st.last_error = s;
-    std::fprintf(stderr, "postdevai: store: applying %zu writes failed (will retry): %s\n", st.queued.size(),
-                 s.ToString().c_str());
+    LogWarning("store", "applying " + std::to_string(st.queued.size()) + " writes failed (will retry): " + s.ToString());
     st.flush_pending = true;
     self->delayed_send(self, std::chrono::milliseconds(200), flush_atom_v);
     return;

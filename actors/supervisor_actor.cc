@@ -8,6 +8,7 @@
 
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "postdevai/log.h"
 
 namespace postdevai::actors {
 namespace {
@@ -45,8 +46,8 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
     if (partition.ok()) {
       caf::anon_send(fresh, attach_atom_v, std::move(*partition));
     } else {
-      std::fprintf(stderr, "postdevai: partition %u could not be re-attached: %s\n", kind,
-                   partition.status().ToString().c_str());
+      LogError("supervisor", "partition " + std::string(DataKindName(static_cast<DataKind>(kind))) +
+                                 " could not be re-attached: " + partition.status().ToString());
     }
   });
 }
@@ -65,8 +66,8 @@ supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_po
     for (std::size_t k = 0; k < kKinds; ++k) {
       if (msg.source != st.partitions[k].address()) continue;
       if (st.stopping || msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::normal) return;
-      std::fprintf(stderr, "postdevai: partition %zu stopped (%s); restarting it\n", k,
-                   caf::to_string(msg.reason).c_str());
+      LogWarning("supervisor", "partition " + std::string(DataKindName(static_cast<DataKind>(k))) + " stopped (" +
+                                   caf::to_string(msg.reason) + "); restarting it");
       Restart(self, k);
       return;
     }

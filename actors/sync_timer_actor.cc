@@ -4,6 +4,7 @@
 // checkpoint.
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "postdevai/log.h"
 
 namespace postdevai::actors {
 namespace {
@@ -32,8 +33,7 @@ void Checkpoint(sync_timer_actor::stateful_pointer<sync_timer_state> self,
                 .then([=](std::uint64_t) { done(lsn); },
                       [=](caf::error& err) {
                         // The checkpoint holds; old segments stay until the next one.
-                        std::fprintf(stderr, "postdevai: releasing WAL segments failed: %s\n",
-                                     caf::to_string(err).c_str());
+                        LogWarning("sync", "releasing WAL segments failed: " + caf::to_string(err));
                         done(lsn);
                       });
           },
@@ -52,7 +52,7 @@ sync_timer_actor::behavior_type SyncTimerBehavior(sync_timer_actor::stateful_poi
   return {
       [=](tick_atom) {
         Checkpoint(self, [=](caf::expected<std::uint64_t> lsn) {
-          if (!lsn) std::fprintf(stderr, "postdevai: checkpoint failed (will retry): %s\n", caf::to_string(lsn.error()).c_str());
+          if (!lsn) LogWarning("sync", "checkpoint failed (will retry): " + caf::to_string(lsn.error()));
         });
         self->delayed_send(self, self->state.interval, tick_atom_v);
       },

@@ -23,16 +23,15 @@ constexpr std::uint64_t kTiB = std::uint64_t{1} << 40;
 constexpr std::uint64_t kMinRamLakeBytes = 64 * kMiB;
 constexpr const char* kShmPath = "/dev/shm";
 
-std::uint64_t ReadMemAvailable() {
+std::uint64_t ReadMemTotal() {
   std::ifstream meminfo("/proc/meminfo");
   std::string name;
   std::uint64_t kib = 0;
   std::string unit;
   while (meminfo >> name >> kib >> unit) {
-    if (name == "MemAvailable:") return kib * 1024;
+    if (name == "MemTotal:") return kib * 1024;
   }
-  // Kernels before 3.14 lack MemAvailable; free pages understate it, which errs small.
-  long pages = sysconf(_SC_AVPHYS_PAGES);
+  long pages = sysconf(_SC_PHYS_PAGES);
   long page_size = sysconf(_SC_PAGESIZE);
   return pages > 0 && page_size > 0 ? std::uint64_t(pages) * std::uint64_t(page_size) : 0;
 }
@@ -135,7 +134,7 @@ std::uint64_t AllocatedBytesUnder(const std::string& dir) {
 
 MachineFacts ProbeMachine() {
   MachineFacts machine;
-  machine.mem_available_bytes = ReadMemAvailable();
+  machine.mem_total_bytes = ReadMemTotal();
   machine.shm_total_bytes = ShmSize();
   Account account = CurrentAccount();
   machine.user = account.name;
@@ -149,11 +148,14 @@ MachineFacts ProbeMachine() {
 HybridMemoryConfig DefaultsForMachine(const MachineFacts& machine) {
   HybridMemoryConfig config;
 
-  // A quarter of the free memory leaves room for the OS, the page cache that
-  // LevelDB reads through, and the host application. On a RAM disk the files
+  // An eighth of the machine's memory leaves room for the OS, the page cache
+  // that LevelDB reads through, and the host application. Total, not free,
+  // memory: the size must not change from one start to the next (the
+  // RAM-Lake itself uses free memory), or every restart would rebuild the
+  // partition files instead of re-attaching them. On a RAM disk the files
   // also count against its size: take at most half, so other users of
   // /dev/shm keep room.
-  std::uint64_t ramlake = machine.mem_available_bytes / 4;
+  std::uint64_t ramlake = machine.mem_total_bytes / 8;
   bool use_shm = machine.shm_total_bytes && *machine.shm_total_bytes / 2 >= kMinRamLakeBytes;
   if (use_shm) ramlake = std::min(ramlake, *machine.shm_total_bytes / 2);
   ramlake = std::max(ramlake, kMinRamLakeBytes) / kMiB * kMiB;  // whole MiB: exact in GiB
@@ -165,7 +167,7 @@ HybridMemoryConfig DefaultsForMachine(const MachineFacts& machine) {
   std::uint64_t persistent = std::clamp(machine.data_dir_free_bytes / 2, kGiB, kTiB) / kGiB * kGiB;
   config.persistent_size_tb = double(persistent) / double(kTiB);
 
-  std::uint64_t cache = std::clamp(machine.mem_available_bytes / 32, 8 * kMiB, 2048 * kMiB);
+  std::uint64_t cache = std::clamp(machine.mem_total_bytes / 64, 8 * kMiB, 2048 * kMiB);
   config.cache_size_mb = std::uint32_t(cache / kMiB);
   // An average item of ~4 KiB (a code chunk, a history message, a 768-d vector).
   config.max_ram_entries = std::max<std::uint64_t>(ramlake / 4096, 16384);

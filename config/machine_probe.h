@@ -14,7 +14,7 @@
 namespace postdevai::config {
 
 struct MachineFacts {
-  std::uint64_t mem_available_bytes = 0;  // MemAvailable of /proc/meminfo
+  std::uint64_t mem_total_bytes = 0;  // MemTotal of /proc/meminfo
   std::optional<std::uint64_t> shm_total_bytes;  // size of /dev/shm, when there is one
   std::string user;      // login name, for per-user paths
   std::string data_dir;  // $XDG_DATA_HOME/postdevai or ~/.local/share/postdevai

@@ -7,6 +7,8 @@
 // actor engine until SIGINT or SIGTERM, then checkpoints and stops cleanly.
 #include <signal.h>
 
+#include <cstdarg>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +20,7 @@
 #include "postdevai/config.h"
 #include "actors/engine.h"
 #include "actors/remote.h"
+#include "postdevai/log.h"
 
 namespace {
 
@@ -31,12 +34,22 @@ void PrintUsage(std::FILE* out) {
                "                   0 when usable, 1 with every problem (file:line: key: what)\n"
                "  --help           this text\n"
                "\n"
-               "Stops cleanly (checkpoint, files flushed) on SIGINT or SIGTERM.\n");
+               "Stops cleanly (checkpoint, files flushed) on SIGINT or SIGTERM.");
 }
 
 int Fail(const std::string& what) {
-  std::fprintf(stderr, "dragon_node: %s\n", what.c_str());
+  postdevai::LogError("dragon_node", what);
   return 1;
+}
+
+// printf-style info line in the node's log.
+[[gnu::format(printf, 1, 2)]] void Info(const char* format, ...) {
+  char line[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  postdevai::LogInfo("dragon_node", line);
 }
 
 }  // namespace
@@ -73,8 +86,9 @@ int main(int argc, char** argv) {
     config = std::move(*loaded);
   }
   postdevai::Status valid = postdevai::ValidateConfig(config, &warnings);
-  for (const auto& w : warnings) std::fprintf(stderr, "dragon_node: warning: %s\n", w.c_str());
+  for (const auto& w : warnings) postdevai::LogWarning("dragon_node", w);
   if (!valid.ok()) return Fail(valid.message());
+  if (auto logging = postdevai::ConfigureLogging(config.logging); !logging.ok()) return Fail(logging.ToString());
 
   // Block the stop signals before the actor system starts its threads, so
   // that only the main thread receives them (below).
@@ -89,24 +103,24 @@ int main(int argc, char** argv) {
   postdevai::actors::LoadNetworkModules(cfg, config.node);
   caf::actor_system system{cfg};
 
-  std::fprintf(stderr, "dragon_node: config: %s\n", config_path.empty() ? "embedded defaults" : config_path.c_str());
+  Info("config: %s", config_path.empty() ? "embedded defaults" : config_path.c_str());
   postdevai::actors::EngineReport report;
   auto engine = postdevai::actors::Engine::Start(system, config, &report);
   if (!engine.ok()) return Fail(engine.status().ToString());
-  std::fprintf(stderr, "dragon_node: persistent store: %s (LevelDB, %s values)\n", report.store_path.c_str(),
+  Info("persistent store: %s (LevelDB, %s values)", report.store_path.c_str(),
                config.compression == postdevai::Compression::kZstd ? "zstd-compressed" : "uncompressed");
-  std::fprintf(stderr, "dragon_node: write-ahead log: %s\n", report.wal_path.c_str());
-  std::fprintf(stderr, "dragon_node: RAM-Lake: %s (%.2f GiB)\n", report.ramlake_path.c_str(), config.ramlake_size_gb);
-  if (!report.ramlake_warning.empty()) std::fprintf(stderr, "dragon_node: warning: %s\n", report.ramlake_warning.c_str());
-  std::fprintf(stderr, "dragon_node: recovered in %.3f s: checkpoint LSN %llu, replayed %llu WAL records\n",
+  Info("write-ahead log: %s", report.wal_path.c_str());
+  Info("RAM-Lake: %s (%.2f GiB)", report.ramlake_path.c_str(), config.ramlake_size_gb);
+  if (!report.ramlake_warning.empty()) postdevai::LogWarning("dragon_node", report.ramlake_warning);
+  Info("recovered in %.3f s: checkpoint LSN %llu, replayed %llu WAL records",
                report.cold.seconds, static_cast<unsigned long long>(report.cold.checkpoint_lsn),
                static_cast<unsigned long long>(report.cold.wal.replayed));
-  if (report.cold.wal.torn_tail) std::fprintf(stderr, "dragon_node: %s\n", report.cold.wal.torn_tail_detail.c_str());
+  if (report.cold.wal.torn_tail) Info("%s", report.cold.wal.torn_tail_detail.c_str());
   for (postdevai::DataKind kind : postdevai::kAllDataKinds) {
     const auto& r = report.partitions[postdevai::DataKindIndex(kind)];
     using Outcome = postdevai::storage::ramlake::OpenReport::Outcome;
     const char* outcome = r.outcome == Outcome::kCreated ? "created" : r.outcome == Outcome::kReattached ? "re-attached" : "rebuilt";
-    std::fprintf(stderr, "dragon_node: partition %-8s %s: %llu records kept, %llu dropped%s%s\n",
+    Info("partition %-8s %s: %llu records kept, %llu dropped%s%s",
                  std::string(postdevai::DataKindName(kind)).c_str(), outcome,
                  static_cast<unsigned long long>(r.records_kept), static_cast<unsigned long long>(r.RecordsDropped()),
                  r.rebuild_reason.empty() ? "" : " — ", r.rebuild_reason.c_str());
@@ -116,15 +130,15 @@ int main(int argc, char** argv) {
     (void)(*engine)->Stop();
     return Fail(port.status().ToString());
   }
-  std::fprintf(stderr, "dragon_node: serving the engine at %s:%u (%s)\n", config.node.address.c_str(), *port,
+  Info("serving the engine at %s:%u (%s)", config.node.address.c_str(), *port,
                postdevai::actors::UsesTls(config.node) ? "mutual TLS" : config.node.insecure ? "plaintext, insecure" : "plaintext");
-  std::fprintf(stderr, "dragon_node: ready; checkpoint every %u min; SIGINT/SIGTERM stops\n", config.sync_interval_minutes);
+  Info("ready; checkpoint every %u min; SIGINT/SIGTERM stops", config.sync_interval_minutes);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::fprintf(stderr, "dragon_node: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  Info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   auto stopped = (*engine)->Stop();
   if (!stopped.ok()) return Fail(stopped.ToString());
-  std::fprintf(stderr, "dragon_node: checkpointed; stopped cleanly\n");
+  Info("checkpointed; stopped cleanly");
   return 0;
 }

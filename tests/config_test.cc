@@ -319,41 +319,46 @@ TEST_CASE("unset keys keep the defaults; WAL and backups follow persistent_path"
 
 TEST_CASE("embedded defaults fit the machine", "[config]") {
   config::MachineFacts machine;
-  machine.mem_available_bytes = 24 * kGiB;
+  machine.mem_total_bytes = 24 * kGiB;
   machine.shm_total_bytes = 24 * kGiB;
   machine.user = "ada";
   machine.data_dir = "/home/ada/.local/share/postdevai";
   machine.data_dir_free_bytes = 80 * kGiB;
 
   HybridMemoryConfig config = config::DefaultsForMachine(machine);
-  CHECK(config.RamLakeBytes() == 6 * kGiB);  // 25% of available memory
+  CHECK(config.RamLakeBytes() == 3 * kGiB);  // an eighth of the memory
   CHECK(config.ramlake_path == "/dev/shm/postdevai-ada/ramlake");
   CHECK(config.persistent_path == machine.data_dir);
   CHECK(config.WalPath() == machine.data_dir + "/wal");
   CHECK(config.PersistentBytes() == 40 * kGiB);  // half the free space
-  CHECK(config.cache_size_mb == 24 * 1024 / 32);
+  CHECK(config.cache_size_mb == 24 * 1024 / 64);
 
   SECTION("a small /dev/shm caps the RAM-Lake at half of it") {
     machine.shm_total_bytes = 4 * kGiB;
     CHECK(config::DefaultsForMachine(machine).RamLakeBytes() == 2 * kGiB);
   }
+  SECTION("the size depends on total memory only, so restarts re-attach") {
+    auto first = config::DefaultsForMachine(machine);
+    machine.data_dir_free_bytes /= 2;  // other things happen on the machine
+    CHECK(config::DefaultsForMachine(machine).RamLakeBytes() == first.RamLakeBytes());
+  }
   SECTION("a /dev/shm too small for 64 MiB in half of it is not used") {
     machine.shm_total_bytes = 64 * kMiB;  // Docker's default
     config = config::DefaultsForMachine(machine);
     CHECK(config.ramlake_path == machine.data_dir + "/ramlake");
-    CHECK(config.RamLakeBytes() == 6 * kGiB);
+    CHECK(config.RamLakeBytes() == 3 * kGiB);
   }
   SECTION("little memory still gets 64 MiB") {
-    machine.mem_available_bytes = 100 * kMiB;
+    machine.mem_total_bytes = 100 * kMiB;
     config = config::DefaultsForMachine(machine);
     CHECK(config.RamLakeBytes() == 64 * kMiB);
     CHECK(config.cache_size_mb == 8);
   }
   SECTION("sizes are whole MiB, so they print exactly") {
-    machine.mem_available_bytes = 10 * kGiB + 12345;
+    machine.mem_total_bytes = 10 * kGiB + 12345;
     config = config::DefaultsForMachine(machine);
     CHECK(config.RamLakeBytes() % kMiB == 0);
-    CHECK(config.RamLakeBytes() == (10 * kGiB + 12345) / 4 / kMiB * kMiB);
+    CHECK(config.RamLakeBytes() == (10 * kGiB + 12345) / 8 / kMiB * kMiB);
   }
 }
 

@@ -298,13 +298,14 @@ Result<HybridMemoryConfig> ParseConfig(std::string_view toml_text, const std::st
                                        std::vector<std::string>* warnings);
 
 // Defaults that fit the machine this runs on:
-//   ramlake_size_gb:  min(25% of MemAvailable, 50% of /dev/shm), at least 64 MiB;
+//   ramlake_size_gb:  min(MemTotal / 8, 50% of /dev/shm), at least 64 MiB (total, not
+//                     free, memory: the same size at every start, so files re-attach);
 //   ramlake_path:     /dev/shm/postdevai-<user>/ramlake (when /dev/shm can hold
 //                     the 64 MiB minimum in half of it), else <data dir>/ramlake;
 //   persistent_path:  the data dir, $XDG_DATA_HOME/postdevai or
 //                     ~/.local/share/postdevai; WAL and backups beneath it;
 //   persistent_size_tb: half the free space there, at most 1 TiB, at least 1 GiB;
-//   cache_size_mb:    MemAvailable / 32, 8..2048 MiB;
+//   cache_size_mb:    MemTotal / 64, 8..2048 MiB;
 //   max_ram_entries:  one per 4 KiB of RAM-Lake, at least 16384.
 // Looks at the machine; creates nothing.
 HybridMemoryConfig EmbeddedDefaults();
