@@ -187,8 +187,8 @@ void VectorIndex::Reserve(std::size_t count) {
   slot_capacity_ = count;
 }
 
-const std::int8_t* VectorIndex::codes(std::size_t slot) const {
-  return reinterpret_cast<const std::int8_t*>(codes_.data()) + slot * code_stride_;
+const std::uint8_t* VectorIndex::codes(std::size_t slot) const {
+  return reinterpret_cast<const std::uint8_t*>(codes_.data()) + slot * code_stride_;
 }
 
 const float* VectorIndex::full(std::size_t slot) const {
@@ -261,7 +261,7 @@ void VectorIndex::AddChecked(const VectorEntry& entry) {
   const std::size_t dim = options_.dimension;
   ids_.push_back(entry.id);
   if (quantized()) {
-    std::int8_t* row = reinterpret_cast<std::int8_t*>(codes_.data()) + slot * code_stride_;
+    std::uint8_t* row = reinterpret_cast<std::uint8_t*>(codes_.data()) + slot * code_stride_;
     const simd::Int8Params p = simd::QuantizeInt8(entry.values.data(), dim, row);
     scales_.push_back(p.scale);
     offsets_.push_back(p.offset);
@@ -399,7 +399,7 @@ Status VectorIndex::ScanQuantized(const float* queries, std::size_t num_queries,
   candidates->assign(num_queries, {});
   if (filter.nothing || ids_.empty()) return Status::Ok();
 
-  std::vector<std::int16_t> query_codes(num_queries * padded);
+  std::vector<std::int8_t> query_codes(num_queries * padded);
   std::vector<simd::Int8QueryParams> query_params(num_queries);
   for (std::size_t q = 0; q < num_queries; ++q) {
     query_params[q] = simd::QuantizeQuery(queries + q * dim, dim, query_codes.data() + q * padded);

@@ -1,8 +1,8 @@
 // VectorIndex: similarity search over the embeddings of one model, searching
 // both tiers of the engine at once.
 //
-// What it keeps, per vector, in RAM: an int8 copy (simd::QuantizeInt8: one code
-// per component plus scale, offset and the exact squared norm), the caller's
+// What it keeps, per vector, in RAM: an 8-bit copy (simd::QuantizeInt8: one
+// code per component plus scale, offset and the exact squared norm), the caller's
 // 64-bit id and the vector's attributes (owner kind, path, language, session).
 // The full-precision vectors live elsewhere — hot in the RAM-Lake partition or
 // cold in LevelDB — and are read through a FullPrecisionSource the caller
@@ -266,7 +266,7 @@ class VectorIndex {
   std::size_t Candidates(const VectorSearchOptions& options) const;
   CompiledFilter Compile(const VectorFilter& filter) const;
 
-  const std::int8_t* codes(std::size_t slot) const;
+  const std::uint8_t* codes(std::size_t slot) const;
   const float* full(std::size_t slot) const;
   // Exact scores for the given slots' vectors, fetched from the kept copy or the source.
   Status FetchFull(std::span<const std::uint32_t> slots, std::vector<std::uint64_t>* id_scratch, float* out) const;

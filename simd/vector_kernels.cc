@@ -344,10 +344,11 @@ void ScoreFloatRowsMultiImpl(VectorMetric metric, const float* queries, std::siz
 // ------------------------------------------------------------------ int8
 
 using DI16 = hn::ScalableTag<std::int16_t>;
-using DI8 = hn::Rebind<std::int8_t, DI16>;     // as many int8 lanes as DI16 has int16 lanes
+using DU8 = hn::Rebind<std::uint8_t, DI16>;  // as many 8-bit lanes as DI16 has 16-bit lanes
+using DI8 = hn::Rebind<std::int8_t, DI16>;
 using DI32 = hn::Repartition<std::int32_t, DI16>;
 
-Int8Params QuantizeInt8Impl(const float* HWY_RESTRICT x, std::size_t dim, std::int8_t* HWY_RESTRICT codes) {
+Int8Params QuantizeInt8Impl(const float* HWY_RESTRICT x, std::size_t dim, std::uint8_t* HWY_RESTRICT codes) {
   Int8Params params;
   const std::size_t padded = PaddedInt8Dimension(dim);
   if (dim == 0) {
@@ -372,18 +373,18 @@ Int8Params QuantizeInt8Impl(const float* HWY_RESTRICT x, std::size_t dim, std::i
     hi = std::max(hi, x[j]);
     norm += x[j] * x[j];
   }
-  params.offset = 0.5f * (lo + hi);
-  params.scale = (hi - lo) / 254.0f;
+  params.offset = lo;
+  params.scale = (hi - lo) / 255.0f;
   params.squared_norm = norm;
   const float inv_scale = params.scale > 0.0f ? 1.0f / params.scale : 0.0f;
 
-  // code = clamp(round_half_even((x - offset) * inv_scale), -127, 127)
+  // code = clamp(round_half_even((x - offset) * inv_scale), 0, 255)
   const hn::RebindToSigned<DF> di32;
-  const hn::Rebind<std::int8_t, DF> d8;
+  const hn::Rebind<std::uint8_t, DF> d8;
   const VF voffset = hn::Set(d, params.offset);
   const VF vinv = hn::Set(d, inv_scale);
-  const auto vlo = hn::Set(di32, -127);
-  const auto vhi = hn::Set(di32, 127);
+  const auto vlo = hn::Zero(di32);
+  const auto vhi = hn::Set(di32, 255);
   i = 0;
   for (; i + N <= dim; i += N) {
     const auto code = hn::NearestInt(hn::Mul(hn::Sub(hn::LoadU(d, x + i), voffset), vinv));
@@ -391,14 +392,14 @@ Int8Params QuantizeInt8Impl(const float* HWY_RESTRICT x, std::size_t dim, std::i
   }
   for (; i < dim; ++i) {
     const float scaled = (x[i] - params.offset) * inv_scale;
-    codes[i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(scaled), -127.0f, 127.0f));
+    codes[i] = static_cast<std::uint8_t>(std::clamp(std::nearbyint(scaled), 0.0f, 255.0f));
   }
   std::memset(codes + dim, 0, padded - dim);
   return params;
 }
 
 Int8QueryParams QuantizeQueryImpl(const float* HWY_RESTRICT query, std::size_t dim,
-                                  std::int16_t* HWY_RESTRICT codes) {
+                                  std::int8_t* HWY_RESTRICT codes) {
   Int8QueryParams params;
   const std::size_t padded = PaddedInt8Dimension(dim);
   const DF d;
@@ -424,34 +425,80 @@ Int8QueryParams QuantizeQueryImpl(const float* HWY_RESTRICT query, std::size_t d
   params.scale = max_abs / static_cast<float>(kQueryCodeLimit);
   const float inv_scale = params.scale > 0.0f ? 1.0f / params.scale : 0.0f;
   const hn::RebindToSigned<DF> di32;
-  const hn::Rebind<std::int16_t, DF> d16;
+  const hn::Rebind<std::int8_t, DF> d8;
   const VF vinv = hn::Set(d, inv_scale);
   const auto vlo = hn::Set(di32, -kQueryCodeLimit);
   const auto vhi = hn::Set(di32, kQueryCodeLimit);
   i = 0;
   for (; i + N <= dim; i += N) {
     const auto code = hn::NearestInt(hn::Mul(hn::LoadU(d, query + i), vinv));
-    hn::StoreU(hn::DemoteTo(d16, hn::Min(hn::Max(code, vlo), vhi)), d16, codes + i);
+    hn::StoreU(hn::DemoteTo(d8, hn::Min(hn::Max(code, vlo), vhi)), d8, codes + i);
   }
   for (; i < dim; ++i) {
     const float limit = static_cast<float>(kQueryCodeLimit);
-    codes[i] = static_cast<std::int16_t>(std::clamp(std::nearbyint(query[i] * inv_scale), -limit, limit));
+    codes[i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(query[i] * inv_scale), -limit, limit));
   }
-  std::fill(codes + dim, codes + padded, std::int16_t{0});
+  std::fill(codes + dim, codes + padded, std::int8_t{0});
   return params;
 }
 
-// Integer dot products of kQ int16 queries x kR int8 rows: int8 codes are
-// widened to int16 as they are loaded, then multiplied pairwise and summed
-// into int32 lanes (vpmaddwd on x86: ReorderWidenMulAccumulate).
+// Integer dot products sum(code[i] * query_code[i]) of kQ queries x kR rows.
 // With kPrefetch (single-query scans), each row's line kInt8PrefetchBytes
 // ahead is prefetched once per cache line read.
+//
+// AVX3_DL (AVX-512 VNNI): one vpdpbusd multiplies 64 unsigned codes by 64
+// signed query codes and adds each group of four products into an int32 lane.
+// Highway 1.0.3 has no op for it (its ReorderWidenMulAccumulate is vpmaddwd on
+// 16-bit lanes even on AVX3_DL), so this target calls the intrinsic on the
+// vectors' raw registers. The stored codes are unsigned and the query codes
+// signed precisely because vpdpbusd takes u8 x s8.
+// Other targets widen both to int16 as they load them and multiply pairwise
+// into int32 lanes (ReorderWidenMulAccumulate: vpmaddwd on x86).
+// Both compute the exact integer sum, so every target returns the same dots.
+#if HWY_TARGET == HWY_AVX3_DL
+// Highway 1.0.3's AVX3_DL target string enables AVX-VNNI (VEX, 256-bit) but not
+// AVX512-VNNI, although its CPU check for the target requires AVX512-VNNI; so
+// this one function adds it to the target's instruction set.
+template <std::size_t kQ, std::size_t kR, bool kPrefetch>
+__attribute__((target(HWY_TARGET_STR ",avx512vnni"))) HWY_NOINLINE void Int8BlockVnni(
+    const std::int8_t* HWY_RESTRICT queries, std::size_t query_stride, const std::uint8_t* HWY_RESTRICT rows,
+    std::size_t row_stride, std::size_t padded_dim, std::int32_t* HWY_RESTRICT out, std::size_t out_stride) {
+  const hn::Full512<std::uint8_t> du8;
+  const hn::Full512<std::int8_t> di8;
+  const hn::Full512<std::int32_t> d32;
+  using V32 = hn::Vec<decltype(d32)>;
+  V32 acc[kQ][kR];
+  for (std::size_t q = 0; q < kQ; ++q) {
+    for (std::size_t r = 0; r < kR; ++r) acc[q][r] = hn::Zero(d32);
+  }
+  for (std::size_t i = 0; i < padded_dim; i += 64) {
+    if constexpr (kPrefetch) {
+      for (std::size_t r = 0; r < kR; ++r) hwy::Prefetch(rows + r * row_stride + i + kInt8PrefetchBytes);
+    }
+    hn::Vec<decltype(du8)> rv[kR];
+    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::LoadU(du8, rows + r * row_stride + i);
+    for (std::size_t q = 0; q < kQ; ++q) {
+      auto qv = hn::LoadU(di8, queries + q * query_stride + i);
+      if constexpr (kR > 1) KeepInRegister(qv);
+      for (std::size_t r = 0; r < kR; ++r) acc[q][r].raw = _mm512_dpbusd_epi32(acc[q][r].raw, rv[r].raw, qv.raw);
+    }
+  }
+  for (std::size_t q = 0; q < kQ; ++q) {
+    for (std::size_t r = 0; r < kR; ++r) out[q * out_stride + r] = hn::GetLane(hn::SumOfLanes(d32, acc[q][r]));
+  }
+}
+#endif
+
 template <std::size_t kQ, std::size_t kR, bool kPrefetch = false>
-HWY_INLINE void Int8Block(const std::int16_t* HWY_RESTRICT queries, std::size_t query_stride,
-                          const std::int8_t* HWY_RESTRICT rows, std::size_t row_stride, std::size_t padded_dim,
+HWY_INLINE void Int8Block(const std::int8_t* HWY_RESTRICT queries, std::size_t query_stride,
+                          const std::uint8_t* HWY_RESTRICT rows, std::size_t row_stride, std::size_t padded_dim,
                           std::int32_t* HWY_RESTRICT out, std::size_t out_stride) {
+#if HWY_TARGET == HWY_AVX3_DL
+  Int8BlockVnni<kQ, kR, kPrefetch>(queries, query_stride, rows, row_stride, padded_dim, out, out_stride);
+#else
   const DI16 d16;
-  const DI8 d8;
+  const DU8 du8;
+  const DI8 di8;
   const DI32 d32;
   using V32 = hn::Vec<DI32>;
   using V16 = hn::Vec<DI16>;
@@ -468,9 +515,9 @@ HWY_INLINE void Int8Block(const std::int16_t* HWY_RESTRICT queries, std::size_t 
       }
     }
     V16 rv[kR];
-    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::PromoteTo(d16, hn::LoadU(d8, rows + r * row_stride + i));
+    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::PromoteTo(d16, hn::LoadU(du8, rows + r * row_stride + i));
     for (std::size_t q = 0; q < kQ; ++q) {
-      V16 qv = hn::LoadU(d16, queries + q * query_stride + i);
+      V16 qv = hn::PromoteTo(d16, hn::LoadU(di8, queries + q * query_stride + i));
       if constexpr (kR > 1) KeepInRegister(qv);
       for (std::size_t r = 0; r < kR; ++r) {
         sum0[q][r] = hn::ReorderWidenMulAccumulate(d32, qv, rv[r], sum0[q][r], sum1[q][r]);
@@ -483,11 +530,12 @@ HWY_INLINE void Int8Block(const std::int16_t* HWY_RESTRICT queries, std::size_t 
           hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(sum0[q][r], sum1[q][r])));
     }
   }
+#endif
 }
 
-std::int32_t DotInt8Int16Impl(const std::int8_t* a, const std::int16_t* b, std::size_t padded_dim) {
+std::int32_t DotCodesImpl(const std::uint8_t* codes, const std::int8_t* query_codes, std::size_t padded_dim) {
   std::int32_t out = 0;
-  Int8Block<1, 1>(b, 0, a, 0, padded_dim, &out, 0);
+  Int8Block<1, 1>(query_codes, 0, codes, 0, padded_dim, &out, 0);
   return out;
 }
 
@@ -543,13 +591,13 @@ void FinishInt8Scores(VectorMetric metric, const Int8QueryParams& query, const s
 // Rows per chunk between the integer scan and FinishInt8Scores: the dots stay in L1.
 constexpr std::size_t kInt8Chunk = 256;
 
-void ScoreInt8RowsImpl(VectorMetric metric, const std::int16_t* query_codes, const Int8QueryParams& query,
+void ScoreInt8RowsImpl(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams& query,
                        std::size_t padded_dim, const Int8Rows& rows, float* scores) {
   HWY_ALIGN std::int32_t dots[kInt8Chunk];
   constexpr std::size_t kR = 4;
   for (std::size_t begin = 0; begin < rows.count; begin += kInt8Chunk) {
     const std::size_t n = std::min(kInt8Chunk, rows.count - begin);
-    const std::int8_t* base = rows.codes + begin * rows.stride;
+    const std::uint8_t* base = rows.codes + begin * rows.stride;
     std::size_t r = 0;
     for (; r + kR <= n; r += kR) {
       Int8Block<1, kR, true>(query_codes, 0, base + r * rows.stride, rows.stride, padded_dim, dots + r, 0);
@@ -561,7 +609,7 @@ void ScoreInt8RowsImpl(VectorMetric metric, const std::int16_t* query_codes, con
 }
 
 template <std::size_t kQ>
-void Int8QueryBlockAllRows(const std::int16_t* queries, std::size_t query_stride, const std::int8_t* rows,
+void Int8QueryBlockAllRows(const std::int8_t* queries, std::size_t query_stride, const std::uint8_t* rows,
                            std::size_t row_stride, std::size_t num_rows, std::size_t padded_dim, std::int32_t* out,
                            std::size_t out_stride) {
   std::size_t r = 0;
@@ -574,7 +622,7 @@ void Int8QueryBlockAllRows(const std::int16_t* queries, std::size_t query_stride
   }
 }
 
-void ScoreInt8RowsMultiImpl(VectorMetric metric, const std::int16_t* query_codes, const Int8QueryParams* queries,
+void ScoreInt8RowsMultiImpl(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams* queries,
                             std::size_t num_queries, std::size_t query_stride, std::size_t padded_dim,
                             const Int8Rows& rows, float* scores, std::size_t scores_stride) {
   if (num_queries == 0 || rows.count == 0) return;
@@ -582,13 +630,13 @@ void ScoreInt8RowsMultiImpl(VectorMetric metric, const std::int16_t* query_codes
   std::vector<std::int32_t> dots(num_queries * tile);
   for (std::size_t begin = 0; begin < rows.count; begin += tile) {
     const std::size_t n = std::min(tile, rows.count - begin);
-    const std::int8_t* tile_rows = rows.codes + begin * rows.stride;
+    const std::uint8_t* tile_rows = rows.codes + begin * rows.stride;
     std::size_t q = 0;
     for (; q + 4 <= num_queries; q += 4) {
       Int8QueryBlockAllRows<4>(query_codes + q * query_stride, query_stride, tile_rows, rows.stride, n, padded_dim,
                                dots.data() + q * tile, tile);
     }
-    const std::int16_t* rest = query_codes + q * query_stride;
+    const std::int8_t* rest = query_codes + q * query_stride;
     std::int32_t* rest_out = dots.data() + q * tile;
     switch (num_queries - q) {
       case 3: Int8QueryBlockAllRows<3>(rest, query_stride, tile_rows, rows.stride, n, padded_dim, rest_out, tile); break;
@@ -649,7 +697,7 @@ HWY_EXPORT(ScoreFloatRowsImpl);
 HWY_EXPORT(ScoreFloatRowsMultiImpl);
 HWY_EXPORT(QuantizeInt8Impl);
 HWY_EXPORT(QuantizeQueryImpl);
-HWY_EXPORT(DotInt8Int16Impl);
+HWY_EXPORT(DotCodesImpl);
 HWY_EXPORT(ScoreInt8RowsImpl);
 HWY_EXPORT(ScoreInt8RowsMultiImpl);
 HWY_EXPORT(FilterCandidatesImpl);
@@ -685,20 +733,20 @@ void ScoreFloatRowsMulti(VectorMetric metric, const float* queries, std::size_t 
                                                 scores_stride);
 }
 
-Int8Params QuantizeInt8(const float* x, std::size_t dim, std::int8_t* codes) {
+Int8Params QuantizeInt8(const float* x, std::size_t dim, std::uint8_t* codes) {
   return HWY_DYNAMIC_DISPATCH(QuantizeInt8Impl)(x, dim, codes);
 }
-Int8QueryParams QuantizeQuery(const float* query, std::size_t dim, std::int16_t* codes) {
+Int8QueryParams QuantizeQuery(const float* query, std::size_t dim, std::int8_t* codes) {
   return HWY_DYNAMIC_DISPATCH(QuantizeQueryImpl)(query, dim, codes);
 }
-std::int32_t DotInt8Int16(const std::int8_t* a, const std::int16_t* b, std::size_t padded_dim) {
-  return HWY_DYNAMIC_DISPATCH(DotInt8Int16Impl)(a, b, padded_dim);
+std::int32_t DotCodes(const std::uint8_t* codes, const std::int8_t* query_codes, std::size_t padded_dim) {
+  return HWY_DYNAMIC_DISPATCH(DotCodesImpl)(codes, query_codes, padded_dim);
 }
-void ScoreInt8Rows(VectorMetric metric, const std::int16_t* query_codes, const Int8QueryParams& query,
+void ScoreInt8Rows(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams& query,
                    std::size_t padded_dim, const Int8Rows& rows, float* scores) {
   HWY_DYNAMIC_DISPATCH(ScoreInt8RowsImpl)(metric, query_codes, query, padded_dim, rows, scores);
 }
-void ScoreInt8RowsMulti(VectorMetric metric, const std::int16_t* query_codes, const Int8QueryParams* queries,
+void ScoreInt8RowsMulti(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams* queries,
                         std::size_t num_queries, std::size_t query_stride, std::size_t padded_dim,
                         const Int8Rows& rows, float* scores, std::size_t scores_stride) {
   HWY_DYNAMIC_DISPATCH(ScoreInt8RowsMultiImpl)(metric, query_codes, queries, num_queries, query_stride, padded_dim,

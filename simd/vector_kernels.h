@@ -81,27 +81,30 @@ void ScoreFloatRowsMulti(VectorMetric metric, const float* queries, std::size_t 
 
 // ---------------------------------------------------------------- int8 quantization
 
-// Int8 code buffers are padded to a multiple of this many components; the
-// kernels read whole padded rows. Pad query codes with zeros (QuantizeQuery
-// does); the padding of stored codes may hold anything.
+// Code buffers are padded to a multiple of this many components; the kernels
+// read whole padded rows. Pad query codes with zeros (QuantizeQuery does); the
+// padding of stored codes may hold anything.
 inline constexpr std::size_t kInt8CodeAlignment = 64;
 inline constexpr std::size_t PaddedInt8Dimension(std::size_t dim) {
   return (dim + kInt8CodeAlignment - 1) / kInt8CodeAlignment * kInt8CodeAlignment;
 }
-// Query codes are int16 in [-kQueryCodeLimit, kQueryCodeLimit] (a finer grid
-// than the stored int8 codes: the query's own rounding error is what the
-// ranking sees most). With that bound the int32 accumulators cannot overflow
-// for any dimension up to kMaxInt8Dimension.
-inline constexpr int kQueryCodeLimit = 2047;
+// Query codes are signed 8-bit in [-kQueryCodeLimit, kQueryCodeLimit]; stored
+// codes unsigned 8-bit. Unsigned x signed 8-bit is the operand shape of the
+// AVX-512 VNNI dot-product instruction (vpdpbusd), which scores 64 components
+// per instruction. The int32 sums cannot overflow up to kMaxInt8Dimension.
+inline constexpr int kQueryCodeLimit = 127;
 inline constexpr std::size_t kMaxInt8Dimension = 8192;
 
 // A stored vector x is encoded per vector as x[i] ~= offset + scale * code[i],
-// code[i] in [-127, 127]: offset is the midpoint of x's range and scale spreads
-// the range over the 255 codes. With the exact squared norm kept beside it
-// (from the float vector, not the codes) every metric can be estimated:
-//   <q,x>   ~= offset * sum(q) + scale * <q, code>
+// code[i] in [0, 255]: offset is x's minimum and scale spreads x's range over
+// the 256 codes (every vector uses its full code range, whatever its scale).
+// With the exact squared norm kept beside it (from the float vector, not the
+// codes) every metric can be estimated, for a query q ~= qscale * qcode:
+//   <q,x>   ~= offset * sum(q) + scale * qscale * <qcode, code>
 //   |q-x|^2 ~= |q|^2 + |x|^2 - 2 <q,x>
 //   cos     ~= <q,x> / (|q| |x|)
+// The integer part <qcode, code> is exact; the estimate's error is the
+// rounding of both vectors to their codes.
 struct Int8Params {
   float scale = 0;   // 0 when every component equals offset
   float offset = 0;
@@ -110,26 +113,27 @@ struct Int8Params {
 
 // Encodes x (dim floats) into codes[0, dim); codes[dim, padded) are set to 0.
 // `codes` must hold PaddedInt8Dimension(dim) bytes.
-Int8Params QuantizeInt8(const float* x, std::size_t dim, std::int8_t* codes);
+Int8Params QuantizeInt8(const float* x, std::size_t dim, std::uint8_t* codes);
 
-// A query encoded for the int8 scans: q[i] ~= scale * code[i] (symmetric),
-// with the exact sum, squared norm and norm of q. codes[dim, padded) are 0.
+// A query encoded for the 8-bit scans: q[i] ~= scale * code[i] (symmetric),
+// with the exact sum and squared norm of q. codes[dim, padded) are set to 0.
 struct Int8QueryParams {
   float scale = 0;
   float sum = 0;
   float squared_norm = 0;
 };
-// `codes` must hold PaddedInt8Dimension(dim) int16 values.
-Int8QueryParams QuantizeQuery(const float* query, std::size_t dim, std::int16_t* codes);
+// `codes` must hold PaddedInt8Dimension(dim) values.
+Int8QueryParams QuantizeQuery(const float* query, std::size_t dim, std::int8_t* codes);
 
-// Exact sum of a[i] * b[i] over padded_dim components (a multiple of
-// kInt8CodeAlignment, at most kMaxInt8Dimension; |b[i]| <= kQueryCodeLimit).
-std::int32_t DotInt8Int16(const std::int8_t* a, const std::int16_t* b, std::size_t padded_dim);
+// Exact sum of codes[i] * query_codes[i] over padded_dim components (a
+// multiple of kInt8CodeAlignment, at most kMaxInt8Dimension; query codes within
+// +-kQueryCodeLimit).
+std::int32_t DotCodes(const std::uint8_t* codes, const std::int8_t* query_codes, std::size_t padded_dim);
 
-// Stored int8 rows: codes of row r at codes + r * stride (stride >= padded
-// dim, in bytes), its parameters at scales[r], offsets[r], squared_norms[r].
+// Stored rows: codes of row r at codes + r * stride (stride >= padded dim, in
+// bytes), its parameters at scales[r], offsets[r], squared_norms[r].
 struct Int8Rows {
-  const std::int8_t* codes = nullptr;
+  const std::uint8_t* codes = nullptr;
   std::size_t count = 0;
   std::size_t stride = 0;
   const float* scales = nullptr;
@@ -137,14 +141,15 @@ struct Int8Rows {
   const float* squared_norms = nullptr;
 };
 
-// scores[r] = the metric estimated from the codes (formulas above).
-void ScoreInt8Rows(VectorMetric metric, const std::int16_t* query_codes, const Int8QueryParams& query,
+// scores[r] = the metric estimated from the codes (formulas above). The score
+// of a row does not depend on which call or position it is scored in.
+void ScoreInt8Rows(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams& query,
                    std::size_t padded_dim, const Int8Rows& rows, float* scores);
 
 // Multi-query form: query q's codes at query_codes + q * query_stride and its
 // parameters at queries[q]; scores[q * scores_stride + r]. Same tiling as
 // ScoreFloatRowsMulti: one pass over the stored codes for the whole batch.
-void ScoreInt8RowsMulti(VectorMetric metric, const std::int16_t* query_codes, const Int8QueryParams* queries,
+void ScoreInt8RowsMulti(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams* queries,
                         std::size_t num_queries, std::size_t query_stride, std::size_t padded_dim,
                         const Int8Rows& rows, float* scores, std::size_t scores_stride);
 
