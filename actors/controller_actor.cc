@@ -14,7 +14,8 @@ namespace {
 
 struct controller_state {
   ControllerParts parts;
-  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
+  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0, errors = 0;
+  latency_histogram read_latency, write_latency;
   // Promotions whose store read is in flight, by kind byte + key. A write to
   // the key while the read is out invalidates it: its value may be stale.
   std::unordered_map<std::string, bool> promotions_in_flight;
@@ -60,6 +61,7 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
         if (!valid.ok()) return ToError(valid);
         auto rp = self->make_response_promise<std::uint64_t>();
         auto mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
+        const auto started = ClockMicros(self);
         self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(batch))
             .then(
                 [=](std::uint64_t lsn) mutable {
@@ -79,21 +81,27 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
                     if (touched[k]) self->send(st.parts.partitions[k], apply_atom_v, one);
                   }
                   self->send(st.parts.store, apply_atom_v, std::move(one));
+                  st.write_latency.Add(ClockMicros(self) - started);
                   rp.deliver(lsn);
                 },
-                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                [=](caf::error& err) mutable {
+                  ++self->state.errors;
+                  rp.deliver(std::move(err));
+                });
         return rp;
       },
       [=](read_atom, std::uint8_t kind, std::string& key) -> caf::result<read_result> {
         if (kind >= kKinds) return ToError(Status::InvalidArgument("read: unknown kind " + std::to_string(kind)));
         auto rp = self->make_response_promise<read_result>();
         ++self->state.reads;
+        const auto started = ClockMicros(self);
         const std::string reader = caf::to_string(self->current_sender());
         self->request(self->state.parts.partitions[kind], caf::infinite, read_atom_v, key)
             .then(
                 [=](versioned_value& v) mutable {
                   ++self->state.ram_hits;
                   self->send(self->state.parts.prefetcher, access_atom_v, kind, key, reader);
+                  self->state.read_latency.Add(ClockMicros(self) - started);
                   rp.deliver(read_result{std::move(v.value), v.lsn, tier::ram});
                 },
                 [=](caf::error&) mutable {
@@ -104,9 +112,15 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
                             ++self->state.disk_reads;
                             self->send(self->state.parts.supervisor, access_atom_v, kind, key, tier::disk);
                             self->send(self->state.parts.prefetcher, access_atom_v, kind, key, reader);
+                            self->state.read_latency.Add(ClockMicros(self) - started);
                             rp.deliver(read_result{std::move(v.value), v.lsn, tier::disk});
                           },
-                          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                          [=](caf::error& err) mutable {
+                            // Not found is an answer, not a failure.
+                            if (FromError(err).code() != StatusCode::kNotFound) ++self->state.errors;
+                            self->state.read_latency.Add(ClockMicros(self) - started);
+                            rp.deliver(std::move(err));
+                          });
                 });
         return rp;
       },
@@ -137,6 +151,10 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
         collector->report.ram_hits = st.ram_hits;
         collector->report.disk_reads = st.disk_reads;
         collector->report.promotions = st.promotions;
+        collector->report.errors = st.errors;
+        collector->report.prefetch_enabled = st.parts.prefetch_enabled;
+        collector->report.read_latency = st.read_latency;
+        collector->report.write_latency = st.write_latency;
         collector->report.partitions.resize(kKinds);
         collector->outstanding = static_cast<int>(kKinds) + 4;
         for (std::size_t k = 0; k < kKinds; ++k) {
@@ -164,6 +182,9 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
                 [=](sync_report& r) {
                   collector->report.sync.applied_lsn = r.applied_lsn;
                   collector->report.sync.checkpoint_lsn = r.checkpoint_lsn;
+                  collector->report.sync.store_disk_bytes = r.store_disk_bytes;
+                  collector->report.sync.store_raw_bytes = r.store_raw_bytes;
+                  collector->report.sync.store_encoded_bytes = r.store_encoded_bytes;
                   collector->Done();
                 },
                 [=](caf::error&) { collector->Done(); });

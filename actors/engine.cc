@@ -127,6 +127,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
                                     parts.store, parts.journal);
   parts.max_value_bytes = options.store.max_value_bytes;
+  parts.prefetch_enabled = config.tiering.prefetch;
   engine->supervisor_ = parts.supervisor;
   engine->actors_ = {caf::actor_cast<caf::actor>(parts.sync_timer), caf::actor_cast<caf::actor>(parts.prefetcher),
                      caf::actor_cast<caf::actor>(parts.supervisor), caf::actor_cast<caf::actor>(parts.journal),

@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <array>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -128,12 +130,40 @@ struct sync_report {
   std::uint64_t wal_syncs = 0;
   std::uint64_t wal_records = 0;
   std::uint64_t checkpoints = 0;
+  // The store's side (O(1) figures, for metrics).
+  std::uint64_t store_disk_bytes = 0;      // LevelDB's estimate
+  std::uint64_t store_raw_bytes = 0;       // value bytes written since start
+  std::uint64_t store_encoded_bytes = 0;   // the same, compressed, as stored
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sync_report& x) {
   return f(caf::meta::type_name("sync_report"), x.durable_lsn, x.applied_lsn, x.checkpoint_lsn,
-           x.seconds_since_checkpoint, x.wal_segments, x.wal_bytes, x.wal_syncs, x.wal_records, x.checkpoints);
+           x.seconds_since_checkpoint, x.wal_segments, x.wal_bytes, x.wal_syncs, x.wal_records, x.checkpoints,
+           x.store_disk_bytes, x.store_raw_bytes, x.store_encoded_bytes);
+}
+
+// Request latencies seen by the controller, as cumulative histogram counts:
+// buckets[i] counts requests that took at most kLatencyBoundsMicros[i] (the
+// last bucket: longer than all of them).
+inline constexpr std::array<std::uint64_t, 14> kLatencyBoundsMicros = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000};
+struct latency_histogram {
+  std::vector<std::uint64_t> buckets = std::vector<std::uint64_t>(kLatencyBoundsMicros.size() + 1, 0);
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+  void Add(std::uint64_t micros) {
+    std::size_t i = 0;
+    while (i < kLatencyBoundsMicros.size() && micros > kLatencyBoundsMicros[i]) ++i;
+    ++buckets[i];
+    sum_seconds += static_cast<double>(micros) / 1e6;
+    ++count;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, latency_histogram& x) {
+  return f(caf::meta::type_name("latency_histogram"), x.buckets, x.sum_seconds, x.count);
 }
 
 // Everything `memory stats` shows.
@@ -143,12 +173,15 @@ struct memory_report {
   std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
   std::uint64_t prefetches = 0, prefetch_hits = 0;
   bool prefetch_enabled = false;
+  latency_histogram read_latency, write_latency;
+  std::uint64_t errors = 0;  // requests answered with an error
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, memory_report& x) {
   return f(caf::meta::type_name("memory_report"), x.partitions, x.sync, x.reads, x.writes, x.ram_hits,
-           x.disk_reads, x.promotions, x.prefetches, x.prefetch_hits, x.prefetch_enabled);
+           x.disk_reads, x.promotions, x.prefetches, x.prefetch_hits, x.prefetch_enabled, x.read_latency,
+           x.write_latency, x.errors);
 }
 
 // An opened partition handed from the detached opener to its actor. Local only.

@@ -42,6 +42,7 @@ struct ControllerParts {
   prefetcher_actor prefetcher;
   sync_timer_actor sync_timer;
   std::uint64_t max_value_bytes = 64u << 20;
+  bool prefetch_enabled = true;
 };
 controller_actor SpawnController(caf::actor_system& sys, ControllerParts parts);
 

@@ -115,6 +115,10 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
         sync_report r;
         r.applied_lsn = self->state.applied_lsn;
         r.checkpoint_lsn = self->state.store->CheckpointLsn();
+        r.store_disk_bytes = self->state.store->ApproximateDiskBytes();
+        auto totals = self->state.store->Totals();
+        r.store_raw_bytes = totals.raw_bytes;
+        r.store_encoded_bytes = totals.stored_bytes;
         return r;
       },
       [=](route_atom, const caf::actor& controller) { self->state.controller = controller; },

@@ -4,6 +4,7 @@ find_package(leveldb CONFIG REQUIRED)   # needs Threads first
 find_package(zstd CONFIG REQUIRED)
 find_package(hwy CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(Catch2 REQUIRED)
 include(Catch)
 

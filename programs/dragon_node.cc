@@ -21,6 +21,7 @@
 #include "actors/engine.h"
 #include "actors/remote.h"
 #include "postdevai/log.h"
+#include "programs/metrics_exporter.h"
 
 namespace {
 
@@ -132,11 +133,22 @@ int main(int argc, char** argv) {
   }
   Info("serving the engine at %s:%u (%s)", config.node.address.c_str(), *port,
                postdevai::actors::UsesTls(config.node) ? "mutual TLS" : config.node.insecure ? "plaintext, insecure" : "plaintext");
+  std::unique_ptr<postdevai::MetricsExporter> metrics;
+  if (config.metrics.enabled) {
+    auto started = postdevai::MetricsExporter::Start(system, (*engine)->controller(), config.metrics);
+    if (!started.ok()) {
+      (void)(*engine)->Stop();
+      return Fail(started.status().ToString());
+    }
+    metrics = std::move(*started);
+    Info("metrics at http://%s:%u/metrics", config.metrics.address.c_str(), metrics->port());
+  }
   Info("ready; checkpoint every %u min; SIGINT/SIGTERM stops", config.sync_interval_minutes);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   Info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  metrics.reset();
   auto stopped = (*engine)->Stop();
   if (!stopped.ok()) return Fail(stopped.ToString());
   Info("checkpointed; stopped cleanly");

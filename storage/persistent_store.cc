@@ -330,6 +330,7 @@ Status PersistentStore::Write(const StoreWriteBatch& batch) {
   leveldb::WriteBatch wb;
   std::array<std::uint64_t, kKindCount> records{}, raw_bytes{};
   std::uint64_t max_lsn = 0;
+  std::uint64_t stored = 0;
   for (const auto& op : batch.ops_) {
     std::string key = EncodeKey(op.kind, op.key);
     max_lsn = std::max(max_lsn, op.lsn);
@@ -342,14 +343,30 @@ Status PersistentStore::Write(const StoreWriteBatch& batch) {
     wb.Put(key, *encoded);
     records[KindIndex(op.kind)] += 1;
     raw_bytes[KindIndex(op.kind)] += op.value.size();
+    stored += encoded->size();
   }
   {
     std::lock_guard lock(write_mu_);
     PDAI_RETURN_IF_ERROR(ApplyLocked(&wb, /*sync=*/false, "writing " + std::to_string(batch.size()) + " records"));
   }
   NoteApplied(max_lsn);
+  std::uint64_t raw = 0;
+  for (auto b : raw_bytes) raw += b;
+  raw_bytes_written_.fetch_add(raw, std::memory_order_relaxed);
+  stored_bytes_written_.fetch_add(stored, std::memory_order_relaxed);
   AfterWrite(records, raw_bytes);
   return Status::Ok();
+}
+
+std::uint64_t PersistentStore::ApproximateDiskBytes() const {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return 0;
+  const std::string begin(1, '\0');
+  const std::string end = KeyPastEverything();
+  leveldb::Range r(ToSlice(begin), ToSlice(end));
+  std::uint64_t size = 0;
+  db_->GetApproximateSizes(&r, 1, &size);
+  return size;
 }
 
 // --- reads ---

@@ -214,6 +214,18 @@ class PersistentStore {
   // Fails like ForEachHeader.
   Result<KindStats> Stats(Kind kind) const;
 
+  // Cheap figures for metrics, O(1) (Stats is a scan): raw and encoded bytes
+  // of every value written since Open, and LevelDB's estimate of the bytes the
+  // whole store takes on disk (written-out tables; the memtable not yet).
+  struct WriteTotals {
+    std::uint64_t raw_bytes = 0;
+    std::uint64_t stored_bytes = 0;
+  };
+  WriteTotals Totals() const {
+    return {raw_bytes_written_.load(std::memory_order_relaxed), stored_bytes_written_.load(std::memory_order_relaxed)};
+  }
+  std::uint64_t ApproximateDiskBytes() const;
+
   // Trains a new dictionary for `kind` from an even sample of all its stored
   // records and makes it the kind's current one; values written earlier keep
   // the dictionary they were written with. The dictionary is written with a
@@ -287,6 +299,8 @@ class PersistentStore {
   ValueCodec codec_;
 
   // Lock order: training_mu_, then write_mu_, then db_mu_.
+  std::atomic<std::uint64_t> raw_bytes_written_{0};
+  std::atomic<std::uint64_t> stored_bytes_written_{0};
   std::mutex training_mu_;            // one dictionary training at a time
   std::mutex write_mu_;               // serializes LevelDB writes and reopen
   mutable std::shared_mutex db_mu_;   // shared: use db_; exclusive: replace it

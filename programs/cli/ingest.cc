@@ -1,0 +1,298 @@
+// `ingest DIR`: walks a source tree and stores every text file as a code
+// record (the same record `code put` writes), in batches: one batch is one
+// write request, one WAL record and one fsync, so a tree of thousands of
+// small files costs tens of round trips, not thousands.
+//
+// Indexing seam: the node does not serve the vector engine yet. When it
+// does, an Indexer (below) embeds each stored batch with the built-in
+// embedder and writes the vectors; ingest already calls it per batch and
+// reports whether the tree was indexed. Until then nothing is indexed and
+// the report says so — there is no search to fake.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "actors/records.h"
+#include "postdevai/hybrid_memory.h"
+#include "programs/cli/commands.h"
+
+namespace postdevai::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Directories that hold version control or build output, not sources.
+bool IsSkippedDirectory(const std::string& name) {
+  static const char* kNames[] = {".git", ".hg", ".svn", "build", "node_modules", "__pycache__", ".cache",
+                                 "target", ".venv", "venv", "CMakeFiles"};
+  for (const char* n : kNames) {
+    if (name == n) return true;
+  }
+  return name.rfind("build-", 0) == 0 || name.rfind("cmake-build-", 0) == 0;
+}
+
+// Git's rule: a NUL byte in the first 8000 bytes makes a file binary.
+bool LooksBinary(const std::string& content) {
+  const std::size_t n = std::min<std::size_t>(content.size(), 8000);
+  return std::memchr(content.data(), '\0', n) != nullptr;
+}
+
+struct Candidate {
+  fs::path local;           // where to read it
+  std::string stored_path;  // the path it is stored under (and `code get --path` finds)
+  std::uint64_t size = 0;
+};
+
+struct StoredFile {
+  std::string path;
+  std::string language;
+  std::uint64_t bytes = 0;
+};
+
+// The seam for the vector engine (see the top of this file): called with
+// every batch once it is durable. None exists yet.
+using Indexer = std::function<Status(NodeClient&, const std::vector<StoredFile>&)>;
+
+// Progress on stderr: a redrawn bar on a terminal, a plain line every
+// couple of seconds otherwise (logs and CI keep readable output).
+class Progress {
+ public:
+  Progress(std::uint64_t total_files, std::uint64_t total_bytes)
+      : tty_(::isatty(STDERR_FILENO) != 0), total_files_(total_files), total_bytes_(total_bytes), start_(Clock::now()) {}
+
+  void Update(std::uint64_t files, std::uint64_t bytes, const std::string& current) {
+    const auto now = Clock::now();
+    const auto since = now - last_;
+    if (since < (tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(2000))) return;
+    last_ = now;
+    Draw(files, bytes, current, false);
+  }
+
+  void Finish(std::uint64_t files, std::uint64_t bytes) {
+    Draw(files, bytes, "", true);
+  }
+
+ private:
+  void Draw(std::uint64_t files, std::uint64_t bytes, const std::string& current, bool done) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(bytes) / seconds : 0;
+    const double fraction = total_bytes_ == 0 ? 1.0 : std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes_));
+    if (tty_) {
+      constexpr int kWidth = 30;
+      const int filled = static_cast<int>(fraction * kWidth);
+      std::string bar(static_cast<std::size_t>(filled), '#');
+      bar.resize(kWidth, ' ');
+      std::string name = current;
+      if (name.size() > 30) name = "..." + name.substr(name.size() - 27);
+      std::fprintf(stderr, "\r[%s] %3.0f%% %llu/%llu files %s %s/s %-30s", bar.c_str(), fraction * 100.0,
+                   static_cast<unsigned long long>(files), static_cast<unsigned long long>(total_files_),
+                   FormatBytes(bytes).c_str(), FormatBytes(static_cast<std::uint64_t>(rate)).c_str(), name.c_str());
+      if (done) std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "ingest: %llu/%llu files, %s of %s (%.0f%%), %s/s\n", static_cast<unsigned long long>(files),
+                   static_cast<unsigned long long>(total_files_), FormatBytes(bytes).c_str(),
+                   FormatBytes(total_bytes_).c_str(), fraction * 100.0,
+                   FormatBytes(static_cast<std::uint64_t>(rate)).c_str());
+    }
+    std::fflush(stderr);
+  }
+
+  bool tty_;
+  std::uint64_t total_files_, total_bytes_;
+  Clock::time_point start_;
+  Clock::time_point last_{};
+};
+
+}  // namespace
+
+Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
+  const std::string dir = args.positionals[0];
+  std::uint64_t max_file_bytes = 4u << 20;
+  if (auto v = args.Get("--max-file-bytes")) {
+    auto n = ParseCount(*v, 1ull << 30, "--max-file-bytes");
+    if (!n.ok()) return n.status();
+    max_file_bytes = *n;
+  }
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status::InvalidArgument("DIR " + dir + " is not a directory" + (ec ? ": " + ec.message() : ""));
+  }
+
+  // Walk first, so that the progress bar knows the total.
+  std::vector<Candidate> candidates;
+  std::uint64_t skipped_dirs = 0, skipped_special = 0, skipped_too_large = 0, skipped_unreadable = 0;
+  std::uint64_t total_bytes = 0;
+  const fs::path root(dir);
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return Status::IoError("cannot walk " + dir + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      ++skipped_unreadable;
+      ec.clear();
+      continue;
+    }
+    const fs::directory_entry& e = *it;
+    // Symlinks are skipped, files and directories alike: following them can
+    // loop, store a file twice, or leave the tree.
+    if (e.is_symlink(ec)) {
+      ++skipped_special;
+      continue;
+    }
+    if (e.is_directory(ec)) {
+      if (IsSkippedDirectory(e.path().filename().string())) {
+        ++skipped_dirs;
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (!e.is_regular_file(ec)) {
+      ++skipped_special;
+      continue;
+    }
+    const std::uint64_t size = e.file_size(ec);
+    if (ec) {
+      ++skipped_unreadable;
+      continue;
+    }
+    if (size > max_file_bytes) {
+      ++skipped_too_large;
+      ctx.Log("skipping " + e.path().string() + ": " + FormatBytes(size) + " (over --max-file-bytes)");
+      continue;
+    }
+    // Stored as the user would name it from here: DIR joined with the path
+    // inside it, so `code get --path` takes the same spelling.
+    candidates.push_back(Candidate{e.path(), e.path().lexically_normal().string(), size});
+    total_bytes += size;
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& a, const Candidate& b) { return a.stored_path < b.stored_path; });
+
+  auto node = ctx.Node();
+  if (!node.ok()) return node.status();
+
+  Indexer indexer;  // none yet: see the top of this file
+  // A batch stays well inside the smallest WAL segment a node may use (1 MiB):
+  // one batch is one WAL record.
+  constexpr std::uint64_t kBatchBytes = 512u << 10;
+  constexpr std::size_t kBatchFiles = 256;
+  std::vector<Mutation> batch;
+  std::vector<StoredFile> batch_files;
+  std::uint64_t batch_bytes = 0;
+  std::uint64_t stored_files = 0, stored_bytes = 0, skipped_binary = 0, batches = 0, last_lsn = 0;
+  std::uint64_t seen_bytes = 0;
+  std::uint64_t skipped_refused = 0;
+  Progress progress(candidates.size(), total_bytes);
+  const auto start = Clock::now();
+
+  // Writes the batch; a batch the node refuses as too large is retried file
+  // by file, and only the files it still refuses are skipped.
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
+    auto lsn = (*node)->Write(batch);
+    if (lsn.ok()) {
+      ++batches;
+      last_lsn = *lsn;
+      for (const auto& f : batch_files) {
+        ++stored_files;
+        stored_bytes += f.bytes;
+      }
+    } else if (lsn.status().code() == StatusCode::kTooLarge) {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto one = (*node)->Write({batch[i]});
+        if (one.ok()) {
+          ++batches;
+          last_lsn = *one;
+          ++stored_files;
+          stored_bytes += batch_files[i].bytes;
+        } else if (one.status().code() == StatusCode::kTooLarge) {
+          ++skipped_refused;
+          ctx.Log("skipping " + batch_files[i].path + ": " + one.status().message());
+        } else {
+          return one.status().WithContext("storing " + batch_files[i].path);
+        }
+      }
+    } else {
+      return lsn.status().WithContext("storing a batch of " + std::to_string(batch.size()) + " files from " +
+                                      batch_files.front().path);
+    }
+    if (indexer) PDAI_RETURN_IF_ERROR(indexer(**node, batch_files));
+    batch.clear();
+    batch_files.clear();
+    batch_bytes = 0;
+    return Status::Ok();
+  };
+
+  for (const auto& c : candidates) {
+    std::ifstream in(c.local, std::ios::binary);
+    std::string content;
+    if (in) content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    seen_bytes += c.size;
+    if (!in || in.bad()) {
+      ++skipped_unreadable;
+      ctx.Log("skipping " + c.local.string() + ": cannot read it");
+      continue;
+    }
+    if (LooksBinary(content)) {
+      ++skipped_binary;
+      continue;
+    }
+    const std::string language = LanguageForPath(c.stored_path);
+    const std::uint64_t bytes = content.size();
+    std::string value = records::EncodeCode(c.stored_path, language, content);
+    batch_bytes += value.size();
+    batch.push_back(Mutation{DataKind::kCode, CodeIdForPath(c.stored_path), std::move(value), false});
+    batch_files.push_back(StoredFile{c.stored_path, language, bytes});
+    if (batch_bytes >= kBatchBytes || batch.size() >= kBatchFiles) {
+      Status s = flush();
+      if (!s.ok()) {
+        return s.WithContext("ingest stopped after " + std::to_string(stored_files) + " files");
+      }
+    }
+    progress.Update(stored_files + batch.size(), seen_bytes, c.stored_path);
+  }
+  Status s = flush();
+  if (!s.ok()) return s.WithContext("ingest stopped after " + std::to_string(stored_files) + " files");
+  progress.Finish(stored_files, seen_bytes);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  Json& j = ctx.result();
+  Json skipped = Json::MakeObject();
+  skipped.Set("binary", skipped_binary)
+      .Set("too_large", skipped_too_large + skipped_refused)
+      .Set("unreadable", skipped_unreadable)
+      .Set("special", skipped_special)
+      .Set("directories", skipped_dirs);
+  j.Set("dir", dir)
+      .Set("files", stored_files)
+      .Set("bytes", stored_bytes)
+      .Set("seconds", seconds)
+      .Set("batches", batches)
+      .Set("last_lsn", last_lsn)
+      .Set("skipped", std::move(skipped))
+      .Set("indexed", static_cast<bool>(indexer))
+      .Set("index_note", indexer ? Json() : Json("not indexed: the node does not serve the vector engine yet"));
+  if (!ctx.json()) {
+    std::printf("ingested %llu files (%s) from %s in %s (%s/s), %llu write batches, last LSN %llu\n",
+                static_cast<unsigned long long>(stored_files), FormatBytes(stored_bytes).c_str(), dir.c_str(),
+                FormatSeconds(seconds).c_str(),
+                FormatBytes(seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(stored_bytes) / seconds) : 0).c_str(),
+                static_cast<unsigned long long>(batches), static_cast<unsigned long long>(last_lsn));
+    std::printf("skipped: %llu binary, %llu too large, %llu unreadable, %llu symlinks/special, %llu build/VCS directories\n",
+                static_cast<unsigned long long>(skipped_binary),
+                static_cast<unsigned long long>(skipped_too_large + skipped_refused),
+                static_cast<unsigned long long>(skipped_unreadable), static_cast<unsigned long long>(skipped_special),
+                static_cast<unsigned long long>(skipped_dirs));
+    if (!indexer) std::printf("not indexed: the node does not serve the vector engine yet (no search over it)\n");
+  }
+  return Status::Ok();
+}
+
+}  // namespace postdevai::cli

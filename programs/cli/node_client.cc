@@ -1,0 +1,187 @@
+// The only CLI translation unit with CAF in it: the actor system, the remote
+// controller handle and a scoped actor that issues blocking requests.
+#include "programs/cli/node_client.h"
+
+#include <caf/all.hpp>
+
+#include "actors/engine.h"
+#include "actors/errors.h"
+#include "actors/remote.h"
+
+namespace postdevai::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CAF's renderings of errors can span lines; our contract is one line.
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+PartitionInfo ToInfo(const actors::partition_report& r) {
+  PartitionInfo p;
+  p.kind = r.kind < kDataKindCount ? std::string(DataKindName(static_cast<DataKind>(r.kind)))
+                                   : "kind " + std::to_string(r.kind);
+  p.entries = r.entries;
+  p.bytes = r.bytes;
+  p.budget_bytes = r.budget_bytes;
+  p.hits = r.hits;
+  p.misses = r.misses;
+  p.evictions = r.evictions;
+  p.dirty_entries = r.dirty_entries;
+  p.persisted_lsn = r.persisted_lsn;
+  p.restarts = r.restarts;
+  p.ready = r.ready;
+  p.eviction_policy = r.eviction_policy;
+  p.file = r.file;
+  return p;
+}
+
+}  // namespace
+
+struct NodeClient::Impl {
+  ConnectOptions options;
+  std::string endpoint;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<caf::scoped_actor> self;  // destroyed before the system
+  actors::controller_actor node;
+
+  ~Impl() {
+    self.reset();
+    node = nullptr;
+  }
+
+  void Log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+
+  // Turns a failed request into a Status that names the node and the request.
+  Status Translate(const char* what, const caf::error& error) const {
+    if (error.category() == caf::atom("postdevai")) return actors::FromError(error);
+    if (error == caf::sec::request_timeout) {
+      return Status::Unavailable("node " + endpoint + " did not answer " + what + " within " +
+                                 std::to_string(options.timeout.count()) + " s (raise --timeout, 0 waits forever)");
+    }
+    return Status::Unavailable("node " + endpoint + " failed " + what + ": " + OneLine(system->render(error)));
+  }
+
+  // One blocking request; the reply of type T or the translated error.
+  template <class T, class... Ts>
+  Result<T> Ask(const char* what, Ts&&... xs) {
+    Result<T> out = Status::Unavailable("node " + endpoint + ": no reply to " + what);
+    const auto start = Clock::now();
+    // Zero means no timeout; a year is as good as forever for a CLI.
+    const auto timeout = options.timeout.count() == 0 ? std::chrono::seconds(365LL * 86400) : options.timeout;
+    (*self)->request(node, timeout, std::forward<Ts>(xs)...)
+        .receive([&](T& reply) { out = std::move(reply); },
+                 [&](caf::error& error) { out = Translate(what, error); });
+    Log(std::string(what) + ": " + (out.ok() ? "ok" : out.status().ToString()) + " in " +
+        std::to_string(SecondsSince(start) * 1000.0) + " ms");
+    return out;
+  }
+};
+
+NodeClient::NodeClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NodeClient::~NodeClient() = default;
+
+const std::string& NodeClient::endpoint() const { return impl_->endpoint; }
+
+Result<std::unique_ptr<NodeClient>> NodeClient::Connect(const ConnectOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->endpoint = options.host.find(':') != std::string::npos ? "[" + options.host + "]:" + std::to_string(options.port)
+                                                                : options.host + ":" + std::to_string(options.port);
+  actors::ConfigureActorSystem(impl->cfg);
+  // A CLI issues one request at a time: one worker thread for the scoped
+  // actor's peers is plenty, and the middleman has its own thread.
+  impl->cfg.set("scheduler.max-threads", static_cast<std::size_t>(1));
+  actors::LoadNetworkModules(impl->cfg, options.tls);
+  impl->system = std::make_unique<caf::actor_system>(impl->cfg);
+  const bool tls = actors::UsesTls(options.tls);
+  impl->Log("connecting to " + impl->endpoint + (tls ? " (mutual TLS, certificate " + options.tls.certificate + ")" : " (plaintext)"));
+  const auto start = Clock::now();
+  auto node = actors::ConnectToNode(*impl->system, options.host, options.port, options.tls);
+  if (!node.ok()) {
+    std::string message = OneLine(node.status().message());
+    if (tls) message += "; TLS: the node may have refused this client's certificate";
+    return Status::Unavailable(message);
+  }
+  impl->Log("connected to " + impl->endpoint + " in " + std::to_string(SecondsSince(start) * 1000.0) + " ms");
+  impl->node = std::move(*node);
+  impl->self = std::make_unique<caf::scoped_actor>(*impl->system);
+  return std::unique_ptr<NodeClient>(new NodeClient(std::move(impl)));
+}
+
+Result<NodeStats> NodeClient::Stats() {
+  auto report = impl_->Ask<actors::memory_report>("memory stats", actors::stats_atom_v);
+  if (!report.ok()) return report.status();
+  NodeStats s;
+  for (const auto& p : report->partitions) s.partitions.push_back(ToInfo(p));
+  const auto& r = report->sync;
+  s.sync = SyncInfo{r.durable_lsn, r.applied_lsn, r.checkpoint_lsn, r.seconds_since_checkpoint, r.wal_segments,
+                    r.wal_bytes, r.wal_syncs, r.wal_records, r.checkpoints};
+  s.reads = report->reads;
+  s.writes = report->writes;
+  s.ram_hits = report->ram_hits;
+  s.disk_reads = report->disk_reads;
+  s.promotions = report->promotions;
+  s.prefetches = report->prefetches;
+  s.prefetch_hits = report->prefetch_hits;
+  s.prefetch_enabled = report->prefetch_enabled;
+  return s;
+}
+
+Result<std::vector<StoreKindInfo>> NodeClient::Breakdown() {
+  auto kinds = impl_->Ask<std::vector<actors::store_kind_report>>("memory breakdown", actors::breakdown_atom_v);
+  if (!kinds.ok()) return kinds.status();
+  std::vector<StoreKindInfo> out;
+  for (const auto& k : *kinds) {
+    StoreKindInfo info;
+    info.kind = k.kind < kDataKindCount ? std::string(DataKindName(static_cast<DataKind>(k.kind)))
+                                        : "kind " + std::to_string(k.kind);
+    info.entries = k.entries;
+    info.raw_bytes = k.raw_bytes;
+    info.stored_bytes = k.stored_bytes;
+    info.disk_bytes = k.disk_bytes;
+    info.dictionary_id = k.dictionary_id;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<std::uint64_t> NodeClient::Evict(std::uint64_t older_than_seconds) {
+  return impl_->Ask<std::uint64_t>("memory evict", actors::evict_atom_v, older_than_seconds);
+}
+
+Result<std::uint64_t> NodeClient::Sync() { return impl_->Ask<std::uint64_t>("memory sync", actors::sync_atom_v); }
+
+Result<std::uint64_t> NodeClient::Compact() {
+  return impl_->Ask<std::uint64_t>("memory compact", actors::compact_atom_v);
+}
+
+Result<std::uint64_t> NodeClient::Write(std::vector<Mutation> mutations) {
+  actors::write_batch batch;
+  batch.mutations.reserve(mutations.size());
+  for (auto& m : mutations) {
+    batch.mutations.push_back(
+        actors::mutation{static_cast<std::uint8_t>(m.kind), std::move(m.key), std::move(m.value), m.erase});
+  }
+  return impl_->Ask<std::uint64_t>("write", actors::write_atom_v, std::move(batch));
+}
+
+Result<ReadValue> NodeClient::Read(DataKind kind, const std::string& key) {
+  auto r = impl_->Ask<actors::read_result>("read", actors::read_atom_v, static_cast<std::uint8_t>(kind), key);
+  if (!r.ok()) return r.status();
+  return ReadValue{std::move(r->value), r->lsn, r->served_from == actors::tier::ram};
+}
+
+}  // namespace postdevai::cli

@@ -1,0 +1,126 @@
+// postdevai-cli's connection to a dragon_node: the controller reached as a
+// CAF remote actor (mutual TLS when the settings carry a certificate, key and
+// CA), with the replies translated into plain structs. Only node_client.cc
+// includes CAF (its headers cost ~15 s per translation unit); the commands
+// work on these structs.
+//
+// Errors name the node ("node 127.0.0.1:4710 ..."): kUnavailable when it
+// cannot be reached, does not answer within the timeout or drops the
+// connection; the node's own errors (kNotFound, kInvalidArgument, kTooLarge,
+// ...) come back with the node's message.
+// Thread-safety: one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "postdevai/config.h"
+#include "postdevai/status.h"
+
+namespace postdevai::cli {
+
+// One RAM-Lake partition (actors::partition_report).
+struct PartitionInfo {
+  std::string kind;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;         // live bytes in the partition file
+  std::uint64_t budget_bytes = 0;  // usable bytes
+  std::uint64_t hits = 0, misses = 0, evictions = 0;
+  std::uint64_t dirty_entries = 0;  // not yet applied to the store: never evicted
+  std::uint64_t persisted_lsn = 0;
+  std::uint64_t restarts = 0;
+  bool ready = false;  // false while the partition re-attaches after a restart
+  std::string eviction_policy;
+  std::string file;    // the partition file, as the node sees it
+};
+
+// The journal's, store's and sync timer's view (actors::sync_report).
+struct SyncInfo {
+  std::uint64_t durable_lsn = 0, applied_lsn = 0, checkpoint_lsn = 0;
+  double seconds_since_checkpoint = 0;
+  std::uint64_t wal_segments = 0;  // live segment files
+  std::uint64_t wal_bytes = 0;     // framed bytes appended since the node started
+  std::uint64_t wal_syncs = 0, wal_records = 0, checkpoints = 0;
+};
+
+// `memory stats` (actors::memory_report).
+struct NodeStats {
+  std::vector<PartitionInfo> partitions;
+  SyncInfo sync;
+  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
+  std::uint64_t prefetches = 0, prefetch_hits = 0;
+  bool prefetch_enabled = false;
+};
+
+// One kind in the persistent store (actors::store_kind_report).
+struct StoreKindInfo {
+  std::string kind;
+  std::uint64_t entries = 0;
+  std::uint64_t raw_bytes = 0;     // values before compression
+  std::uint64_t stored_bytes = 0;  // values as stored (compressed, headers included)
+  std::uint64_t disk_bytes = 0;    // LevelDB's estimate of table bytes (memtable not counted)
+  std::uint32_t dictionary_id = 0;
+};
+
+struct ReadValue {
+  std::string value;
+  std::uint64_t lsn = 0;
+  bool from_ram = false;
+};
+
+struct Mutation {
+  DataKind kind = DataKind::kMetadata;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+struct ConnectOptions {
+  std::string host;
+  std::uint16_t port = 0;
+  NodeConfig tls;  // certificate, key, ca_file: all three for mutual TLS
+  // How long one request may take; zero waits forever.
+  std::chrono::seconds timeout{120};
+  // Where -v sends what the client does (connect, each request and its time);
+  // null: quiet.
+  std::function<void(const std::string&)> log;
+};
+
+class NodeClient {
+ public:
+  // Connects (TCP, and the TLS handshake when configured). kUnavailable
+  // naming host:port when nothing answers or the handshake is refused.
+  static Result<std::unique_ptr<NodeClient>> Connect(const ConnectOptions& options);
+  ~NodeClient();
+
+  // "host:port" of the node.
+  const std::string& endpoint() const;
+
+  Result<NodeStats> Stats();
+  Result<std::vector<StoreKindInfo>> Breakdown();
+  // Evicts clean RAM entries unused for `older_than_seconds`; how many went.
+  Result<std::uint64_t> Evict(std::uint64_t older_than_seconds);
+  // Checkpoints now; the checkpoint LSN.
+  Result<std::uint64_t> Sync();
+  // Compacts the store; its bytes on disk afterwards.
+  Result<std::uint64_t> Compact();
+  // Applies the mutations atomically; the LSN once durable.
+  Result<std::uint64_t> Write(std::vector<Mutation> mutations);
+  // kNotFound when the key is not stored.
+  Result<ReadValue> Read(DataKind kind, const std::string& key);
+
+  NodeClient(const NodeClient&) = delete;
+  NodeClient& operator=(const NodeClient&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit NodeClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace postdevai::cli

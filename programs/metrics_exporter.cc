@@ -1,0 +1,181 @@
+#include "programs/metrics_exporter.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+
+#include "postdevai/log.h"
+
+namespace postdevai {
+
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+// Prometheus counters only go up: add what was counted since the last refresh.
+void Advance(prometheus::Counter& counter, std::uint64_t total) {
+  const double now = static_cast<double>(total);
+  if (now > counter.Value()) counter.Increment(now - counter.Value());
+}
+
+}  // namespace
+
+struct MetricsExporter::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : usage(BuildGauge().Name("ramlake_usage_bytes").Help("Bytes of live records in each RAM-Lake partition").Register(r)),
+        budget(BuildGauge().Name("ramlake_budget_bytes").Help("Bytes each RAM-Lake partition may hold").Register(r)),
+        entries(BuildGauge().Name("ramlake_entries").Help("Entries resident in each RAM-Lake partition").Register(r)),
+        hits(BuildCounter().Name("ramlake_hits_total").Help("Reads served by each partition").Register(r)),
+        misses(BuildCounter().Name("ramlake_misses_total").Help("Reads each partition missed").Register(r)),
+        evictions(BuildCounter().Name("ramlake_evictions_total").Help("Entries evicted from each partition").Register(r)),
+        restarts(BuildCounter().Name("ramlake_partition_restarts_total").Help("Partition actors restarted by the supervisor").Register(r)),
+        persistent(BuildGauge().Name("persistent_usage_bytes").Help("Bytes LevelDB takes on disk (its estimate)").Register(r).Add({})),
+        hit_rate(BuildGauge().Name("cache_hit_rate").Help("Share of reads served from RAM since start").Register(r).Add({})),
+        sync_lag(BuildGauge().Name("sync_lag_seconds").Help("Seconds since the last checkpoint").Register(r).Add({})),
+        compression(BuildGauge().Name("compression_ratio").Help("Raw over stored bytes of values written since start").Register(r).Add({})),
+        ops(BuildCounter().Name("postdevai_operations_total").Help("Requests the controller handled").Register(r)),
+        reads(ops.Add({{"op", "read"}})),
+        writes(ops.Add({{"op", "write"}})),
+        disk_reads(BuildCounter().Name("postdevai_disk_reads_total").Help("Reads served from LevelDB").Register(r).Add({})),
+        errors(BuildCounter().Name("postdevai_errors_total").Help("Requests answered with an error").Register(r).Add({})),
+        promotions(BuildCounter().Name("postdevai_promotions_total").Help("Entries promoted from disk into RAM").Register(r).Add({})),
+        prefetches(BuildCounter().Name("postdevai_prefetches_total").Help("Prefetches issued").Register(r).Add({})),
+        prefetch_hits(BuildCounter().Name("postdevai_prefetch_hits_total").Help("Prefetched entries read afterwards").Register(r).Add({})),
+        wal_bytes(BuildCounter().Name("wal_bytes_total").Help("Bytes appended to the write-ahead log since start").Register(r).Add({})),
+        wal_syncs(BuildCounter().Name("wal_syncs_total").Help("fdatasync calls of the write-ahead log since start").Register(r).Add({})),
+        wal_segments(BuildGauge().Name("wal_segments").Help("Live WAL segment files (the backlog before a checkpoint)").Register(r).Add({})),
+        checkpoint_lsn(BuildGauge().Name("checkpoint_lsn").Help("LSN of the last checkpoint").Register(r).Add({})),
+        durable_lsn(BuildGauge().Name("durable_lsn").Help("Highest durable LSN").Register(r).Add({})),
+        latency(BuildHistogram().Name("postdevai_request_duration_seconds").Help("Controller request latency").Register(r)) {}
+
+  prometheus::Family<prometheus::Gauge>& usage;
+  prometheus::Family<prometheus::Gauge>& budget;
+  prometheus::Family<prometheus::Gauge>& entries;
+  prometheus::Family<prometheus::Counter>& hits;
+  prometheus::Family<prometheus::Counter>& misses;
+  prometheus::Family<prometheus::Counter>& evictions;
+  prometheus::Family<prometheus::Counter>& restarts;
+  prometheus::Gauge& persistent;
+  prometheus::Gauge& hit_rate;
+  prometheus::Gauge& sync_lag;
+  prometheus::Gauge& compression;
+  prometheus::Family<prometheus::Counter>& ops;
+  prometheus::Counter& reads;
+  prometheus::Counter& writes;
+  prometheus::Counter& disk_reads;
+  prometheus::Counter& errors;
+  prometheus::Counter& promotions;
+  prometheus::Counter& prefetches;
+  prometheus::Counter& prefetch_hits;
+  prometheus::Counter& wal_bytes;
+  prometheus::Counter& wal_syncs;
+  prometheus::Gauge& wal_segments;
+  prometheus::Gauge& checkpoint_lsn;
+  prometheus::Gauge& durable_lsn;
+  prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Histogram* read_latency = nullptr;
+  prometheus::Histogram* write_latency = nullptr;
+  actors::latency_histogram last_read, last_write;  // what was already observed
+};
+
+Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(caf::actor_system& sys,
+                                                                actors::controller_actor controller,
+                                                                const MetricsConfig& config) {
+  std::unique_ptr<MetricsExporter> e(new MetricsExporter());
+  e->sys_ = &sys;
+  e->controller_ = std::move(controller);
+  const std::string address = config.address + ":" + std::to_string(config.port);
+  try {
+    // prometheus-cpp (civetweb) reports a failed bind by throwing.
+    e->exposer_ = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& ex) {
+    return Status::Unavailable("cannot serve metrics on " + address + ": " + ex.what());
+  }
+  auto ports = e->exposer_->GetListeningPorts();
+  e->port_ = ports.empty() ? config.port : static_cast<std::uint16_t>(ports.front());
+  e->registry_ = std::make_shared<prometheus::Registry>();
+  e->metrics_ = std::make_unique<Metrics>(*e->registry_);
+  std::vector<double> bounds;
+  for (auto micros : actors::kLatencyBoundsMicros) bounds.push_back(static_cast<double>(micros) / 1e6);
+  e->metrics_->read_latency = &e->metrics_->latency.Add({{"op", "read"}}, bounds);
+  e->metrics_->write_latency = &e->metrics_->latency.Add({{"op", "write"}}, bounds);
+  e->exposer_->RegisterCollectable(e->registry_);
+  e->Refresh();
+  e->thread_ = std::thread([raw = e.get()] {
+    std::unique_lock lock(raw->mu_);
+    while (!raw->stop_) {
+      raw->cv_.wait_for(lock, std::chrono::seconds(1));
+      if (raw->stop_) break;
+      lock.unlock();
+      raw->Refresh();
+      lock.lock();
+    }
+  });
+  return e;
+}
+
+MetricsExporter::~MetricsExporter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void MetricsExporter::Refresh() {
+  caf::scoped_actor self{*sys_};
+  actors::memory_report r;
+  bool ok = false;
+  self->request(controller_, std::chrono::seconds(5), actors::stats_atom_v)
+      .receive([&](actors::memory_report& report) { r = std::move(report); ok = true; },
+               [&](caf::error& err) { LogWarning("metrics", "refresh failed: " + caf::to_string(err)); });
+  if (!ok) return;
+  auto& m = *metrics_;
+  for (const auto& p : r.partitions) {
+    const std::map<std::string, std::string> label{{"partition", std::string(DataKindName(static_cast<DataKind>(p.kind)))}};
+    m.usage.Add(label).Set(static_cast<double>(p.bytes));
+    m.budget.Add(label).Set(static_cast<double>(p.budget_bytes));
+    m.entries.Add(label).Set(static_cast<double>(p.entries));
+    Advance(m.hits.Add(label), p.hits);
+    Advance(m.misses.Add(label), p.misses);
+    Advance(m.evictions.Add(label), p.evictions);
+    Advance(m.restarts.Add(label), p.restarts);
+  }
+  m.persistent.Set(static_cast<double>(r.sync.store_disk_bytes));
+  m.hit_rate.Set(r.reads == 0 ? 0.0 : static_cast<double>(r.ram_hits) / static_cast<double>(r.reads));
+  m.sync_lag.Set(r.sync.seconds_since_checkpoint);
+  m.compression.Set(r.sync.store_encoded_bytes == 0
+                        ? 1.0
+                        : static_cast<double>(r.sync.store_raw_bytes) / static_cast<double>(r.sync.store_encoded_bytes));
+  Advance(m.reads, r.reads);
+  Advance(m.writes, r.writes);
+  Advance(m.disk_reads, r.disk_reads);
+  Advance(m.errors, r.errors);
+  Advance(m.promotions, r.promotions);
+  Advance(m.prefetches, r.prefetches);
+  Advance(m.prefetch_hits, r.prefetch_hits);
+  Advance(m.wal_bytes, r.sync.wal_bytes);
+  Advance(m.wal_syncs, r.sync.wal_syncs);
+  m.wal_segments.Set(static_cast<double>(r.sync.wal_segments));
+  m.checkpoint_lsn.Set(static_cast<double>(r.sync.checkpoint_lsn));
+  m.durable_lsn.Set(static_cast<double>(r.sync.durable_lsn));
+  // Histograms take increments: what arrived since the last refresh.
+  auto observe = [](prometheus::Histogram* h, const actors::latency_histogram& now, actors::latency_histogram& last) {
+    if (now.count <= last.count || now.buckets.size() != last.buckets.size()) return;
+    std::vector<double> increments(now.buckets.size());
+    for (std::size_t i = 0; i < increments.size(); ++i) increments[i] = static_cast<double>(now.buckets[i] - last.buckets[i]);
+    h->ObserveMultiple(increments, now.sum_seconds - last.sum_seconds);
+    last = now;
+  };
+  observe(m.read_latency, r.read_latency, m.last_read);
+  observe(m.write_latency, r.write_latency, m.last_write);
+}
+
+}  // namespace postdevai
