@@ -14,6 +14,7 @@ packages=(
   prometheus-cpp-dev         # metrics exposition
   libncurses-dev             # live dashboard
   libfaiss-dev               # bench peer for vector search (optional for the build)
+  prometheus                 # promtool: tests check the /metrics exposition with it
 )
 
 missing=()
