@@ -1,0 +1,102 @@
+// Starts a real dragon_node process for tests that need one (CLI, metrics,
+// remote access): writes a small config into a temp dir (ports 0, RAM-Lake in
+// /dev/shm), waits until the node logs its endpoints, and stops it (SIGTERM)
+// on destruction.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "tests/test_util.h"
+
+namespace postdevai::testing {
+
+class NodeProcess {
+ public:
+  // extra_toml is appended to the generated config (e.g. a [node] TLS block).
+  explicit NodeProcess(const std::string& extra_toml = "", const std::string& node_section = "")
+      : disk_("node"), ram_("node", "/dev/shm") {
+    config_path_ = disk_ / "dragon_node.toml";
+    log_path_ = disk_ / "node.log";
+    std::ofstream config(config_path_);
+    config << "[hybrid_memory]\n"
+           << "ramlake_size_gb = 0.0625\n"
+           << "ramlake_path = \"" << ram_.path() << "/ramlake\"\n"
+           << "persistent_size_tb = 0.001\n"
+           << "persistent_path = \"" << disk_.path() << "/data\"\n"
+           << "cache_size_mb = 8\n"
+           << "max_ram_entries = 100000\n"
+           << "[node]\nport = 0\n" << node_section << "\n"
+           << "[metrics]\nport = 0\n"
+           << extra_toml;
+    config.close();
+    Start();
+  }
+  ~NodeProcess() { Stop(); }
+
+  void Start() {
+    const std::string node = std::string(POSTDEVAI_BIN_DIR) + "/dragon_node";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+      ::execl(node.c_str(), node.c_str(), "--config", config_path_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Wait for the endpoints in the log.
+    const std::regex serving(R"(serving the engine at ([0-9.]+):([0-9]+))");
+    const std::regex metrics(R"(metrics at http://([0-9.]+):([0-9]+)/metrics)");
+    for (int i = 0; i < 600; ++i) {
+      std::string log = ReadFile(log_path_);
+      std::smatch m;
+      if (std::regex_search(log, m, serving)) port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+      if (std::regex_search(log, m, metrics)) metrics_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+      if (port_ != 0 && metrics_port_ != 0) return;
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("dragon_node exited at start-up:\n" + log);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("dragon_node did not report its endpoints:\n" + ReadFile(log_path_));
+  }
+
+  // SIGTERM, then wait; returns the exit status.
+  int Stop() {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  std::uint16_t port() const { return port_; }
+  std::uint16_t metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& config_path() const { return config_path_; }
+  std::string log() const { return ReadFile(log_path_); }
+  const TempDir& disk() const { return disk_; }
+
+ private:
+  TempDir disk_;
+  TempDir ram_;
+  std::string config_path_, log_path_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0, metrics_port_ = 0;
+};
+
+}  // namespace postdevai::testing
