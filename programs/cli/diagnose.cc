@@ -78,9 +78,15 @@ FsFacts FilesystemOf(const std::string& path) {
   } else if (type == kRamfsMagic) {
     facts.type = "ramfs";
   } else {
-    char buf[32];
+    static const std::pair<long, const char*> kNames[] = {
+        {0xef53, "ext4"}, {0x58465342, "xfs"}, {0x9123683e, "btrfs"}, {0x794c7630, "overlayfs"},
+        {0x2fc12fc1, "zfs"}, {0x6969, "nfs"}, {0x65735546, "fuse"}, {0x01021997, "9p"}};
+    char buf[48];
     std::snprintf(buf, sizeof buf, "a disk filesystem (type 0x%lx)", static_cast<unsigned long>(type));
     facts.type = buf;
+    for (const auto& [magic, name] : kNames) {
+      if (magic == type) facts.type = name;
+    }
   }
   return facts;
 }

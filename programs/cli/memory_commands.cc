@@ -20,6 +20,19 @@ Json RateOrNull(std::uint64_t num, std::uint64_t den) {
   return den == 0 ? Json() : Json(Ratio(num, den));
 }
 
+// "250us", "2.5ms", "1.20s".
+std::string FormatMicros(double seconds) {
+  char buf[32];
+  if (seconds < 1e-3) {
+    std::snprintf(buf, sizeof buf, "%.0fus", seconds * 1e6);
+  } else if (seconds < 1) {
+    std::snprintf(buf, sizeof buf, "%.1fms", seconds * 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2fs", seconds);
+  }
+  return buf;
+}
+
 std::string Percent(double fraction) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%.1f%%", fraction * 100.0);
@@ -44,6 +57,22 @@ Json PartitionJson(const PartitionInfo& p) {
       .Set("eviction_policy", p.eviction_policy)
       .Set("file", p.file);
   return j;
+}
+
+Json LatencyJson(const LatencyInfo& l) {
+  Json j = Json::MakeObject();
+  j.Set("count", l.count)
+      .Set("mean_seconds", l.count == 0 ? Json() : Json(l.sum_seconds / static_cast<double>(l.count)))
+      .Set("p50_at_most_seconds", l.p50_at_most_seconds < 0 ? Json() : Json(l.p50_at_most_seconds))
+      .Set("p99_at_most_seconds", l.p99_at_most_seconds < 0 ? Json() : Json(l.p99_at_most_seconds));
+  return j;
+}
+
+std::string LatencyText(const LatencyInfo& l) {
+  if (l.count == 0) return "-";
+  auto bound = [](double s) { return s < 0 ? std::string("> 1s") : "<= " + FormatMicros(s); };
+  return "mean " + FormatMicros(l.sum_seconds / static_cast<double>(l.count)) + ", p50 " + bound(l.p50_at_most_seconds) +
+         ", p99 " + bound(l.p99_at_most_seconds);
 }
 
 Json SyncJson(const SyncInfo& s) {
@@ -112,6 +141,9 @@ Status MemoryStats(CommandContext& ctx, const ParsedArgs&) {
       .Set("prefetch_enabled", s.prefetch_enabled)
       .Set("prefetches", s.prefetches)
       .Set("prefetch_hits", s.prefetch_hits)
+      .Set("errors", s.errors)
+      .Set("read_latency", LatencyJson(s.read_latency))
+      .Set("write_latency", LatencyJson(s.write_latency))
       .Set("sync", SyncJson(s.sync));
   if (ctx.json()) return Status::Ok();
 
@@ -122,7 +154,9 @@ Status MemoryStats(CommandContext& ctx, const ParsedArgs&) {
   std::printf("reads      %llu (from RAM %llu, from disk %llu; hit rate %s)\n", static_cast<unsigned long long>(s.reads),
               static_cast<unsigned long long>(s.ram_hits), static_cast<unsigned long long>(s.disk_reads),
               s.reads == 0 ? "- (no reads yet)" : Percent(Ratio(s.ram_hits, s.reads)).c_str());
-  std::printf("writes     %llu\n", static_cast<unsigned long long>(s.writes));
+  std::printf("writes     %llu; requests answered with an error: %llu\n", static_cast<unsigned long long>(s.writes),
+              static_cast<unsigned long long>(s.errors));
+  std::printf("latency    reads: %s; writes: %s\n", LatencyText(s.read_latency).c_str(), LatencyText(s.write_latency).c_str());
   std::printf("promotions %llu; prefetch %s: %llu issued, %llu hit\n", static_cast<unsigned long long>(s.promotions),
               s.prefetch_enabled ? "on" : "off", static_cast<unsigned long long>(s.prefetches),
               static_cast<unsigned long long>(s.prefetch_hits));
@@ -276,11 +310,11 @@ Status MemoryEvict(CommandContext& ctx, const ParsedArgs& args) {
 
   std::printf("evicted %llu entries unused for %s from RAM; they stay in LevelDB and come back on a read.\n",
               static_cast<unsigned long long>(*evicted), older_text->c_str());
-  std::printf("%-9s %22s %24s\n", "partition", "entries before→after", "in RAM before→after");
+  std::printf("%-9s %22s %24s\n", "partition", "entries before->after", "in RAM before->after");
   for (std::size_t i = 0; i < after->partitions.size() && i < before->partitions.size(); ++i) {
     const auto& b = before->partitions[i];
     const auto& a = after->partitions[i];
-    std::printf("%-9s %10llu → %-10llu %11s → %-11s\n", a.kind.c_str(), static_cast<unsigned long long>(b.entries),
+    std::printf("%-9s %10llu -> %-10llu %11s -> %-11s\n", a.kind.c_str(), static_cast<unsigned long long>(b.entries),
                 static_cast<unsigned long long>(a.entries), FormatBytes(b.bytes).c_str(), FormatBytes(a.bytes).c_str());
   }
   return Status::Ok();

@@ -45,6 +45,29 @@ PartitionInfo ToInfo(const actors::partition_report& r) {
   return p;
 }
 
+LatencyInfo ToInfo(const actors::latency_histogram& h) {
+  LatencyInfo info;
+  info.count = h.count;
+  info.sum_seconds = h.sum_seconds;
+  if (h.count == 0) return info;
+  // buckets[i] counts requests of at most kLatencyBoundsMicros[i] (and more
+  // than the bound before); the last bucket has no upper bound.
+  auto quantile = [&](double q) {
+    const double target = q * static_cast<double>(h.count);
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+      seen += h.buckets[i];
+      if (static_cast<double>(seen) >= target) {
+        return i < actors::kLatencyBoundsMicros.size() ? static_cast<double>(actors::kLatencyBoundsMicros[i]) / 1e6 : -1.0;
+      }
+    }
+    return -1.0;
+  };
+  info.p50_at_most_seconds = quantile(0.5);
+  info.p99_at_most_seconds = quantile(0.99);
+  return info;
+}
+
 }  // namespace
 
 struct NodeClient::Impl {
@@ -137,6 +160,9 @@ Result<NodeStats> NodeClient::Stats() {
   s.prefetches = report->prefetches;
   s.prefetch_hits = report->prefetch_hits;
   s.prefetch_enabled = report->prefetch_enabled;
+  s.read_latency = ToInfo(report->read_latency);
+  s.write_latency = ToInfo(report->write_latency);
+  s.errors = report->errors;
   return s;
 }
 

@@ -47,6 +47,15 @@ struct SyncInfo {
   std::uint64_t wal_syncs = 0, wal_records = 0, checkpoints = 0;
 };
 
+// Latencies of requests as the controller saw them, from its histogram.
+struct LatencyInfo {
+  std::uint64_t count = 0;
+  double sum_seconds = 0;
+  // The quantile's bucket bound: the q-quantile took at most this long.
+  // Negative when it fell in the last, unbounded bucket (or no requests).
+  double p50_at_most_seconds = -1, p99_at_most_seconds = -1;
+};
+
 // `memory stats` (actors::memory_report).
 struct NodeStats {
   std::vector<PartitionInfo> partitions;
@@ -54,6 +63,8 @@ struct NodeStats {
   std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
   std::uint64_t prefetches = 0, prefetch_hits = 0;
   bool prefetch_enabled = false;
+  LatencyInfo read_latency, write_latency;
+  std::uint64_t errors = 0;  // requests the node answered with an error
 };
 
 // One kind in the persistent store (actors::store_kind_report).
