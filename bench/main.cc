@@ -15,6 +15,7 @@ const std::vector<Scenario>& AllScenarios() {
       {"hot", "RAM-Lake point reads/writes of 1 KiB values (ns/op) beside std::unordered_map", RunHotBench},
       {"trace", "RAM-Lake hit rate of LRU/SIEVE/S3-FIFO beside Belady's MIN (Zipf, coding session)", RunTraceBench},
       {"warm", "RAM-Lake warm re-attach time of --entries beside a cold rebuild from LevelDB", RunWarmBench},
+      {"engine", "point reads/writes through the actors (actor, facade, baselines), durable writes, YCSB A/B/C/F", RunEngineBench},
       {"vector", "vector search: exact and int8+re-rank scans, half cold, vs bandwidth and FAISS flat IP", RunVectorBench},
   };
   return scenarios;

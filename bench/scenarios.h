@@ -38,6 +38,7 @@ int RunRecoveryBench(const Args& args);  // bench/recovery_bench.cc
 int RunHotBench(const Args& args);       // bench/ramlake_hot_bench.cc
 int RunTraceBench(const Args& args);     // bench/ramlake_trace_bench.cc
 int RunWarmBench(const Args& args);      // bench/ramlake_warm_bench.cc
+int RunEngineBench(const Args& args);    // bench/engine_bench.cc
 int RunVectorBench(const Args& args);    // bench/vector_bench.cc
 
 }  // namespace postdevai::bench
