@@ -176,15 +176,22 @@ TEST_CASE("kill -9 during a stream of durable writes loses nothing acknowledged"
       ::_exit(127);
     }
     ::close(fds[1]);
-    // Let it write for a while, then kill it at a random moment.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 200));
+    // Once it is writing (its first acknowledgement, however long start-up
+    // takes on a loaded machine), let it go on for a while, then kill it at a
+    // random moment.
+    std::uint64_t first_ack;
+    const bool started = ::read(fds[0], &first_ack, sizeof first_ack) == sizeof first_ack;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 200));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
     INFO("cycle " << cycle << ": writer exit status " << status);
     REQUIRE(WIFSIGNALED(status));
+    REQUIRE(started);
+    acknowledged["k" + std::to_string(first_ack)] = postdevai::testing::DurableWriterValue(first_ack);
+    next = first_ack + 1;
     std::uint64_t i;
-    std::uint64_t acked_this_cycle = 0;
+    std::uint64_t acked_this_cycle = 1;
     while (::read(fds[0], &i, sizeof i) == sizeof i) {
       acknowledged["k" + std::to_string(i)] = postdevai::testing::DurableWriterValue(i);
       next = i + 1;
