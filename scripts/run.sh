@@ -1,9 +1,50 @@
 #!/usr/bin/env bash
-# Builds everything and starts a dragon_node on embedded defaults (sized for
-# this machine; data under ~/.local/share/postdevai, RAM-Lake under /dev/shm).
-# Extra arguments go to dragon_node, e.g. ./scripts/run.sh --config dragon_node.toml
-# Stop it with Ctrl-C: it checkpoints and exits cleanly.
+# The main job: builds everything, starts a dragon_node on embedded defaults
+# (sized for this machine; data under ~/.local/share/postdevai, RAM-Lake under
+# /dev/shm) and shows it working: stores a real source tree found on this
+# machine, reads a file back and checks it, prints the node's stats. The node
+# then keeps serving until Ctrl-C (it checkpoints and stops cleanly).
+#
+#   ./scripts/run.sh                      # embedded defaults
+#   ./scripts/run.sh --config my.toml     # arguments go to dragon_node
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh >&2
-exec ./build/bin/dragon_node "$@"
+bin=build/bin
+
+log=$(mktemp -t dragon_node.XXXXXX.log)
+"$bin/dragon_node" "$@" 2>"$log" &
+node=$!
+tail -n +1 -f "$log" --pid "$node" >&2 &
+stop() { kill -INT "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; }
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+for _ in $(seq 1 600); do
+  grep -q "ready;" "$log" && break
+  kill -0 "$node" 2>/dev/null || { echo "run.sh: dragon_node did not start (see above)" >&2; exit 1; }
+  sleep 0.1
+done
+endpoint=$(sed -n 's/.*serving the engine at \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
+cli=("$bin/postdevai-cli" --node "$endpoint")
+
+# A real source tree: this repository's own sources, else the C++ headers.
+tree=storage
+[ -f "$tree/wal.h" ] || tree=$(ls -d /usr/include/c++/* | head -n 1)
+sample=$(find "$tree" -type f -name '*.h' | head -n 1)
+
+echo >&2
+echo "run.sh: storing the source tree $tree in the node at $endpoint" >&2
+"${cli[@]}" ingest "$tree"
+echo "run.sh: reading $sample back" >&2
+if "${cli[@]}" code get --path "$sample" | cmp -s - "$sample"; then
+  echo "run.sh: $sample came back byte for byte" >&2
+else
+  echo "run.sh: $sample came back different" >&2
+  exit 1
+fi
+"${cli[@]}" memory stats
+echo >&2
+echo "run.sh: dragon_node is serving at $endpoint; try: $bin/postdevai-cli --node $endpoint memory stats" >&2
+echo "run.sh: Ctrl-C stops it" >&2
+wait "$node"
