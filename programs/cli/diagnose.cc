@@ -315,9 +315,10 @@ void CheckCompression(const CommandContext& ctx, const std::vector<StoreKindInfo
       d->Add("compression", Severity::kOk, seen);
     }
   }
-  if (stored > 0 && raw < kMinRawBytes) {
+  if (raw < kMinRawBytes) {
     d->Add("compression", Severity::kUnknown,
-           FormatBytes(raw) + " of values in LevelDB: too little to judge compression");
+           FormatBytes(raw) + " of values in LevelDB: too little to judge compression",
+           "diagnose again once the store holds a few MiB");
   }
 }
 

@@ -230,7 +230,9 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
     return Status::Ok();
   };
 
+  std::uint64_t processed = 0;
   for (const auto& c : candidates) {
+    ++processed;
     std::ifstream in(c.local, std::ios::binary);
     std::string content;
     if (in) content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -256,11 +258,11 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
         return s.WithContext("ingest stopped after " + std::to_string(stored_files) + " files");
       }
     }
-    progress.Update(stored_files + batch.size(), seen_bytes, c.stored_path);
+    progress.Update(processed, seen_bytes, c.stored_path);
   }
   Status s = flush();
   if (!s.ok()) return s.WithContext("ingest stopped after " + std::to_string(stored_files) + " files");
-  progress.Finish(stored_files, seen_bytes);
+  progress.Finish(processed, seen_bytes);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   Json& j = ctx.result();

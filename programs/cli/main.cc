@@ -339,7 +339,6 @@ int Run(int argc, char** argv) {
       help = true;
     } else {
       if (!help && rest.empty()) {
-        PrintTopHelp(stderr);
         return Fail(Status::InvalidArgument("missing COMMAND (see postdevai-cli --help)"), globals.json);
       }
       PrintTopHelp(stdout);
