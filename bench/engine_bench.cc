@@ -42,6 +42,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -361,7 +362,12 @@ void SendDue(caf::event_based_actor* self, std::shared_ptr<OpenLoop> st) {
     MaybeFinish(self, st);
     return;
   }
-  self->delayed_send(self, st->next_due - Clock::now(), pdb_tick_atom_v);
+  const auto wait = st->next_due - Clock::now();
+  if (wait <= Clock::duration::zero()) {
+    self->send(self, pdb_tick_atom_v);  // already due again: no timer round trip
+  } else {
+    self->delayed_send(self, wait, pdb_tick_atom_v);
+  }
 }
 
 std::pair<Run, Run> ActorOpenLoop(caf::actor_system& sys, const controller_actor& controller,
@@ -708,6 +714,27 @@ void WriteYcsb(JsonWriter& json, YcsbResult& y, int threads) {
   json.EndObject();
 }
 
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// One CAF scheduler setting under test, with its own system and engine.
+struct Variant {
+  const char* name = "";
+  std::function<void(caf::actor_system_config&)> tune;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<EmbeddedEngine> engine;  // destroyed before sys
+  std::vector<double> scoped_p50, bridge_p50, bridge_p99, host_to_bridge_p99, bridge_to_host_p99, bridge_ops_per_s,
+      actor_p50, actor_p99;
+  ~Variant() {
+    engine.reset();
+    sys.reset();
+  }
+};
+
 // The 1-minute load average: the machines are shared, and other processes'
 // CPU and disk use shows up in tail latencies and sync times.
 double LoadAverage() {
@@ -867,51 +894,76 @@ int RunEngineBench(const Args& args) {
   errors += scoped_echo.errors + scoped_read.errors + actor_read.errors + actor_write.errors;
 
   // --- Optional: the same host-thread calls under other scheduler settings.
-  struct Variant {
-    const char* name;
-    std::vector<std::pair<const char*, std::size_t>> counts;
-    std::vector<std::pair<const char*, caf::timespan>> durations;
-    Run scoped_read, actor_read;
-    BridgeBreakdown bridge;
-  };
-  std::vector<Variant> variants;
+  // Every variant runs its own actor system and engine, all started up front;
+  // then short runs go round-robin over the variants, several rounds, so a
+  // burst of load from elsewhere on the machine hits every variant alike. Each
+  // figure is the median over the rounds of that round's percentile.
+  std::vector<std::unique_ptr<Variant>> variants;
   if (o.scheduler_variants) {
     using namespace std::chrono_literals;
-    variants.push_back({"caf_defaults_after_ConfigureActorSystem", {}, {}, {}, {}, {}});
-    variants.push_back({"no_moderate_polling", {{"work-stealing.moderate-poll-attempts", 0}}, {}, {}, {}, {}});
-    variants.push_back({"moderate_sleep_5us", {}, {{"work-stealing.moderate-sleep-duration", caf::timespan{5us}}}, {}, {}, {}});
-    variants.push_back({"aggressive_poll_20000", {{"work-stealing.aggressive-poll-attempts", 20000}}, {}, {}, {}, {}});
-    variants.push_back({"one_worker", {{"scheduler.max-threads", 1}}, {}, {}, {}, {}});
+    auto add = [&](const char* name, std::function<void(caf::actor_system_config&)> tune) {
+      auto v = std::make_unique<Variant>();
+      v->name = name;
+      v->tune = std::move(tune);
+      variants.push_back(std::move(v));
+    };
+    add("caf_defaults_after_ConfigureActorSystem", [](caf::actor_system_config&) {});
+    add("no_moderate_polling", [](caf::actor_system_config& c) { c.set("work-stealing.moderate-poll-attempts", 0); });
+    add("moderate_sleep_5us",
+        [](caf::actor_system_config& c) { c.set("work-stealing.moderate-sleep-duration", caf::timespan{5us}); });
+    add("aggressive_poll_20000",
+        [](caf::actor_system_config& c) { c.set("work-stealing.aggressive-poll-attempts", 20000); });
+    add("one_worker", [](caf::actor_system_config& c) { c.set("scheduler.max-threads", 1); });
     int n = 0;
     for (auto& v : variants) {
-      const std::string vdisk = disk + "/variant" + std::to_string(n);
-      const std::string vram = ram + "/variant" + std::to_string(n++);
-      caf::actor_system_config cfg;
-      ConfigureActorSystem(cfg);
-      for (auto& [key, value] : v.counts) cfg.set(key, value);
-      for (auto& [key, value] : v.durations) cfg.set(key, value);
-      caf::actor_system sys{cfg};
-      auto engine = StartHybridMemory(sys, BenchConfig(vdisk, vram, hot_ramlake_mib, o.compress));
+      ConfigureActorSystem(v->cfg);
+      v->tune(v->cfg);
+      v->sys = std::make_unique<caf::actor_system>(v->cfg);
+      auto engine = StartHybridMemory(*v->sys, BenchConfig(disk + "/variant" + std::to_string(n),
+                                                           ram + "/variant" + std::to_string(n), hot_ramlake_mib,
+                                                           o.compress));
+      ++n;
       if (!engine.ok()) {
         std::fprintf(stderr, "engine: %s\n", engine.status().ToString().c_str());
         return 1;
       }
-      const controller_actor controller = (*engine)->controller();
-      if (!LoadHotKeys(sys, controller, hot_keys)) return 1;
-      std::fprintf(stderr, "engine: scheduler variant %s\n", v.name);
-      v.scoped_read = ScopedActorRun(sys, o.seconds, [&](caf::scoped_actor& self, std::mt19937_64& rng) {
-        bool ok = false;
-        self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()])
-            .receive([&](read_result& r) { ok = r.value.size() == kValueBytes; }, [&](caf::error&) {});
-        return ok;
-      });
-      Progress("  scoped_actor -> controller read", v.scoped_read);
-      v.bridge = FacadeBridgeProbe(sys, controller, hot_keys, o.seconds);
-      ProgressBreakdown("  facade-style bridge", v.bridge);
-      v.actor_read = ActorClosedLoop(sys, controller, hot_keys, false, o.seconds);
-      Progress("  actor -> controller read", v.actor_read);
-      errors += v.scoped_read.errors + v.bridge.total.errors + v.actor_read.errors;
-      (void)(*engine)->Stop();
+      v->engine = std::move(*engine);
+      if (!LoadHotKeys(*v->sys, v->engine->controller(), hot_keys)) return 1;
+    }
+    const int rounds = 5;
+    const double slice = std::max(0.1, o.seconds / 5);
+    for (int round = 0; round < rounds; ++round) {
+      std::fprintf(stderr, "engine: scheduler variants, round %d of %d\n", round + 1, rounds);
+      for (auto& v : variants) {
+        const controller_actor controller = v->engine->controller();
+        Run scoped = ScopedActorRun(*v->sys, slice, [&](caf::scoped_actor& self, std::mt19937_64& rng) {
+          bool ok = false;
+          self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()])
+              .receive([&](read_result& r) { ok = r.value.size() == kValueBytes; }, [&](caf::error&) {});
+          return ok;
+        });
+        BridgeBreakdown bridge = FacadeBridgeProbe(*v->sys, controller, hot_keys, slice);
+        Run actor = ActorClosedLoop(*v->sys, controller, hot_keys, false, slice);
+        errors += scoped.errors + bridge.total.errors + actor.errors;
+        v->scoped_p50.push_back(scoped.latency.PercentileMicros(0.5));
+        v->bridge_p50.push_back(bridge.total.latency.PercentileMicros(0.5));
+        v->bridge_p99.push_back(bridge.total.latency.PercentileMicros(0.99));
+        v->host_to_bridge_p99.push_back(bridge.to_bridge.PercentileMicros(0.99));
+        v->bridge_to_host_p99.push_back(bridge.to_host.PercentileMicros(0.99));
+        v->bridge_ops_per_s.push_back(bridge.total.ops_per_s());
+        v->actor_p50.push_back(actor.latency.PercentileMicros(0.5));
+        v->actor_p99.push_back(actor.latency.PercentileMicros(0.99));
+      }
+    }
+    for (auto& v : variants) {
+      std::fprintf(stderr,
+                   "engine: %-40s bridge p50 %6.2f p99 %7.2f (host->bridge p99 %7.2f) us; scoped_actor p50 %6.2f; "
+                   "actor p50 %5.2f us\n",
+                   v->name, Median(v->bridge_p50), Median(v->bridge_p99), Median(v->host_to_bridge_p99),
+                   Median(v->scoped_p50), Median(v->actor_p50));
+      (void)v->engine->Stop();
+      v->engine.reset();
+      v->sys.reset();
     }
   }
 
@@ -1088,10 +1140,16 @@ int RunEngineBench(const Args& args) {
     json.Key("scheduler_variants").BeginArray();
     for (auto& v : variants) {
       json.BeginObject();
-      json.Field("name", v.name);
-      WriteRun(json, "scoped_actor_read", v.scoped_read);
-      WriteRun(json, "actor_read_closed_loop", v.actor_read);
-      WriteBreakdown(json, "facade_style_bridge_read", v.bridge);
+      json.Field("name", v->name);
+      json.Field("rounds", static_cast<std::uint64_t>(v->bridge_p50.size()));
+      json.Field("facade_style_read_p50_us", Median(v->bridge_p50));
+      json.Field("facade_style_read_p99_us", Median(v->bridge_p99));
+      json.Field("facade_style_read_ops_per_s", Median(v->bridge_ops_per_s));
+      json.Field("host_to_bridge_p99_us", Median(v->host_to_bridge_p99));
+      json.Field("bridge_to_host_p99_us", Median(v->bridge_to_host_p99));
+      json.Field("scoped_actor_read_p50_us", Median(v->scoped_p50));
+      json.Field("actor_read_p50_us", Median(v->actor_p50));
+      json.Field("actor_read_p99_us", Median(v->actor_p99));
       json.EndObject();
     }
     json.EndArray();
