@@ -135,7 +135,13 @@ Result<std::unique_ptr<NodeClient>> NodeClient::Connect(const ConnectOptions& op
   auto node = actors::ConnectToNode(*impl->system, options.host, options.port, options.tls);
   if (!node.ok()) {
     std::string message = OneLine(node.status().message());
-    if (tls) message += "; TLS: the node may have refused this client's certificate";
+    // A peer that hangs up during CAF's handshake is, in practice, a TLS
+    // mismatch: say which side to check.
+    if (message.find("disconnect_during_handshake") != std::string::npos) {
+      message += tls ? "; TLS refused: the node rejected this client's certificate, or --ca does not hold the CA "
+                       "that signed the node's"
+                     : "; the node may require mutual TLS: give --cert, --key and --ca";
+    }
     return Status::Unavailable(message);
   }
   impl->Log("connected to " + impl->endpoint + " in " + std::to_string(SecondsSince(start) * 1000.0) + " ms");

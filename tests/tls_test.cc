@@ -1,0 +1,130 @@
+// Mutual TLS between postdevai-cli and dragon_node: certificates made at
+// test time with the openssl command-line tool (never committed), a node
+// that requires them, and clients with the right certificate, none, or one
+// from another CA. A refused client must fail (non-zero exit, one line
+// naming the node) and leave the node serving.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "tests/helpers/cli_process.h"
+#include "tests/helpers/node_process.h"
+
+using namespace postdevai;
+using namespace postdevai::testing;
+
+namespace {
+
+// Runs an openssl command in `dir`; fails the test with its output if it fails.
+void OpenSsl(const TempDir& dir, const std::string& args) {
+  const std::string log = dir / "openssl.log";
+  const std::string command = "cd '" + dir.path() + "' && openssl " + args + " > '" + log + "' 2>&1";
+  const int rc = std::system(command.c_str());
+  INFO("openssl " << args << "\n" << ReadFile(log));
+  REQUIRE(rc == 0);
+}
+
+// A CA (self-signed), and a leaf certificate `name` it signs.
+void MakeCa(const TempDir& dir, const std::string& ca) {
+  OpenSsl(dir, "req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -keyout " + ca + ".key -out " + ca +
+                   ".crt -subj /CN=" + ca);
+}
+
+void MakeLeaf(const TempDir& dir, const std::string& ca, const std::string& name) {
+  OpenSsl(dir, "req -newkey rsa:2048 -nodes -sha256 -keyout " + name + ".key -out " + name + ".csr -subj /CN=" + name);
+  OpenSsl(dir, "x509 -req -sha256 -days 2 -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key -CAcreateserial -out " +
+                   name + ".crt");
+}
+
+struct Pki {
+  TempDir dir{"tls-pki"};
+  Pki() {
+    MakeCa(dir, "ca");
+    MakeLeaf(dir, "ca", "server");
+    MakeLeaf(dir, "ca", "client");
+    MakeCa(dir, "other-ca");
+    MakeLeaf(dir, "other-ca", "stranger");
+  }
+  std::string NodeSection() const {
+    return "certificate = \"" + (dir / "server.crt") + "\"\nkey = \"" + (dir / "server.key") + "\"\nca_file = \"" +
+           (dir / "ca.crt") + "\"\n";
+  }
+  std::vector<std::string> Client(const std::string& leaf, const std::string& ca = "ca") const {
+    return {"--cert", dir / (leaf + ".crt"), "--key", dir / (leaf + ".key"), "--ca", dir / (ca + ".crt")};
+  }
+};
+
+std::vector<std::string> Args(const NodeProcess& node, std::vector<std::string> tls, std::vector<std::string> command) {
+  std::vector<std::string> args = {"--node", "127.0.0.1:" + std::to_string(node.port()), "--timeout", "30"};
+  args.insert(args.end(), tls.begin(), tls.end());
+  args.insert(args.end(), command.begin(), command.end());
+  return args;
+}
+
+// A refused client: non-zero exit, one line naming the node, within the timeout.
+void ExpectRefused(const NodeProcess& node, const std::vector<std::string>& tls, const std::string& what) {
+  const auto start = std::chrono::steady_clock::now();
+  CliResult r = RunCli(Args(node, tls, {"--json", "memory", "stats"}));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(what << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.ErrIsOneLine());
+  CHECK(r.err.find("127.0.0.1:" + std::to_string(node.port())) != std::string::npos);
+  CHECK(r.Json().Has("error"));
+  CHECK(seconds < 35);
+  REQUIRE(ProcessAlive(node.pid()));
+}
+
+}  // namespace
+
+TEST_CASE("mutual TLS: the right client certificate works, others are refused", "[tls][cli]") {
+  Pki pki;
+  NodeProcess node("", pki.NodeSection());
+  REQUIRE(node.log().find("(mutual TLS)") != std::string::npos);
+
+  // The right certificate: every request goes through.
+  CliResult set = RunCli(Args(node, pki.Client("client"), {"--json", "meta", "set", "secret", "s3cr3t"}));
+  INFO(set.err);
+  REQUIRE(set.exit_code == 0);
+  CliResult get = RunCli(Args(node, pki.Client("client"), {"--json", "meta", "get", "secret"}));
+  REQUIRE(get.exit_code == 0);
+  CHECK(get.Json()["value"].string == "s3cr3t");
+  CliResult stats = RunCli(Args(node, pki.Client("client"), {"--json", "memory", "stats"}));
+  REQUIRE(stats.exit_code == 0);
+  CHECK(stats.Json()["writes"].u64() == 1);
+
+  // The TLS files can come from a config file's [node] section instead.
+  const std::string client_config = pki.dir / "client.toml";
+  WriteFile(client_config, "[node]\naddress = \"127.0.0.1\"\nport = " + std::to_string(node.port()) +
+                               "\ncertificate = \"" + (pki.dir / "client.crt") + "\"\nkey = \"" +
+                               (pki.dir / "client.key") + "\"\nca_file = \"" + (pki.dir / "ca.crt") + "\"\n");
+  CliResult via_config = RunCli({"--config", client_config, "--json", "meta", "get", "secret"});
+  INFO(via_config.err);
+  CHECK(via_config.exit_code == 0);
+
+  SECTION("refused clients fail and leave the node serving") {
+    ExpectRefused(node, {}, "no certificate (plaintext)");
+    ExpectRefused(node, pki.Client("stranger", "other-ca"), "a certificate from another CA");
+    ExpectRefused(node, pki.Client("stranger", "ca"), "another CA's certificate, trusting the node's CA");
+    ExpectRefused(node, pki.Client("client", "other-ca"), "the right certificate, but not trusting the node's CA");
+    // Still serving the right client, with its data.
+    CliResult after = RunCli(Args(node, pki.Client("client"), {"--json", "meta", "get", "secret"}));
+    INFO(after.err);
+    CHECK(after.exit_code == 0);
+    CHECK(after.Json()["value"].string == "s3cr3t");
+  }
+
+  SECTION("half a TLS setup is a bad argument, not a silent plaintext attempt") {
+    CliResult r = RunCli(Args(node, {"--cert", pki.dir / "client.crt"}, {"memory", "stats"}));
+    CHECK(r.exit_code == 2);
+    CHECK(r.ErrIsOneLine());
+    CHECK(r.err.find("TLS needs all of --cert, --key and --ca") != std::string::npos);
+    CliResult missing = RunCli(Args(node, {"--cert", pki.dir / "nope.crt", "--key", pki.dir / "client.key", "--ca",
+                                           pki.dir / "ca.crt"},
+                                    {"memory", "stats"}));
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("nope.crt") != std::string::npos);
+  }
+}
