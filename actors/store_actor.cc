@@ -67,12 +67,9 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
       [=](read_atom, std::uint8_t kind, const std::string& key) -> caf::result<versioned_value> {
         // A read sees every write acknowledged before it: apply what is queued.
         Flush(self);
-        auto k = static_cast<storage::Kind>(kind);
-        auto value = self->state.store->Get(k, key);
-        if (!value.ok()) return ToError(value.status());
-        auto lsn = self->state.store->GetLsn(k, key);
-        if (!lsn.ok()) return ToError(lsn.status());
-        return versioned_value{std::move(*value), *lsn};
+        auto stored = self->state.store->GetWithLsn(static_cast<storage::Kind>(kind), key);
+        if (!stored.ok()) return ToError(stored.status());
+        return versioned_value{std::move(stored->value), stored->lsn};
       },
       [=](checkpoint_atom) -> caf::result<std::uint64_t> {
         Flush(self);

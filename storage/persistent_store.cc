@@ -378,34 +378,39 @@ Status ClosedStatus(const std::string& path, const Status& reason) {
 }
 }  // namespace
 
-Result<std::string> PersistentStore::Get(Kind kind, std::string_view key) const {
+Result<std::string> PersistentStore::ReadEncoded(Kind kind, std::string_view key) const {
   std::string encoded;
-  {
-    std::shared_lock lock(db_mu_);
-    if (!db_) return ClosedStatus(options_.path, close_reason_);
-    leveldb::ReadOptions ro;
-    ro.verify_checksums = true;
-    leveldb::Status s = db_->Get(ro, ToSlice(EncodeKey(kind, key)), &encoded);
-    if (s.IsNotFound()) return Status::NotFound(DescribeKey(kind, key) + " is not in the persistent store");
-    if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading " + DescribeKey(kind, key));
-  }
-  auto raw = codec_.Decode(encoded);
+  std::shared_lock lock(db_mu_);
+  if (!db_) return ClosedStatus(options_.path, close_reason_);
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  leveldb::Status s = db_->Get(ro, ToSlice(EncodeKey(kind, key)), &encoded);
+  if (s.IsNotFound()) return Status::NotFound(DescribeKey(kind, key) + " is not in the persistent store");
+  if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading " + DescribeKey(kind, key));
+  return encoded;
+}
+
+Result<std::string> PersistentStore::Get(Kind kind, std::string_view key) const {
+  auto encoded = ReadEncoded(kind, key);
+  if (!encoded.ok()) return encoded.status();
+  auto raw = codec_.Decode(*encoded);
   if (!raw.ok()) return raw.status().WithContext("reading " + DescribeKey(kind, key));
   return raw;
 }
 
+Result<StoredValue> PersistentStore::GetWithLsn(Kind kind, std::string_view key) const {
+  auto encoded = ReadEncoded(kind, key);
+  if (!encoded.ok()) return encoded.status();
+  ValueHeader header;
+  auto raw = codec_.Decode(*encoded, &header);
+  if (!raw.ok()) return raw.status().WithContext("reading " + DescribeKey(kind, key));
+  return StoredValue{std::move(*raw), header.lsn};
+}
+
 Result<std::uint64_t> PersistentStore::GetLsn(Kind kind, std::string_view key) const {
-  std::string encoded;
-  {
-    std::shared_lock lock(db_mu_);
-    if (!db_) return ClosedStatus(options_.path, close_reason_);
-    leveldb::ReadOptions ro;
-    ro.verify_checksums = true;
-    leveldb::Status s = db_->Get(ro, ToSlice(EncodeKey(kind, key)), &encoded);
-    if (s.IsNotFound()) return Status::NotFound(DescribeKey(kind, key) + " is not in the persistent store");
-    if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading " + DescribeKey(kind, key));
-  }
-  auto lsn = LsnOf(encoded);
+  auto encoded = ReadEncoded(kind, key);
+  if (!encoded.ok()) return encoded.status();
+  auto lsn = LsnOf(*encoded);
   if (!lsn.ok()) return lsn.status().WithContext("reading the LSN of " + DescribeKey(kind, key));
   return lsn;
 }

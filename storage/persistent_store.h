@@ -169,6 +169,12 @@ struct DictionaryInfo {
   std::uint64_t kind_records = 0;   // records of the kind when it was trained
 };
 
+// A value as the store holds it: the bytes and the LSN of the write.
+struct StoredValue {
+  std::string value;
+  std::uint64_t lsn = 0;
+};
+
 class PersistentStore {
  public:
   // Opens (creating if missing) the store at options.path. kInvalidArgument for
@@ -196,6 +202,8 @@ class PersistentStore {
   // The value of (kind, key): kNotFound, kCorruption for this key's value only,
   // kClosed after a failed reopen.
   Result<std::string> Get(Kind kind, std::string_view key) const;
+  // The value and the LSN that wrote it, from one lookup. Same errors as Get.
+  Result<StoredValue> GetWithLsn(Kind kind, std::string_view key) const;
   // The LSN that wrote (kind, key), read from the value's header without
   // decompressing it. Same errors as Get.
   Result<std::uint64_t> GetLsn(Kind kind, std::string_view key) const;
@@ -270,6 +278,8 @@ class PersistentStore {
  private:
   explicit PersistentStore(PersistentStoreOptions options);
 
+  // The encoded value of (kind, key): kNotFound, kClosed, I/O errors.
+  Result<std::string> ReadEncoded(Kind kind, std::string_view key) const;
   Status OpenDbLocked();                   // requires db_mu_ exclusive
   Status LoadMetadataLocked();             // requires db_mu_ held
   Status ReopenLocked();                   // requires write_mu_

@@ -804,3 +804,15 @@ TEST_CASE("options are validated", "[store]") {
   auto first = OpenOrFail(OptionsAt(dir.path()));
   CHECK(PersistentStore::Open(OptionsAt(dir.path())).status().code() == StatusCode::kBusy);
 }
+
+TEST_CASE("GetWithLsn returns the value and the LSN of its write in one lookup", "[store]") {
+  TempDir dir("store");
+  auto store = OpenOrFail(OptionsAt(dir.path()));
+  REQUIRE(store->Put(Kind::kMetadata, "k", "first", 41).ok());
+  REQUIRE(store->Put(Kind::kMetadata, "k", "second", 42).ok());
+  auto got = store->GetWithLsn(Kind::kMetadata, "k");
+  REQUIRE(got.ok());
+  CHECK(got->value == "second");
+  CHECK(got->lsn == 42);
+  CHECK(store->GetWithLsn(Kind::kCode, "k").status().IsNotFound());
+}
