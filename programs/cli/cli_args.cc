@@ -192,6 +192,10 @@ std::string FormatBytes(std::uint64_t bytes) {
 
 std::string FormatSeconds(double seconds) {
   char buf[48];
+  if (seconds < 1) {
+    std::snprintf(buf, sizeof buf, "%.0fms", seconds * 1000.0);
+    return buf;
+  }
   if (seconds < 60) {
     std::snprintf(buf, sizeof buf, "%.1fs", seconds);
     return buf;

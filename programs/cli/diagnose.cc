@@ -5,6 +5,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -217,11 +218,24 @@ void CheckHitRate(const NodeStats& stats, Diagnosis* d) {
     }
   }
   if (!worst.empty()) seen += "; lowest: " + worst + " at " + Percent(worst_rate);
+  // Misses with a full partition mean the working set does not fit; misses
+  // with room to spare are first reads of cold data (after a restart, an
+  // eviction, or data never read since it was written) that promotion has
+  // not brought back yet. The advice differs.
+  double usage = 0;
+  for (const auto& p : stats.partitions) {
+    if ((worst.empty() || p.kind == worst) && p.budget_bytes > 0) {
+      usage = std::max(usage, static_cast<double>(p.bytes) / static_cast<double>(p.budget_bytes));
+    }
+  }
+  const std::string part = worst.empty() ? std::string("the busiest partition") : worst;
   const std::string action =
-      "the working set does not fit in RAM: raise ramlake_size_gb or the share of " +
-      (worst.empty() ? std::string("the busiest partition") : worst) +
-      "; a lower [tiering] promote_after_hits brings cold items back sooner";
-  if (rate < 0.5) {
+      usage >= 0.85 ? "the working set does not fit in RAM (" + part + " is " + Percent(usage) +
+                          " full): raise ramlake_size_gb or the share of " + part
+                    : "RAM has room (" + part + " is " + Percent(usage) +
+                          " full): these are reads of cold data; items read [tiering] promote_after_hits times are "
+                          "promoted, so a lower promote_after_hits brings them back sooner";
+  if (rate < 0.5 && usage >= 0.85) {
     d->Add("hit_rate", Severity::kCritical, seen, action);
   } else if (rate < 0.8) {
     d->Add("hit_rate", Severity::kWarning, seen, action);

@@ -66,7 +66,11 @@ using Indexer = std::function<Status(NodeClient&, const std::vector<StoredFile>&
 class Progress {
  public:
   Progress(std::uint64_t total_files, std::uint64_t total_bytes)
-      : tty_(::isatty(STDERR_FILENO) != 0), total_files_(total_files), total_bytes_(total_bytes), start_(Clock::now()) {}
+      : tty_(::isatty(STDERR_FILENO) != 0),
+        total_files_(total_files),
+        total_bytes_(total_bytes),
+        start_(Clock::now()),
+        last_(start_) {}
 
   void Update(std::uint64_t files, std::uint64_t bytes, const std::string& current) {
     const auto now = Clock::now();
@@ -108,7 +112,7 @@ class Progress {
   bool tty_;
   std::uint64_t total_files_, total_bytes_;
   Clock::time_point start_;
-  Clock::time_point last_{};
+  Clock::time_point last_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "programs/cli/json.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -65,11 +66,10 @@ void Json::DumpTo(std::string* out) const {
           if (!std::isfinite(v)) {
             *out += "null";
           } else {
+            // The shortest text that reads back as the same double.
             char buf[40];
-            // %.17g round-trips a double; trim to something readable when exact.
-            std::snprintf(buf, sizeof buf, "%.6g", v);
-            if (std::strtod(buf, nullptr) != v) std::snprintf(buf, sizeof buf, "%.17g", v);
-            *out += buf;
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+            out->append(buf, ec == std::errc() ? end : buf);
           }
         } else if constexpr (std::is_same_v<T, std::string>) {
           DumpString(v, out);
