@@ -94,6 +94,13 @@ struct NodeClient::Impl {
       return Status::Unavailable("node " + endpoint + " did not answer " + what + " within " +
                                  std::to_string(options.timeout.count()) + " s (raise --timeout, 0 waits forever)");
     }
+    if (error == caf::sec::unexpected_response || error == caf::sec::unexpected_message) {
+      // The reply (or our request) did not match the interface this CLI was
+      // built with: the two sides were built from different messages.h.
+      return Status::Unavailable("node " + endpoint + " did not understand " + what + " (" +
+                                 OneLine(system->render(error)) +
+                                 "): is it a different postdevai version than this postdevai-cli?");
+    }
     return Status::Unavailable("node " + endpoint + " failed " + what + ": " + OneLine(system->render(error)));
   }
 
