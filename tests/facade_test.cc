@@ -52,7 +52,7 @@ std::string AllBytes() {
 
 }  // namespace
 
-TEST_CASE("code is stored and read back by id and by path; a path is replaced and deleted", "[facade]") {
+TEST_CASE("code is stored and read back by id and by path, and a path is replaced and deleted", "[facade]") {
   TempDir disk("facade");
   TempDir ram("facade", "/dev/shm");
   auto memory = MustOpen(SmallConfig(disk, ram));
@@ -242,7 +242,7 @@ TEST_CASE("an async future becomes ready without being waited on with get()", "[
   CHECK(put.get().ok());
 }
 
-TEST_CASE("stats move with the work done; sync, evict and compact report what they did", "[facade]") {
+TEST_CASE("stats move with the work done, and sync, evict and compact report what they did", "[facade]") {
   TempDir disk("facade");
   TempDir ram("facade", "/dev/shm");
   auto memory = MustOpen(SmallConfig(disk, ram));
