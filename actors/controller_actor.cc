@@ -52,6 +52,31 @@ struct ReportCollector {
   }
 };
 
+// Asks every partition to evict (or count) its clean entries unused for
+// `older_than_seconds` of actor-clock time; `done` gets one result per kind.
+void EvictEverywhere(controller_actor::stateful_pointer<controller_state> self, std::uint64_t older_than_seconds,
+                     bool dry_run, std::function<void(std::vector<eviction_result>)> done) {
+  const std::uint64_t now = ClockMicros(self);
+  const std::uint64_t age = older_than_seconds * 1'000'000ull;
+  const std::uint64_t cutoff = now > age ? now - age : 0;
+  auto results = std::make_shared<std::vector<eviction_result>>(kKinds);
+  auto outstanding = std::make_shared<int>(static_cast<int>(kKinds));
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    (*results)[k].kind = static_cast<std::uint8_t>(k);
+    auto finish = [=] {
+      if (--*outstanding == 0) done(std::move(*results));
+    };
+    self->request(self->state.parts.partitions[k], caf::infinite, evict_atom_v, cutoff, dry_run)
+        .then(
+            [=](std::uint64_t entries, std::uint64_t bytes) {
+              (*results)[k].entries = entries;
+              (*results)[k].bytes = bytes;
+              finish();
+            },
+            [=](caf::error&) { finish(); });  // a restarting partition holds nothing to evict
+  }
+}
+
 controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_pointer<controller_state> self,
                                                    ControllerParts parts) {
   self->state.parts = std::move(parts);
@@ -92,6 +117,7 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
       },
       [=](read_atom, std::uint8_t kind, std::string& key) -> caf::result<read_result> {
         if (kind >= kKinds) return ToError(Status::InvalidArgument("read: unknown kind " + std::to_string(kind)));
+        if (key.empty()) return ToError(Status::InvalidArgument("read: empty key"));
         auto rp = self->make_response_promise<read_result>();
         ++self->state.reads;
         const auto started = ClockMicros(self);
@@ -125,20 +151,30 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
         return rp;
       },
       [=](promote_atom, std::uint8_t kind, std::string& key) {
-        if (kind >= kKinds) return;
+        if (kind >= kKinds || key.empty()) return;
         auto& st = self->state;
         auto [it, fresh] = st.promotions_in_flight.emplace(FlightKey(kind, key), true);
         if (!fresh) return;  // already on its way
-        self->request(st.parts.store, caf::infinite, read_atom_v, kind, key)
+        // Resident already (a prefetch of a hot key)? Then no store read.
+        self->request(st.parts.partitions[kind], caf::infinite, access_atom_v, key)
             .then(
-                [=](versioned_value& v) {
-                  auto& st = self->state;
-                  auto it = st.promotions_in_flight.find(FlightKey(kind, key));
-                  bool still_current = it != st.promotions_in_flight.end() && it->second;
-                  if (it != st.promotions_in_flight.end()) st.promotions_in_flight.erase(it);
-                  if (!still_current) return;
-                  ++st.promotions;
-                  self->send(st.parts.partitions[kind], promote_atom_v, key, std::move(v));
+                [=](bool resident) {
+                  if (resident) {
+                    self->state.promotions_in_flight.erase(FlightKey(kind, key));
+                    return;
+                  }
+                  self->request(self->state.parts.store, caf::infinite, read_atom_v, kind, key)
+                      .then(
+                          [=](versioned_value& v) {
+                            auto& st = self->state;
+                            auto it = st.promotions_in_flight.find(FlightKey(kind, key));
+                            bool still_current = it != st.promotions_in_flight.end() && it->second;
+                            if (it != st.promotions_in_flight.end()) st.promotions_in_flight.erase(it);
+                            if (!still_current) return;
+                            ++st.promotions;
+                            self->send(st.parts.partitions[kind], promote_atom_v, key, std::move(v));
+                          },
+                          [=](caf::error&) { self->state.promotions_in_flight.erase(FlightKey(kind, key)); });
                 },
                 [=](caf::error&) { self->state.promotions_in_flight.erase(FlightKey(kind, key)); });
       },
@@ -211,21 +247,17 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
       },
       [=](evict_atom, std::uint64_t older_than_seconds) -> caf::result<std::uint64_t> {
         auto rp = self->make_response_promise<std::uint64_t>();
-        const std::uint64_t now = ClockMicros(self);
-        const std::uint64_t age = older_than_seconds * 1'000'000ull;
-        const std::uint64_t cutoff = now > age ? now - age : 0;
-        auto total = std::make_shared<std::pair<std::uint64_t, int>>(0, static_cast<int>(kKinds));
-        for (std::size_t k = 0; k < kKinds; ++k) {
-          self->request(self->state.parts.partitions[k], caf::infinite, evict_atom_v, cutoff)
-              .then(
-                  [=](std::uint64_t n) mutable {
-                    total->first += n;
-                    if (--total->second == 0) rp.deliver(total->first);
-                  },
-                  [=](caf::error&) mutable {
-                    if (--total->second == 0) rp.deliver(total->first);
-                  });
-        }
+        EvictEverywhere(self, older_than_seconds, false, [rp](std::vector<eviction_result> results) mutable {
+          std::uint64_t total = 0;
+          for (const auto& r : results) total += r.entries;
+          rp.deliver(total);
+        });
+        return rp;
+      },
+      [=](evict_atom, std::uint64_t older_than_seconds, bool dry_run) -> caf::result<std::vector<eviction_result>> {
+        auto rp = self->make_response_promise<std::vector<eviction_result>>();
+        EvictEverywhere(self, older_than_seconds, dry_run,
+                        [rp](std::vector<eviction_result> results) mutable { rp.deliver(std::move(results)); });
         return rp;
       },
       [=](sync_atom) -> caf::result<std::uint64_t> {

@@ -113,12 +113,18 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   PartitionOpener opener = [fs, store, ram_options](std::uint8_t kind) {
     return OpenPartition(fs, store, ram_options, static_cast<DataKind>(kind), nullptr);
   };
-  std::array<partition_actor, kKinds> partitions;
+  // All files first, then the actors: a file that cannot be opened (a full
+  // RAM disk, another process holding it) leaves no actor behind.
+  std::array<partition_ptr, kKinds> opened_partitions;
   for (DataKind kind : kAllDataKinds) {
     const auto k = DataKindIndex(kind);
     auto partition = OpenPartition(fs, store, ram_options, kind, &report->partitions[k]);
     if (!partition.ok()) return partition.status();
-    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), std::move(*partition), 0);
+    opened_partitions[k] = std::move(*partition);
+  }
+  std::array<partition_actor, kKinds> partitions;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), std::move(opened_partitions[k]), 0);
   }
 
   // The actors.
@@ -150,6 +156,7 @@ Engine::~Engine() { (void)Stop(); }
 Status Engine::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  if (!controller_) return Status::Ok();  // Start failed before the actors ran
   caf::scoped_actor self{sys_};
   Status result;
   self->request(controller_, std::chrono::minutes(5), sync_atom_v)

@@ -8,6 +8,7 @@
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "actors/records.h"
 
 namespace postdevai {
 
@@ -16,68 +17,6 @@ namespace {
 constexpr std::uint8_t kCode = static_cast<std::uint8_t>(DataKind::kCode);
 constexpr std::uint8_t kHistory = static_cast<std::uint8_t>(DataKind::kHistory);
 constexpr std::uint8_t kMetadata = static_cast<std::uint8_t>(DataKind::kMetadata);
-
-void PutLength(std::string* out, std::size_t n) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-}
-
-bool GetLength(std::string_view* in, std::size_t* n) {
-  if (in->size() < 4) return false;
-  *n = 0;
-  for (int i = 0; i < 4; ++i) *n |= static_cast<std::size_t>(static_cast<std::uint8_t>((*in)[i])) << (8 * i);
-  in->remove_prefix(4);
-  return *n <= in->size();
-}
-
-// Code values: path, language, content, each length-prefixed.
-std::string EncodeCode(std::string_view path, std::string_view language, std::string_view content) {
-  std::string v;
-  v.reserve(12 + path.size() + language.size() + content.size());
-  for (auto part : {path, language, content}) {
-    PutLength(&v, part.size());
-    v.append(part);
-  }
-  return v;
-}
-
-Result<CodeRecord> DecodeCode(std::string_view id, std::string_view v) {
-  CodeRecord r;
-  r.id = id;
-  std::string* parts[] = {&r.path, &r.language, &r.content};
-  for (auto* part : parts) {
-    std::size_t n;
-    if (!GetLength(&v, &n)) return Status::Corruption("code record " + std::string(id) + ": malformed");
-    part->assign(v.substr(0, n));
-    v.remove_prefix(n);
-  }
-  return r;
-}
-
-std::string EncodeMessages(const std::vector<std::string>& messages) {
-  std::string v;
-  PutLength(&v, messages.size());
-  for (const auto& m : messages) {
-    PutLength(&v, m.size());
-    v += m;
-  }
-  return v;
-}
-
-Result<std::vector<std::string>> DecodeMessages(std::string_view v) {
-  std::size_t count;
-  if (v.size() < 4) return Status::Corruption("session context: malformed");
-  count = 0;
-  for (int i = 0; i < 4; ++i) count |= static_cast<std::size_t>(static_cast<std::uint8_t>(v[i])) << (8 * i);
-  v.remove_prefix(4);
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < count; ++i) {
-    std::size_t n;
-    if (!GetLength(&v, &n)) return Status::Corruption("session context: malformed");
-    out.emplace_back(v.substr(0, n));
-    v.remove_prefix(n);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -98,16 +37,21 @@ struct HybridMemory::Impl {
   std::unique_ptr<actors::Engine> engine;
   caf::actor bridge;
 
-  // Runs `issue(self, fulfil)` on the bridge; blocks for the result.
+  // Runs fn(self) on the bridge actor.
+  void Run(std::function<void(caf::event_based_actor*)> fn) {
+    auto call = std::make_shared<actors::facade_call>();
+    call->run = std::move(fn);
+    caf::anon_send(bridge, std::move(call));
+  }
+
+  // Runs `issue(self, fulfil)` on the bridge; the future gets what fulfil gets.
   template <class T, class Issue>
   std::future<Result<T>> Post(Issue issue) {
     auto promise = std::make_shared<std::promise<Result<T>>>();
     auto future = promise->get_future();
-    auto call = std::make_shared<actors::facade_call>();
-    call->run = [issue = std::move(issue), promise](caf::event_based_actor* self) mutable {
+    Run([issue = std::move(issue), promise](caf::event_based_actor* self) mutable {
       issue(self, [promise](Result<T> r) { promise->set_value(std::move(r)); });
-    };
-    caf::anon_send(bridge, std::move(call));
+    });
     return future;
   }
 
@@ -170,25 +114,32 @@ Result<std::unique_ptr<HybridMemory>> HybridMemory::Open(const HybridMemoryConfi
 Result<std::string> HybridMemory::StoreCode(std::string_view path, std::string_view content, std::string_view language) {
   if (path.empty()) return Status::InvalidArgument("store code: empty path");
   std::string id = CodeIdForPath(path);
-  auto lsn = impl_->WriteAsync(kCode, id, EncodeCode(path, language, content), false).get();
+  auto lsn = impl_->WriteAsync(kCode, id, records::EncodeCode(path, language, content), false).get();
   if (!lsn.ok()) return lsn.status();
   return id;
 }
 
 Result<CodeRecord> HybridMemory::GetCode(std::string_view id) {
+  if (id.empty()) return Status::InvalidArgument("get code: empty id");
   auto r = impl_->ReadAsync(kCode, std::string(id)).get();
   if (!r.ok()) {
     if (r.status().IsNotFound()) return Status::NotFound("no code with id " + std::string(id));
     return r.status();
   }
-  auto record = DecodeCode(id, r->value);
-  if (!record.ok()) return record.status();
-  record->lsn = r->lsn;
-  record->served_from_ram = r->served_from == actors::tier::ram;
+  auto parts = records::DecodeCode(id, r->value);
+  if (!parts.ok()) return parts.status();
+  CodeRecord record;
+  record.id = id;
+  record.path = std::move(parts->path);
+  record.language = std::move(parts->language);
+  record.content = std::move(parts->content);
+  record.lsn = r->lsn;
+  record.served_from_ram = r->served_from == actors::tier::ram;
   return record;
 }
 
 Result<CodeRecord> HybridMemory::GetCodeByPath(std::string_view path) {
+  if (path.empty()) return Status::InvalidArgument("get code: empty path");
   auto record = GetCode(CodeIdForPath(path));
   if (!record.ok()) {
     if (record.status().IsNotFound()) return Status::NotFound("no code stored for path " + std::string(path));
@@ -199,21 +150,23 @@ Result<CodeRecord> HybridMemory::GetCodeByPath(std::string_view path) {
 }
 
 Status HybridMemory::DeleteCode(std::string_view path) {
+  if (path.empty()) return Status::InvalidArgument("delete code: empty path");
   return impl_->WriteAsync(kCode, CodeIdForPath(path), {}, true).get().status();
 }
 
 Status HybridMemory::StoreContext(std::string_view session_id, const std::vector<std::string>& messages) {
   if (session_id.empty()) return Status::InvalidArgument("store context: empty session id");
-  return impl_->WriteAsync(kHistory, std::string(session_id), EncodeMessages(messages), false).get().status();
+  return impl_->WriteAsync(kHistory, std::string(session_id), records::EncodeMessages(messages), false).get().status();
 }
 
 Result<std::vector<std::string>> HybridMemory::GetContext(std::string_view session_id) {
+  if (session_id.empty()) return Status::InvalidArgument("get context: empty session id");
   auto r = impl_->ReadAsync(kHistory, std::string(session_id)).get();
   if (!r.ok()) {
     if (r.status().IsNotFound()) return Status::NotFound("no context for session " + std::string(session_id));
     return r.status();
   }
-  return DecodeMessages(r->value);
+  return records::DecodeMessages(session_id, r->value);
 }
 
 Status HybridMemory::PutMetadata(std::string_view key, std::string_view value) {
@@ -223,10 +176,16 @@ Status HybridMemory::PutMetadata(std::string_view key, std::string_view value) {
 Result<std::string> HybridMemory::GetMetadata(std::string_view key) { return GetMetadataAsync(key).get(); }
 
 Status HybridMemory::DeleteMetadata(std::string_view key) {
+  if (key.empty()) return Status::InvalidArgument("delete metadata: empty key");
   return impl_->WriteAsync(kMetadata, std::string(key), {}, true).get().status();
 }
 
 std::future<Result<std::string>> HybridMemory::GetMetadataAsync(std::string_view key) {
+  if (key.empty()) {
+    std::promise<Result<std::string>> refused;
+    refused.set_value(Status::InvalidArgument("get metadata: empty key"));
+    return refused.get_future();
+  }
   auto controller = impl_->engine->controller();
   return impl_->Post<std::string>([controller, key = std::string(key)](caf::event_based_actor* self, auto fulfil) {
     self->request(controller, caf::infinite, actors::read_atom_v, kMetadata, key)
@@ -239,9 +198,22 @@ std::future<Result<std::string>> HybridMemory::GetMetadataAsync(std::string_view
 }
 
 std::future<Status> HybridMemory::PutMetadataAsync(std::string_view key, std::string_view value) {
-  auto written = std::make_shared<std::future<Result<std::uint64_t>>>(
-      impl_->WriteAsync(kMetadata, std::string(key), std::string(value), false));
-  return std::async(std::launch::deferred, [written] { return written->get().status(); });
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  if (key.empty()) {
+    promise->set_value(Status::InvalidArgument("put metadata: empty key"));
+    return future;
+  }
+  actors::write_batch batch;
+  batch.mutations.push_back(actors::mutation{kMetadata, std::string(key), std::string(value), false});
+  auto controller = impl_->engine->controller();
+  // A real (not deferred) future: it becomes ready when the write is durable.
+  impl_->Run([controller, batch = std::move(batch), promise](caf::event_based_actor* self) mutable {
+    self->request(controller, caf::infinite, actors::write_atom_v, std::move(batch))
+        .then([promise](std::uint64_t) { promise->set_value(Status::Ok()); },
+              [promise](caf::error& e) { promise->set_value(actors::FromError(e)); });
+  });
+  return future;
 }
 
 Result<MemoryStats> HybridMemory::Stats() {

@@ -12,6 +12,8 @@ void AddMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<read_result>("postdevai.read_result");
   cfg.add_message_type<partition_report>("postdevai.partition_report");
   cfg.add_message_type<std::vector<partition_report>>("postdevai.partition_reports");
+  cfg.add_message_type<eviction_result>("postdevai.eviction_result");
+  cfg.add_message_type<std::vector<eviction_result>>("postdevai.eviction_results");
   cfg.add_message_type<store_kind_report>("postdevai.store_kind_report");
   cfg.add_message_type<std::vector<store_kind_report>>("postdevai.store_kind_reports");
   cfg.add_message_type<sync_report>("postdevai.sync_report");

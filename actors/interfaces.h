@@ -25,11 +25,14 @@ using partition_actor = caf::typed_actor<
     // Loads a value read from the store (promotion, prefetch); an older LSN
     // than the resident one is ignored.
     caf::reacts_to<promote_atom, std::string, versioned_value>,
+    // Whether key is resident, without touching statistics or recency.
+    caf::replies_to<access_atom, std::string>::with<bool>,
     // The store holds every write up to this LSN: those entries are clean.
     caf::reacts_to<persisted_atom, std::uint64_t>,
     // Evicts clean entries last used before the cutoff (actor-clock
-    // microseconds since the clock's epoch); replies how many.
-    caf::replies_to<evict_atom, std::uint64_t>::with<std::uint64_t>,
+    // microseconds since the clock's epoch), or with dry_run only counts them;
+    // replies entries and bytes.
+    caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::uint64_t, std::uint64_t>,
     caf::replies_to<stats_atom>::with<partition_report>,
     // The opened partition, from the detached opener.
     caf::reacts_to<attach_atom, partition_ptr>,
@@ -80,6 +83,9 @@ using controller_actor = caf::typed_actor<
     // `memory evict --cold --older-than S`: evicts clean entries unused for S
     // seconds from every partition; replies how many.
     caf::replies_to<evict_atom, std::uint64_t>::with<std::uint64_t>,
+    // The same per partition, with bytes; with dry_run (true) nothing is
+    // evicted and the reply says what would be.
+    caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::vector<eviction_result>>,
     // `memory sync --force`: checkpoint now; replies the checkpoint LSN.
     caf::replies_to<sync_atom>::with<std::uint64_t>,
     // `memory compact`: replies bytes on disk afterwards.
@@ -141,6 +147,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(postdevai, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::tier))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_report))
   CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::partition_report>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::eviction_result))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::eviction_result>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::store_kind_report))
   CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::store_kind_report>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::sync_report))

@@ -70,6 +70,7 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
         r.wal_bytes = stats.bytes;
         r.wal_syncs = stats.syncs;
         r.wal_records = stats.records;
+        r.wal_live_bytes = stats.live_bytes;
         return r;
       },
   };

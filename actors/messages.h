@@ -92,6 +92,8 @@ struct partition_report {
   std::uint64_t dirty_entries = 0;
   std::uint64_t persisted_lsn = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t max_record_bytes = 0;  // larger values are never cached in RAM
+  std::uint64_t uncached_writes = 0;   // writes RAM refused (too large, or all dirty)
   bool ready = false;              // false while re-attaching after a restart
   std::string eviction_policy;
   std::string file;
@@ -100,7 +102,20 @@ struct partition_report {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_report& x) {
   return f(caf::meta::type_name("partition_report"), x.kind, x.entries, x.bytes, x.budget_bytes, x.hits,
-           x.misses, x.evictions, x.dirty_entries, x.persisted_lsn, x.restarts, x.ready, x.eviction_policy, x.file);
+           x.misses, x.evictions, x.dirty_entries, x.persisted_lsn, x.restarts, x.max_record_bytes,
+           x.uncached_writes, x.ready, x.eviction_policy, x.file);
+}
+
+// What an eviction from one partition took (or, in a dry run, would take).
+struct eviction_result {
+  std::uint8_t kind = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, eviction_result& x) {
+  return f(caf::meta::type_name("eviction_result"), x.kind, x.entries, x.bytes);
 }
 
 // Statistics of one kind in the persistent store.
@@ -129,6 +144,7 @@ struct sync_report {
   std::uint64_t wal_bytes = 0;       // appended since start
   std::uint64_t wal_syncs = 0;
   std::uint64_t wal_records = 0;
+  std::uint64_t wal_live_bytes = 0;  // bytes of records in live segments (the backlog)
   std::uint64_t checkpoints = 0;
   // The store's side (O(1) figures, for metrics).
   std::uint64_t store_disk_bytes = 0;      // LevelDB's estimate
@@ -139,7 +155,7 @@ struct sync_report {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sync_report& x) {
   return f(caf::meta::type_name("sync_report"), x.durable_lsn, x.applied_lsn, x.checkpoint_lsn,
-           x.seconds_since_checkpoint, x.wal_segments, x.wal_bytes, x.wal_syncs, x.wal_records, x.checkpoints,
+           x.seconds_since_checkpoint, x.wal_segments, x.wal_bytes, x.wal_syncs, x.wal_records, x.wal_live_bytes, x.checkpoints,
            x.store_disk_bytes, x.store_raw_bytes, x.store_encoded_bytes);
 }
 

@@ -19,6 +19,7 @@ struct partition_state {
   // Held while attaching, applied in order once attached.
   std::vector<logged_write> queued_writes;
   std::vector<std::pair<std::string, versioned_value>> queued_promotions;
+  std::uint64_t uncached_writes = 0;
   static inline const char* name = "postdevai.partition";
 };
 
@@ -31,7 +32,7 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       } else {
         // kBusy (all dirty) or kTooLarge: the write is not cached; the store
         // serves it. Put leaves no stale version behind on error.
-        (void)st.partition->Put(m.key, m.value, w.lsn);
+        if (!st.partition->Put(m.key, m.value, w.lsn).ok()) ++st.uncached_writes;
       }
     }
   }
@@ -71,21 +72,33 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         }
         (void)st.partition->Put(key, value.value, value.lsn);
       },
+      [=](access_atom, const std::string& key) -> bool {
+        return self->state.partition && self->state.partition->Contains(key);
+      },
       [=](persisted_atom, std::uint64_t lsn) {
         auto& st = self->state;
         st.persisted_lsn = std::max(st.persisted_lsn, lsn);
         if (st.partition) st.partition->SetPersistedLsn(st.persisted_lsn);
       },
-      [=](evict_atom, std::uint64_t cutoff_micros) -> std::uint64_t {
+      [=](evict_atom, std::uint64_t cutoff_micros, bool dry_run) -> caf::result<std::uint64_t, std::uint64_t> {
         auto& st = self->state;
-        if (!st.partition) return 0;
-        return st.partition->EvictColderThan(cutoff_micros);
+        if (!st.partition) return {std::uint64_t{0}, std::uint64_t{0}};
+        if (dry_run) {
+          auto preview = st.partition->PreviewEvictColderThan(cutoff_micros);
+          return {preview.entries, preview.bytes};
+        }
+        std::vector<storage::ramlake::EvictedEntry> evicted;
+        st.partition->EvictColderThan(cutoff_micros, &evicted);
+        std::uint64_t bytes = 0;
+        for (const auto& e : evicted) bytes += e.bytes;
+        return {static_cast<std::uint64_t>(evicted.size()), bytes};
       },
       [=](stats_atom) -> partition_report {
         auto& st = self->state;
         partition_report r;
         r.kind = st.kind;
         r.restarts = st.restarts;
+        r.uncached_writes = st.uncached_writes;
         r.ready = st.partition != nullptr;
         if (st.partition) {
           auto s = st.partition->Stats();
@@ -97,6 +110,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           r.evictions = s.evictions;
           r.dirty_entries = s.dirty_entries;
           r.persisted_lsn = s.persisted_lsn;
+          r.max_record_bytes = st.partition->max_record_bytes();
           r.eviction_policy = std::string(EvictionPolicyName(st.partition->eviction_policy()));
           r.file = st.partition->file_path();
         }

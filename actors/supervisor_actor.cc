@@ -99,7 +99,7 @@ supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_po
         const auto retention =
             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(st.options.hot_retention).count());
         if (now > retention) {
-          for (const auto& p : st.partitions) caf::anon_send(p, evict_atom_v, now - retention);
+          for (const auto& p : st.partitions) caf::anon_send(p, evict_atom_v, now - retention, false);
         }
         self->delayed_send(self, st.options.pass_interval, tick_atom_v);
       },

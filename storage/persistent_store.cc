@@ -538,6 +538,7 @@ void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& re
     std::size_t i = KindIndex(kind);
     if (records[i] == 0 || !UsesDictionary(kind)) continue;
     const std::uint64_t n = records_since_training_[i].fetch_add(records[i]) + records[i];
+    writes_since_open_[i].fetch_add(records[i]);
     const std::uint64_t b = bytes_since_training_[i].fetch_add(raw_bytes[i]) + raw_bytes[i];
     const double factor = std::ldexp(1.0, static_cast<int>(std::min<std::uint32_t>(training_backoff_[i].load(), 30)));
     const std::uint32_t current = current_dictionary_[i].load(std::memory_order_acquire);
@@ -550,7 +551,9 @@ void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& re
       due = growth > 1.0 &&
             static_cast<double>(n) >=
                 std::max(static_cast<double>(options_.dictionary_training_records),
-                         (growth - 1.0) * static_cast<double>(records_at_training_[i].load())) * factor;
+                         (growth - 1.0) * static_cast<double>(std::max(records_at_training_[i].load(),
+                                                                      writes_at_training_[i].load()))) *
+                    factor;
     }
     if (!due) continue;
     // Another thread already training will install a dictionary; don't queue.
@@ -636,6 +639,7 @@ Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
   }
   current_dictionary_[KindIndex(kind)].store(info.id, std::memory_order_release);
   records_at_training_[KindIndex(kind)].store(total_records);
+  writes_at_training_[KindIndex(kind)].store(writes_since_open_[KindIndex(kind)].load());
   records_since_training_[KindIndex(kind)].store(0);
   bytes_since_training_[KindIndex(kind)].store(0);
   training_backoff_[KindIndex(kind)].store(0);

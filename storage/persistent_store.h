@@ -333,6 +333,11 @@ class PersistentStore {
   std::array<std::atomic<std::uint64_t>, kKindCount> records_since_training_{};
   std::array<std::atomic<std::uint64_t>, kKindCount> bytes_since_training_{};
   std::array<std::atomic<std::uint64_t>, kKindCount> records_at_training_{};
+  // Writes of each kind since Open, and that count at the last training:
+  // retraining waits for the writes to grow too, so overwriting the same keys
+  // retrains at exponentially spaced points, not every few thousand writes.
+  std::array<std::atomic<std::uint64_t>, kKindCount> writes_since_open_{};
+  std::array<std::atomic<std::uint64_t>, kKindCount> writes_at_training_{};
   std::array<std::atomic<std::uint32_t>, kKindCount> training_backoff_{};
 };
 

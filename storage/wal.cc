@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "storage/crc32c.h"
 
@@ -281,7 +282,7 @@ Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecov
       PDAI_RETURN_IF_ERROR((*file)->Sync());
       PDAI_RETURN_IF_ERROR((*file)->Close());
     }
-    live_segments_.emplace_back(header.seq, header.first_lsn);
+    live_segments_.push_back(LiveSegment{header.seq, header.first_lsn, scan->end - kSegmentHeaderSize});
     stats_.live_bytes += scan->end - kSegmentHeaderSize;
     if (last) {
       active_ = std::make_unique<Segment>();
@@ -314,6 +315,7 @@ Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecov
   }
   stats_.next_lsn = next_lsn_;
   stats_.durable_lsn = durable_lsn_;
+  stats_.segments = live_segments_.size();
   return Status::Ok();
 }
 
@@ -377,6 +379,8 @@ Status Wal::RollSegment(std::uint64_t first_lsn) {
     if (fs->FileExists(*spare)) (void)fs->RemoveFile(*spare);
     return s.WithContext("starting wal segment " + SegmentName(seq));
   }
+  std::optional<std::uint64_t> finished_bytes;
+  if (active_) finished_bytes = active_->write_offset - kSegmentHeaderSize;
   if (active_ && active_->file) (void)active_->file->Close();
   auto seg = std::make_unique<Segment>();
   seg->seq = seq;
@@ -387,7 +391,9 @@ Status Wal::RollSegment(std::uint64_t first_lsn) {
   ++next_seq_;
   {
     std::lock_guard lock(mu_);
-    live_segments_.emplace_back(seq, first_lsn);
+    // The segment being left is finished: what it holds is final.
+    if (!live_segments_.empty() && finished_bytes) live_segments_.back().bytes = *finished_bytes;
+    live_segments_.push_back(LiveSegment{seq, first_lsn, 0});
     stats_.segments = live_segments_.size();
   }
   StartPreparingSpare();
@@ -560,9 +566,9 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
     // Segment i holds LSNs [first_i, first_{i+1}); the last one is being written.
     for (std::size_t i = 0; i < live_segments_.size(); ++i) {
       if (i + 1 == live_segments_.size()) {
-        if (include_active) releasable.push_back(live_segments_[i].first);
-      } else if (live_segments_[i + 1].second - 1 <= checkpoint_lsn) {
-        releasable.push_back(live_segments_[i].first);
+        if (include_active) releasable.push_back(live_segments_[i].seq);
+      } else if (live_segments_[i + 1].first_lsn - 1 <= checkpoint_lsn) {
+        releasable.push_back(live_segments_[i].seq);
       }
     }
   }
@@ -589,6 +595,9 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
     if (s.ok()) s = d;
   }
   std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < done; ++i) {
+    stats_.live_bytes -= std::min(stats_.live_bytes, live_segments_[i].bytes);
+  }
   live_segments_.erase(live_segments_.begin(), live_segments_.begin() + static_cast<std::ptrdiff_t>(done));
   stats_.segments = live_segments_.size();
   return s.WithContext("releasing wal segments through LSN " + std::to_string(checkpoint_lsn));

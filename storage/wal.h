@@ -199,7 +199,12 @@ class Wal {
   std::deque<ApplyFailure> apply_failures_;  // recent batches options_.apply refused
   bool needs_erase_ = false;                // a failed tail must be zeroed first
   WalStats stats_;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> live_segments_;  // (seq, first_lsn)
+  struct LiveSegment {
+    std::uint64_t seq;
+    std::uint64_t first_lsn;
+    std::uint64_t bytes;  // record bytes in it; set when the segment is finished
+  };
+  std::vector<LiveSegment> live_segments_;
   std::uint64_t next_seq_ = 1;              // sequence number of the next segment
 
   // Owned by the leader (the one thread with sync_in_progress_), or by Open.

@@ -226,12 +226,9 @@ TEST_CASE("async calls overlap, from one thread and from many", "[facade]") {
   CHECK(after.wal_syncs - before.wal_syncs < 400);
 }
 
-TEST_CASE("an async future becomes ready without being waited on with get()", "[facade][!mayfail]") {
+TEST_CASE("an async future becomes ready without being waited on with get()", "[facade]") {
   // A host that polls (wait_for) instead of blocking must see the future
-  // become ready once the write is durable. PutMetadataAsync currently returns
-  // a std::async(std::launch::deferred) future, whose wait_for always answers
-  // future_status::deferred: a polling host never sees it ready. Reported to
-  // the owner of actors/hybrid_memory.cc; [!mayfail] until it is fixed.
+  // become ready once the write is durable (a deferred future never would).
   TempDir disk("facade");
   TempDir ram("facade", "/dev/shm");
   auto memory = MustOpen(SmallConfig(disk, ram));
@@ -385,11 +382,9 @@ TEST_CASE("bad input is refused with an error naming it, and stored data stays i
   CHECK(memory->GetMetadata("keep").value() == "kept");
 }
 
-TEST_CASE("reads of an empty key or path, and DeleteCode of an empty path, name the problem", "[facade][!mayfail]") {
-  // StoreCode refuses an empty path and writes refuse an empty key, but the
-  // reads and DeleteCode pass them on: GetMetadata("") answers "not found"
-  // and DeleteCode("") logs an erase of CodeIdForPath(""). Reported to the
-  // owner of actors/hybrid_memory.cc; [!mayfail] until the facade checks them.
+TEST_CASE("reads of an empty key or path, and DeleteCode of an empty path, name the problem", "[facade]") {
+  // Like StoreCode and the writes, reads and DeleteCode refuse an empty key or
+  // path instead of answering "not found" (or logging an erase).
   TempDir disk("facade");
   TempDir ram("facade", "/dev/shm");
   auto memory = MustOpen(SmallConfig(disk, ram));
@@ -412,12 +407,10 @@ TEST_CASE("opening with a bad config fails, naming the key", "[facade]") {
   CHECK_THAT(refused.status().message(), Catch::Contains("ramlake_path"));
 }
 
-// Hidden until actors/engine.cc is fixed: when Engine::Start fails after it
-// has created the Engine object (here: LevelDB's lock is held, kBusy), the
-// half-built Engine's destructor calls Stop(), which monitors the never
-// spawned controller (a null handle) and the process dies of SIGSEGV in
-// caf::local_actor::monitor. Run it with: facade_test "[engine-bug]".
-TEST_CASE("opening data another engine holds fails with kBusy and leaves the first working", "[.][engine-bug]") {
+// Engine::Start failing half-way (here: LevelDB's lock is held, kBusy) must
+// leave nothing running and not crash (it once stopped a never-spawned
+// controller).
+TEST_CASE("opening data another engine holds fails with kBusy and leaves the first working", "[facade]") {
   TempDir disk("facade");
   TempDir ram("facade", "/dev/shm");
   const auto config = SmallConfig(disk, ram);

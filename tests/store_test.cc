@@ -816,3 +816,23 @@ TEST_CASE("GetWithLsn returns the value and the LSN of its write in one lookup",
   CHECK(got->lsn == 42);
   CHECK(store->GetWithLsn(Kind::kCode, "k").status().IsNotFound());
 }
+
+TEST_CASE("overwriting the same keys retrains at exponentially spaced points only", "[store]") {
+  TempDir dir("store");
+  auto options = OptionsAt(dir.path());
+  options.dictionary_training_records = 200;
+  options.dictionary_training_bytes = 64 << 10;
+  options.dictionary_bytes = 8 << 10;
+  std::mt19937_64 rng(11);
+  auto store = OpenOrFail(options);
+  // 400 keys, overwritten 20 times: 8000 writes of a kind that never grows.
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 400; ++i) {
+      REQUIRE(store->Put(Kind::kCode, Numbered("k", i), CodeChunk(rng, 600), round * 400 + i + 1).ok());
+    }
+  }
+  // Without the write-count spacing it retrained every 400 writes (about 20
+  // dictionaries); with it: at 200 writes, then at about 400, 800, 1600, 3200, 6400.
+  CHECK(store->Dictionaries().size() <= 7);
+  CHECK(store->Dictionaries().size() >= 2);
+}

@@ -228,10 +228,20 @@ TEST_CASE("segments roll, are archived after a checkpoint and can be read back",
   {
     auto wal = Wal::Open(options, 0, nullptr);
     REQUIRE(wal.ok());
-    for (int i = 1; i <= n; ++i) REQUIRE((*wal)->Append(1, Payload(i)).ok());
+    std::uint64_t framed = 0;
+    for (int i = 1; i <= n; ++i) {
+      REQUIRE((*wal)->Append(1, Payload(i)).ok());
+      framed += Framed(Payload(i).size());
+    }
     CHECK((*wal)->stats().segments > 3);
+    CHECK((*wal)->stats().live_bytes == framed);  // the backlog, exactly
     REQUIRE((*wal)->ReleaseThrough(700).ok());
     CHECK((*wal)->stats().segments >= 1);
+    // What was released no longer counts; what is left holds at least LSNs 701..n.
+    std::uint64_t kept = 0;
+    for (int i = 701; i <= n; ++i) kept += Framed(Payload(i).size());
+    CHECK((*wal)->stats().live_bytes < framed);
+    CHECK((*wal)->stats().live_bytes >= kept);
   }
   // The archive holds the older segments, the live dir the rest.
   std::size_t archived = 0;

@@ -646,6 +646,18 @@ std::uint64_t RamLakePartition::EvictColderThan(std::uint64_t cutoff_micros, std
   return count;
 }
 
+RamLakePartition::EvictionPreview RamLakePartition::PreviewEvictColderThan(std::uint64_t cutoff_micros) const {
+  EvictionPreview preview;
+  for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {
+    const Entry& e = entries_[slot];
+    if (!Evictable(slot)) continue;
+    if (clock_base_micros_ + std::uint64_t{e.last_access} * 1000000 >= cutoff_micros) continue;
+    ++preview.entries;
+    preview.bytes += e.Footprint();
+  }
+  return preview;
+}
+
 std::optional<EntryStats> RamLakePartition::GetEntryStats(std::string_view key) const {
   std::uint32_t slot = FindSlot(key, HashKey(key));
   if (slot == kNone) return std::nullopt;

@@ -217,6 +217,13 @@ class RamLakePartition {
   // Evicts every clean entry last accessed before cutoff_micros (`memory
   // evict --cold --older-than`); returns how many. Walks every entry.
   std::uint64_t EvictColderThan(std::uint64_t cutoff_micros, std::vector<EvictedEntry>* evicted = nullptr);
+  // What EvictColderThan(cutoff_micros) would evict, without evicting: the
+  // entries and their bytes (`memory evict --dry-run`). Walks every entry.
+  struct EvictionPreview {
+    std::uint64_t entries = 0;
+    std::uint64_t bytes = 0;
+  };
+  EvictionPreview PreviewEvictColderThan(std::uint64_t cutoff_micros) const;
 
   std::optional<EntryStats> GetEntryStats(std::string_view key) const;
   PartitionStats Stats() const;
