@@ -80,7 +80,7 @@ const std::vector<CommandSpec>& Commands() {
        "DURATION: a number with a unit s, m, h or d, or a sum (30s, 15m, 24h, 7d, 1h30m).",
        {{"--cold", "", "evict to the cold tier (the only mode; nothing is deleted)"},
         {"--older-than", "DURATION", "only entries unused for at least DURATION (required)"},
-        {"--dry-run", "", "evict nothing; show the most that could go (the node cannot count by age yet)"}},
+        {"--dry-run", "", "evict nothing; show what would go, per partition"}},
        {},
        MemoryEvict},
       {{"memory", "sync-status"},

@@ -83,6 +83,7 @@ Json SyncJson(const SyncInfo& s) {
       .Set("sync_lag_seconds", s.seconds_since_checkpoint)
       .Set("unsynced_records", s.durable_lsn > s.checkpoint_lsn ? s.durable_lsn - s.checkpoint_lsn : 0)
       .Set("wal_segments", s.wal_segments)
+      .Set("wal_live_bytes", s.wal_live_bytes)
       .Set("wal_bytes_since_start", s.wal_bytes)
       .Set("wal_records_since_start", s.wal_records)
       .Set("wal_syncs_since_start", s.wal_syncs)
@@ -259,32 +260,25 @@ Status MemoryEvict(CommandContext& ctx, const ParsedArgs& args) {
   j.Set("node", (*node)->endpoint()).Set("older_than_seconds", *older).Set("dry_run", dry_run);
 
   if (dry_run) {
-    // The controller has no count-only eviction and reports no entry ages, so
-    // the exact set cannot be known without evicting. What is known for sure:
-    // only clean entries can go (dirty ones are not in LevelDB yet), which
-    // bounds the answer from above. Reported as a bound, never as the answer.
-    std::uint64_t bound = 0;
+    auto preview = (*node)->EvictDetailed(*older, /*dry_run=*/true);
+    if (!preview.ok()) return preview.status();
+    std::uint64_t entries = 0, bytes = 0;
     Json parts = Json::MakeArray();
-    for (const auto& p : before->partitions) {
-      const std::uint64_t clean = p.entries > p.dirty_entries ? p.entries - p.dirty_entries : 0;
-      bound += clean;
+    for (const auto& p : *preview) {
+      entries += p.entries;
+      bytes += p.bytes;
       Json pj = Json::MakeObject();
-      pj.Set("kind", p.kind).Set("entries", p.entries).Set("dirty_entries", p.dirty_entries).Set("at_most", clean);
+      pj.Set("kind", p.kind).Set("would_evict_entries", p.entries).Set("would_evict_bytes", p.bytes);
       parts.Push(std::move(pj));
     }
-    const char* why =
-        "the node does not report entry ages or offer a count-only eviction, so the exact count is unknown; "
-        "at_most counts the clean entries in RAM (dirty entries are never evicted)";
-    j.Set("exact", false).Set("at_most", bound).Set("partitions", std::move(parts)).Set("note", why);
+    j.Set("would_evict_entries", entries).Set("would_evict_bytes", bytes).Set("partitions", std::move(parts));
     if (ctx.json()) return Status::Ok();
-    std::printf("dry run: nothing evicted.\n");
-    std::printf("at most %llu entries would go for --older-than %s; %s.\n", static_cast<unsigned long long>(bound),
-                older_text->c_str(), why);
-    std::printf("%-9s %10s %10s %10s\n", "partition", "entries", "dirty", "at most");
-    for (const auto& p : before->partitions) {
-      const std::uint64_t clean = p.entries > p.dirty_entries ? p.entries - p.dirty_entries : 0;
-      std::printf("%-9s %10llu %10llu %10llu\n", p.kind.c_str(), static_cast<unsigned long long>(p.entries),
-                  static_cast<unsigned long long>(p.dirty_entries), static_cast<unsigned long long>(clean));
+    std::printf("dry run: nothing evicted. %llu entries (%s) unused for %s would go from RAM (they stay in LevelDB):\n",
+                static_cast<unsigned long long>(entries), FormatBytes(bytes).c_str(), older_text->c_str());
+    std::printf("%-9s %10s %12s\n", "partition", "entries", "bytes");
+    for (const auto& p : *preview) {
+      std::printf("%-9s %10llu %12s\n", p.kind.c_str(), static_cast<unsigned long long>(p.entries),
+                  FormatBytes(p.bytes).c_str());
     }
     return Status::Ok();
   }
@@ -337,6 +331,7 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
       .Set("sync_interval_seconds", interval ? Json(*interval) : Json())
       .Set("unsynced_records", s.durable_lsn > s.checkpoint_lsn ? s.durable_lsn - s.checkpoint_lsn : 0)
       .Set("wal_segments", s.wal_segments)
+      .Set("wal_live_bytes", s.wal_live_bytes)
       .Set("wal_bytes_since_start", s.wal_bytes)
       .Set("wal_records_since_start", s.wal_records)
       .Set("wal_syncs_since_start", s.wal_syncs)
@@ -357,8 +352,8 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
   }
   std::printf("unsynced        %llu WAL records after the checkpoint\n",
               static_cast<unsigned long long>(s.durable_lsn > s.checkpoint_lsn ? s.durable_lsn - s.checkpoint_lsn : 0));
-  std::printf("WAL             %llu live segment(s); since the node started: %s in %llu records, %llu syncs\n",
-              static_cast<unsigned long long>(s.wal_segments), FormatBytes(s.wal_bytes).c_str(),
+  std::printf("WAL             %llu live segment(s) holding %s of records; since the node started: %s in %llu records, %llu syncs\n",
+              static_cast<unsigned long long>(s.wal_segments), FormatBytes(s.wal_live_bytes).c_str(), FormatBytes(s.wal_bytes).c_str(),
               static_cast<unsigned long long>(s.wal_records), static_cast<unsigned long long>(s.wal_syncs));
   std::printf("checkpoints     %llu since the node started\n", static_cast<unsigned long long>(s.checkpoints));
   return Status::Ok();

@@ -39,6 +39,8 @@ PartitionInfo ToInfo(const actors::partition_report& r) {
   p.dirty_entries = r.dirty_entries;
   p.persisted_lsn = r.persisted_lsn;
   p.restarts = r.restarts;
+  p.max_record_bytes = r.max_record_bytes;
+  p.uncached_writes = r.uncached_writes;
   p.ready = r.ready;
   p.eviction_policy = r.eviction_policy;
   p.file = r.file;
@@ -165,6 +167,7 @@ Result<NodeStats> NodeClient::Stats() {
   const auto& r = report->sync;
   s.sync = SyncInfo{r.durable_lsn, r.applied_lsn, r.checkpoint_lsn, r.seconds_since_checkpoint, r.wal_segments,
                     r.wal_bytes, r.wal_syncs, r.wal_records, r.checkpoints};
+  s.sync.wal_live_bytes = r.wal_live_bytes;
   s.reads = report->reads;
   s.writes = report->writes;
   s.ram_hits = report->ram_hits;
@@ -199,6 +202,19 @@ Result<std::vector<StoreKindInfo>> NodeClient::Breakdown() {
 
 Result<std::uint64_t> NodeClient::Evict(std::uint64_t older_than_seconds) {
   return impl_->Ask<std::uint64_t>("memory evict", actors::evict_atom_v, older_than_seconds);
+}
+
+Result<std::vector<EvictionInfo>> NodeClient::EvictDetailed(std::uint64_t older_than_seconds, bool dry_run) {
+  auto results = impl_->Ask<std::vector<actors::eviction_result>>(dry_run ? "memory evict --dry-run" : "memory evict",
+                                                                 actors::evict_atom_v, older_than_seconds, dry_run);
+  if (!results.ok()) return results.status();
+  std::vector<EvictionInfo> out;
+  for (const auto& r : *results) {
+    out.push_back(EvictionInfo{r.kind < kDataKindCount ? std::string(DataKindName(static_cast<DataKind>(r.kind)))
+                                                       : "kind " + std::to_string(r.kind),
+                               r.entries, r.bytes});
+  }
+  return out;
 }
 
 Result<std::uint64_t> NodeClient::Sync() { return impl_->Ask<std::uint64_t>("memory sync", actors::sync_atom_v); }

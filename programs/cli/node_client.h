@@ -33,6 +33,8 @@ struct PartitionInfo {
   std::uint64_t dirty_entries = 0;  // not yet applied to the store: never evicted
   std::uint64_t persisted_lsn = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t max_record_bytes = 0;  // larger values are never cached in RAM
+  std::uint64_t uncached_writes = 0;   // writes RAM refused (too large, or all dirty)
   bool ready = false;  // false while the partition re-attaches after a restart
   std::string eviction_policy;
   std::string file;    // the partition file, as the node sees it
@@ -45,6 +47,14 @@ struct SyncInfo {
   std::uint64_t wal_segments = 0;  // live segment files
   std::uint64_t wal_bytes = 0;     // framed bytes appended since the node started
   std::uint64_t wal_syncs = 0, wal_records = 0, checkpoints = 0;
+  std::uint64_t wal_live_bytes = 0;  // record bytes in live segments: the backlog on disk
+};
+
+// What an eviction from one partition took, or in a dry run would take.
+struct EvictionInfo {
+  std::string kind;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
 };
 
 // Latencies of requests as the controller saw them, from its histogram.
@@ -115,6 +125,8 @@ class NodeClient {
   Result<std::vector<StoreKindInfo>> Breakdown();
   // Evicts clean RAM entries unused for `older_than_seconds`; how many went.
   Result<std::uint64_t> Evict(std::uint64_t older_than_seconds);
+  // Per partition; with dry_run nothing is evicted and the counts say what would be.
+  Result<std::vector<EvictionInfo>> EvictDetailed(std::uint64_t older_than_seconds, bool dry_run);
   // Checkpoints now; the checkpoint LSN.
   Result<std::uint64_t> Sync();
   // Compacts the store; its bytes on disk afterwards.
