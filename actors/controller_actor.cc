@@ -8,6 +8,7 @@
 
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "actors/vector_catalog.h"
 
 namespace postdevai::actors {
 namespace {
@@ -28,7 +29,8 @@ std::string FlightKey(std::uint8_t kind, const std::string& key) {
   return k;
 }
 
-Status Validate(const write_batch& batch, std::uint64_t max_value_bytes) {
+Status Validate(const write_batch& batch, const ControllerParts& parts) {
+  const std::uint64_t max_value_bytes = parts.max_value_bytes;
   if (batch.mutations.empty()) return Status::InvalidArgument("write: no mutations");
   for (const auto& m : batch.mutations) {
     if (m.kind >= kKinds) return Status::InvalidArgument("write: unknown kind " + std::to_string(m.kind));
@@ -37,6 +39,10 @@ Status Validate(const write_batch& batch, std::uint64_t max_value_bytes) {
     if (m.value.size() > max_value_bytes) {
       return Status::TooLarge("write: value of " + std::to_string(m.value.size()) + " bytes for '" +
                               m.key.substr(0, 80) + "' exceeds the limit of " + std::to_string(max_value_bytes));
+    }
+    // Vectors of another model or dimension, or with NaNs, never reach the log.
+    if (m.kind == static_cast<std::uint8_t>(DataKind::kVectors) && !m.erase) {
+      PDAI_RETURN_IF_ERROR(VectorCatalog::Check(parts.vector_model, parts.vector_dimension, m.key, m.value));
     }
   }
   return Status::Ok();
@@ -82,7 +88,7 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
   self->state.parts = std::move(parts);
   return {
       [=](write_atom, write_batch& batch) -> caf::result<std::uint64_t> {
-        Status valid = Validate(batch, self->state.parts.max_value_bytes);
+        Status valid = Validate(batch, self->state.parts);
         if (!valid.ok()) return ToError(valid);
         auto rp = self->make_response_promise<std::uint64_t>();
         auto mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
@@ -265,6 +271,11 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
       },
       [=](compact_atom) -> caf::result<std::uint64_t> {
         return self->delegate(self->state.parts.store, compact_atom_v);
+      },
+      [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
+        if (request.k == 0) return ToError(Status::InvalidArgument("search: limit must be at least 1"));
+        return self->delegate(self->state.parts.partitions[static_cast<std::size_t>(DataKind::kVectors)], search_atom_v,
+                              std::move(request));
       },
       [=](persisted_atom, std::uint64_t lsn) {
         for (const auto& p : self->state.parts.partitions) self->send(p, persisted_atom_v, lsn);

@@ -4,6 +4,7 @@
 
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "actors/vector_catalog.h"
 #include "storage/persistent_store.h"
 #include "storage/ramlake/ram_lake.h"
 #include "storage/wal.h"
@@ -29,8 +30,8 @@ storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConf
 // Opens (re-attaches) one partition file: a record is kept only if the store
 // holds exactly its LSN. Blocking (LevelDB reads).
 Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_ptr<storage::PersistentStore>& store,
-                                    const storage::ramlake::RamLakeOptions& ram_options, DataKind kind,
-                                    storage::ramlake::OpenReport* report) {
+                                    const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
+                                    DataKind kind, storage::ramlake::OpenReport* report) {
   storage::ramlake::OpenHooks hooks;
   hooks.store_lsn = [store, kind](std::string_view key) -> std::optional<std::uint64_t> {
     auto lsn = store->GetLsn(kind, key);
@@ -43,7 +44,17 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
   if (!partition.ok()) {
     return partition.status().WithContext("opening the RAM-Lake partition " + std::string(DataKindName(kind)));
   }
-  return partition_ptr(std::move(*partition));
+  auto opened = std::make_shared<opened_partition>();
+  opened->lake = std::move(*partition);
+  if (kind == DataKind::kVectors) {
+    // The index holds a quantized copy of every stored vector, hot or cold:
+    // rebuilt from the store (the source of truth) on every open.
+    auto catalog = VectorCatalog::Create(vectors);
+    if (!catalog.ok()) return catalog.status().WithContext("creating the vector index");
+    PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(*store).WithContext("rebuilding the vector index"));
+    opened->vectors = std::move(*catalog);
+  }
+  return opened;
 }
 
 }  // namespace
@@ -110,38 +121,40 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
     report->ramlake_warning = "ramlake_path " + config.ramlake_path +
                               " is not on a RAM disk: it works, but every page is written back to disk";
   }
-  PartitionOpener opener = [fs, store, ram_options](std::uint8_t kind) {
-    return OpenPartition(fs, store, ram_options, static_cast<DataKind>(kind), nullptr);
+  const VectorsConfig vectors = config.vectors;
+  PartitionOpener opener = [fs, store, ram_options, vectors](std::uint8_t kind) {
+    return OpenPartition(fs, store, ram_options, vectors, static_cast<DataKind>(kind), nullptr);
   };
   // All files first, then the actors: a file that cannot be opened (a full
   // RAM disk, another process holding it) leaves no actor behind.
   std::array<partition_ptr, kKinds> opened_partitions;
   for (DataKind kind : kAllDataKinds) {
     const auto k = DataKindIndex(kind);
-    auto partition = OpenPartition(fs, store, ram_options, kind, &report->partitions[k]);
+    auto partition = OpenPartition(fs, store, ram_options, vectors, kind, &report->partitions[k]);
     if (!partition.ok()) return partition.status();
     opened_partitions[k] = std::move(*partition);
   }
-  std::array<partition_actor, kKinds> partitions;
-  for (std::size_t k = 0; k < kKinds; ++k) {
-    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), std::move(opened_partitions[k]), 0);
-  }
-
   // The actors.
   ControllerParts parts;
   parts.journal = SpawnJournal(sys, journal_wal);
   parts.store = SpawnStore(sys, store);
+  std::array<partition_actor, kKinds> partitions;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), std::move(opened_partitions[k]), 0, parts.store);
+  }
   parts.partitions = partitions;
   SupervisorOptions supervisor_options;
   supervisor_options.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);
   supervisor_options.pass_interval = std::chrono::seconds(std::max(1u, config.tiering.pass_interval_seconds));
   supervisor_options.hot_retention = std::chrono::hours(config.hot_retention_hours);
-  parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener);
+  parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener, parts.store);
   parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch, parts.supervisor);
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
                                     parts.store, parts.journal);
   parts.max_value_bytes = options.store.max_value_bytes;
   parts.prefetch_enabled = config.tiering.prefetch;
+  parts.vector_model = config.vectors.model;
+  parts.vector_dimension = config.vectors.dimension;
   engine->supervisor_ = parts.supervisor;
   engine->actors_ = {caf::actor_cast<caf::actor>(parts.sync_timer), caf::actor_cast<caf::actor>(parts.prefetcher),
                      caf::actor_cast<caf::actor>(parts.supervisor), caf::actor_cast<caf::actor>(parts.journal),

@@ -9,6 +9,7 @@
 #include "actors/engine.h"
 #include "actors/errors.h"
 #include "actors/records.h"
+#include "simd/lexical_embedder.h"
 
 namespace postdevai {
 
@@ -17,6 +18,7 @@ namespace {
 constexpr std::uint8_t kCode = static_cast<std::uint8_t>(DataKind::kCode);
 constexpr std::uint8_t kHistory = static_cast<std::uint8_t>(DataKind::kHistory);
 constexpr std::uint8_t kMetadata = static_cast<std::uint8_t>(DataKind::kMetadata);
+constexpr std::uint8_t kVectors = static_cast<std::uint8_t>(DataKind::kVectors);
 
 }  // namespace
 
@@ -36,6 +38,7 @@ struct HybridMemory::Impl {
   std::unique_ptr<caf::actor_system> system;
   std::unique_ptr<actors::Engine> engine;
   caf::actor bridge;
+  VectorsConfig vectors;  // the model and dimension every vector must have
 
   // Runs fn(self) on the bridge actor.
   void Run(std::function<void(caf::event_based_actor*)> fn) {
@@ -105,6 +108,7 @@ Result<std::unique_ptr<HybridMemory>> HybridMemory::Open(const HybridMemoryConfi
   auto engine = actors::Engine::Start(*impl->system, config);
   if (!engine.ok()) return engine.status();
   impl->engine = std::move(*engine);
+  impl->vectors = config.vectors;
   impl->bridge = impl->system->spawn([](caf::event_based_actor* self) -> caf::behavior {
     return {[=](actors::facade_call_ptr& call) { call->run(self); }};
   });
@@ -151,7 +155,71 @@ Result<CodeRecord> HybridMemory::GetCodeByPath(std::string_view path) {
 
 Status HybridMemory::DeleteCode(std::string_view path) {
   if (path.empty()) return Status::InvalidArgument("delete code: empty path");
-  return impl_->WriteAsync(kCode, CodeIdForPath(path), {}, true).get().status();
+  const std::string id = CodeIdForPath(path);
+  actors::write_batch batch;
+  batch.mutations.push_back(actors::mutation{kCode, id, {}, true});
+  batch.mutations.push_back(actors::mutation{kVectors, id, {}, true});
+  return impl_->Ask<std::uint64_t>(actors::write_atom_v, std::move(batch)).status();
+}
+
+Result<std::string> HybridMemory::StoreAndIndexCode(std::string_view path, std::string_view content,
+                                                    std::string_view language,
+                                                    const std::vector<std::vector<float>>& chunk_embeddings) {
+  if (path.empty()) return Status::InvalidArgument("store and index code: empty path");
+  if (chunk_embeddings.empty()) return Status::InvalidArgument("store and index code: no embeddings for " + std::string(path));
+  records::FileVectors vectors;
+  vectors.model = impl_->vectors.model;
+  vectors.dimension = impl_->vectors.dimension;
+  vectors.path = path;
+  vectors.language = language;
+  for (std::size_t c = 0; c < chunk_embeddings.size(); ++c) {
+    if (chunk_embeddings[c].size() != vectors.dimension) {
+      return Status::InvalidArgument("store and index code: chunk " + std::to_string(c) + " of " + std::string(path) +
+                                     " has dimension " + std::to_string(chunk_embeddings[c].size()) +
+                                     "; this node's model '" + vectors.model + "' has dimension " +
+                                     std::to_string(vectors.dimension));
+    }
+    vectors.values.insert(vectors.values.end(), chunk_embeddings[c].begin(), chunk_embeddings[c].end());
+  }
+  const std::string id = CodeIdForPath(path);
+  actors::write_batch batch;
+  batch.mutations.push_back(actors::mutation{kCode, id, records::EncodeCode(path, language, content), false});
+  batch.mutations.push_back(actors::mutation{kVectors, id, records::EncodeFileVectors(vectors), false});
+  auto lsn = impl_->Ask<std::uint64_t>(actors::write_atom_v, std::move(batch));
+  if (!lsn.ok()) return lsn.status();
+  return id;
+}
+
+Result<std::string> HybridMemory::StoreAndIndexCodeLexical(std::string_view path, std::string_view content,
+                                                           std::string_view language) {
+  LexicalEmbedder embedder(impl_->vectors.dimension);
+  std::vector<std::vector<float>> embeddings;
+  for (auto chunk : records::SplitIntoChunks(content)) embeddings.push_back(embedder.Embed(chunk));
+  if (embeddings.empty()) embeddings.push_back(embedder.Embed(path));  // an empty file: index its name
+  return StoreAndIndexCode(path, content, language, embeddings);
+}
+
+Result<std::vector<SearchHit>> HybridMemory::SearchSimilar(const std::vector<float>& query_embedding,
+                                                           std::size_t limit, const SearchFilter& filter) {
+  actors::search_request request;
+  request.query = query_embedding;
+  request.model = impl_->vectors.model;
+  request.k = static_cast<std::uint32_t>(limit);
+  request.exact = filter.exact;
+  request.path_prefix = filter.path_prefix;
+  request.language = filter.language;
+  auto hits = impl_->Ask<std::vector<actors::search_hit>>(actors::search_atom_v, std::move(request));
+  if (!hits.ok()) return hits.status();
+  std::vector<SearchHit> out;
+  out.reserve(hits->size());
+  for (auto& h : *hits) out.push_back(SearchHit{CodeIdForPath(h.path), std::move(h.path), h.chunk, std::move(h.language), h.score});
+  return out;
+}
+
+Result<std::vector<SearchHit>> HybridMemory::SearchText(std::string_view text, std::size_t limit,
+                                                        const SearchFilter& filter) {
+  LexicalEmbedder embedder(impl_->vectors.dimension);
+  return SearchSimilar(embedder.Embed(text), limit, filter);
 }
 
 Status HybridMemory::StoreContext(std::string_view session_id, const std::vector<std::string>& messages) {

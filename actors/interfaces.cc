@@ -19,6 +19,9 @@ void AddMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<sync_report>("postdevai.sync_report");
   cfg.add_message_type<memory_report>("postdevai.memory_report");
   cfg.add_message_type<latency_histogram>("postdevai.latency_histogram");
+  cfg.add_message_type<search_request>("postdevai.search_request");
+  cfg.add_message_type<search_hit>("postdevai.search_hit");
+  cfg.add_message_type<std::vector<search_hit>>("postdevai.search_hits");
   cfg.add_message_type<std::vector<std::string>>("postdevai.strings");
   cfg.add_message_type<std::vector<float>>("postdevai.floats");
   cfg.add_message_type<partition_actor>("postdevai.partition_actor");

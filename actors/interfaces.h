@@ -34,6 +34,9 @@ using partition_actor = caf::typed_actor<
     // replies entries and bytes.
     caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::uint64_t, std::uint64_t>,
     caf::replies_to<stats_atom>::with<partition_report>,
+    // Vectors partition: the nearest stored vectors to the query, searched over
+    // both tiers (full-precision vectors from RAM, or read from the store).
+    caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
     // The opened partition, from the detached opener.
     caf::reacts_to<attach_atom, partition_ptr>,
     // Test hook: fail on purpose (the supervisor restarts the partition).
@@ -88,6 +91,8 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::vector<eviction_result>>,
     // `memory sync --force`: checkpoint now; replies the checkpoint LSN.
     caf::replies_to<sync_atom>::with<std::uint64_t>,
+    // SearchSimilar: the nearest stored vectors to the query, both tiers.
+    caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
     // `memory compact`: replies bytes on disk afterwards.
     caf::replies_to<compact_atom>::with<std::uint64_t>,
     // From the store: it has applied everything up to the LSN.
@@ -158,6 +163,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(postdevai, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(postdevai, (std::vector<std::string>))
   CAF_ADD_TYPE_ID(postdevai, (std::vector<float>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::facade_call_ptr))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::search_request))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::search_hit))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::search_hit>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_actor))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::controller_actor))
 CAF_END_TYPE_ID_BLOCK(postdevai)

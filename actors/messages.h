@@ -200,8 +200,50 @@ typename Inspector::result_type inspect(Inspector& f, memory_report& x) {
            x.write_latency, x.errors);
 }
 
-// An opened partition handed from the detached opener to its actor. Local only.
-using partition_ptr = std::shared_ptr<storage::ramlake::RamLakePartition>;
+class VectorCatalog;
+
+// An opened partition handed from the detached opener to its actor: the
+// RAM-Lake file and, for the vectors partition, the search index rebuilt
+// from the store. Local only.
+struct opened_partition {
+  std::unique_ptr<storage::ramlake::RamLakePartition> lake;
+  std::unique_ptr<VectorCatalog> vectors;  // vectors partition only
+  ~opened_partition();                     // actors/partition_actor.cc (complete types there)
+};
+using partition_ptr = std::shared_ptr<opened_partition>;
+
+// A similarity search (SearchSimilar). metric: 0 inner product, 1 squared
+// L2, 2 cosine (simd::VectorMetric). owner_kind 255: any.
+struct search_request {
+  std::vector<float> query;
+  std::string model;
+  std::uint32_t k = 10;
+  std::uint8_t metric = 2;
+  bool exact = false;
+  std::uint8_t owner_kind = 255;
+  std::string path_prefix;
+  std::string language;
+  std::string session;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_request& x) {
+  return f(caf::meta::type_name("search_request"), x.query, x.model, x.k, x.metric, x.exact, x.owner_kind,
+           x.path_prefix, x.language, x.session);
+}
+
+struct search_hit {
+  std::uint64_t id = 0;
+  std::string path;
+  std::uint32_t chunk = 0;
+  std::string language;
+  float score = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
+  return f(caf::meta::type_name("search_hit"), x.id, x.path, x.chunk, x.language, x.score);
+}
 
 // A call from a host thread (the blocking facade), run by its bridge actor:
 // `run` issues the request and fulfils the host's future. Local only.
@@ -236,5 +278,6 @@ CAF_ADD_ATOM(postdevai, postdevai::actors, crash_atom, "pd_crash")
 CAF_ADD_ATOM(postdevai, postdevai::actors, route_atom, "pd_route")
 CAF_ADD_ATOM(postdevai, postdevai::actors, prefetch_atom, "pd_prefet")
 CAF_ADD_ATOM(postdevai, postdevai::actors, sync_atom, "pd_sync")
+CAF_ADD_ATOM(postdevai, postdevai::actors, search_atom, "pd_search")
 
 CAF_ERROR_CODE_ENUM(postdevai::StatusCode, "postdevai")

@@ -4,7 +4,13 @@
 // the store) and writes queue up, so nothing stale is ever served.
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "actors/vector_catalog.h"
+#include "postdevai/log.h"
 #include "storage/ramlake/ramlake_partition.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
 
 namespace postdevai::actors {
 namespace {
@@ -12,7 +18,9 @@ namespace {
 using storage::ramlake::RamLakePartition;
 
 struct partition_state {
-  partition_ptr partition;
+  partition_ptr opened;                    // null while attaching
+  RamLakePartition* partition = nullptr;   // opened->lake
+  store_actor store;                       // cold full-precision vectors for search
   std::uint8_t kind = 0;
   std::uint64_t restarts = 0;
   std::uint64_t persisted_lsn = 0;
@@ -34,17 +42,80 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
         // serves it. Put leaves no stale version behind on error.
         if (!st.partition->Put(m.key, m.value, w.lsn).ok()) ++st.uncached_writes;
       }
+      // The vectors partition indexes what it stores: searchable as soon as
+      // the write is acknowledged (the controller acknowledges after this
+      // message was sent, and this partition handles messages in order).
+      if (st.opened->vectors) {
+        Status indexed = st.opened->vectors->Apply(m.key, m.erase ? nullptr : &m.value);
+        if (!indexed.ok()) LogWarning("vectors", "not indexed: " + indexed.ToString());
+      }
     }
   }
 }
 
+void Attach(partition_state& st, partition_ptr opened) {
+  st.opened = std::move(opened);
+  st.partition = st.opened ? st.opened->lake.get() : nullptr;
+}
+
+// One search waiting for full-precision vectors from the store.
+struct SearchJob {
+  search_request request;
+  VectorSearchOptions options;
+  VectorCandidates candidates;
+  std::unordered_map<std::string, records::FileVectors> files;  // by key
+  int outstanding = 0;
+  caf::typed_response_promise<std::vector<search_hit>> promise;
+};
+
+VectorSearchOptions OptionsFor(const search_request& r, std::size_t index_size) {
+  VectorSearchOptions o;
+  o.k = r.k;
+  o.metric = static_cast<VectorMetric>(r.metric);
+  // Exact: every vector is a candidate and is scored at full precision.
+  o.rerank_candidates = r.exact ? std::max<std::size_t>(index_size, r.k) : 0;
+  if (r.owner_kind != 255) o.filter.kind = static_cast<VectorOwnerKind>(r.owner_kind);
+  o.filter.path_prefix = r.path_prefix;
+  o.filter.language = r.language;
+  o.filter.session = r.session;
+  return o;
+}
+
+// Re-ranks with the fetched vectors and answers.
+caf::expected<std::vector<search_hit>> FinishSearch(const VectorCatalog& catalog, const SearchJob& job) {
+  const auto& index = catalog.index();
+  const std::size_t dim = index.dimension();
+  std::vector<float> full(job.candidates.ids.size() * dim, 0.0f);
+  for (std::size_t i = 0; i < job.candidates.ids.size(); ++i) {
+    const std::uint64_t id = job.candidates.ids[i];
+    auto key = catalog.KeyOf(id);
+    if (!key) continue;  // removed meanwhile: Rerank skips it
+    auto file = job.files.find(*key);
+    const std::size_t chunk = id & ((std::uint64_t{1} << kChunkBits) - 1);
+    if (file == job.files.end() || chunk >= file->second.chunks() || file->second.dimension != dim) continue;
+    std::memcpy(full.data() + i * dim, file->second.values.data() + chunk * dim, dim * sizeof(float));
+  }
+  auto hits = index.Rerank(job.request.query, job.candidates, full, job.options);
+  if (!hits.ok()) return ToError(hits.status());
+  std::vector<search_hit> out;
+  out.reserve(hits->size());
+  for (const auto& h : *hits) {
+    auto attributes = index.Attributes(h.id);
+    if (!attributes.ok()) continue;
+    out.push_back(search_hit{h.id, attributes->path, static_cast<std::uint32_t>(h.id & ((1u << kChunkBits) - 1)),
+                             attributes->language, h.score});
+  }
+  return out;
+}
+
 partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_pointer<partition_state> self,
                                                  std::uint8_t kind, partition_ptr partition,
-                                                 std::uint64_t restarts) {
+                                                 std::uint64_t restarts, store_actor store) {
   auto& st = self->state;
   st.kind = kind;
-  st.partition = std::move(partition);
+  Attach(st, std::move(partition));
   st.restarts = restarts;
+  st.store = std::move(store);
   if (st.partition) st.partition->RebaseClock(ClockMicros(self));
   return {
       [=](apply_atom, std::vector<logged_write>& writes) {
@@ -73,7 +144,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         (void)st.partition->Put(key, value.value, value.lsn);
       },
       [=](access_atom, const std::string& key) -> bool {
-        return self->state.partition && self->state.partition->Contains(key);
+        return self->state.partition != nullptr && self->state.partition->Contains(key);
       },
       [=](persisted_atom, std::uint64_t lsn) {
         auto& st = self->state;
@@ -116,9 +187,69 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         }
         return r;
       },
+      [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
+        auto& st = self->state;
+        if (st.kind != static_cast<std::uint8_t>(DataKind::kVectors)) {
+          return ToError(Status::InvalidArgument("search: not the vectors partition"));
+        }
+        if (!st.opened) return ToError(Status::Unavailable("search: the vector index is being rebuilt; try again"));
+        auto& catalog = *st.opened->vectors;
+        auto job = std::make_shared<SearchJob>();
+        job->options = OptionsFor(request, catalog.index().size());
+        auto candidates = catalog.index().FindCandidates(request.model, request.query, job->options);
+        if (!candidates.ok()) return ToError(candidates.status());
+        job->candidates = std::move(*candidates);
+        job->request = std::move(request);
+        // Full precision from RAM where the file's record is hot ...
+        std::vector<std::string> cold;
+        for (std::uint64_t id : job->candidates.ids) {
+          auto key = catalog.KeyOf(id);
+          if (!key || job->files.count(*key)) continue;
+          if (auto view = st.partition->Lookup(*key)) {
+            auto file = records::DecodeFileVectors(*key, view->value);
+            if (file.ok()) {
+              job->files.emplace(*key, std::move(*file));
+              continue;
+            }
+          }
+          if (std::find(cold.begin(), cold.end(), *key) == cold.end()) cold.push_back(*key);
+        }
+        if (cold.empty()) {
+          auto hits = FinishSearch(catalog, *job);
+          if (!hits) return hits.error();
+          return std::move(*hits);
+        }
+        // ... and from the store for the rest (both tiers are always searched).
+        job->promise = self->make_response_promise<std::vector<search_hit>>();
+        job->outstanding = static_cast<int>(cold.size());
+        auto finish_one = [=] {
+          if (--job->outstanding > 0) return;
+          if (!self->state.opened) {
+            job->promise.deliver(ToError(Status::Unavailable("search: the vectors partition restarted")));
+            return;
+          }
+          auto hits = FinishSearch(*self->state.opened->vectors, *job);
+          if (hits) {
+            job->promise.deliver(std::move(*hits));
+          } else {
+            job->promise.deliver(hits.error());
+          }
+        };
+        for (const auto& key : cold) {
+          self->request(st.store, caf::infinite, read_atom_v, static_cast<std::uint8_t>(DataKind::kVectors), key)
+              .then(
+                  [=](versioned_value& v) {
+                    auto file = records::DecodeFileVectors(key, v.value);
+                    if (file.ok()) job->files.emplace(key, std::move(*file));
+                    finish_one();
+                  },
+                  [=](caf::error&) { finish_one(); });  // deleted meanwhile: skipped by Rerank
+        }
+        return job->promise;
+      },
       [=](attach_atom, partition_ptr& partition) {
         auto& st = self->state;
-        st.partition = std::move(partition);
+        Attach(st, std::move(partition));
         st.partition->SetPersistedLsn(st.persisted_lsn);
         st.partition->RebaseClock(ClockMicros(self));
         ApplyWrites(st, st.queued_writes);
@@ -136,9 +267,11 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
 
 }  // namespace
 
+opened_partition::~opened_partition() = default;
+
 partition_actor SpawnPartition(caf::actor_system& sys, std::uint8_t kind, partition_ptr partition,
-                               std::uint64_t restarts) {
-  return sys.spawn(PartitionBehavior, kind, std::move(partition), restarts);
+                               std::uint64_t restarts, store_actor store) {
+  return sys.spawn(PartitionBehavior, kind, std::move(partition), restarts, std::move(store));
 }
 
 }  // namespace postdevai::actors

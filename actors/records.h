@@ -7,8 +7,13 @@
 // Formats (little-endian 32-bit lengths):
 //   code value:    len(path) path  len(language) language  len(content) content
 //   history value: count, then len(message) message, count times
-// The key of a code record is CodeIdForPath(path) (include/postdevai/hybrid_memory.h);
-// the key of a session context is the session id.
+//   vectors value: the embeddings of one code file's chunks:
+//                  u32 version (1), len(model) model, u32 dimension,
+//                  len(path) path, len(language) language, u32 chunks,
+//                  then chunks x dimension float32
+// The key of a code record is CodeIdForPath(path) (include/postdevai/hybrid_memory.h),
+// and so is the key of that file's vectors record (in the vectors kind); the
+// key of a session context is the session id.
 //
 // Decoders never read past the value: a length that overruns it is
 // kCorruption naming the record.
@@ -16,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +103,81 @@ inline Result<std::vector<std::string>> DecodeMessages(std::string_view session,
     v.remove_prefix(n);
   }
   return out;
+}
+
+// The embeddings of one code file's chunks (the vectors kind).
+struct FileVectors {
+  std::string model;
+  std::uint32_t dimension = 0;
+  std::string path;
+  std::string language;
+  std::vector<float> values;  // chunks() x dimension, chunk after chunk
+  std::size_t chunks() const { return dimension == 0 ? 0 : values.size() / dimension; }
+};
+
+inline std::string EncodeFileVectors(const FileVectors& f) {
+  std::string v;
+  v.reserve(32 + f.model.size() + f.path.size() + f.language.size() + f.values.size() * sizeof(float));
+  detail::PutLength(&v, 1);
+  detail::PutLength(&v, f.model.size());
+  v += f.model;
+  detail::PutLength(&v, f.dimension);
+  detail::PutLength(&v, f.path.size());
+  v += f.path;
+  detail::PutLength(&v, f.language.size());
+  v += f.language;
+  detail::PutLength(&v, f.chunks());
+  v.append(reinterpret_cast<const char*>(f.values.data()), f.values.size() * sizeof(float));
+  return v;
+}
+
+// `key` only names the record in the error message.
+inline Result<FileVectors> DecodeFileVectors(std::string_view key, std::string_view v) {
+  auto bad = [&] { return Status::Corruption("vectors record " + std::string(key) + ": malformed"); };
+  auto u32 = [&](std::size_t* out) {
+    if (v.size() < 4) return false;
+    *out = 0;
+    for (int i = 0; i < 4; ++i) *out |= static_cast<std::size_t>(static_cast<std::uint8_t>(v[i])) << (8 * i);
+    v.remove_prefix(4);
+    return true;
+  };
+  auto text = [&](std::string* out) {
+    std::size_t n;
+    if (!detail::GetLength(&v, &n)) return false;
+    out->assign(v.substr(0, n));
+    v.remove_prefix(n);
+    return true;
+  };
+  FileVectors f;
+  std::size_t version, dimension, chunks;
+  if (!u32(&version) || version != 1 || !text(&f.model) || !u32(&dimension) || !text(&f.path) ||
+      !text(&f.language) || !u32(&chunks)) {
+    return bad();
+  }
+  f.dimension = static_cast<std::uint32_t>(dimension);
+  if (dimension == 0 || chunks > (1u << 20) || v.size() != chunks * dimension * sizeof(float)) return bad();
+  f.values.resize(chunks * dimension);
+  std::memcpy(f.values.data(), v.data(), v.size());
+  return f;
+}
+
+// Splits source text into chunks of about `target_bytes` at line ends (a
+// line longer than that is a chunk of its own): what each embedding covers.
+inline std::vector<std::string_view> SplitIntoChunks(std::string_view content, std::size_t target_bytes = 1536) {
+  std::vector<std::string_view> chunks;
+  std::size_t start = 0;
+  while (start < content.size()) {
+    std::size_t end = start;
+    while (end < content.size()) {
+      std::size_t line_end = content.find('\n', end);
+      line_end = line_end == std::string_view::npos ? content.size() : line_end + 1;
+      if (end > start && line_end - start > target_bytes) break;
+      end = line_end;
+    }
+    chunks.push_back(content.substr(start, end - start));
+    start = end;
+  }
+  return chunks;
 }
 
 }  // namespace postdevai::records

@@ -32,7 +32,7 @@ journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal>
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
 // A partition actor; `partition` may be null (it then waits for attach_atom).
 partition_actor SpawnPartition(caf::actor_system& sys, std::uint8_t kind, partition_ptr partition,
-                               std::uint64_t restarts);
+                               std::uint64_t restarts, store_actor store);
 
 struct ControllerParts {
   journal_actor journal;
@@ -43,6 +43,8 @@ struct ControllerParts {
   sync_timer_actor sync_timer;
   std::uint64_t max_value_bytes = 64u << 20;
   bool prefetch_enabled = true;
+  std::string vector_model;            // [vectors] model: what vectors records must carry
+  std::uint32_t vector_dimension = 0;  // [vectors] dimension
 };
 controller_actor SpawnController(caf::actor_system& sys, ControllerParts parts);
 
@@ -52,7 +54,8 @@ struct SupervisorOptions {
   std::chrono::hours hot_retention{24};
 };
 supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
-                                 std::array<partition_actor, kKinds> partitions, PartitionOpener opener);
+                                 std::array<partition_actor, kKinds> partitions, PartitionOpener opener,
+                                 store_actor store);
 // Tells the supervisor and the store who the controller is (they send to it).
 void ConnectController(caf::actor_system& sys, const supervisor_actor& supervisor, const store_actor& store,
                        const controller_actor& controller);

@@ -18,6 +18,7 @@ struct supervisor_state {
   std::array<partition_actor, kKinds> partitions;
   std::array<std::uint64_t, kKinds> restarts{};
   PartitionOpener opener;
+  store_actor store;
   caf::actor controller;
   std::unordered_map<std::string, std::uint32_t> disk_reads;  // kind byte + key
   std::uint64_t promotion_requests = 0;
@@ -35,7 +36,7 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
   ++st.restarts[k];
   ++st.total_restarts;
   auto kind = static_cast<std::uint8_t>(k);
-  auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k]);
+  auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k], st.store);
   st.partitions[k] = fresh;
   Watch(self, k);
   if (st.controller) self->send(caf::actor_cast<controller_actor>(st.controller), route_atom_v, kind, fresh);
@@ -55,8 +56,9 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
 supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_pointer<supervisor_state> self,
                                                    SupervisorOptions options,
                                                    std::array<partition_actor, kKinds> partitions,
-                                                   PartitionOpener opener) {
+                                                   PartitionOpener opener, store_actor store) {
   auto& st = self->state;
+  st.store = std::move(store);
   st.options = options;
   st.partitions = std::move(partitions);
   st.opener = std::move(opener);
@@ -123,8 +125,9 @@ supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_po
 }  // namespace
 
 supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
-                                 std::array<partition_actor, kKinds> partitions, PartitionOpener opener) {
-  return sys.spawn(SupervisorBehavior, options, std::move(partitions), std::move(opener));
+                                 std::array<partition_actor, kKinds> partitions, PartitionOpener opener,
+                                 store_actor store) {
+  return sys.spawn(SupervisorBehavior, options, std::move(partitions), std::move(opener), std::move(store));
 }
 
 void ConnectController(caf::actor_system& sys, const supervisor_actor& supervisor, const store_actor& store,

@@ -54,6 +54,21 @@ struct MemoryStats {
   double hit_rate() const { return reads == 0 ? 0.0 : static_cast<double>(ram_hits) / static_cast<double>(reads); }
 };
 
+// One result of a similarity search: a chunk of a stored file.
+struct SearchHit {
+  std::string id;        // the file's code id (GetCode(id) returns it)
+  std::string path;
+  std::uint32_t chunk = 0;  // which of the file's chunks (the order they were given in)
+  std::string language;
+  float score = 0;       // cosine similarity (higher is closer)
+};
+
+struct SearchFilter {
+  std::string path_prefix;  // empty: any path
+  std::string language;     // empty: any language
+  bool exact = false;       // score every vector at full precision (slower)
+};
+
 // The id StoreCode gives a path: 16 hex digits of a 64-bit hash of it.
 std::string CodeIdForPath(std::string_view path);
 
@@ -68,7 +83,27 @@ class HybridMemory {
   Result<std::string> StoreCode(std::string_view path, std::string_view content, std::string_view language);
   Result<CodeRecord> GetCode(std::string_view id);
   Result<CodeRecord> GetCodeByPath(std::string_view path);
+  // Deletes the file and its vectors.
   Status DeleteCode(std::string_view path);
+
+  // Stores the file and the embeddings of its chunks (one vector per chunk,
+  // in chunk order) in one durable write, replacing what the path had; the
+  // vectors are found by the first search after it returns. The vectors must
+  // be of the node's [vectors] model and dimension and finite, or the call
+  // fails with kInvalidArgument naming the difference and nothing is stored.
+  Result<std::string> StoreAndIndexCode(std::string_view path, std::string_view content, std::string_view language,
+                                        const std::vector<std::vector<float>>& chunk_embeddings);
+  // The same with the built-in lexical embedder (model "lexical-v1"): the
+  // file is split into chunks of about 1.5 KiB at line ends and each chunk
+  // embedded. For nodes whose [vectors] model is lexical-v1.
+  Result<std::string> StoreAndIndexCodeLexical(std::string_view path, std::string_view content,
+                                               std::string_view language);
+  // The stored chunks nearest to `query_embedding` (a vector of the node's
+  // model), best first, across RAM and disk.
+  Result<std::vector<SearchHit>> SearchSimilar(const std::vector<float>& query_embedding, std::size_t limit,
+                                               const SearchFilter& filter = {});
+  // Embeds `text` with the built-in lexical embedder and searches with it.
+  Result<std::vector<SearchHit>> SearchText(std::string_view text, std::size_t limit, const SearchFilter& filter = {});
 
   // Replaces a session's context with `messages`; durable when it returns.
   Status StoreContext(std::string_view session_id, const std::vector<std::string>& messages);

@@ -1,0 +1,131 @@
+#include "actors/vector_catalog.h"
+
+#include <cmath>
+
+#include "postdevai/hybrid_memory.h"
+#include "postdevai/log.h"
+#include "storage/persistent_store.h"
+
+namespace postdevai::actors {
+
+namespace {
+
+std::uint64_t KeyHash(std::string_view key) {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h & ((std::uint64_t{1} << (64 - kChunkBits)) - 1);
+}
+
+// The index never uses its source: the partition actor searches in two phases
+// (FindCandidates, then Rerank with vectors it fetched from either tier).
+class TwoPhaseOnly final : public FullPrecisionSource {
+ public:
+  Status Fetch(std::span<const std::uint64_t>, float*) override {
+    return Status::InvalidArgument("vector search runs in two phases in the engine");
+  }
+};
+
+TwoPhaseOnly* SharedSource() {
+  static TwoPhaseOnly* source = new TwoPhaseOnly();
+  return source;
+}
+
+}  // namespace
+
+std::uint64_t VectorCatalog::IdOf(std::string_view key, std::uint32_t chunk) {
+  return (KeyHash(key) << kChunkBits) | chunk;
+}
+
+Result<std::unique_ptr<VectorCatalog>> VectorCatalog::Create(const VectorsConfig& config) {
+  std::unique_ptr<VectorCatalog> c(new VectorCatalog());
+  auto index = VectorIndex::Create(VectorIndexOptions::FromConfig(config), SharedSource());
+  if (!index.ok()) return index.status();
+  c->index_ = std::move(*index);
+  return c;
+}
+
+Status VectorCatalog::Check(std::string_view model, std::size_t dimension, std::string_view key,
+                            std::string_view value) {
+  auto f = records::DecodeFileVectors(key, value);
+  if (!f.ok()) return Status::InvalidArgument(f.status().message());
+  if (f->model != model || f->dimension != dimension) {
+    return Status::InvalidArgument("vectors of model '" + f->model + "' (dimension " + std::to_string(f->dimension) +
+                                   ") for " + f->path + ": this node's index holds model '" + std::string(model) +
+                                   "' (dimension " + std::to_string(dimension) + ")");
+  }
+  if (CodeIdForPath(f->path) != key) {
+    return Status::InvalidArgument("vectors record for " + f->path + " stored under the wrong key " + std::string(key));
+  }
+  if (f->chunks() >= (std::size_t{1} << kChunkBits)) {
+    return Status::TooLarge("vectors for " + f->path + ": " + std::to_string(f->chunks()) + " chunks (limit " +
+                            std::to_string(1u << kChunkBits) + ")");
+  }
+  for (std::size_t i = 0; i < f->values.size(); ++i) {
+    if (!std::isfinite(f->values[i])) {
+      return Status::InvalidArgument("vectors for " + f->path + ": chunk " + std::to_string(i / f->dimension) +
+                                     " has a NaN or infinite component");
+    }
+  }
+  return Status::Ok();
+}
+
+Status VectorCatalog::Apply(std::string_view key, const std::string* value) {
+  const std::string k(key);
+  if (value == nullptr) {
+    auto path = path_of_key_.find(k);
+    if (path == path_of_key_.end()) return Status::Ok();
+    index_->RemoveFile(path->second);
+    key_of_prefix_.erase(KeyHash(key));
+    path_of_key_.erase(path);
+    return Status::Ok();
+  }
+  auto f = records::DecodeFileVectors(key, *value);
+  if (!f.ok()) return f.status();
+  const std::uint64_t prefix = KeyHash(key);
+  auto owner = key_of_prefix_.find(prefix);
+  if (owner != key_of_prefix_.end() && owner->second != k) {
+    return Status::Corruption("vectors of " + f->path + " collide with those of key " + owner->second +
+                              " (64-bit id prefix); the file is not indexed");
+  }
+  std::vector<VectorEntry> entries(f->chunks());
+  for (std::uint32_t c = 0; c < entries.size(); ++c) {
+    entries[c].id = IdOf(key, c);
+    entries[c].values = std::span<const float>(f->values.data() + std::size_t{c} * f->dimension, f->dimension);
+    entries[c].attributes = VectorAttributes{VectorOwnerKind::kCodeChunk, f->path, f->language, {}};
+  }
+  // A previous record under this key may have named another path (never with
+  // CodeIdForPath keys, but a replaced record must not leave vectors behind).
+  auto old_path = path_of_key_.find(k);
+  if (old_path != path_of_key_.end() && old_path->second != f->path) index_->RemoveFile(old_path->second);
+  PDAI_RETURN_IF_ERROR(index_->ReplaceFile(f->model, f->path, entries));
+  key_of_prefix_[prefix] = k;
+  path_of_key_[k] = f->path;
+  return Status::Ok();
+}
+
+Status VectorCatalog::Rebuild(const storage::PersistentStore& store) {
+  std::size_t failed = 0;
+  Status first_error;
+  Status scan = store.ForEach(DataKind::kVectors, [&](const storage::StoredRecord& r) {
+    std::string value(r.value);
+    Status s = Apply(r.key, &value);
+    if (!s.ok() && failed++ == 0) first_error = s;
+    return true;
+  });
+  if (failed > 0) {
+    LogWarning("vectors", std::to_string(failed) + " vectors records could not be indexed; first: " +
+                              first_error.ToString());
+  }
+  return scan;
+}
+
+std::optional<std::string> VectorCatalog::KeyOf(std::uint64_t id) const {
+  auto it = key_of_prefix_.find(id >> kChunkBits);
+  if (it == key_of_prefix_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace postdevai::actors

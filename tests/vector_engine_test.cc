@@ -1,0 +1,173 @@
+// SearchSimilar through the engine: both tiers, real-time, replacement,
+// deletion, eviction to the cold tier and restart, checked against a
+// brute-force scan; bad vectors refused.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <thread>
+
+#include "actors/records.h"
+#include "postdevai/hybrid_memory.h"
+#include "simd/lexical_embedder.h"
+#include "tests/helpers/engine_test_config.h"
+#include "tests/test_util.h"
+
+using namespace postdevai;
+using postdevai::testing::TempDir;
+
+namespace {
+
+// A small code base whose files are about different things.
+std::string FileContent(int f, int variant = 0) {
+  static const char* topics[] = {"parse_config_file", "flushMemtable", "compute_checksum", "render_dashboard",
+                                 "open_socket_connection", "train_dictionary", "evict_cold_entries",
+                                 "replay_write_ahead_log", "quantize_vector", "schedule_checkpoint"};
+  std::string s;
+  for (int line = 0; line < 120; ++line) {
+    s += "int " + std::string(topics[(f + line / 40 + variant) % 10]) + "_" + std::to_string(f) + "_" +
+         std::to_string(line) + "(int value) { return value + " + std::to_string(line * f) + "; }\n";
+  }
+  return s;
+}
+
+std::string PathOf(int f) { return "src/module" + std::to_string(f) + ".cc"; }
+
+struct Chunk {
+  std::string path;
+  std::uint32_t chunk;
+  std::vector<float> v;
+};
+
+// Every chunk as stored, embedded the way StoreAndIndexCodeLexical does.
+std::vector<Chunk> Embedded(const std::map<std::string, std::string>& files, std::size_t dim) {
+  LexicalEmbedder embedder(dim);
+  std::vector<Chunk> out;
+  for (const auto& [path, content] : files) {
+    auto chunks = records::SplitIntoChunks(content);
+    for (std::uint32_t c = 0; c < chunks.size(); ++c) out.push_back(Chunk{path, c, embedder.Embed(chunks[c])});
+  }
+  return out;
+}
+
+// Brute force: cosine similarity of every stored chunk, best first.
+std::vector<std::pair<std::string, std::uint32_t>> BruteForce(const std::vector<Chunk>& chunks,
+                                                              const std::vector<float>& q, std::size_t k) {
+  std::vector<std::pair<double, std::size_t>> scored;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    double dot = 0, nq = 0, nv = 0;
+    for (std::size_t d = 0; d < q.size(); ++d) {
+      dot += double(q[d]) * chunks[i].v[d];
+      nq += double(q[d]) * q[d];
+      nv += double(chunks[i].v[d]) * chunks[i].v[d];
+    }
+    scored.emplace_back(dot / std::sqrt(nq * nv), i);
+  }
+  std::sort(scored.begin(), scored.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::vector<std::pair<std::string, std::uint32_t>> out;
+  for (std::size_t i = 0; i < std::min(k, scored.size()); ++i) {
+    out.emplace_back(chunks[scored[i].second].path, chunks[scored[i].second].chunk);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::uint32_t>> Ids(const std::vector<SearchHit>& hits) {
+  std::vector<std::pair<std::string, std::uint32_t>> out;
+  for (const auto& h : hits) out.emplace_back(h.path, h.chunk);
+  return out;
+}
+
+void CheckAgainstBruteForce(HybridMemory& memory, const std::map<std::string, std::string>& files,
+                            const std::string& stage) {
+  const auto chunks = Embedded(files, 384);
+  LexicalEmbedder embedder(384);
+  for (const char* text : {"flushMemtable", "compute checksum", "quantize_vector 7", "open socket connection 12"}) {
+    const auto q = embedder.Embed(text);
+    const auto expected = BruteForce(chunks, q, 8);
+    INFO(stage << ", query '" << text << "'");
+    SearchFilter exact;
+    exact.exact = true;
+    auto got_exact = memory.SearchSimilar(q, 8, exact);
+    REQUIRE(got_exact.ok());
+    CHECK(Ids(*got_exact) == expected);
+    auto got = memory.SearchSimilar(q, 8);  // int8 scan + re-rank
+    REQUIRE(got.ok());
+    CHECK(Ids(*got) == expected);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("SearchSimilar equals a brute-force scan through writes, replacement, deletion, eviction and restart",
+          "[vectors][engine]") {
+  TempDir disk("vectors");
+  TempDir ram("vectors", "/dev/shm");
+  auto config = testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
+  std::map<std::string, std::string> files;
+  {
+    auto memory = HybridMemory::Open(config);
+    REQUIRE(memory.ok());
+    for (int f = 0; f < 40; ++f) {
+      files[PathOf(f)] = FileContent(f);
+      REQUIRE((*memory)->StoreAndIndexCodeLexical(PathOf(f), files[PathOf(f)], "cpp").ok());
+    }
+    CheckAgainstBruteForce(**memory, files, "after inserts");
+
+    // Real time: a file is found by the first search after it is stored.
+    REQUIRE((*memory)->StoreAndIndexCodeLexical("src/fresh.cc", "int zanzibar_frobnicate_quux() {}\n", "cpp").ok());
+    auto fresh = (*memory)->SearchText("zanzibar frobnicate quux", 1);
+    REQUIRE(fresh.ok());
+    REQUIRE(fresh->size() == 1);
+    CHECK(fresh->front().path == "src/fresh.cc");
+    CHECK(fresh->front().id == CodeIdForPath("src/fresh.cc"));
+    files["src/fresh.cc"] = "int zanzibar_frobnicate_quux() {}\n";
+
+    // Replacement and deletion.
+    files[PathOf(3)] = FileContent(3, 5);
+    REQUIRE((*memory)->StoreAndIndexCodeLexical(PathOf(3), files[PathOf(3)], "cpp").ok());
+    REQUIRE((*memory)->DeleteCode(PathOf(4)).ok());
+    files.erase(PathOf(4));
+    CheckAgainstBruteForce(**memory, files, "after replacing and deleting");
+    auto filtered = (*memory)->SearchText("flushMemtable", 50, SearchFilter{"src/module1", "", false});
+    REQUIRE(filtered.ok());
+    for (const auto& h : *filtered) CHECK(h.path.rfind("src/module1", 0) == 0);
+
+    // Everything to the cold tier: full-precision vectors now come from LevelDB.
+    REQUIRE((*memory)->Sync().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // recency has one-second resolution
+    auto evicted = (*memory)->EvictColderThan(std::chrono::seconds(1));
+    REQUIRE(evicted.ok());
+    CHECK(*evicted > 40);
+    auto stats = (*memory)->Stats();
+    REQUIRE(stats.ok());
+    CHECK(stats->partitions[0].entries == 0);  // no vectors left in RAM
+    CheckAgainstBruteForce(**memory, files, "with every vector cold");
+  }
+  // Restart: the index is rebuilt from the store.
+  auto memory = HybridMemory::Open(config);
+  REQUIRE(memory.ok());
+  CheckAgainstBruteForce(**memory, files, "after a restart");
+}
+
+TEST_CASE("vectors of another dimension or with NaNs are refused and nothing is stored", "[vectors][engine]") {
+  TempDir disk("vectors");
+  TempDir ram("vectors", "/dev/shm");
+  auto memory = HybridMemory::Open(testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake"));
+  REQUIRE(memory.ok());
+  auto wrong = (*memory)->StoreAndIndexCode("a.cc", "int a;", "cpp", {std::vector<float>(128, 0.5f)});
+  CHECK(wrong.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(wrong.status().message(), Catch::Contains("dimension 128") && Catch::Contains("384"));
+  std::vector<float> nan(384, 0.1f);
+  nan[7] = std::nanf("");
+  auto bad = (*memory)->StoreAndIndexCode("b.cc", "int b;", "cpp", {nan});
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(bad.status().message(), Catch::Contains("NaN"));
+  CHECK((*memory)->GetCodeByPath("a.cc").status().IsNotFound());
+  CHECK((*memory)->GetCodeByPath("b.cc").status().IsNotFound());
+  auto query = (*memory)->SearchSimilar(std::vector<float>(100, 1.0f), 5);
+  CHECK(query.status().code() == StatusCode::kInvalidArgument);
+  auto none = (*memory)->SearchText("anything", 5);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
