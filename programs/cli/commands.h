@@ -74,6 +74,7 @@ Status DiagnoseMemory(CommandContext& ctx, const ParsedArgs& args);
 Status CodePut(CommandContext& ctx, const ParsedArgs& args);
 Status CodeGet(CommandContext& ctx, const ParsedArgs& args);
 Status Ingest(CommandContext& ctx, const ParsedArgs& args);
+Status Search(CommandContext& ctx, const ParsedArgs& args);
 Status ContextAdd(CommandContext& ctx, const ParsedArgs& args);
 Status ContextShow(CommandContext& ctx, const ParsedArgs& args);
 Status MetaGet(CommandContext& ctx, const ParsedArgs& args);

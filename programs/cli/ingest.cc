@@ -3,11 +3,12 @@
 // write request, one WAL record and one fsync, so a tree of thousands of
 // small files costs tens of round trips, not thousands.
 //
-// Indexing seam: the node does not serve the vector engine yet. When it
-// does, an Indexer (below) embeds each stored batch with the built-in
-// embedder and writes the vectors; ingest already calls it per batch and
-// reports whether the tree was indexed. Until then nothing is indexed and
-// the report says so — there is no search to fake.
+// Indexing: each file is split into chunks of about 1.5 KiB at line ends,
+// every chunk embedded with the built-in lexical embedder (model
+// "lexical-v1"), and the file's vectors written in the same batch as its code
+// record, so a stored file is searchable at once (`search TEXT`). A node whose
+// [vectors] model is another refuses them, naming both; --no-index stores
+// the code only.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "actors/records.h"
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
+#include "simd/lexical_embedder.h"
 
 namespace postdevai::cli {
 
@@ -57,9 +59,22 @@ struct StoredFile {
   std::uint64_t bytes = 0;
 };
 
-// The seam for the vector engine (see the top of this file): called with
-// every batch once it is durable. None exists yet.
-using Indexer = std::function<Status(NodeClient&, const std::vector<StoredFile>&)>;
+// The vectors record of a file: its chunks embedded with the lexical embedder.
+std::string LexicalVectors(const LexicalEmbedder& embedder, const std::string& path, const std::string& language,
+                           std::string_view content) {
+  records::FileVectors vectors;
+  vectors.model = std::string(embedder.model());
+  vectors.dimension = static_cast<std::uint32_t>(embedder.dimension());
+  vectors.path = path;
+  vectors.language = language;
+  auto chunks = records::SplitIntoChunks(content);
+  if (chunks.empty()) chunks.push_back(path);  // an empty file: index its name
+  for (auto chunk : chunks) {
+    auto v = embedder.Embed(chunk);
+    vectors.values.insert(vectors.values.end(), v.begin(), v.end());
+  }
+  return records::EncodeFileVectors(vectors);
+}
 
 // Progress on stderr: a redrawn bar on a terminal, a plain line every
 // couple of seconds otherwise (logs and CI keep readable output).
@@ -182,12 +197,20 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
 
-  Indexer indexer;  // none yet: see the top of this file
+  const bool index = !args.Has("--no-index");
+  std::size_t dimension = LexicalEmbedder::kDefaultDimension;
+  if (auto d = args.Get("--dimension")) {
+    dimension = static_cast<std::size_t>(std::strtoull(d->c_str(), nullptr, 10));
+    if (dimension < 2) return Status::InvalidArgument("--dimension must be at least 2, got '" + *d + "'");
+  } else if (ctx.config()) {
+    dimension = ctx.config()->vectors.dimension;
+  }
+  const LexicalEmbedder embedder(dimension);
   // A batch stays well inside the smallest WAL segment a node may use (1 MiB):
   // one batch is one WAL record.
   constexpr std::uint64_t kBatchBytes = 512u << 10;
   constexpr std::size_t kBatchFiles = 256;
-  std::vector<Mutation> batch;
+  std::vector<std::vector<Mutation>> batch;  // per file: code, then vectors
   std::vector<StoredFile> batch_files;
   std::uint64_t batch_bytes = 0;
   std::uint64_t stored_files = 0, stored_bytes = 0, skipped_binary = 0, batches = 0, last_lsn = 0;
@@ -200,7 +223,9 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   // by file, and only the files it still refuses are skipped.
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::Ok();
-    auto lsn = (*node)->Write(batch);
+    std::vector<Mutation> all;
+    for (const auto& group : batch) all.insert(all.end(), group.begin(), group.end());
+    auto lsn = (*node)->Write(std::move(all));
     if (lsn.ok()) {
       ++batches;
       last_lsn = *lsn;
@@ -210,7 +235,7 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       }
     } else if (lsn.status().code() == StatusCode::kTooLarge) {
       for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto one = (*node)->Write({batch[i]});
+        auto one = (*node)->Write(batch[i]);
         if (one.ok()) {
           ++batches;
           last_lsn = *one;
@@ -227,7 +252,6 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       return lsn.status().WithContext("storing a batch of " + std::to_string(batch.size()) + " files from " +
                                       batch_files.front().path);
     }
-    if (indexer) PDAI_RETURN_IF_ERROR(indexer(**node, batch_files));
     batch.clear();
     batch_files.clear();
     batch_bytes = 0;
@@ -253,8 +277,15 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
     const std::string language = LanguageForPath(c.stored_path);
     const std::uint64_t bytes = content.size();
     std::string value = records::EncodeCode(c.stored_path, language, content);
+    const std::string id = CodeIdForPath(c.stored_path);
     batch_bytes += value.size();
-    batch.push_back(Mutation{DataKind::kCode, CodeIdForPath(c.stored_path), std::move(value), false});
+    std::vector<Mutation> group{Mutation{DataKind::kCode, id, std::move(value), false}};
+    if (index) {
+      std::string vectors = LexicalVectors(embedder, c.stored_path, language, content);
+      batch_bytes += vectors.size();
+      group.push_back(Mutation{DataKind::kVectors, id, std::move(vectors), false});
+    }
+    batch.push_back(std::move(group));
     batch_files.push_back(StoredFile{c.stored_path, language, bytes});
     if (batch_bytes >= kBatchBytes || batch.size() >= kBatchFiles) {
       Status s = flush();
@@ -283,8 +314,9 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       .Set("batches", batches)
       .Set("last_lsn", last_lsn)
       .Set("skipped", std::move(skipped))
-      .Set("indexed", static_cast<bool>(indexer))
-      .Set("index_note", indexer ? Json() : Json("not indexed: the node does not serve the vector engine yet"));
+      .Set("indexed", index)
+      .Set("embedding_model", index ? Json(std::string(embedder.model())) : Json())
+      .Set("embedding_dimension", index ? Json(static_cast<std::uint64_t>(embedder.dimension())) : Json());
   if (!ctx.json()) {
     std::printf("ingested %llu files (%s) from %s in %s (%s/s), %llu write batches, last LSN %llu\n",
                 static_cast<unsigned long long>(stored_files), FormatBytes(stored_bytes).c_str(), dir.c_str(),
@@ -296,7 +328,12 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
                 static_cast<unsigned long long>(skipped_too_large + skipped_refused),
                 static_cast<unsigned long long>(skipped_unreadable), static_cast<unsigned long long>(skipped_special),
                 static_cast<unsigned long long>(skipped_dirs));
-    if (!indexer) std::printf("not indexed: the node does not serve the vector engine yet (no search over it)\n");
+    if (index) {
+      std::printf("indexed for search with the built-in lexical embedder (%s, %zu dimensions)\n",
+                  std::string(embedder.model()).c_str(), embedder.dimension());
+    } else {
+      std::printf("not indexed (--no-index)\n");
+    }
   }
   return Status::Ok();
 }

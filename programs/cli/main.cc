@@ -137,10 +137,25 @@ const std::vector<CommandSpec>& Commands() {
        "--max-file-bytes, and the directories .git .hg .svn build build-* cmake-build-*\n"
        "node_modules __pycache__ .cache target .venv venv CMakeFiles. Progress goes to\n"
        "stderr: a bar on a terminal, a line every 2 s otherwise.\n"
-       "Not indexed for search yet: the node does not serve the vector engine.",
-       {{"--max-file-bytes", "N", "skip larger files (default 4194304)"}},
+       "Each file is indexed for `search` as it is stored: split into chunks of about\n"
+       "1.5 KiB, each embedded with the built-in lexical embedder (lexical-v1).",
+       {{"--max-file-bytes", "N", "skip larger files (default 4194304)"},
+        {"--no-index", "", "store the code only, no vectors"},
+        {"--dimension", "N", "embedding dimension: the node's [vectors] dimension (default: --config's, else 384)"}},
        {{"DIR", true, false}},
        Ingest},
+      {{"search"},
+       "find stored code by meaning (both tiers)",
+       "Embeds TEXT with the built-in lexical embedder and prints the closest stored\n"
+       "chunks, best first: path, chunk number, cosine similarity. Identifiers are split\n"
+       "(parseConfigFile matches parse_config_file).",
+       {{"--limit", "N", "how many results (default 10)"},
+        {"--path-prefix", "P", "only files whose path starts with P"},
+        {"--language", "L", "only files of language L (e.g. cpp, python)"},
+        {"--exact", "", "score every vector at full precision (slower)"},
+        {"--dimension", "N", "embedding dimension (default: --config's [vectors], else 384)"}},
+       {{"TEXT", true, true}},
+       Search},
       {{"context", "add"},
        "append a message to a session's context",
        "Appends one message (the words of MESSAGE joined by spaces, or stdin when none\n"

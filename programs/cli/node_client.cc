@@ -233,6 +233,21 @@ Result<std::uint64_t> NodeClient::Write(std::vector<Mutation> mutations) {
   return impl_->Ask<std::uint64_t>("write", actors::write_atom_v, std::move(batch));
 }
 
+Result<std::vector<SearchResult>> NodeClient::Search(const SearchQuery& query) {
+  actors::search_request request;
+  request.query = query.embedding;
+  request.model = query.model;
+  request.k = query.limit;
+  request.exact = query.exact;
+  request.path_prefix = query.path_prefix;
+  request.language = query.language;
+  auto hits = impl_->Ask<std::vector<actors::search_hit>>("search", actors::search_atom_v, std::move(request));
+  if (!hits.ok()) return hits.status();
+  std::vector<SearchResult> out;
+  for (auto& h : *hits) out.push_back(SearchResult{std::move(h.path), h.chunk, std::move(h.language), h.score});
+  return out;
+}
+
 Result<ReadValue> NodeClient::Read(DataKind kind, const std::string& key) {
   auto r = impl_->Ask<actors::read_result>("read", actors::read_atom_v, static_cast<std::uint8_t>(kind), key);
   if (!r.ok()) return r.status();

@@ -100,6 +100,23 @@ struct Mutation {
   bool erase = false;
 };
 
+// A similarity search (the controller's search_atom).
+struct SearchQuery {
+  std::vector<float> embedding;
+  std::string model;
+  std::uint32_t limit = 10;
+  bool exact = false;
+  std::string path_prefix;
+  std::string language;
+};
+
+struct SearchResult {
+  std::string path;
+  std::uint32_t chunk = 0;
+  std::string language;
+  float score = 0;
+};
+
 struct ConnectOptions {
   std::string host;
   std::uint16_t port = 0;
@@ -133,6 +150,8 @@ class NodeClient {
   Result<std::uint64_t> Compact();
   // Applies the mutations atomically; the LSN once durable.
   Result<std::uint64_t> Write(std::vector<Mutation> mutations);
+  // The stored chunks nearest to the query, best first (both tiers).
+  Result<std::vector<SearchResult>> Search(const SearchQuery& query);
   // kNotFound when the key is not stored.
   Result<ReadValue> Read(DataKind kind, const std::string& key);
 
