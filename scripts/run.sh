@@ -2,7 +2,8 @@
 # The main job: builds everything, starts a dragon_node on embedded defaults
 # (sized for this machine; data under ~/.local/share/postdevai, RAM-Lake under
 # /dev/shm) and shows it working: stores a real source tree found on this
-# machine, reads a file back and checks it, prints the node's stats. The node
+# machine (indexed for search), reads a file back and checks it, searches it,
+# prints the node's stats. The node
 # then keeps serving until Ctrl-C (it checkpoints and stops cleanly).
 #
 #   ./scripts/run.sh                      # embedded defaults
@@ -43,6 +44,8 @@ else
   echo "run.sh: $sample came back different" >&2
   exit 1
 fi
+echo "run.sh: searching it: \"write-ahead log group commit\"" >&2
+"${cli[@]}" search "write-ahead log group commit" --limit 5
 "${cli[@]}" memory stats
 echo >&2
 echo "run.sh: dragon_node is serving at $endpoint; try: $bin/postdevai-cli --node $endpoint memory stats" >&2
