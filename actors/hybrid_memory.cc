@@ -10,6 +10,7 @@
 #include "actors/errors.h"
 #include "actors/records.h"
 #include "simd/lexical_embedder.h"
+#include "simd/vector_index.h"
 
 namespace postdevai {
 
@@ -118,7 +119,10 @@ Result<std::unique_ptr<HybridMemory>> HybridMemory::Open(const HybridMemoryConfi
 Result<std::string> HybridMemory::StoreCode(std::string_view path, std::string_view content, std::string_view language) {
   if (path.empty()) return Status::InvalidArgument("store code: empty path");
   std::string id = CodeIdForPath(path);
-  auto lsn = impl_->WriteAsync(kCode, id, records::EncodeCode(path, language, content), false).get();
+  actors::write_batch batch;
+  batch.mutations.push_back(actors::mutation{kCode, id, records::EncodeCode(path, language, content), false});
+  batch.mutations.push_back(actors::mutation{kVectors, id, {}, true});
+  auto lsn = impl_->Ask<std::uint64_t>(actors::write_atom_v, std::move(batch));
   if (!lsn.ok()) return lsn.status();
   return id;
 }
@@ -208,11 +212,26 @@ Result<std::vector<SearchHit>> HybridMemory::SearchSimilar(const std::vector<flo
   request.exact = filter.exact;
   request.path_prefix = filter.path_prefix;
   request.language = filter.language;
+  request.session = filter.session;
+  if (filter.owner == SearchFilter::Owner::kCodeChunks) request.owner_kind = static_cast<std::uint8_t>(VectorOwnerKind::kCodeChunk);
+  if (filter.owner == SearchFilter::Owner::kHistoryMessages) {
+    request.owner_kind = static_cast<std::uint8_t>(VectorOwnerKind::kHistoryMessage);
+  }
   auto hits = impl_->Ask<std::vector<actors::search_hit>>(actors::search_atom_v, std::move(request));
   if (!hits.ok()) return hits.status();
   std::vector<SearchHit> out;
   out.reserve(hits->size());
-  for (auto& h : *hits) out.push_back(SearchHit{CodeIdForPath(h.path), std::move(h.path), h.chunk, std::move(h.language), h.score});
+  for (auto& h : *hits) {
+    SearchHit hit;
+    hit.owner = h.session.empty() ? SearchHit::Owner::kCodeChunk : SearchHit::Owner::kHistoryMessage;
+    if (!h.path.empty()) hit.id = CodeIdForPath(h.path);
+    hit.path = std::move(h.path);
+    hit.chunk = h.chunk;
+    hit.language = std::move(h.language);
+    hit.session = std::move(h.session);
+    hit.score = h.score;
+    out.push_back(std::move(hit));
+  }
   return out;
 }
 
@@ -224,7 +243,44 @@ Result<std::vector<SearchHit>> HybridMemory::SearchText(std::string_view text, s
 
 Status HybridMemory::StoreContext(std::string_view session_id, const std::vector<std::string>& messages) {
   if (session_id.empty()) return Status::InvalidArgument("store context: empty session id");
-  return impl_->WriteAsync(kHistory, std::string(session_id), records::EncodeMessages(messages), false).get().status();
+  actors::write_batch batch;
+  batch.mutations.push_back(
+      actors::mutation{kHistory, std::string(session_id), records::EncodeMessages(messages), false});
+  batch.mutations.push_back(actors::mutation{kVectors, records::SessionVectorsKey(session_id), {}, true});
+  return impl_->Ask<std::uint64_t>(actors::write_atom_v, std::move(batch)).status();
+}
+
+Status HybridMemory::StoreContextAndIndex(std::string_view session_id, const std::vector<std::string>& messages,
+                                          const std::vector<std::vector<float>>& message_embeddings) {
+  if (session_id.empty()) return Status::InvalidArgument("store context: empty session id");
+  if (message_embeddings.size() != messages.size()) {
+    return Status::InvalidArgument("store context: " + std::to_string(messages.size()) + " messages but " +
+                                   std::to_string(message_embeddings.size()) + " embeddings");
+  }
+  records::FileVectors vectors;
+  vectors.owner = records::FileVectors::kSession;
+  vectors.model = impl_->vectors.model;
+  vectors.dimension = impl_->vectors.dimension;
+  vectors.session = session_id;
+  for (std::size_t i = 0; i < message_embeddings.size(); ++i) {
+    if (message_embeddings[i].size() != vectors.dimension) {
+      return Status::InvalidArgument("store context: message " + std::to_string(i) + " of session " +
+                                     std::string(session_id) + " has dimension " +
+                                     std::to_string(message_embeddings[i].size()) + "; this node's model '" +
+                                     vectors.model + "' has dimension " + std::to_string(vectors.dimension));
+    }
+    vectors.values.insert(vectors.values.end(), message_embeddings[i].begin(), message_embeddings[i].end());
+  }
+  actors::write_batch batch;
+  batch.mutations.push_back(
+      actors::mutation{kHistory, std::string(session_id), records::EncodeMessages(messages), false});
+  const std::string key = records::SessionVectorsKey(session_id);
+  if (vectors.values.empty()) {
+    batch.mutations.push_back(actors::mutation{kVectors, key, {}, true});
+  } else {
+    batch.mutations.push_back(actors::mutation{kVectors, key, records::EncodeFileVectors(vectors), false});
+  }
+  return impl_->Ask<std::uint64_t>(actors::write_atom_v, std::move(batch)).status();
 }
 
 Result<std::vector<std::string>> HybridMemory::GetContext(std::string_view session_id) {

@@ -234,15 +234,16 @@ typename Inspector::result_type inspect(Inspector& f, search_request& x) {
 
 struct search_hit {
   std::uint64_t id = 0;
-  std::string path;
-  std::uint32_t chunk = 0;
+  std::string path;      // code chunks
+  std::uint32_t chunk = 0;  // chunk of the file, or message of the session
   std::string language;
+  std::string session;   // history messages
   float score = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
-  return f(caf::meta::type_name("search_hit"), x.id, x.path, x.chunk, x.language, x.score);
+  return f(caf::meta::type_name("search_hit"), x.id, x.path, x.chunk, x.language, x.session, x.score);
 }
 
 // A call from a host thread (the blocking facade), run by its bridge actor:

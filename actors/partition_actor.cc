@@ -103,7 +103,7 @@ caf::expected<std::vector<search_hit>> FinishSearch(const VectorCatalog& catalog
     auto attributes = index.Attributes(h.id);
     if (!attributes.ok()) continue;
     out.push_back(search_hit{h.id, attributes->path, static_cast<std::uint32_t>(h.id & ((1u << kChunkBits) - 1)),
-                             attributes->language, h.score});
+                             attributes->language, attributes->session, h.score});
   }
   return out;
 }

@@ -7,13 +7,16 @@
 // Formats (little-endian 32-bit lengths):
 //   code value:    len(path) path  len(language) language  len(content) content
 //   history value: count, then len(message) message, count times
-//   vectors value: the embeddings of one code file's chunks:
-//                  u32 version (1), len(model) model, u32 dimension,
-//                  len(path) path, len(language) language, u32 chunks,
-//                  then chunks x dimension float32
+//   vectors value: the embeddings of one code file's chunks, or of one
+//                  session's messages:
+//                  u32 version (1), u32 owner (0 code file, 1 session),
+//                  len(model) model, u32 dimension, len(path) path,
+//                  len(language) language, len(session) session, u32 count,
+//                  then count x dimension float32
 // The key of a code record is CodeIdForPath(path) (include/postdevai/hybrid_memory.h),
 // and so is the key of that file's vectors record (in the vectors kind); the
-// key of a session context is the session id.
+// key of a session context is the session id, and that of its vectors record
+// SessionVectorsKey(session).
 //
 // Decoders never read past the value: a length that overruns it is
 // kCorruption naming the record.
@@ -105,12 +108,16 @@ inline Result<std::vector<std::string>> DecodeMessages(std::string_view session,
   return out;
 }
 
-// The embeddings of one code file's chunks (the vectors kind).
+// The embeddings of one code file's chunks, or of one session's messages
+// (the vectors kind).
 struct FileVectors {
+  enum Owner : std::uint32_t { kCodeFile = 0, kSession = 1 };
+  Owner owner = kCodeFile;
   std::string model;
   std::uint32_t dimension = 0;
-  std::string path;
-  std::string language;
+  std::string path;      // code files
+  std::string language;  // code files
+  std::string session;   // sessions
   std::vector<float> values;  // chunks() x dimension, chunk after chunk
   std::size_t chunks() const { return dimension == 0 ? 0 : values.size() / dimension; }
 };
@@ -119,13 +126,14 @@ inline std::string EncodeFileVectors(const FileVectors& f) {
   std::string v;
   v.reserve(32 + f.model.size() + f.path.size() + f.language.size() + f.values.size() * sizeof(float));
   detail::PutLength(&v, 1);
+  detail::PutLength(&v, f.owner);
   detail::PutLength(&v, f.model.size());
   v += f.model;
   detail::PutLength(&v, f.dimension);
-  detail::PutLength(&v, f.path.size());
-  v += f.path;
-  detail::PutLength(&v, f.language.size());
-  v += f.language;
+  for (const std::string* text : {&f.path, &f.language, &f.session}) {
+    detail::PutLength(&v, text->size());
+    v += *text;
+  }
   detail::PutLength(&v, f.chunks());
   v.append(reinterpret_cast<const char*>(f.values.data()), f.values.size() * sizeof(float));
   return v;
@@ -149,17 +157,22 @@ inline Result<FileVectors> DecodeFileVectors(std::string_view key, std::string_v
     return true;
   };
   FileVectors f;
-  std::size_t version, dimension, chunks;
-  if (!u32(&version) || version != 1 || !text(&f.model) || !u32(&dimension) || !text(&f.path) ||
-      !text(&f.language) || !u32(&chunks)) {
+  std::size_t version, owner, dimension, chunks;
+  if (!u32(&version) || version != 1 || !u32(&owner) || owner > 1 || !text(&f.model) || !u32(&dimension) ||
+      !text(&f.path) || !text(&f.language) || !text(&f.session) || !u32(&chunks)) {
     return bad();
   }
+  f.owner = static_cast<FileVectors::Owner>(owner);
   f.dimension = static_cast<std::uint32_t>(dimension);
   if (dimension == 0 || chunks > (1u << 20) || v.size() != chunks * dimension * sizeof(float)) return bad();
   f.values.resize(chunks * dimension);
   std::memcpy(f.values.data(), v.data(), v.size());
   return f;
 }
+
+// The key of a session's vectors record in the vectors kind (code files use
+// CodeIdForPath, 16 hex digits, so the two never collide).
+inline std::string SessionVectorsKey(std::string_view session) { return "session/" + std::string(session); }
 
 // Splits source text into chunks of about `target_bytes` at line ends (a
 // line longer than that is a chunk of its own): what each embedding covers.

@@ -56,8 +56,11 @@ Status VectorCatalog::Check(std::string_view model, std::size_t dimension, std::
                                    ") for " + f->path + ": this node's index holds model '" + std::string(model) +
                                    "' (dimension " + std::to_string(dimension) + ")");
   }
-  if (CodeIdForPath(f->path) != key) {
-    return Status::InvalidArgument("vectors record for " + f->path + " stored under the wrong key " + std::string(key));
+  const std::string expected_key =
+      f->owner == records::FileVectors::kSession ? records::SessionVectorsKey(f->session) : CodeIdForPath(f->path);
+  if (expected_key != key || (f->owner == records::FileVectors::kSession ? f->session.empty() : f->path.empty())) {
+    return Status::InvalidArgument("vectors record for " + (f->path.empty() ? "session " + f->session : f->path) +
+                                   " stored under the wrong key " + std::string(key));
   }
   if (f->chunks() >= (std::size_t{1} << kChunkBits)) {
     return Status::TooLarge("vectors for " + f->path + ": " + std::to_string(f->chunks()) + " chunks (limit " +
@@ -75,34 +78,51 @@ Status VectorCatalog::Check(std::string_view model, std::size_t dimension, std::
 Status VectorCatalog::Apply(std::string_view key, const std::string* value) {
   const std::string k(key);
   if (value == nullptr) {
-    auto path = path_of_key_.find(k);
-    if (path == path_of_key_.end()) return Status::Ok();
-    index_->RemoveFile(path->second);
+    auto owner = owner_of_key_.find(k);
+    if (owner == owner_of_key_.end()) return Status::Ok();
+    RemoveOwner(owner->second);
     key_of_prefix_.erase(KeyHash(key));
-    path_of_key_.erase(path);
+    owner_of_key_.erase(owner);
     return Status::Ok();
   }
   auto f = records::DecodeFileVectors(key, *value);
   if (!f.ok()) return f.status();
   const std::uint64_t prefix = KeyHash(key);
-  auto owner = key_of_prefix_.find(prefix);
-  if (owner != key_of_prefix_.end() && owner->second != k) {
-    return Status::Corruption("vectors of " + f->path + " collide with those of key " + owner->second +
+  auto holder = key_of_prefix_.find(prefix);
+  if (holder != key_of_prefix_.end() && holder->second != k) {
+    return Status::Corruption("vectors of " + f->path + " collide with those of key " + holder->second +
                               " (64-bit id prefix); the file is not indexed");
   }
+  const bool session = f->owner == records::FileVectors::kSession;
   std::vector<VectorEntry> entries(f->chunks());
   for (std::uint32_t c = 0; c < entries.size(); ++c) {
     entries[c].id = IdOf(key, c);
     entries[c].values = std::span<const float>(f->values.data() + std::size_t{c} * f->dimension, f->dimension);
-    entries[c].attributes = VectorAttributes{VectorOwnerKind::kCodeChunk, f->path, f->language, {}};
+    entries[c].attributes = session ? VectorAttributes{VectorOwnerKind::kHistoryMessage, {}, {}, f->session}
+                                    : VectorAttributes{VectorOwnerKind::kCodeChunk, f->path, f->language, {}};
   }
-  // A previous record under this key may have named another path (never with
-  // CodeIdForPath keys, but a replaced record must not leave vectors behind).
-  auto old_path = path_of_key_.find(k);
-  if (old_path != path_of_key_.end() && old_path->second != f->path) index_->RemoveFile(old_path->second);
-  PDAI_RETURN_IF_ERROR(index_->ReplaceFile(f->model, f->path, entries));
+  // Check every entry before touching the index: all or nothing.
+  for (const auto& e : entries) {
+    for (float x : e.values) {
+      if (!std::isfinite(x)) return Status::InvalidArgument("vectors record " + k + ": non-finite component");
+    }
+  }
+  const Owner owner{session, session ? f->session : f->path};
+  auto previous = owner_of_key_.find(k);
+  if (session) {
+    if (f->model != index_->model() || f->dimension != index_->dimension()) {
+      return Status::InvalidArgument("vectors record " + k + ": model or dimension differs from the index");
+    }
+    if (previous != owner_of_key_.end()) RemoveOwner(previous->second);
+    for (const auto& e : entries) PDAI_RETURN_IF_ERROR(index_->Add(f->model, e));
+  } else {
+    // A previous record under this key may have named another path (never with
+    // CodeIdForPath keys, but a replaced record must not leave vectors behind).
+    if (previous != owner_of_key_.end() && !(previous->second == owner)) RemoveOwner(previous->second);
+    PDAI_RETURN_IF_ERROR(index_->ReplaceFile(f->model, f->path, entries));
+  }
   key_of_prefix_[prefix] = k;
-  path_of_key_[k] = f->path;
+  owner_of_key_[k] = owner;
   return Status::Ok();
 }
 
@@ -120,6 +140,14 @@ Status VectorCatalog::Rebuild(const storage::PersistentStore& store) {
                               first_error.ToString());
   }
   return scan;
+}
+
+void VectorCatalog::RemoveOwner(const Owner& owner) {
+  if (owner.session) {
+    index_->RemoveSession(owner.name);
+  } else {
+    index_->RemoveFile(owner.name);
+  }
 }
 
 std::optional<std::string> VectorCatalog::KeyOf(std::uint64_t id) const {

@@ -4,8 +4,9 @@
 // actor (single-threaded by contract, like the index).
 //
 // A code file's embeddings are one record in the vectors kind, under the same
-// key as the file's code record (actors/records.h, FileVectors). Chunk c of
-// the record under key K has the id (hash(K) << 20) | c.
+// key as the file's code record; a session's message embeddings one record
+// under SessionVectorsKey(session) (actors/records.h, FileVectors). Vector c
+// of the record under key K has the id (hash(K) << 20) | c.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +55,14 @@ class VectorCatalog {
   VectorCatalog() = default;
   std::unique_ptr<VectorIndex> index_;
   std::unordered_map<std::uint64_t, std::string> key_of_prefix_;  // id >> kChunkBits → key
-  std::unordered_map<std::string, std::string> path_of_key_;
+  // What a key's vectors belong to: a code file (its path) or a session.
+  struct Owner {
+    bool session = false;
+    std::string name;
+    bool operator==(const Owner&) const = default;
+  };
+  void RemoveOwner(const Owner& owner);
+  std::unordered_map<std::string, Owner> owner_of_key_;
 };
 
 }  // namespace postdevai::actors

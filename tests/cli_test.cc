@@ -462,7 +462,8 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   CHECK(j["skipped"]["directories"].u64() == 3);  // .git, build, build-release
   CHECK(j["batches"].u64() >= 1);
   CHECK(j["seconds"].number >= 0);
-  CHECK(!j["indexed"].boolean);
+  CHECK(j["indexed"].boolean);  // searchable (see tests/cli_search_test.cc)
+  CHECK(j["embedding_model"].string == "lexical-v1");
   // stderr is not a terminal here: plain progress lines, no bar.
   CHECK(r.err.find("ingest: 4/4 files") != std::string::npos);  // the binary file counts as walked
   CHECK(r.err.find('\r') == std::string::npos);

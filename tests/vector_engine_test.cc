@@ -129,7 +129,9 @@ TEST_CASE("SearchSimilar equals a brute-force scan through writes, replacement, 
     REQUIRE((*memory)->DeleteCode(PathOf(4)).ok());
     files.erase(PathOf(4));
     CheckAgainstBruteForce(**memory, files, "after replacing and deleting");
-    auto filtered = (*memory)->SearchText("flushMemtable", 50, SearchFilter{"src/module1", "", false});
+    SearchFilter prefix;
+    prefix.path_prefix = "src/module1";
+    auto filtered = (*memory)->SearchText("flushMemtable", 50, prefix);
     REQUIRE(filtered.ok());
     for (const auto& h : *filtered) CHECK(h.path.rfind("src/module1", 0) == 0);
 
@@ -170,4 +172,56 @@ TEST_CASE("vectors of another dimension or with NaNs are refused and nothing is 
   auto none = (*memory)->SearchText("anything", 5);
   REQUIRE(none.ok());
   CHECK(none->empty());
+}
+
+TEST_CASE("session messages are indexed beside code; filters by owner and session; re-storing drops old vectors",
+          "[vectors][engine]") {
+  TempDir disk("vectors");
+  TempDir ram("vectors", "/dev/shm");
+  auto memory = HybridMemory::Open(testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake"));
+  REQUIRE(memory.ok());
+  LexicalEmbedder embedder(384);
+  auto embed_all = [&](const std::vector<std::string>& texts) {
+    std::vector<std::vector<float>> out;
+    for (const auto& t : texts) out.push_back(embedder.Embed(t));
+    return out;
+  };
+  const std::vector<std::string> s1 = {"how do I flush the memtable", "the checkpoint failed with ENOSPC"};
+  const std::vector<std::string> s2 = {"render the dashboard in ncurses", "flush memtable before checkpoint"};
+  REQUIRE((*memory)->StoreContextAndIndex("s1", s1, embed_all(s1)).ok());
+  REQUIRE((*memory)->StoreContextAndIndex("s2", s2, embed_all(s2)).ok());
+  REQUIRE((*memory)->StoreAndIndexCodeLexical("db/flush.cc", "void flushMemtable() {}\n", "cpp").ok());
+
+  SearchFilter history;
+  history.owner = SearchFilter::Owner::kHistoryMessages;
+  auto messages = (*memory)->SearchText("flush memtable", 10, history);
+  REQUIRE(messages.ok());
+  REQUIRE(messages->size() == 4);
+  for (const auto& h : *messages) CHECK(h.owner == SearchHit::Owner::kHistoryMessage);
+  CHECK(((messages->front().session == "s1" && messages->front().chunk == 0) ||
+         (messages->front().session == "s2" && messages->front().chunk == 1)));
+
+  SearchFilter only_s2;
+  only_s2.session = "s2";
+  auto in_s2 = (*memory)->SearchText("flush memtable", 10, only_s2);
+  REQUIRE(in_s2.ok());
+  REQUIRE(in_s2->size() == 2);
+  CHECK(in_s2->front().session == "s2");
+  CHECK(in_s2->front().chunk == 1);
+
+  SearchFilter code;
+  code.owner = SearchFilter::Owner::kCodeChunks;
+  auto files = (*memory)->SearchText("flush memtable", 10, code);
+  REQUIRE(files.ok());
+  REQUIRE(files->size() == 1);
+  CHECK(files->front().path == "db/flush.cc");
+
+  // Re-storing without vectors drops the vectors of the old content.
+  REQUIRE((*memory)->StoreContext("s2", {"something else"}).ok());
+  REQUIRE((*memory)->StoreCode("db/flush.cc", "int unrelated;", "cpp").ok());
+  auto after = (*memory)->SearchText("flush memtable", 10);
+  REQUIRE(after.ok());
+  REQUIRE(after->size() == 2);
+  for (const auto& h : *after) CHECK(h.session == "s1");
+  CHECK((*memory)->StoreContextAndIndex("s3", {"one"}, {}).code() == StatusCode::kInvalidArgument);
 }

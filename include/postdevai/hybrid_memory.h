@@ -54,18 +54,25 @@ struct MemoryStats {
   double hit_rate() const { return reads == 0 ? 0.0 : static_cast<double>(ram_hits) / static_cast<double>(reads); }
 };
 
-// One result of a similarity search: a chunk of a stored file.
+// One result of a similarity search: a chunk of a stored file, or a message
+// of a session's context.
 struct SearchHit {
-  std::string id;        // the file's code id (GetCode(id) returns it)
-  std::string path;
-  std::uint32_t chunk = 0;  // which of the file's chunks (the order they were given in)
-  std::string language;
+  enum class Owner : std::uint8_t { kCodeChunk, kHistoryMessage };
+  Owner owner = Owner::kCodeChunk;
+  std::string id;        // code chunks: the file's code id (GetCode(id) returns it)
+  std::string path;      // code chunks
+  std::uint32_t chunk = 0;  // the chunk of the file, or the message of the session (in the order given)
+  std::string language;  // code chunks
+  std::string session;   // history messages
   float score = 0;       // cosine similarity (higher is closer)
 };
 
 struct SearchFilter {
+  enum class Owner : std::uint8_t { kAny, kCodeChunks, kHistoryMessages };
+  Owner owner = Owner::kAny;
   std::string path_prefix;  // empty: any path
   std::string language;     // empty: any language
+  std::string session;      // empty: any session
   bool exact = false;       // score every vector at full precision (slower)
 };
 
@@ -79,7 +86,8 @@ class HybridMemory {
   // Checkpoints and stops the engine.
   ~HybridMemory();
 
-  // Stores (or replaces) the file at path; returns its id.
+  // Stores (or replaces) the file at path; returns its id. Vectors the path
+  // had describe the old content and are removed.
   Result<std::string> StoreCode(std::string_view path, std::string_view content, std::string_view language);
   Result<CodeRecord> GetCode(std::string_view id);
   Result<CodeRecord> GetCodeByPath(std::string_view path);
@@ -106,7 +114,12 @@ class HybridMemory {
   Result<std::vector<SearchHit>> SearchText(std::string_view text, std::size_t limit, const SearchFilter& filter = {});
 
   // Replaces a session's context with `messages`; durable when it returns.
+  // The session's message vectors, if it had any, go with the old messages.
   Status StoreContext(std::string_view session_id, const std::vector<std::string>& messages);
+  // The same, with one embedding per message (in order) for SearchSimilar;
+  // the same checks as StoreAndIndexCode.
+  Status StoreContextAndIndex(std::string_view session_id, const std::vector<std::string>& messages,
+                              const std::vector<std::vector<float>>& message_embeddings);
   Result<std::vector<std::string>> GetContext(std::string_view session_id);
 
   Status PutMetadata(std::string_view key, std::string_view value);
