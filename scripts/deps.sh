@@ -13,6 +13,7 @@ packages=(
   catch2                     # tests (v2)
   prometheus-cpp-dev         # metrics exposition
   libncurses-dev             # live dashboard
+  tmux                       # top_test drives the dashboard in a detached tmux pane
   libfaiss-dev               # bench peer for vector search (optional for the build)
   prometheus                 # promtool: tests check the /metrics exposition with it
   openssl                    # tests generate throwaway TLS certificates (tls_test, never committed)

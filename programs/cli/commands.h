@@ -80,6 +80,7 @@ Status ContextShow(CommandContext& ctx, const ParsedArgs& args);
 Status MetaGet(CommandContext& ctx, const ParsedArgs& args);
 Status MetaSet(CommandContext& ctx, const ParsedArgs& args);
 Status MetaDelete(CommandContext& ctx, const ParsedArgs& args);
+Status Top(CommandContext& ctx, const ParsedArgs& args);  // top.cc: the live dashboard
 
 // The language a file's name suggests ("cpp", "python", ...); "" when unknown.
 std::string LanguageForPath(const std::string& path);

@@ -182,6 +182,18 @@ const std::vector<CommandSpec>& Commands() {
        {},
        {{"KEY", true, false}},
        MetaDelete},
+      {{"top"},
+       "live dashboard: usage against budgets, hit rate, ops/s, latency, sync lag, WAL",
+       "Redraws every --interval seconds on the terminal (at least 80x24): each RAM-Lake\n"
+       "partition's bytes against its budget, hit rate and operations per second with\n"
+       "their last 60 s, read/write latency, sync lag, WAL backlog, compression ratio\n"
+       "(from a store scan every 10 s or more) and partition restarts. Rates are\n"
+       "differences between two reports. A node that does not answer within 10 s (two\n"
+       "intervals when longer, --timeout when shorter) counts as lost: the screen says\n"
+       "so and top reconnects every interval. Needs a terminal. q or Ctrl-C quits.",
+       {{"--interval", "SECONDS", "seconds between refreshes, 0.1 to 3600 (default 1)"}},
+       {},
+       Top},
   };
   return commands;
 }
