@@ -22,6 +22,7 @@
 #include "actors/records.h"
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
+#include "programs/cli/embedding.h"
 #include "simd/lexical_embedder.h"
 
 namespace postdevai::cli {
@@ -198,14 +199,9 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   if (!node.ok()) return node.status();
 
   const bool index = !args.Has("--no-index");
-  std::size_t dimension = LexicalEmbedder::kDefaultDimension;
-  if (auto d = args.Get("--dimension")) {
-    dimension = static_cast<std::size_t>(std::strtoull(d->c_str(), nullptr, 10));
-    if (dimension < 2) return Status::InvalidArgument("--dimension must be at least 2, got '" + *d + "'");
-  } else if (ctx.config()) {
-    dimension = ctx.config()->vectors.dimension;
-  }
-  const LexicalEmbedder embedder(dimension);
+  auto dimension = EmbeddingDimension(ctx, args);
+  if (!dimension.ok()) return dimension.status();
+  const LexicalEmbedder embedder(*dimension);
   // A batch stays well inside the smallest WAL segment a node may use (1 MiB):
   // one batch is one WAL record.
   constexpr std::uint64_t kBatchBytes = 512u << 10;

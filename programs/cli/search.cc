@@ -5,6 +5,7 @@
 
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
+#include "programs/cli/embedding.h"
 #include "simd/lexical_embedder.h"
 
 namespace postdevai::cli {
@@ -26,14 +27,9 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
     }
     query.limit = static_cast<std::uint32_t>(n);
   }
-  std::size_t dimension = LexicalEmbedder::kDefaultDimension;
-  if (auto d = args.Get("--dimension")) {
-    dimension = static_cast<std::size_t>(std::strtoull(d->c_str(), nullptr, 10));
-    if (dimension < 2) return Status::InvalidArgument("--dimension must be at least 2, got '" + *d + "'");
-  } else if (ctx.config()) {
-    dimension = ctx.config()->vectors.dimension;
-  }
-  const LexicalEmbedder embedder(dimension);
+  auto dimension = EmbeddingDimension(ctx, args);
+  if (!dimension.ok()) return dimension.status();
+  const LexicalEmbedder embedder(*dimension);
   query.embedding = embedder.Embed(text);
   query.model = std::string(embedder.model());
   query.exact = args.Has("--exact");
