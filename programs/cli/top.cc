@@ -85,7 +85,6 @@ struct HistoryPoint {
 };
 
 struct Rates {
-  double seconds = 0;  // the interval they cover
   double reads_per_second = 0, writes_per_second = 0, wal_bytes_per_second = 0;
   std::optional<double> hit_rate;
   std::optional<double> read_mean_seconds, write_mean_seconds;
@@ -120,7 +119,7 @@ struct Model {
   // Connection: `lost` while the node cannot be reached; the fetcher keeps
   // trying every interval and counts the attempts.
   bool lost = false;
-  std::string error;               // why the last attempt failed
+  std::string error;               // why the last refresh failed (lost or not)
   Clock::time_point lost_at;
   std::uint64_t failed_attempts = 0;
   bool reconnecting = false;       // a connect is in flight
@@ -172,7 +171,6 @@ void OnStats(Model& m, Clock::time_point at, NodeStats s) {
       ++m.node_restarts_seen;
     } else if (m.baseline && dt > 0) {
       Rates r;
-      r.seconds = dt;
       const std::uint64_t reads = s.reads - b.reads, writes = s.writes - b.writes;
       r.reads_per_second = static_cast<double>(reads) / dt;
       r.writes_per_second = static_cast<double>(writes) / dt;
@@ -199,10 +197,16 @@ void OnStats(Model& m, Clock::time_point at, NodeStats s) {
   Remember(m, point);
 }
 
+// A refresh that got no report. `lost`: the node is unreachable or did not
+// answer in time (kUnavailable); otherwise it answered with an error of its
+// own, and the connection stands.
 void OnFailure(Model& m, Clock::time_point at, const Status& s) {
-  if (!m.lost) m.lost_at = at;
-  m.lost = true;
-  m.error = s.message().empty() ? s.ToString() : s.message();
+  const bool lost = s.code() == StatusCode::kUnavailable;
+  if (lost && !m.lost) m.lost_at = at;
+  if (!lost && m.lost) ++m.reconnects;  // it answered, if with an error
+  m.lost = lost;
+  // A lost node's message names it already; the node's own errors keep their kind.
+  m.error = lost && !s.message().empty() ? s.message() : s.ToString();
   ++m.failed_attempts;
   // The last report stays on screen (marked as old); rates need two
   // consecutive reports again.
@@ -525,7 +529,7 @@ void DrawPartitionRow(const Screen& s, int row, const std::string& name, std::ui
   const int bar_cells = s.cols() - kColBar - 2 - kSuffixWidth;
   const double used = budget == 0 ? 0 : static_cast<double>(bytes) / static_cast<double>(budget);
   if (!ready) {
-    s.Put(row, kColBar, PadRight("[re-attaching after a restart]", bar_cells + 2), kPairWarn, A_BOLD);
+    s.Put(row, kColBar, PadRight("[re-attaching]", bar_cells + 2), kPairWarn, A_BOLD);
   } else {
     s.Put(row, kColBar, "[");
     // Near the budget the partition is evicting to make room: normal for a
@@ -584,12 +588,13 @@ void DrawDashboard(const Screen& s, const Model& m, Clock::time_point now, const
 
   // Title.
   s.Put(0, 0, "postdevai top", kPairAccent, A_BOLD);
-  s.Put(0, 14, g.dot + " node " + m.endpoint);
   {
     // While the node is lost the figures are its last report's: the time
     // says which, in red.
     const std::string right = "every " + FormatSeconds(m.interval_seconds) + sep + "as of " + WallClock(m.stats_wall);
-    s.Put(0, s.cols() - Width(right), right, m.lost ? kPairBad : kPairNormal, m.lost ? A_BOLD : A_NORMAL);
+    const int right_col = s.cols() - Width(right);
+    s.Put(0, 14, Clip(g.dot + " node " + m.endpoint, right_col - 15));
+    s.Put(0, right_col, right, m.lost ? kPairBad : kPairNormal, m.lost ? A_BOLD : A_NORMAL);
   }
 
   // Partitions.
@@ -646,7 +651,7 @@ void DrawDashboard(const Screen& s, const Model& m, Clock::time_point now, const
     s.Put(row, 0, "ops/s", kPairNormal, A_BOLD);
     std::string ops = m.rates ? "reads " + Rate(m.rates->reads_per_second) + "  writes " + Rate(m.rates->writes_per_second)
                               : "reads -  writes -";
-    ops += sep + "last 60s: " + std::to_string(window_reads) + " reads, " + std::to_string(window_writes) + " writes";
+    ops += sep + "last 60s: " + Count(window_reads) + " reads, " + Count(window_writes) + " writes";
     s.Put(row, kLabelWidth, ops);
     ++row;
     double peak = 0;
@@ -714,6 +719,10 @@ void DrawDashboard(const Screen& s, const Model& m, Clock::time_point now, const
                " records)";
       }
       line += sep + "as of " + Ago(SecondsBetween(c.at, now));
+      // A slow scan is repeated less often: say why the figure is old.
+      if (c.scan_seconds / kBreakdownMaxDutyCycle > kBreakdownEverySeconds) {
+        line += " (scan took " + FormatSeconds(c.scan_seconds) + ")";
+      }
     } else if (!m.compression_error.empty()) {
       line = "unknown: " + Sanitize(m.compression_error);
       pair = kPairWarn;
@@ -737,6 +746,14 @@ void DrawDashboard(const Screen& s, const Model& m, Clock::time_point now, const
   // Connection state, on the lines above the keys.
   {
     const int status_row = s.rows() - 4;
+    // A reason over two lines: connect errors name the address and CAF's
+    // error, which rarely fit in one.
+    auto reason = [&](ColorPair pair) {
+      const std::string error = Sanitize(m.error);
+      const std::string first = Clip(error, s.cols() - 1);
+      s.Put(status_row + 1, 1, first, pair);
+      if (first.size() < error.size()) s.Put(status_row + 2, 1, error.substr(first.size()), pair);
+    };
     if (m.lost) {
       const std::string retry = m.reconnecting ? "reconnecting now" : "retrying every " + FormatSeconds(m.interval_seconds);
       s.Put(status_row, 0,
@@ -744,14 +761,13 @@ void DrawDashboard(const Screen& s, const Model& m, Clock::time_point now, const
                          std::to_string(m.failed_attempts) + ")",
                      s.cols()),
             kPairBad, A_BOLD | A_REVERSE);
-      // The reason, over two lines: connect errors name the address and
-      // CAF's error, which rarely fit in one.
-      const std::string error = Sanitize(m.error);
-      s.Put(status_row + 1, 1, Clip(error, s.cols() - 1), kPairBad);
-      if (Width(error) > s.cols() - 1) {
-        std::string rest = error.substr(Clip(error, s.cols() - 1).size());
-        s.Put(status_row + 2, 1, rest, kPairBad);
-      }
+      reason(kPairBad);
+    } else if (!m.error.empty()) {
+      s.Put(status_row, 0,
+            "connected, but the node answered the last refresh with an error (" + std::to_string(m.failed_attempts) +
+                "x):",
+            kPairWarn, A_BOLD);
+      reason(kPairWarn);
     } else if (m.request_started && SecondsBetween(*m.request_started, now) > std::max(2.0, 2 * m.interval_seconds)) {
       s.Put(status_row, 0,
             "waiting for the node: no reply for " + FormatSeconds(SecondsBetween(*m.request_started, now)) +
@@ -796,11 +812,19 @@ class CursesSession {
     for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &sa, &old_actions_[i]);
     handlers_installed_ = true;
 
+    const char* term = std::getenv("TERM");
+    const std::string term_name = term != nullptr ? term : "unset";
     screen_ = newterm(nullptr, stdout, stdin);
     if (screen_ == nullptr) {
-      const char* term = std::getenv("TERM");
-      return Status::InvalidArgument(std::string("cannot draw on this terminal (TERM=") + (term ? term : "unset") +
+      return Status::InvalidArgument("cannot draw on this terminal (TERM=" + term_name +
                                      "): top needs a terminal curses knows");
+    }
+    // A terminal that cannot move the cursor (TERM=dumb) would get the
+    // screen as a stream of lines.
+    const char* cup = tigetstr(const_cast<char*>("cup"));
+    if (cup == nullptr || cup == reinterpret_cast<char*>(-1)) {
+      End();
+      return Status::InvalidArgument("TERM=" + term_name + " cannot position the cursor: top needs a full-screen terminal");
     }
     // Anything written to stderr while curses owns the screen (CAF's own
     // warnings, -v logging) would scribble over it; send it nowhere until
