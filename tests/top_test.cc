@@ -324,6 +324,9 @@ TEST_CASE("top against an unreachable node: one line, exit 3, no dashboard", "[t
   r = RunCli({"top", "--interval", "0"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("bad --interval '0'") != std::string::npos);
+  r = RunCli({"--json", "top"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("no --json output") != std::string::npos);
   r = RunCli({"top", "--help"});
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("--interval SECONDS") != std::string::npos);
@@ -346,8 +349,9 @@ TEST_CASE("top shows a lost node, keeps retrying, reconnects when it is back, an
   Json(node, {"meta", "set", "k", "v"});
 
   TmuxTerminal term(80, 24);
-  // --timeout 3: a request the dead connection swallows gives up quickly.
-  term.TypeLine(TopCommand(node.port(), "--timeout 3"));
+  // --timeout 5 (shorter than top's own 10 s): a request the dead
+  // connection swallows gives up sooner.
+  term.TypeLine(TopCommand(node.port(), "--timeout 5"));
   term.WaitFor(HasAllPartitions, "the dashboard");
 
   node.Stop();

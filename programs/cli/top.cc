@@ -783,8 +783,9 @@ void DrawDashboard(const Screen& s, const Model& m, Clock::time_point now, const
     }
   }
 
-  // Keys.
-  s.Put(s.rows() - 1, 0, PadRight(" q quit", s.cols()), kPairNormal, A_REVERSE);
+  // Keys, and what the sparklines' blanks mean.
+  const std::string legend = (g.utf8 ? g.gap + " no reads   " : std::string()) + g.down + " no report from the node ";
+  s.Put(s.rows() - 1, 0, PadRight(" q quit", s.cols() - Width(legend)) + legend, kPairNormal, A_REVERSE);
 }
 
 // ------------------------------------------------------------ the terminal
