@@ -15,7 +15,7 @@ namespace {
 
 struct controller_state {
   ControllerParts parts;
-  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0, errors = 0;
+  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, errors = 0;
   latency_histogram read_latency, write_latency;
   // Promotions whose store read is in flight, by kind byte + key. A write to
   // the key while the read is out invalidates it: its value may be stale.
@@ -177,7 +177,6 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
                             bool still_current = it != st.promotions_in_flight.end() && it->second;
                             if (it != st.promotions_in_flight.end()) st.promotions_in_flight.erase(it);
                             if (!still_current) return;
-                            ++st.promotions;
                             self->send(st.parts.partitions[kind], promote_atom_v, key, std::move(v));
                           },
                           [=](caf::error&) { self->state.promotions_in_flight.erase(FlightKey(kind, key)); });
@@ -192,7 +191,7 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
         collector->report.writes = st.writes;
         collector->report.ram_hits = st.ram_hits;
         collector->report.disk_reads = st.disk_reads;
-        collector->report.promotions = st.promotions;
+        collector->report.promotions = 0;  // summed from the partitions below
         collector->report.errors = st.errors;
         collector->report.prefetch_enabled = st.parts.prefetch_enabled;
         collector->report.read_latency = st.read_latency;
@@ -201,7 +200,12 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
         collector->outstanding = static_cast<int>(kKinds) + 4;
         for (std::size_t k = 0; k < kKinds; ++k) {
           self->request(st.parts.partitions[k], caf::infinite, stats_atom_v)
-              .then([=](partition_report& r) { collector->report.partitions[k] = std::move(r); collector->Done(); },
+              .then(
+                  [=](partition_report& r) {
+                    collector->report.promotions += r.promotions;
+                    collector->report.partitions[k] = std::move(r);
+                    collector->Done();
+                  },
                     [=](caf::error&) {
                       collector->report.partitions[k].kind = static_cast<std::uint8_t>(k);
                       collector->Done();
@@ -216,6 +220,7 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
                   s.wal_bytes = r.wal_bytes;
                   s.wal_syncs = r.wal_syncs;
                   s.wal_records = r.wal_records;
+                  s.wal_live_bytes = r.wal_live_bytes;
                   collector->Done();
                 },
                 [=](caf::error&) { collector->Done(); });

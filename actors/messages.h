@@ -94,6 +94,7 @@ struct partition_report {
   std::uint64_t restarts = 0;
   std::uint64_t max_record_bytes = 0;  // larger values are never cached in RAM
   std::uint64_t uncached_writes = 0;   // writes RAM refused (too large, or all dirty)
+  std::uint64_t promotions = 0;        // values loaded from the store that landed in RAM
   bool ready = false;              // false while re-attaching after a restart
   std::string eviction_policy;
   std::string file;
@@ -103,7 +104,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_report& x) {
   return f(caf::meta::type_name("partition_report"), x.kind, x.entries, x.bytes, x.budget_bytes, x.hits,
            x.misses, x.evictions, x.dirty_entries, x.persisted_lsn, x.restarts, x.max_record_bytes,
-           x.uncached_writes, x.ready, x.eviction_policy, x.file);
+           x.uncached_writes, x.promotions, x.ready, x.eviction_policy, x.file);
 }
 
 // What an eviction from one partition took (or, in a dry run, would take).

@@ -28,6 +28,7 @@ struct partition_state {
   std::vector<logged_write> queued_writes;
   std::vector<std::pair<std::string, versioned_value>> queued_promotions;
   std::uint64_t uncached_writes = 0;
+  std::uint64_t promotions = 0;
   static inline const char* name = "postdevai.partition";
 };
 
@@ -141,7 +142,13 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           st.queued_promotions.emplace_back(std::move(key), std::move(value));
           return;
         }
-        (void)st.partition->Put(key, value.value, value.lsn);
+        // Too large for a record of this partition (or all dirty): it stays
+        // on disk, and the promotion does not count.
+        if (st.partition->Put(key, value.value, value.lsn).ok()) {
+          ++st.promotions;
+        } else {
+          ++st.uncached_writes;
+        }
       },
       [=](access_atom, const std::string& key) -> bool {
         return self->state.partition != nullptr && self->state.partition->Contains(key);
@@ -170,6 +177,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         r.kind = st.kind;
         r.restarts = st.restarts;
         r.uncached_writes = st.uncached_writes;
+        r.promotions = st.promotions;
         r.ready = st.partition != nullptr;
         if (st.partition) {
           auto s = st.partition->Stats();

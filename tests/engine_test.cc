@@ -91,6 +91,7 @@ TEST_CASE("writes are acknowledged durable, read back from RAM, and survive a re
     auto stats = client.Stats();
     CHECK(stats.writes == 200);
     CHECK(stats.partitions[kCode].entries == 200);
+    CHECK(stats.sync.wal_live_bytes > 200 * 40);  // the backlog: nothing checkpointed yet
     REQUIRE((*engine)->Stop().ok());
   }
   EngineReport report;
