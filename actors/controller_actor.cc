@@ -285,8 +285,10 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
       [=](persisted_atom, std::uint64_t lsn) {
         for (const auto& p : self->state.parts.partitions) self->send(p, persisted_atom_v, lsn);
       },
-      [=](route_atom, std::uint8_t kind, partition_actor& partition) {
-        if (kind < kKinds) self->state.parts.partitions[kind] = std::move(partition);
+      [=](route_atom, std::uint8_t kind, partition_actor& partition) -> bool {
+        if (kind >= kKinds) return false;
+        self->state.parts.partitions[kind] = std::move(partition);
+        return true;
       },
       [=](crash_atom, std::uint8_t kind) -> caf::result<bool> {
         return self->delegate(self->state.parts.supervisor, crash_atom_v, kind);

@@ -21,6 +21,10 @@ constexpr std::uint8_t kHistory = static_cast<std::uint8_t>(DataKind::kHistory);
 constexpr std::uint8_t kMetadata = static_cast<std::uint8_t>(DataKind::kMetadata);
 constexpr std::uint8_t kVectors = static_cast<std::uint8_t>(DataKind::kVectors);
 
+// No call waits forever: an engine actor that stopped mid-request (CAF 0.17
+// does not answer a request its receiver dropped) becomes kUnavailable.
+constexpr auto kRequestTimeout = std::chrono::minutes(2);
+
 }  // namespace
 
 std::string CodeIdForPath(std::string_view path) {
@@ -64,7 +68,7 @@ struct HybridMemory::Impl {
     batch.mutations.push_back(actors::mutation{kind, std::move(key), std::move(value), erase});
     auto controller = engine->controller();
     return Post<std::uint64_t>([controller, batch = std::move(batch)](caf::event_based_actor* self, auto fulfil) mutable {
-      self->request(controller, caf::infinite, actors::write_atom_v, std::move(batch))
+      self->request(controller, kRequestTimeout, actors::write_atom_v, std::move(batch))
           .then([fulfil](std::uint64_t lsn) { fulfil(lsn); },
                 [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
     });
@@ -73,7 +77,7 @@ struct HybridMemory::Impl {
   std::future<Result<actors::read_result>> ReadAsync(std::uint8_t kind, std::string key) {
     auto controller = engine->controller();
     return Post<actors::read_result>([controller, kind, key = std::move(key)](caf::event_based_actor* self, auto fulfil) {
-      self->request(controller, caf::infinite, actors::read_atom_v, kind, key)
+      self->request(controller, kRequestTimeout, actors::read_atom_v, kind, key)
           .then([fulfil](actors::read_result& r) { fulfil(std::move(r)); },
                 [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
     });
@@ -83,7 +87,7 @@ struct HybridMemory::Impl {
   Result<T> Ask(Ts... xs) {
     auto controller = engine->controller();
     return Post<T>([controller, xs...](caf::event_based_actor* self, auto fulfil) {
-             self->request(controller, caf::infinite, xs...)
+             self->request(controller, kRequestTimeout, xs...)
                  .then([fulfil](T& r) { fulfil(std::move(r)); },
                        [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
            })
@@ -312,7 +316,7 @@ std::future<Result<std::string>> HybridMemory::GetMetadataAsync(std::string_view
   }
   auto controller = impl_->engine->controller();
   return impl_->Post<std::string>([controller, key = std::string(key)](caf::event_based_actor* self, auto fulfil) {
-    self->request(controller, caf::infinite, actors::read_atom_v, kMetadata, key)
+    self->request(controller, kRequestTimeout, actors::read_atom_v, kMetadata, key)
         .then([fulfil](actors::read_result& r) { fulfil(std::move(r.value)); },
               [fulfil, key](caf::error& e) {
                 Status s = actors::FromError(e);
@@ -333,7 +337,7 @@ std::future<Status> HybridMemory::PutMetadataAsync(std::string_view key, std::st
   auto controller = impl_->engine->controller();
   // A real (not deferred) future: it becomes ready when the write is durable.
   impl_->Run([controller, batch = std::move(batch), promise](caf::event_based_actor* self) mutable {
-    self->request(controller, caf::infinite, actors::write_atom_v, std::move(batch))
+    self->request(controller, kRequestTimeout, actors::write_atom_v, std::move(batch))
         .then([promise](std::uint64_t) { promise->set_value(Status::Ok()); },
               [promise](caf::error& e) { promise->set_value(actors::FromError(e)); });
   });

@@ -68,6 +68,9 @@ using store_actor = caf::typed_actor<
     caf::replies_to<compact_atom>::with<std::uint64_t>,
     // Entries and bytes per kind.
     caf::replies_to<breakdown_atom>::with<std::vector<store_kind_report>>,
+    // Applies everything queued (every apply sent before this request);
+    // replies the applied LSN, or the error that stops the store.
+    caf::replies_to<sync_atom>::with<std::uint64_t>,
     // The applied and checkpoint LSNs (durable_lsn unused).
     caf::replies_to<stats_atom>::with<sync_report>,
     // Where to send persisted_atom: the controller (set once at start).
@@ -97,8 +100,9 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<compact_atom>::with<std::uint64_t>,
     // From the store: it has applied everything up to the LSN.
     caf::reacts_to<persisted_atom, std::uint64_t>,
-    // From the supervisor: the partition of a kind has a new actor.
-    caf::reacts_to<route_atom, std::uint8_t, partition_actor>,
+    // From the supervisor: the partition of a kind has a new actor. The reply
+    // comes after every write routed to the old actor was sent to the store.
+    caf::replies_to<route_atom, std::uint8_t, partition_actor>::with<bool>,
     // From the supervisor: load (kind, key) from the store into RAM, unless a
     // write to it overtakes the read.
     caf::reacts_to<promote_atom, std::uint8_t, std::string>,

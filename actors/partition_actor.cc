@@ -26,7 +26,6 @@ struct partition_state {
   std::uint64_t persisted_lsn = 0;
   // Held while attaching, applied in order once attached.
   std::vector<logged_write> queued_writes;
-  std::vector<std::pair<std::string, versioned_value>> queued_promotions;
   std::uint64_t uncached_writes = 0;
   std::uint64_t promotions = 0;
   static inline const char* name = "postdevai.partition";
@@ -138,10 +137,9 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
       },
       [=](promote_atom, std::string& key, versioned_value& value) {
         auto& st = self->state;
-        if (!st.partition) {
-          st.queued_promotions.emplace_back(std::move(key), std::move(value));
-          return;
-        }
+        // While attaching, a promotion is dropped: queued behind writes it
+        // could bring a deleted key back, and it is only a cache fill.
+        if (!st.partition) return;
         // Too large for a record of this partition (or all dirty): it stays
         // on disk, and the promotion does not count.
         if (st.partition->Put(key, value.value, value.lsn).ok()) {
@@ -261,9 +259,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         st.partition->SetPersistedLsn(st.persisted_lsn);
         st.partition->RebaseClock(ClockMicros(self));
         ApplyWrites(st, st.queued_writes);
-        for (auto& [key, value] : st.queued_promotions) (void)st.partition->Put(key, value.value, value.lsn);
         st.queued_writes.clear();
-        st.queued_promotions.clear();
       },
       [=](crash_atom) {
         // An injected failure: the supervisor sees an abnormal exit and

@@ -14,6 +14,7 @@ struct store_state {
   std::shared_ptr<storage::PersistentStore> store;
   std::vector<logged_write> queued;
   bool flush_pending = false;
+  bool retry_scheduled = false;  // a retry after a failed apply is on its way
   std::uint64_t applied_lsn = 0;
   caf::actor controller;
   Status last_error;
@@ -40,9 +41,12 @@ void Flush(store_actor::stateful_pointer<store_state> self) {
   Status s = st.store->Write(batch);
   if (!s.ok()) {
     st.last_error = s;
-    LogWarning("store", "applying " + std::to_string(st.queued.size()) + " writes failed (will retry): " + s.ToString());
-    st.flush_pending = true;
-    self->delayed_send(self, std::chrono::milliseconds(200), flush_atom_v);
+    if (!st.retry_scheduled) {
+      LogWarning("store", "applying " + std::to_string(st.queued.size()) + " writes failed (will retry): " +
+                              s.ToString());
+      st.retry_scheduled = true;
+      self->delayed_send(self, std::chrono::milliseconds(200), flush_atom_v);
+    }
     return;
   }
   st.applied_lsn = st.queued.back().lsn;
@@ -63,10 +67,24 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
           self->send(self, flush_atom_v);
         }
       },
-      [=](flush_atom) { Flush(self); },
+      [=](flush_atom) {
+        self->state.retry_scheduled = false;
+        Flush(self);
+      },
+      [=](sync_atom) -> caf::result<std::uint64_t> {
+        Flush(self);
+        if (!self->state.queued.empty()) return ToError(self->state.last_error.WithContext("the store is behind"));
+        return self->state.applied_lsn;
+      },
       [=](read_atom, std::uint8_t kind, const std::string& key) -> caf::result<versioned_value> {
         // A read sees every write acknowledged before it: apply what is queued.
+        // If that fails, LevelDB lacks acknowledged writes: no answer rather
+        // than an old one.
         Flush(self);
+        if (!self->state.queued.empty()) {
+          return ToError(Status::Unavailable("the store cannot apply acknowledged writes (they are safe in the WAL): " +
+                                             self->state.last_error.ToString()));
+        }
         auto stored = self->state.store->GetWithLsn(static_cast<storage::Kind>(kind), key);
         if (!stored.ok()) return ToError(stored.status());
         return versioned_value{std::move(stored->value), stored->lsn};

@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "actors/errors.h"
+
+#include <thread>
 #include "actors/spawn.h"
 #include "postdevai/log.h"
 
@@ -39,18 +41,38 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
   auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k], st.store);
   st.partitions[k] = fresh;
   Watch(self, k);
-  if (st.controller) self->send(caf::actor_cast<controller_actor>(st.controller), route_atom_v, kind, fresh);
-  // Re-attach the file off the scheduler: it reads LevelDB to prove records current.
+  // Re-attach the file off the scheduler: it reads LevelDB to prove records
+  // current. Only once the store holds every write that went to the old
+  // actor may it judge the file: the controller confirms the new route (writes
+  // after it queue in the new actor), and the store applies what was sent
+  // before (its mailbox is in order).
   auto opener = st.opener;
-  self->system().spawn<caf::detached>([opener, kind, fresh](caf::blocking_actor*) {
-    auto partition = opener(kind);
-    if (partition.ok()) {
-      caf::anon_send(fresh, attach_atom_v, std::move(*partition));
-    } else {
-      LogError("supervisor", "partition " + std::string(DataKindName(static_cast<DataKind>(kind))) +
-                                 " could not be re-attached: " + partition.status().ToString());
-    }
-  });
+  auto store = st.store;
+  auto start_opener = [self, opener, store, kind, fresh] {
+    self->system().spawn<caf::detached>([opener, store, kind, fresh](caf::blocking_actor* b) {
+      const std::string name(DataKindName(static_cast<DataKind>(kind)));
+      for (int attempt = 1;; ++attempt) {
+        Status synced;
+        b->request(store, std::chrono::minutes(5), sync_atom_v)
+            .receive([](std::uint64_t) {}, [&](caf::error& e) { synced = FromError(e); });
+        Result<partition_ptr> partition = synced.ok() ? opener(kind) : Result<partition_ptr>(synced);
+        if (partition.ok()) {
+          caf::anon_send(fresh, attach_atom_v, std::move(*partition));
+          return;
+        }
+        LogError("supervisor", "partition " + name + " could not be re-attached (attempt " + std::to_string(attempt) +
+                                   "): " + partition.status().ToString());
+        if (attempt == 5) return;  // reads keep coming from the store
+        std::this_thread::sleep_for(std::chrono::seconds(attempt));
+      }
+    });
+  };
+  if (st.controller) {
+    self->request(caf::actor_cast<controller_actor>(st.controller), caf::infinite, route_atom_v, kind, fresh)
+        .then([start_opener](bool) { start_opener(); }, [start_opener](caf::error&) { start_opener(); });
+  } else {
+    start_opener();
+  }
 }
 
 supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_pointer<supervisor_state> self,

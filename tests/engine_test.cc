@@ -135,6 +135,14 @@ TEST_CASE("a partition crashed on purpose is restarted; nothing is lost, the oth
     CHECK(m->served_from == tier::ram);
   }
   REQUIRE(client.Put(kCode, "c-new", "written after the crash").ok());
+  // Overwrites and deletes racing the restart: the re-attached file must not
+  // serve the values they replaced.
+  for (int i = 50; i < 70; ++i) REQUIRE(client.Put(kCode, "c" + std::to_string(i), "rewritten " + std::to_string(i)).ok());
+  for (int i = 70; i < 80; ++i) {
+    write_batch erase;
+    erase.mutations.push_back(mutation{kCode, "c" + std::to_string(i), "", true});
+    REQUIRE(client.Write(std::move(erase)).ok());
+  }
   // The restarted partition re-attaches its file and serves from RAM again.
   bool back_in_ram = false;
   for (int attempt = 0; attempt < 200 && !back_in_ram; ++attempt) {
@@ -149,6 +157,12 @@ TEST_CASE("a partition crashed on purpose is restarted; nothing is lost, the oth
   auto fresh = client.Get(kCode, "c-new");
   REQUIRE(fresh.ok());
   CHECK(fresh->value == "written after the crash");
+  for (int i = 50; i < 70; ++i) {
+    auto r = client.Get(kCode, "c" + std::to_string(i));
+    REQUIRE(r.ok());
+    CHECK(r->value == "rewritten " + std::to_string(i));
+  }
+  for (int i = 70; i < 80; ++i) CHECK(client.Get(kCode, "c" + std::to_string(i)).status().IsNotFound());
 }
 
 TEST_CASE("bad input gets an error that names it and leaves stored data intact", "[engine]") {
