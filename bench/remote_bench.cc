@@ -48,8 +48,10 @@ struct Node {
   pid_t pid = -1;
   std::uint16_t port = 0;
   std::string log;
+  std::string ram;  // the node's RAM-Lake directory, removed when it stops
   bool Start(const std::string& dir) {
-    const std::string config = dir + "/node.toml", ram = "/dev/shm/postdevai-bench-remote-" + std::to_string(::getpid());
+    const std::string config = dir + "/node.toml";
+    ram = "/dev/shm/postdevai-bench-remote-" + std::to_string(::getpid());
     std::ofstream out(config);
     out << "[hybrid_memory]\nramlake_size_gb = 0.25\nramlake_path = \"" << ram << "\"\npersistent_path = \"" << dir
         << "/data\"\npersistent_size_tb = 0.001\ncache_size_mb = 64\n[node]\nport = 0\n[metrics]\nenabled = false\n";
@@ -82,6 +84,7 @@ struct Node {
       ::kill(pid, SIGTERM);
       ::waitpid(pid, nullptr, 0);
     }
+    if (!ram.empty()) RemoveTree(ram);
   }
 };
 
