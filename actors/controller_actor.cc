@@ -4,9 +4,11 @@
 // a read that follows the acknowledgement always sees it. Reads try RAM, then
 // the store; every read is reported to the supervisor (promotion policy) and
 // the prefetcher (co-access learning).
+#include <deque>
 #include <unordered_map>
 
 #include "actors/errors.h"
+#include "actors/records.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
 
@@ -20,6 +22,13 @@ struct controller_state {
   // Promotions whose store read is in flight, by kind byte + key. A write to
   // the key while the read is out invalidates it: its value may be stale.
   std::unordered_map<std::string, bool> promotions_in_flight;
+  // Appends waiting per session: the first is being applied (read, extend,
+  // write); the rest wait for it, so none overwrites another.
+  struct PendingAppend {
+    std::string message;
+    caf::typed_response_promise<std::uint64_t, std::uint64_t> promise;
+  };
+  std::unordered_map<std::string, std::deque<PendingAppend>> appends;
   static inline const char* name = "postdevai.controller";
 };
 
@@ -83,6 +92,97 @@ void EvictEverywhere(controller_actor::stateful_pointer<controller_state> self, 
   }
 }
 
+// Logs the batch, then fans it out in LSN order to the store and the
+// partitions it touches; `done` gets the LSN once it is durable and visible.
+void Write(controller_actor::stateful_pointer<controller_state> self, write_batch batch,
+           std::function<void(caf::expected<std::uint64_t>)> done) {
+  auto mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
+  const auto started = ClockMicros(self);
+  self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(batch))
+      .then(
+          [=](std::uint64_t lsn) {
+            auto& st = self->state;
+            ++st.writes;
+            logged_write logged{lsn, std::move(*mutations)};
+            std::array<bool, kKinds> touched{};
+            for (const auto& m : logged.mutations) {
+              touched[m.kind] = true;
+              if (!st.promotions_in_flight.empty()) {
+                auto it = st.promotions_in_flight.find(FlightKey(m.kind, m.key));
+                if (it != st.promotions_in_flight.end()) it->second = false;
+              }
+            }
+            std::vector<logged_write> one{logged};
+            for (std::size_t k = 0; k < kKinds; ++k) {
+              if (touched[k]) self->send(st.parts.partitions[k], apply_atom_v, one);
+            }
+            self->send(st.parts.store, apply_atom_v, std::move(one));
+            st.write_latency.Add(ClockMicros(self) - started);
+            done(lsn);
+          },
+          [=](caf::error& err) {
+            ++self->state.errors;
+            done(std::move(err));
+          });
+}
+
+// Applies the first waiting append of `session`: reads the context from the
+// store (which holds every acknowledged write: its mailbox has their applies
+// before this read), extends it, writes it; then starts the next one.
+void StartAppend(controller_actor::stateful_pointer<controller_state> self, const std::string& session) {
+  constexpr auto kHistory = static_cast<std::uint8_t>(DataKind::kHistory);
+  auto finish = [self, session](caf::expected<std::pair<std::uint64_t, std::uint64_t>> outcome) {
+    auto& queue = self->state.appends[session];
+    auto rp = queue.front().promise;
+    queue.pop_front();
+    if (outcome) {
+      rp.deliver(outcome->first, outcome->second);
+    } else {
+      rp.deliver(outcome.error());
+    }
+    if (queue.empty()) {
+      self->state.appends.erase(session);
+    } else {
+      StartAppend(self, session);
+    }
+  };
+  auto extend = [self, session, finish](std::vector<std::string> messages) {
+    messages.push_back(self->state.appends[session].front().message);
+    const auto count = static_cast<std::uint64_t>(messages.size());
+    write_batch batch;
+    batch.mutations.push_back(mutation{kHistory, session, records::EncodeMessages(messages), false});
+    Status valid = Validate(batch, self->state.parts);
+    if (!valid.ok()) {
+      finish(ToError(valid));
+      return;
+    }
+    Write(self, std::move(batch), [finish, count](caf::expected<std::uint64_t> lsn) {
+      if (lsn) {
+        finish(std::make_pair(*lsn, count));
+      } else {
+        finish(lsn.error());
+      }
+    });
+  };
+  self->request(self->state.parts.store, caf::infinite, read_atom_v, kHistory, session)
+      .then(
+          [=](versioned_value& v) {
+            auto messages = records::DecodeMessages(session, v.value);
+            if (!messages.ok()) {
+              finish(ToError(messages.status()));
+              return;
+            }
+            extend(std::move(*messages));
+          },
+          [=](caf::error& err) {
+            if (FromError(err).IsNotFound()) {
+              extend({});
+            } else {
+              finish(std::move(err));
+            }
+          });
+}
+
 controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_pointer<controller_state> self,
                                                    ControllerParts parts) {
   self->state.parts = std::move(parts);
@@ -91,34 +191,22 @@ controller_actor::behavior_type ControllerBehavior(controller_actor::stateful_po
         Status valid = Validate(batch, self->state.parts);
         if (!valid.ok()) return ToError(valid);
         auto rp = self->make_response_promise<std::uint64_t>();
-        auto mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
-        const auto started = ClockMicros(self);
-        self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(batch))
-            .then(
-                [=](std::uint64_t lsn) mutable {
-                  auto& st = self->state;
-                  ++st.writes;
-                  logged_write logged{lsn, std::move(*mutations)};
-                  std::array<bool, kKinds> touched{};
-                  for (const auto& m : logged.mutations) {
-                    touched[m.kind] = true;
-                    if (!st.promotions_in_flight.empty()) {
-                      auto it = st.promotions_in_flight.find(FlightKey(m.kind, m.key));
-                      if (it != st.promotions_in_flight.end()) it->second = false;
-                    }
-                  }
-                  std::vector<logged_write> one{logged};
-                  for (std::size_t k = 0; k < kKinds; ++k) {
-                    if (touched[k]) self->send(st.parts.partitions[k], apply_atom_v, one);
-                  }
-                  self->send(st.parts.store, apply_atom_v, std::move(one));
-                  st.write_latency.Add(ClockMicros(self) - started);
-                  rp.deliver(lsn);
-                },
-                [=](caf::error& err) mutable {
-                  ++self->state.errors;
-                  rp.deliver(std::move(err));
-                });
+        Write(self, std::move(batch), [rp](caf::expected<std::uint64_t> lsn) mutable {
+          if (lsn) {
+            rp.deliver(*lsn);
+          } else {
+            rp.deliver(lsn.error());
+          }
+        });
+        return rp;
+      },
+      [=](append_atom, std::string& session, std::string& message)
+          -> caf::result<std::uint64_t, std::uint64_t> {
+        if (session.empty()) return ToError(Status::InvalidArgument("append: empty session id"));
+        auto& queue = self->state.appends[session];
+        auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+        queue.push_back(controller_state::PendingAppend{std::move(message), rp});
+        if (queue.size() == 1) StartAppend(self, session);
         return rp;
       },
       [=](read_atom, std::uint8_t kind, std::string& key) -> caf::result<read_result> {

@@ -297,6 +297,19 @@ Result<std::vector<std::string>> HybridMemory::GetContext(std::string_view sessi
   return records::DecodeMessages(session_id, r->value);
 }
 
+Result<std::uint64_t> HybridMemory::AppendContext(std::string_view session_id, std::string_view message) {
+  if (session_id.empty()) return Status::InvalidArgument("append context: empty session id");
+  auto controller = impl_->engine->controller();
+  return impl_
+      ->Post<std::uint64_t>([controller, session = std::string(session_id), message = std::string(message)](
+                                caf::event_based_actor* self, auto fulfil) {
+        self->request(controller, kRequestTimeout, actors::append_atom_v, session, message)
+            .then([fulfil](std::uint64_t, std::uint64_t count) { fulfil(count); },
+                  [fulfil](caf::error& e) { fulfil(actors::FromError(e)); });
+      })
+      .get();
+}
+
 Status HybridMemory::PutMetadata(std::string_view key, std::string_view value) {
   return PutMetadataAsync(key, value).get();
 }

@@ -94,6 +94,10 @@ using controller_actor = caf::typed_actor<
     caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::vector<eviction_result>>,
     // `memory sync --force`: checkpoint now; replies the checkpoint LSN.
     caf::replies_to<sync_atom>::with<std::uint64_t>,
+    // Appends a message to a session's context (history kind) durably; replies
+    // the LSN and the session's message count. Appends to one session are
+    // applied one after another, so concurrent appends never lose a message.
+    caf::replies_to<append_atom, std::string, std::string>::with<std::uint64_t, std::uint64_t>,
     // SearchSimilar: the nearest stored vectors to the query, both tiers.
     caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
     // `memory compact`: replies bytes on disk afterwards.

@@ -281,5 +281,6 @@ CAF_ADD_ATOM(postdevai, postdevai::actors, route_atom, "pd_route")
 CAF_ADD_ATOM(postdevai, postdevai::actors, prefetch_atom, "pd_prefet")
 CAF_ADD_ATOM(postdevai, postdevai::actors, sync_atom, "pd_sync")
 CAF_ADD_ATOM(postdevai, postdevai::actors, search_atom, "pd_search")
+CAF_ADD_ATOM(postdevai, postdevai::actors, append_atom, "pd_append")
 
 CAF_ERROR_CODE_ENUM(postdevai::StatusCode, "postdevai")

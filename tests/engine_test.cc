@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "actors/records.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
@@ -273,4 +275,52 @@ TEST_CASE("after kill -9 of a node, the restarted engine finds its hot data in R
     in_ram += r->served_from == tier::ram;
   }
   CHECK(in_ram == count);
+}
+
+TEST_CASE("concurrent appends to one session lose no message", "[engine]") {
+  TempDir disk("engine");
+  TempDir ram("engine", "/dev/shm");
+  System system;
+  auto engine = Engine::Start(*system.sys, SmallConfig(disk, ram));
+  REQUIRE(engine.ok());
+  const int clients = 8, per_client = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      caf::scoped_actor self{*system.sys};
+      for (int i = 0; i < per_client; ++i) {
+        self->request((*engine)->controller(), std::chrono::seconds(30), append_atom_v, std::string("s"),
+                      "client " + std::to_string(c) + " message " + std::to_string(i))
+            .receive([](std::uint64_t, std::uint64_t) {}, [&](caf::error&) { ++failures; });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  Client client(*system.sys, (*engine)->controller());
+  auto r = client.Get(static_cast<std::uint8_t>(DataKind::kHistory), "s");
+  REQUIRE(r.ok());
+  auto messages = records::DecodeMessages("s", r->value);
+  REQUIRE(messages.ok());
+  CHECK(messages->size() == static_cast<std::size_t>(clients * per_client));
+  std::set<std::string> distinct(messages->begin(), messages->end());
+  CHECK(distinct.size() == messages->size());
+  // Each client's messages keep their order.
+  for (int c = 0; c < clients; ++c) {
+    int last = -1;
+    const std::string prefix = "client " + std::to_string(c) + " message ";
+    for (const auto& m : *messages) {
+      if (m.rfind(prefix, 0) != 0) continue;
+      const int i = std::stoi(m.substr(prefix.size()));
+      CHECK(i == last + 1);
+      last = i;
+    }
+  }
+  // Appending to an empty session id is refused.
+  caf::scoped_actor self{*system.sys};
+  bool refused = false;
+  self->request((*engine)->controller(), std::chrono::seconds(10), append_atom_v, std::string(), std::string("x"))
+      .receive([](std::uint64_t, std::uint64_t) {}, [&](caf::error& e) { refused = FromError(e).code() == StatusCode::kInvalidArgument; });
+  CHECK(refused);
 }

@@ -121,6 +121,10 @@ class HybridMemory {
   Status StoreContextAndIndex(std::string_view session_id, const std::vector<std::string>& messages,
                               const std::vector<std::vector<float>>& message_embeddings);
   Result<std::vector<std::string>> GetContext(std::string_view session_id);
+  // Appends one message to a session's context, durably; returns how many
+  // messages the session has now. Concurrent appends to one session are
+  // applied one after another: none is lost. (Not indexed for search.)
+  Result<std::uint64_t> AppendContext(std::string_view session_id, std::string_view message);
 
   Status PutMetadata(std::string_view key, std::string_view value);
   Result<std::string> GetMetadata(std::string_view key);

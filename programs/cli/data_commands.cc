@@ -172,29 +172,18 @@ Status ContextAdd(CommandContext& ctx, const ParsedArgs& args) {
 
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  // The node stores a session's context as one value: read it, append, write
-  // it back. Two clients adding to the same session at the same moment can
-  // lose one message; an append message on the controller would close that.
-  std::vector<std::string> messages;
-  auto read = (*node)->Read(DataKind::kHistory, session);
-  if (read.ok()) {
-    auto decoded = records::DecodeMessages(session, read->value);
-    if (!decoded.ok()) return decoded.status();
-    messages = std::move(*decoded);
-  } else if (!read.status().IsNotFound()) {
-    return read.status();
-  }
-  messages.push_back(message);
-  std::vector<Mutation> m;
-  m.push_back(Mutation{DataKind::kHistory, session, records::EncodeMessages(messages), false});
-  auto lsn = (*node)->Write(std::move(m));
-  if (!lsn.ok()) return lsn.status().WithContext("adding to session " + session);
+  // The node appends (one append per session at a time, so concurrent
+  // clients never lose a message).
+  auto appended = (*node)->AppendContext(session, message);
+  if (!appended.ok()) return appended.status().WithContext("adding to session " + session);
+  const std::uint64_t lsn = appended->first;
+  const std::uint64_t count = appended->second;
 
   Json& j = ctx.result();
-  j.Set("session", session).Set("messages", static_cast<std::uint64_t>(messages.size())).Set("lsn", *lsn);
+  j.Set("session", session).Set("messages", count).Set("lsn", lsn);
   if (!ctx.json()) {
-    std::printf("session %s: %zu message(s), stored at LSN %llu\n", session.c_str(), messages.size(),
-                static_cast<unsigned long long>(*lsn));
+    std::printf("session %s: %llu message(s), stored at LSN %llu\n", session.c_str(),
+                static_cast<unsigned long long>(count), static_cast<unsigned long long>(lsn));
   }
   return Status::Ok();
 }

@@ -248,6 +248,18 @@ Result<std::vector<SearchResult>> NodeClient::Search(const SearchQuery& query) {
   return out;
 }
 
+Result<std::pair<std::uint64_t, std::uint64_t>> NodeClient::AppendContext(const std::string& session,
+                                                                          const std::string& message) {
+  Result<std::pair<std::uint64_t, std::uint64_t>> out = Status::Unavailable("node " + impl_->endpoint + ": no reply to context add");
+  const auto timeout =
+      impl_->options.timeout.count() == 0 ? std::chrono::seconds(365LL * 86400) : impl_->options.timeout;
+  (*impl_->self)
+      ->request(impl_->node, timeout, actors::append_atom_v, session, message)
+      .receive([&](std::uint64_t lsn, std::uint64_t count) { out = std::make_pair(lsn, count); },
+               [&](caf::error& error) { out = impl_->Translate("context add", error); });
+  return out;
+}
+
 Result<ReadValue> NodeClient::Read(DataKind kind, const std::string& key) {
   auto r = impl_->Ask<actors::read_result>("read", actors::read_atom_v, static_cast<std::uint8_t>(kind), key);
   if (!r.ok()) return r.status();

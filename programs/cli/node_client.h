@@ -152,6 +152,8 @@ class NodeClient {
   Result<std::uint64_t> Write(std::vector<Mutation> mutations);
   // The stored chunks nearest to the query, best first (both tiers).
   Result<std::vector<SearchResult>> Search(const SearchQuery& query);
+  // Appends a message to a session's context; the LSN and the message count.
+  Result<std::pair<std::uint64_t, std::uint64_t>> AppendContext(const std::string& session, const std::string& message);
   // kNotFound when the key is not stored.
   Result<ReadValue> Read(DataKind kind, const std::string& key);
 
