@@ -183,7 +183,10 @@ TEST_CASE("the prefetcher learns what is read together and warms it", "[engine][
   }
   evict_all();
   CHECK(d.Get("a.h").served_from == tier::disk);
-  d.Settle();  // the prefetch of a.cc completes
+  // The prefetch of a.cc completes: it lands in RAM (a promotion) once the
+  // detached store actor has answered.
+  auto warmed = d.StatsWhen([](const memory_report& r) { return r.promotions >= 1; });
+  CHECK(warmed.promotions == 1);
   CHECK(d.Get("a.cc").served_from == tier::ram);
   auto stats = d.Ask<memory_report>(stats_atom_v);
   CHECK(stats.prefetches >= 1);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "actors/engine.h"
 #include "actors/errors.h"
@@ -39,6 +40,18 @@ int main(int argc, char** argv) {
         .receive([&](std::uint64_t) { ok = true; },
                  [&](caf::error& e) { std::fprintf(stderr, "engine_hot_writer: %s\n", caf::to_string(e).c_str()); });
     if (!ok) return 4;
+  }
+  // Acknowledged means durable and sent to the partition; wait until the
+  // partition has also written every record into its file, so the kill finds
+  // them all there (a record still in the partition's mailbox would be served
+  // from disk after the restart: safe, but not what this test measures).
+  for (int attempt = 0; attempt < 10000; ++attempt) {
+    std::uint64_t entries = 0;
+    self->request((*engine)->controller(), std::chrono::seconds(30), stats_atom_v)
+        .receive([&](memory_report& r) { entries = r.partitions[static_cast<std::size_t>(DataKind::kCode)].entries; },
+                 [](caf::error&) {});
+    if (entries >= static_cast<std::uint64_t>(count)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::printf("ready\n");
   std::fflush(stdout);
