@@ -147,7 +147,7 @@ TEST_CASE("a partition crashed on purpose is restarted; nothing is lost, the oth
   }
   // The restarted partition re-attaches its file and serves from RAM again.
   bool back_in_ram = false;
-  for (int attempt = 0; attempt < 200 && !back_in_ram; ++attempt) {
+  for (int attempt = 0; attempt < 3000 && !back_in_ram; ++attempt) {
     auto stats = client.Stats();
     back_in_ram = stats.partitions[kCode].ready && stats.partitions[kCode].restarts == 1;
     if (!back_in_ram) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -219,7 +219,7 @@ TEST_CASE("reads from disk are promoted after repeated access; evict and sync wo
   CHECK(first->value == "v5");
   REQUIRE(client.Get(kCode, "k5").ok());  // second disk read: promoted
   bool promoted = false;
-  for (int attempt = 0; attempt < 200 && !promoted; ++attempt) {
+  for (int attempt = 0; attempt < 6000 && !promoted; ++attempt) {
     auto r = client.Get(kCode, "k5");
     REQUIRE(r.ok());
     promoted = r->served_from == tier::ram;

@@ -72,7 +72,7 @@ TEST_CASE("a scrape shows what the node did, in a format promtool accepts", "[me
 
   // The exporter refreshes every second.
   std::string text;
-  for (int attempt = 0; attempt < 100; ++attempt) {
+  for (int attempt = 0; attempt < 300; ++attempt) {
     text = Scrape(node.metrics_port());
     if (Value(text, "postdevai_operations_total{op=\"write\"}") >= 10 &&
         Value(text, "postdevai_operations_total{op=\"read\"}") >= 4)
