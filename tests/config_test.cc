@@ -604,3 +604,17 @@ TEST_CASE("suggestions come only from names close enough to be typos", "[config]
 
 }  // namespace
 }  // namespace postdevai
+
+TEST_CASE("durability = relaxed is accepted and the warning says it is not honoured yet", "[config]") {
+  using namespace postdevai;
+  std::vector<std::string> warnings;
+  auto config = ParseConfig("[partitions.vectors]\ndurability = \"relaxed\"\n", "relaxed.toml", &warnings);
+  REQUIRE(config.ok());
+  config->persistent_path = EmbeddedDefaults().persistent_path;
+  config->ramlake_path = EmbeddedDefaults().ramlake_path;
+  warnings.clear();
+  REQUIRE(ValidateConfig(*config, &warnings).ok());
+  bool said = false;
+  for (const auto& w : warnings) said = said || w.find("partitions.vectors.durability") != std::string::npos;
+  CHECK(said);
+}
