@@ -177,8 +177,9 @@ Status Engine::Stop() {
   std::vector<caf::actor> all;
   self->request(supervisor_, std::chrono::minutes(1), route_atom_v)
       .receive([&](std::vector<caf::actor>& partitions) { all = std::move(partitions); }, [](caf::error&) {});
-  // The supervisor goes first (exits are processed in order) so that it does
-  // not restart the partitions that follow.
+  // The supervisor would not restart them anyway: it ignores user_shutdown
+  // exits. Asked first, it names the partitions as they are now (restarts
+  // change their handles).
   all.insert(all.begin(), caf::actor_cast<caf::actor>(supervisor_));
   for (const auto& a : actors_) {
     if (a != caf::actor_cast<caf::actor>(supervisor_)) all.push_back(a);
