@@ -136,7 +136,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   }
   // The actors.
   ControllerParts parts;
-  parts.journal = SpawnJournal(sys, journal_wal);
+  parts.journal = SpawnJournal(sys, journal_wal, config.wal.group_commit_max_batch);
   parts.store = SpawnStore(sys, store);
   std::array<partition_actor, kKinds> partitions;
   for (std::size_t k = 0; k < kKinds; ++k) {

@@ -2,7 +2,9 @@
 // finds more requests waiting is queued, and one flush message (sent to itself
 // behind them) logs them all with one fdatasync; writes that arrive during
 // that sync queue up for the next. A write that finds the mailbox empty is
-// logged at once.
+// logged at once. A batch never holds more than group_commit_max_batch
+// records: a full batch is logged at once, and the writes behind it start the
+// next one.
 #include "actors/errors.h"
 #include "actors/spawn.h"
 #include "storage/durable_store.h"
@@ -15,6 +17,7 @@ struct journal_state {
   std::shared_ptr<storage::Wal> wal;
   std::vector<std::string> payloads;
   std::vector<caf::typed_response_promise<std::uint64_t>> promises;
+  std::size_t max_batch = 256;  // [wal] group_commit_max_batch
   bool flush_pending = false;
   static inline const char* name = "postdevai.journal";
 };
@@ -39,8 +42,9 @@ void Flush(journal_actor::stateful_pointer<journal_state> self) {
 }
 
 journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<journal_state> self,
-                                             std::shared_ptr<storage::Wal> wal) {
+                                             std::shared_ptr<storage::Wal> wal, std::size_t max_batch) {
   self->state.wal = std::move(wal);
+  self->state.max_batch = std::max<std::size_t>(1, max_batch);
   return {
       [=](write_atom, write_batch& batch) -> caf::result<std::uint64_t> {
         std::vector<storage::Mutation> mutations;
@@ -52,9 +56,9 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
         st.payloads.push_back(storage::EncodeMutations(mutations));
         auto rp = self->make_response_promise<std::uint64_t>();
         st.promises.push_back(rp);
-        if (self->mailbox().empty()) {
-          // Nobody else is waiting: log now rather than after one more trip
-          // through the mailbox (a lone writer's latency).
+        if (self->mailbox().empty() || st.payloads.size() >= st.max_batch) {
+          // Nobody else is waiting (log now rather than after one more trip
+          // through the mailbox: a lone writer's latency), or the batch is full.
           Flush(self);
         } else if (!st.flush_pending) {
           // More requests are queued: they join this batch, and one flush
@@ -86,8 +90,8 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
 
 }  // namespace
 
-journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal) {
-  return sys.spawn<caf::detached>(JournalBehavior, std::move(wal));
+journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch) {
+  return sys.spawn<caf::detached>(JournalBehavior, std::move(wal), max_batch);
 }
 
 }  // namespace postdevai::actors

@@ -28,7 +28,8 @@ std::uint64_t ClockMicros(Self* self) {
       std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now().time_since_epoch()).count());
 }
 
-journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal);
+// max_batch: most writes one fdatasync covers ([wal] group_commit_max_batch).
+journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch);
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
 // A partition actor; `partition` may be null (it then waits for attach_atom).
 partition_actor SpawnPartition(caf::actor_system& sys, std::uint8_t kind, partition_ptr partition,

@@ -449,15 +449,6 @@ Status ValidateConfig(const HybridMemoryConfig& config, std::vector<std::string>
     CheckDurablePaths(config, &errors);
     CheckPersistentBudget(config, &notes);
     CheckTlsFiles(config, &errors);
-    // Accepted so that configs written for it keep working, but not honoured
-    // yet: say so rather than let it look like a speed-up that happened.
-    for (DataKind kind : kAllDataKinds) {
-      if (config.partition(kind).durability == Durability::kRelaxed) {
-        notes.Add("partitions." + std::string(DataKindName(kind)) + ".durability",
-                  "\"relaxed\" is not implemented yet: writes of this kind are acknowledged after fdatasync, "
-                  "like \"durable\" ones (safe, not faster)");
-      }
-    }
   }
   notes.AppendTo(warnings);
   return errors.ToStatus();

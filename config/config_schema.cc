@@ -409,10 +409,26 @@ void CheckPorts(const HybridMemoryConfig& config, ProblemLog* errors) {
   }
 }
 
-void CheckReplication(const HybridMemoryConfig& config, ProblemLog* errors) {
-  if (config.replication.enabled && config.replication.peers.empty()) {
-    errors->Add("replication.enabled", "true, but replication.peers is empty: name at least one "
-                                       "\"host:port\"");
+// Settings of features that have not landed yet. Accepting them silently
+// would let a user believe in a backup or a replica that does not exist, so
+// they are refused until the work that gives them meaning lands.
+void CheckNotYetAvailable(const HybridMemoryConfig& config, ProblemLog* errors) {
+  for (DataKind kind : kAllDataKinds) {
+    // History's own check already says it must stay durable.
+    if (kind == DataKind::kHistory) continue;
+    if (config.partition(kind).durability == Durability::kRelaxed) {
+      errors->Add("partitions." + std::string(DataKindName(kind)) + ".durability",
+                  "\"relaxed\" is not available yet: every write is acknowledged after fdatasync; "
+                  "remove the key or set \"durable\"");
+    }
+  }
+  if (!config.backup.path.empty()) {
+    errors->Add("backup.path", "backups are not available yet (no `memory backup` in this version); remove the "
+                               "[backup] section");
+  }
+  if (config.replication.enabled) {
+    errors->Add("replication.enabled", "replication is not available yet: remove the key or set false "
+                                       "(this node would not send anything to its peers)");
   }
 }
 
@@ -511,7 +527,7 @@ void CheckConsistency(const HybridMemoryConfig& config, ProblemLog* errors, Prob
   CheckPartitionShares(config, errors);
   CheckTls(config, errors);
   CheckPorts(config, errors);
-  CheckReplication(config, errors);
+  CheckNotYetAvailable(config, errors);
   CheckCompressionLevels(config, warnings);
 }
 

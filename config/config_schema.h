@@ -65,7 +65,7 @@ void CheckSettingValues(const HybridMemoryConfig& config, ProblemLog* errors);
 
 // The rules that span several settings: partition shares add up to 100, TLS
 // is all or nothing, plaintext only on loopback unless insecure, distinct
-// ports, replication has peers. Needs every setting to hold an accepted value.
+// ports, features not available yet refused. Needs every setting to hold an accepted value.
 void CheckConsistency(const HybridMemoryConfig& config, ProblemLog* errors, ProblemLog* warnings);
 
 // "200 GiB", "23.5 GiB", "64 MiB", "512 B".

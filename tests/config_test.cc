@@ -251,7 +251,7 @@ TEST_CASE("partition shares must add up to 100", "[config]") {
   CHECK(config.partition(DataKind::kCode).share_percent == 45);
 }
 
-TEST_CASE("history must stay durable; other kinds may be relaxed", "[config]") {
+TEST_CASE("history must stay durable; relaxed durability is refused until it is available", "[config]") {
   std::vector<std::string> errors = ParseErrors(
       "[partitions.history]\n"
       "durability = \"relaxed\"\n");
@@ -260,9 +260,11 @@ TEST_CASE("history must stay durable; other kinds may be relaxed", "[config]") {
                                    "always \"durable\"") &&
                             Contains("cannot be rebuilt"));
 
-  HybridMemoryConfig config = ParseOk(
-      "[partitions.vectors]\ndurability = \"relaxed\"\neviction = \"sieve\"\n");
-  CHECK(config.partition(DataKind::kVectors).durability == Durability::kRelaxed);
+  CHECK(ParseErrors("[partitions.vectors]\ndurability = \"relaxed\"\neviction = \"sieve\"\n") ==
+        std::vector<std::string>{"dragon_node.toml:2:1: partitions.vectors.durability: \"relaxed\" is not "
+                                 "available yet: every write is acknowledged after fdatasync; remove the key or "
+                                 "set \"durable\""});
+  HybridMemoryConfig config = ParseOk("[partitions.vectors]\ndurability = \"durable\"\neviction = \"sieve\"\n");
   CHECK(config.partition(DataKind::kVectors).eviction == EvictionPolicy::kSieve);
   CHECK(config.partition(DataKind::kHistory).durability == Durability::kDurable);
 }
@@ -282,12 +284,22 @@ TEST_CASE("node security, ports and replication are checked together", "[config]
                                  "and the metrics endpoint cannot listen on one port"});
   CHECK(ParseOk("[node]\nport = 9000\n[metrics]\nport = 9000\nenabled = false\n").metrics.port == 9000);
 
-  CHECK(ParseErrors("[replication]\nenabled = true\n") ==
-        std::vector<std::string>{"dragon_node.toml:2:1: replication.enabled: true, but "
-                                 "replication.peers is empty: name at least one \"host:port\""});
+  // Until replication lands, a config that asks for it is refused, peers or not.
+  CHECK(ParseErrors("[replication]\nenabled = true\npeers = [\"dragon2.lan:4710\", \"[::1]:4711\"]\n") ==
+        std::vector<std::string>{"dragon_node.toml:2:1: replication.enabled: replication is not available yet: "
+                                 "remove the key or set false (this node would not send anything to its peers)"});
   HybridMemoryConfig config =
-      ParseOk("[replication]\nenabled = true\npeers = [\"dragon2.lan:4710\", \"[::1]:4711\"]\n");
+      ParseOk("[replication]\nenabled = false\npeers = [\"dragon2.lan:4710\", \"[::1]:4711\"]\n");
   CHECK(config.replication.peers == std::vector<std::string>{"dragon2.lan:4710", "[::1]:4711"});
+}
+
+TEST_CASE("a [backup] path is refused until backups are available", "[config]") {
+  CHECK(ParseErrors("[backup]\npath = \"/backup/postdevai\"\n") ==
+        std::vector<std::string>{"dragon_node.toml:2:1: backup.path: backups are not available yet (no `memory "
+                                 "backup` in this version); remove the [backup] section"});
+  HybridMemoryConfig config = EmbeddedDefaults();
+  config.backup.path = "/backups";
+  CHECK_THAT(ValidateConfig(config, nullptr).message(), Contains("backup.path: backups are not available yet"));
 }
 
 TEST_CASE("a zstd level with compression off is a warning", "[config]") {
@@ -416,13 +428,6 @@ TEST_CASE("ValidateConfig: persistent store and WAL on a RAM disk are not durabl
           "test.toml:4:1: wal.path: not durable — the RAM disk (tmpfs) holding /dev/shm is erased by a "
           "reboot or power cut; put it on a real disk");
   }
-  SECTION("backups") {
-    HybridMemoryConfig config = ParseOk(
-        "[hybrid_memory]\npersistent_path = \"" + kDiskDir + "\"\n"
-        "[backup]\npath = \"/dev/shm/backups\"\n");
-    CHECK_THAT(ValidateConfig(config, nullptr).message(),
-               StartsWith("test.toml:4:1: backup.path: not durable"));
-  }
   SECTION("a real disk is fine") {
     HybridMemoryConfig config = ParseOk("[hybrid_memory]\npersistent_path = \"" + kDiskDir + "\"\n");
     CHECK(ValidateConfig(config, nullptr).ok());
@@ -474,7 +479,8 @@ TEST_CASE("ValidateConfig checks configs built in code as ParseConfig checks fil
 }
 
 // Every setting differs from its default, strings need escapes, and the sizes
-// are not binary fractions.
+// are not binary fractions — except the settings of features not available yet
+// (relaxed durability, backups, replication), which accept only their defaults.
 HybridMemoryConfig UnusualConfig() {
   HybridMemoryConfig c = EmbeddedDefaults();
   c.ramlake_size_gb = 0.1;
@@ -486,18 +492,18 @@ HybridMemoryConfig UnusualConfig() {
   c.hot_retention_hours = 0;
   c.sync_interval_minutes = 1;
   c.max_ram_entries = 123456789;
-  c.partitions = {PartitionConfig{10, EvictionPolicy::kS3Fifo, 19, Durability::kRelaxed},
-                  PartitionConfig{20, EvictionPolicy::kSieve, 1, Durability::kRelaxed},
+  c.partitions = {PartitionConfig{10, EvictionPolicy::kS3Fifo, 19, Durability::kDurable},
+                  PartitionConfig{20, EvictionPolicy::kSieve, 1, Durability::kDurable},
                   PartitionConfig{30, EvictionPolicy::kLru, 2, Durability::kDurable},
-                  PartitionConfig{40, EvictionPolicy::kSieve, 7, Durability::kRelaxed}};
+                  PartitionConfig{40, EvictionPolicy::kSieve, 7, Durability::kDurable}};
   c.wal = {"/wal", 1, false, 7};
   c.node = {"10.0.0.1", 0, "/c.pem", "/k.pem", "/ca.pem", true};
   c.metrics = {false, "0.0.0.0", 1};
   c.logging = {"/var/log/x.log", LogLevel::kTrace};
   c.vectors = {768, "bge-small-en-v1.5", VectorQuantization::kNone, 7};
   c.tiering = {9, 1, false};
-  c.backup = {"/backups"};
-  c.replication = {true, {"a:1", "[::1]:65535"}};
+  c.backup = {""};
+  c.replication = {false, {"a:1", "[::1]:65535"}};
   return c;
 }
 
@@ -605,16 +611,13 @@ TEST_CASE("suggestions come only from names close enough to be typos", "[config]
 }  // namespace
 }  // namespace postdevai
 
-TEST_CASE("durability = relaxed is accepted and the warning says it is not honoured yet", "[config]") {
+TEST_CASE("start-up refuses relaxed durability and replication built in code, naming the key", "[config]") {
   using namespace postdevai;
-  std::vector<std::string> warnings;
-  auto config = ParseConfig("[partitions.vectors]\ndurability = \"relaxed\"\n", "relaxed.toml", &warnings);
-  REQUIRE(config.ok());
-  config->persistent_path = EmbeddedDefaults().persistent_path;
-  config->ramlake_path = EmbeddedDefaults().ramlake_path;
-  warnings.clear();
-  REQUIRE(ValidateConfig(*config, &warnings).ok());
-  bool said = false;
-  for (const auto& w : warnings) said = said || w.find("partitions.vectors.durability") != std::string::npos;
-  CHECK(said);
+  HybridMemoryConfig config = EmbeddedDefaults();
+  config.partition(DataKind::kCode).durability = Durability::kRelaxed;
+  config.replication = {true, {"127.0.0.1:4711"}};
+  Status status = ValidateConfig(config, nullptr);
+  CHECK(status.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(status.message(), Contains("partitions.code.durability: \"relaxed\" is not available yet") &&
+                                   Contains("replication.enabled: replication is not available yet"));
 }
