@@ -44,7 +44,7 @@ EmbeddedEngine::EmbeddedEngine(std::unique_ptr<actors::Engine> engine) : engine_
 // Engine's destructor stops it (checkpoint, actors gone) if Stop was not called.
 EmbeddedEngine::~EmbeddedEngine() = default;
 
-const controller_actor& EmbeddedEngine::controller() const { return engine_->controller(); }
+engine_actor EmbeddedEngine::engine() const { return engine_->local(); }
 
 Status EmbeddedEngine::Stop() { return engine_->Stop(); }
 

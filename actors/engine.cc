@@ -122,8 +122,8 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
                               " is not on a RAM disk: it works, but every page is written back to disk";
   }
   const VectorsConfig vectors = config.vectors;
-  PartitionOpener opener = [fs, store, ram_options, vectors](std::uint8_t kind) {
-    return OpenPartition(fs, store, ram_options, vectors, static_cast<DataKind>(kind), nullptr);
+  PartitionOpener opener = [fs, store, ram_options, vectors](DataKind kind) {
+    return OpenPartition(fs, store, ram_options, vectors, kind, nullptr);
   };
   // All files first, then the actors: a file that cannot be opened (a full
   // RAM disk, another process holding it) leaves no actor behind.
@@ -140,19 +140,19 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   parts.store = SpawnStore(sys, store);
   std::array<partition_actor, kKinds> partitions;
   for (std::size_t k = 0; k < kKinds; ++k) {
-    partitions[k] = SpawnPartition(sys, static_cast<std::uint8_t>(k), std::move(opened_partitions[k]), 0, parts.store);
+    partitions[k] = SpawnPartition(sys, static_cast<DataKind>(k), std::move(opened_partitions[k]), 0, parts.store);
   }
   parts.partitions = partitions;
   SupervisorOptions supervisor_options;
-  supervisor_options.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);
   supervisor_options.pass_interval = std::chrono::seconds(std::max(1u, config.tiering.pass_interval_seconds));
   supervisor_options.hot_retention = std::chrono::hours(config.hot_retention_hours);
   parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener, parts.store);
-  parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch, parts.supervisor);
+  parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch);
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
                                     parts.store, parts.journal);
   parts.max_value_bytes = options.store.max_value_bytes;
   parts.prefetch_enabled = config.tiering.prefetch;
+  parts.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);
   parts.vector_model = config.vectors.model;
   parts.vector_dimension = config.vectors.dimension;
   engine->supervisor_ = parts.supervisor;
@@ -160,7 +160,8 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
                      caf::actor_cast<caf::actor>(parts.supervisor), caf::actor_cast<caf::actor>(parts.journal),
                      caf::actor_cast<caf::actor>(parts.store)};
   engine->controller_ = SpawnController(sys, parts);
-  ConnectController(sys, parts.supervisor, parts.store, engine->controller_);
+  ConnectController(parts, engine->controller_);
+  engine->endpoint_ = SpawnEndpoint(sys, engine->controller_);
   return engine;
 }
 
@@ -170,6 +171,7 @@ Status Engine::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (!controller_) return Status::Ok();  // Start failed before the actors ran
+  StopEndpoint(sys_, endpoint_);  // peers first: no request arrives after the checkpoint
   caf::scoped_actor self{sys_};
   Status result;
   self->request(controller_, std::chrono::minutes(5), sync_atom_v)

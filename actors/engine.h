@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/endpoint_actor.h"
 #include "actors/interfaces.h"
 #include "postdevai/config.h"
 #include "storage/durable_store.h"
@@ -36,7 +37,16 @@ class Engine {
                                                storage::FileSystem* fs = storage::FileSystem::Default());
   ~Engine();
 
+  // The public protocol, served by the controller itself: for this process
+  // (the facade, actor-native hosts, the metrics exporter).
+  engine_actor local() const { return controller_; }
+  // The public protocol, served by the network endpoint: the only handle
+  // that may be published to other processes.
+  const engine_actor& endpoint() const { return endpoint_.actor; }
+  // Internal, for tests: the whole controller and the supervisor (which
+  // names the current partition actors).
   const controller_actor& controller() const { return controller_; }
+  const supervisor_actor& supervisor() const { return supervisor_; }
 
   // Checkpoints, then stops every actor and waits until they are gone (files
   // unmapped, LevelDB closed). Idempotent.
@@ -49,6 +59,7 @@ class Engine {
   explicit Engine(caf::actor_system& sys) : sys_(sys) {}
   caf::actor_system& sys_;
   controller_actor controller_;
+  Endpoint endpoint_;
   std::vector<caf::actor> actors_;  // everything to stop, controller last
   supervisor_actor supervisor_;
   bool stopped_ = false;

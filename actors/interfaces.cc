@@ -2,14 +2,16 @@
 
 namespace postdevai::actors {
 
+// Only the types of the public protocol are serializable: an internal
+// message (a logged write, a partition handle) cannot even be decoded when a
+// peer sends one, and the peer's connection is dropped.
 void AddMessageTypes(caf::actor_system_config& cfg) {
+  cfg.add_message_type<DataKind>("postdevai.data_kind");
   cfg.add_message_type<mutation>("postdevai.mutation");
   cfg.add_message_type<std::vector<mutation>>("postdevai.mutations");
   cfg.add_message_type<write_batch>("postdevai.write_batch");
-  cfg.add_message_type<logged_write>("postdevai.logged_write");
-  cfg.add_message_type<std::vector<logged_write>>("postdevai.logged_writes");
-  cfg.add_message_type<versioned_value>("postdevai.versioned_value");
   cfg.add_message_type<read_result>("postdevai.read_result");
+  cfg.add_message_type<append_result>("postdevai.append_result");
   cfg.add_message_type<partition_report>("postdevai.partition_report");
   cfg.add_message_type<std::vector<partition_report>>("postdevai.partition_reports");
   cfg.add_message_type<eviction_result>("postdevai.eviction_result");
@@ -22,10 +24,8 @@ void AddMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<search_request>("postdevai.search_request");
   cfg.add_message_type<search_hit>("postdevai.search_hit");
   cfg.add_message_type<std::vector<search_hit>>("postdevai.search_hits");
-  cfg.add_message_type<std::vector<std::string>>("postdevai.strings");
+  cfg.add_message_type<engine_info>("postdevai.engine_info");
   cfg.add_message_type<std::vector<float>>("postdevai.floats");
-  cfg.add_message_type<partition_actor>("postdevai.partition_actor");
-  cfg.add_message_type<controller_actor>("postdevai.controller_actor");
 }
 
 }  // namespace postdevai::actors

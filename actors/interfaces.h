@@ -1,19 +1,62 @@
 // Every typed actor interface of the engine, one comment per handler (the
-// VAST layout: one header, one alias per actor). Hosts that embed the engine
-// as actors include this header (through include/postdevai/actor_api.h).
+// VAST layout: one header, one alias per actor): first the public protocol
+// (engine_actor), then the internal interfaces of the engine's own actors.
+// Hosts that embed the engine as actors include this header through
+// include/postdevai/actor_api.h and use engine_actor only.
 //
 // Who talks to whom:
 //   host ── controller ──▶ journal (WAL, group commit) ──▶ controller fans the
 //   logged write out, in LSN order, to the store (unsynced) and the partition
 //   of its kind (write-through), then acknowledges the host.
-//   Reads: controller ──▶ partition; on a miss ──▶ store; access events go to
-//   the supervisor (promotion, tiering) and the prefetcher (co-access).
+//   Reads: controller ──▶ partition; on a miss ──▶ store, and the controller
+//   promotes what is read from disk often; access events go to the
+//   prefetcher (co-access), which asks the controller to warm likely reads.
+//   The supervisor restarts crashed partitions and runs the tiering pass.
 //   The sync timer checkpoints the store and releases the journal behind it.
 #pragma once
 
 #include "actors/messages.h"
 
 namespace postdevai::actors {
+
+// ---------------------------------------------------------------------------
+// The public protocol: every verb a host, the CLI or a remote peer may use,
+// and nothing else. The network endpoint (actors/endpoint_actor.h) is the
+// only actor ever published, and it serves exactly this interface; hosts get
+// the controller typed as this interface.
+using engine_actor = caf::typed_actor<
+    // Applies the mutations atomically under one LSN; replies the LSN once the
+    // write is durable (WAL fdatasync, group-committed) and visible to every
+    // later read and search. Errors: kInvalidArgument (no mutations, unknown
+    // kind, empty or oversized key, vectors of another model or dimension, NaN),
+    // kTooLarge (value over engine_info::max_value_bytes), kNoSpace, kIoError.
+    caf::replies_to<write_atom, write_batch>::with<std::uint64_t>,
+    // The value of (kind, key) from RAM, else from the store; kNotFound.
+    caf::replies_to<read_atom, DataKind, std::string>::with<read_result>,
+    // Appends a message to a session's context (history kind) durably.
+    // Appends to one session are applied one after another, so concurrent
+    // appends never lose a message.
+    caf::replies_to<append_atom, std::string, std::string>::with<append_result>,
+    // The nearest stored vectors to the query over both tiers, best first;
+    // k from 1 to records::kMaxSearchResults.
+    caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
+    // `memory stats`.
+    caf::replies_to<stats_atom>::with<memory_report>,
+    // `memory breakdown`: the store's side per kind (the RAM side is in stats).
+    caf::replies_to<breakdown_atom>::with<std::vector<store_kind_report>>,
+    // Evicts from RAM the clean entries unused for the given seconds, per
+    // partition with bytes; with dry_run (true) only counts them.
+    caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::vector<eviction_result>>,
+    // `memory sync --force`: checkpoint now; replies the checkpoint LSN.
+    caf::replies_to<sync_atom>::with<std::uint64_t>,
+    // `memory compact`: replies the store's bytes on disk afterwards.
+    caf::replies_to<compact_atom>::with<std::uint64_t>,
+    // The vector model and dimension stored vectors must have, and limits.
+    caf::replies_to<info_atom>::with<engine_info>>;
+
+// ---------------------------------------------------------------------------
+// Internal interfaces: between the engine's own actors, inside one process.
+// None of these handles is ever published or handed to a host.
 
 // One RAM-Lake partition (vectors, code, history or metadata). Scheduled; its
 // file is re-attached by a detached opener, so it never blocks on I/O.
@@ -38,9 +81,7 @@ using partition_actor = caf::typed_actor<
     // both tiers (full-precision vectors from RAM, or read from the store).
     caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
     // The opened partition, from the detached opener.
-    caf::reacts_to<attach_atom, partition_ptr>,
-    // Test hook: fail on purpose (the supervisor restarts the partition).
-    caf::reacts_to<crash_atom>>;
+    caf::reacts_to<attach_atom, partition_ptr>>;
 
 // The write-ahead log. Detached: it fsyncs.
 using journal_actor = caf::typed_actor<
@@ -61,7 +102,7 @@ using store_actor = caf::typed_actor<
     // Internal: applies everything queued so far in one LevelDB batch.
     caf::reacts_to<flush_atom>,
     // The value of (kind, key); error kNotFound or kCorruption (this key only).
-    caf::replies_to<read_atom, std::uint8_t, std::string>::with<versioned_value>,
+    caf::replies_to<read_atom, DataKind, std::string>::with<versioned_value>,
     // Makes everything applied durable in LevelDB and records the LSN; replies it.
     caf::replies_to<checkpoint_atom>::with<std::uint64_t>,
     // Compacts LevelDB; replies the approximate bytes on disk afterwards.
@@ -76,56 +117,25 @@ using store_actor = caf::typed_actor<
     // Where to send persisted_atom: the controller (set once at start).
     caf::reacts_to<route_atom, caf::actor>>;
 
-// The front door: every host request goes through it.
-using controller_actor = caf::typed_actor<
-    // Durable write: replies the LSN once logged (and visible to reads).
-    caf::replies_to<write_atom, write_batch>::with<std::uint64_t>,
-    // Reads (kind, key) from RAM, else from the store.
-    caf::replies_to<read_atom, std::uint8_t, std::string>::with<read_result>,
-    // `memory stats`.
-    caf::replies_to<stats_atom>::with<memory_report>,
-    // `memory breakdown`: the store's side (the RAM side is in stats).
-    caf::replies_to<breakdown_atom>::with<std::vector<store_kind_report>>,
-    // `memory evict --cold --older-than S`: evicts clean entries unused for S
-    // seconds from every partition; replies how many.
-    caf::replies_to<evict_atom, std::uint64_t>::with<std::uint64_t>,
-    // The same per partition, with bytes; with dry_run (true) nothing is
-    // evicted and the reply says what would be.
-    caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::vector<eviction_result>>,
-    // `memory sync --force`: checkpoint now; replies the checkpoint LSN.
-    caf::replies_to<sync_atom>::with<std::uint64_t>,
-    // Appends a message to a session's context (history kind) durably; replies
-    // the LSN and the session's message count. Appends to one session are
-    // applied one after another, so concurrent appends never lose a message.
-    caf::replies_to<append_atom, std::string, std::string>::with<std::uint64_t, std::uint64_t>,
-    // SearchSimilar: the nearest stored vectors to the query, both tiers.
-    caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
-    // `memory compact`: replies bytes on disk afterwards.
-    caf::replies_to<compact_atom>::with<std::uint64_t>,
+// The memory controller: the public protocol, plus what the engine's own
+// actors tell it.
+using controller_actor = engine_actor::extend<
     // From the store: it has applied everything up to the LSN.
     caf::reacts_to<persisted_atom, std::uint64_t>,
     // From the supervisor: the partition of a kind has a new actor. The reply
     // comes after every write routed to the old actor was sent to the store.
-    caf::replies_to<route_atom, std::uint8_t, partition_actor>::with<bool>,
-    // From the supervisor: load (kind, key) from the store into RAM, unless a
-    // write to it overtakes the read.
-    caf::reacts_to<promote_atom, std::uint8_t, std::string>,
-    // Test hook: crash the partition of a kind on purpose.
-    caf::replies_to<crash_atom, std::uint8_t>::with<bool>>;
+    caf::replies_to<route_atom, DataKind, partition_actor>::with<bool>,
+    // From the prefetcher: load (kind, key) from the store into RAM, unless
+    // it is resident already or a write to it overtakes the read.
+    caf::reacts_to<prefetch_atom, DataKind, std::string>>;
 
-// Promotion policy, tiering passes and partition restarts.
+// Partition restarts and the periodic tiering pass.
 using supervisor_actor = caf::typed_actor<
-    // A read of (kind, key) was served from the given tier.
-    caf::reacts_to<access_atom, std::uint8_t, std::string, tier>,
-    // The prefetcher predicts a read of (kind, key): warm it.
-    caf::reacts_to<prefetch_atom, std::uint8_t, std::string>,
     // Periodic tiering pass: demote what is older than hot_retention_hours.
     caf::reacts_to<tick_atom>,
-    // Promotions done and partition restarts so far.
-    caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>,
-    // Test hook: crash the partition of a kind; replies whether one exists.
-    caf::replies_to<crash_atom, std::uint8_t>::with<bool>,
-    // Where to send promote_atom and route_atom: the controller (set once).
+    // Partition restarts so far.
+    caf::replies_to<stats_atom>::with<std::uint64_t>,
+    // Where to send route_atom: the controller (set once).
     caf::reacts_to<route_atom, caf::actor>,
     // The current partition actors, by kind (they change on restarts).
     caf::replies_to<route_atom>::with<std::vector<caf::actor>>>;
@@ -133,7 +143,9 @@ using supervisor_actor = caf::typed_actor<
 // Learns which items are read together and warms the likely next ones.
 using prefetcher_actor = caf::typed_actor<
     // A read of (kind, key) by a reader (the stream whose order it learns).
-    caf::reacts_to<access_atom, std::uint8_t, std::string, std::string>,
+    caf::reacts_to<access_atom, DataKind, std::string, std::string>,
+    // Where to send prefetch_atom: the controller (set once).
+    caf::reacts_to<route_atom, caf::actor>,
     // Prefetches issued and prefetched items read afterwards (hits).
     caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>>;
 
@@ -150,30 +162,35 @@ void AddMessageTypes(caf::actor_system_config& cfg);
 }  // namespace postdevai::actors
 
 CAF_BEGIN_TYPE_ID_BLOCK(postdevai, caf::first_custom_type_id)
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::mutation))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::mutation>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::write_batch))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::logged_write))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::logged_write>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::versioned_value))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::read_result))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::tier))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_report))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::partition_report>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::eviction_result))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::eviction_result>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::store_kind_report))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::store_kind_report>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::sync_report))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::memory_report))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::latency_histogram))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::DataKind))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::mutation))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::mutation>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::write_batch))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::logged_write))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::logged_write>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::versioned_value))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::read_result))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::append_result))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::tier))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::partition_report))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::partition_report>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::eviction_result))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::eviction_result>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::store_kind_report))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::store_kind_report>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::sync_report))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::memory_report))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::latency_histogram))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::vector_owner))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::search_request))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::search_hit))
+  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::search_hit>))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::engine_info))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_ptr))
   CAF_ADD_TYPE_ID(postdevai, (std::vector<std::string>))
   CAF_ADD_TYPE_ID(postdevai, (std::vector<float>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::facade_call_ptr))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::search_request))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::search_hit))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::actors::search_hit>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_actor))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::engine_actor))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::controller_actor))
 CAF_END_TYPE_ID_BLOCK(postdevai)

@@ -21,7 +21,7 @@ struct partition_state {
   partition_ptr opened;                    // null while attaching
   RamLakePartition* partition = nullptr;   // opened->lake
   store_actor store;                       // cold full-precision vectors for search
-  std::uint8_t kind = 0;
+  DataKind kind = DataKind::kVectors;
   std::uint64_t restarts = 0;
   std::uint64_t persisted_lsn = 0;
   // Held while attaching, applied in order once attached.
@@ -74,7 +74,8 @@ VectorSearchOptions OptionsFor(const search_request& r, std::size_t index_size) 
   o.metric = static_cast<VectorMetric>(r.metric);
   // Exact: every vector is a candidate and is scored at full precision.
   o.rerank_candidates = r.exact ? std::max<std::size_t>(index_size, r.k) : 0;
-  if (r.owner_kind != 255) o.filter.kind = static_cast<VectorOwnerKind>(r.owner_kind);
+  if (r.owner == records::vector_owner::code_chunk) o.filter.kind = VectorOwnerKind::kCodeChunk;
+  if (r.owner == records::vector_owner::history_message) o.filter.kind = VectorOwnerKind::kHistoryMessage;
   o.filter.path_prefix = r.path_prefix;
   o.filter.language = r.language;
   o.filter.session = r.session;
@@ -109,7 +110,7 @@ caf::expected<std::vector<search_hit>> FinishSearch(const VectorCatalog& catalog
 }
 
 partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_pointer<partition_state> self,
-                                                 std::uint8_t kind, partition_ptr partition,
+                                                 DataKind kind, partition_ptr partition,
                                                  std::uint64_t restarts, store_actor store) {
   auto& st = self->state;
   st.kind = kind;
@@ -195,7 +196,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
       },
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
         auto& st = self->state;
-        if (st.kind != static_cast<std::uint8_t>(DataKind::kVectors)) {
+        if (st.kind != DataKind::kVectors) {
           return ToError(Status::InvalidArgument("search: not the vectors partition"));
         }
         if (!st.opened) return ToError(Status::Unavailable("search: the vector index is being rebuilt; try again"));
@@ -242,7 +243,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           }
         };
         for (const auto& key : cold) {
-          self->request(st.store, caf::infinite, read_atom_v, static_cast<std::uint8_t>(DataKind::kVectors), key)
+          self->request(st.store, caf::infinite, read_atom_v, DataKind::kVectors, key)
               .then(
                   [=](versioned_value& v) {
                     auto file = records::DecodeFileVectors(key, v.value);
@@ -261,11 +262,6 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         ApplyWrites(st, st.queued_writes);
         st.queued_writes.clear();
       },
-      [=](crash_atom) {
-        // An injected failure: the supervisor sees an abnormal exit and
-        // restarts the partition from its file.
-        self->quit(ToError(Status::IoError("partition crashed on purpose (test hook)")));
-      },
   };
 }
 
@@ -273,7 +269,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
 
 opened_partition::~opened_partition() = default;
 
-partition_actor SpawnPartition(caf::actor_system& sys, std::uint8_t kind, partition_ptr partition,
+partition_actor SpawnPartition(caf::actor_system& sys, DataKind kind, partition_ptr partition,
                                std::uint64_t restarts, store_actor store) {
   return sys.spawn(PartitionBehavior, kind, std::move(partition), restarts, std::move(store));
 }

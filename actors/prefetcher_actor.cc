@@ -35,7 +35,7 @@ struct Successors {
 
 struct prefetcher_state {
   bool enabled = true;
-  supervisor_actor supervisor;
+  caf::actor controller;  // where prefetches go (set once at start)
   std::unordered_map<std::string, std::string> last_by_reader;   // reader -> kind byte + key
   std::unordered_map<std::string, Successors> successors;        // kind byte + key -> successors
   std::unordered_set<std::string> prefetched;                    // warmed, not yet read
@@ -48,13 +48,12 @@ constexpr std::uint32_t kMinEvidence = 2;
 constexpr std::size_t kMaxTracked = 1'000'000;
 
 prefetcher_actor::behavior_type PrefetcherBehavior(prefetcher_actor::stateful_pointer<prefetcher_state> self,
-                                                   bool enabled, supervisor_actor supervisor) {
+                                                   bool enabled) {
   self->state.enabled = enabled;
-  self->state.supervisor = std::move(supervisor);
   return {
-      [=](access_atom, std::uint8_t kind, std::string& key, std::string& reader) {
+      [=](access_atom, DataKind kind, std::string& key, std::string& reader) {
         auto& st = self->state;
-        if (!st.enabled) return;
+        if (!st.enabled || !st.controller) return;
         std::string item(1, static_cast<char>(kind));
         item += key;
         if (st.prefetched.erase(item) > 0) ++st.hits;
@@ -70,8 +69,10 @@ prefetcher_actor::behavior_type PrefetcherBehavior(prefetcher_actor::stateful_po
         if (st.prefetched.size() > kMaxTracked) st.prefetched.clear();
         st.prefetched.insert(best->first);
         ++st.prefetches;
-        self->send(st.supervisor, prefetch_atom_v, static_cast<std::uint8_t>(best->first[0]), best->first.substr(1));
+        self->send(caf::actor_cast<controller_actor>(st.controller), prefetch_atom_v,
+                   static_cast<DataKind>(best->first[0]), best->first.substr(1));
       },
+      [=](route_atom, const caf::actor& controller) { self->state.controller = controller; },
       [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
         return {self->state.prefetches, self->state.hits};
       },
@@ -80,8 +81,8 @@ prefetcher_actor::behavior_type PrefetcherBehavior(prefetcher_actor::stateful_po
 
 }  // namespace
 
-prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, supervisor_actor supervisor) {
-  return sys.spawn(PrefetcherBehavior, enabled, std::move(supervisor));
+prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled) {
+  return sys.spawn(PrefetcherBehavior, enabled);
 }
 
 }  // namespace postdevai::actors

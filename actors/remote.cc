@@ -29,16 +29,15 @@ void LoadNetworkModules(caf::actor_system_config& cfg, const NodeConfig& node) {
   }
 }
 
-Result<std::uint16_t> PublishController(caf::actor_system& sys, const controller_actor& controller,
-                                        const NodeConfig& node) {
+Result<std::uint16_t> PublishEndpoint(caf::actor_system& sys, const engine_actor& endpoint, const NodeConfig& node) {
   const bool tls = UsesTls(node);
   if (!tls && !node.insecure && !IsLoopback(node.address)) {
     return Status::InvalidArgument("refusing to serve " + node.address + ":" + std::to_string(node.port) +
                                    " without TLS: set node.certificate, node.key and node.ca_file, or "
                                    "node.insecure = true to accept plaintext on a non-loopback address");
   }
-  caf::expected<std::uint16_t> port = tls ? caf::openssl::publish(controller, node.port, node.address.c_str(), true)
-                                          : caf::io::publish(controller, node.port, node.address.c_str(), true);
+  caf::expected<std::uint16_t> port = tls ? caf::openssl::publish(endpoint, node.port, node.address.c_str(), true)
+                                          : caf::io::publish(endpoint, node.port, node.address.c_str(), true);
   if (!port) {
     return Status::Unavailable("cannot serve on " + node.address + ":" + std::to_string(node.port) + ": " +
                                sys.render(port.error()));
@@ -46,11 +45,10 @@ Result<std::uint16_t> PublishController(caf::actor_system& sys, const controller
   return *port;
 }
 
-Result<controller_actor> ConnectToNode(caf::actor_system& sys, const std::string& host, std::uint16_t port,
-                                       const NodeConfig& tls) {
-  caf::expected<controller_actor> node =
-      UsesTls(tls) ? caf::openssl::remote_actor<controller_actor>(sys, host, port)
-                   : sys.middleman().remote_actor<controller_actor>(host, port);
+Result<engine_actor> ConnectToNode(caf::actor_system& sys, const std::string& host, std::uint16_t port,
+                                   const NodeConfig& tls) {
+  caf::expected<engine_actor> node = UsesTls(tls) ? caf::openssl::remote_actor<engine_actor>(sys, host, port)
+                                                  : sys.middleman().remote_actor<engine_actor>(host, port);
   if (!node) {
     return Status::Unavailable("no dragon_node reachable at " + host + ":" + std::to_string(port) + " (" +
                                sys.render(node.error()) + ")");

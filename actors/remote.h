@@ -20,15 +20,15 @@ bool UsesTls(const NodeConfig& node);
 // actor_system is constructed.
 void LoadNetworkModules(caf::actor_system_config& cfg, const NodeConfig& node);
 
-// Publishes the controller at node.address:node.port (0: any free port);
-// returns the port. Refuses a non-loopback address without TLS unless
-// node.insecure. Errors name the address.
-Result<std::uint16_t> PublishController(caf::actor_system& sys, const controller_actor& controller,
-                                        const NodeConfig& node);
+// Publishes the engine's network endpoint (Engine::endpoint(): the public
+// protocol only) at node.address:node.port (0: any free port); returns the
+// port. Refuses a non-loopback address without TLS unless node.insecure.
+// Errors name the address.
+Result<std::uint16_t> PublishEndpoint(caf::actor_system& sys, const engine_actor& endpoint, const NodeConfig& node);
 
-// Connects to the controller of the node at host:port, with TLS when
+// Connects to the endpoint of the node at host:port, with TLS when
 // UsesTls(tls). kUnavailable naming host:port when nothing answers there.
-Result<controller_actor> ConnectToNode(caf::actor_system& sys, const std::string& host, std::uint16_t port,
-                                       const NodeConfig& tls);
+Result<engine_actor> ConnectToNode(caf::actor_system& sys, const std::string& host, std::uint16_t port,
+                                   const NodeConfig& tls);
 
 }  // namespace postdevai::actors

@@ -19,7 +19,7 @@ inline constexpr std::size_t kKinds = 4;
 
 // Opens (re-attaches) the RAM-Lake partition file of a kind. Blocking: it
 // reads LevelDB to prove records current. Called on detached threads only.
-using PartitionOpener = std::function<Result<partition_ptr>(std::uint8_t kind)>;
+using PartitionOpener = std::function<Result<partition_ptr>(DataKind kind)>;
 
 // Microseconds on the actor clock (steady; the testing clock in tests).
 template <class Self>
@@ -32,7 +32,7 @@ std::uint64_t ClockMicros(Self* self) {
 journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch);
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
 // A partition actor; `partition` may be null (it then waits for attach_atom).
-partition_actor SpawnPartition(caf::actor_system& sys, std::uint8_t kind, partition_ptr partition,
+partition_actor SpawnPartition(caf::actor_system& sys, DataKind kind, partition_ptr partition,
                                std::uint64_t restarts, store_actor store);
 
 struct ControllerParts {
@@ -44,24 +44,24 @@ struct ControllerParts {
   sync_timer_actor sync_timer;
   std::uint64_t max_value_bytes = 64u << 20;
   bool prefetch_enabled = true;
+  std::uint32_t promote_after_hits = 2;  // [tiering]: disk reads before a key is loaded into RAM
   std::string vector_model;            // [vectors] model: what vectors records must carry
   std::uint32_t vector_dimension = 0;  // [vectors] dimension
 };
 controller_actor SpawnController(caf::actor_system& sys, ControllerParts parts);
 
 struct SupervisorOptions {
-  std::uint32_t promote_after_hits = 2;
   std::chrono::seconds pass_interval{10};
   std::chrono::hours hot_retention{24};
 };
 supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
                                  std::array<partition_actor, kKinds> partitions, PartitionOpener opener,
                                  store_actor store);
-// Tells the supervisor and the store who the controller is (they send to it).
-void ConnectController(caf::actor_system& sys, const supervisor_actor& supervisor, const store_actor& store,
-                       const controller_actor& controller);
+// Tells the supervisor, the store and the prefetcher who the controller is
+// (they send to it).
+void ConnectController(const ControllerParts& parts, const controller_actor& controller);
 
-prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, supervisor_actor supervisor);
+prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled);
 
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
                                 journal_actor journal);

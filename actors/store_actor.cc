@@ -30,7 +30,7 @@ void Flush(store_actor::stateful_pointer<store_state> self) {
   storage::StoreWriteBatch batch;
   for (const auto& w : st.queued) {
     for (const auto& m : w.mutations) {
-      auto kind = static_cast<storage::Kind>(m.kind);
+      auto kind = m.kind;
       if (m.erase) {
         batch.Delete(kind, m.key, w.lsn);
       } else {
@@ -76,7 +76,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
         if (!self->state.queued.empty()) return ToError(self->state.last_error.WithContext("the store is behind"));
         return self->state.applied_lsn;
       },
-      [=](read_atom, std::uint8_t kind, const std::string& key) -> caf::result<versioned_value> {
+      [=](read_atom, DataKind kind, const std::string& key) -> caf::result<versioned_value> {
         // A read sees every write acknowledged before it: apply what is queued.
         // If that fails, LevelDB lacks acknowledged writes: no answer rather
         // than an old one.
@@ -85,7 +85,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
           return ToError(Status::Unavailable("the store cannot apply acknowledged writes (they are safe in the WAL): " +
                                              self->state.last_error.ToString()));
         }
-        auto stored = self->state.store->GetWithLsn(static_cast<storage::Kind>(kind), key);
+        auto stored = self->state.store->GetWithLsn(kind, key);
         if (!stored.ok()) return ToError(stored.status());
         return versioned_value{std::move(stored->value), stored->lsn};
       },
@@ -116,7 +116,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
           auto stats = self->state.store->Stats(kind);
           if (!stats.ok()) return ToError(stats.status());
           store_kind_report r;
-          r.kind = static_cast<std::uint8_t>(kind);
+          r.kind = kind;
           r.entries = stats->entries;
           r.raw_bytes = stats->raw_bytes;
           r.stored_bytes = stats->stored_bytes;

@@ -1,14 +1,11 @@
 // The tiering supervisor: watches the partition actors and restarts a crashed
 // one (its file is re-attached on a detached thread, so the others keep
-// serving and nothing is lost: the store has every write); decides promotions
-// (a key read from disk promote_after_hits times is loaded into RAM); runs the
-// periodic tiering pass that demotes what has not been touched for
-// hot_retention_hours.
-#include <unordered_map>
+// serving and nothing is lost: the store has every write); runs the periodic
+// tiering pass that demotes what has not been touched for hot_retention_hours.
+// (Promotions are decided by the controller, which has the value in hand.)
+#include <thread>
 
 #include "actors/errors.h"
-
-#include <thread>
 #include "actors/spawn.h"
 #include "postdevai/log.h"
 
@@ -22,8 +19,6 @@ struct supervisor_state {
   PartitionOpener opener;
   store_actor store;
   caf::actor controller;
-  std::unordered_map<std::string, std::uint32_t> disk_reads;  // kind byte + key
-  std::uint64_t promotion_requests = 0;
   std::uint64_t total_restarts = 0;
   bool stopping = false;
   static inline const char* name = "postdevai.supervisor";
@@ -37,7 +32,7 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
   auto& st = self->state;
   ++st.restarts[k];
   ++st.total_restarts;
-  auto kind = static_cast<std::uint8_t>(k);
+  auto kind = static_cast<DataKind>(k);
   auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k], st.store);
   st.partitions[k] = fresh;
   Watch(self, k);
@@ -50,7 +45,7 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
   auto store = st.store;
   auto start_opener = [self, opener, store, kind, fresh] {
     self->system().spawn<caf::detached>([opener, store, kind, fresh](caf::blocking_actor* b) {
-      const std::string name(DataKindName(static_cast<DataKind>(kind)));
+      const std::string name(DataKindName(kind));
       for (int attempt = 1;; ++attempt) {
         Status synced;
         b->request(store, std::chrono::minutes(5), sync_atom_v)
@@ -99,24 +94,6 @@ supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_po
   self->attach_functor([=] { self->state.stopping = true; });
   self->delayed_send(self, st.options.pass_interval, tick_atom_v);
   return {
-      [=](access_atom, std::uint8_t kind, std::string& key, tier served_from) {
-        auto& st = self->state;
-        if (served_from != tier::disk || !st.controller) return;
-        std::string k(1, static_cast<char>(kind));
-        k += key;
-        if (st.disk_reads.size() > 1'000'000) st.disk_reads.clear();  // bounded memory; counts restart
-        if (++st.disk_reads[k] >= st.options.promote_after_hits) {
-          st.disk_reads.erase(k);
-          ++st.promotion_requests;
-          self->send(caf::actor_cast<controller_actor>(st.controller), promote_atom_v, kind, key);
-        }
-      },
-      [=](prefetch_atom, std::uint8_t kind, std::string& key) {
-        auto& st = self->state;
-        if (!st.controller) return;
-        ++st.promotion_requests;
-        self->send(caf::actor_cast<controller_actor>(st.controller), promote_atom_v, kind, key);
-      },
       [=](tick_atom) {
         auto& st = self->state;
         const auto now = ClockMicros(self);
@@ -127,14 +104,7 @@ supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_po
         }
         self->delayed_send(self, st.options.pass_interval, tick_atom_v);
       },
-      [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
-        return {self->state.promotion_requests, self->state.total_restarts};
-      },
-      [=](crash_atom, std::uint8_t kind) -> bool {
-        if (kind >= kKinds) return false;
-        self->send(self->state.partitions[kind], crash_atom_v);
-        return true;
-      },
+      [=](stats_atom) -> std::uint64_t { return self->state.total_restarts; },
       [=](route_atom, const caf::actor& controller) { self->state.controller = controller; },
       [=](route_atom) {
         std::vector<caf::actor> out;
@@ -152,11 +122,11 @@ supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions optio
   return sys.spawn(SupervisorBehavior, options, std::move(partitions), std::move(opener), std::move(store));
 }
 
-void ConnectController(caf::actor_system& sys, const supervisor_actor& supervisor, const store_actor& store,
-                       const controller_actor& controller) {
+void ConnectController(const ControllerParts& parts, const controller_actor& controller) {
   auto untyped = caf::actor_cast<caf::actor>(controller);
-  caf::anon_send(supervisor, route_atom_v, untyped);
-  caf::anon_send(store, route_atom_v, untyped);
+  caf::anon_send(parts.supervisor, route_atom_v, untyped);
+  caf::anon_send(parts.store, route_atom_v, untyped);
+  caf::anon_send(parts.prefetcher, route_atom_v, untyped);
 }
 
 }  // namespace postdevai::actors

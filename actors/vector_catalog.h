@@ -16,7 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "actors/records.h"
+#include "records/stored_values.h"
 #include "postdevai/config.h"
 #include "simd/vector_index.h"
 

@@ -63,7 +63,7 @@ using pdb_tick_atom = caf::atom_constant<caf::atom("pdb_tick")>;
 constexpr pdb_tick_atom pdb_tick_atom_v{};
 
 constexpr std::size_t kValueBytes = 1024;
-constexpr std::uint8_t kMeta = KindByte(DataKind::kMetadata);
+constexpr DataKind kMeta = DataKind::kMetadata;
 
 std::uint64_t NanosBetween(Clock::time_point a, Clock::time_point b) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
@@ -243,7 +243,7 @@ Run MutexHandoffRun(std::size_t keys, double seconds) {
 // Actor clients (run inside the host's actor system, beside the engine).
 
 struct ClosedLoop {
-  controller_actor controller;
+  engine_actor controller;
   const std::vector<std::string>* keys = nullptr;
   bool writes = false;
   Clock::time_point deadline;
@@ -292,7 +292,7 @@ void IssueNext(caf::event_based_actor* self, std::shared_ptr<ClosedLoop> st) {
   }
 }
 
-Run ActorClosedLoop(caf::actor_system& sys, const controller_actor& controller, const std::vector<std::string>& keys,
+Run ActorClosedLoop(caf::actor_system& sys, const engine_actor& controller, const std::vector<std::string>& keys,
                     bool writes, double seconds, std::uint64_t* disk_reads = nullptr) {
   auto st = std::make_shared<ClosedLoop>();
   st->controller = controller;
@@ -314,7 +314,7 @@ Run ActorClosedLoop(caf::actor_system& sys, const controller_actor& controller, 
 // due time (what a caller arriving then would see), and separately from the
 // actual send (the engine's service time).
 struct OpenLoop {
-  controller_actor controller;
+  engine_actor controller;
   const std::vector<std::string>* keys = nullptr;
   std::mt19937_64 rng{11};
   Clock::duration interval{};
@@ -370,7 +370,7 @@ void SendDue(caf::event_based_actor* self, std::shared_ptr<OpenLoop> st) {
   }
 }
 
-std::pair<Run, Run> ActorOpenLoop(caf::actor_system& sys, const controller_actor& controller,
+std::pair<Run, Run> ActorOpenLoop(caf::actor_system& sys, const engine_actor& controller,
                                   const std::vector<std::string>& keys, double rate, double seconds) {
   auto st = std::make_shared<OpenLoop>();
   st->controller = controller;
@@ -418,7 +418,7 @@ struct BridgeBreakdown {
   LatencyRecorder to_bridge, engine, to_host;
 };
 
-BridgeBreakdown FacadeBridgeProbe(caf::actor_system& sys, const controller_actor& controller,
+BridgeBreakdown FacadeBridgeProbe(caf::actor_system& sys, const engine_actor& controller,
                                   const std::vector<std::string>& keys, double seconds) {
   auto bridge = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
     return {[=](actors::facade_call_ptr& call) { call->run(self); }};
@@ -482,7 +482,7 @@ void ProgressBreakdown(const char* what, BridgeBreakdown& b) {
 
 // Writes the hot keys in batches of 100 and checkpoints: afterwards they are
 // clean, resident, and re-attach on the facade's restart.
-bool LoadHotKeys(caf::actor_system& sys, const controller_actor& controller, const std::vector<std::string>& keys) {
+bool LoadHotKeys(caf::actor_system& sys, const engine_actor& controller, const std::vector<std::string>& keys) {
   caf::scoped_actor self{sys};
   bool ok = true;
   for (std::size_t i = 0; i < keys.size() && ok; i += 100) {
@@ -841,7 +841,7 @@ int RunEngineBench(const Args& args) {
       std::fprintf(stderr, "engine: %s\n", engine.status().ToString().c_str());
       return 1;
     }
-    const controller_actor controller = (*engine)->controller();
+    const engine_actor controller = (*engine)->engine();
     if (!LoadHotKeys(sys, controller, hot_keys)) return 1;
 
     // scoped_actor baselines: a trivial echo actor (the hand-off alone) and
@@ -928,14 +928,14 @@ int RunEngineBench(const Args& args) {
         return 1;
       }
       v->engine = std::move(*engine);
-      if (!LoadHotKeys(*v->sys, v->engine->controller(), hot_keys)) return 1;
+      if (!LoadHotKeys(*v->sys, v->engine->engine(), hot_keys)) return 1;
     }
     const int rounds = 5;
     const double slice = std::max(0.1, o.seconds / 5);
     for (int round = 0; round < rounds; ++round) {
       std::fprintf(stderr, "engine: scheduler variants, round %d of %d\n", round + 1, rounds);
       for (auto& v : variants) {
-        const controller_actor controller = v->engine->controller();
+        const engine_actor controller = v->engine->engine();
         Run scoped = ScopedActorRun(*v->sys, slice, [&](caf::scoped_actor& self, std::mt19937_64& rng) {
           bool ok = false;
           self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()])

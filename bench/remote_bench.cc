@@ -96,7 +96,7 @@ struct Run {
 };
 
 // `clients` actors, each with one read outstanding at a time, for `seconds`.
-Run ReadLoop(caf::actor_system& sys, const controller_actor& node, int clients, int keys, double seconds) {
+Run ReadLoop(caf::actor_system& sys, const engine_actor& node, int clients, int keys, double seconds) {
   struct Shared {
     std::mutex mu;
     Run run;
@@ -122,7 +122,7 @@ Run ReadLoop(caf::actor_system& sys, const controller_actor& node, int clients, 
         }
         const auto t0 = Clock::now();
         const std::string key = "k" + std::to_string((i * 7919 + static_cast<std::uint64_t>(c)) % static_cast<std::uint64_t>(keys));
-        self->request(node, std::chrono::seconds(30), read_atom_v, static_cast<std::uint8_t>(DataKind::kMetadata), key)
+        self->request(node, std::chrono::seconds(30), read_atom_v, DataKind::kMetadata, key)
             .then(
                 [=](read_result&) {
                   latency->Add(static_cast<std::uint64_t>(
@@ -218,7 +218,7 @@ int RunRemoteBench(const Args& args) {
     for (int k = 0; k < keys; k += 100) {
       write_batch batch;
       for (int j = k; j < std::min(keys, k + 100); ++j) {
-        batch.mutations.push_back(mutation{static_cast<std::uint8_t>(DataKind::kMetadata), "k" + std::to_string(j), value, false});
+        batch.mutations.push_back(mutation{DataKind::kMetadata, "k" + std::to_string(j), value, false});
       }
       self->request(*controller, std::chrono::seconds(30), write_atom_v, std::move(batch))
           .receive([](std::uint64_t) {}, [](caf::error& e) { std::fprintf(stderr, "remote: %s\n", caf::to_string(e).c_str()); });

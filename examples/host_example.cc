@@ -118,7 +118,7 @@ struct ActorHostReport {
 // requests in flight at once; when the last write is acknowledged it reads
 // everything back, then asks for stats and hands the report to main.
 struct HostActorState {
-  postdevai::controller_actor controller;
+  postdevai::engine_actor memory;
   std::vector<SourceFile> files;
   std::shared_ptr<std::promise<ActorHostReport>> done;
   ActorHostReport report;
@@ -127,7 +127,7 @@ struct HostActorState {
 };
 
 void FinishActorHost(caf::event_based_actor* self, std::shared_ptr<HostActorState> st) {
-  self->request(st->controller, caf::infinite, postdevai::stats_atom_v)
+  self->request(st->memory, caf::infinite, postdevai::stats_atom_v)
       .then(
           [=](postdevai::memory_report& stats) {
             st->report.stats = std::move(stats);
@@ -145,8 +145,8 @@ void ReadBackActorHost(caf::event_based_actor* self, std::shared_ptr<HostActorSt
   st->started = Clock::now();
   st->outstanding = st->files.size();
   for (std::size_t i = 0; i < st->files.size(); ++i) {
-    self->request(st->controller, caf::infinite, postdevai::read_atom_v,
-                  postdevai::KindByte(postdevai::DataKind::kCode), "example/" + st->files[i].path)
+    self->request(st->memory, caf::infinite, postdevai::read_atom_v,
+                  postdevai::DataKind::kCode, "example/" + st->files[i].path)
         .then(
             [=](postdevai::read_result& r) {
               if (r.value == st->files[i].content) {
@@ -181,7 +181,7 @@ void RunActorHost(caf::event_based_actor* self, std::shared_ptr<HostActorState> 
     batch.mutations.push_back(postdevai::MakePut(postdevai::DataKind::kCode, "example/" + file.path, file.content));
     batch.mutations.push_back(postdevai::MakePut(postdevai::DataKind::kMetadata, "lines:" + file.path,
                                                  std::to_string(CountLines(file.content))));
-    self->request(st->controller, caf::infinite, postdevai::write_atom_v, std::move(batch))
+    self->request(st->memory, caf::infinite, postdevai::write_atom_v, std::move(batch))
         .then(
             [=](std::uint64_t lsn) {
               ++st->report.written;
@@ -215,7 +215,7 @@ bool RunActorWay(const postdevai::HybridMemoryConfig& config, const std::vector<
   for (const auto& line : (*engine)->recovery_log()) std::printf("  recovery: %s\n", line.c_str());
 
   auto state = std::make_shared<HostActorState>();
-  state->controller = (*engine)->controller();
+  state->memory = (*engine)->engine();
   state->files = files;
   state->done = std::make_shared<std::promise<ActorHostReport>>();
   auto report_future = state->done->get_future();

@@ -5,9 +5,11 @@
 // Without --config it runs on embedded defaults sized for this machine. It
 // recovers (LevelDB checkpoint + WAL replay, RAM-Lake re-attach), runs the
 // actor engine until SIGINT or SIGTERM, then checkpoints and stops cleanly.
+#include <pthread.h>
 #include <signal.h>
 
 #include <cstdarg>
+#include <mutex>
 
 #include <cerrno>
 #include <cstdio>
@@ -51,6 +53,22 @@ int Fail(const std::string& what) {
   std::vsnprintf(line, sizeof line, format, args);
   va_end(args);
   postdevai::LogInfo("dragon_node", line);
+}
+
+// Why the engine died, when it did: set by the watch below, read by main.
+std::mutex engine_death_mutex;
+std::string engine_death;
+
+// Wakes the main thread's sigwait with SIGUSR1 when `actor` terminates for
+// any reason while the node is serving.
+void WatchEngineActor(const caf::actor& actor, const char* role, pthread_t main_thread) {
+  actor->attach_functor([role = std::string(role), main_thread](const caf::error& reason) {
+    {
+      std::lock_guard<std::mutex> lock(engine_death_mutex);
+      if (engine_death.empty()) engine_death = "the engine's " + role + " stopped (" + caf::to_string(reason) + ")";
+    }
+    pthread_kill(main_thread, SIGUSR1);
+  });
 }
 
 }  // namespace
@@ -97,6 +115,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);  // the engine died (WatchEngineActor)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   caf::actor_system_config cfg;
@@ -126,7 +145,7 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(r.records_kept), static_cast<unsigned long long>(r.RecordsDropped()),
                  r.rebuild_reason.empty() ? "" : " — ", r.rebuild_reason.c_str());
   }
-  auto port = postdevai::actors::PublishController(system, (*engine)->controller(), config.node);
+  auto port = postdevai::actors::PublishEndpoint(system, (*engine)->endpoint(), config.node);
   if (!port.ok()) {
     (void)(*engine)->Stop();
     return Fail(port.status().ToString());
@@ -135,7 +154,7 @@ int main(int argc, char** argv) {
                postdevai::actors::UsesTls(config.node) ? "mutual TLS" : config.node.insecure ? "plaintext, insecure" : "plaintext");
   std::unique_ptr<postdevai::MetricsExporter> metrics;
   if (config.metrics.enabled) {
-    auto started = postdevai::MetricsExporter::Start(system, (*engine)->controller(), config.metrics);
+    auto started = postdevai::MetricsExporter::Start(system, (*engine)->local(), config.metrics);
     if (!started.ok()) {
       (void)(*engine)->Stop();
       return Fail(started.status().ToString());
@@ -145,8 +164,22 @@ int main(int argc, char** argv) {
   }
   Info("ready; checkpoint every %u min; SIGINT/SIGTERM stops", config.sync_interval_minutes);
 
+  // Serving: a node whose engine died must not linger, answering nothing.
+  WatchEngineActor(caf::actor_cast<caf::actor>((*engine)->controller()), "controller", pthread_self());
+  WatchEngineActor(caf::actor_cast<caf::actor>((*engine)->endpoint()), "network endpoint", pthread_self());
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
+  if (sig == SIGUSR1) {
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(engine_death_mutex);
+      why = engine_death;
+    }
+    metrics.reset();
+    (void)(*engine)->Stop();
+    return Fail(why + "; the node stops (the WAL holds every acknowledged write: restart it)");
+  }
   Info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   metrics.reset();
   auto stopped = (*engine)->Stop();

@@ -85,11 +85,11 @@ struct MetricsExporter::Metrics {
 };
 
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(caf::actor_system& sys,
-                                                                actors::controller_actor controller,
+                                                                actors::engine_actor engine,
                                                                 const MetricsConfig& config) {
   std::unique_ptr<MetricsExporter> e(new MetricsExporter());
   e->sys_ = &sys;
-  e->controller_ = std::move(controller);
+  e->engine_ = std::move(engine);
   const std::string address = config.address + ":" + std::to_string(config.port);
   try {
     // prometheus-cpp (civetweb) reports a failed bind by throwing.
@@ -133,7 +133,7 @@ void MetricsExporter::Refresh() {
   caf::scoped_actor self{*sys_};
   actors::memory_report r;
   bool ok = false;
-  self->request(controller_, std::chrono::seconds(5), actors::stats_atom_v)
+  self->request(engine_, std::chrono::seconds(5), actors::stats_atom_v)
       .receive([&](actors::memory_report& report) { r = std::move(report); ok = true; },
                [&](caf::error& err) { LogWarning("metrics", "refresh failed: " + caf::to_string(err)); });
   if (!ok) return;

@@ -24,7 +24,7 @@ class MetricsExporter {
   // Serves on config.address:config.port (0: any free port). Errors name the
   // address when it cannot be bound.
   static Result<std::unique_ptr<MetricsExporter>> Start(caf::actor_system& sys,
-                                                        actors::controller_actor controller,
+                                                        actors::engine_actor engine,
                                                         const MetricsConfig& config);
   ~MetricsExporter();
   std::uint16_t port() const { return port_; }
@@ -36,7 +36,7 @@ class MetricsExporter {
   MetricsExporter() = default;
   struct Metrics;
   caf::actor_system* sys_ = nullptr;
-  actors::controller_actor controller_;
+  actors::engine_actor engine_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Metrics> metrics_;

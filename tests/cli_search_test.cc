@@ -56,8 +56,8 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
   const JsonValue net_json = net.Json();
   for (const auto& r : net_json["results"].array) CHECK(r["path"].string.rfind(tree / "net", 0) == 0);
 
-  // Bad arguments name the problem; a node of another dimension refuses the
-  // CLI's vectors and says so.
+  // Bad arguments name the problem; a --dimension that is not the node's is
+  // refused naming both.
   CliResult bad = RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "search", "x", "--limit", "0"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--limit") != std::string::npos);
@@ -65,5 +65,6 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
   CHECK(mismatch.exit_code != 0);
   CHECK(mismatch.ErrIsOneLine());
   INFO(mismatch.err);
-  CHECK(mismatch.err.find("has 64 dimensions") != std::string::npos);
+  CHECK(mismatch.err.find("--dimension 64 is not the node's") != std::string::npos);
+  CHECK(mismatch.err.find("has dimension 384") != std::string::npos);
 }

@@ -20,7 +20,7 @@ using postdevai::testing::TempDir;
 
 namespace {
 
-constexpr std::uint8_t kCode = static_cast<std::uint8_t>(DataKind::kCode);
+constexpr DataKind kCode = DataKind::kCode;
 
 struct Deterministic {
   caf::actor_system_config cfg;
@@ -90,7 +90,7 @@ struct Deterministic {
   template <class T, class... Ts>
   T Ask(Ts... xs) {
     T out{};
-    auto handle = (*self)->request(engine->controller(), caf::infinite, xs...);
+    auto handle = (*self)->request(engine->local(), caf::infinite, xs...);
     DriveUntilReply();
     handle.receive([&](T& r) { out = std::move(r); }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
     return out;
@@ -152,8 +152,8 @@ TEST_CASE("the tiering pass demotes what was not touched for hot_retention_hours
   d.Settle();
   auto stats = d.Ask<memory_report>(stats_atom_v);
   // Everything but "fresh" and "old3" was idle for 25 h and clean: demoted.
-  CHECK(stats.partitions[kCode].entries == 2);
-  CHECK(stats.partitions[kCode].evictions == 29);
+  CHECK(stats.partitions[DataKindIndex(kCode)].entries == 2);
+  CHECK(stats.partitions[DataKindIndex(kCode)].evictions == 29);
   auto old = d.Get("old7");
   CHECK(old.served_from == tier::disk);
   CHECK(old.value == "v7");
@@ -172,7 +172,9 @@ TEST_CASE("the prefetcher learns what is read together and warms it", "[engine][
   // (recency has one-second resolution).
   auto evict_all = [&] {
     d.sched->clock().advance_time(std::chrono::seconds(5));
-    return d.Ask<std::uint64_t>(evict_atom_v, std::uint64_t{1});
+    std::uint64_t evicted = 0;
+    for (const auto& r : d.Ask<std::vector<eviction_result>>(evict_atom_v, std::uint64_t{1}, false)) evicted += r.entries;
+    return evicted;
   };
   // Twice: a.h then a.cc, both from disk. The prefetcher learns a.h → a.cc.
   for (int round = 0; round < 2; ++round) {

@@ -8,7 +8,7 @@
 
 #include "actors/engine.h"
 #include "actors/errors.h"
-#include "actors/records.h"
+#include "records/stored_values.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
@@ -22,8 +22,8 @@ using postdevai::testing::TempDir;
 
 namespace {
 
-constexpr std::uint8_t kCode = static_cast<std::uint8_t>(DataKind::kCode);
-constexpr std::uint8_t kMeta = static_cast<std::uint8_t>(DataKind::kMetadata);
+constexpr DataKind kCode = DataKind::kCode;
+constexpr DataKind kMeta = DataKind::kMetadata;
 
 HybridMemoryConfig SmallConfig(const TempDir& disk, const TempDir& ram) {
   return postdevai::testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
@@ -41,10 +41,10 @@ struct System {
 // Blocking helpers over a scoped actor.
 struct Client {
   caf::scoped_actor self;
-  controller_actor controller;
-  Client(caf::actor_system& sys, controller_actor c) : self(sys), controller(std::move(c)) {}
+  engine_actor controller;
+  Client(caf::actor_system& sys, engine_actor c) : self(sys), controller(std::move(c)) {}
 
-  Result<std::uint64_t> Put(std::uint8_t kind, std::string key, std::string value) {
+  Result<std::uint64_t> Put(DataKind kind, std::string key, std::string value) {
     write_batch batch;
     batch.mutations.push_back(mutation{kind, std::move(key), std::move(value), false});
     return Write(std::move(batch));
@@ -55,7 +55,7 @@ struct Client {
         .receive([&](std::uint64_t lsn) { out = lsn; }, [&](caf::error& e) { out = FromError(e); });
     return out;
   }
-  Result<read_result> Get(std::uint8_t kind, std::string key) {
+  Result<read_result> Get(DataKind kind, std::string key) {
     Result<read_result> out = Status::Unavailable("no reply");
     self->request(controller, std::chrono::seconds(30), read_atom_v, kind, std::move(key))
         .receive([&](read_result& r) { out = std::move(r); }, [&](caf::error& e) { out = FromError(e); });
@@ -79,7 +79,7 @@ TEST_CASE("writes are acknowledged durable, read back from RAM, and survive a re
   {
     auto engine = Engine::Start(*system.sys, config);
     REQUIRE(engine.ok());
-    Client client(*system.sys, (*engine)->controller());
+    Client client(*system.sys, (*engine)->local());
     for (int i = 0; i < 200; ++i) {
       auto lsn = client.Put(kCode, "src/file" + std::to_string(i) + ".cc", "int f" + std::to_string(i) + "();");
       REQUIRE(lsn.ok());
@@ -92,15 +92,15 @@ TEST_CASE("writes are acknowledged durable, read back from RAM, and survive a re
     CHECK(client.Get(kCode, "src/missing.cc").status().IsNotFound());
     auto stats = client.Stats();
     CHECK(stats.writes == 200);
-    CHECK(stats.partitions[kCode].entries == 200);
+    CHECK(stats.partitions[DataKindIndex(kCode)].entries == 200);
     CHECK(stats.sync.wal_live_bytes > 200 * 40);  // the backlog: nothing checkpointed yet
     REQUIRE((*engine)->Stop().ok());
   }
   EngineReport report;
   auto engine = Engine::Start(*system.sys, config, &report);
   REQUIRE(engine.ok());
-  CHECK(report.partitions[kCode].records_kept == 200);  // re-attached, not reloaded
-  Client client(*system.sys, (*engine)->controller());
+  CHECK(report.partitions[DataKindIndex(kCode)].records_kept == 200);  // re-attached, not reloaded
+  Client client(*system.sys, (*engine)->local());
   auto r = client.Get(kCode, "src/file123.cc");
   REQUIRE(r.ok());
   CHECK(r->value == "int f123();");
@@ -117,15 +117,18 @@ TEST_CASE("a partition crashed on purpose is restarted; nothing is lost, the oth
   System system;
   auto engine = Engine::Start(*system.sys, SmallConfig(disk, ram));
   REQUIRE(engine.ok());
-  Client client(*system.sys, (*engine)->controller());
+  Client client(*system.sys, (*engine)->local());
   for (int i = 0; i < 100; ++i) {
     REQUIRE(client.Put(kCode, "c" + std::to_string(i), "code " + std::to_string(i)).ok());
     REQUIRE(client.Put(kMeta, "m" + std::to_string(i), "meta " + std::to_string(i)).ok());
   }
-  bool crashed = false;
-  client.self->request((*engine)->controller(), std::chrono::seconds(10), crash_atom_v, kCode)
-      .receive([&](bool ok) { crashed = ok; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
-  REQUIRE(crashed);
+  // Crash the code partition's actor (the supervisor names the current ones).
+  std::vector<caf::actor> partitions;
+  client.self->request((*engine)->supervisor(), std::chrono::seconds(10), route_atom_v)
+      .receive([&](std::vector<caf::actor>& p) { partitions = std::move(p); },
+               [&](caf::error& e) { FAIL(caf::to_string(e)); });
+  REQUIRE(partitions.size() == kDataKindCount);
+  caf::anon_send_exit(partitions[DataKindIndex(kCode)], caf::exit_reason::kill);
   // Every code value stays readable throughout (from disk while re-attaching),
   // metadata keeps coming from RAM, and new writes are accepted.
   for (int i = 0; i < 100; ++i) {
@@ -149,7 +152,7 @@ TEST_CASE("a partition crashed on purpose is restarted; nothing is lost, the oth
   bool back_in_ram = false;
   for (int attempt = 0; attempt < 3000 && !back_in_ram; ++attempt) {
     auto stats = client.Stats();
-    back_in_ram = stats.partitions[kCode].ready && stats.partitions[kCode].restarts == 1;
+    back_in_ram = stats.partitions[DataKindIndex(kCode)].ready && stats.partitions[DataKindIndex(kCode)].restarts == 1;
     if (!back_in_ram) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(back_in_ram);
@@ -173,19 +176,19 @@ TEST_CASE("bad input gets an error that names it and leaves stored data intact",
   System system;
   auto engine = Engine::Start(*system.sys, SmallConfig(disk, ram));
   REQUIRE(engine.ok());
-  Client client(*system.sys, (*engine)->controller());
+  Client client(*system.sys, (*engine)->local());
   REQUIRE(client.Put(kMeta, "keep", "me").ok());
 
   auto empty_key = client.Put(kMeta, "", "x");
   CHECK(empty_key.status().code() == StatusCode::kInvalidArgument);
   CHECK_THAT(empty_key.status().message(), Catch::Contains("empty key"));
-  auto bad_kind = client.Put(9, "k", "x");
+  auto bad_kind = client.Put(static_cast<DataKind>(9), "k", "x");
   CHECK(bad_kind.status().code() == StatusCode::kInvalidArgument);
   CHECK_THAT(bad_kind.status().message(), Catch::Contains("unknown kind 9"));
   auto too_large = client.Put(kMeta, "big", std::string((64u << 20) + 1, 'x'));
   CHECK(too_large.status().code() == StatusCode::kTooLarge);
   CHECK(client.Write(write_batch{}).status().code() == StatusCode::kInvalidArgument);
-  CHECK(client.Get(9, "k").status().code() == StatusCode::kInvalidArgument);
+  CHECK(client.Get(static_cast<DataKind>(9), "k").status().code() == StatusCode::kInvalidArgument);
 
   auto kept = client.Get(kMeta, "keep");
   REQUIRE(kept.ok());
@@ -201,17 +204,21 @@ TEST_CASE("reads from disk are promoted after repeated access; evict and sync wo
   config.tiering.promote_after_hits = 2;
   auto engine = Engine::Start(*system.sys, config);
   REQUIRE(engine.ok());
-  Client client(*system.sys, (*engine)->controller());
+  Client client(*system.sys, (*engine)->local());
   for (int i = 0; i < 50; ++i) REQUIRE(client.Put(kCode, "k" + std::to_string(i), "v" + std::to_string(i)).ok());
   // A forced checkpoint makes everything clean, then evicting all of it
   // (older than 0 s) empties RAM: reads must come from disk.
   std::uint64_t checkpoint = 0;
-  client.self->request((*engine)->controller(), std::chrono::seconds(10), sync_atom_v)
+  client.self->request((*engine)->local(), std::chrono::seconds(10), sync_atom_v)
       .receive([&](std::uint64_t lsn) { checkpoint = lsn; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
   CHECK(checkpoint == 50);
   std::uint64_t evicted = 0;
-  client.self->request((*engine)->controller(), std::chrono::seconds(10), evict_atom_v, std::uint64_t{0})
-      .receive([&](std::uint64_t n) { evicted = n; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
+  client.self->request((*engine)->local(), std::chrono::seconds(10), evict_atom_v, std::uint64_t{0}, false)
+      .receive(
+          [&](std::vector<eviction_result>& results) {
+            for (const auto& r : results) evicted += r.entries;
+          },
+          [&](caf::error& e) { FAIL(caf::to_string(e)); });
   CHECK(evicted == 50);
   auto first = client.Get(kCode, "k5");
   REQUIRE(first.ok());
@@ -264,9 +271,9 @@ TEST_CASE("after kill -9 of a node, the restarted engine finds its hot data in R
   // The WAL had everything (no checkpoint ran), the store got it by replay,
   // and the RAM-Lake file was re-attached record by record.
   CHECK(report.cold.wal.replayed == static_cast<std::uint64_t>(count));
-  CHECK(report.partitions[kCode].outcome == storage::ramlake::OpenReport::Outcome::kReattached);
-  CHECK(report.partitions[kCode].records_kept == static_cast<std::uint64_t>(count));
-  Client client(*system.sys, (*engine)->controller());
+  CHECK(report.partitions[DataKindIndex(kCode)].outcome == storage::ramlake::OpenReport::Outcome::kReattached);
+  CHECK(report.partitions[DataKindIndex(kCode)].records_kept == static_cast<std::uint64_t>(count));
+  Client client(*system.sys, (*engine)->local());
   int in_ram = 0;
   for (int i = 0; i < count; ++i) {
     auto r = client.Get(kCode, "k" + std::to_string(i));
@@ -290,16 +297,16 @@ TEST_CASE("concurrent appends to one session lose no message", "[engine]") {
     threads.emplace_back([&, c] {
       caf::scoped_actor self{*system.sys};
       for (int i = 0; i < per_client; ++i) {
-        self->request((*engine)->controller(), std::chrono::seconds(30), append_atom_v, std::string("s"),
+        self->request((*engine)->local(), std::chrono::seconds(30), append_atom_v, std::string("s"),
                       "client " + std::to_string(c) + " message " + std::to_string(i))
-            .receive([](std::uint64_t, std::uint64_t) {}, [&](caf::error&) { ++failures; });
+            .receive([](append_result&) {}, [&](caf::error&) { ++failures; });
       }
     });
   }
   for (auto& t : threads) t.join();
   CHECK(failures == 0);
-  Client client(*system.sys, (*engine)->controller());
-  auto r = client.Get(static_cast<std::uint8_t>(DataKind::kHistory), "s");
+  Client client(*system.sys, (*engine)->local());
+  auto r = client.Get(DataKind::kHistory, "s");
   REQUIRE(r.ok());
   auto messages = records::DecodeMessages("s", r->value);
   REQUIRE(messages.ok());
@@ -320,7 +327,7 @@ TEST_CASE("concurrent appends to one session lose no message", "[engine]") {
   // Appending to an empty session id is refused.
   caf::scoped_actor self{*system.sys};
   bool refused = false;
-  self->request((*engine)->controller(), std::chrono::seconds(10), append_atom_v, std::string(), std::string("x"))
-      .receive([](std::uint64_t, std::uint64_t) {}, [&](caf::error& e) { refused = FromError(e).code() == StatusCode::kInvalidArgument; });
+  self->request((*engine)->local(), std::chrono::seconds(10), append_atom_v, std::string(), std::string("x"))
+      .receive([](append_result&) {}, [&](caf::error& e) { refused = FromError(e).code() == StatusCode::kInvalidArgument; });
   CHECK(refused);
 }

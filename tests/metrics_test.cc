@@ -58,7 +58,7 @@ TEST_CASE("a scrape shows what the node did, in a format promtool accepts", "[me
   auto controller = ConnectToNode(sys, "127.0.0.1", node.port(), NodeConfig{});
   REQUIRE(controller.ok());
   caf::scoped_actor self{sys};
-  const auto code = static_cast<std::uint8_t>(DataKind::kCode);
+  const auto code = DataKind::kCode;
   for (int i = 0; i < 10; ++i) {
     write_batch batch;
     batch.mutations.push_back(mutation{code, "file" + std::to_string(i), std::string(2000, 'a' + i), false});

@@ -8,7 +8,7 @@
 #include <map>
 #include <thread>
 
-#include "actors/records.h"
+#include "records/stored_values.h"
 #include "postdevai/hybrid_memory.h"
 #include "simd/lexical_embedder.h"
 #include "tests/helpers/engine_test_config.h"

@@ -2,14 +2,17 @@
 //
 // The engine's actors (controller, journal, store, four RAM-Lake partitions,
 // supervisor, prefetcher, sync timer) are spawned into the HOST's actor
-// system, and the host talks to the memory controller with typed requests.
+// system, and the host talks to the engine with typed requests of the public
+// protocol (engine_actor): the same verbs a remote peer has, and nothing of
+// the engine's internals.
 // Hosts without actors use include/postdevai/hybrid_memory.h instead.
 //
 // Unlike the rest of include/postdevai/, this header exposes CAF types on
 // purpose: it is for actor-native hosts. It is deliberately thin: the typed
-// interface is actors/interfaces.h (one comment per handler), the messages
-// are actors/messages.h; this header re-exports what a host needs from them
-// under namespace postdevai and adds the start/stop handle.
+// interface is engine_actor in actors/interfaces.h (one comment per handler),
+// the messages are records/engine_types.h; this header re-exports what a
+// host needs from them under namespace postdevai and adds the start/stop
+// handle.
 //
 // A host, step by step:
 //
@@ -18,18 +21,18 @@
 //   caf::actor_system sys{cfg};
 //   auto engine = postdevai::StartHybridMemory(sys, config);   // blocks: recovery
 //   if (!engine.ok()) return Fail(engine.status().ToString());
-//   postdevai::controller_actor controller = (*engine)->controller();
+//   postdevai::engine_actor memory = (*engine)->engine();
 //
-//   sys.spawn([controller](caf::event_based_actor* self) {
+//   sys.spawn([memory](caf::event_based_actor* self) {
 //     postdevai::write_batch batch;       // all mutations share one LSN, atomically
 //     batch.mutations.push_back(postdevai::MakePut(postdevai::DataKind::kMetadata, "build/status", "green"));
-//     self->request(controller, caf::infinite, postdevai::write_atom_v, std::move(batch))
+//     self->request(memory, caf::infinite, postdevai::write_atom_v, std::move(batch))
 //         .then(
 //             [=](std::uint64_t lsn) {
 //               // Durable (WAL fdatasync, group-committed) and visible to every
 //               // later read. Read it back:
-//               self->request(controller, caf::infinite, postdevai::read_atom_v,
-//                             postdevai::KindByte(postdevai::DataKind::kMetadata), std::string("build/status"))
+//               self->request(memory, caf::infinite, postdevai::read_atom_v,
+//                             postdevai::DataKind::kMetadata, std::string("build/status"))
 //                   .then([=](postdevai::read_result& r) { /* r.value, r.lsn, r.served_from */ },
 //                         [=](caf::error& err) { /* StatusFromError(err).IsNotFound() ... */ });
 //             },
@@ -38,14 +41,17 @@
 //   ...
 //   (*engine)->Stop();   // from a plain thread, before `sys` is destroyed
 //
-// What the controller answers (see controller_actor in actors/interfaces.h):
-//   write_atom, write_batch                -> std::uint64_t LSN, once durable
-//   read_atom, uint8_t kind, std::string   -> read_result {value, lsn, served_from}
-//   stats_atom                             -> memory_report (`memory stats`)
-//   breakdown_atom                         -> std::vector<store_kind_report>
-//   evict_atom, uint64_t seconds           -> entries evicted from RAM
-//   sync_atom                              -> checkpoint LSN
-//   compact_atom                           -> bytes on disk afterwards
+// What the engine answers (see engine_actor in actors/interfaces.h):
+//   write_atom, write_batch                 -> std::uint64_t LSN, once durable
+//   read_atom, DataKind, std::string        -> read_result {value, lsn, served_from}
+//   append_atom, session, message           -> append_result {lsn, messages}
+//   search_atom, search_request             -> std::vector<search_hit>
+//   stats_atom                              -> memory_report (`memory stats`)
+//   breakdown_atom                          -> std::vector<store_kind_report>
+//   evict_atom, uint64_t seconds, bool dry  -> std::vector<eviction_result>
+//   sync_atom                               -> checkpoint LSN
+//   compact_atom                            -> bytes on disk afterwards
+//   info_atom                               -> engine_info {vector model, dimension, limits}
 //
 // Errors arrive as caf::error in the "postdevai" category whose code is a
 // StatusCode and whose context is the message; StatusFromError turns one back
@@ -58,7 +64,7 @@
 // values under the same keys of those two kinds will make the facade's
 // GetCode/GetContext report kCorruption for them. Metadata is raw in both.
 //
-// Thread-safety: a controller_actor handle may be copied to and used from any
+// Thread-safety: an engine_actor handle may be copied to and used from any
 // actor or thread. EmbeddedEngine::Stop blocks on a scoped_actor: call it from
 // a plain thread, never from inside an actor's handler.
 #pragma once
@@ -78,16 +84,30 @@ namespace actors {
 class Engine;
 }
 
-// The controller's interface and the vocabulary of its requests.
-using actors::controller_actor;
-using actors::memory_report;
-using actors::mutation;
-using actors::partition_report;
-using actors::read_result;
-using actors::store_kind_report;
-using actors::sync_report;
-using actors::tier;
-using actors::write_batch;
+// The public protocol and the vocabulary of its requests.
+using actors::engine_actor;
+using records::append_result;
+using records::engine_info;
+using records::eviction_result;
+using records::memory_report;
+using records::mutation;
+using records::partition_report;
+using records::read_result;
+using records::search_hit;
+using records::search_request;
+using records::store_kind_report;
+using records::sync_report;
+using records::tier;
+using records::write_batch;
+using records::MakeDelete;
+using records::MakePut;
+
+using actors::append_atom;
+using actors::append_atom_v;
+using actors::info_atom;
+using actors::info_atom_v;
+using actors::search_atom;
+using actors::search_atom_v;
 
 using actors::breakdown_atom;
 using actors::breakdown_atom_v;
@@ -103,17 +123,6 @@ using actors::sync_atom;
 using actors::sync_atom_v;
 using actors::write_atom;
 using actors::write_atom_v;
-
-// The kind byte of requests and mutations (read_atom, mutation::kind).
-constexpr std::uint8_t KindByte(DataKind kind) { return static_cast<std::uint8_t>(kind); }
-
-// A put of `value` under (kind, key), or a delete of it, for a write_batch.
-inline mutation MakePut(DataKind kind, std::string key, std::string value) {
-  return mutation{KindByte(kind), std::move(key), std::move(value), false};
-}
-inline mutation MakeDelete(DataKind kind, std::string key) {
-  return mutation{KindByte(kind), std::move(key), std::string(), true};
-}
 
 // Prepares a host's config for the engine: registers the engine's message
 // types and caps the scheduler at one worker per core (more workers than cores
@@ -135,9 +144,9 @@ class EmbeddedEngine {
  public:
   ~EmbeddedEngine();
 
-  // The front door. Valid until Stop; afterwards requests fail with an error
-  // (kUnavailable through StatusFromError).
-  const controller_actor& controller() const;
+  // The engine's public protocol. Valid until Stop; afterwards requests fail
+  // with an error (kUnavailable through StatusFromError).
+  engine_actor engine() const;
 
   // Checkpoints (the store is made durable and the WAL behind it released),
   // then stops every engine actor and waits until they are gone: files

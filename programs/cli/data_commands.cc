@@ -1,6 +1,6 @@
 // `code put|get`, `context add|show`, `meta get|set|delete`: the records a
-// coding assistant keeps, in the encodings every other reader of the engine
-// uses (actors/records.h, CodeIdForPath).
+// coding assistant keeps, through the client core (client/memory_client.h),
+// so the CLI stores and reads them exactly as the facade does.
 #include <unistd.h>
 
 #include <cctype>
@@ -11,7 +11,6 @@
 #include <iostream>
 #include <iterator>
 
-#include "actors/records.h"
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
 
@@ -101,18 +100,19 @@ Status CodePut(CommandContext& ctx, const ParsedArgs& args) {
 
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  const std::string id = CodeIdForPath(path);
   const std::uint64_t bytes = content->size();
-  std::vector<Mutation> m;
-  m.push_back(Mutation{DataKind::kCode, id, records::EncodeCode(path, language, *content), false});
-  auto lsn = (*node)->Write(std::move(m));
-  if (!lsn.ok()) return lsn.status().WithContext("storing " + path);
+  // Replaces the file and drops the vectors of its old content (search no
+  // longer finds what the file used to say).
+  auto stored = (*node)->memory().StoreCode({path, std::move(*content), language, {}}).get();
+  if (!stored.ok()) return stored.status().WithContext("storing " + path);
+  const std::string& id = stored->id;
+  const std::uint64_t lsn = stored->lsn;
 
   Json& j = ctx.result();
-  j.Set("id", id).Set("path", path).Set("language", language).Set("bytes", bytes).Set("lsn", *lsn);
+  j.Set("id", id).Set("path", path).Set("language", language).Set("bytes", bytes).Set("lsn", lsn);
   if (!ctx.json()) {
     std::printf("stored %s (id %s, %s, %s) at LSN %llu\n", path.c_str(), id.c_str(), FormatBytes(bytes).c_str(),
-                language.empty() ? "language unknown" : language.c_str(), static_cast<unsigned long long>(*lsn));
+                language.empty() ? "language unknown" : language.c_str(), static_cast<unsigned long long>(lsn));
   }
   return Status::Ok();
 }
@@ -129,21 +129,17 @@ Status CodeGet(CommandContext& ctx, const ParsedArgs& args) {
 
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto read = (*node)->Read(DataKind::kCode, id);
-  const std::string missing = path_arg ? "no code stored for path " + *path_arg : "no code with id " + id;
-  if (!read.ok()) return read.status().IsNotFound() ? Status::NotFound(missing) : read.status();
-  auto record = records::DecodeCode(id, read->value);
+  auto& memory = (*node)->memory();
+  auto record = (path_arg ? memory.GetCodeByPath(*path_arg) : memory.GetCode(id)).get();
   if (!record.ok()) return record.status();
-  // Ids are hashes of paths: a different path under the same id is a collision, not this file.
-  if (path_arg && record->path != *path_arg) return Status::NotFound(missing);
 
   Json& j = ctx.result();
   j.Set("id", id)
       .Set("path", record->path)
       .Set("language", record->language)
       .Set("bytes", static_cast<std::uint64_t>(record->content.size()))
-      .Set("lsn", read->lsn)
-      .Set("served_from", read->from_ram ? "ram" : "disk");
+      .Set("lsn", record->lsn)
+      .Set("served_from", record->served_from_ram ? "ram" : "disk");
   SetText(&j, "content", record->content);
   if (!ctx.json()) {
     // The bytes as stored, nothing added: `code get --path P > file` round-trips.
@@ -174,10 +170,10 @@ Status ContextAdd(CommandContext& ctx, const ParsedArgs& args) {
   if (!node.ok()) return node.status();
   // The node appends (one append per session at a time, so concurrent
   // clients never lose a message).
-  auto appended = (*node)->AppendContext(session, message);
+  auto appended = (*node)->memory().AppendContext(session, message).get();
   if (!appended.ok()) return appended.status().WithContext("adding to session " + session);
-  const std::uint64_t lsn = appended->first;
-  const std::uint64_t count = appended->second;
+  const std::uint64_t lsn = appended->lsn;
+  const std::uint64_t count = appended->messages;
 
   Json& j = ctx.result();
   j.Set("session", session).Set("messages", count).Set("lsn", lsn);
@@ -193,17 +189,17 @@ Status ContextShow(CommandContext& ctx, const ParsedArgs& args) {
   PDAI_RETURN_IF_ERROR(CheckKey(session, "SESSION"));
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto read = (*node)->Read(DataKind::kHistory, session);
-  if (!read.ok()) {
-    return read.status().IsNotFound() ? Status::NotFound("no context for session " + session) : read.status();
-  }
-  auto messages = records::DecodeMessages(session, read->value);
-  if (!messages.ok()) return messages.status();
+  auto context = (*node)->memory().GetContext(session).get();
+  if (!context.ok()) return context.status();
+  const auto* messages = &context->messages;
 
   Json& j = ctx.result();
   Json list = Json::MakeArray();
   for (const auto& m : *messages) list.Push(TextElement(m));
-  j.Set("session", session).Set("messages", std::move(list)).Set("lsn", read->lsn).Set("served_from", read->from_ram ? "ram" : "disk");
+  j.Set("session", session)
+      .Set("messages", std::move(list))
+      .Set("lsn", context->lsn)
+      .Set("served_from", context->served_from_ram ? "ram" : "disk");
   if (!ctx.json()) {
     for (std::size_t i = 0; i < messages->size(); ++i) std::printf("%4zu  %s\n", i + 1, (*messages)[i].c_str());
   }
@@ -215,12 +211,12 @@ Status MetaGet(CommandContext& ctx, const ParsedArgs& args) {
   PDAI_RETURN_IF_ERROR(CheckKey(key, "KEY"));
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto read = (*node)->Read(DataKind::kMetadata, key);
-  if (!read.ok()) return read.status().IsNotFound() ? Status::NotFound("no metadata key '" + key + "'") : read.status();
+  auto read = (*node)->memory().GetMetadata(key).get();
+  if (!read.ok()) return read.status();
   Json& j = ctx.result();
   j.Set("key", key);
   SetText(&j, "value", read->value);
-  j.Set("lsn", read->lsn).Set("served_from", read->from_ram ? "ram" : "disk");
+  j.Set("lsn", read->lsn).Set("served_from", read->served_from == records::tier::ram ? "ram" : "disk");
   if (!ctx.json()) {
     std::fwrite(read->value.data(), 1, read->value.size(), stdout);
     std::fputc('\n', stdout);
@@ -234,9 +230,7 @@ Status MetaSet(CommandContext& ctx, const ParsedArgs& args) {
   PDAI_RETURN_IF_ERROR(CheckKey(key, "KEY"));
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  std::vector<Mutation> m;
-  m.push_back(Mutation{DataKind::kMetadata, key, value, false});
-  auto lsn = (*node)->Write(std::move(m));
+  auto lsn = (*node)->memory().PutMetadata(key, value).get();
   if (!lsn.ok()) return lsn.status().WithContext("setting " + key);
   Json& j = ctx.result();
   j.Set("key", key).Set("bytes", static_cast<std::uint64_t>(value.size())).Set("lsn", *lsn);
@@ -251,12 +245,11 @@ Status MetaDelete(CommandContext& ctx, const ParsedArgs& args) {
   if (!node.ok()) return node.status();
   // Read first only to tell the user whether there was anything to delete;
   // the delete itself is written either way (deleting is idempotent).
-  auto read = (*node)->Read(DataKind::kMetadata, key);
+  auto& memory = (*node)->memory();
+  auto read = memory.GetMetadata(key).get();
   if (!read.ok() && !read.status().IsNotFound()) return read.status();
   const bool existed = read.ok();
-  std::vector<Mutation> m;
-  m.push_back(Mutation{DataKind::kMetadata, key, {}, true});
-  auto lsn = (*node)->Write(std::move(m));
+  auto lsn = memory.DeleteMetadata(key).get();
   if (!lsn.ok()) return lsn.status().WithContext("deleting " + key);
   Json& j = ctx.result();
   j.Set("key", key).Set("existed", existed).Set("lsn", *lsn);

@@ -19,11 +19,9 @@
 #include <fstream>
 #include <functional>
 
-#include "actors/records.h"
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
 #include "programs/cli/embedding.h"
-#include "simd/lexical_embedder.h"
 
 namespace postdevai::cli {
 
@@ -59,23 +57,6 @@ struct StoredFile {
   std::string language;
   std::uint64_t bytes = 0;
 };
-
-// The vectors record of a file: its chunks embedded with the lexical embedder.
-std::string LexicalVectors(const LexicalEmbedder& embedder, const std::string& path, const std::string& language,
-                           std::string_view content) {
-  records::FileVectors vectors;
-  vectors.model = std::string(embedder.model());
-  vectors.dimension = static_cast<std::uint32_t>(embedder.dimension());
-  vectors.path = path;
-  vectors.language = language;
-  auto chunks = records::SplitIntoChunks(content);
-  if (chunks.empty()) chunks.push_back(path);  // an empty file: index its name
-  for (auto chunk : chunks) {
-    auto v = embedder.Embed(chunk);
-    vectors.values.insert(vectors.values.end(), v.begin(), v.end());
-  }
-  return records::EncodeFileVectors(vectors);
-}
 
 // Progress on stderr: a redrawn bar on a terminal, a plain line every
 // couple of seconds otherwise (logs and CI keep readable output).
@@ -199,14 +180,13 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   if (!node.ok()) return node.status();
 
   const bool index = !args.Has("--no-index");
-  auto dimension = EmbeddingDimension(ctx, args);
-  if (!dimension.ok()) return dimension.status();
-  const LexicalEmbedder embedder(*dimension);
+  auto& memory = (*node)->memory();
+  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(args, memory));
   // A batch stays well inside the smallest WAL segment a node may use (1 MiB):
   // one batch is one WAL record.
   constexpr std::uint64_t kBatchBytes = 512u << 10;
   constexpr std::size_t kBatchFiles = 256;
-  std::vector<std::vector<Mutation>> batch;  // per file: code, then vectors
+  std::vector<client::CodeFile> batch;
   std::vector<StoredFile> batch_files;
   std::uint64_t batch_bytes = 0;
   std::uint64_t stored_files = 0, stored_bytes = 0, skipped_binary = 0, batches = 0, last_lsn = 0;
@@ -219,9 +199,7 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   // by file, and only the files it still refuses are skipped.
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::Ok();
-    std::vector<Mutation> all;
-    for (const auto& group : batch) all.insert(all.end(), group.begin(), group.end());
-    auto lsn = (*node)->Write(std::move(all));
+    auto lsn = memory.StoreCodeFiles(batch).get();
     if (lsn.ok()) {
       ++batches;
       last_lsn = *lsn;
@@ -231,10 +209,10 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       }
     } else if (lsn.status().code() == StatusCode::kTooLarge) {
       for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto one = (*node)->Write(batch[i]);
+        auto one = memory.StoreCode(batch[i]).get();
         if (one.ok()) {
           ++batches;
-          last_lsn = *one;
+          last_lsn = one->lsn;
           ++stored_files;
           stored_bytes += batch_files[i].bytes;
         } else if (one.status().code() == StatusCode::kTooLarge) {
@@ -272,16 +250,15 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
     }
     const std::string language = LanguageForPath(c.stored_path);
     const std::uint64_t bytes = content.size();
-    std::string value = records::EncodeCode(c.stored_path, language, content);
-    const std::string id = CodeIdForPath(c.stored_path);
-    batch_bytes += value.size();
-    std::vector<Mutation> group{Mutation{DataKind::kCode, id, std::move(value), false}};
+    client::CodeFile file{c.stored_path, std::move(content), language, {}};
     if (index) {
-      std::string vectors = LexicalVectors(embedder, c.stored_path, language, content);
-      batch_bytes += vectors.size();
-      group.push_back(Mutation{DataKind::kVectors, id, std::move(vectors), false});
+      auto indexed = memory.WithLexicalEmbeddings(std::move(file));
+      if (!indexed.ok()) return indexed.status();
+      file = std::move(*indexed);
     }
-    batch.push_back(std::move(group));
+    batch_bytes += bytes + c.stored_path.size() + language.size();
+    for (const auto& e : file.chunk_embeddings) batch_bytes += e.size() * sizeof(float);
+    batch.push_back(std::move(file));
     batch_files.push_back(StoredFile{c.stored_path, language, bytes});
     if (batch_bytes >= kBatchBytes || batch.size() >= kBatchFiles) {
       Status s = flush();
@@ -311,8 +288,8 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       .Set("last_lsn", last_lsn)
       .Set("skipped", std::move(skipped))
       .Set("indexed", index)
-      .Set("embedding_model", index ? Json(std::string(embedder.model())) : Json())
-      .Set("embedding_dimension", index ? Json(static_cast<std::uint64_t>(embedder.dimension())) : Json());
+      .Set("embedding_model", index ? Json(memory.info().vector_model) : Json())
+      .Set("embedding_dimension", index ? Json(static_cast<std::uint64_t>(memory.info().vector_dimension)) : Json());
   if (!ctx.json()) {
     std::printf("ingested %llu files (%s) from %s in %s (%s/s), %llu write batches, last LSN %llu\n",
                 static_cast<unsigned long long>(stored_files), FormatBytes(stored_bytes).c_str(), dir.c_str(),
@@ -326,7 +303,7 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
                 static_cast<unsigned long long>(skipped_dirs));
     if (index) {
       std::printf("indexed for search with the built-in lexical embedder (%s, %zu dimensions)\n",
-                  std::string(embedder.model()).c_str(), embedder.dimension());
+                  memory.info().vector_model.c_str(), static_cast<std::size_t>(memory.info().vector_dimension));
     } else {
       std::printf("not indexed (--no-index)\n");
     }

@@ -1,8 +1,10 @@
-// postdevai-cli's connection to a dragon_node: the controller reached as a
-// CAF remote actor (mutual TLS when the settings carry a certificate, key and
-// CA), with the replies translated into plain structs. Only node_client.cc
-// includes CAF (its headers cost ~15 s per translation unit); the commands
-// work on these structs.
+// postdevai-cli's connection to a dragon_node: the node's endpoint reached as
+// a CAF remote actor (mutual TLS when the settings carry a certificate, key
+// and CA), driven through the client core (client/memory_client.h), which
+// implements the data commands' operations once for every client. The
+// `memory ...` reports are translated into the plain structs the operations
+// commands print. Only node_client.cc includes CAF (its headers cost ~15 s
+// per translation unit).
 //
 // Errors name the node ("node 127.0.0.1:4710 ..."): kUnavailable when it
 // cannot be reached, does not answer within the timeout or drops the
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "client/memory_client.h"
 #include "postdevai/config.h"
 #include "postdevai/status.h"
 
@@ -87,36 +90,6 @@ struct StoreKindInfo {
   std::uint32_t dictionary_id = 0;
 };
 
-struct ReadValue {
-  std::string value;
-  std::uint64_t lsn = 0;
-  bool from_ram = false;
-};
-
-struct Mutation {
-  DataKind kind = DataKind::kMetadata;
-  std::string key;
-  std::string value;
-  bool erase = false;
-};
-
-// A similarity search (the controller's search_atom).
-struct SearchQuery {
-  std::vector<float> embedding;
-  std::string model;
-  std::uint32_t limit = 10;
-  bool exact = false;
-  std::string path_prefix;
-  std::string language;
-};
-
-struct SearchResult {
-  std::string path;
-  std::uint32_t chunk = 0;
-  std::string language;
-  float score = 0;
-};
-
 struct ConnectOptions {
   std::string host;
   std::uint16_t port = 0;
@@ -148,14 +121,8 @@ class NodeClient {
   Result<std::uint64_t> Sync();
   // Compacts the store; its bytes on disk afterwards.
   Result<std::uint64_t> Compact();
-  // Applies the mutations atomically; the LSN once durable.
-  Result<std::uint64_t> Write(std::vector<Mutation> mutations);
-  // The stored chunks nearest to the query, best first (both tiers).
-  Result<std::vector<SearchResult>> Search(const SearchQuery& query);
-  // Appends a message to a session's context; the LSN and the message count.
-  Result<std::pair<std::uint64_t, std::uint64_t>> AppendContext(const std::string& session, const std::string& message);
-  // kNotFound when the key is not stored.
-  Result<ReadValue> Read(DataKind kind, const std::string& key);
+  // The data operations (code, sessions, metadata, search).
+  client::MemoryClient& memory();
 
   NodeClient(const NodeClient&) = delete;
   NodeClient& operator=(const NodeClient&) = delete;

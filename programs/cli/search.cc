@@ -6,7 +6,6 @@
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
 #include "programs/cli/embedding.h"
-#include "simd/lexical_embedder.h"
 
 namespace postdevai::cli {
 
@@ -17,37 +16,35 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
     text += word;
   }
   if (text.empty()) return Status::InvalidArgument("search needs TEXT");
-  SearchQuery query;
-  query.limit = 10;
+  std::size_t limit_results = 10;
   if (auto limit = args.Get("--limit")) {
     char* end = nullptr;
     const unsigned long long n = std::strtoull(limit->c_str(), &end, 10);
     if (end == limit->c_str() || *end != '\0' || n == 0 || n > 10000) {
       return Status::InvalidArgument("bad --limit '" + *limit + "': a number from 1 to 10000");
     }
-    query.limit = static_cast<std::uint32_t>(n);
+    limit_results = static_cast<std::size_t>(n);
   }
-  auto dimension = EmbeddingDimension(ctx, args);
-  if (!dimension.ok()) return dimension.status();
-  const LexicalEmbedder embedder(*dimension);
-  query.embedding = embedder.Embed(text);
-  query.model = std::string(embedder.model());
-  query.exact = args.Has("--exact");
-  if (auto p = args.Get("--path-prefix")) query.path_prefix = *p;
-  if (auto l = args.Get("--language")) query.language = *l;
+  SearchFilter filter;
+  filter.exact = args.Has("--exact");
+  if (auto p = args.Get("--path-prefix")) filter.path_prefix = *p;
+  if (auto l = args.Get("--language")) filter.language = *l;
 
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto hits = (*node)->Search(query);
+  auto& memory = (*node)->memory();
+  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(args, memory));
+  const bool exact = filter.exact;
+  auto hits = memory.SearchText(text, limit_results, std::move(filter)).get();
   if (!hits.ok()) return hits.status();
 
   Json& j = ctx.result();
-  j.Set("node", (*node)->endpoint()).Set("query", text).Set("model", query.model).Set("exact", query.exact);
+  j.Set("node", (*node)->endpoint()).Set("query", text).Set("model", memory.info().vector_model).Set("exact", exact);
   Json results = Json::MakeArray();
   for (const auto& h : *hits) {
     Json r = Json::MakeObject();
     r.Set("path", h.path)
-        .Set("id", CodeIdForPath(h.path))
+        .Set("id", h.id)
         .Set("chunk", static_cast<std::uint64_t>(h.chunk))
         .Set("language", h.language)
         .Set("score", static_cast<double>(h.score));

@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
   const int count = std::atoi(argv[3]);
   for (int i = 0; i < count; ++i) {
     write_batch batch;
-    batch.mutations.push_back(mutation{static_cast<std::uint8_t>(DataKind::kCode), "k" + std::to_string(i),
+    batch.mutations.push_back(mutation{DataKind::kCode, "k" + std::to_string(i),
                                        testing::HotValue(i), false});
     bool ok = false;
-    self->request((*engine)->controller(), std::chrono::seconds(30), write_atom_v, std::move(batch))
+    self->request((*engine)->local(), std::chrono::seconds(30), write_atom_v, std::move(batch))
         .receive([&](std::uint64_t) { ok = true; },
                  [&](caf::error& e) { std::fprintf(stderr, "engine_hot_writer: %s\n", caf::to_string(e).c_str()); });
     if (!ok) return 4;
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   // from disk after the restart: safe, but not what this test measures).
   for (int attempt = 0; attempt < 10000; ++attempt) {
     std::uint64_t entries = 0;
-    self->request((*engine)->controller(), std::chrono::seconds(30), stats_atom_v)
+    self->request((*engine)->local(), std::chrono::seconds(30), stats_atom_v)
         .receive([&](memory_report& r) { entries = r.partitions[static_cast<std::size_t>(DataKind::kCode)].entries; },
                  [](caf::error&) {});
     if (entries >= static_cast<std::uint64_t>(count)) break;

@@ -1,17 +1,15 @@
-// How code files and session contexts are encoded as values of the engine's
-// code and history kinds. Every writer and reader of those kinds uses these
-// functions (the blocking facade, postdevai-cli), so that a file stored by
-// one is read back by the other. Header-only and free of CAF, so that
-// programs can include it without the actor headers.
+// How code files, session contexts and their embeddings are encoded as values
+// of the engine's code, history and vectors kinds. Every writer and reader of
+// those kinds uses these functions (the client core, the vector index), so a
+// file stored by one is read back by every other. Header-only and free of CAF.
 //
-// Formats (little-endian 32-bit lengths):
-//   code value:    len(path) path  len(language) language  len(content) content
-//   history value: count, then len(message) message, count times
+// Formats (records/coding.h: fixed32 little-endian, length-prefixed strings):
+//   code value:    path  language  content                (three strings)
+//   history value: u32 count, then count messages         (strings)
 //   vectors value: the embeddings of one code file's chunks, or of one
 //                  session's messages:
 //                  u32 version (1), u32 owner (0 code file, 1 session),
-//                  len(model) model, u32 dimension, len(path) path,
-//                  len(language) language, len(session) session, u32 count,
+//                  model, u32 dimension, path, language, session, u32 count,
 //                  then count x dimension float32
 // The key of a code record is CodeIdForPath(path) (include/postdevai/hybrid_memory.h),
 // and so is the key of that file's vectors record (in the vectors kind); the
@@ -30,25 +28,9 @@
 #include <vector>
 
 #include "postdevai/status.h"
+#include "records/coding.h"
 
 namespace postdevai::records {
-
-namespace detail {
-
-inline void PutLength(std::string* out, std::size_t n) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-}
-
-// Reads a length and checks that that many bytes follow.
-inline bool GetLength(std::string_view* in, std::size_t* n) {
-  if (in->size() < 4) return false;
-  *n = 0;
-  for (int i = 0; i < 4; ++i) *n |= static_cast<std::size_t>(static_cast<std::uint8_t>((*in)[i])) << (8 * i);
-  in->remove_prefix(4);
-  return *n <= in->size();
-}
-
-}  // namespace detail
 
 // The parts of a stored code file (no id or LSN: those come from the key and the read).
 struct CodeParts {
@@ -60,50 +42,36 @@ struct CodeParts {
 inline std::string EncodeCode(std::string_view path, std::string_view language, std::string_view content) {
   std::string v;
   v.reserve(12 + path.size() + language.size() + content.size());
-  for (auto part : {path, language, content}) {
-    detail::PutLength(&v, part.size());
-    v.append(part);
-  }
+  for (auto part : {path, language, content}) PutLengthPrefixed(&v, part);
   return v;
 }
 
 // `id` only names the record in the error message.
 inline Result<CodeParts> DecodeCode(std::string_view id, std::string_view v) {
   CodeParts r;
-  std::string* parts[] = {&r.path, &r.language, &r.content};
-  for (auto* part : parts) {
-    std::size_t n;
-    if (!detail::GetLength(&v, &n)) return Status::Corruption("code record " + std::string(id) + ": malformed");
-    part->assign(v.substr(0, n));
-    v.remove_prefix(n);
+  if (!GetLengthPrefixed(&v, &r.path) || !GetLengthPrefixed(&v, &r.language) || !GetLengthPrefixed(&v, &r.content)) {
+    return Status::Corruption("code record " + std::string(id) + ": malformed");
   }
   return r;
 }
 
 inline std::string EncodeMessages(const std::vector<std::string>& messages) {
   std::string v;
-  detail::PutLength(&v, messages.size());
-  for (const auto& m : messages) {
-    detail::PutLength(&v, m.size());
-    v += m;
-  }
+  PutFixed32(&v, static_cast<std::uint32_t>(messages.size()));
+  for (const auto& m : messages) PutLengthPrefixed(&v, m);
   return v;
 }
 
 // `session` only names the record in the error message.
 inline Result<std::vector<std::string>> DecodeMessages(std::string_view session, std::string_view v) {
-  if (v.size() < 4) return Status::Corruption("session context " + std::string(session) + ": malformed");
-  std::size_t count = 0;
-  for (int i = 0; i < 4; ++i) count |= static_cast<std::size_t>(static_cast<std::uint8_t>(v[i])) << (8 * i);
-  v.remove_prefix(4);
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < count; ++i) {
-    std::size_t n;
-    if (!detail::GetLength(&v, &n)) {
-      return Status::Corruption("session context " + std::string(session) + ": malformed");
-    }
-    out.emplace_back(v.substr(0, n));
-    v.remove_prefix(n);
+  auto bad = [&] { return Status::Corruption("session context " + std::string(session) + ": malformed"); };
+  std::uint32_t count;
+  if (!GetFixed32(&v, &count)) return bad();
+  // Each message takes at least its 4-byte length: a count beyond that is a lie.
+  if (count > v.size() / 4) return bad();
+  std::vector<std::string> out(count);
+  for (auto& message : out) {
+    if (!GetLengthPrefixed(&v, &message)) return bad();
   }
   return out;
 }
@@ -125,16 +93,12 @@ struct FileVectors {
 inline std::string EncodeFileVectors(const FileVectors& f) {
   std::string v;
   v.reserve(32 + f.model.size() + f.path.size() + f.language.size() + f.values.size() * sizeof(float));
-  detail::PutLength(&v, 1);
-  detail::PutLength(&v, f.owner);
-  detail::PutLength(&v, f.model.size());
-  v += f.model;
-  detail::PutLength(&v, f.dimension);
-  for (const std::string* text : {&f.path, &f.language, &f.session}) {
-    detail::PutLength(&v, text->size());
-    v += *text;
-  }
-  detail::PutLength(&v, f.chunks());
+  PutFixed32(&v, 1);
+  PutFixed32(&v, f.owner);
+  PutLengthPrefixed(&v, f.model);
+  PutFixed32(&v, f.dimension);
+  for (const std::string* text : {&f.path, &f.language, &f.session}) PutLengthPrefixed(&v, *text);
+  PutFixed32(&v, static_cast<std::uint32_t>(f.chunks()));
   v.append(reinterpret_cast<const char*>(f.values.data()), f.values.size() * sizeof(float));
   return v;
 }
@@ -142,30 +106,20 @@ inline std::string EncodeFileVectors(const FileVectors& f) {
 // `key` only names the record in the error message.
 inline Result<FileVectors> DecodeFileVectors(std::string_view key, std::string_view v) {
   auto bad = [&] { return Status::Corruption("vectors record " + std::string(key) + ": malformed"); };
-  auto u32 = [&](std::size_t* out) {
-    if (v.size() < 4) return false;
-    *out = 0;
-    for (int i = 0; i < 4; ++i) *out |= static_cast<std::size_t>(static_cast<std::uint8_t>(v[i])) << (8 * i);
-    v.remove_prefix(4);
-    return true;
-  };
-  auto text = [&](std::string* out) {
-    std::size_t n;
-    if (!detail::GetLength(&v, &n)) return false;
-    out->assign(v.substr(0, n));
-    v.remove_prefix(n);
-    return true;
-  };
   FileVectors f;
-  std::size_t version, owner, dimension, chunks;
-  if (!u32(&version) || version != 1 || !u32(&owner) || owner > 1 || !text(&f.model) || !u32(&dimension) ||
-      !text(&f.path) || !text(&f.language) || !text(&f.session) || !u32(&chunks)) {
+  std::uint32_t version, owner, dimension, chunks;
+  if (!GetFixed32(&v, &version) || version != 1 || !GetFixed32(&v, &owner) || owner > 1 ||
+      !GetLengthPrefixed(&v, &f.model) || !GetFixed32(&v, &dimension) || !GetLengthPrefixed(&v, &f.path) ||
+      !GetLengthPrefixed(&v, &f.language) || !GetLengthPrefixed(&v, &f.session) || !GetFixed32(&v, &chunks)) {
     return bad();
   }
   f.owner = static_cast<FileVectors::Owner>(owner);
-  f.dimension = static_cast<std::uint32_t>(dimension);
-  if (dimension == 0 || chunks > (1u << 20) || v.size() != chunks * dimension * sizeof(float)) return bad();
-  f.values.resize(chunks * dimension);
+  f.dimension = dimension;
+  if (dimension == 0 || chunks > (1u << 20) ||
+      v.size() != static_cast<std::uint64_t>(chunks) * dimension * sizeof(float)) {
+    return bad();
+  }
+  f.values.resize(static_cast<std::size_t>(chunks) * dimension);
   std::memcpy(f.values.data(), v.data(), v.size());
   return f;
 }

@@ -1,0 +1,118 @@
+// The client core: each domain operation of the engine implemented once —
+// store a code file (and replace its vectors), store and index it, read it
+// back by id or path, store / append / read a session's context, metadata,
+// search with filters, and the operations of `memory ...`. The facade
+// (include/postdevai/hybrid_memory.h) and postdevai-cli use it; each talks to
+// its engine through an EnginePort.
+//
+// Every method returns a future fulfilled with the outcome; nothing blocks
+// until get(). Errors name the problem: kInvalidArgument (empty path / key /
+// session, embeddings of the wrong dimension or count), kNotFound ("no code
+// stored for path P"), and whatever the engine answers (kTooLarge, kNoSpace,
+// kUnavailable, ...). Thread-safe: methods may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/engine_port.h"
+#include "postdevai/hybrid_memory.h"
+#include "postdevai/status.h"
+#include "records/engine_types.h"
+
+namespace postdevai::client {
+
+template <class T>
+using Future = std::future<Result<T>>;
+
+// A code file to store, with the embeddings of its chunks (records::
+// SplitIntoChunks order) when it is to be indexed; none: not indexed, and
+// any vectors the path had are removed (they describe old content).
+struct CodeFile {
+  std::string path;
+  std::string content;
+  std::string language;
+  std::vector<std::vector<float>> chunk_embeddings;
+};
+
+// Where a write landed.
+struct Stored {
+  std::string id;  // the record's id (code: CodeIdForPath(path); sessions: the session id)
+  std::uint64_t lsn = 0;
+};
+
+struct SessionContext {
+  std::vector<std::string> messages;
+  std::uint64_t lsn = 0;
+  bool served_from_ram = false;
+};
+
+class MemoryClient {
+ public:
+  // `info` is the engine's (its vector model and dimension): what this
+  // client's vectors records carry.
+  MemoryClient(std::shared_ptr<EnginePort> port, records::engine_info info);
+
+  const records::engine_info& info() const { return info_; }
+  EnginePort& port() const { return *port_; }
+
+  // --- code ---
+  // Stores (or replaces) the file; vectors the path had are removed.
+  Future<Stored> StoreCode(CodeFile file);
+  // Several files in one atomic write (one LSN), each as StoreCode stores it.
+  Future<std::uint64_t> StoreCodeFiles(std::vector<CodeFile> files);
+  // The file's chunks embedded with the built-in lexical embedder at the
+  // engine's dimension; kInvalidArgument unless the engine's model is the
+  // lexical embedder's ("lexical-v1").
+  Result<CodeFile> WithLexicalEmbeddings(CodeFile file) const;
+  Future<CodeRecord> GetCode(std::string id);
+  Future<CodeRecord> GetCodeByPath(std::string path);
+  // Deletes the file and its vectors.
+  Future<std::uint64_t> DeleteCode(std::string path);
+
+  // --- sessions ---
+  // Replaces the session's context; with embeddings (one per message) its
+  // messages are indexed, without them any old message vectors go.
+  Future<Stored> StoreContext(std::string session, std::vector<std::string> messages,
+                              std::vector<std::vector<float>> message_embeddings = {});
+  Future<SessionContext> GetContext(std::string session);
+  // Appends one message durably; concurrent appends are never lost.
+  Future<records::append_result> AppendContext(std::string session, std::string message);
+
+  // --- metadata ---
+  Future<std::uint64_t> PutMetadata(std::string key, std::string value);
+  Future<records::read_result> GetMetadata(std::string key);
+  // The same with a callback (run on the port's thread), for hosts that
+  // build futures of their own types.
+  void PutMetadata(std::string key, std::string value, Reply<std::uint64_t> done);
+  void GetMetadata(std::string key, Reply<records::read_result> done);
+  Future<std::uint64_t> DeleteMetadata(std::string key);
+
+  // --- search ---
+  Future<std::vector<SearchHit>> SearchSimilar(std::vector<float> query, std::size_t limit, SearchFilter filter = {});
+  // `text` embedded with the built-in lexical embedder at the engine's
+  // dimension (the same model check as WithLexicalEmbeddings).
+  Future<std::vector<SearchHit>> SearchText(std::string_view text, std::size_t limit, SearchFilter filter = {});
+
+  // --- operations ---
+  Future<records::memory_report> Stats();
+  Future<std::vector<records::store_kind_report>> Breakdown();
+  Future<std::vector<records::eviction_result>> Evict(std::uint64_t older_than_seconds, bool dry_run);
+  Future<std::uint64_t> Sync();
+  Future<std::uint64_t> Compact();
+
+ private:
+  Result<records::write_batch> CodeFileMutations(CodeFile& file, records::write_batch batch) const;
+  Status CheckLexicalModel(const char* what) const;
+  std::shared_ptr<EnginePort> port_;
+  records::engine_info info_;
+};
+
+// Asks the engine behind `port` for its info, then builds a client on it.
+Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port);
+
+}  // namespace postdevai::client

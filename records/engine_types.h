@@ -1,0 +1,199 @@
+// The vocabulary of the engine's public verbs: what a write carries, what a
+// read, a search or a report returns. Plain structs with no CAF in them, so
+// the client core, the CLI and the facade use them without the actor
+// headers; actors/messages.h makes them CAF messages (inspect overloads and
+// type IDs) for the actors and for CAF peers.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "postdevai/config.h"
+
+namespace postdevai::records {
+
+// Limits every entry point enforces before it allocates or forwards anything.
+inline constexpr std::size_t kMaxKeyBytes = 4096;
+inline constexpr std::uint32_t kMaxSearchResults = 10000;
+
+// One change: a put (value) or a delete, of one key of one kind.
+struct mutation {
+  DataKind kind = DataKind::kMetadata;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+inline mutation MakePut(DataKind kind, std::string key, std::string value) {
+  return mutation{kind, std::move(key), std::move(value), false};
+}
+inline mutation MakeDelete(DataKind kind, std::string key) { return mutation{kind, std::move(key), {}, true}; }
+
+// Mutations applied atomically under one LSN.
+struct write_batch {
+  std::vector<mutation> mutations;
+};
+
+// A durable write the journal logged: its LSN and mutations.
+struct logged_write {
+  std::uint64_t lsn = 0;
+  std::vector<mutation> mutations;
+};
+
+// A value and the LSN that wrote it.
+struct versioned_value {
+  std::string value;
+  std::uint64_t lsn = 0;
+};
+
+// Where a read was served from.
+enum class tier : std::uint8_t { ram = 0, disk = 1 };
+
+struct read_result {
+  std::string value;
+  std::uint64_t lsn = 0;
+  tier served_from = tier::ram;
+};
+
+// A message appended to a session's context: the write's LSN and how many
+// messages the session holds now.
+struct append_result {
+  std::uint64_t lsn = 0;
+  std::uint64_t messages = 0;
+};
+
+// Statistics of one RAM-Lake partition.
+struct partition_report {
+  DataKind kind = DataKind::kVectors;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;         // live bytes in the file
+  std::uint64_t budget_bytes = 0;  // usable bytes
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t dirty_entries = 0;
+  std::uint64_t persisted_lsn = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t max_record_bytes = 0;  // larger values are never cached in RAM
+  std::uint64_t uncached_writes = 0;   // writes RAM refused (too large, or all dirty)
+  std::uint64_t promotions = 0;        // values loaded from the store that landed in RAM
+  bool ready = false;              // false while re-attaching after a restart
+  std::string eviction_policy;
+  std::string file;
+};
+
+// What an eviction from one partition took (or, in a dry run, would take).
+struct eviction_result {
+  DataKind kind = DataKind::kVectors;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
+};
+
+// Statistics of one kind in the persistent store.
+struct store_kind_report {
+  DataKind kind = DataKind::kVectors;
+  std::uint64_t entries = 0;
+  std::uint64_t raw_bytes = 0;
+  std::uint64_t stored_bytes = 0;
+  std::uint64_t disk_bytes = 0;
+  std::uint32_t dictionary_id = 0;
+};
+
+// The journal's and the sync timer's view.
+struct sync_report {
+  std::uint64_t durable_lsn = 0;
+  std::uint64_t applied_lsn = 0;     // applied to the store
+  std::uint64_t checkpoint_lsn = 0;
+  double seconds_since_checkpoint = 0;  // sync_lag_seconds
+  std::uint64_t wal_segments = 0;
+  std::uint64_t wal_bytes = 0;       // appended since start
+  std::uint64_t wal_syncs = 0;
+  std::uint64_t wal_records = 0;
+  std::uint64_t wal_live_bytes = 0;  // bytes of records in live segments (the backlog)
+  std::uint64_t checkpoints = 0;
+  // The store's side (O(1) figures, for metrics).
+  std::uint64_t store_disk_bytes = 0;      // LevelDB's estimate
+  std::uint64_t store_raw_bytes = 0;       // value bytes written since start
+  std::uint64_t store_encoded_bytes = 0;   // the same, compressed, as stored
+};
+
+// Request latencies seen by the controller, as cumulative histogram counts:
+// buckets[i] counts requests that took at most kLatencyBoundsMicros[i] (the
+// last bucket: longer than all of them).
+inline constexpr std::array<std::uint64_t, 14> kLatencyBoundsMicros = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000};
+struct latency_histogram {
+  std::vector<std::uint64_t> buckets = std::vector<std::uint64_t>(kLatencyBoundsMicros.size() + 1, 0);
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+  void Add(std::uint64_t micros) {
+    std::size_t i = 0;
+    while (i < kLatencyBoundsMicros.size() && micros > kLatencyBoundsMicros[i]) ++i;
+    ++buckets[i];
+    sum_seconds += static_cast<double>(micros) / 1e6;
+    ++count;
+  }
+  // The q-quantile's bucket bound in seconds: the quantile took at most this
+  // long. Negative when it fell in the last, unbounded bucket (or no requests).
+  double QuantileAtMostSeconds(double q) const {
+    if (count == 0) return -1;
+    const double target = q * static_cast<double>(count);
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      seen += buckets[i];
+      if (static_cast<double>(seen) >= target) {
+        return i < kLatencyBoundsMicros.size() ? static_cast<double>(kLatencyBoundsMicros[i]) / 1e6 : -1.0;
+      }
+    }
+    return -1;
+  }
+};
+
+// Everything `memory stats` shows.
+struct memory_report {
+  std::vector<partition_report> partitions;
+  sync_report sync;
+  std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, promotions = 0;
+  std::uint64_t prefetches = 0, prefetch_hits = 0;
+  bool prefetch_enabled = false;
+  latency_histogram read_latency, write_latency;
+  std::uint64_t errors = 0;  // requests answered with an error
+};
+
+// Who owns a vector: a chunk of a code file or a message of a session.
+// any: no filter (search requests only).
+enum class vector_owner : std::uint8_t { code_chunk = 0, history_message = 1, any = 255 };
+
+// A similarity search. metric: 0 inner product, 1 squared L2, 2 cosine
+// (simd::VectorMetric).
+struct search_request {
+  std::vector<float> query;
+  std::string model;
+  std::uint32_t k = 10;
+  std::uint8_t metric = 2;
+  bool exact = false;
+  vector_owner owner = vector_owner::any;
+  std::string path_prefix;
+  std::string language;
+  std::string session;
+};
+
+struct search_hit {
+  std::uint64_t id = 0;
+  std::string path;      // code chunks
+  std::uint32_t chunk = 0;  // chunk of the file, or message of the session
+  std::string language;
+  std::string session;   // history messages
+  float score = 0;
+};
+
+// What a client needs to know about the engine it talks to.
+struct engine_info {
+  std::string vector_model;         // [vectors] model: what stored vectors must carry
+  std::uint32_t vector_dimension = 0;
+  std::uint64_t max_value_bytes = 0;  // larger values are refused (kTooLarge)
+};
+
+}  // namespace postdevai::records
