@@ -1,6 +1,7 @@
 #include "actors/endpoint_actor.h"
 
 #include "actors/fan_in.h"
+#include "postdevai/log.h"
 
 namespace postdevai::actors {
 namespace {
@@ -25,6 +26,17 @@ class EndpointActor : public engine_actor::base {
 
   behavior_type make_behavior() override {
     auto* self = this;
+    // A peer's stray or hostile messages are refused with unexpected_message;
+    // the log names the first few, then every 1000th (a peer cannot flood it).
+    set_default_handler([](caf::scheduled_actor* actor, caf::message_view& view) -> caf::result<caf::message> {
+      auto* endpoint = static_cast<EndpointActor*>(actor);
+      const auto n = ++endpoint->unexpected_;
+      if (n <= 10 || n % 1000 == 0) {
+        LogWarning("endpoint", "refused a message outside the public protocol (" + std::to_string(n) +
+                                   " so far): " + caf::to_string(view.copy_content_to_message()).substr(0, 200));
+      }
+      return caf::sec::unexpected_message;
+    });
     const controller_actor& c = controller_;
     return {
         [=](write_atom, write_batch& batch) { return Forward<std::uint64_t>(self, c, write_atom_v, std::move(batch)); },
@@ -51,6 +63,7 @@ class EndpointActor : public engine_actor::base {
  private:
   controller_actor controller_;
   std::shared_ptr<std::atomic<bool>> stopping_;
+  std::uint64_t unexpected_ = 0;
 };
 
 }  // namespace

@@ -236,10 +236,10 @@ struct CliResult {
 
 inline std::string CliPath() { return std::string(POSTDEVAI_BIN_DIR) + "/postdevai-cli"; }
 
-// Starts postdevai-cli with args; stdin from `stdin_file` (or /dev/null),
-// stdout and stderr into files under `dir`. Returns the pid.
-inline pid_t SpawnCli(const std::vector<std::string>& args, const std::string& dir, const std::string& stdin_file = "") {
-  const std::string program = CliPath();
+// Starts `program` with args; stdin from `stdin_file` (or /dev/null),
+// stdout and stderr into dir/cli.out and dir/cli.err. Returns the pid.
+inline pid_t SpawnProgram(const std::string& program, const std::vector<std::string>& args, const std::string& dir,
+                          const std::string& stdin_file = "") {
   if (::access(program.c_str(), X_OK) != 0) throw std::runtime_error(program + " is not built");
   std::vector<std::string> all = {program};
   all.insert(all.end(), args.begin(), args.end());
@@ -263,6 +263,11 @@ inline pid_t SpawnCli(const std::vector<std::string>& args, const std::string& d
   return pid;
 }
 
+// Starts postdevai-cli (see SpawnProgram).
+inline pid_t SpawnCli(const std::vector<std::string>& args, const std::string& dir, const std::string& stdin_file = "") {
+  return SpawnProgram(CliPath(), args, dir, stdin_file);
+}
+
 // Waits for pid; kills it after `limit` (a hung CLI fails the test, not the run).
 inline int WaitCli(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(120)) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -278,6 +283,17 @@ inline int WaitCli(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs a program of the build (bin/NAME) to completion, without stdin.
+inline CliResult RunProgram(const std::string& name, const std::vector<std::string>& args) {
+  TempDir dir("program-run");
+  CliResult r;
+  pid_t pid = SpawnProgram(std::string(POSTDEVAI_BIN_DIR) + "/" + name, args, dir.path());
+  r.exit_code = WaitCli(pid);
+  r.out = ReadFile(dir / "cli.out");
+  r.err = ReadFile(dir / "cli.err");
+  return r;
 }
 
 // Runs postdevai-cli to completion. `stdin_data`, when given, is its stdin.

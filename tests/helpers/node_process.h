@@ -45,9 +45,15 @@ class NodeProcess {
   }
   ~NodeProcess() { Stop(); }
 
+  // Starts the node (again, after Stop or Kill: same config and data).
   void Start() {
     const std::string node = std::string(POSTDEVAI_BIN_DIR) + "/dragon_node";
+    // Only what this start logs counts (the log is appended to across restarts).
+    const std::size_t log_offset = ReadFile(log_path_).size();
+    port_ = 0;
+    metrics_port_ = 0;
     pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(fd, 2);
@@ -60,6 +66,7 @@ class NodeProcess {
     const std::regex metrics(R"(metrics at http://([0-9.]+):([0-9]+)/metrics)");
     for (int i = 0; i < 600; ++i) {
       std::string log = ReadFile(log_path_);
+      log = log.size() > log_offset ? log.substr(log_offset) : std::string();
       std::smatch m;
       if (std::regex_search(log, m, serving)) port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
       if (std::regex_search(log, m, metrics)) metrics_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
@@ -82,6 +89,15 @@ class NodeProcess {
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
     return status;
+  }
+
+  // SIGKILL, then wait: the node dies as in a crash (no checkpoint).
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
   }
 
   std::uint16_t port() const { return port_; }
