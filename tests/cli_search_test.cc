@@ -56,6 +56,20 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
   const JsonValue net_json = net.Json();
   for (const auto& r : net_json["results"].array) CHECK(r["path"].string.rfind(tree / "net", 0) == 0);
 
+  // `code put` of new content replaces the file's vectors too: a word only
+  // the old content had no longer finds that file.
+  WriteFile(tree / "new_btree.cc", "int unrelatedHelper(int x);\n");
+  CliResult put = RunCli(At(node, {"code", "put", tree / "db/btree.cc", "--file", tree / "new_btree.cc"}));
+  INFO(put.out << put.err);
+  REQUIRE(put.exit_code == 0);
+  CliResult after = RunCli(At(node, {"search", "split", "btree", "node", "--exact"}));
+  REQUIRE(after.exit_code == 0);
+  const JsonValue after_json = after.Json();
+  CHECK(!after_json["results"].array.empty());
+  for (const auto& r : after_json["results"].array) CHECK(r["path"].string != (tree / "db/btree.cc"));
+  CliResult got = RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "code", "get", "--path", tree / "db/btree.cc"});
+  CHECK(got.out == "int unrelatedHelper(int x);\n");
+
   // Bad arguments name the problem; a --dimension that is not the node's is
   // refused naming both.
   CliResult bad = RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "search", "x", "--limit", "0"});

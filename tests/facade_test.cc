@@ -226,6 +226,30 @@ TEST_CASE("async calls overlap, from one thread and from many", "[facade]") {
   CHECK(after.wal_syncs - before.wal_syncs < 400);
 }
 
+TEST_CASE("[wal] group_commit_max_batch caps the writes one fdatasync covers", "[facade]") {
+  // 200 async puts in flight at once: with the default batch they share a
+  // few syncs; with a batch of 1 each write has a sync of its own.
+  for (std::uint32_t max_batch : {256u, 1u}) {
+    TempDir disk("facade");
+    TempDir ram("facade", "/dev/shm");
+    auto config = SmallConfig(disk, ram);
+    config.wal.group_commit_max_batch = max_batch;
+    auto memory = MustOpen(config);
+    const auto before = memory->Stats().value();
+    std::vector<std::future<Status>> puts;
+    for (int i = 0; i < 200; ++i) puts.push_back(memory->PutMetadataAsync("k" + std::to_string(i), "v"));
+    for (auto& p : puts) REQUIRE(p.get().ok());
+    const auto after = memory->Stats().value();
+    INFO("group_commit_max_batch " << max_batch);
+    CHECK(after.durable_lsn - before.durable_lsn == 200);
+    if (max_batch == 1) {
+      CHECK(after.wal_syncs - before.wal_syncs == 200);
+    } else {
+      CHECK(after.wal_syncs - before.wal_syncs < 200);
+    }
+  }
+}
+
 TEST_CASE("an async future becomes ready without being waited on with get()", "[facade]") {
   // A host that polls (wait_for) instead of blocking must see the future
   // become ready once the write is durable (a deferred future never would).
