@@ -20,8 +20,8 @@ class ActorPort final : public client::EnginePort {
   void Write(records::write_batch batch, client::Reply<std::uint64_t> done) override {
     Issue<std::uint64_t>("write", std::move(done), write_atom_v, std::move(batch));
   }
-  void Read(DataKind kind, std::string key, client::Reply<records::read_result> done) override {
-    Issue<records::read_result>("read", std::move(done), read_atom_v, kind, std::move(key));
+  void Read(DataKind kind, std::string key, std::string reader, client::Reply<records::read_result> done) override {
+    Issue<records::read_result>("read", std::move(done), read_atom_v, kind, std::move(key), std::move(reader));
   }
   void Append(std::string session, std::string message, client::Reply<records::append_result> done) override {
     Issue<records::append_result>("context add", std::move(done), append_atom_v, std::move(session),

@@ -347,7 +347,7 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
         if (queue.size() == 1) StartAppend(self, session);
         return rp;
       },
-      [=](read_atom, DataKind kind, std::string& key) -> caf::result<read_result> {
+      [=](read_atom, DataKind kind, std::string& key, std::string& reader) -> caf::result<read_result> {
         if (!ValidKind(kind)) {
           return ToError(Status::InvalidArgument("read: unknown kind " + std::to_string(static_cast<unsigned>(kind))));
         }
@@ -355,7 +355,6 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
         auto rp = self->make_response_promise<read_result>();
         ++self->state.reads;
         const auto started = ClockMicros(self);
-        const std::string reader = caf::to_string(self->current_sender());
         self->request(self->state.parts.partitions[static_cast<std::size_t>(kind)], caf::infinite, read_atom_v, key)
             .then(
                 [=](versioned_value& v) mutable {

@@ -40,8 +40,8 @@ class EndpointActor : public engine_actor::base {
     const controller_actor& c = controller_;
     return {
         [=](write_atom, write_batch& batch) { return Forward<std::uint64_t>(self, c, write_atom_v, std::move(batch)); },
-        [=](read_atom, DataKind kind, std::string& key) {
-          return Forward<read_result>(self, c, read_atom_v, kind, std::move(key));
+        [=](read_atom, DataKind kind, std::string& key, std::string& reader) {
+          return Forward<read_result>(self, c, read_atom_v, kind, std::move(key), std::move(reader));
         },
         [=](append_atom, std::string& session, std::string& message) {
           return Forward<append_result>(self, c, append_atom_v, std::move(session), std::move(message));

@@ -45,7 +45,7 @@ Result<std::unique_ptr<HybridMemory>> HybridMemory::Open(const HybridMemoryConfi
   impl->engine = std::move(*engine);
   records::engine_info info{config.vectors.model, config.vectors.dimension, 0};
   impl->client = std::make_unique<client::MemoryClient>(actors::MakeActorPort(*impl->system, impl->engine->local()),
-                                                         std::move(info));
+                                                         std::move(info), "facade");
   return std::unique_ptr<HybridMemory>(new HybridMemory(std::move(impl)));
 }
 

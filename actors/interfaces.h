@@ -32,7 +32,9 @@ using engine_actor = caf::typed_actor<
     // kTooLarge (value over engine_info::max_value_bytes), kNoSpace, kIoError.
     caf::replies_to<write_atom, write_batch>::with<std::uint64_t>,
     // The value of (kind, key) from RAM, else from the store; kNotFound.
-    caf::replies_to<read_atom, DataKind, std::string>::with<read_result>,
+    // `reader` names the stream of reads (a client, a session; empty: none)
+    // whose order the prefetcher learns to warm the likely next read.
+    caf::replies_to<read_atom, DataKind, std::string, std::string>::with<read_result>,
     // Appends a message to a session's context (history kind) durably.
     // Appends to one session are applied one after another, so concurrent
     // appends never lose a message.

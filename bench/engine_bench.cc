@@ -279,7 +279,7 @@ void IssueNext(caf::event_based_actor* self, std::shared_ptr<ClosedLoop> st) {
             },
             on_error);
   } else {
-    self->request(st->controller, caf::infinite, read_atom_v, kMeta, (*st->keys)[i])
+    self->request(st->controller, caf::infinite, read_atom_v, kMeta, (*st->keys)[i], std::string())
         .then(
             [=](read_result& r) {
               st->run.latency.Add(NanosBetween(t0, Clock::now()));
@@ -339,7 +339,7 @@ void SendDue(caf::event_based_actor* self, std::shared_ptr<OpenLoop> st) {
     st->next_due += st->interval;
     ++st->outstanding;
     const auto sent = Clock::now();
-    self->request(st->controller, caf::infinite, read_atom_v, kMeta, (*st->keys)[st->rng() % st->keys->size()])
+    self->request(st->controller, caf::infinite, read_atom_v, kMeta, (*st->keys)[st->rng() % st->keys->size()], std::string())
         .then(
             [=](read_result& r) {
               const auto t = Clock::now();
@@ -439,7 +439,7 @@ BridgeBreakdown FacadeBridgeProbe(caf::actor_system& sys, const engine_actor& co
     auto call = std::make_shared<actors::facade_call>();
     call->run = [promise, controller, key = keys[rng() % keys.size()]](caf::event_based_actor* self) {
       const auto at_bridge = Clock::now();
-      self->request(controller, caf::infinite, read_atom_v, kMeta, key)
+      self->request(controller, caf::infinite, read_atom_v, kMeta, key, std::string())
           .then([=](read_result& r) { promise->set_value({at_bridge, Clock::now(), r.value.size() == kValueBytes}); },
                 [=](caf::error&) { promise->set_value({at_bridge, Clock::now(), false}); });
     };
@@ -860,7 +860,7 @@ int RunEngineBench(const Args& args) {
     caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
     scoped_read = ScopedActorRun(sys, o.seconds, [&](caf::scoped_actor& self, std::mt19937_64& rng) {
       bool ok = false;
-      self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()])
+      self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()], std::string())
           .receive([&](read_result& r) { ok = r.value.size() == kValueBytes; }, [&](caf::error&) {});
       return ok;
     });
@@ -938,7 +938,7 @@ int RunEngineBench(const Args& args) {
         const engine_actor controller = v->engine->engine();
         Run scoped = ScopedActorRun(*v->sys, slice, [&](caf::scoped_actor& self, std::mt19937_64& rng) {
           bool ok = false;
-          self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()])
+          self->request(controller, caf::infinite, read_atom_v, kMeta, hot_keys[rng() % hot_keys.size()], std::string())
               .receive([&](read_result& r) { ok = r.value.size() == kValueBytes; }, [&](caf::error&) {});
           return ok;
         });

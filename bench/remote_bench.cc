@@ -122,7 +122,7 @@ Run ReadLoop(caf::actor_system& sys, const engine_actor& node, int clients, int 
         }
         const auto t0 = Clock::now();
         const std::string key = "k" + std::to_string((i * 7919 + static_cast<std::uint64_t>(c)) % static_cast<std::uint64_t>(keys));
-        self->request(node, std::chrono::seconds(30), read_atom_v, DataKind::kMetadata, key)
+        self->request(node, std::chrono::seconds(30), read_atom_v, DataKind::kMetadata, key, std::string())
             .then(
                 [=](read_result&) {
                   latency->Add(static_cast<std::uint64_t>(

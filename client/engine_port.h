@@ -29,7 +29,8 @@ class EnginePort {
   virtual ~EnginePort() = default;
 
   virtual void Write(records::write_batch batch, Reply<std::uint64_t> done) = 0;
-  virtual void Read(DataKind kind, std::string key, Reply<records::read_result> done) = 0;
+  // `reader` names the stream of reads the engine's prefetcher learns from.
+  virtual void Read(DataKind kind, std::string key, std::string reader, Reply<records::read_result> done) = 0;
   virtual void Append(std::string session, std::string message, Reply<records::append_result> done) = 0;
   virtual void Search(records::search_request request, Reply<std::vector<records::search_hit>> done) = 0;
   virtual void Stats(Reply<records::memory_report> done) = 0;

@@ -82,8 +82,8 @@ Result<std::string> EncodeEmbeddings(records::FileVectors vectors, const std::ve
 
 }  // namespace
 
-MemoryClient::MemoryClient(std::shared_ptr<EnginePort> port, records::engine_info info)
-    : port_(std::move(port)), info_(std::move(info)) {}
+MemoryClient::MemoryClient(std::shared_ptr<EnginePort> port, records::engine_info info, std::string reader)
+    : port_(std::move(port)), info_(std::move(info)), reader_(std::move(reader)) {}
 
 Result<records::write_batch> MemoryClient::CodeFileMutations(CodeFile& file, records::write_batch batch) const {
   PDAI_RETURN_IF_ERROR(CheckName(file.path, "store code", "path"));
@@ -148,7 +148,7 @@ Future<CodeRecord> MemoryClient::GetCode(std::string id) {
   if (Status s = CheckName(id, "get code", "id"); !s.ok()) return Ready<CodeRecord>(s);
   return Ask<records::read_result, CodeRecord>(
       [&](auto reply) {
-        port_->Read(DataKind::kCode, id, [id, reply = std::move(reply)](Result<records::read_result> r) {
+        port_->Read(DataKind::kCode, id, reader_, [id, reply = std::move(reply)](Result<records::read_result> r) {
           if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound("no code with id " + id));
           reply(std::move(r));
         });
@@ -166,7 +166,7 @@ Future<CodeRecord> MemoryClient::GetCodeByPath(std::string path) {
   const std::string id = CodeIdForPath(path);
   return Ask<records::read_result, CodeRecord>(
       [&](auto reply) {
-        port_->Read(DataKind::kCode, id, [path, reply = std::move(reply)](Result<records::read_result> r) {
+        port_->Read(DataKind::kCode, id, reader_, [path, reply = std::move(reply)](Result<records::read_result> r) {
           if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound("no code stored for path " + path));
           reply(std::move(r));
         });
@@ -226,7 +226,7 @@ Future<SessionContext> MemoryClient::GetContext(std::string session) {
   if (Status s = CheckName(session, "get context", "session id"); !s.ok()) return Ready<SessionContext>(s);
   return Ask<records::read_result, SessionContext>(
       [&](auto reply) {
-        port_->Read(DataKind::kHistory, session, [session, reply = std::move(reply)](Result<records::read_result> r) {
+        port_->Read(DataKind::kHistory, session, reader_, [session, reply = std::move(reply)](Result<records::read_result> r) {
           if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound("no context for session " + session));
           reply(std::move(r));
         });
@@ -259,7 +259,7 @@ Future<std::uint64_t> MemoryClient::PutMetadata(std::string key, std::string val
 
 void MemoryClient::GetMetadata(std::string key, Reply<records::read_result> done) {
   if (Status s = CheckName(key, "get metadata", "key"); !s.ok()) return done(s);
-  port_->Read(DataKind::kMetadata, key, [key, done = std::move(done)](Result<records::read_result> r) {
+  port_->Read(DataKind::kMetadata, key, reader_, [key, done = std::move(done)](Result<records::read_result> r) {
     if (!r.ok() && r.status().IsNotFound()) return done(Status::NotFound("no metadata key '" + key + "'"));
     done(std::move(r));
   });
@@ -345,12 +345,12 @@ Future<std::uint64_t> MemoryClient::Compact() {
                                            Identity<std::uint64_t>());
 }
 
-Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port) {
+Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port, std::string reader) {
   auto info = Ask<records::engine_info, records::engine_info>([&](auto reply) { port->Info(std::move(reply)); },
                                                               Identity<records::engine_info>())
                   .get();
   if (!info.ok()) return info.status();
-  return std::make_unique<MemoryClient>(std::move(port), std::move(*info));
+  return std::make_unique<MemoryClient>(std::move(port), std::move(*info), std::move(reader));
 }
 
 }  // namespace client

@@ -54,8 +54,9 @@ struct SessionContext {
 class MemoryClient {
  public:
   // `info` is the engine's (its vector model and dimension): what this
-  // client's vectors records carry.
-  MemoryClient(std::shared_ptr<EnginePort> port, records::engine_info info);
+  // client's vectors records carry. `reader` names this client's stream of
+  // reads for the engine's prefetcher ("facade", "cli:1234", a session id).
+  MemoryClient(std::shared_ptr<EnginePort> port, records::engine_info info, std::string reader);
 
   const records::engine_info& info() const { return info_; }
   EnginePort& port() const { return *port_; }
@@ -110,9 +111,10 @@ class MemoryClient {
   Status CheckLexicalModel(const char* what) const;
   std::shared_ptr<EnginePort> port_;
   records::engine_info info_;
+  std::string reader_;
 };
 
 // Asks the engine behind `port` for its info, then builds a client on it.
-Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port);
+Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port, std::string reader);
 
 }  // namespace postdevai::client

@@ -146,7 +146,7 @@ void ReadBackActorHost(caf::event_based_actor* self, std::shared_ptr<HostActorSt
   st->outstanding = st->files.size();
   for (std::size_t i = 0; i < st->files.size(); ++i) {
     self->request(st->memory, caf::infinite, postdevai::read_atom_v,
-                  postdevai::DataKind::kCode, "example/" + st->files[i].path)
+                  postdevai::DataKind::kCode, "example/" + st->files[i].path, std::string("example-host"))
         .then(
             [=](postdevai::read_result& r) {
               if (r.value == st->files[i].content) {

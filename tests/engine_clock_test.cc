@@ -100,7 +100,7 @@ struct Deterministic {
     batch.mutations.push_back(mutation{kCode, std::move(key), std::move(value), false});
     return Ask<std::uint64_t>(write_atom_v, std::move(batch));
   }
-  read_result Get(std::string key) { return Ask<read_result>(read_atom_v, kCode, std::move(key)); }
+  read_result Get(std::string key) { return Ask<read_result>(read_atom_v, kCode, std::move(key), std::string("test")); }
 };
 
 HybridMemoryConfig Config(const TempDir& disk, const TempDir& ram) {

@@ -57,7 +57,7 @@ struct Client {
   }
   Result<read_result> Get(DataKind kind, std::string key) {
     Result<read_result> out = Status::Unavailable("no reply");
-    self->request(controller, std::chrono::seconds(30), read_atom_v, kind, std::move(key))
+    self->request(controller, std::chrono::seconds(30), read_atom_v, kind, std::move(key), std::string("test"))
         .receive([&](read_result& r) { out = std::move(r); }, [&](caf::error& e) { out = FromError(e); });
     return out;
   }

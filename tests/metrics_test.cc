@@ -66,7 +66,7 @@ TEST_CASE("a scrape shows what the node did, in a format promtool accepts", "[me
         .receive([](std::uint64_t) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
   }
   for (int i = 0; i < 4; ++i) {
-    self->request(*controller, std::chrono::seconds(10), read_atom_v, code, "file" + std::to_string(i))
+    self->request(*controller, std::chrono::seconds(10), read_atom_v, code, "file" + std::to_string(i), std::string("metrics-test"))
         .receive([](read_result&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
   }
 

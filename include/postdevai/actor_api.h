@@ -32,7 +32,8 @@
 //               // Durable (WAL fdatasync, group-committed) and visible to every
 //               // later read. Read it back:
 //               self->request(memory, caf::infinite, postdevai::read_atom_v,
-//                             postdevai::DataKind::kMetadata, std::string("build/status"))
+//                             postdevai::DataKind::kMetadata, std::string("build/status"),
+//                             std::string("my-host"))   // the reader: a stream the prefetcher learns
 //                   .then([=](postdevai::read_result& r) { /* r.value, r.lsn, r.served_from */ },
 //                         [=](caf::error& err) { /* StatusFromError(err).IsNotFound() ... */ });
 //             },
@@ -43,7 +44,7 @@
 //
 // What the engine answers (see engine_actor in actors/interfaces.h):
 //   write_atom, write_batch                 -> std::uint64_t LSN, once durable
-//   read_atom, DataKind, std::string        -> read_result {value, lsn, served_from}
+//   read_atom, DataKind, key, reader        -> read_result {value, lsn, served_from}
 //   append_atom, session, message           -> append_result {lsn, messages}
 //   search_atom, search_request             -> std::vector<search_hit>
 //   stats_atom                              -> memory_report (`memory stats`)

@@ -2,6 +2,8 @@
 // endpoint, and the actor port the client core talks through.
 #include "programs/cli/node_client.h"
 
+#include <unistd.h>
+
 #include <caf/all.hpp>
 
 #include "actors/actor_port.h"
@@ -137,7 +139,8 @@ Result<std::unique_ptr<NodeClient>> NodeClient::Connect(const ConnectOptions& op
                std::to_string(static_cast<double>(took.count()) / 1000.0) + " ms");
     };
   }
-  auto memory = client::ConnectMemoryClient(actors::MakeActorPort(*impl->system, std::move(*node), port_options));
+  auto memory = client::ConnectMemoryClient(actors::MakeActorPort(*impl->system, std::move(*node), port_options),
+                                            "cli:" + std::to_string(::getpid()));
   if (!memory.ok()) return memory.status();
   impl->memory = std::move(*memory);
   return std::unique_ptr<NodeClient>(new NodeClient(std::move(impl)));

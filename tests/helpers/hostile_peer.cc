@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
     huge.model = "lexical-v1";
     huge.k = 1u << 31;
     MustBeRefused(self, untyped, "search with k = 2^31", search_atom_v, huge);
-    MustBeRefused(self, untyped, "a read with a 1 MiB key", read_atom_v, DataKind::kCode, std::string(1 << 20, 'k'));
-    MustBeRefused(self, untyped, "a read of kind 200", read_atom_v, static_cast<DataKind>(200), std::string("k"));
+    MustBeRefused(self, untyped, "a read with a 1 MiB key", read_atom_v, DataKind::kCode, std::string(1 << 20, 'k'), std::string());
+    MustBeRefused(self, untyped, "a read of kind 200", read_atom_v, static_cast<DataKind>(200), std::string("k"), std::string());
     write_batch bad_kind;
     bad_kind.mutations.push_back(records::MakePut(static_cast<DataKind>(77), "k", "v"));
     MustBeRefused(self, untyped, "a write of kind 77", write_atom_v, bad_kind);
