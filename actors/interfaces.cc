@@ -5,7 +5,9 @@ namespace postdevai::actors {
 // Only the types of the public protocol are serializable: an internal
 // message (a logged write, a partition handle) cannot even be decoded when a
 // peer sends one, and the peer's connection is dropped.
-void AddMessageTypes(caf::actor_system_config& cfg) {
+void AddMessageTypes(caf::actor_system_config& cfg) { AddPublicMessageTypes(cfg); }
+
+void AddPublicMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<DataKind>("postdevai.data_kind");
   cfg.add_message_type<mutation>("postdevai.mutation");
   cfg.add_message_type<std::vector<mutation>>("postdevai.mutations");

@@ -19,42 +19,7 @@
 
 namespace postdevai::actors {
 
-// ---------------------------------------------------------------------------
-// The public protocol: every verb a host, the CLI or a remote peer may use,
-// and nothing else. The network endpoint (actors/endpoint_actor.h) is the
-// only actor ever published, and it serves exactly this interface; hosts get
-// the controller typed as this interface.
-using engine_actor = caf::typed_actor<
-    // Applies the mutations atomically under one LSN; replies the LSN once the
-    // write is durable (WAL fdatasync, group-committed) and visible to every
-    // later read and search. Errors: kInvalidArgument (no mutations, unknown
-    // kind, empty or oversized key, vectors of another model or dimension, NaN),
-    // kTooLarge (value over engine_info::max_value_bytes), kNoSpace, kIoError.
-    caf::replies_to<write_atom, write_batch>::with<std::uint64_t>,
-    // The value of (kind, key) from RAM, else from the store; kNotFound.
-    // `reader` names the stream of reads (a client, a session; empty: none)
-    // whose order the prefetcher learns to warm the likely next read.
-    caf::replies_to<read_atom, DataKind, std::string, std::string>::with<read_result>,
-    // Appends a message to a session's context (history kind) durably.
-    // Appends to one session are applied one after another, so concurrent
-    // appends never lose a message.
-    caf::replies_to<append_atom, std::string, std::string>::with<append_result>,
-    // The nearest stored vectors to the query over both tiers, best first;
-    // k from 1 to records::kMaxSearchResults.
-    caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
-    // `memory stats`.
-    caf::replies_to<stats_atom>::with<memory_report>,
-    // `memory breakdown`: the store's side per kind (the RAM side is in stats).
-    caf::replies_to<breakdown_atom>::with<std::vector<store_kind_report>>,
-    // Evicts from RAM the clean entries unused for the given seconds, per
-    // partition with bytes; with dry_run (true) only counts them.
-    caf::replies_to<evict_atom, std::uint64_t, bool>::with<std::vector<eviction_result>>,
-    // `memory sync --force`: checkpoint now; replies the checkpoint LSN.
-    caf::replies_to<sync_atom>::with<std::uint64_t>,
-    // `memory compact`: replies the store's bytes on disk afterwards.
-    caf::replies_to<compact_atom>::with<std::uint64_t>,
-    // The vector model and dimension stored vectors must have, and limits.
-    caf::replies_to<info_atom>::with<engine_info>>;
+// The public protocol, engine_actor, is in postdevai/engine_protocol.h.
 
 // ---------------------------------------------------------------------------
 // Internal interfaces: between the engine's own actors, inside one process.
@@ -158,41 +123,21 @@ using sync_timer_actor = caf::typed_actor<
     caf::replies_to<sync_atom>::with<std::uint64_t>,
     caf::replies_to<stats_atom>::with<sync_report>>;
 
-// Registers every message type with CAF (serialization for remote actors).
+// Registers the message types of the engine's actor systems: the public
+// protocol's only (AddPublicMessageTypes), so that an internal message a peer
+// sends cannot even be decoded.
 void AddMessageTypes(caf::actor_system_config& cfg);
 
 }  // namespace postdevai::actors
 
-CAF_BEGIN_TYPE_ID_BLOCK(postdevai, caf::first_custom_type_id)
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::DataKind))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::mutation))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::mutation>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::write_batch))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::logged_write))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::logged_write>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::versioned_value))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::read_result))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::append_result))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::tier))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::partition_report))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::partition_report>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::eviction_result))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::eviction_result>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::store_kind_report))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::store_kind_report>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::sync_report))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::memory_report))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::latency_histogram))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::vector_owner))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::search_request))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::search_hit))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<postdevai::records::search_hit>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::engine_info))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_ptr))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<std::string>))
-  CAF_ADD_TYPE_ID(postdevai, (std::vector<float>))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::facade_call_ptr))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::partition_actor))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::engine_actor))
-  CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::controller_actor))
-CAF_END_TYPE_ID_BLOCK(postdevai)
+// The internal messages' type IDs follow the public protocol's block.
+CAF_BEGIN_TYPE_ID_BLOCK(postdevai_internal, caf::id_block::postdevai::end)
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::records::logged_write))
+  CAF_ADD_TYPE_ID(postdevai_internal, (std::vector<postdevai::records::logged_write>))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::records::versioned_value))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::partition_ptr))
+  CAF_ADD_TYPE_ID(postdevai_internal, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::facade_call_ptr))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::partition_actor))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::controller_actor))
+CAF_END_TYPE_ID_BLOCK(postdevai_internal)

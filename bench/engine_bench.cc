@@ -53,6 +53,7 @@
 #include "bench/bench_util.h"
 #include "bench/json_writer.h"
 #include "bench/scenarios.h"
+#include "actors/messages.h"
 #include "postdevai/actor_api.h"
 #include "postdevai/hybrid_memory.h"
 

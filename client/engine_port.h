@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "postdevai/status.h"
-#include "records/engine_types.h"
+#include "postdevai/records.h"
 
 namespace postdevai::client {
 

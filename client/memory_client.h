@@ -22,7 +22,7 @@
 #include "client/engine_port.h"
 #include "postdevai/hybrid_memory.h"
 #include "postdevai/status.h"
-#include "records/engine_types.h"
+#include "postdevai/records.h"
 
 namespace postdevai::client {
 

@@ -9,9 +9,9 @@
 //
 // Unlike the rest of include/postdevai/, this header exposes CAF types on
 // purpose: it is for actor-native hosts. It is deliberately thin: the typed
-// interface is engine_actor in actors/interfaces.h (one comment per handler),
-// the messages are records/engine_types.h; this header re-exports what a
-// host needs from them under namespace postdevai and adds the start/stop
+// interface is engine_actor in postdevai/engine_protocol.h (one comment per
+// handler), the messages are postdevai/records.h; this header re-exports what
+// a host needs from them under namespace postdevai and adds the start/stop
 // handle.
 //
 // A host, step by step:
@@ -42,7 +42,7 @@
 //   ...
 //   (*engine)->Stop();   // from a plain thread, before `sys` is destroyed
 //
-// What the engine answers (see engine_actor in actors/interfaces.h):
+// What the engine answers (see engine_actor in postdevai/engine_protocol.h):
 //   write_atom, write_batch                 -> std::uint64_t LSN, once durable
 //   read_atom, DataKind, key, reader        -> read_result {value, lsn, served_from}
 //   append_atom, session, message           -> append_result {lsn, messages}
@@ -75,7 +75,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/interfaces.h"
+#include "postdevai/engine_protocol.h"
 #include "postdevai/config.h"
 #include "postdevai/status.h"
 

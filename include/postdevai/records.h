@@ -1,8 +1,8 @@
-// The vocabulary of the engine's public verbs: what a write carries, what a
-// read, a search or a report returns. Plain structs with no CAF in them, so
+// The vocabulary of the engine's public protocol: what a write carries, what
+// a read, a search or a report returns. Plain structs with no CAF in them, so
 // the client core, the CLI and the facade use them without the actor
-// headers; actors/messages.h makes them CAF messages (inspect overloads and
-// type IDs) for the actors and for CAF peers.
+// headers; postdevai/engine_protocol.h makes them CAF messages (inspect
+// overloads and type IDs) for actor-native hosts and CAF peers.
 #pragma once
 
 #include <array>
@@ -34,18 +34,6 @@ inline mutation MakeDelete(DataKind kind, std::string key) { return mutation{kin
 // Mutations applied atomically under one LSN.
 struct write_batch {
   std::vector<mutation> mutations;
-};
-
-// A durable write the journal logged: its LSN and mutations.
-struct logged_write {
-  std::uint64_t lsn = 0;
-  std::vector<mutation> mutations;
-};
-
-// A value and the LSN that wrote it.
-struct versioned_value {
-  std::string value;
-  std::uint64_t lsn = 0;
 };
 
 // Where a read was served from.
