@@ -100,7 +100,9 @@ struct Deterministic {
     batch.mutations.push_back(mutation{kCode, std::move(key), std::move(value), false});
     return Ask<std::uint64_t>(write_atom_v, std::move(batch));
   }
-  read_result Get(std::string key) { return Ask<read_result>(read_atom_v, kCode, std::move(key), std::string("test")); }
+  read_result Get(std::string key, std::string reader = "test") {
+    return Ask<read_result>(read_atom_v, kCode, std::move(key), std::move(reader));
+  }
 };
 
 HybridMemoryConfig Config(const TempDir& disk, const TempDir& ram) {
@@ -158,6 +160,36 @@ TEST_CASE("the tiering pass demotes what was not touched for hot_retention_hours
   CHECK(old.served_from == tier::disk);
   CHECK(old.value == "v7");
   CHECK(d.Get("old3").served_from == tier::ram);
+}
+
+TEST_CASE("the prefetcher learns each reader's order, not the interleaving of several", "[engine][clock]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  Deterministic d(Config(disk, ram));
+  for (const char* key : {"a.h", "a.cc", "b.h", "b.cc"}) d.Put(key, "content");
+  CHECK(d.Ask<std::uint64_t>(sync_atom_v) == 4);
+  d.Settle();
+  auto evict_all = [&] {
+    d.sched->clock().advance_time(std::chrono::seconds(5));
+    (void)d.Ask<std::vector<eviction_result>>(evict_atom_v, std::uint64_t{1}, false);
+  };
+  // alice reads a.h then a.cc, bob b.h then b.cc, interleaved. Learned as one
+  // stream this would be a.h -> b.h -> a.cc -> b.cc.
+  for (int round = 0; round < 2; ++round) {
+    evict_all();
+    CHECK(d.Get("a.h", "alice").served_from == tier::disk);
+    CHECK(d.Get("b.h", "bob").served_from == tier::disk);
+    CHECK(d.Get("a.cc", "alice").served_from == tier::disk);
+    CHECK(d.Get("b.cc", "bob").served_from == tier::disk);
+    d.Settle();
+  }
+  evict_all();
+  CHECK(d.Get("a.h", "alice").served_from == tier::disk);
+  auto warmed = d.StatsWhen([](const memory_report& r) { return r.promotions >= 1; });
+  CHECK(warmed.promotions == 1);
+  d.Settle();
+  CHECK(d.Get("a.cc", "alice").served_from == tier::ram);  // alice's next file, warmed
+  CHECK(d.Get("b.h", "carol").served_from == tier::disk);   // not what the interleaving suggested
 }
 
 TEST_CASE("the prefetcher learns what is read together and warms it", "[engine][clock]") {
