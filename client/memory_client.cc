@@ -1,6 +1,7 @@
 #include "client/memory_client.h"
 
 #include <cstdio>
+#include <optional>
 #include <utility>
 
 #include "records/stored_values.h"
@@ -146,36 +147,29 @@ Result<CodeFile> MemoryClient::WithLexicalEmbeddings(CodeFile file) const {
 
 Future<CodeRecord> MemoryClient::GetCode(std::string id) {
   if (Status s = CheckName(id, "get code", "id"); !s.ok()) return Ready<CodeRecord>(s);
-  return Ask<records::read_result, CodeRecord>(
-      [&](auto reply) {
-        port_->Read(DataKind::kCode, id, reader_, [id, reply = std::move(reply)](Result<records::read_result> r) {
-          if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound("no code with id " + id));
-          reply(std::move(r));
-        });
-      },
-      [id](records::read_result r) -> Result<CodeRecord> {
-        auto parts = records::DecodeCode(id, r.value);
-        if (!parts.ok()) return parts.status();
-        return CodeRecord{id, std::move(parts->path), std::move(parts->language), std::move(parts->content), r.lsn,
-                          r.served_from == records::tier::ram};
-      });
+  return ReadCode(std::move(id), std::nullopt);
 }
 
 Future<CodeRecord> MemoryClient::GetCodeByPath(std::string path) {
   if (Status s = CheckName(path, "get code", "path"); !s.ok()) return Ready<CodeRecord>(s);
-  const std::string id = CodeIdForPath(path);
+  std::string id = CodeIdForPath(path);
+  return ReadCode(std::move(id), std::move(path));
+}
+
+Future<CodeRecord> MemoryClient::ReadCode(std::string id, std::optional<std::string> path) {
+  const std::string missing = path ? "no code stored for path " + *path : "no code with id " + id;
   return Ask<records::read_result, CodeRecord>(
       [&](auto reply) {
-        port_->Read(DataKind::kCode, id, reader_, [path, reply = std::move(reply)](Result<records::read_result> r) {
-          if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound("no code stored for path " + path));
+        port_->Read(DataKind::kCode, id, reader_, [missing, reply = std::move(reply)](Result<records::read_result> r) {
+          if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound(missing));
           reply(std::move(r));
         });
       },
-      [id, path](records::read_result r) -> Result<CodeRecord> {
+      [id, path, missing](records::read_result r) -> Result<CodeRecord> {
         auto parts = records::DecodeCode(id, r.value);
         if (!parts.ok()) return parts.status();
         // Ids are hashes of paths: another path under the same id is a collision, not this file.
-        if (parts->path != path) return Status::NotFound("no code stored for path " + path);
+        if (path && parts->path != *path) return Status::NotFound(missing);
         return CodeRecord{id, std::move(parts->path), std::move(parts->language), std::move(parts->content), r.lsn,
                           r.served_from == records::tier::ram};
       });

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,8 @@ class MemoryClient {
  private:
   Result<records::write_batch> CodeFileMutations(CodeFile& file, records::write_batch batch) const;
   Status CheckLexicalModel(const char* what) const;
+  // The code record under id; with a path, only if it is that path's.
+  Future<CodeRecord> ReadCode(std::string id, std::optional<std::string> path);
   std::shared_ptr<EnginePort> port_;
   records::engine_info info_;
   std::string reader_;
