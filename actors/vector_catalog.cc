@@ -19,20 +19,6 @@ std::uint64_t KeyHash(std::string_view key) {
   return h & ((std::uint64_t{1} << (64 - kChunkBits)) - 1);
 }
 
-// The index never uses its source: the partition actor searches in two phases
-// (FindCandidates, then Rerank with vectors it fetched from either tier).
-class TwoPhaseOnly final : public FullPrecisionSource {
- public:
-  Status Fetch(std::span<const std::uint64_t>, float*) override {
-    return Status::InvalidArgument("vector search runs in two phases in the engine");
-  }
-};
-
-TwoPhaseOnly* SharedSource() {
-  static TwoPhaseOnly* source = new TwoPhaseOnly();
-  return source;
-}
-
 }  // namespace
 
 std::uint64_t VectorCatalog::IdOf(std::string_view key, std::uint32_t chunk) {
@@ -41,7 +27,7 @@ std::uint64_t VectorCatalog::IdOf(std::string_view key, std::uint32_t chunk) {
 
 Result<std::unique_ptr<VectorCatalog>> VectorCatalog::Create(const VectorsConfig& config) {
   std::unique_ptr<VectorCatalog> c(new VectorCatalog());
-  auto index = VectorIndex::Create(VectorIndexOptions::FromConfig(config), SharedSource());
+  auto index = VectorIndex::Create(VectorIndexOptions::FromConfig(config));
   if (!index.ok()) return index.status();
   c->index_ = std::move(*index);
   return c;

@@ -268,9 +268,11 @@ std::vector<std::uint64_t> Ids(const std::vector<VectorHit>& hits) {
   return ids;
 }
 
-// Runs every query alone; returns per-query latency and the ids found.
-Timing RunSingle(const VectorIndex& index, const std::vector<float>& queries, std::size_t num_queries,
-                 const VectorSearchOptions& options, std::vector<std::vector<std::uint64_t>>* found, bool* ok) {
+// Runs every query alone, full precision from `source` (null: the index's own
+// copy); returns per-query latency and the ids found.
+Timing RunSingle(const VectorIndex& index, FullPrecisionSource* source, const std::vector<float>& queries,
+                 std::size_t num_queries, const VectorSearchOptions& options,
+                 std::vector<std::vector<std::uint64_t>>* found, bool* ok) {
   LatencyRecorder latency;
   found->assign(num_queries, {});
   const std::size_t dim = index.dimension();
@@ -278,7 +280,7 @@ Timing RunSingle(const VectorIndex& index, const std::vector<float>& queries, st
   const auto start = Clock::now();
   for (std::size_t q = 0; q < num_queries; ++q) {
     const auto t0 = Clock::now();
-    auto hits = index.Search(kModel, std::span<const float>(queries).subspan(q * dim, dim), options);
+    auto hits = index.Search(kModel, std::span<const float>(queries).subspan(q * dim, dim), options, source);
     latency.Add(NanosSince(t0));
     if (!hits.ok()) {
       std::fprintf(stderr, "vector bench: search failed: %s\n", hits.status().ToString().c_str());
@@ -292,10 +294,11 @@ Timing RunSingle(const VectorIndex& index, const std::vector<float>& queries, st
   return t;
 }
 
-// Runs the queries in batches of `batch`; per-query figures (batch time / batch).
-Timing RunBatched(const VectorIndex& index, const std::vector<float>& queries, std::size_t num_queries,
-                  std::size_t batch, const VectorSearchOptions& options, std::vector<std::vector<std::uint64_t>>* found,
-                  bool* ok) {
+// Runs the queries in batches of `batch`, full precision from `source` (null:
+// the index's own copy); per-query figures (batch time / batch).
+Timing RunBatched(const VectorIndex& index, FullPrecisionSource* source, const std::vector<float>& queries,
+                  std::size_t num_queries, std::size_t batch, const VectorSearchOptions& options,
+                  std::vector<std::vector<std::uint64_t>>* found, bool* ok) {
   found->assign(num_queries, {});
   const std::size_t dim = index.dimension();
   LatencyRecorder latency;
@@ -304,7 +307,8 @@ Timing RunBatched(const VectorIndex& index, const std::vector<float>& queries, s
   for (std::size_t q = 0; q + batch <= num_queries; q += batch) {
     const std::size_t m = batch;
     const auto t0 = Clock::now();
-    auto hits = index.SearchBatch(kModel, std::span<const float>(queries).subspan(q * dim, m * dim), m, options);
+    auto hits =
+        index.SearchBatch(kModel, std::span<const float>(queries).subspan(q * dim, m * dim), m, options, source);
     if (!hits.ok()) {
       std::fprintf(stderr, "vector bench: batch search failed: %s\n", hits.status().ToString().c_str());
       *ok = false;
@@ -372,14 +376,14 @@ int RunVectorBench(const Args& args) {
   const std::vector<float> queries = MakeQueries(data, num_queries, 4242);
 
   // Index A keeps its own full-precision copy (the all-hot case, and the exact
-  // scan); index B keeps only int8 copies and reads full precision through the
-  // two-tier source.
+  // scan); index B keeps only int8 copies, and its searches read full precision
+  // through the two-tier source.
   VectorIndexOptions options;
   options.model = kModel;
   options.dimension = std::uint32_t(dim);
   options.rerank_candidates = std::uint32_t(rerank);
   options.keep_full_precision = true;
-  auto kept_or = VectorIndex::Create(options, nullptr);
+  auto kept_or = VectorIndex::Create(options);
   std::fprintf(stderr, "vector: building the cold tier (LevelDB) for half the vectors...\n");
   const std::string scratch = MakeScratchDir("vector");
   std::unique_ptr<leveldb::DB> cold_db;
@@ -392,7 +396,7 @@ int RunVectorBench(const Args& args) {
   }
   BenchSource tiered_source(data, cold_db.get());
   options.keep_full_precision = false;
-  auto tiered_or = VectorIndex::Create(options, &tiered_source);
+  auto tiered_or = VectorIndex::Create(options);
   if (!tiered_or.ok()) return 1;
   VectorIndex& kept = **kept_or;
   VectorIndex& tiered = **tiered_or;
@@ -472,17 +476,18 @@ int RunVectorBench(const Args& args) {
     std::fprintf(stderr, "vector: round %zu/%zu: bandwidth, exact, int8 + re-rank (hot, half cold), batches...\n",
                  r + 1, rounds.size());
     round.bandwidth = MeasureBandwidth();
-    round.exact_single = RunSingle(kept, queries, num_queries, exact, &exact_found, &ok);
-    round.quantized_single = RunSingle(kept, queries, num_queries, quantized, &quantized_found, &ok);
-    round.scan_only = RunSingle(kept, queries, num_queries, scan_only, &scan_only_found, &ok);
+    round.exact_single = RunSingle(kept, nullptr, queries, num_queries, exact, &exact_found, &ok);
+    round.quantized_single = RunSingle(kept, nullptr, queries, num_queries, quantized, &quantized_found, &ok);
+    round.scan_only = RunSingle(kept, nullptr, queries, num_queries, scan_only, &scan_only_found, &ok);
     tiered_source.cold_fetches = 0;
     tiered_source.cold_seconds = 0;
-    round.cold_single = RunSingle(tiered, queries, num_queries, quantized, &cold_found, &ok);
+    round.cold_single = RunSingle(tiered, &tiered_source, queries, num_queries, quantized, &cold_found, &ok);
     round.cold_fetches_per_query = double(tiered_source.cold_fetches) / double(num_queries);
     round.cold_fetch_us =
         tiered_source.cold_fetches ? tiered_source.cold_seconds * 1e6 / double(tiered_source.cold_fetches) : 0;
-    round.exact_batch = RunBatched(kept, queries, num_queries, batch, exact, &exact_batch_found, &ok);
-    round.quantized_batch = RunBatched(kept, queries, num_queries, batch, quantized, &quantized_batch_found, &ok);
+    round.exact_batch = RunBatched(kept, nullptr, queries, num_queries, batch, exact, &exact_batch_found, &ok);
+    round.quantized_batch =
+        RunBatched(kept, nullptr, queries, num_queries, batch, quantized, &quantized_batch_found, &ok);
   }
   if (truth.empty()) truth = exact_found;
 
@@ -490,7 +495,8 @@ int RunVectorBench(const Args& args) {
   // LevelDB: a few queries are enough to see what that costs.
   const std::size_t cold_exact_queries = std::min<std::size_t>(3, num_queries);
   std::vector<std::vector<std::uint64_t>> cold_exact_found;
-  const Timing cold_exact = RunSingle(tiered, queries, cold_exact_queries, exact, &cold_exact_found, &ok);
+  const Timing cold_exact =
+      RunSingle(tiered, &tiered_source, queries, cold_exact_queries, exact, &cold_exact_found, &ok);
   std::vector<std::vector<std::uint64_t>> truth_head(truth.begin(), truth.begin() + cold_exact_queries);
 
   auto median = [](std::vector<double> v) {

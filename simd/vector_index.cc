@@ -151,23 +151,17 @@ VectorIndex::CompiledFilter VectorIndex::Compile(const VectorFilter& filter) con
 
 // ------------------------------------------------------------------ lifecycle
 
-Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(VectorIndexOptions options, FullPrecisionSource* source) {
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(VectorIndexOptions options) {
   if (options.model.empty()) return Status::InvalidArgument("vector index: the embedding model name is empty");
   if (options.dimension == 0 || options.dimension > simd::kMaxInt8Dimension) {
     return Status::InvalidArgument("vector index: dimension " + std::to_string(options.dimension) +
                                    " is outside 1.." + std::to_string(simd::kMaxInt8Dimension));
   }
-  if (source == nullptr && !options.keep_full_precision) {
-    return Status::InvalidArgument(
-        "vector index: needs a full-precision source or keep_full_precision (re-ranking and exact search read "
-        "full-precision vectors)");
-  }
-  return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(options), source));
+  return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(options)));
 }
 
-VectorIndex::VectorIndex(VectorIndexOptions options, FullPrecisionSource* source)
+VectorIndex::VectorIndex(VectorIndexOptions options)
     : options_(std::move(options)),
-      source_(source),
       code_stride_(simd::PaddedInt8Dimension(options_.dimension)),
       full_stride_((options_.dimension + kFullAlignmentFloats - 1) / kFullAlignmentFloats * kFullAlignmentFloats) {}
 
@@ -391,13 +385,34 @@ Status VectorIndex::CheckQuery(std::string_view model, std::span<const float> qu
   return Status::Ok();
 }
 
-Status VectorIndex::ScanQuantized(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
-                                  std::vector<std::vector<simd::ScoredId>>* candidates) const {
+Status VectorIndex::CheckSource(const FullPrecisionSource* source) const {
+  if (source != nullptr || options_.keep_full_precision) return Status::Ok();
+  return Status::InvalidArgument(
+      "vector search: no full-precision source, and this index keeps no full-precision copy (re-ranking and exact "
+      "search read full-precision vectors)");
+}
+
+Status VectorIndex::FetchFull(FullPrecisionSource* source, std::span<const std::uint64_t> ids, float* out) const {
+  const std::size_t dim = options_.dimension;
+  if (!options_.keep_full_precision) return source->Fetch(ids, out).WithContext("fetching full-precision vectors");
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto it = slot_of_id_.find(ids[i]);
+    if (it == slot_of_id_.end()) {
+      std::fill(out + i * dim, out + (i + 1) * dim, 0.0f);  // removed: Rerank skips it
+      continue;
+    }
+    std::memcpy(out + i * dim, full(it->second), dim * sizeof(float));
+  }
+  return Status::Ok();
+}
+
+std::vector<VectorCandidates> VectorIndex::ScanCandidates(const float* queries, std::size_t num_queries,
+                                                          const VectorSearchOptions& options) const {
   const std::size_t dim = options_.dimension;
   const std::size_t padded = code_stride_;
   const CompiledFilter filter = Compile(options.filter);
-  candidates->assign(num_queries, {});
-  if (filter.nothing || ids_.empty()) return Status::Ok();
+  std::vector<VectorCandidates> candidates(num_queries);
+  if (filter.nothing || ids_.empty()) return candidates;
 
   std::vector<std::int8_t> query_codes(num_queries * padded);
   std::vector<simd::Int8QueryParams> query_params(num_queries);
@@ -426,19 +441,17 @@ Status VectorIndex::ScanQuantized(const float* queries, std::size_t num_queries,
     }
     for (std::size_t q = 0; q < num_queries; ++q) tops[q].OfferBlock(scores.data() + q * block, n, begin);
   }
-  for (std::size_t q = 0; q < num_queries; ++q) (*candidates)[q] = tops[q].TakeSorted();
-  return Status::Ok();
-}
-
-Status VectorIndex::FetchFull(std::span<const std::uint32_t> slots, std::vector<std::uint64_t>* id_scratch,
-                              float* out) const {
-  id_scratch->clear();
-  for (std::uint32_t slot : slots) id_scratch->push_back(ids_[slot]);
-  return source_->Fetch(*id_scratch, out).WithContext("fetching full-precision vectors");
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    for (const simd::ScoredId& c : tops[q].TakeSorted()) {  // c.id is a slot
+      candidates[q].ids.push_back(ids_[c.id]);
+      candidates[q].approximate_scores.push_back(c.score);
+    }
+  }
+  return candidates;
 }
 
 Status VectorIndex::ScanExact(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
-                              std::vector<std::vector<VectorHit>>* hits) const {
+                              FullPrecisionSource* source, std::vector<std::vector<VectorHit>>* hits) const {
   const std::size_t dim = options_.dimension;
   const CompiledFilter filter = Compile(options.filter);
   hits->assign(num_queries, {});
@@ -475,11 +488,14 @@ Status VectorIndex::ScanExact(const float* queries, std::size_t num_queries, con
     for (std::size_t begin = 0; begin < ids_.size(); begin += kFetchBlockRows) {
       const std::size_t end = std::min(ids_.size(), begin + kFetchBlockRows);
       slots.clear();
+      ids.clear();
       for (std::size_t slot = begin; slot < end; ++slot) {
-        if (filter.any || filter.Pass(attributes_[slot])) slots.push_back(static_cast<std::uint32_t>(slot));
+        if (!filter.any && !filter.Pass(attributes_[slot])) continue;
+        slots.push_back(static_cast<std::uint32_t>(slot));
+        ids.push_back(ids_[slot]);
       }
       if (slots.empty()) continue;
-      PDAI_RETURN_IF_ERROR(FetchFull(slots, &ids, vectors.data()));
+      PDAI_RETURN_IF_ERROR(FetchFull(source, ids, vectors.data()));
       const simd::FloatRows rows{vectors.data(), slots.size(), dim};
       simd::ScoreFloatRowsMulti(options.metric, queries, num_queries, dim, dim, rows, scores.data(), kFetchBlockRows);
       for (std::size_t q = 0; q < num_queries; ++q) {
@@ -493,77 +509,73 @@ Status VectorIndex::ScanExact(const float* queries, std::size_t num_queries, con
   return Status::Ok();
 }
 
-Status VectorIndex::RerankSlots(const float* query, const std::vector<simd::ScoredId>& candidates,
-                                const VectorSearchOptions& options, std::vector<VectorHit>* hits) const {
-  const std::size_t dim = options_.dimension;
-  simd::TopK top(options.k, simd::HigherIsBetter(options.metric));
-  if (options_.keep_full_precision) {
-    for (const simd::ScoredId& c : candidates) {
-      top.Offer(simd::Score(options.metric, query, full(c.id), dim), ids_[c.id]);
-    }
-  } else {
-    std::vector<std::uint32_t> slots;
-    slots.reserve(candidates.size());
-    for (const simd::ScoredId& c : candidates) slots.push_back(static_cast<std::uint32_t>(c.id));
-    std::vector<std::uint64_t> ids;
-    std::vector<float> vectors(slots.size() * dim);
-    PDAI_RETURN_IF_ERROR(FetchFull(slots, &ids, vectors.data()));
-    for (std::size_t j = 0; j < slots.size(); ++j) {
-      top.Offer(simd::Score(options.metric, query, vectors.data() + j * dim, dim), ids[j]);
-    }
-  }
-  hits->clear();
-  for (const simd::ScoredId& s : top.TakeSorted()) hits->push_back({s.id, s.score});
-  return Status::Ok();
-}
-
-Result<std::vector<std::vector<VectorHit>>> VectorIndex::SearchMany(std::string_view model,
-                                                                    std::span<const float> queries,
-                                                                    std::size_t num_queries,
-                                                                    const VectorSearchOptions& options) const {
-  PDAI_RETURN_IF_ERROR(CheckQuery(model, queries, num_queries, options));
-  std::vector<std::vector<VectorHit>> hits;
-  if (options.mode == VectorSearchMode::kExact || !quantized()) {
-    PDAI_RETURN_IF_ERROR(ScanExact(queries.data(), num_queries, options, &hits));
-    return hits;
-  }
-  std::vector<std::vector<simd::ScoredId>> candidates;
-  PDAI_RETURN_IF_ERROR(ScanQuantized(queries.data(), num_queries, options, &candidates));
-  hits.resize(num_queries);
-  for (std::size_t q = 0; q < num_queries; ++q) {
-    PDAI_RETURN_IF_ERROR(RerankSlots(queries.data() + q * options_.dimension, candidates[q], options, &hits[q]));
-  }
-  return hits;
+Result<std::vector<VectorHit>> VectorIndex::FetchAndRerank(std::span<const float> query,
+                                                           const VectorCandidates& candidates,
+                                                           const VectorSearchOptions& options,
+                                                           FullPrecisionSource* source) const {
+  std::vector<float> full_vectors(candidates.ids.size() * options_.dimension);
+  PDAI_RETURN_IF_ERROR(FetchFull(source, candidates.ids, full_vectors.data()));
+  return Rerank(query, candidates, full_vectors, options);
 }
 
 Result<std::vector<VectorHit>> VectorIndex::Search(std::string_view model, std::span<const float> query,
-                                                   const VectorSearchOptions& options) const {
-  auto hits = SearchMany(model, query, 1, options);
-  if (!hits.ok()) return hits.status();
-  return std::move(hits.value()[0]);
+                                                   const VectorSearchOptions& options,
+                                                   FullPrecisionSource* source) const {
+  PDAI_RETURN_IF_ERROR(CheckSource(source));
+  if (ScansExactly(options)) {
+    PDAI_RETURN_IF_ERROR(CheckQuery(model, query, 1, options));
+    std::vector<std::vector<VectorHit>> hits;
+    PDAI_RETURN_IF_ERROR(ScanExact(query.data(), 1, options, source, &hits));
+    return std::move(hits[0]);
+  }
+  // The engine's two phases, with the fetch in between done here.
+  auto candidates = FindCandidates(model, query, options);
+  if (!candidates.ok()) return candidates.status();
+  return FetchAndRerank(query, *candidates, options, source);
 }
 
 Result<std::vector<std::vector<VectorHit>>> VectorIndex::SearchBatch(std::string_view model,
                                                                      std::span<const float> queries,
                                                                      std::size_t num_queries,
-                                                                     const VectorSearchOptions& options) const {
-  return SearchMany(model, queries, num_queries, options);
+                                                                     const VectorSearchOptions& options,
+                                                                     FullPrecisionSource* source) const {
+  PDAI_RETURN_IF_ERROR(CheckSource(source));
+  PDAI_RETURN_IF_ERROR(CheckQuery(model, queries, num_queries, options));
+  std::vector<std::vector<VectorHit>> hits;
+  if (ScansExactly(options)) {
+    PDAI_RETURN_IF_ERROR(ScanExact(queries.data(), num_queries, options, source, &hits));
+    return hits;
+  }
+  // FindCandidates for the whole batch in one scan, then Rerank per query.
+  const std::vector<VectorCandidates> candidates = ScanCandidates(queries.data(), num_queries, options);
+  const std::size_t dim = options_.dimension;
+  hits.reserve(num_queries);
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    auto reranked = FetchAndRerank(queries.subspan(q * dim, dim), candidates[q], options, source);
+    if (!reranked.ok()) return reranked.status();
+    hits.push_back(std::move(*reranked));
+  }
+  return hits;
 }
 
 Result<VectorCandidates> VectorIndex::FindCandidates(std::string_view model, std::span<const float> query,
                                                      const VectorSearchOptions& options) const {
-  if (!quantized()) {
-    return Status::InvalidArgument("FindCandidates: this index keeps no quantized copies (quantization none); use Search");
-  }
   PDAI_RETURN_IF_ERROR(CheckQuery(model, query, 1, options));
-  std::vector<std::vector<simd::ScoredId>> candidates;
-  PDAI_RETURN_IF_ERROR(ScanQuantized(query.data(), 1, options, &candidates));
-  VectorCandidates out;
-  for (const simd::ScoredId& c : candidates[0]) {
-    out.ids.push_back(ids_[c.id]);
-    out.approximate_scores.push_back(c.score);
+  if (!quantized()) {
+    // No compact copies to scan (quantization none): every vector the filter
+    // admits is a candidate, and the re-rank scores them all at full
+    // precision — an exact search in the same two phases.
+    VectorCandidates all;
+    const CompiledFilter filter = Compile(options.filter);
+    if (filter.nothing) return all;
+    for (std::size_t slot = 0; slot < ids_.size(); ++slot) {
+      if (!filter.any && !filter.Pass(attributes_[slot])) continue;
+      all.ids.push_back(ids_[slot]);
+    }
+    all.approximate_scores.assign(all.ids.size(), 0.0f);
+    return all;
   }
-  return out;
+  return std::move(ScanCandidates(query.data(), 1, options)[0]);
 }
 
 Result<std::vector<VectorHit>> VectorIndex::Rerank(std::span<const float> query, const VectorCandidates& candidates,

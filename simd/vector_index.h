@@ -5,16 +5,19 @@
 // code per component plus scale, offset and the exact squared norm), the caller's
 // 64-bit id and the vector's attributes (owner kind, path, language, session).
 // The full-precision vectors live elsewhere — hot in the RAM-Lake partition or
-// cold in LevelDB — and are read through a FullPrecisionSource the caller
-// supplies, which serves both tiers; alternatively the index keeps its own
-// full-precision copy when asked (keep_full_precision).
+// cold in LevelDB — and the caller supplies them at search time; alternatively
+// the index keeps its own full-precision copy when asked (keep_full_precision).
 //
-// Search (kQuantizedRerank, the default) scans every quantized copy with the
-// SIMD kernels, keeps the best `rerank_candidates`, fetches those at full
-// precision from whichever tier holds them and returns the best k by their
-// exact scores. Every vector has a quantized copy whatever its tier, so both
-// tiers are always searched. kExact scores every vector at full precision (from
-// the index's own copy, or fetched in blocks through the source).
+// A search (kQuantizedRerank, the default) runs in two phases. FindCandidates
+// scans every quantized copy with the SIMD kernels and keeps the best
+// `rerank_candidates`; the caller fetches those at full precision from
+// whichever tier holds them; Rerank returns the best k by their exact scores.
+// The engine runs the phases itself, because its fetches are asynchronous
+// messages to the store. Search does the same in one call, fetching through a
+// FullPrecisionSource passed to that call (or from the kept copy). Every vector
+// has a quantized copy whatever its tier, so both tiers are always searched.
+// kExact scores every vector at full precision (from the index's own copy, or
+// fetched in blocks through the call's source).
 //
 // Real time: Add returns after the vector is in the scanned arrays; the next
 // Search finds it. Remove/ReplaceFile take effect the same way.
@@ -25,12 +28,13 @@
 // kInvalidArgument naming both, so vectors of different models are never mixed.
 // NaN and infinite components are refused at write time (and in queries).
 //
-// Ownership: the index owns its quantized copies and attribute tables; it does
-// not own the FullPrecisionSource, which must outlive it.
+// Ownership: the index owns its quantized copies and attribute tables. It holds
+// no FullPrecisionSource: a search borrows the one it is given for the length
+// of the call (the source must outlive the call) and keeps no pointer to it.
 //
 // Thread-safety: none. One index is owned by one thread at a time — in the
-// engine, the vectors partition actor, which serializes every call. Searches
-// call the source on the calling thread.
+// engine, the vectors partition actor, which serializes every call. Search and
+// SearchBatch call their source on the calling thread, before they return.
 #pragma once
 
 #include <cstddef>
@@ -101,8 +105,9 @@ struct VectorHit {
   float score = 0;
 };
 
-// Serves full-precision vectors the index does not keep itself: the engine's
-// implementation reads the RAM-Lake partition first and LevelDB for the rest.
+// Serves full-precision vectors the index does not keep itself, to one Search
+// or SearchBatch call (the engine instead fetches between FindCandidates and
+// Rerank: hot records from the RAM-Lake partition, cold ones from the store).
 class FullPrecisionSource {
  public:
   virtual ~FullPrecisionSource() = default;
@@ -120,7 +125,7 @@ struct VectorIndexOptions {
   VectorQuantization quantization = VectorQuantization::kInt8;
   std::uint32_t rerank_candidates = 100;
   // Keep a full-precision copy of every vector in the index (RAM cost
-  // 4 x dimension bytes per vector): re-rank and exact search need no source.
+  // 4 x dimension bytes per vector): Search and SearchBatch need no source.
   bool keep_full_precision = false;
 
   // The [vectors] section of the node's config.
@@ -144,10 +149,8 @@ struct VectorCandidates {
 class VectorIndex {
  public:
   // Fails with kInvalidArgument when the options are unusable: dimension 0 or
-  // above simd::kMaxInt8Dimension, empty model, or neither a source nor
-  // keep_full_precision (re-ranking needs full-precision vectors from somewhere).
-  // `source` may be null only with keep_full_precision.
-  static Result<std::unique_ptr<VectorIndex>> Create(VectorIndexOptions options, FullPrecisionSource* source);
+  // above simd::kMaxInt8Dimension, or an empty model.
+  static Result<std::unique_ptr<VectorIndex>> Create(VectorIndexOptions options);
 
   VectorIndex(const VectorIndex&) = delete;
   VectorIndex& operator=(const VectorIndex&) = delete;
@@ -164,8 +167,9 @@ class VectorIndex {
   // Adds a vector of `model`, or replaces the one with the same id. Refused
   // (kInvalidArgument, index unchanged) for another model or dimension, a NaN
   // or infinite component, or a code chunk without a path. Without
-  // keep_full_precision the caller must have made the vector available to the
-  // source before the next search.
+  // keep_full_precision the caller must be able to supply the vector at full
+  // precision from the next search on (through that search's source, or to
+  // Rerank).
   Status Add(std::string_view model, const VectorEntry& entry);
 
   // Re-storing a file: removes every code-chunk vector of `path` and adds
@@ -178,26 +182,37 @@ class VectorIndex {
   std::size_t RemoveFile(std::string_view path);
   std::size_t RemoveSession(std::string_view session);
 
-  // The k nearest vectors to `query` (a vector of `model`) that pass the filter.
-  // kInvalidArgument for another model or dimension, a non-finite query, k == 0
-  // or a zero query under the cosine metric; a source error is returned as is.
+  // The k nearest vectors to `query` (a vector of `model`) that pass the filter,
+  // in one call. kQuantizedRerank is FindCandidates, then a fetch of the
+  // candidates through `source` (or from the kept copy), then Rerank — the
+  // phases the engine runs separately. kExact, or an index without quantized
+  // copies, scans full precision instead.
+  // `source` serves the full-precision vectors; it is used only during the call
+  // and must outlive it. It is ignored with keep_full_precision, and may be
+  // null only then: a null source without keep_full_precision is refused with
+  // kInvalidArgument. Also kInvalidArgument for another model or dimension, a
+  // non-finite query, k == 0 or a zero query under the cosine metric; a source
+  // error is returned as is.
   Result<std::vector<VectorHit>> Search(std::string_view model, std::span<const float> query,
-                                        const VectorSearchOptions& options) const;
+                                        const VectorSearchOptions& options, FullPrecisionSource* source) const;
 
   // Searches `num_queries` queries stored back to back in `queries`
-  // (num_queries x dimension floats) with the same options, scanning memory
-  // once for the whole batch (the multi-query kernels). Same results as
-  // num_queries calls of Search.
+  // (num_queries x dimension floats) with the same options and source,
+  // scanning memory once for the whole batch (the multi-query kernels), then
+  // re-ranking each query's candidates with Rerank. Same results and the same
+  // contract for `source` as num_queries calls of Search.
   Result<std::vector<std::vector<VectorHit>>> SearchBatch(std::string_view model, std::span<const float> queries,
-                                                          std::size_t num_queries,
-                                                          const VectorSearchOptions& options) const;
+                                                          std::size_t num_queries, const VectorSearchOptions& options,
+                                                          FullPrecisionSource* source) const;
 
   // Search in two phases, for a caller that fetches full-precision vectors
-  // asynchronously (an actor asking the persistent store): FindCandidates scans
-  // the quantized copies (options.mode is ignored) and returns the ids to
-  // re-rank; Rerank scores them exactly, given their full-precision vectors
-  // (candidates.ids.size() x dimension floats, in the same order). Vectors
-  // removed in between are skipped, so a concurrent removal never resurfaces.
+  // asynchronously (the engine's vectors partition actor, asking the RAM-Lake
+  // partition and the persistent store): FindCandidates scans the quantized
+  // copies (options.mode is ignored; without quantized copies every vector
+  // the filter admits is a candidate) and returns the ids to re-rank; Rerank scores them exactly, given their
+  // full-precision vectors (candidates.ids.size() x dimension floats, in the
+  // same order). Vectors removed in between are skipped, so a concurrent
+  // removal never resurfaces. Neither phase uses a FullPrecisionSource.
   Result<VectorCandidates> FindCandidates(std::string_view model, std::span<const float> query,
                                           const VectorSearchOptions& options) const;
   Result<std::vector<VectorHit>> Rerank(std::span<const float> query, const VectorCandidates& candidates,
@@ -253,7 +268,7 @@ class VectorIndex {
   // Per-search view of a filter: which slots pass.
   struct CompiledFilter;
 
-  VectorIndex(VectorIndexOptions options, FullPrecisionSource* source);
+  explicit VectorIndex(VectorIndexOptions options);
 
   Status CheckModel(std::string_view model, std::size_t dimension, std::string_view what) const;
   Status CheckEntry(const VectorEntry& entry) const;
@@ -268,21 +283,24 @@ class VectorIndex {
 
   const std::uint8_t* codes(std::size_t slot) const;
   const float* full(std::size_t slot) const;
-  // Exact scores for the given slots' vectors, fetched from the kept copy or the source.
-  Status FetchFull(std::span<const std::uint32_t> slots, std::vector<std::uint64_t>* id_scratch, float* out) const;
+  Status CheckSource(const FullPrecisionSource* source) const;
+  // The full-precision vectors of `ids` (ids.size() x dimension floats), from
+  // the kept copy or through `source`.
+  Status FetchFull(FullPrecisionSource* source, std::span<const std::uint64_t> ids, float* out) const;
 
-  Status ScanQuantized(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
-                       std::vector<std::vector<simd::ScoredId>>* candidates) const;
+  // The first phase, for num_queries queries at once (FindCandidates, SearchBatch).
+  std::vector<VectorCandidates> ScanCandidates(const float* queries, std::size_t num_queries,
+                                               const VectorSearchOptions& options) const;
+  // The second phase with the fetch in front of it (Search, SearchBatch).
+  Result<std::vector<VectorHit>> FetchAndRerank(std::span<const float> query, const VectorCandidates& candidates,
+                                                const VectorSearchOptions& options, FullPrecisionSource* source) const;
   Status ScanExact(const float* queries, std::size_t num_queries, const VectorSearchOptions& options,
-                   std::vector<std::vector<VectorHit>>* hits) const;
-  Status RerankSlots(const float* query, const std::vector<simd::ScoredId>& candidates,
-                     const VectorSearchOptions& options, std::vector<VectorHit>* hits) const;
-  Result<std::vector<std::vector<VectorHit>>> SearchMany(std::string_view model, std::span<const float> queries,
-                                                         std::size_t num_queries,
-                                                         const VectorSearchOptions& options) const;
+                   FullPrecisionSource* source, std::vector<std::vector<VectorHit>>* hits) const;
+  bool ScansExactly(const VectorSearchOptions& options) const {
+    return options.mode == VectorSearchMode::kExact || !quantized();
+  }
 
   VectorIndexOptions options_;
-  FullPrecisionSource* source_;
   std::size_t code_stride_;  // bytes per quantized row (dimension padded to 64)
   std::size_t full_stride_;  // floats per kept full-precision row (dimension padded to 16)
 

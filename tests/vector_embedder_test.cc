@@ -78,7 +78,7 @@ TEST_CASE("text search over embedded code chunks finds the right ones") {
   options.model = std::string(embedder.model());
   options.dimension = static_cast<std::uint32_t>(embedder.dimension());
   options.keep_full_precision = true;
-  auto created = VectorIndex::Create(options, nullptr);
+  auto created = VectorIndex::Create(options);
   REQUIRE(created.ok());
   VectorIndex& index = **created;
   struct Chunk {
@@ -107,7 +107,7 @@ TEST_CASE("text search over embedded code chunks finds the right ones") {
     const auto q = embedder.Embed(query);
     VectorSearchOptions search;
     search.k = 1;
-    auto hits = index.Search(embedder.model(), q, search);
+    auto hits = index.Search(embedder.model(), q, search, nullptr);
     REQUIRE(hits.ok());
     REQUIRE(hits->size() == 1);
     return (*hits)[0].id;
@@ -119,7 +119,8 @@ TEST_CASE("text search over embedded code chunks finds the right ones") {
   CHECK(top("s3fifo evict ghost queue") == 5);
   // A query from another model is refused: vectors are comparable only within one.
   const auto q = embedder.Embed("load config");
-  CHECK(index.Search("some-neural-model", q, VectorSearchOptions{}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(index.Search("some-neural-model", q, VectorSearchOptions{}, nullptr).status().code() ==
+        StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("embedding is fast enough for ingest") {

@@ -225,3 +225,20 @@ TEST_CASE("session messages are indexed beside code; filters by owner and sessio
   for (const auto& h : *after) CHECK(h.session == "s1");
   CHECK((*memory)->StoreContextAndIndex("s3", {"one"}, {}).code() == StatusCode::kInvalidArgument);
 }
+
+TEST_CASE("quantization none: the engine searches exactly in the same two phases", "[vectors][engine]") {
+  TempDir disk("vectors");
+  TempDir ram("vectors", "/dev/shm");
+  auto config = testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
+  config.vectors.quantization = VectorQuantization::kNone;
+  auto memory = HybridMemory::Open(config);
+  REQUIRE(memory.ok());
+  REQUIRE((*memory)->StoreAndIndexCodeLexical("net/socket.cc", "int openSocketConnection(int port);\n", "cpp").ok());
+  REQUIRE((*memory)->StoreAndIndexCodeLexical("db/btree.cc", "void splitBtreeNode(Node* n);\n", "cpp").ok());
+  REQUIRE((*memory)->StoreAndIndexCodeLexical("db/journal.py", "def replay_write_ahead_log(path): pass\n", "python").ok());
+  auto hits = (*memory)->SearchText("split btree node", 2);
+  INFO(hits.status().ToString());
+  REQUIRE(hits.ok());
+  REQUIRE(hits->size() == 2);
+  CHECK(hits->front().path == "db/btree.cc");
+}

@@ -158,18 +158,19 @@ constexpr VectorMetric kMetrics[] = {VectorMetric::kInnerProduct, VectorMetric::
 const char* const kModel = "test-model";
 
 // Two indexes fed the same writes (one reading full precision through the
-// tiered source, one keeping its own copy), the source and the reference.
+// tiered source, given to each search; one keeping its own copy), the source
+// and the reference.
 struct Fixture {
   explicit Fixture(std::size_t dimension) : dim(dimension), source(dimension) {
     VectorIndexOptions options;
     options.model = kModel;
     options.dimension = static_cast<std::uint32_t>(dim);
     options.rerank_candidates = 50;
-    auto a = VectorIndex::Create(options, &source);
+    auto a = VectorIndex::Create(options);
     REQUIRE(a.ok());
     tiered = std::move(a.value());
     options.keep_full_precision = true;
-    auto b = VectorIndex::Create(options, nullptr);
+    auto b = VectorIndex::Create(options);
     REQUIRE(b.ok());
     kept = std::move(b.value());
   }
@@ -201,6 +202,9 @@ struct Fixture {
     stored.erase(id);
     source.Erase(id);
   }
+  // What a search of `index` is given: the tiered index reads through the
+  // source, the other needs none.
+  FullPrecisionSource* SourceFor(const VectorIndex* index) { return index == tiered.get() ? &source : nullptr; }
 
   std::size_t dim;
   TieredSource source;
@@ -276,14 +280,14 @@ TEST_CASE("searches equal a brute-force scan after inserts, replacements and del
 
       options.mode = VectorSearchMode::kExact;
       f.source.hot_reads = f.source.cold_reads = 0;
-      auto exact_tiered = f.tiered->Search(kModel, query, options);
+      auto exact_tiered = f.tiered->Search(kModel, query, options, &f.source);
       REQUIRE(exact_tiered.ok());
       CheckMatchesBruteForce(*exact_tiered, want, f.stored, query, options);
       // The exact scan through the source read every vector from both tiers.
       CHECK(f.source.hot_reads + f.source.cold_reads == f.stored.size());
       CHECK(f.source.cold_reads > f.stored.size() / 3);
 
-      auto exact_kept = f.kept->Search(kModel, query, options);
+      auto exact_kept = f.kept->Search(kModel, query, options, nullptr);
       REQUIRE(exact_kept.ok());
       CheckMatchesBruteForce(*exact_kept, want, f.stored, query, options);
 
@@ -291,7 +295,7 @@ TEST_CASE("searches equal a brute-force scan after inserts, replacements and del
       options.mode = VectorSearchMode::kQuantizedRerank;
       options.rerank_candidates = f.stored.size();
       for (VectorIndex* index : {f.tiered.get(), f.kept.get()}) {
-        auto reranked = index->Search(kModel, query, options);
+        auto reranked = index->Search(kModel, query, options, f.SourceFor(index));
         REQUIRE(reranked.ok());
         CheckMatchesBruteForce(*reranked, want, f.stored, query, options);
       }
@@ -299,7 +303,7 @@ TEST_CASE("searches equal a brute-force scan after inserts, replacements and del
       // The default re-rank depth on clustered data: the same neighbours here.
       options.rerank_candidates = 0;
       f.source.hot_reads = f.source.cold_reads = 0;
-      auto defaults = f.tiered->Search(kModel, query, options);
+      auto defaults = f.tiered->Search(kModel, query, options, &f.source);
       REQUIRE(defaults.ok());
       CheckMatchesBruteForce(*defaults, want, f.stored, query, options);
       CHECK(f.source.hot_reads + f.source.cold_reads == 50);  // only the candidates are fetched
@@ -326,7 +330,7 @@ TEST_CASE("evictions to the cold tier and a restart leave results unchanged") {
         VectorSearchOptions options;
         options.metric = metric;
         options.mode = mode;
-        auto hits = index.Search(kModel, q, options);
+        auto hits = index.Search(kModel, q, options, &f.source);
         REQUIRE(hits.ok());
         all.push_back(*hits);
       }
@@ -356,7 +360,7 @@ TEST_CASE("evictions to the cold tier and a restart leave results unchanged") {
     // A restart: the index lives in RAM only; the engine rebuilds it from the
     // stored vectors (in any order), and it answers as before.
     VectorIndexOptions options = f.tiered->options();
-    auto rebuilt = VectorIndex::Create(options, &f.source);
+    auto rebuilt = VectorIndex::Create(options);
     REQUIRE(rebuilt.ok());
     for (auto it = f.stored.rbegin(); it != f.stored.rend(); ++it) {
       REQUIRE((*rebuilt)->Add(kModel, VectorEntry{it->first, it->second.values, it->second.attributes}).ok());
@@ -388,11 +392,12 @@ TEST_CASE("batched searches return what single searches return") {
         options.k = 8;
         if (filtered) options.filter.language = "go";
         for (VectorIndex* index : {f.tiered.get(), f.kept.get()}) {
-          auto batch = index->SearchBatch(kModel, queries, num_queries, options);
+          auto batch = index->SearchBatch(kModel, queries, num_queries, options, f.SourceFor(index));
           REQUIRE(batch.ok());
           REQUIRE(batch->size() == num_queries);
           for (std::size_t q = 0; q < num_queries; ++q) {
-            auto single = index->Search(kModel, std::span<const float>(queries).subspan(q * dim, dim), options);
+            auto single = index->Search(kModel, std::span<const float>(queries).subspan(q * dim, dim), options,
+                                        f.SourceFor(index));
             REQUIRE(single.ok());
             REQUIRE(single->size() == (*batch)[q].size());
             for (std::size_t i = 0; i < single->size(); ++i) {
@@ -416,7 +421,7 @@ TEST_CASE("quantized recall@10 on clustered data") {
   VectorIndexOptions options;
   options.model = kModel;
   options.dimension = dim;
-  auto created = VectorIndex::Create(options, &source);
+  auto created = VectorIndex::Create(options);
   REQUIRE(created.ok());
   VectorIndex& index = **created;
   std::map<std::uint64_t, Stored> stored;
@@ -439,11 +444,11 @@ TEST_CASE("quantized recall@10 on clustered data") {
       auto count_found = [&](const std::vector<VectorHit>& hits) {
         return double(std::count_if(hits.begin(), hits.end(), [&](const VectorHit& h) { return truth.count(h.id); }));
       };
-      auto reranked = index.Search(kModel, query, search);  // default: 100 candidates
+      auto reranked = index.Search(kModel, query, search, &source);  // default: 100 candidates
       REQUIRE(reranked.ok());
       recall_reranked += count_found(*reranked) / 10.0;
       search.rerank_candidates = 10;  // the quantized ranking alone decides the 10
-      auto quantized = index.Search(kModel, query, search);
+      auto quantized = index.Search(kModel, query, search, &source);
       REQUIRE(quantized.ok());
       recall_quantized_only += count_found(*quantized) / 10.0;
     }
@@ -469,7 +474,7 @@ TEST_CASE("a vector is found by the first search after Add; removed vectors neve
     auto v = Gaussian(dim, rng, 3.0f);
     f.Add(id, v, Message("s"));
     for (VectorIndex* index : {f.tiered.get(), f.kept.get()}) {
-      auto hits = index->Search(kModel, v, options);
+      auto hits = index->Search(kModel, v, options, f.SourceFor(index));
       REQUIRE(hits.ok());
       REQUIRE(hits->size() == 1);
       CHECK((*hits)[0].id == id);
@@ -477,7 +482,7 @@ TEST_CASE("a vector is found by the first search after Add; removed vectors neve
     }
     f.Remove(id);
     for (VectorIndex* index : {f.tiered.get(), f.kept.get()}) {
-      auto hits = index->Search(kModel, v, options);
+      auto hits = index->Search(kModel, v, options, f.SourceFor(index));
       REQUIRE(hits.ok());
       CHECK((*hits)[0].id != id);
     }
@@ -485,7 +490,7 @@ TEST_CASE("a vector is found by the first search after Add; removed vectors neve
   // Upsert: the same id with a new vector is found by the new one.
   auto v = Gaussian(dim, rng, 3.0f);
   f.Add(7, v, Message("s"));
-  auto hits = f.tiered->Search(kModel, v, options);
+  auto hits = f.tiered->Search(kModel, v, options, &f.source);
   REQUIRE(hits.ok());
   CHECK((*hits)[0].id == 7);
   CHECK(f.tiered->size() == 300);
@@ -516,23 +521,25 @@ TEST_CASE("wrong model, wrong dimension, NaN and infinity are refused with a cle
     CHECK(s.code() == StatusCode::kInvalidArgument);
     CHECK(s.message().find("component 3") != std::string::npos);
     CHECK_FALSE(f.tiered->Contains(2));
-    auto q = f.tiered->Search(kModel, v, VectorSearchOptions{});
+    auto q = f.tiered->Search(kModel, v, VectorSearchOptions{}, &f.source);
     CHECK(q.status().code() == StatusCode::kInvalidArgument);
   }
   CHECK(f.tiered->size() == 1);
 
-  CHECK(f.tiered->Search(kModel, short_vector, VectorSearchOptions{}).status().code() == StatusCode::kInvalidArgument);
-  auto wrong_model = f.tiered->Search("other-model", good, VectorSearchOptions{});
+  CHECK(f.tiered->Search(kModel, short_vector, VectorSearchOptions{}, &f.source).status().code() ==
+        StatusCode::kInvalidArgument);
+  auto wrong_model = f.tiered->Search("other-model", good, VectorSearchOptions{}, &f.source);
   CHECK(wrong_model.status().code() == StatusCode::kInvalidArgument);
   CHECK(wrong_model.status().message().find("'other-model'") != std::string::npos);
   VectorSearchOptions zero_k;
   zero_k.k = 0;
-  CHECK(f.tiered->Search(kModel, good, zero_k).status().code() == StatusCode::kInvalidArgument);
+  CHECK(f.tiered->Search(kModel, good, zero_k, &f.source).status().code() == StatusCode::kInvalidArgument);
   std::vector<float> zero(dim, 0.0f);
-  CHECK(f.tiered->Search(kModel, zero, VectorSearchOptions{}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(f.tiered->Search(kModel, zero, VectorSearchOptions{}, &f.source).status().code() ==
+        StatusCode::kInvalidArgument);
   VectorSearchOptions l2;
   l2.metric = VectorMetric::kSquaredL2;
-  CHECK(f.tiered->Search(kModel, zero, l2).ok());  // a zero query is fine for L2
+  CHECK(f.tiered->Search(kModel, zero, l2, &f.source).ok());  // a zero query is fine for L2
   CHECK(f.tiered->Add(kModel, VectorEntry{3, good, Chunk("", "cpp")}).code() == StatusCode::kInvalidArgument);
 
   // ReplaceFile is all or nothing.
@@ -546,12 +553,26 @@ TEST_CASE("wrong model, wrong dimension, NaN and infinity are refused with a cle
   entries = {VectorEntry{10, good, Chunk("b.cc", "cpp")}};
   CHECK(f.tiered->ReplaceFile(kModel, "a.cc", entries).code() == StatusCode::kInvalidArgument);
 
+  // Full-precision vectors from nowhere: no source and no kept copy, in every
+  // mode and in batches; the kept copy needs no source.
+  VectorSearchOptions exact_mode;
+  exact_mode.mode = VectorSearchMode::kExact;
+  for (const VectorSearchOptions& options : {VectorSearchOptions{}, exact_mode}) {
+    auto no_source = f.tiered->Search(kModel, good, options, nullptr);
+    CHECK(no_source.status().code() == StatusCode::kInvalidArgument);
+    CHECK(no_source.status().message().find("source") != std::string::npos);
+    CHECK(f.tiered->SearchBatch(kModel, good, 1, options, nullptr).status().code() == StatusCode::kInvalidArgument);
+    CHECK(f.kept->Search(kModel, good, options, nullptr).ok());
+  }
+
   // Unusable options.
   VectorIndexOptions options;
-  CHECK(VectorIndex::Create(options, nullptr).status().code() == StatusCode::kInvalidArgument);
   options.keep_full_precision = true;
   options.dimension = 0;
-  CHECK(VectorIndex::Create(options, nullptr).status().code() == StatusCode::kInvalidArgument);
+  CHECK(VectorIndex::Create(options).status().code() == StatusCode::kInvalidArgument);
+  options.dimension = 8;
+  options.model.clear();
+  CHECK(VectorIndex::Create(options).status().code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("filters by owner kind, path prefix, language and session") {
@@ -591,7 +612,7 @@ TEST_CASE("filters by owner kind, path prefix, language and session") {
       const auto want = BruteForce(f.stored, query, options);
       if (fi >= 6) CHECK(want.empty());
       for (VectorIndex* index : {f.tiered.get(), f.kept.get()}) {
-        auto got = index->Search(kModel, query, options);
+        auto got = index->Search(kModel, query, options, f.SourceFor(index));
         REQUIRE(got.ok());
         CheckMatchesBruteForce(*got, want, f.stored, query, options);
       }
@@ -622,7 +643,7 @@ TEST_CASE("two-phase search for asynchronous fetches; source errors reach the ca
   const std::uint64_t removed = candidates->ids[0];
   auto before = f.tiered->Rerank(query, *candidates, full, options);
   REQUIRE(before.ok());
-  auto direct = f.tiered->Search(kModel, query, options);
+  auto direct = f.tiered->Search(kModel, query, options, &f.source);
   REQUIRE(direct.ok());
   REQUIRE(before->size() == direct->size());
   for (std::size_t i = 0; i < before->size(); ++i) CHECK((*before)[i].id == (*direct)[i].id);
@@ -633,7 +654,7 @@ TEST_CASE("two-phase search for asynchronous fetches; source errors reach the ca
 
   // A tier failing during re-rank fails the search with its error.
   f.source.FailOn((*direct)[1].id);
-  auto failed = f.tiered->Search(kModel, query, options);
+  auto failed = f.tiered->Search(kModel, query, options, &f.source);
   CHECK(failed.status().code() == StatusCode::kIoError);
   CHECK(failed.status().message().find("cold tier") != std::string::npos);
 }
@@ -644,22 +665,22 @@ TEST_CASE("RAM bytes per vector are reported") {
   VectorIndexOptions options;
   options.model = kModel;
   options.dimension = dim;
-  TieredSource source(dim);
-  auto quantized = VectorIndex::Create(options, &source);
+  auto quantized = VectorIndex::Create(options);
   options.keep_full_precision = true;
-  auto with_copy = VectorIndex::Create(options, nullptr);
+  auto with_copy = VectorIndex::Create(options);
   options.keep_full_precision = true;
   options.quantization = VectorQuantization::kNone;
-  auto unquantized = VectorIndex::Create(options, nullptr);
+  auto unquantized = VectorIndex::Create(options);
   REQUIRE(quantized.ok());
   REQUIRE(with_copy.ok());
   REQUIRE(unquantized.ok());
   CHECK((*quantized)->RamBytesPerVector() == 0);
   const std::size_t n = 2000;
   for (auto* index : {quantized->get(), with_copy->get(), unquantized->get()}) index->Reserve(n);
+  std::vector<std::vector<float>> vectors;  // by id
   for (std::uint64_t id = 0; id < n; ++id) {
-    const auto v = Gaussian(dim, rng);
-    VectorEntry e{id, v, Chunk("f" + std::to_string(id / 10), "cpp")};
+    vectors.push_back(Gaussian(dim, rng));
+    VectorEntry e{id, vectors.back(), Chunk("f" + std::to_string(id / 10), "cpp")};
     for (auto* index : {quantized->get(), with_copy->get(), unquantized->get()}) REQUIRE(index->Add(kModel, e).ok());
   }
   const double q = (*quantized)->RamBytesPerVector();
@@ -675,14 +696,24 @@ TEST_CASE("RAM bytes per vector are reported") {
   // An unquantized index answers the default search with an exact scan.
   const auto query = Gaussian(dim, rng);
   VectorSearchOptions search;
-  auto a = (*unquantized)->Search(kModel, query, search);
+  auto a = (*unquantized)->Search(kModel, query, search, nullptr);
   search.mode = VectorSearchMode::kExact;
-  auto b = (*with_copy)->Search(kModel, query, search);
+  auto b = (*with_copy)->Search(kModel, query, search, nullptr);
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   REQUIRE(a->size() == b->size());
   for (std::size_t i = 0; i < a->size(); ++i) CHECK((*a)[i].id == (*b)[i].id);
-  CHECK((*unquantized)->FindCandidates(kModel, query, search).status().code() == StatusCode::kInvalidArgument);
+  // In two phases (as the engine searches) it offers every vector as a
+  // candidate, and the re-rank at full precision gives the exact answer.
+  auto all = (*unquantized)->FindCandidates(kModel, query, search);
+  REQUIRE(all.ok());
+  CHECK(all->ids.size() == n);
+  std::vector<float> full;
+  for (std::uint64_t id : all->ids) full.insert(full.end(), vectors[id].begin(), vectors[id].end());
+  auto c2 = (*unquantized)->Rerank(query, *all, full, search);
+  REQUIRE(c2.ok());
+  REQUIRE(c2->size() == b->size());
+  for (std::size_t i = 0; i < c2->size(); ++i) CHECK((*c2)[i].id == (*b)[i].id);
 }
 
 }  // namespace postdevai
