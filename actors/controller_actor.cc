@@ -50,7 +50,7 @@ std::string FlightKey(DataKind kind, const std::string& key) {
   return k;
 }
 
-bool ValidKind(DataKind kind) { return static_cast<std::size_t>(kind) < kKinds; }
+bool ValidKind(DataKind kind) { return DataKindIndex(kind) < kKinds; }
 
 Status CheckKey(const char* what, const std::string& key) {
   if (key.empty()) return Status::InvalidArgument(std::string(what) + ": empty key");
@@ -131,7 +131,7 @@ void Write(controller_pointer self, write_batch batch, std::function<void(caf::e
             logged_write logged{lsn, std::move(*mutations)};
             std::array<bool, kKinds> touched{};
             for (const auto& m : logged.mutations) {
-              touched[static_cast<std::size_t>(m.kind)] = true;
+              touched[DataKindIndex(m.kind)] = true;
               if (!st.store_reads.empty()) {
                 auto it = st.store_reads.find(FlightKey(m.kind, m.key));
                 if (it != st.store_reads.end()) it->second.overwritten = true;
@@ -180,7 +180,7 @@ void ReadFromStore(controller_pointer self, DataKind kind, const std::string& ke
 // Loads a value read from the store into its partition (an older LSN than
 // the resident one is ignored there).
 void Promote(controller_pointer self, DataKind kind, const std::string& key, versioned_value value) {
-  self->send(self->state.parts.partitions[static_cast<std::size_t>(kind)], promote_atom_v, key, std::move(value));
+  self->send(self->state.parts.partitions[DataKindIndex(kind)], promote_atom_v, key, std::move(value));
 }
 
 // The promotion policy: the value read from disk is loaded into RAM on its
@@ -355,7 +355,7 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
         auto rp = self->make_response_promise<read_result>();
         ++self->state.reads;
         const auto started = ClockMicros(self);
-        self->request(self->state.parts.partitions[static_cast<std::size_t>(kind)], caf::infinite, read_atom_v, key)
+        self->request(self->state.parts.partitions[DataKindIndex(kind)], caf::infinite, read_atom_v, key)
             .then(
                 [=](versioned_value& v) mutable {
                   ++self->state.ram_hits;
@@ -384,7 +384,7 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
         if (Status s = Validate(request); !s.ok()) return ToError(s);
         return Forward<std::vector<search_hit>>(
-            self, self->state.parts.partitions[static_cast<std::size_t>(DataKind::kVectors)], search_atom_v,
+            self, self->state.parts.partitions[DataKindIndex(DataKind::kVectors)], search_atom_v,
             std::move(request));
       },
       [=](stats_atom) -> caf::result<memory_report> { return Stats(self); },
@@ -413,13 +413,13 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       },
       [=](route_atom, DataKind kind, partition_actor& partition) -> bool {
         if (!ValidKind(kind)) return false;
-        self->state.parts.partitions[static_cast<std::size_t>(kind)] = std::move(partition);
+        self->state.parts.partitions[DataKindIndex(kind)] = std::move(partition);
         return true;
       },
       [=](prefetch_atom, DataKind kind, std::string& key) {
         if (!ValidKind(kind) || key.empty()) return;
         // Resident already (a prefetch of a hot key)? Then no store read.
-        self->request(self->state.parts.partitions[static_cast<std::size_t>(kind)], caf::infinite, access_atom_v, key)
+        self->request(self->state.parts.partitions[DataKindIndex(kind)], caf::infinite, access_atom_v, key)
             .then(
                 [=](bool resident) {
                   if (resident) return;

@@ -139,7 +139,7 @@ void MetricsExporter::Refresh() {
   if (!ok) return;
   auto& m = *metrics_;
   for (const auto& p : r.partitions) {
-    const std::map<std::string, std::string> label{{"partition", std::string(DataKindName(static_cast<DataKind>(p.kind)))}};
+    const std::map<std::string, std::string> label{{"partition", std::string(DataKindName(p.kind))}};
     m.usage.Add(label).Set(static_cast<double>(p.bytes));
     m.budget.Add(label).Set(static_cast<double>(p.budget_bytes));
     m.entries.Add(label).Set(static_cast<double>(p.entries));
