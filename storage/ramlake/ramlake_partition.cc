@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "storage/ramlake/eviction_policy.h"
 #include "storage/ramlake/partition_format.h"
 
 namespace postdevai::storage::ramlake {
@@ -17,15 +18,12 @@ namespace {
 
 constexpr std::uint32_t kNone = SlotIndex::kNoSlot;
 
-// Entry::bits: the access count in the low 24 bits, flags above.
+// Entry::node.owner_bits (28 bits): the access count in the low 24 bits,
+// flags above.
 constexpr std::uint32_t kCountMask = (1u << 24) - 1;
 constexpr std::uint32_t kLive = 1u << 24;
-constexpr std::uint32_t kVisited = 1u << 25;  // SIEVE
-constexpr std::uint32_t kDirty = 1u << 26;
-constexpr std::uint32_t kPinned = 1u << 27;   // being replaced by the Put in progress
-constexpr std::uint32_t kInMain = 1u << 28;   // S3-FIFO: in the main queue
-constexpr std::uint32_t kFreqShift = 29;      // S3-FIFO: 2-bit frequency
-constexpr std::uint32_t kFreqMask = 3u << kFreqShift;
+constexpr std::uint32_t kDirty = 1u << 25;
+constexpr std::uint32_t kPinned = 1u << 26;  // being replaced by the Put in progress
 
 enum SegmentState : std::uint8_t { kFree = 0, kHead = 1, kSealed = 2 };
 
@@ -35,9 +33,6 @@ constexpr std::uint32_t kMinSegments = 4;
 
 inline std::uint64_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
-// S3-FIFO ghosts are hashes; 0 marks an empty ring position.
-inline std::uint64_t GhostHash(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
-
 }  // namespace
 
 // 32 bytes per resident entry (see IndexBytesPerEntry).
@@ -46,18 +41,16 @@ struct RamLakePartition::Entry {
   // (128 MiB); 0 while the entry has no record (a Put replacing it).
   std::uint64_t location = 0;
   std::uint64_t lsn = 0;
-  std::uint32_t prev = kNone;  // toward the list head (newer); free list: unused
-  std::uint32_t next = kNone;  // toward the list tail (older); free list: next free slot
+  // The policy's links and bits, and ours (count and flags, see above); on
+  // the free list, node.next is the next free slot.
+  EvictionNode node;
   std::uint32_t last_access = 0;  // seconds since clock_base_micros_
-  std::uint32_t bits = 0;         // count and flags, see above
 
   std::uint64_t Offset() const { return (location & ((1ull << 40) - 1)) * 8; }
   std::uint64_t Footprint() const { return (location >> 40) * 8; }
   static std::uint64_t Encode(std::uint64_t offset, std::uint64_t footprint) {
     return (offset / 8) | ((footprint / 8) << 40);
   }
-  std::uint32_t Freq() const { return (bits & kFreqMask) >> kFreqShift; }
-  void SetFreq(std::uint32_t f) { bits = (bits & ~kFreqMask) | (f << kFreqShift); }
 };
 
 
@@ -97,9 +90,9 @@ std::uint32_t RamLakePartition::DefaultSegmentBytes(std::uint64_t capacity_bytes
 }
 
 RamLakePartition::RamLakePartition(FileSystem* fs, PartitionOptions options)
-    : fs_(fs), options_(std::move(options)), head_segment_(kNone), free_slots_(kNone),
-      list_head_{kNone, kNone}, list_tail_{kNone, kNone}, sieve_hand_(kNone) {
+    : fs_(fs), options_(std::move(options)), head_segment_(kNone), free_slots_(kNone) {
   static_assert(sizeof(Entry) == 32, "the per-entry index cost is part of the contract");
+  static_assert(kPinned < (1u << 28) && kCountMask < kLive, "owner_bits has 28 bits");
 }
 
 RamLakePartition::~RamLakePartition() {
@@ -153,6 +146,7 @@ Result<std::unique_ptr<RamLakePartition>> RamLakePartition::Open(FileSystem* fs,
   p->max_entries_ = options.max_entries;
   p->persisted_lsn_ = options.persisted_lsn;
   p->clock_base_micros_ = fs->NowMicros();
+  p->policy_ = NewEvictionQueue(options.eviction, p->max_entries_, p->usable_bytes_);
 
   auto lock = fs->LockFile(options.file_path + ".lock");
   if (!lock.ok()) return lock.status().WithContext(context);
@@ -316,14 +310,8 @@ void RamLakePartition::ResetState() {
   entries_.clear();
   free_slots_ = kNone;
   index_.Clear();
-  list_head_[0] = list_head_[1] = kNone;
-  list_tail_[0] = list_tail_[1] = kNone;
-  list_size_[0] = list_size_[1] = 0;
-  sieve_hand_ = kNone;
+  policy_->Clear();
   dirty_heap_.clear();
-  ghost_ring_.clear();
-  ghost_next_ = 0;
-  ghost_index_.Clear();
   stats_ = PartitionStats{};
 }
 
@@ -379,10 +367,10 @@ Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
           Entry& e = entries_[slot];
           e.location = Entry::Encode(SegmentOffset(index) + offset, footprint);
           e.lsn = h->lsn;
-          e.bits = kLive;
+          e.node.owner_bits = kLive;
           e.last_access = now_seconds_;
           index_.Insert(hash, slot);
-          PolicyInsert(slot, /*as_coldest=*/false, /*established=*/true);
+          policy_->Insert(slot, hash, EvictionQueue::Arrival::kReattach);
           seg.live_bytes += static_cast<std::uint32_t>(footprint);
           stats_.live_bytes += footprint;
           ++stats_.entries;
@@ -402,9 +390,9 @@ Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
   // A re-attached file may hold more than the budget: records the cleaner
   // had copied but not yet marked, or a smaller max_entries than last time.
   while (stats_.live_bytes > usable_bytes_ || (max_entries_ != 0 && stats_.entries > max_entries_)) {
-    std::uint32_t victim = PolicyVictim();
+    std::uint32_t victim = PickVictim();
     if (victim == kNone) break;
-    RemoveEntry(victim, HashKey(KeyOf(victim)), /*mark_record_dead=*/true);
+    RemoveEntry(victim, HashKey(KeyOf(victim)), /*mark_record_dead=*/true, /*as_victim=*/true);
     --report->records_kept;
     ++report->records_dropped_over_budget;
   }
@@ -428,7 +416,7 @@ void RamLakePartition::FreeOneSegmentByEviction(OpenReport* report) {
   const std::uint64_t begin = SegmentOffset(victim);
   for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {
     const Entry& e = entries_[slot];
-    if (!(e.bits & kLive) || e.Offset() < begin || e.Offset() >= begin + segment_bytes_) continue;
+    if (!(e.node.owner_bits & kLive) || e.Offset() < begin || e.Offset() >= begin + segment_bytes_) continue;
     RemoveEntry(slot, HashKey(KeyOf(slot)), /*mark_record_dead=*/true);
     --report->records_kept;
     ++report->records_dropped_over_budget;
@@ -498,8 +486,8 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
       // re-attach drops — the same outcome as losing the old version, which
       // a replaced record never promises to keep.
       Entry& e = entries_[slot];
-      if (e.bits & kDirty) {
-        e.bits &= ~kDirty;
+      if (e.node.owner_bits & kDirty) {
+        e.node.owner_bits &= ~kDirty;
         --stats_.dirty_entries;
         stats_.dirty_bytes -= footprint;
       }
@@ -509,7 +497,7 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
                        segments_[segment].sequence);
       e.lsn = lsn;
       if (lsn > persisted_lsn_) MarkDirty(slot);
-      PolicyAccess(slot);
+      policy_->Access(slot);
       Touch(slot);
       return Status::Ok();
     }
@@ -519,8 +507,8 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
     // spares the cleaner a lookup per overwritten record. After a crash the
     // key is then resident only if the new version is what the store holds.
     ReleaseRecord(slot, /*mark_record_dead=*/true);
-    PolicyAccess(slot);
-    entries_[slot].bits |= kPinned;
+    policy_->Access(slot);
+    entries_[slot].node.owner_bits |= kPinned;
   }
   // Decide before evicting anything whether evicting every clean entry would
   // be enough; if not, fail without having dropped anything.
@@ -552,18 +540,20 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
                    segments_[segment].sequence);
   if (new_key) {
     slot = NewSlot();
-    entries_[slot].bits = kLive;
+    entries_[slot].node.owner_bits = kLive;
     index_.Insert(hash, slot);
     ++stats_.entries;
   }
   Entry& e = entries_[slot];
   e.location = Entry::Encode(*offset, footprint);
   e.lsn = lsn;
-  e.bits &= ~kPinned;
+  e.node.owner_bits &= ~kPinned;
   segments_[segment].live_bytes += static_cast<std::uint32_t>(footprint);
   stats_.live_bytes += footprint;
   if (lsn > persisted_lsn_) MarkDirty(slot);
-  if (new_key) PolicyInsert(slot, as_coldest, /*established=*/false);
+  if (new_key) {
+    policy_->Insert(slot, hash, as_coldest ? EvictionQueue::Arrival::kRefill : EvictionQueue::Arrival::kPut);
+  }
   Touch(slot);
   return Status::Ok();
 }
@@ -575,7 +565,7 @@ std::optional<ValueView> RamLakePartition::Lookup(std::string_view key) {
     return std::nullopt;
   }
   ++stats_.hits;
-  PolicyAccess(slot);
+  policy_->Access(slot);
   Touch(slot);
   const Entry& e = entries_[slot];
   return ValueView{fmt::RecordValue(base_ + e.Offset()), e.lsn};
@@ -609,8 +599,8 @@ void RamLakePartition::SetPersistedLsn(std::uint64_t lsn) {
     dirty_heap_.pop_back();
     Entry& e = entries_[slot];
     // Skip stale items: the slot may since have been replaced, freed or reused.
-    if ((e.bits & kLive) && (e.bits & kDirty) && e.lsn <= lsn) {
-      e.bits &= ~kDirty;
+    if ((e.node.owner_bits & kLive) && (e.node.owner_bits & kDirty) && e.lsn <= lsn) {
+      e.node.owner_bits &= ~kDirty;
       --stats_.dirty_entries;
       stats_.dirty_bytes -= e.Footprint();
     }
@@ -666,8 +656,8 @@ std::optional<EntryStats> RamLakePartition::GetEntryStats(std::string_view key) 
   s.lsn = e.lsn;
   s.bytes = e.Footprint();
   s.last_access_micros = clock_base_micros_ + std::uint64_t{e.last_access} * 1000000;
-  s.access_count = e.bits & kCountMask;
-  s.dirty = (e.bits & kDirty) != 0;
+  s.access_count = e.node.owner_bits & kCountMask;
+  s.dirty = (e.node.owner_bits & kDirty) != 0;
   return s;
 }
 
@@ -684,12 +674,9 @@ PartitionStats RamLakePartition::Stats() const {
 
 void RamLakePartition::ForEach(
     const std::function<void(std::string_view, std::string_view, std::uint64_t)>& visit) const {
-  // S3-FIFO: the probationary queue holds the colder entries.
-  for (int list : {0, 1}) {
-    for (std::uint32_t slot = list_tail_[list]; slot != kNone; slot = entries_[slot].prev) {
-      const char* record = base_ + entries_[slot].Offset();
-      visit(fmt::RecordKey(record), fmt::RecordValue(record), entries_[slot].lsn);
-    }
+  for (std::uint32_t slot = policy_->Coldest(); slot != kNone; slot = policy_->Warmer(slot)) {
+    const char* record = base_ + entries_[slot].Offset();
+    visit(fmt::RecordKey(record), fmt::RecordValue(record), entries_[slot].lsn);
   }
 }
 
@@ -716,10 +703,11 @@ std::uint32_t RamLakePartition::NewSlot() {
   std::uint32_t slot;
   if (free_slots_ != kNone) {
     slot = free_slots_;
-    free_slots_ = entries_[slot].next;
+    free_slots_ = entries_[slot].node.next;
   } else {
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.emplace_back();
+    policy_->Bind(NodeTable(entries_));  // the table may have moved
   }
   entries_[slot] = Entry{};
   return slot;
@@ -733,8 +721,8 @@ void RamLakePartition::ReleaseRecord(std::uint32_t slot, bool mark_record_dead) 
   Segment& seg = segments_[(offset - fmt::kFileHeaderBytes) / segment_bytes_];
   seg.live_bytes -= static_cast<std::uint32_t>(footprint);
   stats_.live_bytes -= footprint;
-  if (e.bits & kDirty) {
-    e.bits &= ~kDirty;
+  if (e.node.owner_bits & kDirty) {
+    e.node.owner_bits &= ~kDirty;
     --stats_.dirty_entries;
     stats_.dirty_bytes -= footprint;
   }
@@ -743,21 +731,21 @@ void RamLakePartition::ReleaseRecord(std::uint32_t slot, bool mark_record_dead) 
   e.location = 0;
 }
 
-void RamLakePartition::RemoveEntry(std::uint32_t slot, std::uint64_t hash, bool mark_record_dead) {
+void RamLakePartition::RemoveEntry(std::uint32_t slot, std::uint64_t hash, bool mark_record_dead,
+                                   bool as_victim) {
   ReleaseRecord(slot, mark_record_dead);
-  PolicyRemove(slot);
+  policy_->Remove(slot, hash, as_victim);
   index_.Erase(hash, slot);
   Entry& e = entries_[slot];
-  e.bits = 0;
-  e.prev = kNone;
-  e.next = free_slots_;
+  e.node = EvictionNode{};
+  e.node.next = free_slots_;
   free_slots_ = slot;
   --stats_.entries;
 }
 
 void RamLakePartition::MarkDirty(std::uint32_t slot) {
   Entry& e = entries_[slot];
-  e.bits |= kDirty;
+  e.node.owner_bits |= kDirty;
   ++stats_.dirty_entries;
   stats_.dirty_bytes += e.Footprint();
   auto later = [](const auto& a, const auto& b) { return a.first > b.first; };
@@ -768,7 +756,8 @@ void RamLakePartition::MarkDirty(std::uint32_t slot) {
   if (dirty_heap_.size() > 2 * stats_.dirty_entries + 1024) {
     dirty_heap_.clear();
     for (std::uint32_t s = 0; s < entries_.size(); ++s) {
-      if ((entries_[s].bits & kLive) && (entries_[s].bits & kDirty)) dirty_heap_.emplace_back(entries_[s].lsn, s);
+      const std::uint32_t bits = entries_[s].node.owner_bits;
+      if ((bits & kLive) && (bits & kDirty)) dirty_heap_.emplace_back(entries_[s].lsn, s);
     }
     std::make_heap(dirty_heap_.begin(), dirty_heap_.end(), later);
   }
@@ -777,195 +766,30 @@ void RamLakePartition::MarkDirty(std::uint32_t slot) {
 void RamLakePartition::Touch(std::uint32_t slot) {
   Entry& e = entries_[slot];
   e.last_access = now_seconds_;
-  if ((e.bits & kCountMask) != kCountMask) ++e.bits;
+  if ((e.node.owner_bits & kCountMask) != kCountMask) ++e.node.owner_bits;
 }
 
 // ---------------------------------------------------------------------------
-// Eviction policies
-
-void RamLakePartition::ListPushHead(int list, std::uint32_t slot) {
-  Entry& e = entries_[slot];
-  e.prev = kNone;
-  e.next = list_head_[list];
-  if (list_head_[list] != kNone) {
-    entries_[list_head_[list]].prev = slot;
-  } else {
-    list_tail_[list] = slot;
-  }
-  list_head_[list] = slot;
-  ++list_size_[list];
-}
-
-void RamLakePartition::ListPushTail(int list, std::uint32_t slot) {
-  Entry& e = entries_[slot];
-  e.next = kNone;
-  e.prev = list_tail_[list];
-  if (list_tail_[list] != kNone) {
-    entries_[list_tail_[list]].next = slot;
-  } else {
-    list_head_[list] = slot;
-  }
-  list_tail_[list] = slot;
-  ++list_size_[list];
-}
-
-void RamLakePartition::ListUnlink(int list, std::uint32_t slot) {
-  Entry& e = entries_[slot];
-  if (e.prev != kNone) {
-    entries_[e.prev].next = e.next;
-  } else {
-    list_head_[list] = e.next;
-  }
-  if (e.next != kNone) {
-    entries_[e.next].prev = e.prev;
-  } else {
-    list_tail_[list] = e.prev;
-  }
-  e.prev = e.next = kNone;
-  --list_size_[list];
-}
-
-void RamLakePartition::PolicyInsert(std::uint32_t slot, bool as_coldest, bool established) {
-  int list = 0;
-  if (options_.eviction == EvictionPolicy::kS3Fifo) {
-    bool to_main = established;
-    if (!to_main && !ghost_ring_.empty()) {
-      // A key evicted from the small queue not long ago is back: it has
-      // proven itself, skip probation.
-      std::uint64_t g = GhostHash(HashKey(KeyOf(slot)));
-      std::uint32_t pos = ghost_index_.Find(g, [&](std::uint32_t p) { return ghost_ring_[p] == g; });
-      if (pos != kNone) {
-        ghost_index_.Erase(g, pos);
-        ghost_ring_[pos] = 0;
-        to_main = true;
-      }
-    }
-    if (to_main) {
-      entries_[slot].bits |= kInMain;
-      list = 1;
-    }
-  }
-  if (as_coldest) {
-    ListPushTail(list, slot);
-  } else {
-    ListPushHead(list, slot);
-  }
-}
-
-void RamLakePartition::PolicyAccess(std::uint32_t slot) {
-  Entry& e = entries_[slot];
-  switch (options_.eviction) {
-    case EvictionPolicy::kLru:
-      if (list_head_[0] != slot) {
-        ListUnlink(0, slot);
-        ListPushHead(0, slot);
-      }
-      break;
-    case EvictionPolicy::kSieve:
-      e.bits |= kVisited;
-      break;
-    case EvictionPolicy::kS3Fifo:
-      if (e.Freq() < 3) e.SetFreq(e.Freq() + 1);
-      break;
-  }
-}
-
-void RamLakePartition::PolicyRemove(std::uint32_t slot) {
-  if (sieve_hand_ == slot) sieve_hand_ = entries_[slot].prev;
-  ListUnlink((entries_[slot].bits & kInMain) ? 1 : 0, slot);
-}
+// Eviction (in policy_'s order)
 
 bool RamLakePartition::Evictable(std::uint32_t slot) const {
-  std::uint32_t bits = entries_[slot].bits;
+  std::uint32_t bits = entries_[slot].node.owner_bits;
   return (bits & kLive) && !(bits & (kDirty | kPinned));
 }
 
-std::uint32_t RamLakePartition::PolicyVictim() {
-  // Every walk is bounded: with no evictable entry it gives up instead of
-  // spinning (callers check beforehand that one exists).
-  const std::uint64_t bound = 5 * stats_.entries + 8;
-  switch (options_.eviction) {
-    case EvictionPolicy::kLru:
-      for (std::uint32_t s = list_tail_[0]; s != kNone; s = entries_[s].prev) {
-        if (Evictable(s)) return s;
-      }
-      return kNone;
-    case EvictionPolicy::kSieve: {
-      // The hand walks from the oldest entry toward the newest, clearing
-      // visited bits; the first unvisited evictable entry goes.
-      std::uint32_t s = sieve_hand_ != kNone ? sieve_hand_ : list_tail_[0];
-      for (std::uint64_t steps = 0; steps < bound && s != kNone; ++steps) {
-        Entry& e = entries_[s];
-        if (e.bits & kVisited) {
-          e.bits &= ~kVisited;
-        } else if (Evictable(s)) {
-          sieve_hand_ = e.prev;
-          return s;
-        }
-        s = e.prev != kNone ? e.prev : list_tail_[0];
-      }
-      return kNone;
-    }
-    case EvictionPolicy::kS3Fifo: {
-      for (std::uint64_t steps = 0; steps < bound; ++steps) {
-        bool small_over = list_size_[0] > 0 && list_size_[0] * 10 >= std::max<std::uint64_t>(stats_.entries, 1);
-        if (small_over || list_head_[1] == kNone) {
-          std::uint32_t s = list_tail_[0];
-          if (s == kNone) return kNone;
-          Entry& e = entries_[s];
-          if (e.Freq() >= 1 || !Evictable(s)) {
-            // Read again while on probation (or cannot leave yet): promote.
-            ListUnlink(0, s);
-            e.bits |= kInMain;
-            e.SetFreq(0);
-            ListPushHead(1, s);
-            continue;
-          }
-          // Remember it: if it comes back soon it goes straight to main.
-          std::uint64_t g = GhostHash(HashKey(KeyOf(s)));
-          std::size_t capacity = max_entries_ != 0 ? max_entries_ : std::max<std::uint64_t>(usable_bytes_ / 1024, 64);
-          std::uint32_t pos;
-          if (ghost_ring_.size() < capacity) {
-            pos = static_cast<std::uint32_t>(ghost_ring_.size());
-            ghost_ring_.push_back(0);
-          } else {
-            pos = static_cast<std::uint32_t>(ghost_next_);
-            ghost_next_ = (ghost_next_ + 1) % ghost_ring_.size();
-            if (ghost_ring_[pos] != 0) ghost_index_.Erase(ghost_ring_[pos], pos);
-          }
-          if (ghost_index_.Find(g, [&](std::uint32_t p) { return ghost_ring_[p] == g; }) == kNone) {
-            ghost_ring_[pos] = g;
-            ghost_index_.Insert(g, pos);
-          } else {
-            ghost_ring_[pos] = 0;
-          }
-          return s;
-        }
-        std::uint32_t s = list_tail_[1];
-        Entry& e = entries_[s];
-        if (e.Freq() > 0 || !Evictable(s)) {
-          if (e.Freq() > 0) e.SetFreq(e.Freq() - 1);
-          ListUnlink(1, s);
-          ListPushHead(1, s);
-          continue;
-        }
-        return s;
-      }
-      return kNone;
-    }
-  }
-  return kNone;
+std::uint32_t RamLakePartition::PickVictim() {
+  return policy_->PickVictim([this](std::uint32_t slot) { return Evictable(slot); });
 }
 
 bool RamLakePartition::EvictOne(std::vector<EvictedEntry>* evicted) {
-  std::uint32_t victim = PolicyVictim();
+  std::uint32_t victim = PickVictim();
   if (victim == kNone) return false;
   const Entry& e = entries_[victim];
   std::string_view key = KeyOf(victim);
   if (evicted) evicted->push_back({std::string(key), e.lsn, e.Footprint()});
   ++stats_.evictions;
   stats_.evicted_bytes += e.Footprint();
-  RemoveEntry(victim, HashKey(key), /*mark_record_dead=*/true);
+  RemoveEntry(victim, HashKey(key), /*mark_record_dead=*/true, /*as_victim=*/true);
   return true;
 }
 
@@ -1085,7 +909,7 @@ void RamLakePartition::CleanOneSegment() {
     // find the stragglers through the entry table instead.
     for (std::uint32_t slot = 0; slot < entries_.size() && seg.live_bytes > 0; ++slot) {
       const Entry& e = entries_[slot];
-      if (!(e.bits & kLive) || e.location == 0) continue;
+      if (!(e.node.owner_bits & kLive) || e.location == 0) continue;
       std::uint64_t at = e.Offset();
       if (at >= seg_offset && at < seg_offset + segment_bytes_) {
         if (!relocate(slot)) return;
@@ -1135,18 +959,16 @@ Status RamLakePartition::Snapshot(const std::string& dir, SnapshotInfo* info) co
     ++segments_written;
     used = 0;
   };
-  for (int list : {0, 1}) {
-    for (std::uint32_t slot = list_tail_[list]; slot != kNone && s.ok(); slot = entries_[slot].prev) {
-      const Entry& e = entries_[slot];
-      std::uint64_t footprint = e.Footprint();
-      if (used != 0 && used + footprint > segment_bytes_) flush();
-      if (used == 0) used = fmt::kSegmentHeaderBytes;
-      std::memcpy(segment.data() + used, base_ + e.Offset(), footprint);
-      fmt::ResequenceRecord(segment.data() + used, segments_written + 1);
-      used += static_cast<std::uint32_t>(footprint);
-      ++entries;
-      max_lsn = std::max(max_lsn, e.lsn);
-    }
+  for (std::uint32_t slot = policy_->Coldest(); slot != kNone && s.ok(); slot = policy_->Warmer(slot)) {
+    const Entry& e = entries_[slot];
+    std::uint64_t footprint = e.Footprint();
+    if (used != 0 && used + footprint > segment_bytes_) flush();
+    if (used == 0) used = fmt::kSegmentHeaderBytes;
+    std::memcpy(segment.data() + used, base_ + e.Offset(), footprint);
+    fmt::ResequenceRecord(segment.data() + used, segments_written + 1);
+    used += static_cast<std::uint32_t>(footprint);
+    ++entries;
+    max_lsn = std::max(max_lsn, e.lsn);
   }
   flush();
   header.snapshot_segments = segments_written;
@@ -1227,8 +1049,7 @@ Status RamLakePartition::ReadSnapshot(
 std::uint64_t RamLakePartition::IndexMemoryBytes() const {
   return entries_.capacity() * sizeof(Entry) + index_.MemoryBytes() +
          dirty_heap_.capacity() * sizeof(dirty_heap_[0]) + segments_.capacity() * sizeof(Segment) +
-         free_segments_.capacity() * sizeof(std::uint32_t) + ghost_ring_.capacity() * sizeof(std::uint64_t) +
-         ghost_index_.MemoryBytes();
+         free_segments_.capacity() * sizeof(std::uint32_t) + policy_->MemoryBytes();
 }
 
 double RamLakePartition::IndexBytesPerEntry() const {
@@ -1243,7 +1064,7 @@ Status RamLakePartition::Verify() const {
   std::uint64_t live = 0, entries = 0, dirty = 0, dirty_bytes = 0;
   for (std::uint32_t slot = 0; slot < entries_.size(); ++slot) {
     const Entry& e = entries_[slot];
-    if (!(e.bits & kLive)) continue;
+    if (!(e.node.owner_bits & kLive)) continue;
     ++entries;
     if (e.location == 0) return fail("entry " + std::to_string(slot) + " has no record");
     std::uint64_t offset = e.Offset();
@@ -1265,7 +1086,7 @@ Status RamLakePartition::Verify() const {
     if (segments_[segment].state == kFree) return fail("entry " + std::to_string(slot) + " lives in a free segment");
     segment_live[segment] += e.Footprint();
     live += e.Footprint();
-    bool is_dirty = (e.bits & kDirty) != 0;
+    bool is_dirty = (e.node.owner_bits & kDirty) != 0;
     if (is_dirty != (e.lsn > persisted_lsn_)) return fail("dirty flag of entry " + std::to_string(slot) + " is wrong");
     if (is_dirty) {
       ++dirty;
@@ -1291,17 +1112,11 @@ Status RamLakePartition::Verify() const {
     if (segments_[i].state == kFree) ++free_count;
   }
   if (free_count != free_segments_.size()) return fail("free segment list is off");
+  if (std::string broken = policy_->Check(entries); !broken.empty()) return fail(broken);
   std::uint64_t listed = 0;
-  for (int list : {0, 1}) {
-    std::uint64_t in_list = 0;
-    std::uint32_t prev = kNone;
-    for (std::uint32_t s = list_head_[list]; s != kNone; s = entries_[s].next) {
-      if (entries_[s].prev != prev || !(entries_[s].bits & kLive)) return fail("policy list is broken");
-      if (++in_list > entries) return fail("policy list has a cycle");
-      prev = s;
-    }
-    if (prev != list_tail_[list] || in_list != list_size_[list]) return fail("policy list tail or count is off");
-    listed += in_list;
+  for (std::uint32_t s = policy_->Coldest(); s != kNone; s = policy_->Warmer(s)) {
+    if (!(entries_[s].node.owner_bits & kLive)) return fail("policy list is broken");
+    if (++listed > entries) break;
   }
   if (listed != entries) return fail("policy lists hold " + std::to_string(listed) + " of " + std::to_string(entries));
   return Status::Ok();

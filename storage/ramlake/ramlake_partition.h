@@ -50,6 +50,8 @@
 
 namespace postdevai::storage::ramlake {
 
+class EvictionQueue;
+
 // An entry Put had to drop to make room: the caller must treat it as living in
 // the persistent store only from now on.
 struct EvictedEntry {
@@ -252,8 +254,9 @@ class RamLakePartition {
   // `diagnose memory`.
   Status Verify() const;
 
-  // Memory of the index, entry table and dirty queue divided by the number of
-  // entries (allocated capacity, so what the process really pays).
+  // Memory of the index, entry table, dirty queue and the policy's ghost list
+  // (S3-FIFO) divided by the number of entries (allocated capacity, so what
+  // the process really pays).
   double IndexBytesPerEntry() const;
   std::uint64_t IndexMemoryBytes() const;
 
@@ -294,21 +297,16 @@ class RamLakePartition {
   std::uint32_t FindSlot(std::string_view key, std::uint64_t hash) const;
   std::string_view KeyOf(std::uint32_t slot) const;
   std::uint32_t NewSlot();
-  void RemoveEntry(std::uint32_t slot, std::uint64_t hash, bool mark_record_dead);
+  // as_victim: the slot is the one the policy just picked to evict.
+  void RemoveEntry(std::uint32_t slot, std::uint64_t hash, bool mark_record_dead, bool as_victim = false);
   void ReleaseRecord(std::uint32_t slot, bool mark_record_dead);
   void MarkDirty(std::uint32_t slot);
   void Touch(std::uint32_t slot);
 
-  // Eviction policy (intrusive lists over the entry table).
-  void PolicyInsert(std::uint32_t slot, bool as_coldest, bool established);
-  void PolicyAccess(std::uint32_t slot);
-  void PolicyRemove(std::uint32_t slot);
-  std::uint32_t PolicyVictim();
+  // Eviction (the order is policy_'s).
   bool Evictable(std::uint32_t slot) const;
+  std::uint32_t PickVictim();
   bool EvictOne(std::vector<EvictedEntry>* evicted);
-  void ListPushHead(int list, std::uint32_t slot);
-  void ListPushTail(int list, std::uint32_t slot);
-  void ListUnlink(int list, std::uint32_t slot);
 
   // Space.
   Result<std::uint64_t> AllocateRecord(std::uint64_t footprint);
@@ -336,19 +334,13 @@ class RamLakePartition {
   std::uint32_t head_segment_;
   std::uint64_t next_sequence_ = 1;
 
+  // Grows only in NewSlot, which then re-binds policy_ to it.
   std::vector<Entry> entries_;
   std::uint32_t free_slots_;
   SlotIndex index_;
-  // Policy lists: head = newest / most recent, tail = oldest. LRU and SIEVE
-  // use list 0; S3-FIFO uses 0 (small) and 1 (main).
-  std::uint32_t list_head_[2];
-  std::uint32_t list_tail_[2];
-  std::uint64_t list_size_[2] = {0, 0};
-  std::uint32_t sieve_hand_;
-  // S3-FIFO's ghost: hashes of keys recently evicted from the small queue.
-  std::vector<std::uint64_t> ghost_ring_;
-  std::size_t ghost_next_ = 0;
-  SlotIndex ghost_index_;  // ghost hash -> ring position
+  // Orders the live entries for eviction; its per-entry state is in each
+  // Entry's node (see eviction_policy.h).
+  std::unique_ptr<EvictionQueue> policy_;
 
   // Dirty entries by LSN (min-heap of {lsn, slot}; stale items are skipped).
   std::vector<std::pair<std::uint64_t, std::uint32_t>> dirty_heap_;
