@@ -38,7 +38,7 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
     if (!lsn.ok()) return std::nullopt;
     return *lsn;
   };
-  auto options = storage::ramlake::RamLake::PartitionOptionsFor(ram_options, kind);
+  auto options = storage::ramlake::PartitionOptionsFor(ram_options, kind);
   options.persisted_lsn = store->LastAppliedLsn();
   auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks, report);
   if (!partition.ok()) {
@@ -116,7 +116,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   // The hot tier: each partition file re-attached against the store.
   const auto ram_options = RamLakeOptionsFromConfig(config, store->LastAppliedLsn());
   PDAI_RETURN_IF_ERROR(fs->CreateDirs(config.ramlake_path));
-  auto is_ram_disk = storage::ramlake::RamLake::IsRamDisk(config.ramlake_path);
+  auto is_ram_disk = storage::ramlake::IsRamDisk(config.ramlake_path);
   if (is_ram_disk.ok() && !*is_ram_disk) {
     report->ramlake_warning = "ramlake_path " + config.ramlake_path +
                               " is not on a RAM disk: it works, but every page is written back to disk";

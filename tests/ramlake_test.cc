@@ -1,13 +1,15 @@
 // RAM-Lake partitions: reads and writes, checksums, statistics, the index's
-// cost per entry, snapshots, and the four-partition RamLake.
+// cost per entry, and the four partitions opened as the engine opens them
+// (budgets split by share, RAM-disk detection).
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "storage/ramlake/partition_format.h"
 #include "storage/ramlake/ram_lake.h"
 #include "storage/ramlake/record_checksum.h"
 #include "storage/ramlake/slot_index.h"
@@ -172,72 +174,7 @@ TEST_CASE("Index costs well under 100 bytes per entry (10 million entries under 
   CHECK(per_entry * 10'000'000 < 1024.0 * 1024 * 1024 * 0.75);
 }
 
-TEST_CASE("A snapshot is a consistent, checksummed copy that re-attaches", "[ramlake]") {
-  ShmDir dir("snapshot");
-  ShmDir backup("snapshot-backup");
-  FakeStore store;
-  auto options = SmallPartition(dir.path(), PartitionKind::kHistory);
-  std::map<std::string, std::string> expect;
-  {
-    auto p = RamLakePartition::Open(FileSystem::Default(), options);
-    REQUIRE(p.ok());
-    for (std::uint64_t lsn = 1; lsn <= 3000; ++lsn) {
-      std::string key = KeyFor(lsn % 700);
-      std::string value = ValueFor(key, lsn, 200 + lsn % 500);
-      REQUIRE((*p)->Put(key, value, lsn).ok());
-      expect[key] = value;
-      store.lsn[key] = lsn;
-    }
-    SnapshotInfo info;
-    REQUIRE((*p)->Snapshot(backup.path(), &info).ok());
-    CHECK(info.entries == expect.size());
-    CHECK(info.max_lsn == 3000);
-    // Later writes do not leak into the snapshot taken before them.
-    REQUIRE((*p)->Put("after", "x", 3001).ok());
-
-    std::map<std::string, std::string> seen;
-    REQUIRE(RamLakePartition::ReadSnapshot(FileSystem::Default(), info.path,
-                                           [&](std::string_view k, std::string_view v, std::uint64_t) {
-                                             seen[std::string(k)] = std::string(v);
-                                           })
-                .ok());
-    CHECK(seen == expect);
-  }
-  // Restoring: the snapshot copied over the partition file re-attaches.
-  std::filesystem::copy_file(backup / "history.ramlake", options.file_path,
-                             std::filesystem::copy_options::overwrite_existing);
-  OpenReport report;
-  auto p = RamLakePartition::Open(FileSystem::Default(), options, store.Hooks(), &report);
-  REQUIRE(p.ok());
-  CHECK(report.outcome == OpenReport::Outcome::kReattached);
-  CHECK(report.records_kept == expect.size());
-  std::string v;
-  for (const auto& [key, value] : expect) {
-    REQUIRE((*p)->Get(key, &v).ok());
-    CHECK(v == value);
-  }
-  CHECK_FALSE((*p)->Contains("after"));
-  CHECK((*p)->Verify().ok());
-
-  // A snapshot with a flipped byte is reported, not trusted.
-  std::string snap = backup / "history.ramlake";
-  {
-    std::FILE* f = std::fopen(snap.c_str(), "r+b");
-    REQUIRE(f != nullptr);
-    std::fseek(f, format::kFileHeaderBytes + format::kSegmentHeaderBytes + format::kRecordHeaderBytes + 3, SEEK_SET);
-    int c = std::fgetc(f);
-    std::fseek(f, -1, SEEK_CUR);
-    std::fputc(c ^ 0x40, f);
-    std::fclose(f);
-  }
-  std::size_t good = 0;
-  Status s = RamLakePartition::ReadSnapshot(FileSystem::Default(), snap,
-                                            [&](std::string_view, std::string_view, std::uint64_t) { ++good; });
-  CHECK(s.IsCorruption());
-  CHECK(good == expect.size() - 1);
-}
-
-TEST_CASE("RamLake splits the budget and the entry cap by share", "[ramlake]") {
+TEST_CASE("Partitions opened from the lake's options split the budget and the entry cap by share", "[ramlake]") {
   ShmDir dir("lake");
   RamLakeOptions options;
   options.path = dir.path() + "/lake";
@@ -246,49 +183,58 @@ TEST_CASE("RamLake splits the budget and the entry cap by share", "[ramlake]") {
   options.eviction = {EvictionPolicy::kLru, EvictionPolicy::kSieve, EvictionPolicy::kS3Fifo, EvictionPolicy::kLru};
   std::uint64_t bytes = 0, entries = 0;
   for (PartitionKind kind : kAllPartitionKinds) {
-    PartitionOptions p = RamLake::PartitionOptionsFor(options, kind);
+    PartitionOptions p = PartitionOptionsFor(options, kind);
     bytes += p.capacity_bytes;
     entries += p.max_entries;
   }
   CHECK(bytes <= options.total_bytes);
   CHECK(entries <= options.max_ram_entries);
-  CHECK(RamLake::PartitionOptionsFor(options, PartitionKind::kCode).capacity_bytes == (64ull << 20) * 40 / 100);
-  CHECK(RamLake::PartitionOptionsFor(options, PartitionKind::kHistory).max_entries == 200);
+  CHECK(PartitionOptionsFor(options, PartitionKind::kCode).capacity_bytes == (64ull << 20) * 40 / 100);
+  CHECK(PartitionOptionsFor(options, PartitionKind::kHistory).max_entries == 200);
 
-  auto lake = RamLake::Open(FileSystem::Default(), options);
-  REQUIRE(lake.ok());
-  CHECK((*lake)->storage_warning().empty());  // /dev/shm is tmpfs
-  CHECK((*lake)->partition(PartitionKind::kCode).eviction_policy() == EvictionPolicy::kSieve);
+  // As the engine does: the directory, then each partition file on its own.
+  FileSystem* fs = FileSystem::Default();
+  REQUIRE(fs->CreateDirs(options.path).ok());
+  CHECK(IsRamDisk(options.path).value());  // /dev/shm is tmpfs
+  std::array<std::unique_ptr<RamLakePartition>, kPartitionCount> partitions;
   for (PartitionKind kind : kAllPartitionKinds) {
-    CHECK((*lake)->open_report(kind).outcome == OpenReport::Outcome::kCreated);
+    OpenReport report;
+    auto opened = RamLakePartition::Open(fs, PartitionOptionsFor(options, kind), OpenHooks{}, &report);
+    REQUIRE(opened.ok());
+    CHECK(report.outcome == OpenReport::Outcome::kCreated);
     CHECK(std::filesystem::file_size(options.path + "/" + std::string(DataKindName(kind)) + ".ramlake") <=
           options.total_bytes * options.share_percent[PartitionIndex(kind)] / 100);
+    partitions[PartitionIndex(kind)] = std::move(*opened);
   }
+  CHECK(partitions[PartitionIndex(PartitionKind::kCode)]->eviction_policy() == EvictionPolicy::kSieve);
   // Entries cap of a partition holds under load.
-  RamLakePartition& meta = (*lake)->partition(PartitionKind::kMetadata);
+  RamLakePartition& meta = *partitions[PartitionIndex(PartitionKind::kMetadata)];
   for (std::uint64_t i = 0; i < 500; ++i) {
     REQUIRE(meta.Put(KeyFor(i), "x", i + 1).ok());
     meta.SetPersistedLsn(i + 1);
   }
   CHECK(meta.Stats().entries == 100);
-
-  options.share_percent = {50, 40, 20, 10};
-  CHECK(RamLake::Open(FileSystem::Default(), options).status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("A path that is not a RAM disk is reported once, and works", "[ramlake]") {
+TEST_CASE("IsRamDisk tells a RAM disk from a disk, and a partition works on either", "[ramlake]") {
+  ShmDir shm("isram");
+  CHECK(IsRamDisk(shm.path()).value());
+  CHECK(IsRamDisk(shm / "missing").status().IsNotFound());
+
   ShmDir dir("notram", "/tmp");
-  if (RamLake::IsRamDisk(dir.path()).value()) {
+  if (IsRamDisk(dir.path()).value()) {
     WARN("/tmp is a RAM disk here; nothing to check");
     return;
   }
   RamLakeOptions options;
   options.path = dir.path();
   options.total_bytes = 16ull << 20;
-  auto lake = RamLake::Open(FileSystem::Default(), options);
-  REQUIRE(lake.ok());
-  CHECK((*lake)->storage_warning().find("not a RAM disk") != std::string::npos);
-  REQUIRE((*lake)->partition(PartitionKind::kCode).Put("k", "v", 1).ok());
+  auto p = RamLakePartition::Open(FileSystem::Default(), PartitionOptionsFor(options, PartitionKind::kCode));
+  REQUIRE(p.ok());
+  REQUIRE((*p)->Put("k", "v", 1).ok());
+  std::string v;
+  REQUIRE((*p)->Get("k", &v).ok());
+  CHECK(v == "v");
 }
 
 TEST_CASE("A second process cannot open a partition file in use", "[ramlake]") {

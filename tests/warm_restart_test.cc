@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -263,25 +265,10 @@ TEST_CASE("A corrupt record header costs only that record", "[ramlake][restart]"
   CHECK((*p)->Verify().ok());
 }
 
-TEST_CASE("Untrustworthy files are rebuilt and refilled, hottest first", "[ramlake][restart]") {
+TEST_CASE("Untrustworthy files are rebuilt empty, and the rebuilt file re-attaches", "[ramlake][restart]") {
   ShmDir dir("rebuild");
   auto options = SmallPartition(dir.path(), PartitionKind::kHistory);
   auto other = SmallPartition(dir.path(), PartitionKind::kCode);
-
-  // The refill source: 10000 entries of 500 bytes, hottest first — far more
-  // than fit, so the partition must stop when it is full.
-  auto refill_hooks = [](const FakeStore& store, int* offered) {
-    OpenHooks hooks = store.Hooks();
-    hooks.refill = [offered](RefillEntry* e) {
-      if (*offered >= 10000) return false;
-      e->key = "hot-" + std::to_string(*offered);
-      e->lsn = 1;
-      e->value = ValueFor(e->key, e->lsn, 500);
-      ++*offered;
-      return true;
-    };
-    return hooks;
-  };
 
   struct Case {
     const char* name;
@@ -324,30 +311,55 @@ TEST_CASE("Untrustworthy files are rebuilt and refilled, hottest first", "[ramla
     INFO(c.name);
     FakeStore store = Fill(options, 300);
     c.damage();
-    int offered = 0;
     OpenReport report;
-    auto p = RamLakePartition::Open(FileSystem::Default(), options, refill_hooks(store, &offered), &report);
+    auto p = RamLakePartition::Open(FileSystem::Default(), options, store.Hooks(), &report);
     REQUIRE(p.ok());
     CHECK(report.outcome == OpenReport::Outcome::kRebuilt);
     CHECK(report.rebuild_reason.find(c.reason) != std::string::npos);
     CHECK(report.records_kept == 0);
-    // Nothing of the old file is trusted.
+    // Nothing of the old file is trusted: the store serves every key now.
     for (int i = 0; i < 300; ++i) CHECK_FALSE((*p)->Contains(KeyFor(i)));
-    // Refilled until full, hottest first, without evicting anything.
-    CHECK(report.records_reloaded > 1000);
-    CHECK(report.records_reloaded < 10000);
-    CHECK((*p)->Stats().evictions == 0);
-    CHECK((*p)->Contains("hot-0"));
-    CHECK_FALSE((*p)->Contains("hot-9999"));
-    // The hottest entries are the last to go.
-    std::vector<EvictedEntry> evicted;
-    REQUIRE((*p)->Put("new", std::string(2000, 'n'), 2, &evicted).ok());
-    REQUIRE_FALSE(evicted.empty());
-    CHECK(evicted.front().key == "hot-" + std::to_string(report.records_reloaded - 1));
+    CHECK((*p)->Stats().entries == 0);
+    CHECK((*p)->Stats().live_bytes == 0);
     CHECK((*p)->Verify().ok());
-    p = Status::Closed("next case");
+    // The rebuilt file is a partition like any other: writes land, and the
+    // next start re-attaches them.
+    FakeStore after;
+    for (int i = 0; i < 100; ++i) {
+      std::string key = "new-" + std::to_string(i);
+      REQUIRE((*p)->Put(key, ValueFor(key, 1000 + i, 500), 1000 + i).ok());
+      after.lsn[key] = 1000 + i;
+    }
+    p = Status::Closed("restart");
+    auto again = RamLakePartition::Open(FileSystem::Default(), options, after.Hooks(), &report);
+    REQUIRE(again.ok());
+    CHECK(report.outcome == OpenReport::Outcome::kReattached);
+    CHECK(report.records_kept == 100);
+    CHECK(report.RecordsDropped() == 0);
+    ExpectAllResident(**again, after);
+    CHECK((*again)->Verify().ok());
+    again = Status::Closed("next case");
     std::filesystem::remove(other.file_path);
   }
+}
+
+TEST_CASE("Reserved header bytes are ignored: a version-1 file with them set re-attaches", "[ramlake][restart]") {
+  ShmDir dir("reserved");
+  auto options = SmallPartition(dir.path());
+  FakeStore store = Fill(options, 200);
+  format::FileHeader h;
+  std::string file = ReadAll(options.file_path);
+  std::memcpy(&h, file.data(), sizeof h);
+  std::memset(h.reserved0, 0xA5, sizeof h.reserved0);
+  std::memset(h.reserved1, 0x5A, sizeof h.reserved1);
+  h.header_crc = format::FileHeaderChecksum(h);
+  PatchFile(options.file_path, 0, &h, sizeof h);
+  OpenReport report;
+  auto p = RamLakePartition::Open(FileSystem::Default(), options, store.Hooks(), &report);
+  REQUIRE(p.ok());
+  CHECK(report.outcome == OpenReport::Outcome::kReattached);
+  CHECK(report.records_kept == 200);
+  ExpectAllResident(**p, store);
 }
 
 TEST_CASE("Without an LSN lookup an existing file is not trusted", "[ramlake][restart]") {
@@ -372,16 +384,27 @@ TEST_CASE("A full RAM disk is a clear kNoSpace at start-up", "[ramlake][restart]
     RamLakeOptions options;
     options.path = dir.path();
     options.total_bytes = 32ull << 20;
-    auto lake = RamLake::Open(&fs, options);
-    REQUIRE_FALSE(lake.ok());
-    CHECK(lake.status().code() == StatusCode::kNoSpace);
-    CHECK(lake.status().message().find("vectors") != std::string::npos);
-    CHECK(lake.status().message().find("reserving") != std::string::npos);
+    // As the engine starts: every partition file in turn, stopping at the
+    // first that cannot be opened.
+    auto open_all = [&]() -> Status {
+      std::vector<std::unique_ptr<RamLakePartition>> opened;
+      for (PartitionKind kind : kAllPartitionKinds) {
+        auto p = RamLakePartition::Open(&fs, PartitionOptionsFor(options, kind));
+        if (!p.ok()) return p.status();
+        opened.push_back(std::move(*p));
+      }
+      return Status::Ok();
+    };
+    Status full = open_all();
+    REQUIRE_FALSE(full.ok());
+    CHECK(full.code() == StatusCode::kNoSpace);
+    CHECK(full.message().find("vectors") != std::string::npos);
+    CHECK(full.message().find("reserving") != std::string::npos);
     // No half-made file is left behind for the next start to trip over.
     CHECK_FALSE(std::filesystem::exists(dir / "vectors.ramlake"));
     // Once there is room again, it starts.
     fs.ClearFaults();
-    CHECK(RamLake::Open(&fs, options).ok());
+    CHECK(open_all().ok());
   }
   SECTION("a real tmpfs asked for more than it can hold") {
     ShmDir dir("toobig");

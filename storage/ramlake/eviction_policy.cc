@@ -27,19 +27,6 @@ struct SlotList {
     ++size;
   }
 
-  void PushTail(const NodeTable& nodes, std::uint32_t slot) {
-    EvictionNode& n = nodes[slot];
-    n.next = kNone;
-    n.prev = tail;
-    if (tail != kNone) {
-      nodes[tail].next = slot;
-    } else {
-      head = slot;
-    }
-    tail = slot;
-    ++size;
-  }
-
   void Unlink(const NodeTable& nodes, std::uint32_t slot) {
     EvictionNode& n = nodes[slot];
     if (n.prev != kNone) {
@@ -54,14 +41,6 @@ struct SlotList {
     }
     n.prev = n.next = kNone;
     --size;
-  }
-
-  void Push(const NodeTable& nodes, std::uint32_t slot, bool as_coldest) {
-    if (as_coldest) {
-      PushTail(nodes, slot);
-    } else {
-      PushHead(nodes, slot);
-    }
   }
 
   // Walks head to tail: links agree both ways, the walk ends within `limit`
@@ -86,9 +65,7 @@ class LruQueue final : public EvictionQueue {
  public:
   void Clear() override { list_ = SlotList{}; }
 
-  void Insert(std::uint32_t slot, std::uint64_t, Arrival arrival) override {
-    list_.Push(nodes_, slot, arrival == Arrival::kRefill);
-  }
+  void Insert(std::uint32_t slot, std::uint64_t, Arrival) override { list_.PushHead(nodes_, slot); }
 
   void Access(std::uint32_t slot) override {
     if (list_.head != slot) {
@@ -129,9 +106,7 @@ class SieveQueue final : public EvictionQueue {
     hand_ = kNone;
   }
 
-  void Insert(std::uint32_t slot, std::uint64_t, Arrival arrival) override {
-    list_.Push(nodes_, slot, arrival == Arrival::kRefill);
-  }
+  void Insert(std::uint32_t slot, std::uint64_t, Arrival) override { list_.PushHead(nodes_, slot); }
 
   void Access(std::uint32_t slot) override { nodes_[slot].policy_bits |= kVisited; }
 
@@ -208,12 +183,11 @@ class S3FifoQueue final : public EvictionQueue {
         to_main = true;
       }
     }
-    const bool as_coldest = arrival == Arrival::kRefill;
     if (to_main) {
       nodes_[slot].policy_bits |= kInMain;
-      main_.Push(nodes_, slot, as_coldest);
+      main_.PushHead(nodes_, slot);
     } else {
-      small_.Push(nodes_, slot, as_coldest);
+      small_.PushHead(nodes_, slot);
     }
   }
 

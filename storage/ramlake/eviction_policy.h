@@ -77,9 +77,6 @@ class EvictionQueue {
   enum class Arrival : std::uint8_t {
     kPut,       // written by Put: the newest entry (S3-FIFO: on probation
                 // unless its key was evicted from probation recently).
-    kRefill,    // loaded by Open's refill, hottest first: the coldest entry so
-                // far, so nothing reloaded outranks what was reloaded earlier
-                // (S3-FIFO: probation as for kPut).
     kReattach,  // found in the file by Open, in write order: the newest entry
                 // (S3-FIFO: straight into the main queue).
   };
@@ -128,8 +125,8 @@ class EvictionQueue {
   // removes the victim with Remove(victim = true), or leaves it listed.
   virtual std::uint32_t PickVictim(Evictable evictable) = 0;
 
-  // Every listed entry, coldest first (the order Snapshot writes and ForEach
-  // reports): for (s = Coldest(); s != kNoSlot; s = Warmer(s)).
+  // Every listed entry, coldest first (the order ForEach reports and Verify
+  // walks): for (s = Coldest(); s != kNoSlot; s = Warmer(s)).
   virtual std::uint32_t Coldest() const = 0;
   virtual std::uint32_t Warmer(std::uint32_t slot) const = 0;
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -34,26 +35,27 @@ static_assert(std::endian::native == std::endian::little, "the RAM-Lake file for
 inline constexpr std::uint64_t kFileMagic = 0x314B414C4D415244ull;  // "DRAMLAK1"
 inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr std::uint64_t kFileHeaderBytes = 4096;  // data starts page-aligned
-inline constexpr std::uint32_t kFileFlagSnapshot = 1;    // a packed copy, not a live file
 
+// Reserved bytes are written as zero and ignored on read (they are inside the
+// checksum like the rest). Files of earlier builds of version 1 may hold
+// non-zero bytes there (bytes 20..24 and 56..80 once held snapshot fields) and
+// still re-attach.
 struct FileHeader {
   std::uint64_t magic;
   std::uint32_t format_version;
   std::uint32_t header_crc;         // CRC32C of this struct with header_crc = 0
   std::uint8_t kind;                // PartitionKind
-  std::uint8_t reserved0[3];
-  std::uint32_t flags;              // kFileFlagSnapshot
-  std::uint64_t capacity_bytes;     // the live file's size, header included
+  std::uint8_t reserved0[7];
+  std::uint64_t capacity_bytes;     // the file's size, header included
   std::uint32_t segment_bytes;
   std::uint32_t segment_count;
   std::uint64_t generation;         // new on every rebuild of the file
   std::uint64_t created_wall_micros;
-  std::uint64_t snapshot_segments;      // snapshot only: segments present
-  std::uint64_t snapshot_persisted_lsn; // snapshot only: persisted LSN when taken
-  std::uint64_t snapshot_max_lsn;       // snapshot only: highest LSN inside
-  std::uint8_t reserved1[48];
+  std::uint8_t reserved1[72];
 };
 static_assert(sizeof(FileHeader) == 128);
+static_assert(offsetof(FileHeader, capacity_bytes) == 24 && offsetof(FileHeader, reserved1) == 56,
+              "the layout of format version 1");
 
 inline constexpr std::uint32_t kSegmentMagic = 0x47534C52;  // "RLSG"
 inline constexpr std::uint32_t kSegmentHeaderBytes = 32;

@@ -1,59 +1,52 @@
-// The RAM-Lake: the hot tier's four partitions (vectors, code, history,
-// metadata), each a memory-mapped file under one directory, sized by its share
-// of the total. See ramlake_partition.h for what a partition guarantees.
+// The RAM-Lake as a whole: four partition files (vectors, code, history,
+// metadata) under one directory, sharing one byte budget and one entry cap.
+// There is no object for the whole: the engine opens each partition itself
+// (RamLakePartition::Open, see ramlake_partition.h) and hands it to the actor
+// that drives it. This header says how the totals are split and where the
+// files should live.
 //
-// Ownership: RamLake owns its partitions; partition(kind) lends one out for
-// the RamLake's lifetime. Thread-safety: Open is single-threaded; afterwards
-// each partition is single-threaded on its own (one actor each), and the
-// partitions share nothing, so four threads may drive the four partitions.
-// The accessors below are read-only and safe from any thread once Open returns.
+// Thread-safety: plain values and pure functions; IsRamDisk asks the kernel.
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "postdevai/status.h"
-#include "storage/file_system.h"
 #include "storage/ramlake/ramlake_options.h"
-#include "storage/ramlake/ramlake_partition.h"
 
 namespace postdevai::storage::ramlake {
 
-class RamLake {
- public:
-  // Creates options.path if missing and opens the four partition files (see
-  // RamLakePartition::Open) with hooks[PartitionIndex(kind)]. Errors: the
-  // first partition's error, with its name (kNoSpace when the RAM disk cannot
-  // hold the reservation, kInvalidArgument for options that cannot work:
-  // shares above 100%, a partition too small for 4 segments).
-  static Result<std::unique_ptr<RamLake>> Open(FileSystem* fs, const RamLakeOptions& options,
-                                               const std::array<OpenHooks, kPartitionCount>& hooks = {});
-
-  RamLakePartition& partition(PartitionKind kind) { return *partitions_[PartitionIndex(kind)]; }
-  const RamLakePartition& partition(PartitionKind kind) const { return *partitions_[PartitionIndex(kind)]; }
-  const OpenReport& open_report(PartitionKind kind) const { return reports_[PartitionIndex(kind)]; }
-
-  // Non-empty when options.path is not on a RAM disk (tmpfs/ramfs): it works,
-  // but every page of the files may be written back to a disk. Said once, at
-  // Open; the caller logs it.
-  const std::string& storage_warning() const { return storage_warning_; }
-
-  // What a partition gets: file <path>/<kind>.ramlake, capacity
-  // total_bytes * share / 100, max_entries max_ram_entries * share / 100
-  // (at least 1 when max_ram_entries is set), so the four never exceed the
-  // totals together.
-  static PartitionOptions PartitionOptionsFor(const RamLakeOptions& options, PartitionKind kind);
-
-  // True when path is on tmpfs or ramfs (statfs). Errors: path missing.
-  static Result<bool> IsRamDisk(const std::string& path);
-
- private:
-  RamLake() = default;
-  std::array<std::unique_ptr<RamLakePartition>, kPartitionCount> partitions_;
-  std::array<OpenReport, kPartitionCount> reports_;
-  std::string storage_warning_;
+// The whole RAM-Lake, as configured. The engine fills it from the config
+// (actors/engine.cc), which has already checked that the shares add up to 100
+// and that the size fits on the RAM disk; nothing here checks them again.
+struct RamLakeOptions {
+  std::string path;                 // directory of the partition files (ideally tmpfs)
+  std::uint64_t total_bytes = 0;    // ramlake_size_gb in bytes
+  // Share of total_bytes per partition, in PartitionKind order; must add up to
+  // at most 100.
+  std::array<std::uint32_t, kPartitionCount> share_percent = {30, 40, 20, 10};
+  // Most entries across all partitions; 0: no limit. Split across partitions
+  // by share (see PartitionOptionsFor) so that no partition needs to ask
+  // another before inserting: each one is driven by its own actor.
+  std::uint64_t max_ram_entries = 0;
+  std::array<EvictionPolicy, kPartitionCount> eviction = {
+      EvictionPolicy::kLru, EvictionPolicy::kLru, EvictionPolicy::kLru, EvictionPolicy::kLru};
+  std::uint32_t segment_bytes = 0;  // 0: derived per partition
+  std::uint64_t persisted_lsn = 0;  // the persistent store's LSN at start-up
 };
+
+// What partition `kind` gets: file <path>/<kind>.ramlake, capacity
+// total_bytes * share / 100, max_entries max_ram_entries * share / 100 (at
+// least 1 when max_ram_entries is set), and the lake's eviction policy,
+// segment size and persisted LSN. With shares adding up to at most 100 the
+// four never exceed the totals together. Creates nothing: the caller creates
+// the directory and opens the file.
+PartitionOptions PartitionOptionsFor(const RamLakeOptions& options, PartitionKind kind);
+
+// True when path is on tmpfs or ramfs (statfs). A RAM-Lake elsewhere works,
+// but the kernel may write every page of its files back to a disk: the engine
+// warns once at start-up. Errors: statfs's (path missing: kNotFound).
+Result<bool> IsRamDisk(const std::string& path);
 
 }  // namespace postdevai::storage::ramlake

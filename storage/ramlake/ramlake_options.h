@@ -1,7 +1,7 @@
-// Plain options for the RAM-Lake (the hot tier): where its partition files live,
-// how big they are, how many entries they may hold and which eviction policy
-// each partition uses. The config layer fills these from dragon_node.toml; the
-// RAM-Lake itself never parses anything.
+// Plain options for one RAM-Lake partition (the hot tier): where its file
+// lives, how big it is, how many entries it may hold and which eviction policy
+// it uses. PartitionOptionsFor (ram_lake.h) derives them from the configured
+// totals; the RAM-Lake itself never parses anything.
 //
 // Thread-safety: plain values.
 #pragma once
@@ -34,7 +34,7 @@ constexpr std::size_t PartitionIndex(PartitionKind kind) { return DataKindIndex(
 // (The config's EvictionPolicy; names via EvictionPolicyName.)
 using EvictionPolicy = ::postdevai::EvictionPolicy;
 
-// One partition file. RamLake::PartitionOptionsFor derives these from
+// One partition file. PartitionOptionsFor (ram_lake.h) derives these from
 // RamLakeOptions; tests and benches may build them directly.
 struct PartitionOptions {
   std::string file_path;             // the partition's memory-mapped file
@@ -51,23 +51,6 @@ struct PartitionOptions {
   EvictionPolicy eviction = EvictionPolicy::kLru;
   // The initial "persisted up to" LSN: entries with a higher LSN are dirty.
   std::uint64_t persisted_lsn = 0;
-};
-
-// The whole RAM-Lake: four partition files under one directory.
-struct RamLakeOptions {
-  std::string path;                 // directory of the partition files (ideally tmpfs)
-  std::uint64_t total_bytes = 0;    // ramlake_size_gb in bytes
-  // Share of total_bytes per partition, in PartitionKind order; must add up to
-  // at most 100.
-  std::array<std::uint32_t, kPartitionCount> share_percent = {30, 40, 20, 10};
-  // Most entries across all partitions; 0: no limit. Split across partitions
-  // by share (see RamLake::PartitionOptionsFor) so that no partition needs to
-  // ask another before inserting: each one is driven by its own actor.
-  std::uint64_t max_ram_entries = 0;
-  std::array<EvictionPolicy, kPartitionCount> eviction = {
-      EvictionPolicy::kLru, EvictionPolicy::kLru, EvictionPolicy::kLru, EvictionPolicy::kLru};
-  std::uint32_t segment_bytes = 0;  // 0: derived per partition
-  std::uint64_t persisted_lsn = 0;  // the persistent store's LSN at start-up
 };
 
 }  // namespace postdevai::storage::ramlake

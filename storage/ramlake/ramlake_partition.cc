@@ -71,8 +71,8 @@ std::string OpenReport::ToString() const {
   s += ": kept " + std::to_string(records_kept) + ", dropped " + std::to_string(RecordsDropped()) +
        " (stale " + std::to_string(records_dropped_stale) + ", corrupt " +
        std::to_string(records_dropped_corrupt) + ", duplicate " + std::to_string(records_dropped_duplicate) +
-       ", over budget " + std::to_string(records_dropped_over_budget) + "), reloaded " +
-       std::to_string(records_reloaded) + " in " + std::to_string(elapsed_micros / 1000) + " ms";
+       ", over budget " + std::to_string(records_dropped_over_budget) + ") in " +
+       std::to_string(elapsed_micros / 1000) + " ms";
   return s;
 }
 
@@ -161,11 +161,7 @@ Result<std::unique_ptr<RamLakePartition>> RamLakePartition::Open(FileSystem* fs,
 
 Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
   const std::string& path = options_.file_path;
-  if (!fs_->FileExists(path)) {
-    PDAI_RETURN_IF_ERROR(Rebuild("", /*existed=*/false, report));
-    Refill(hooks, report);
-    return Status::Ok();
-  }
+  if (!fs_->FileExists(path)) return Rebuild("", /*existed=*/false, report);
   auto size = fs_->GetFileSize(path);
   if (!size.ok()) return size.status();
 
@@ -181,7 +177,6 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
       reason = "file is " + std::to_string(*size) + " bytes, too short for a header";
     }
   }
-  bool snapshot = false;
   if (reason.empty()) {
     const std::string kind_name(DataKindName(options_.kind));
     if (header.magic != fmt::kFileMagic) {
@@ -202,13 +197,6 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
       reason = "file was made for " + std::to_string(header.capacity_bytes) + " bytes in segments of " +
                std::to_string(header.segment_bytes) + ", configured " + std::to_string(options_.capacity_bytes) +
                " in segments of " + std::to_string(segment_bytes_);
-    } else if (header.flags & fmt::kFileFlagSnapshot) {
-      snapshot = true;
-      std::uint64_t packed = fmt::kFileHeaderBytes + header.snapshot_segments * segment_bytes_;
-      if (header.snapshot_segments > segment_count_ || (*size != packed && *size != options_.capacity_bytes)) {
-        reason = "snapshot file is " + std::to_string(*size) + " bytes, expected " + std::to_string(packed) +
-                 " (truncated)";
-      }
     } else if (*size != options_.capacity_bytes) {
       reason = "file is " + std::to_string(*size) + " bytes, expected " + std::to_string(options_.capacity_bytes) +
                " (truncated or resized)";
@@ -217,11 +205,7 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
   if (reason.empty() && !hooks.store_lsn) {
     reason = "no persistent-store LSN lookup was given, so no record can be proven current";
   }
-  if (!reason.empty()) {
-    PDAI_RETURN_IF_ERROR(Rebuild(reason, /*existed=*/true, report));
-    Refill(hooks, report);
-    return Status::Ok();
-  }
+  if (!reason.empty()) return Rebuild(reason, /*existed=*/true, report);
 
   auto file = fs_->NewAppendableFile(path);
   if (!file.ok()) return file.status();
@@ -233,15 +217,7 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
   PDAI_RETURN_IF_ERROR(MapFile(options_.capacity_bytes));
   generation_ = header.generation;
   PDAI_RETURN_IF_ERROR(Reattach(hooks, report));
-  if (snapshot) {
-    // The file is a live partition from now on.
-    header.flags &= ~fmt::kFileFlagSnapshot;
-    header.snapshot_segments = 0;
-    header.header_crc = fmt::FileHeaderChecksum(header);
-    std::memcpy(base_, &header, sizeof header);
-  }
   report->outcome = OpenReport::Outcome::kReattached;
-  Refill(hooks, report);
   return Status::Ok();
 }
 
@@ -426,41 +402,11 @@ void RamLakePartition::FreeOneSegmentByEviction(OpenReport* report) {
   free_segments_.push_back(victim);
 }
 
-void RamLakePartition::Refill(const OpenHooks& hooks, OpenReport* report) {
-  if (!hooks.refill) return;
-  std::uint64_t start = fs_->NowMicros();
-  RefillEntry next;
-  while (report->records_reloaded < hooks.reload_limit && hooks.refill(&next)) {
-    if (next.key.empty() || next.key.size() > fmt::kMaxKeyBytes) continue;
-    std::uint64_t footprint = fmt::RecordFootprint(next.key.size(), next.value.size());
-    if (footprint > max_record_bytes_) continue;
-    std::uint32_t slot = FindSlot(next.key, HashKey(next.key));
-    if (slot != kNone) continue;  // re-attached: already current
-    // Hottest first: the first entry that needs an eviction ends the refill,
-    // so nothing loaded pushes out something hotter.
-    if (stats_.live_bytes + footprint > usable_bytes_ ||
-        (max_entries_ != 0 && stats_.entries >= max_entries_)) {
-      break;
-    }
-    // It comes from the persistent store, so the store can serve it: clean.
-    // (At Open nothing is dirty yet, so raising the mark cleans nothing else.)
-    persisted_lsn_ = std::max(persisted_lsn_, next.lsn);
-    if (!Store(next.key, next.value, next.lsn, nullptr, /*as_coldest=*/true).ok()) break;
-    ++report->records_reloaded;
-  }
-  report->reload_micros = fs_->NowMicros() - start;
-}
-
 // ---------------------------------------------------------------------------
 // Reads and writes
 
 Status RamLakePartition::Put(std::string_view key, std::string_view value, std::uint64_t lsn,
                              std::vector<EvictedEntry>* evicted) {
-  return Store(key, value, lsn, evicted, /*as_coldest=*/false);
-}
-
-Status RamLakePartition::Store(std::string_view key, std::string_view value, std::uint64_t lsn,
-                               std::vector<EvictedEntry>* evicted, bool as_coldest) {
   if (key.empty() || key.size() > fmt::kMaxKeyBytes) {
     return Status::InvalidArgument("key of " + std::to_string(key.size()) + " bytes: must be 1..65535");
   }
@@ -551,9 +497,7 @@ Status RamLakePartition::Store(std::string_view key, std::string_view value, std
   segments_[segment].live_bytes += static_cast<std::uint32_t>(footprint);
   stats_.live_bytes += footprint;
   if (lsn > persisted_lsn_) MarkDirty(slot);
-  if (new_key) {
-    policy_->Insert(slot, hash, as_coldest ? EvictionQueue::Arrival::kRefill : EvictionQueue::Arrival::kPut);
-  }
+  if (new_key) policy_->Insert(slot, hash, EvictionQueue::Arrival::kPut);
   Touch(slot);
   return Status::Ok();
 }
@@ -920,127 +864,6 @@ void RamLakePartition::CleanOneSegment() {
   seg.used = 0;
   free_segments_.push_back(victim);
   ++stats_.segments_cleaned;
-}
-
-// ---------------------------------------------------------------------------
-// Snapshots
-
-Status RamLakePartition::Snapshot(const std::string& dir, SnapshotInfo* info) const {
-  PDAI_RETURN_IF_ERROR(fs_->CreateDirs(dir));
-  const std::string path = JoinPath(dir, std::string(DataKindName(options_.kind)) + ".ramlake");
-  const std::string tmp = path + ".tmp";
-  auto opened = fs_->NewWritableFile(tmp);
-  if (!opened.ok()) return opened.status();
-  std::unique_ptr<WritableFile> file = std::move(opened.value());
-
-  fmt::FileHeader header{};
-  std::memcpy(&header, base_, sizeof header);
-  header.flags |= fmt::kFileFlagSnapshot;
-  header.snapshot_persisted_lsn = persisted_lsn_;
-
-  Status s = file->Append(std::string(fmt::kFileHeaderBytes, '\0'));  // the header goes last
-  std::string segment(segment_bytes_, '\0');
-  std::uint32_t used = 0;
-  std::uint32_t segments_written = 0;
-  std::uint64_t entries = 0;
-  std::uint64_t max_lsn = 0;
-  auto flush = [&]() {
-    if (used == 0 || !s.ok()) return;
-    fmt::SegmentHeader sh{};
-    sh.magic = fmt::kSegmentMagic;
-    sh.sequence = segments_written + 1;
-    sh.generation = generation_;
-    sh.index = segments_written;
-    sh.kind = static_cast<std::uint8_t>(options_.kind);
-    sh.crc = fmt::SegmentHeaderChecksum(sh);
-    std::memcpy(segment.data(), &sh, sizeof sh);
-    std::memset(segment.data() + used, 0, segment_bytes_ - used);
-    s = file->Append(segment);
-    ++segments_written;
-    used = 0;
-  };
-  for (std::uint32_t slot = policy_->Coldest(); slot != kNone && s.ok(); slot = policy_->Warmer(slot)) {
-    const Entry& e = entries_[slot];
-    std::uint64_t footprint = e.Footprint();
-    if (used != 0 && used + footprint > segment_bytes_) flush();
-    if (used == 0) used = fmt::kSegmentHeaderBytes;
-    std::memcpy(segment.data() + used, base_ + e.Offset(), footprint);
-    fmt::ResequenceRecord(segment.data() + used, segments_written + 1);
-    used += static_cast<std::uint32_t>(footprint);
-    ++entries;
-    max_lsn = std::max(max_lsn, e.lsn);
-  }
-  flush();
-  header.snapshot_segments = segments_written;
-  header.snapshot_max_lsn = max_lsn;
-  header.header_crc = fmt::FileHeaderChecksum(header);
-  if (s.ok()) s = file->WriteAt(0, std::string_view(reinterpret_cast<const char*>(&header), sizeof header));
-  if (s.ok()) s = file->Sync();
-  Status closed = file->Close();
-  if (s.ok()) s = closed;
-  if (s.ok()) s = fs_->RenameFile(tmp, path);
-  if (s.ok()) s = fs_->SyncDir(dir);
-  if (!s.ok()) {
-    (void)fs_->RemoveFile(tmp);
-    return s.WithContext("snapshot of RAM-Lake partition " + std::string(DataKindName(options_.kind)));
-  }
-  if (info) {
-    info->path = path;
-    info->entries = entries;
-    info->bytes = fmt::kFileHeaderBytes + std::uint64_t{segments_written} * segment_bytes_;
-    info->max_lsn = max_lsn;
-  }
-  return Status::Ok();
-}
-
-Status RamLakePartition::ReadSnapshot(
-    FileSystem* fs, const std::string& path,
-    const std::function<void(std::string_view, std::string_view, std::uint64_t)>& visit) {
-  auto opened = fs->NewRandomAccessFile(path);
-  if (!opened.ok()) return opened.status();
-  auto size = fs->GetFileSize(path);
-  if (!size.ok()) return size.status();
-  fmt::FileHeader header{};
-  std::string_view got;
-  PDAI_RETURN_IF_ERROR((*opened)->Read(0, sizeof header, reinterpret_cast<char*>(&header), &got));
-  if (got.size() < sizeof header || header.magic != fmt::kFileMagic ||
-      fmt::FileHeaderChecksum(header) != header.header_crc || header.format_version != fmt::kFormatVersion ||
-      !(header.flags & fmt::kFileFlagSnapshot)) {
-    return Status::Corruption(path + ": not a RAM-Lake snapshot of format version " +
-                              std::to_string(fmt::kFormatVersion));
-  }
-  const std::uint32_t segment_bytes = header.segment_bytes;
-  if (*size < fmt::kFileHeaderBytes + header.snapshot_segments * segment_bytes) {
-    return Status::Corruption(path + ": snapshot is truncated");
-  }
-  const std::uint32_t max_record = (segment_bytes / 16) & ~7u;
-  std::string segment(segment_bytes, '\0');
-  std::uint64_t corrupt = 0;
-  for (std::uint64_t i = 0; i < header.snapshot_segments; ++i) {
-    PDAI_RETURN_IF_ERROR(
-        (*opened)->Read(fmt::kFileHeaderBytes + i * segment_bytes, segment_bytes, segment.data(), &got));
-    if (got.data() != segment.data()) std::memcpy(segment.data(), got.data(), got.size());
-    fmt::SegmentHeader sh;
-    std::memcpy(&sh, segment.data(), sizeof sh);
-    if (got.size() < segment_bytes || sh.magic != fmt::kSegmentMagic || fmt::SegmentHeaderChecksum(sh) != sh.crc) {
-      ++corrupt;
-      continue;
-    }
-    fmt::ScanSegment(segment.data(), segment_bytes, sh.sequence, header.kind, max_record,
-                     [&](std::uint32_t offset, fmt::ScanVerdict verdict) {
-                       if (verdict == fmt::ScanVerdict::kCorrupt) {
-                         ++corrupt;
-                         return;
-                       }
-                       if (verdict != fmt::ScanVerdict::kLive) return;
-                       const char* record = segment.data() + offset;
-                       visit(fmt::RecordKey(record), fmt::RecordValue(record), fmt::HeaderAt(record)->lsn);
-                     });
-  }
-  if (corrupt > 0) {
-    return Status::Corruption(path + ": " + std::to_string(corrupt) + " records or segments fail their checksum");
-  }
-  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // One RAM-Lake partition: a memory-mapped file on a RAM disk holding the hot
 // copies of one kind of data (vectors, code, history or metadata), with a
-// compact key index, an eviction policy, access statistics, a crash-consistent
-// warm restart and snapshots.
+// compact key index, an eviction policy, access statistics and a
+// crash-consistent warm restart.
 //
 // The RAM-Lake is a cache of the persistent store, never the only copy: every
 // Put carries the LSN of the write (assigned by the journal), and the owner
@@ -24,15 +24,16 @@
 // file only record by record — a record is kept when its checksum holds and
 // the persistent store holds exactly its LSN for its key — and rebuilds files
 // it cannot trust (missing, wrong size, foreign format version, another
-// partition's file, corrupt header). A power cut loses a tmpfs file entirely:
-// Open then rebuilds. The partition never calls msync: durability is the
-// journal's job, not the cache's.
+// partition's file, corrupt header) as an empty partition, whose misses the
+// caller serves from the persistent store. A power cut loses a tmpfs file
+// entirely: Open then rebuilds. The partition never calls msync: durability
+// is the journal's job, not the cache's.
 //
 // Thread-safety: none. A partition is single-threaded by contract: it is owned
 // and driven by exactly one CAF actor (or one thread), and every call,
 // including the const ones, must come from it. Different partitions are
 // independent and may be driven by different threads. No call blocks on
-// anything but the page cache, except Open and Snapshot, which do file I/O.
+// anything but the page cache, except Open, which does file I/O.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +62,7 @@ struct EvictedEntry {
 };
 
 // A resident value, viewed in place. The views stay valid until the next
-// mutating call on the partition (Put, Erase, eviction, Snapshot is fine).
+// mutating call on the partition (Put, Erase, eviction).
 struct ValueView {
   std::string_view value;
   std::uint64_t lsn = 0;
@@ -106,7 +107,7 @@ struct OpenReport {
   enum class Outcome : std::uint8_t {
     kCreated,     // there was no file: a new one was made
     kReattached,  // the file was trusted record by record
-    kRebuilt,     // the file could not be trusted and was reinitialized
+    kRebuilt,     // the file could not be trusted and was reinitialized, empty
   };
   Outcome outcome = Outcome::kCreated;
   std::string rebuild_reason;  // why (kRebuilt only), ready to log
@@ -116,10 +117,8 @@ struct OpenReport {
   std::uint64_t records_dropped_corrupt = 0;    // checksum failed (torn by a crash, bit rot)
   std::uint64_t records_dropped_duplicate = 0;  // an equal copy was kept (cleaner moved it)
   std::uint64_t records_dropped_over_budget = 0;// kept but evicted to fit the budget
-  std::uint64_t records_reloaded = 0;           // loaded from the refill source
   std::uint64_t bytes_scanned = 0;
   std::uint64_t elapsed_micros = 0;
-  std::uint64_t reload_micros = 0;              // part of elapsed spent reloading
   std::uint64_t RecordsDropped() const {
     return records_dropped_stale + records_dropped_corrupt + records_dropped_duplicate +
            records_dropped_over_budget;
@@ -127,34 +126,12 @@ struct OpenReport {
   std::string ToString() const;  // one line for the log
 };
 
-// An entry offered by a refill source.
-struct RefillEntry {
-  std::string key;
-  std::string value;
-  std::uint64_t lsn = 0;
-};
-
-// How Open proves records current and refills what it could not keep.
+// How Open proves records current.
 struct OpenHooks {
   // The LSN the persistent store holds for key, or nullopt when it has none.
+  // Called once per live record found in the file, during Open only.
   // Without it no record can be proven current: an existing file is rebuilt.
   std::function<std::optional<std::uint64_t>(std::string_view key)> store_lsn;
-  // Yields the next entry to load, hottest first; false when exhausted. Called
-  // after re-attaching (keys already resident are skipped) or rebuilding,
-  // until the partition is full (the first entry that would need an eviction
-  // stops it) or reload_limit entries were loaded. The entries are what the
-  // store holds, hence clean: persisted_lsn() rises to the highest LSN loaded.
-  // Optional.
-  std::function<bool(RefillEntry* next)> refill;
-  std::uint64_t reload_limit = UINT64_MAX;
-};
-
-// Where a snapshot went and what it holds.
-struct SnapshotInfo {
-  std::string path;
-  std::uint64_t entries = 0;
-  std::uint64_t bytes = 0;  // file size
-  std::uint64_t max_lsn = 0;
 };
 
 class RamLakePartition {
@@ -164,8 +141,10 @@ class RamLakePartition {
   // it, and re-attaches or rebuilds it as described above; *report (optional)
   // says which and why. Errors: kInvalidArgument for options that cannot work
   // (capacity under 4 segments, ...), kNoSpace when the RAM disk cannot hold
-  // the file, kBusy when another process has it open, kIoError otherwise.
-  // A file that cannot be trusted is never an error: it is rebuilt.
+  // the file (a file being created or rebuilt is removed again), kBusy when
+  // another process has it open, kIoError otherwise; each names the partition
+  // and its file. The directory must exist. A file that cannot be trusted is
+  // never an error: it is rebuilt, empty.
   static Result<std::unique_ptr<RamLakePartition>> Open(FileSystem* fs, const PartitionOptions& options,
                                                         const OpenHooks& hooks = {},
                                                         OpenReport* report = nullptr);
@@ -234,19 +213,6 @@ class RamLakePartition {
   // policy order. visit must not call back into the partition.
   void ForEach(const std::function<void(std::string_view key, std::string_view value, std::uint64_t lsn)>& visit) const;
 
-  // Writes a consistent, packed copy of the partition (live records only, in
-  // the partition file format with the snapshot flag, coldest first) to
-  // dir/<kind>.ramlake, atomically (temp file, sync, rename, sync dir).
-  // Copying that file over a partition file and opening it re-attaches it like
-  // a live file. Errors: the file system's.
-  Status Snapshot(const std::string& dir, SnapshotInfo* info = nullptr) const;
-
-  // Reads a snapshot written by Snapshot, calling visit(key, value, lsn) for
-  // every record whose checksum holds; kCorruption when the header is not a
-  // snapshot's or any record fails its checksum (after visiting the good ones).
-  static Status ReadSnapshot(FileSystem* fs, const std::string& path,
-                             const std::function<void(std::string_view key, std::string_view value, std::uint64_t lsn)>& visit);
-
   // Checks every invariant the partition relies on: each resident record's
   // checksum, key and LSN; live and dirty bytes and entry counts recomputed
   // from scratch; per-segment live bytes; index and policy list consistency.
@@ -285,13 +251,8 @@ class RamLakePartition {
   Status MapFile(std::uint64_t file_size);
   void Unmap();
   Status Reattach(const OpenHooks& hooks, OpenReport* report);
-  void Refill(const OpenHooks& hooks, OpenReport* report);
   void ResetState();
   void FreeOneSegmentByEviction(OpenReport* report);
-  // Put, and the refill (which inserts hottest-first, so each entry goes in
-  // as the coldest so far).
-  Status Store(std::string_view key, std::string_view value, std::uint64_t lsn,
-               std::vector<EvictedEntry>* evicted, bool as_coldest);
 
   // Index and entries.
   std::uint32_t FindSlot(std::string_view key, std::uint64_t hash) const;
