@@ -18,7 +18,7 @@
 #include "actors/endpoint_actor.h"
 #include "actors/interfaces.h"
 #include "postdevai/config.h"
-#include "storage/durable_store.h"
+#include "storage/cold_tier.h"
 #include "storage/ramlake/ramlake_partition.h"
 
 namespace postdevai::actors {

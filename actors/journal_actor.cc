@@ -7,7 +7,7 @@
 // next one.
 #include "actors/errors.h"
 #include "actors/spawn.h"
-#include "storage/durable_store.h"
+#include "storage/cold_tier.h"
 #include "storage/wal.h"
 
 namespace postdevai::actors {

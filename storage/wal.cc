@@ -141,7 +141,7 @@ Result<SegmentScan> ScanRecords(std::string_view data, std::uint64_t next_lsn, s
   while (pos < data.size() && DecodeRecord(data.data() + pos, data.size() - pos, &r) && r.lsn == scan.next_lsn) {
     if (fn && r.lsn > replay_after) {
       PDAI_RETURN_IF_ERROR(fn(WalRecord{r.lsn, r.type, r.payload}));
-      if (replayed) ++*replayed;
+      ++*replayed;
     }
     pos += r.framed_size;
     ++scan.next_lsn;
@@ -464,7 +464,7 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
   }
   const std::uint64_t last = next_lsn_ - 1;
   const std::uint64_t my_generation = failed_generation_;
-  Waiter me{first, last, {}};
+  Waiter me{last, {}};
   waiters_.push_back(&me);
   struct Unregister {
     std::vector<Waiter*>& waiters;
@@ -480,12 +480,7 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
       if (failure.durable_lsn >= last) return first;
       return failure.status;
     }
-    if (durable_lsn_ >= last) {
-      for (const auto& f : apply_failures_) {
-        if (f.first_lsn <= last && first <= f.last_lsn) return f.status;
-      }
-      return first;
-    }
+    if (durable_lsn_ >= last) return first;
     if (sync_in_progress_) {
       me.cv.wait(lock);
       continue;
@@ -502,25 +497,8 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
     last_synced_lsn_ = records.front().lsn - 1;
     Status s = erase_first ? EraseFailedTail() : Status::Ok();
     if (s.ok()) s = WriteBatch(bytes, records);
-    Status applied;
-    if (s.ok() && options_.apply) {
-      std::vector<WalRecord> batch;
-      batch.reserve(records.size());
-      for (const auto& r : records) {
-        const char* h = bytes.data() + r.offset;
-        batch.push_back(WalRecord{r.lsn, static_cast<std::uint8_t>(h[12]),
-                                  std::string_view(h + kRecordHeaderSize, GetU32(h + 8))});
-      }
-      applied = options_.apply(batch);
-    }
 
     lock.lock();
-    if (!applied.ok()) {
-      apply_failures_.push_back(ApplyFailure{records.front().lsn, records.back().lsn, applied});
-    }
-    // Forget refusals no waiting writer can be part of any more.
-    const std::uint64_t oldest_waiting = waiters_.empty() ? next_lsn_ : waiters_.front()->first_lsn;
-    while (!apply_failures_.empty() && apply_failures_.front().last_lsn < oldest_waiting) apply_failures_.pop_front();
     sync_in_progress_ = false;
     if (s.ok()) {
       durable_lsn_ = records.back().lsn;
@@ -601,36 +579,6 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   live_segments_.erase(live_segments_.begin(), live_segments_.begin() + static_cast<std::ptrdiff_t>(done));
   stats_.segments = live_segments_.size();
   return s.WithContext("releasing wal segments through LSN " + std::to_string(checkpoint_lsn));
-}
-
-Status Wal::ReadLog(FileSystem* fs, const std::vector<std::string>& dirs, std::uint64_t after, const ReplayFn& fn) {
-  std::vector<std::pair<std::uint64_t, std::string>> segments;  // (seq, path)
-  for (const auto& dir : dirs) {
-    if (!fs->FileExists(dir)) continue;
-    auto names = fs->GetChildren(dir);
-    if (!names.ok()) return names.status();
-    for (const auto& name : *names) {
-      std::uint64_t seq;
-      if (ParseSegmentName(name, &seq)) segments.emplace_back(seq, JoinPath(dir, name));
-    }
-  }
-  std::sort(segments.begin(), segments.end());
-  segments.erase(std::unique(segments.begin(), segments.end(),
-                             [](const auto& a, const auto& b) { return a.first == b.first; }),
-                 segments.end());
-  std::uint64_t next_lsn = 0;
-  for (std::size_t i = 0; i < segments.size(); ++i) {
-    auto data = ReadWholeFile(fs, segments[i].second);
-    if (!data.ok()) return data.status();
-    SegmentHeader header;
-    PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*data, segments[i].second, &header));
-    if (next_lsn != 0 && header.first_lsn != next_lsn) break;  // a gap: stop
-    auto scan = ScanRecords(*data, header.first_lsn, after, fn, nullptr);
-    if (!scan.ok()) return scan.status();
-    next_lsn = scan->next_lsn;
-    if (!scan->clean_end) break;
-  }
-  return Status::Ok();
 }
 
 std::uint64_t Wal::durable_lsn() const {

@@ -43,32 +43,26 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <deque>
 #include <vector>
 
 #include "storage/file_system.h"
 
 namespace postdevai::storage {
 
+// A record as Open hands it to the replay callback.
 struct WalRecord {
   std::uint64_t lsn = 0;
   std::uint8_t type = 0;
   std::string_view payload;  // valid only during the callback
 };
 
-// Called with the records of each synced batch, in LSN order, by the thread
-// that synced them, before any of their writers is acknowledged. Calls never
-// overlap and come in LSN order, so the callee can apply writes in order
-// without locks of its own. An error is returned to the writers of that batch;
-// their records stay durable in the log (replay will apply them).
-using WalApplyFn = std::function<Status(const std::vector<WalRecord>&)>;
-
 struct WalOptions {
   std::string dir;                              // created if missing
   FileSystem* fs = FileSystem::Default();
   std::uint64_t segment_size = 64ull << 20;     // bytes per segment file
-  // Segments wholly before a checkpoint go to archive_dir (kept for
-  // point-in-time recovery and replication) when archive is true, else deleted.
+  // Segments wholly before a checkpoint go to archive_dir when archive is true
+  // (kept for the operator, e.g. point-in-time recovery from a backup; the Wal
+  // itself never reads them again), else deleted.
   bool archive = true;
   std::string archive_dir;                      // default: <dir>-archive
   // LSNs never go below this (checkpoint LSN + 1), even when every old segment
@@ -76,7 +70,6 @@ struct WalOptions {
   std::uint64_t min_next_lsn = 1;
   // Prepare the next zero-filled segment on a background thread.
   bool prepare_segments_in_background = true;
-  WalApplyFn apply;                             // optional, see WalApplyFn
 };
 
 // What Open found.
@@ -132,12 +125,6 @@ class Wal {
   // lsn <= checkpoint_lsn, except the segment being written.
   Status ReleaseThrough(std::uint64_t checkpoint_lsn);
 
-  // Reads every intact record with lsn > after from the segment files in
-  // `dirs` (e.g. the archive, then the live log), in LSN order, stopping at the
-  // first gap or bad record. For point-in-time recovery and replication.
-  static Status ReadLog(FileSystem* fs, const std::vector<std::string>& dirs, std::uint64_t after,
-                        const ReplayFn& fn);
-
   std::uint64_t durable_lsn() const;
   WalStats stats() const;
   const std::string& dir() const { return options_.dir; }
@@ -173,7 +160,6 @@ class Wal {
   // condition variable so that a finished sync wakes exactly the writers it
   // acknowledged plus the next leader, not every waiting thread.
   struct Waiter {
-    std::uint64_t first_lsn;
     std::uint64_t last_lsn;
     std::condition_variable cv;
   };
@@ -192,11 +178,6 @@ class Wal {
     Status status;
   };
   std::vector<Failure> failures_;           // indexed by generation
-  struct ApplyFailure {
-    std::uint64_t first_lsn, last_lsn;
-    Status status;
-  };
-  std::deque<ApplyFailure> apply_failures_;  // recent batches options_.apply refused
   bool needs_erase_ = false;                // a failed tail must be zeroed first
   WalStats stats_;
   struct LiveSegment {

@@ -1,0 +1,122 @@
+#include "storage/cold_tier.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+namespace postdevai::storage {
+
+namespace {
+
+void PutVarint(std::string* out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, std::uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    auto byte = static_cast<std::uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view* in, std::string_view* out) {
+  std::uint64_t n;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+// Applies logged mutation records to the store as one batch, in LSN order.
+Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records) {
+  StoreWriteBatch batch;
+  std::vector<Mutation> mutations;
+  for (const auto& r : records) {
+    if (r.type != kWalRecordMutations) return Status::Corruption("wal record " + std::to_string(r.lsn) + ": unknown type");
+    PDAI_RETURN_IF_ERROR(DecodeMutations(r.payload, &mutations).WithContext("wal record " + std::to_string(r.lsn)));
+    for (const auto& m : mutations) {
+      if (m.is_delete) {
+        batch.Delete(m.kind, m.key, r.lsn);
+      } else {
+        batch.Put(m.kind, m.key, m.value, r.lsn);
+      }
+    }
+  }
+  return store.Write(batch);
+}
+
+}  // namespace
+
+std::string EncodeMutations(const std::vector<Mutation>& mutations) {
+  std::string out;
+  for (const auto& m : mutations) {
+    out.push_back(m.is_delete ? 'D' : 'P');
+    out.push_back(static_cast<char>(m.kind));
+    PutVarint(&out, m.key.size());
+    out.append(m.key);
+    if (!m.is_delete) {
+      PutVarint(&out, m.value.size());
+      out.append(m.value);
+    }
+  }
+  return out;
+}
+
+Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
+  out->clear();
+  while (!in.empty()) {
+    if (in.size() < 2) return Status::Corruption("mutation record: truncated");
+    Mutation m;
+    char op = in[0];
+    auto kind = static_cast<std::uint8_t>(in[1]);
+    in.remove_prefix(2);
+    if ((op != 'P' && op != 'D') || kind >= kKindCount) return Status::Corruption("mutation record: bad op or kind");
+    m.kind = static_cast<Kind>(kind);
+    m.is_delete = op == 'D';
+    if (!GetBytes(&in, &m.key) || (!m.is_delete && !GetBytes(&in, &m.value))) {
+      return Status::Corruption("mutation record: truncated key or value");
+    }
+    out->push_back(m);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions wal_options,
+                                             DurableStoreRecovery* report) {
+  auto start = std::chrono::steady_clock::now();
+  const std::uint64_t checkpoint = store.CheckpointLsn();
+  wal_options.min_next_lsn = std::max(wal_options.min_next_lsn, checkpoint + 1);
+  report->checkpoint_lsn = checkpoint;
+  // Replay in batches, as the store actor applies writes. Payload views die
+  // with the callback, so the batch keeps copies (a deque keeps them in place).
+  std::vector<WalRecord> pending;
+  std::deque<std::string> payloads;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return Status::Ok();
+    Status s = ApplyWalRecords(store, pending);
+    pending.clear();
+    payloads.clear();
+    return s;
+  };
+  auto wal = Wal::Open(wal_options, checkpoint, [&](const WalRecord& r) -> Status {
+    payloads.emplace_back(r.payload);
+    pending.push_back(WalRecord{r.lsn, r.type, payloads.back()});
+    if (pending.size() >= 1024) return flush();
+    return Status::Ok();
+  }, &report->wal);
+  if (!wal.ok()) return wal.status();
+  Status s = flush();
+  if (!s.ok()) return s.WithContext("replaying the WAL into the store");
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return wal;
+}
+
+}  // namespace postdevai::storage

@@ -1,0 +1,88 @@
+// The cold tier's restart, and the WAL payload its writes are logged in: the
+// storage half of what the actor engine runs (actors/engine.cc,
+// journal_actor.cc, store_actor.cc, sync_timer_actor.cc).
+//
+// The write path, as the actors drive it:
+//   log        The journal encodes a write (EncodeMutations) into one WAL
+//              record of type kWalRecordMutations and acknowledges it once
+//              Wal::AppendBatch returns: the record is fdatasync'ed.
+//   apply      The store then applies acknowledged writes to the
+//              PersistentStore, unsynced, each stamped with its LSN, in LSN
+//              order. It may lag behind the acknowledgement, and keeps a write
+//              that failed to apply (disk full, EIO) to retry it.
+//   checkpoint PersistentStore::Checkpoint(lsn) at what the store has applied
+//              makes all of it durable in LevelDB; only then does
+//              Wal::ReleaseThrough(lsn) archive or delete the WAL segments
+//              wholly before it.
+//   restart    RecoverColdTier applies every WAL record after the store's
+//              checkpoint to the store again, in LSN order.
+//
+// Crash model. An acknowledged write survives kill -9 and power loss: it is in
+// a synced WAL record, and the WAL is released only up to a synced store
+// checkpoint. Whether or not the store had applied it before the crash, replay
+// applies it again; replaying twice changes nothing (Put and Delete are plain
+// overwrites applied in LSN order, see persistent_store.h).
+//
+// Thread-safety: the functions here keep no state; RecoverColdTier must finish
+// before anything else uses the store or the WAL it returns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/persistent_store.h"
+#include "storage/wal.h"
+
+namespace postdevai::storage {
+
+// Where and how the cold tier keeps its files (what a config implies:
+// actors::DurableStoreOptionsFromConfig). The file system is passed separately.
+struct DurableStoreOptions {
+  std::string wal_dir;
+  std::uint64_t wal_segment_size = 64ull << 20;
+  bool wal_archive = true;
+  std::string wal_archive_dir;             // default: <wal_dir>-archive
+  PersistentStoreOptions store;
+};
+
+// What RecoverColdTier found and did.
+struct DurableStoreRecovery {
+  std::uint64_t checkpoint_lsn = 0;  // the store's checkpoint: replay started after it
+  WalRecoveryReport wal;             // what the WAL held and replayed
+  double seconds = 0;
+};
+
+// One change in a write: a put (value set) or a delete. Views: the bytes
+// belong to the caller (for DecodeMutations, to the payload decoded).
+struct Mutation {
+  Kind kind = Kind::kMetadata;
+  std::string_view key;
+  std::string_view value;
+  bool is_delete = false;
+};
+
+// WAL record type of an encoded mutation list.
+inline constexpr std::uint8_t kWalRecordMutations = 1;
+
+// The WAL payload of a mutation list, and back. Per mutation: 'P' or 'D', the
+// kind as one byte, the key as varint length + bytes, and for a put the value
+// likewise. Decode fails with kCorruption on a malformed payload.
+std::string EncodeMutations(const std::vector<Mutation>& mutations);
+Status DecodeMutations(std::string_view payload, std::vector<Mutation>* out);
+
+// Restart of the cold tier over an open store: opens the WAL in
+// wal_options.dir with LSNs continuing after the store's checkpoint
+// (min_next_lsn is raised to store.CheckpointLsn() + 1), and applies every
+// intact record after store.CheckpointLsn() to the store, in LSN order, in
+// batches. Returns the WAL, open for appends. Fails with the WAL's recovery
+// errors (kCorruption when acknowledged records are damaged), kCorruption for
+// a record of another type or a malformed payload (naming its LSN), or the
+// store's write error; the store may then hold part of the replay, which the
+// next attempt applies again. `report` must not be null.
+Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions wal_options,
+                                             DurableStoreRecovery* report);
+
+}  // namespace postdevai::storage
