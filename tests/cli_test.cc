@@ -86,7 +86,7 @@ void ExpectFailure(const std::vector<std::string>& args, int exit_code, const st
 
 }  // namespace
 
-TEST_CASE("--help works on every level", "[cli]") {
+TEST_CASE("every command level answers --help", "[cli]") {
   const std::vector<std::vector<std::string>> helps = {
       {"--help"},
       {"help"},

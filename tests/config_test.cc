@@ -251,7 +251,7 @@ TEST_CASE("partition shares must add up to 100", "[config]") {
   CHECK(config.partition(DataKind::kCode).share_percent == 45);
 }
 
-TEST_CASE("history must stay durable; relaxed durability is refused until it is available", "[config]") {
+TEST_CASE("history must stay durable, relaxed durability is refused until it is available", "[config]") {
   std::vector<std::string> errors = ParseErrors(
       "[partitions.history]\n"
       "durability = \"relaxed\"\n");
@@ -311,7 +311,7 @@ TEST_CASE("a zstd level with compression off is a warning", "[config]") {
                                              "effect: hybrid_memory.compression is \"none\""});
 }
 
-TEST_CASE("unset keys keep the defaults; WAL and backups follow persistent_path", "[config]") {
+TEST_CASE("unset keys keep the defaults, WAL and backups follow persistent_path", "[config]") {
   const HybridMemoryConfig defaults = EmbeddedDefaults();
   HybridMemoryConfig config = ParseOk(
       "[hybrid_memory]\n"

@@ -111,7 +111,7 @@ TEST_CASE("writes are acknowledged durable, read back from RAM, and survive a re
   CHECK(*lsn == 201);
 }
 
-TEST_CASE("a partition crashed on purpose is restarted; nothing is lost, the others keep serving", "[engine]") {
+TEST_CASE("a partition crashed on purpose is restarted, nothing is lost, the others keep serving", "[engine]") {
   TempDir disk("engine");
   TempDir ram("engine", "/dev/shm");
   System system;
@@ -196,7 +196,7 @@ TEST_CASE("bad input gets an error that names it and leaves stored data intact",
   CHECK(client.Get(kMeta, "big").status().IsNotFound());
 }
 
-TEST_CASE("reads from disk are promoted after repeated access; evict and sync work", "[engine]") {
+TEST_CASE("reads from disk are promoted after repeated access, evict and sync work", "[engine]") {
   TempDir disk("engine");
   TempDir ram("engine", "/dev/shm");
   System system;

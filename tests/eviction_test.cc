@@ -397,7 +397,7 @@ TEST_CASE("Filling past the budget evicts, never exceeds it, and reports every e
   }
 }
 
-TEST_CASE("Dirty entries are never evicted; a full dirty partition refuses with kBusy", "[ramlake][eviction]") {
+TEST_CASE("Dirty entries are never evicted, a full dirty partition refuses with kBusy", "[ramlake][eviction]") {
   ShmDir dir("dirty");
   auto options = SmallPartition(dir.path(), PartitionKind::kHistory, 1 << 20);
   auto opened = RamLakePartition::Open(FileSystem::Default(), options);

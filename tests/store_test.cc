@@ -220,7 +220,7 @@ TEST_CASE("values round-trip per kind, and kinds never mix", "[store]") {
   CHECK(store->LastAppliedLsn() == lsn);
 }
 
-TEST_CASE("a batch applies puts and deletes in order; oversized values refuse the whole batch", "[store]") {
+TEST_CASE("a batch applies puts and deletes in order, oversized values refuse the whole batch", "[store]") {
   TempDir dir("store");
   auto options = OptionsAt(dir.path());
   options.max_value_bytes = 1 << 20;

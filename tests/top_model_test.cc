@@ -267,7 +267,7 @@ TEST_CASE("the history keeps 60 seconds: older refreshes slide out of the window
   CHECK(m.rates()->reads_per_second == Approx(19000.0 / 900));
 }
 
-TEST_CASE("missed refreshes become blanks one interval apart; reports without a value are gaps", "[top]") {
+TEST_CASE("missed refreshes become blanks one interval apart, reports without a value are gaps", "[top]") {
   top::DashboardModel m(Settings());
   m.OnStats(At(0), 0, Report(0, 0, 0));
   m.OnStats(At(1), 0, Report(10, 10, 0));  // hit rate 100%
@@ -652,7 +652,7 @@ TEST_CASE("a frame clips spans to the screen and later spans cover earlier ones"
   CHECK(f.Lines() == std::vector<std::string>{"ab\u2588\u2588e", "   xy"});
 }
 
-TEST_CASE("--interval and the request limit top connects with", "[top]") {
+TEST_CASE("the --interval option and the request limit top connects with", "[top]") {
   CHECK(*top::ParseInterval("1") == 1);
   CHECK(*top::ParseInterval("0.5") == 0.5);
   CHECK(*top::ParseInterval("5s") == 5);

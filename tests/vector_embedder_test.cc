@@ -59,7 +59,7 @@ TEST_CASE("embeddings are deterministic, unit length and of the configured dimen
   CHECK(nonzero <= 12);
 }
 
-TEST_CASE("naming styles match; rare identifiers outweigh common keywords") {
+TEST_CASE("naming styles match, rare identifiers outweigh common keywords") {
   const LexicalEmbedder e;
   CHECK(Cosine(e.Embed("getUserName"), e.Embed("get_user_name")) == Approx(1.0f).epsilon(1e-6));
   CHECK(Cosine(e.Embed("getUserName()"), e.Embed("user name")) > 0.3f);

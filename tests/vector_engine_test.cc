@@ -174,7 +174,7 @@ TEST_CASE("vectors of another dimension or with NaNs are refused and nothing is 
   CHECK(none->empty());
 }
 
-TEST_CASE("session messages are indexed beside code; filters by owner and session; re-storing drops old vectors",
+TEST_CASE("session messages are indexed beside code, filters by owner and session, re-storing drops old vectors",
           "[vectors][engine]") {
   TempDir disk("vectors");
   TempDir ram("vectors", "/dev/shm");

@@ -462,7 +462,7 @@ TEST_CASE("quantized recall@10 on clustered data") {
   }
 }
 
-TEST_CASE("a vector is found by the first search after Add; removed vectors never come back") {
+TEST_CASE("a vector is found by the first search after Add, removed vectors never come back") {
   const std::size_t dim = 16;
   Fixture f(dim);
   std::mt19937_64 rng(4);
@@ -625,7 +625,7 @@ TEST_CASE("filters by owner kind, path prefix, language and session") {
   CHECK(f.tiered->Attributes(99999).status().IsNotFound());
 }
 
-TEST_CASE("two-phase search for asynchronous fetches; source errors reach the caller") {
+TEST_CASE("two-phase search for asynchronous fetches, source errors reach the caller") {
   const std::size_t dim = 32;
   Fixture f(dim);
   std::mt19937_64 rng(6);
