@@ -1,6 +1,8 @@
-// The one set of byte encoders every value format of the records layer uses
-// (LevelDB's util/coding.h, cut to what we need): little-endian fixed-width
-// integers and strings prefixed with their 32-bit length.
+// The one set of byte encoders every format of ours uses — the records
+// layer's stored values, the WAL's mutation payloads, the store's value
+// headers (LevelDB's util/coding.h, cut to what we need): little-endian
+// fixed-width integers, varints (7 bits a byte, low groups first) and
+// strings prefixed with their length.
 //
 // Decoders take a std::string_view they consume from the front and return
 // false, consuming nothing they cannot vouch for, when the input is too
@@ -48,6 +50,54 @@ inline bool GetFixed64(std::string_view* in, std::uint64_t* v) {
   for (int i = 0; i < 8; ++i) x |= static_cast<std::uint64_t>(static_cast<std::uint8_t>((*in)[i])) << (8 * i);
   *v = x;
   in->remove_prefix(8);
+  return true;
+}
+
+inline void PutVarint64(std::string* dst, std::uint64_t v) {
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+}
+
+// At most `max_bytes` bytes (10 for 64 bits, 5 for 32).
+inline bool GetVarint(std::string_view* in, int max_bytes, std::uint64_t* v) {
+  std::uint64_t result = 0;
+  for (int i = 0; i < max_bytes && i < static_cast<int>(in->size()); ++i) {
+    const auto byte = static_cast<std::uint8_t>((*in)[i]);
+    result |= static_cast<std::uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      in->remove_prefix(i + 1);
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+inline bool GetVarint64(std::string_view* in, std::uint64_t* v) { return GetVarint(in, 10, v); }
+
+inline bool GetVarint32(std::string_view* in, std::uint32_t* v) {
+  std::uint64_t wide;
+  if (!GetVarint(in, 5, &wide) || wide > UINT32_MAX) return false;
+  *v = static_cast<std::uint32_t>(wide);
+  return true;
+}
+
+// Length (varint) then the bytes.
+inline void PutVarintPrefixed(std::string* dst, std::string_view value) {
+  PutVarint64(dst, value.size());
+  dst->append(value);
+}
+
+inline bool GetVarintPrefixed(std::string_view* in, std::string_view* value) {
+  std::string_view probe = *in;
+  std::uint64_t n;
+  if (!GetVarint64(&probe, &n) || n > probe.size()) return false;
+  *value = probe.substr(0, n);
+  probe.remove_prefix(n);
+  *in = probe;
   return true;
 }
 

@@ -4,36 +4,11 @@
 #include <chrono>
 #include <deque>
 
+#include "records/coding.h"
+
 namespace postdevai::storage {
 
 namespace {
-
-void PutVarint(std::string* out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, std::uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    auto byte = static_cast<std::uint8_t>(in->front());
-    in->remove_prefix(1);
-    *v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-bool GetBytes(std::string_view* in, std::string_view* out) {
-  std::uint64_t n;
-  if (!GetVarint(in, &n) || n > in->size()) return false;
-  *out = in->substr(0, n);
-  in->remove_prefix(n);
-  return true;
-}
 
 // Applies logged mutation records to the store as one batch, in LSN order.
 Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records) {
@@ -60,12 +35,8 @@ std::string EncodeMutations(const std::vector<Mutation>& mutations) {
   for (const auto& m : mutations) {
     out.push_back(m.is_delete ? 'D' : 'P');
     out.push_back(static_cast<char>(m.kind));
-    PutVarint(&out, m.key.size());
-    out.append(m.key);
-    if (!m.is_delete) {
-      PutVarint(&out, m.value.size());
-      out.append(m.value);
-    }
+    records::PutVarintPrefixed(&out, m.key);
+    if (!m.is_delete) records::PutVarintPrefixed(&out, m.value);
   }
   return out;
 }
@@ -81,7 +52,7 @@ Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
     if ((op != 'P' && op != 'D') || kind >= kKindCount) return Status::Corruption("mutation record: bad op or kind");
     m.kind = static_cast<Kind>(kind);
     m.is_delete = op == 'D';
-    if (!GetBytes(&in, &m.key) || (!m.is_delete && !GetBytes(&in, &m.value))) {
+    if (!records::GetVarintPrefixed(&in, &m.key) || (!m.is_delete && !records::GetVarintPrefixed(&in, &m.value))) {
       return Status::Corruption("mutation record: truncated key or value");
     }
     out->push_back(m);

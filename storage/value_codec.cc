@@ -8,6 +8,7 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include "records/coding.h"
 #include "storage/crc32c.h"
 
 namespace postdevai::storage {
@@ -15,41 +16,6 @@ namespace postdevai::storage {
 namespace {
 
 // --- header fields ---
-
-void PutVarint(std::string* out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view in, std::size_t* pos, int max_bytes, std::uint64_t* v) {
-  std::uint64_t result = 0;
-  for (int i = 0; i < max_bytes; ++i) {
-    if (*pos >= in.size()) return false;
-    auto byte = static_cast<unsigned char>(in[(*pos)++]);
-    result |= static_cast<std::uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-void PutFixed32(std::string* out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-bool GetFixed32(std::string_view in, std::size_t* pos, std::uint32_t* v) {
-  if (*pos > in.size() || in.size() - *pos < 4) return false;
-  std::uint32_t r = 0;
-  for (int i = 0; i < 4; ++i) r |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[*pos + i])) << (8 * i);
-  *pos += 4;
-  *v = r;
-  return true;
-}
 
 // --- per-thread zstd contexts ---
 // A context is a few hundred KiB of state that is expensive to set up; one per
@@ -94,11 +60,11 @@ std::string EncodeValueHeader(const ValueHeader& header) {
   out.reserve(32);
   out.push_back(static_cast<char>(header.format_version));
   out.push_back(static_cast<char>(header.compression));
-  PutVarint(&out, header.dictionary_id);
-  PutVarint(&out, header.raw_length);
-  PutVarint(&out, header.lsn);
-  PutFixed32(&out, header.raw_crc32c);
-  PutFixed32(&out, crc32c::Value(out));
+  records::PutVarint64(&out, header.dictionary_id);
+  records::PutVarint64(&out, header.raw_length);
+  records::PutVarint64(&out, header.lsn);
+  records::PutFixed32(&out, header.raw_crc32c);
+  records::PutFixed32(&out, crc32c::Value(out));
   return out;
 }
 
@@ -114,22 +80,18 @@ Result<ValueHeader> ParseValueHeader(std::string_view encoded) {
     return Status::Corruption("value has unknown compression " + std::to_string(compression));
   }
   h.compression = static_cast<ValueCompression>(compression);
-  std::size_t pos = 2;
-  std::uint64_t dictionary_id = 0, raw_length = 0;
+  std::string_view rest = encoded.substr(2);
   std::uint32_t header_crc = 0;
-  if (!GetVarint(encoded, &pos, 5, &dictionary_id) || dictionary_id > UINT32_MAX ||
-      !GetVarint(encoded, &pos, 5, &raw_length) || raw_length > UINT32_MAX ||
-      !GetVarint(encoded, &pos, 10, &h.lsn) || !GetFixed32(encoded, &pos, &h.raw_crc32c)) {
+  if (!records::GetVarint32(&rest, &h.dictionary_id) || !records::GetVarint32(&rest, &h.raw_length) ||
+      !records::GetVarint64(&rest, &h.lsn) || !records::GetFixed32(&rest, &h.raw_crc32c)) {
     return Status::Corruption("value header is truncated or malformed");
   }
-  std::size_t checked = pos;
-  if (!GetFixed32(encoded, &pos, &header_crc)) return Status::Corruption("value header is truncated");
+  const std::size_t checked = encoded.size() - rest.size();
+  if (!records::GetFixed32(&rest, &header_crc)) return Status::Corruption("value header is truncated");
   if (crc32c::Value(encoded.data(), checked) != header_crc) {
     return Status::Corruption("value header fails its checksum");
   }
-  h.dictionary_id = static_cast<std::uint32_t>(dictionary_id);
-  h.raw_length = static_cast<std::uint32_t>(raw_length);
-  h.header_length = static_cast<std::uint32_t>(pos);
+  h.header_length = static_cast<std::uint32_t>(encoded.size() - rest.size());
   return h;
 }
 
