@@ -13,6 +13,7 @@
 #include <leveldb/write_batch.h>
 #include <zstd.h>
 
+#include "records/coding.h"
 #include "storage/crc32c.h"
 #include "storage/leveldb_env.h"
 
@@ -25,30 +26,25 @@ constexpr std::uint8_t kDictionaryRecordVersion = 1;
 // recurs across records, which shows in any stretch of a record.
 constexpr std::size_t kMaxTrainingSampleBytes = 64u << 10;
 
-void PutFixed(std::string* out, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-std::uint64_t GetFixed(std::string_view in, std::size_t pos, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[pos + i])) << (8 * i);
-  return v;
-}
+using records::DecodeFixed32;
+using records::DecodeFixed64;
+using records::PutFixed32;
+using records::PutFixed64;
 
 // Checkpoint record: fixed64 LSN, fixed32 CRC32C of those 8 bytes.
 std::string EncodeCheckpointRecord(std::uint64_t lsn) {
   std::string out;
-  PutFixed(&out, lsn, 8);
-  PutFixed(&out, crc32c::Value(out), 4);
+  PutFixed64(&out, lsn);
+  PutFixed32(&out, crc32c::Value(out));
   return out;
 }
 
 Result<std::uint64_t> DecodeCheckpointRecord(std::string_view record) {
-  if (record.size() != 12 || crc32c::Value(record.data(), 8) != GetFixed(record, 8, 4)) {
+  if (record.size() != 12 || crc32c::Value(record.data(), 8) != DecodeFixed32(record.data() + 8)) {
     return Status::Corruption("checkpoint record (" + std::to_string(record.size()) +
                               " bytes) fails its checksum; the checkpoint LSN is unknown");
   }
-  return GetFixed(record, 0, 8);
+  return DecodeFixed64(record.data());
 }
 
 // Dictionary record: u8 version, u8 kind index, fixed32 samples, fixed64
@@ -60,10 +56,10 @@ std::string EncodeDictionaryRecord(const DictionaryInfo& info, std::string_view 
   std::string out;
   out.push_back(static_cast<char>(kDictionaryRecordVersion));
   out.push_back(static_cast<char>(KindIndex(info.kind)));
-  PutFixed(&out, info.samples, 4);
-  PutFixed(&out, info.sample_bytes, 8);
-  PutFixed(&out, info.kind_records, 8);
-  PutFixed(&out, crc32c::Value(dict), 4);
+  PutFixed32(&out, static_cast<std::uint32_t>(info.samples));
+  PutFixed64(&out, info.sample_bytes);
+  PutFixed64(&out, info.kind_records);
+  PutFixed32(&out, crc32c::Value(dict));
   out.append(dict);
   return out;
 }
@@ -75,11 +71,11 @@ bool DecodeDictionaryRecord(std::string_view record, DictionaryInfo* info, std::
     return false;
   }
   *dict = record.substr(kDictionaryRecordHeader);
-  if (crc32c::Value(*dict) != GetFixed(record, 22, 4)) return false;
+  if (crc32c::Value(*dict) != DecodeFixed32(record.data() + 22)) return false;
   info->kind = kAllKinds[static_cast<std::uint8_t>(record[1])];
-  info->samples = GetFixed(record, 2, 4);
-  info->sample_bytes = GetFixed(record, 6, 8);
-  info->kind_records = GetFixed(record, 14, 8);
+  info->samples = DecodeFixed32(record.data() + 2);
+  info->sample_bytes = DecodeFixed64(record.data() + 6);
+  info->kind_records = DecodeFixed64(record.data() + 14);
   info->bytes = dict->size();
   return true;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "records/coding.h"
 #include "storage/crc32c.h"
 
 namespace postdevai::storage {
@@ -20,10 +21,10 @@ constexpr std::string_view kSegmentPrefix = "wal-";
 constexpr std::string_view kSegmentSuffix = ".log";
 constexpr std::string_view kSpareSuffix = ".log.tmp";
 
-void PutU32(char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
-void PutU64(char* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
-std::uint32_t GetU32(const char* p) { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
-std::uint64_t GetU64(const char* p) { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
+using records::DecodeFixed32;
+using records::DecodeFixed64;
+using records::EncodeFixed32;
+using records::EncodeFixed64;
 
 std::uint64_t Align8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
 std::uint64_t FramedSize(std::size_t payload) { return kRecordHeaderSize + Align8(payload); }
@@ -33,12 +34,12 @@ void EncodeRecord(std::string* out, std::uint64_t lsn, std::uint8_t type, std::s
   std::size_t start = out->size();
   out->resize(start + FramedSize(payload.size()), '\0');
   char* h = out->data() + start;
-  PutU32(h + 4, crc32c::Value(payload));
-  PutU32(h + 8, static_cast<std::uint32_t>(payload.size()));
+  EncodeFixed32(h + 4, crc32c::Value(payload));
+  EncodeFixed32(h + 8, static_cast<std::uint32_t>(payload.size()));
   h[12] = static_cast<char>(type);
-  PutU64(h + 16, lsn);
-  PutU64(h + 24, durable_lsn);
-  PutU32(h, crc32c::Value(h + 4, kRecordHeaderSize - 4));
+  EncodeFixed64(h + 16, lsn);
+  EncodeFixed64(h + 24, durable_lsn);
+  EncodeFixed32(h, crc32c::Value(h + 4, kRecordHeaderSize - 4));
   std::memcpy(h + kRecordHeaderSize, payload.data(), payload.size());
 }
 
@@ -53,24 +54,24 @@ struct DecodedRecord {
 // True when [p, p+avail) starts with an intact record.
 bool DecodeRecord(const char* p, std::uint64_t avail, DecodedRecord* out) {
   if (avail < kRecordHeaderSize) return false;
-  if (GetU32(p) != crc32c::Value(p + 4, kRecordHeaderSize - 4)) return false;
-  std::uint32_t length = GetU32(p + 8);
+  if (DecodeFixed32(p) != crc32c::Value(p + 4, kRecordHeaderSize - 4)) return false;
+  std::uint32_t length = DecodeFixed32(p + 8);
   auto type = static_cast<std::uint8_t>(p[12]);
-  std::uint64_t lsn = GetU64(p + 16);
+  std::uint64_t lsn = DecodeFixed64(p + 16);
   if (type == 0 || lsn == 0 || FramedSize(length) > avail) return false;
   std::string_view payload(p + kRecordHeaderSize, length);
-  if (GetU32(p + 4) != crc32c::Value(payload)) return false;
-  *out = DecodedRecord{lsn, GetU64(p + 24), type, payload, FramedSize(length)};
+  if (DecodeFixed32(p + 4) != crc32c::Value(payload)) return false;
+  *out = DecodedRecord{lsn, DecodeFixed64(p + 24), type, payload, FramedSize(length)};
   return true;
 }
 
 std::string EncodeSegmentHeader(std::uint64_t seq, std::uint64_t first_lsn) {
   std::string h(kSegmentHeaderSize, '\0');
-  PutU32(h.data() + 4, kFormatVersion);
-  PutU64(h.data() + 8, kSegmentMagic);
-  PutU64(h.data() + 16, seq);
-  PutU64(h.data() + 24, first_lsn);
-  PutU32(h.data(), crc32c::Value(h.data() + 4, 28));
+  EncodeFixed32(h.data() + 4, kFormatVersion);
+  EncodeFixed64(h.data() + 8, kSegmentMagic);
+  EncodeFixed64(h.data() + 16, seq);
+  EncodeFixed64(h.data() + 24, first_lsn);
+  EncodeFixed32(h.data(), crc32c::Value(h.data() + 4, 28));
   return h;
 }
 
@@ -85,14 +86,14 @@ Status DecodeSegmentHeader(std::string_view data, const std::string& path, Segme
                               " bytes) than its header");
   }
   const char* p = data.data();
-  if (GetU64(p + 8) != kSegmentMagic || GetU32(p) != crc32c::Value(p + 4, 28)) {
+  if (DecodeFixed64(p + 8) != kSegmentMagic || DecodeFixed32(p) != crc32c::Value(p + 4, 28)) {
     return Status::Corruption("wal segment " + path + ": bad header (magic or checksum)");
   }
-  if (GetU32(p + 4) != kFormatVersion) {
-    return Status::Corruption("wal segment " + path + ": format version " + std::to_string(GetU32(p + 4)) +
+  if (DecodeFixed32(p + 4) != kFormatVersion) {
+    return Status::Corruption("wal segment " + path + ": format version " + std::to_string(DecodeFixed32(p + 4)) +
                               ", this build reads " + std::to_string(kFormatVersion));
   }
-  *out = SegmentHeader{GetU64(p + 16), GetU64(p + 24)};
+  *out = SegmentHeader{DecodeFixed64(p + 16), DecodeFixed64(p + 24)};
   return Status::Ok();
 }
 
@@ -157,7 +158,7 @@ Result<SegmentScan> ScanRecords(std::string_view data, std::uint64_t next_lsn, s
 bool LaterRecordVouchesFor(std::string_view data, std::uint64_t from, std::uint64_t bad_lsn) {
   DecodedRecord r;
   for (std::uint64_t pos = Align8(from + 1); pos + kRecordHeaderSize <= data.size(); pos += 8) {
-    if (GetU64(data.data() + pos + 16) == 0) continue;  // fast path over zeros
+    if (DecodeFixed64(data.data() + pos + 16) == 0) continue;  // fast path over zeros
     if (DecodeRecord(data.data() + pos, data.size() - pos, &r) && r.durable_lsn >= bad_lsn) return true;
   }
   return false;
