@@ -167,10 +167,23 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
 
 Engine::~Engine() { (void)Stop(); }
 
+void Engine::OnUnexpectedStop(std::function<void(const std::string& why)> died) {
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  auto watch = [&](const caf::actor& actor, const char* role) {
+    actor->attach_functor([stopping = stopping_, once, died, role = std::string(role)](const caf::error& reason) {
+      if (stopping->load() || once->exchange(true)) return;
+      died("the engine's " + role + " stopped (" + caf::to_string(reason) + ")");
+    });
+  };
+  watch(caf::actor_cast<caf::actor>(controller_), "controller");
+  watch(caf::actor_cast<caf::actor>(endpoint_.actor), "network endpoint");
+}
+
 Status Engine::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (!controller_) return Status::Ok();  // Start failed before the actors ran
+  stopping_->store(true);
   StopEndpoint(sys_, endpoint_);  // peers first: no request arrives after the checkpoint
   caf::scoped_actor self{sys_};
   Status result;

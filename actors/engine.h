@@ -12,6 +12,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,6 +54,11 @@ class Engine {
   // unmapped, LevelDB closed). Idempotent.
   Status Stop();
 
+  // Calls `died` once, on a CAF thread, if the controller or the network
+  // endpoint terminates other than through Stop: the engine serves nothing
+  // any more, and its owner should say why and stop (dragon_node exits).
+  void OnUnexpectedStop(std::function<void(const std::string& why)> died);
+
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -63,6 +70,8 @@ class Engine {
   std::vector<caf::actor> actors_;  // everything to stop, controller last
   supervisor_actor supervisor_;
   bool stopped_ = false;
+  // Set before Stop ends the actors: their ends are then expected.
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 // The storage options a config implies.

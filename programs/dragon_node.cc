@@ -55,21 +55,9 @@ int Fail(const std::string& what) {
   postdevai::LogInfo("dragon_node", line);
 }
 
-// Why the engine died, when it did: set by the watch below, read by main.
+// Why the engine died, when it did: set by its watch, read by main.
 std::mutex engine_death_mutex;
 std::string engine_death;
-
-// Wakes the main thread's sigwait with SIGUSR1 when `actor` terminates for
-// any reason while the node is serving.
-void WatchEngineActor(const caf::actor& actor, const char* role, pthread_t main_thread) {
-  actor->attach_functor([role = std::string(role), main_thread](const caf::error& reason) {
-    {
-      std::lock_guard<std::mutex> lock(engine_death_mutex);
-      if (engine_death.empty()) engine_death = "the engine's " + role + " stopped (" + caf::to_string(reason) + ")";
-    }
-    pthread_kill(main_thread, SIGUSR1);
-  });
-}
 
 }  // namespace
 
@@ -115,7 +103,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGUSR1);  // the engine died (WatchEngineActor)
+  sigaddset(&stop_signals, SIGUSR1);  // the engine died (OnUnexpectedStop)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   caf::actor_system_config cfg;
@@ -165,8 +153,13 @@ int main(int argc, char** argv) {
   Info("ready; checkpoint every %u min; SIGINT/SIGTERM stops", config.sync_interval_minutes);
 
   // Serving: a node whose engine died must not linger, answering nothing.
-  WatchEngineActor(caf::actor_cast<caf::actor>((*engine)->controller()), "controller", pthread_self());
-  WatchEngineActor(caf::actor_cast<caf::actor>((*engine)->endpoint()), "network endpoint", pthread_self());
+  (*engine)->OnUnexpectedStop([main_thread = pthread_self()](const std::string& why) {
+    {
+      std::lock_guard<std::mutex> lock(engine_death_mutex);
+      engine_death = why;
+    }
+    pthread_kill(main_thread, SIGUSR1);  // wakes sigwait below
+  });
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -330,4 +331,31 @@ TEST_CASE("concurrent appends to one session lose no message", "[engine]") {
   self->request((*engine)->local(), std::chrono::seconds(10), append_atom_v, std::string(), std::string("x"))
       .receive([](append_result&) {}, [&](caf::error& e) { refused = FromError(e).code() == StatusCode::kInvalidArgument; });
   CHECK(refused);
+}
+
+TEST_CASE("the owner hears when the engine dies other than through Stop, and not on Stop", "[engine]") {
+  TempDir disk("engine");
+  TempDir ram("engine", "/dev/shm");
+  System system;
+  {
+    auto engine = Engine::Start(*system.sys, SmallConfig(disk, ram));
+    REQUIRE(engine.ok());
+    std::promise<std::string> died;
+    auto heard = died.get_future();
+    (*engine)->OnUnexpectedStop([&died](const std::string& why) { died.set_value(why); });
+    // Nothing a peer can send does this (hostile_peer_test); only code in
+    // this process can end the controller.
+    caf::anon_send_exit((*engine)->controller(), caf::exit_reason::kill);
+    REQUIRE(heard.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    CHECK_THAT(heard.get(), Catch::Contains("the engine's controller stopped"));
+    (void)(*engine)->Stop();
+  }
+  {
+    auto engine = Engine::Start(*system.sys, SmallConfig(disk, ram));
+    REQUIRE(engine.ok());
+    std::atomic<int> calls{0};
+    (*engine)->OnUnexpectedStop([&calls](const std::string&) { ++calls; });
+    REQUIRE((*engine)->Stop().ok());
+    CHECK(calls == 0);
+  }
 }
