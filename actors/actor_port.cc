@@ -50,9 +50,28 @@ class ActorPort final : public client::EnginePort {
   }
 
  private:
+  // `done` exactly once, even when the port (and its bridge) goes away with
+  // the request in flight: then with kUnavailable.
+  template <class T>
+  struct OnceReply {
+    client::Reply<T> done;
+    bool called = false;
+    void operator()(Result<T> outcome) {
+      if (called) return;
+      called = true;
+      done(std::move(outcome));
+    }
+    ~OnceReply() {
+      if (!called && done) done(Status::Unavailable("the request was dropped: the client was closed"));
+    }
+  };
+
   // Runs the request on the bridge actor; `done` gets the reply or the error.
   template <class T, class... Ts>
-  void Issue(const char* verb, client::Reply<T> done, Ts... xs) {
+  void Issue(const char* verb, client::Reply<T> reply, Ts... xs) {
+    auto once = std::make_shared<OnceReply<T>>();
+    once->done = std::move(reply);
+    auto done = [once](Result<T> outcome) { (*once)(std::move(outcome)); };
     auto call = std::make_shared<facade_call>();
     // Captures the shared part, not `this`: replies may outlive the port.
     call->run = [shared = shared_, verb, done = std::move(done), xs...](caf::event_based_actor* self) mutable {

@@ -340,8 +340,23 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       },
       [=](append_atom, std::string& session, std::string& message) -> caf::result<append_result> {
         if (session.empty()) return ToError(Status::InvalidArgument("append: empty session id"));
-        if (session.size() > records::kMaxKeyBytes) return ToError(CheckKey("append", session));
+        if (session.size() > records::kMaxKeyBytes) {
+          return ToError(Status::InvalidArgument("append: session id of " + std::to_string(session.size()) +
+                                                 " bytes (limit " + std::to_string(records::kMaxKeyBytes) + ")"));
+        }
+        // Bounded before anything is queued: a message that could never fit
+        // the session's value, or a flood of appends to one session.
+        if (message.size() > self->state.parts.max_value_bytes) {
+          return ToError(Status::TooLarge("append: message of " + std::to_string(message.size()) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(self->state.parts.max_value_bytes)));
+        }
         auto& queue = self->state.appends[session];
+        if (queue.size() >= records::kMaxQueuedAppendsPerSession) {
+          return ToError(Status::Unavailable("append: " + std::to_string(queue.size()) +
+                                             " appends to session " + session.substr(0, 80) +
+                                             " are already waiting; try again"));
+        }
         auto rp = self->make_response_promise<append_result>();
         queue.push_back(controller_state::PendingAppend{std::move(message), rp});
         if (queue.size() == 1) StartAppend(self, session);
@@ -352,6 +367,7 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
           return ToError(Status::InvalidArgument("read: unknown kind " + std::to_string(static_cast<unsigned>(kind))));
         }
         if (Status s = CheckKey("read", key); !s.ok()) return ToError(s);
+        if (reader.size() > records::kMaxReaderBytes) reader.resize(records::kMaxReaderBytes);
         auto rp = self->make_response_promise<read_result>();
         ++self->state.reads;
         const auto started = ClockMicros(self);

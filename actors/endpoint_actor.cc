@@ -1,6 +1,8 @@
 #include "actors/endpoint_actor.h"
 
-#include "actors/fan_in.h"
+#include <thread>
+
+#include "actors/errors.h"
 #include "postdevai/log.h"
 
 namespace postdevai::actors {
@@ -8,8 +10,8 @@ namespace {
 
 class EndpointActor : public engine_actor::base {
  public:
-  EndpointActor(caf::actor_config& cfg, controller_actor controller, std::shared_ptr<std::atomic<bool>> stopping)
-      : engine_actor::base(cfg), controller_(std::move(controller)), stopping_(std::move(stopping)) {}
+  EndpointActor(caf::actor_config& cfg, controller_actor controller, std::shared_ptr<EndpointControl> control)
+      : engine_actor::base(cfg), controller_(std::move(controller)), control_(std::move(control)) {}
 
   const char* name() const override { return "postdevai.endpoint"; }
 
@@ -20,7 +22,7 @@ class EndpointActor : public engine_actor::base {
     const auto& content = element->content();
     const bool lifecycle = content.size() == 1 &&
                            (content.match_element<caf::exit_msg>(0) || content.match_element<caf::down_msg>(0));
-    if (lifecycle && !stopping_->load(std::memory_order_acquire)) return;
+    if (lifecycle && !control_->stopping.load(std::memory_order_acquire)) return;
     engine_actor::base::enqueue(std::move(element), host);
   }
 
@@ -37,32 +39,57 @@ class EndpointActor : public engine_actor::base {
       }
       return caf::sec::unexpected_message;
     });
-    const controller_actor& c = controller_;
     return {
-        [=](write_atom, write_batch& batch) { return Forward<std::uint64_t>(self, c, write_atom_v, std::move(batch)); },
+        [=](write_atom, write_batch& batch) { return self->Relay<std::uint64_t>(write_atom_v, std::move(batch)); },
         [=](read_atom, DataKind kind, std::string& key, std::string& reader) {
-          return Forward<read_result>(self, c, read_atom_v, kind, std::move(key), std::move(reader));
+          return self->Relay<read_result>(read_atom_v, kind, std::move(key), std::move(reader));
         },
         [=](append_atom, std::string& session, std::string& message) {
-          return Forward<append_result>(self, c, append_atom_v, std::move(session), std::move(message));
+          return self->Relay<append_result>(append_atom_v, std::move(session), std::move(message));
         },
         [=](search_atom, search_request& request) {
-          return Forward<std::vector<search_hit>>(self, c, search_atom_v, std::move(request));
+          return self->Relay<std::vector<search_hit>>(search_atom_v, std::move(request));
         },
-        [=](stats_atom) { return Forward<memory_report>(self, c, stats_atom_v); },
-        [=](breakdown_atom) { return Forward<std::vector<store_kind_report>>(self, c, breakdown_atom_v); },
+        [=](stats_atom) { return self->Relay<memory_report>(stats_atom_v); },
+        [=](breakdown_atom) { return self->Relay<std::vector<store_kind_report>>(breakdown_atom_v); },
         [=](evict_atom, std::uint64_t seconds, bool dry_run) {
-          return Forward<std::vector<eviction_result>>(self, c, evict_atom_v, seconds, dry_run);
+          return self->Relay<std::vector<eviction_result>>(evict_atom_v, seconds, dry_run);
         },
-        [=](sync_atom) { return Forward<std::uint64_t>(self, c, sync_atom_v); },
-        [=](compact_atom) { return Forward<std::uint64_t>(self, c, compact_atom_v); },
-        [=](info_atom) { return Forward<engine_info>(self, c, info_atom_v); },
+        [=](sync_atom) { return self->Relay<std::uint64_t>(sync_atom_v); },
+        [=](compact_atom) { return self->Relay<std::uint64_t>(compact_atom_v); },
+        [=](info_atom) { return self->Relay<engine_info>(info_atom_v); },
     };
   }
 
  private:
+  // Longest a forwarded request may take (a compaction of a large store is
+  // the slowest); past it the peer gets an error instead of a leak here.
+  static constexpr auto kForwardTimeout = std::chrono::minutes(10);
+
+  // Answers the request with the controller's reply (request/then: the peer
+  // only ever sees this actor), or refuses it while the node stops.
+  template <class T, class... Ts>
+  caf::result<T> Relay(Ts&&... xs) {
+    if (control_->closing.load(std::memory_order_acquire)) {
+      return ToError(Status::Unavailable("the node is stopping"));
+    }
+    control_->in_flight.fetch_add(1);
+    auto rp = make_response_promise<T>();
+    request(controller_, kForwardTimeout, std::forward<Ts>(xs)...)
+        .then(
+            [rp, control = control_](T& reply) mutable {
+              rp.deliver(std::move(reply));
+              control->in_flight.fetch_sub(1);
+            },
+            [rp, control = control_](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+              control->in_flight.fetch_sub(1);
+            });
+    return rp;
+  }
+
   controller_actor controller_;
-  std::shared_ptr<std::atomic<bool>> stopping_;
+  std::shared_ptr<EndpointControl> control_;
   std::uint64_t unexpected_ = 0;
 };
 
@@ -70,14 +97,19 @@ class EndpointActor : public engine_actor::base {
 
 Endpoint SpawnEndpoint(caf::actor_system& sys, const controller_actor& controller) {
   Endpoint endpoint;
-  endpoint.stopping = std::make_shared<std::atomic<bool>>(false);
-  endpoint.actor = sys.spawn<EndpointActor>(controller, endpoint.stopping);
+  endpoint.control = std::make_shared<EndpointControl>();
+  endpoint.actor = sys.spawn<EndpointActor>(controller, endpoint.control);
   return endpoint;
 }
 
 void StopEndpoint(caf::actor_system& sys, Endpoint& endpoint) {
   if (!endpoint.actor) return;
-  endpoint.stopping->store(true, std::memory_order_release);
+  endpoint.control->closing.store(true, std::memory_order_release);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (endpoint.control->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  endpoint.control->stopping.store(true, std::memory_order_release);
   caf::scoped_actor self{sys};
   self->monitor(endpoint.actor);
   self->send_exit(endpoint.actor, caf::exit_reason::user_shutdown);

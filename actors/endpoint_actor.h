@@ -6,7 +6,7 @@
 // A peer cannot stop it: exit messages (an anon_send_exit, even with
 // exit_reason::kill, or a link to a peer that disconnects) and down messages
 // are dropped on arrival, before CAF would act on them. Only StopEndpoint,
-// from inside this process, stops it.
+// from inside this process, stops it — after answering what it forwarded.
 // Internal: included by actors/*.cc and the node's programs.
 #pragma once
 
@@ -17,15 +17,23 @@
 
 namespace postdevai::actors {
 
+// Shared between the endpoint and StopEndpoint (atomics: two threads).
+struct EndpointControl {
+  std::atomic<bool> closing{false};       // new requests get kUnavailable "the node is stopping"
+  std::atomic<bool> stopping{false};      // exit messages are obeyed
+  std::atomic<std::int64_t> in_flight{0}; // forwarded, not yet answered
+};
+
 struct Endpoint {
   engine_actor actor;
-  // Set by StopEndpoint: from then on exit messages are obeyed.
-  std::shared_ptr<std::atomic<bool>> stopping;
+  std::shared_ptr<EndpointControl> control;
 };
 
 Endpoint SpawnEndpoint(caf::actor_system& sys, const controller_actor& controller);
 
-// Stops the endpoint and waits until it is gone. Blocks: call from a plain thread.
+// Refuses new requests, waits (up to 30 s) until every forwarded one is
+// answered, then stops the endpoint and waits until it is gone. Blocks: call
+// from a plain thread.
 void StopEndpoint(caf::actor_system& sys, Endpoint& endpoint);
 
 }  // namespace postdevai::actors

@@ -17,6 +17,8 @@ namespace postdevai::records {
 // Limits every entry point enforces before it allocates or forwards anything.
 inline constexpr std::size_t kMaxKeyBytes = 4096;
 inline constexpr std::uint32_t kMaxSearchResults = 10000;
+inline constexpr std::size_t kMaxReaderBytes = 256;          // longer reader labels are cut
+inline constexpr std::size_t kMaxQueuedAppendsPerSession = 1024;
 
 // One change: a put (value) or a delete, of one key of one kind.
 struct mutation {

@@ -3,7 +3,9 @@
 // from the node when it connects.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "client/memory_client.h"
@@ -11,21 +13,25 @@
 
 namespace postdevai::cli {
 
-// --dimension is a check, not a choice: when given it must be the node's.
-inline Status CheckEmbeddingDimension(const ParsedArgs& args, const client::MemoryClient& memory) {
+// --dimension is a check, not a choice. Its spelling is checked before
+// connecting (a bad argument is exit 2 whether or not a node answers) ...
+inline Result<std::optional<std::uint32_t>> ParseDimensionFlag(const ParsedArgs& args) {
   auto d = args.Get("--dimension");
-  if (!d) return Status::Ok();
+  if (!d) return std::optional<std::uint32_t>();
   char* end = nullptr;
   const unsigned long long n = std::strtoull(d->c_str(), &end, 10);
   if (end == d->c_str() || *end != '\0' || n < 2 || n > 8192) {
     return Status::InvalidArgument("bad --dimension '" + *d + "': a number from 2 to 8192");
   }
-  if (n != memory.info().vector_dimension) {
-    return Status::InvalidArgument("--dimension " + *d + " is not the node's: its model '" +
-                                   memory.info().vector_model + "' has dimension " +
-                                   std::to_string(memory.info().vector_dimension));
-  }
-  return Status::Ok();
+  return std::optional<std::uint32_t>(static_cast<std::uint32_t>(n));
+}
+
+// ... and, when given, it must be the node's.
+inline Status CheckEmbeddingDimension(std::optional<std::uint32_t> wanted, const client::MemoryClient& memory) {
+  if (!wanted || *wanted == memory.info().vector_dimension) return Status::Ok();
+  return Status::InvalidArgument("--dimension " + std::to_string(*wanted) + " is not the node's: its model '" +
+                                 memory.info().vector_model + "' has dimension " +
+                                 std::to_string(memory.info().vector_dimension));
 }
 
 }  // namespace postdevai::cli

@@ -176,12 +176,14 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   std::sort(candidates.begin(), candidates.end(),
             [](const Candidate& a, const Candidate& b) { return a.stored_path < b.stored_path; });
 
+  auto dimension = ParseDimensionFlag(args);
+  if (!dimension.ok()) return dimension.status();
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
 
   const bool index = !args.Has("--no-index");
   auto& memory = (*node)->memory();
-  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(args, memory));
+  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(*dimension, memory));
   // A batch stays well inside the smallest WAL segment a node may use (1 MiB):
   // one batch is one WAL record.
   constexpr std::uint64_t kBatchBytes = 512u << 10;

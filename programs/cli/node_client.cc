@@ -63,6 +63,25 @@ std::string KindName(DataKind kind) {
                                                          : "kind " + std::to_string(static_cast<unsigned>(kind));
 }
 
+// Turns CAF's failure of a request into a Status that names the node and the
+// request (the node's own errors come back as they were). Self-contained: a
+// late reply may arrive while the client is being torn down.
+Status TranslateFailure(const std::string& endpoint, std::chrono::seconds timeout, const char* what,
+                        const caf::error& error) {
+  if (error == caf::sec::request_timeout) {
+    return Status::Unavailable("node " + endpoint + " did not answer " + what + " within " +
+                               std::to_string(timeout.count()) + " s (raise --timeout, 0 waits forever)");
+  }
+  if (error == caf::sec::unexpected_response || error == caf::sec::unexpected_message) {
+    // The reply (or our request) did not match the interface this CLI was
+    // built with: the two sides were built from different messages.
+    return Status::Unavailable("node " + endpoint + " did not understand " + what + " (" +
+                               OneLine(caf::to_string(error)) +
+                               "): is it a different postdevai version than this postdevai-cli?");
+  }
+  return Status::Unavailable("node " + endpoint + " failed " + what + ": " + OneLine(caf::to_string(error)));
+}
+
 }  // namespace
 
 struct NodeClient::Impl {
@@ -78,22 +97,6 @@ struct NodeClient::Impl {
     if (options.log) options.log(line);
   }
 
-  // Turns CAF's failure of a request into a Status that names the node and
-  // the request (the node's own errors come back as they were).
-  Status Translate(const char* what, const caf::error& error) const {
-    if (error == caf::sec::request_timeout) {
-      return Status::Unavailable("node " + endpoint + " did not answer " + what + " within " +
-                                 std::to_string(options.timeout.count()) + " s (raise --timeout, 0 waits forever)");
-    }
-    if (error == caf::sec::unexpected_response || error == caf::sec::unexpected_message) {
-      // The reply (or our request) did not match the interface this CLI was
-      // built with: the two sides were built from different messages.
-      return Status::Unavailable("node " + endpoint + " did not understand " + what + " (" +
-                                 OneLine(system->render(error)) +
-                                 "): is it a different postdevai version than this postdevai-cli?");
-    }
-    return Status::Unavailable("node " + endpoint + " failed " + what + ": " + OneLine(system->render(error)));
-  }
 };
 
 NodeClient::NodeClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -131,12 +134,14 @@ Result<std::unique_ptr<NodeClient>> NodeClient::Connect(const ConnectOptions& op
   actors::ActorPortOptions port_options;
   // Zero means no timeout; a year is as good as forever for a CLI.
   port_options.timeout = options.timeout.count() == 0 ? std::chrono::seconds(365LL * 86400) : options.timeout;
-  Impl* raw = impl.get();
-  port_options.translate = [raw](const char* what, const caf::error& error) { return raw->Translate(what, error); };
+  port_options.translate = [endpoint = impl->endpoint, timeout = options.timeout](const char* what,
+                                                                                 const caf::error& error) {
+    return TranslateFailure(endpoint, timeout, what, error);
+  };
   if (options.log) {
-    port_options.observe = [raw](const char* what, const Status& outcome, std::chrono::microseconds took) {
-      raw->Log(std::string(what) + ": " + (outcome.ok() ? "ok" : outcome.ToString()) + " in " +
-               std::to_string(static_cast<double>(took.count()) / 1000.0) + " ms");
+    port_options.observe = [log = options.log](const char* what, const Status& outcome, std::chrono::microseconds took) {
+      log(std::string(what) + ": " + (outcome.ok() ? "ok" : outcome.ToString()) + " in " +
+          std::to_string(static_cast<double>(took.count()) / 1000.0) + " ms");
     };
   }
   auto memory = client::ConnectMemoryClient(actors::MakeActorPort(*impl->system, std::move(*node), port_options),

@@ -25,6 +25,8 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
     }
     limit_results = static_cast<std::size_t>(n);
   }
+  auto dimension = ParseDimensionFlag(args);
+  if (!dimension.ok()) return dimension.status();
   SearchFilter filter;
   filter.exact = args.Has("--exact");
   if (auto p = args.Get("--path-prefix")) filter.path_prefix = *p;
@@ -33,7 +35,7 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
   auto& memory = (*node)->memory();
-  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(args, memory));
+  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(*dimension, memory));
   const bool exact = filter.exact;
   auto hits = memory.SearchText(text, limit_results, std::move(filter)).get();
   if (!hits.ok()) return hits.status();

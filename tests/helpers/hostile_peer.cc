@@ -165,6 +165,11 @@ int main(int argc, char** argv) {
     bad_owner.k = 5;
     bad_owner.owner = static_cast<records::vector_owner>(9);
     MustBeRefused(self, untyped, "a search with owner 9", search_atom_v, bad_owner);
+    bool labelled = false;
+    self->request(node, std::chrono::seconds(10), read_atom_v, DataKind::kMetadata, std::string("key0"),
+                  std::string(1 << 20, 'r'))
+        .receive([&](read_result&) { labelled = true; }, [](caf::error&) {});
+    Check(labelled, "a read with a 1 MiB reader label is answered (the node keeps only its first bytes)");
     bool evicted = false;
     self->request(node, std::chrono::seconds(10), evict_atom_v, std::numeric_limits<std::uint64_t>::max(), false)
         .receive([&](std::vector<eviction_result>&) { evicted = true; }, [](caf::error&) {});
