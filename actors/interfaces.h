@@ -1,8 +1,8 @@
-// Every typed actor interface of the engine, one comment per handler (the
-// VAST layout: one header, one alias per actor): first the public protocol
-// (engine_actor), then the internal interfaces of the engine's own actors.
-// Hosts that embed the engine as actors include this header through
-// include/postdevai/actor_api.h and use engine_actor only.
+// The internal typed actor interfaces of the engine, one comment per handler
+// (the VAST layout: one header, one alias per actor). The public protocol,
+// engine_actor, is include/postdevai/engine_protocol.h; nothing here is ever
+// published or handed to a host. Only actors/*.cc and the node's programs
+// include this header.
 //
 // Who talks to whom:
 //   host ── controller ──▶ journal (WAL, group commit) ──▶ controller fans the

@@ -101,7 +101,8 @@ constexpr std::string_view EvictionPolicyName(EvictionPolicy p) {
 //   kDurable: after its WAL record is on stable storage (fdatasync, group commit).
 //   kRelaxed: once its WAL record is handed to the OS; the next group commit
 //             makes it durable. A process crash loses nothing, a power cut can
-//             lose the writes of the last sync window.
+//             lose the writes of the last sync window. Not available yet:
+//             ValidateConfig refuses it, naming the key.
 enum class Durability : std::uint8_t { kDurable, kRelaxed };
 constexpr std::string_view DurabilityName(Durability d) {
   return d == Durability::kDurable ? "durable" : "relaxed";
@@ -203,14 +204,15 @@ struct TieringConfig {
   bool operator==(const TieringConfig&) const = default;
 };
 
-// Where `memory backup` writes; a point-in-time restore replays the WAL archive
-// on top of one of these.
+// Where `memory backup` will write. Not available yet: a non-empty path is
+// refused by ValidateConfig until backups land.
 struct BackupConfig {
   std::string path;  // empty: <persistent_path>/backups (see HybridMemoryConfig::BackupPath)
 
   bool operator==(const BackupConfig&) const = default;
 };
 
+// Not available yet: enabled = true is refused by ValidateConfig.
 struct ReplicationConfig {
   bool enabled = false;
   std::vector<std::string> peers;  // "host:port" of other dragon_nodes
