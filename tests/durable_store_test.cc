@@ -22,11 +22,14 @@
 #include "actors/errors.h"
 #include "storage/cold_tier.h"
 #include "storage/fault_injection_file_system.h"
+#include "tests/helpers/engine_client.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
 using namespace postdevai;
 using namespace postdevai::actors;
+using postdevai::testing::Client;
+using postdevai::testing::System;
 using postdevai::testing::TempDir;
 using storage::DurableStoreOptions;
 using storage::Kind;
@@ -135,60 +138,6 @@ class ColdTier {
 // ---------------------------------------------------------------------------
 // The engine.
 
-struct System {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  System() {
-    ConfigureActorSystem(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
-
-// Blocking requests to the engine's public protocol. One per thread.
-struct Client {
-  caf::scoped_actor self;
-  engine_actor engine;
-  Client(caf::actor_system& sys, engine_actor e) : self(sys), engine(std::move(e)) {}
-
-  Result<std::uint64_t> Put(DataKind kind, std::string key, std::string value) {
-    write_batch batch;
-    batch.mutations.push_back(mutation{kind, std::move(key), std::move(value), false});
-    Result<std::uint64_t> out = Status::Unavailable("no reply");
-    self->request(engine, std::chrono::seconds(30), write_atom_v, std::move(batch))
-        .receive([&](std::uint64_t lsn) { out = lsn; }, [&](caf::error& e) { out = FromError(e); });
-    return out;
-  }
-  Result<read_result> Get(DataKind kind, std::string key) {
-    Result<read_result> out = Status::Unavailable("no reply");
-    self->request(engine, std::chrono::seconds(30), read_atom_v, kind, std::move(key), std::string("test"))
-        .receive([&](read_result& r) { out = std::move(r); }, [&](caf::error& e) { out = FromError(e); });
-    return out;
-  }
-  // A checkpoint (`memory sync --force`): the store's, then the WAL released.
-  Result<std::uint64_t> Sync() {
-    Result<std::uint64_t> out = Status::Unavailable("no reply");
-    self->request(engine, std::chrono::seconds(60), sync_atom_v)
-        .receive([&](std::uint64_t lsn) { out = lsn; }, [&](caf::error& e) { out = FromError(e); });
-    return out;
-  }
-  // Evicts every clean entry from RAM; how many.
-  std::uint64_t EvictAll() {
-    std::uint64_t evicted = 0;
-    self->request(engine, std::chrono::seconds(30), evict_atom_v, std::uint64_t{0}, false)
-        .receive(
-            [&](std::vector<eviction_result>& results) {
-              for (const auto& r : results) evicted += r.entries;
-            },
-            [&](caf::error& e) { FAIL(caf::to_string(e)); });
-    return evicted;
-  }
-  sync_report SyncReport() {
-    sync_report out;
-    self->request(engine, std::chrono::seconds(30), stats_atom_v)
-        .receive([&](memory_report& r) { out = r.sync; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
-    return out;
-  }
-};
 
 std::size_t FilesIn(const std::string& dir) {
   std::size_t n = 0;

@@ -10,6 +10,7 @@
 #include "actors/engine.h"
 #include "actors/errors.h"
 #include "records/stored_values.h"
+#include "tests/helpers/engine_client.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
@@ -19,6 +20,8 @@
 
 using namespace postdevai;
 using namespace postdevai::actors;
+using postdevai::testing::Client;
+using postdevai::testing::System;
 using postdevai::testing::TempDir;
 
 namespace {
@@ -30,45 +33,6 @@ HybridMemoryConfig SmallConfig(const TempDir& disk, const TempDir& ram) {
   return postdevai::testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
 }
 
-struct System {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  System() {
-    ConfigureActorSystem(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
-
-// Blocking helpers over a scoped actor.
-struct Client {
-  caf::scoped_actor self;
-  engine_actor controller;
-  Client(caf::actor_system& sys, engine_actor c) : self(sys), controller(std::move(c)) {}
-
-  Result<std::uint64_t> Put(DataKind kind, std::string key, std::string value) {
-    write_batch batch;
-    batch.mutations.push_back(mutation{kind, std::move(key), std::move(value), false});
-    return Write(std::move(batch));
-  }
-  Result<std::uint64_t> Write(write_batch batch) {
-    Result<std::uint64_t> out = Status::Unavailable("no reply");
-    self->request(controller, std::chrono::seconds(30), write_atom_v, std::move(batch))
-        .receive([&](std::uint64_t lsn) { out = lsn; }, [&](caf::error& e) { out = FromError(e); });
-    return out;
-  }
-  Result<read_result> Get(DataKind kind, std::string key) {
-    Result<read_result> out = Status::Unavailable("no reply");
-    self->request(controller, std::chrono::seconds(30), read_atom_v, kind, std::move(key), std::string("test"))
-        .receive([&](read_result& r) { out = std::move(r); }, [&](caf::error& e) { out = FromError(e); });
-    return out;
-  }
-  memory_report Stats() {
-    memory_report out;
-    self->request(controller, std::chrono::seconds(30), stats_atom_v)
-        .receive([&](memory_report& r) { out = std::move(r); }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
-    return out;
-  }
-};
 
 }  // namespace
 
@@ -209,18 +173,10 @@ TEST_CASE("reads from disk are promoted after repeated access, evict and sync wo
   for (int i = 0; i < 50; ++i) REQUIRE(client.Put(kCode, "k" + std::to_string(i), "v" + std::to_string(i)).ok());
   // A forced checkpoint makes everything clean, then evicting all of it
   // (older than 0 s) empties RAM: reads must come from disk.
-  std::uint64_t checkpoint = 0;
-  client.self->request((*engine)->local(), std::chrono::seconds(10), sync_atom_v)
-      .receive([&](std::uint64_t lsn) { checkpoint = lsn; }, [&](caf::error& e) { FAIL(caf::to_string(e)); });
-  CHECK(checkpoint == 50);
-  std::uint64_t evicted = 0;
-  client.self->request((*engine)->local(), std::chrono::seconds(10), evict_atom_v, std::uint64_t{0}, false)
-      .receive(
-          [&](std::vector<eviction_result>& results) {
-            for (const auto& r : results) evicted += r.entries;
-          },
-          [&](caf::error& e) { FAIL(caf::to_string(e)); });
-  CHECK(evicted == 50);
+  auto checkpoint = client.Sync();
+  REQUIRE(checkpoint.ok());
+  CHECK(*checkpoint == 50);
+  CHECK(client.EvictAll() == 50);
   auto first = client.Get(kCode, "k5");
   REQUIRE(first.ok());
   CHECK(first->served_from == tier::disk);
