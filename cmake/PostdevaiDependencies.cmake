@@ -27,3 +27,8 @@ foreach(component core io openssl)
 endforeach()
 set_property(TARGET caf::io APPEND PROPERTY INTERFACE_LINK_LIBRARIES caf::core)
 set_property(TARGET caf::openssl APPEND PROPERTY INTERFACE_LINK_LIBRARIES caf::io)
+
+# gRPC API (proto/): Debian's libgrpc++-dev ships a CMake package; protobuf
+# comes through CMake's FindProtobuf (protoc and libprotobuf).
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)

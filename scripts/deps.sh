@@ -18,6 +18,8 @@ packages=(
   prometheus                 # promtool: tests check the /metrics exposition with it
   openssl                    # tests generate throwaway TLS certificates (tls_test, never committed)
   redis-server redis-tools   # bench peer for remote point reads (postdevai-bench remote)
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API (proto/)
+  python3 python3-grpcio python3-protobuf  # the Python client (clients/python) and its tests
 )
 
 missing=()
