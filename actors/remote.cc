@@ -7,14 +7,6 @@
 
 namespace postdevai::actors {
 
-namespace {
-
-bool IsLoopback(const std::string& address) {
-  return address == "127.0.0.1" || address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
-}
-
-}  // namespace
-
 bool UsesTls(const NodeConfig& node) {
   return !node.certificate.empty() && !node.key.empty() && !node.ca_file.empty();
 }
@@ -29,18 +21,19 @@ void LoadNetworkModules(caf::actor_system_config& cfg, const NodeConfig& node) {
   }
 }
 
-Result<std::uint16_t> PublishEndpoint(caf::actor_system& sys, const engine_actor& endpoint, const NodeConfig& node) {
+Result<std::uint16_t> PublishEndpoint(caf::actor_system& sys, const engine_actor& endpoint, const NodeConfig& node,
+                                      const CafEndpointConfig& caf) {
   const bool tls = UsesTls(node);
-  if (!tls && !node.insecure && !IsLoopback(node.address)) {
-    return Status::InvalidArgument("refusing to serve " + node.address + ":" + std::to_string(node.port) +
-                                   " without TLS: set node.certificate, node.key and node.ca_file, or "
-                                   "node.insecure = true to accept plaintext on a non-loopback address");
+  const std::string where = node.address + ":" + std::to_string(caf.port);
+  if (!tls && !(caf.insecure && IsLoopbackAddress(node.address))) {
+    return Status::InvalidArgument("refusing to serve the CAF endpoint on " + where +
+                                   " without mutual TLS: set node.certificate, node.key and node.ca_file, or "
+                                   "(on a loopback address only) caf.insecure = true");
   }
-  caf::expected<std::uint16_t> port = tls ? caf::openssl::publish(endpoint, node.port, node.address.c_str(), true)
-                                          : caf::io::publish(endpoint, node.port, node.address.c_str(), true);
+  caf::expected<std::uint16_t> port = tls ? caf::openssl::publish(endpoint, caf.port, node.address.c_str(), true)
+                                          : caf::io::publish(endpoint, caf.port, node.address.c_str(), true);
   if (!port) {
-    return Status::Unavailable("cannot serve on " + node.address + ":" + std::to_string(node.port) + ": " +
-                               sys.render(port.error()));
+    return Status::Unavailable("cannot serve the CAF endpoint on " + where + ": " + sys.render(port.error()));
   }
   return *port;
 }

@@ -1,5 +1,5 @@
-// Serving the engine to other processes (the CLI, other nodes) as a CAF remote
-// actor over TCP, and reaching a node from a client. Mutual TLS through CAF's
+// Serving the engine to actor-native C++ hosts and other nodes as a CAF remote
+// actor over TCP (off unless [caf] enabled), and reaching such a node. Mutual TLS through CAF's
 // OpenSSL module when a certificate, key and CA file are all configured; a
 // peer without a certificate from that CA is refused during the handshake.
 #pragma once
@@ -20,11 +20,12 @@ bool UsesTls(const NodeConfig& node);
 // actor_system is constructed.
 void LoadNetworkModules(caf::actor_system_config& cfg, const NodeConfig& node);
 
-// Publishes the engine's network endpoint (Engine::endpoint(): the public
-// protocol only) at node.address:node.port (0: any free port); returns the
-// port. Refuses a non-loopback address without TLS unless node.insecure.
-// Errors name the address.
-Result<std::uint16_t> PublishEndpoint(caf::actor_system& sys, const engine_actor& endpoint, const NodeConfig& node);
+// Publishes the engine's CAF endpoint (Engine::endpoint(): the public
+// protocol only) at node.address:caf.port (0: any free port); returns the
+// port. Mutual TLS when UsesTls(node); plaintext only on a loopback address
+// with caf.insecure. Errors name the address.
+Result<std::uint16_t> PublishEndpoint(caf::actor_system& sys, const engine_actor& endpoint, const NodeConfig& node,
+                                      const CafEndpointConfig& caf);
 
 // Connects to the endpoint of the node at host:port, with TLS when
 // UsesTls(tls). kUnavailable naming host:port when nothing answers there.

@@ -1,5 +1,6 @@
 #include "client/memory_client.h"
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <utility>
@@ -23,38 +24,30 @@ std::string CodeIdForPath(std::string_view path) {
 namespace client {
 namespace {
 
-template <class T>
-Future<T> Ready(Result<T> outcome) {
-  std::promise<Result<T>> p;
-  p.set_value(std::move(outcome));
-  return p.get_future();
-}
-
-// A callback for the port that fulfils a future with transform(reply), or
-// with the port's error.
-template <class In, class Out, class Transform>
-Reply<In> Fulfil(std::shared_ptr<std::promise<Result<Out>>> promise, Transform transform) {
-  return [promise = std::move(promise), transform = std::move(transform)](Result<In> reply) mutable {
-    if (!reply.ok()) {
-      promise->set_value(reply.status());
-    } else {
-      promise->set_value(transform(std::move(*reply)));
-    }
-  };
-}
-
-// Issues `call(reply)` and returns the future its transformed reply fulfils.
-template <class In, class Out, class Call, class Transform>
-Future<Out> Ask(Call call, Transform transform) {
-  auto promise = std::make_shared<std::promise<Result<Out>>>();
+// A future fulfilled by the callback form of an operation: `call(reply)`.
+template <class T, class Call>
+Future<T> AsFuture(Call call) {
+  auto promise = std::make_shared<std::promise<Result<T>>>();
   auto future = promise->get_future();
-  call(Fulfil<In, Out>(std::move(promise), std::move(transform)));
+  call([promise](Result<T> outcome) { promise->set_value(std::move(outcome)); });
   return future;
 }
 
-template <class T>
-auto Identity() {
-  return [](T x) -> Result<T> { return std::move(x); };
+// A reply for the port that passes transform(value), or the port's error, on to `done`.
+template <class In, class Out, class Transform>
+Reply<In> Then(Reply<Out> done, Transform transform) {
+  return [done = std::move(done), transform = std::move(transform)](Result<In> reply) mutable {
+    if (!reply.ok()) return done(reply.status());
+    done(transform(std::move(*reply)));
+  };
+}
+
+// A read reply whose kNotFound is replaced by `missing` (naming what the caller asked for).
+Reply<records::read_result> NotFoundAs(std::string missing, Reply<records::read_result> done) {
+  return [missing = std::move(missing), done = std::move(done)](Result<records::read_result> r) {
+    if (!r.ok() && r.status().IsNotFound()) return done(Status::NotFound(missing));
+    done(std::move(r));
+  };
 }
 
 // "store code: empty path", "get metadata: key of 5000 bytes (limit 4096)".
@@ -67,15 +60,28 @@ Status CheckName(const std::string& value, const char* verb, const char* what) {
   return Status::Ok();
 }
 
+// A vector of the engine's dimension with only finite values.
+Status CheckVector(const std::vector<float>& v, std::uint32_t dimension, const std::string& what,
+                   const std::string& model) {
+  if (v.size() != dimension) {
+    return Status::InvalidArgument(what + " has dimension " + std::to_string(v.size()) + "; this engine's model '" +
+                                   model + "' has dimension " + std::to_string(dimension));
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      return Status::InvalidArgument(what + " holds a " + (std::isnan(v[i]) ? "NaN" : "infinite value") +
+                                     " at position " + std::to_string(i));
+    }
+  }
+  return Status::Ok();
+}
+
 // The embeddings as one vectors record, checked against the engine's model.
 Result<std::string> EncodeEmbeddings(records::FileVectors vectors, const std::vector<std::vector<float>>& embeddings,
                                      const std::string& what) {
   for (std::size_t i = 0; i < embeddings.size(); ++i) {
-    if (embeddings[i].size() != vectors.dimension) {
-      return Status::InvalidArgument(what + ": embedding " + std::to_string(i) + " has dimension " +
-                                     std::to_string(embeddings[i].size()) + "; this engine's model '" + vectors.model +
-                                     "' has dimension " + std::to_string(vectors.dimension));
-    }
+    PDAI_RETURN_IF_ERROR(
+        CheckVector(embeddings[i], vectors.dimension, what + ": embedding " + std::to_string(i), vectors.model));
     vectors.values.insert(vectors.values.end(), embeddings[i].begin(), embeddings[i].end());
   }
   return records::EncodeFileVectors(vectors);
@@ -88,6 +94,14 @@ MemoryClient::MemoryClient(std::shared_ptr<EnginePort> port, records::engine_inf
 
 Result<records::write_batch> MemoryClient::CodeFileMutations(CodeFile& file, records::write_batch batch) const {
   PDAI_RETURN_IF_ERROR(CheckName(file.path, "store code", "path"));
+  if (file.builtin_embedder) {
+    if (!file.chunk_embeddings.empty()) {
+      return Status::InvalidArgument("store code " + file.path + ": embeddings given and the built-in embedder asked for; choose one");
+    }
+    auto embedded = WithLexicalEmbeddings(std::move(file));
+    if (!embedded.ok()) return embedded.status();
+    file = std::move(*embedded);
+  }
   const std::string id = CodeIdForPath(file.path);
   if (file.chunk_embeddings.empty()) {
     batch.mutations.push_back(records::MakeDelete(DataKind::kVectors, id));
@@ -107,25 +121,31 @@ Result<records::write_batch> MemoryClient::CodeFileMutations(CodeFile& file, rec
   return batch;
 }
 
-Future<Stored> MemoryClient::StoreCode(CodeFile file) {
+void MemoryClient::StoreCode(CodeFile file, Reply<Stored> done) {
   auto batch = CodeFileMutations(file, {});
-  if (!batch.ok()) return Ready<Stored>(batch.status());
-  std::string id = CodeIdForPath(file.path);
-  return Ask<std::uint64_t, Stored>(
-      [&](auto reply) { port_->Write(std::move(*batch), std::move(reply)); },
-      [id](std::uint64_t lsn) -> Result<Stored> { return Stored{id, lsn}; });
+  if (!batch.ok()) return done(batch.status());
+  port_->Write(std::move(*batch), Then<std::uint64_t, Stored>(std::move(done), [id = CodeIdForPath(file.path)](std::uint64_t lsn) {
+                 return Result<Stored>(Stored{id, lsn});
+               }));
 }
 
-Future<std::uint64_t> MemoryClient::StoreCodeFiles(std::vector<CodeFile> files) {
-  if (files.empty()) return Ready<std::uint64_t>(Status::InvalidArgument("store code: no files"));
+Future<Stored> MemoryClient::StoreCode(CodeFile file) {
+  return AsFuture<Stored>([&](auto done) { StoreCode(std::move(file), std::move(done)); });
+}
+
+void MemoryClient::StoreCodeFiles(std::vector<CodeFile> files, Reply<std::uint64_t> done) {
+  if (files.empty()) return done(Status::InvalidArgument("store code: no files"));
   records::write_batch batch;
   for (auto& f : files) {
     auto extended = CodeFileMutations(f, std::move(batch));
-    if (!extended.ok()) return Ready<std::uint64_t>(extended.status());
+    if (!extended.ok()) return done(extended.status());
     batch = std::move(*extended);
   }
-  return Ask<std::uint64_t, std::uint64_t>([&](auto reply) { port_->Write(std::move(batch), std::move(reply)); },
-                                           Identity<std::uint64_t>());
+  port_->Write(std::move(batch), std::move(done));
+}
+
+Future<std::uint64_t> MemoryClient::StoreCodeFiles(std::vector<CodeFile> files) {
+  return AsFuture<std::uint64_t>([&](auto done) { StoreCodeFiles(std::move(files), std::move(done)); });
 }
 
 Status MemoryClient::CheckLexicalModel(const char* what) const {
@@ -140,103 +160,138 @@ Result<CodeFile> MemoryClient::WithLexicalEmbeddings(CodeFile file) const {
   PDAI_RETURN_IF_ERROR(CheckLexicalModel(("indexing " + file.path).c_str()));
   LexicalEmbedder embedder(info_.vector_dimension);
   file.chunk_embeddings.clear();
+  file.builtin_embedder = false;
   for (auto chunk : records::SplitIntoChunks(file.content)) file.chunk_embeddings.push_back(embedder.Embed(chunk));
   if (file.chunk_embeddings.empty()) file.chunk_embeddings.push_back(embedder.Embed(file.path));  // empty file: its name
   return file;
 }
 
+void MemoryClient::GetCode(std::string id, Reply<CodeRecord> done) {
+  if (Status s = CheckName(id, "get code", "id"); !s.ok()) return done(s);
+  ReadCode(std::move(id), std::nullopt, std::move(done));
+}
+
 Future<CodeRecord> MemoryClient::GetCode(std::string id) {
-  if (Status s = CheckName(id, "get code", "id"); !s.ok()) return Ready<CodeRecord>(s);
-  return ReadCode(std::move(id), std::nullopt);
+  return AsFuture<CodeRecord>([&](auto done) { GetCode(std::move(id), std::move(done)); });
+}
+
+void MemoryClient::GetCodeByPath(std::string path, Reply<CodeRecord> done) {
+  if (Status s = CheckName(path, "get code", "path"); !s.ok()) return done(s);
+  std::string id = CodeIdForPath(path);
+  ReadCode(std::move(id), std::move(path), std::move(done));
 }
 
 Future<CodeRecord> MemoryClient::GetCodeByPath(std::string path) {
-  if (Status s = CheckName(path, "get code", "path"); !s.ok()) return Ready<CodeRecord>(s);
-  std::string id = CodeIdForPath(path);
-  return ReadCode(std::move(id), std::move(path));
+  return AsFuture<CodeRecord>([&](auto done) { GetCodeByPath(std::move(path), std::move(done)); });
 }
 
-Future<CodeRecord> MemoryClient::ReadCode(std::string id, std::optional<std::string> path) {
-  const std::string missing = path ? "no code stored for path " + *path : "no code with id " + id;
-  return Ask<records::read_result, CodeRecord>(
-      [&](auto reply) {
-        port_->Read(DataKind::kCode, id, reader_, [missing, reply = std::move(reply)](Result<records::read_result> r) {
-          if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound(missing));
-          reply(std::move(r));
-        });
-      },
-      [id, path, missing](records::read_result r) -> Result<CodeRecord> {
-        auto parts = records::DecodeCode(id, r.value);
-        if (!parts.ok()) return parts.status();
-        // Ids are hashes of paths: another path under the same id is a collision, not this file.
-        if (path && parts->path != *path) return Status::NotFound(missing);
-        return CodeRecord{id, std::move(parts->path), std::move(parts->language), std::move(parts->content), r.lsn,
-                          r.served_from == records::tier::ram};
-      });
+void MemoryClient::ReadCode(std::string id, std::optional<std::string> path, Reply<CodeRecord> done) {
+  std::string missing = path ? "no code stored for path " + *path : "no code with id " + id;
+  auto decode = [id, path, missing](records::read_result r) -> Result<CodeRecord> {
+    auto parts = records::DecodeCode(id, r.value);
+    if (!parts.ok()) return parts.status();
+    // Ids are hashes of paths: another path under the same id is a collision, not this file.
+    if (path && parts->path != *path) return Status::NotFound(missing);
+    return CodeRecord{id, std::move(parts->path), std::move(parts->language), std::move(parts->content), r.lsn,
+                      r.served_from == records::tier::ram};
+  };
+  port_->Read(DataKind::kCode, id, reader_,
+              NotFoundAs(std::move(missing), Then<records::read_result, CodeRecord>(std::move(done), std::move(decode))));
 }
 
-Future<std::uint64_t> MemoryClient::DeleteCode(std::string path) {
-  if (Status s = CheckName(path, "delete code", "path"); !s.ok()) return Ready<std::uint64_t>(s);
+void MemoryClient::DeleteCode(std::string path, Reply<std::uint64_t> done) {
+  if (Status s = CheckName(path, "delete code", "path"); !s.ok()) return done(s);
   const std::string id = CodeIdForPath(path);
   records::write_batch batch;
   batch.mutations.push_back(records::MakeDelete(DataKind::kCode, id));
   batch.mutations.push_back(records::MakeDelete(DataKind::kVectors, id));
-  return Ask<std::uint64_t, std::uint64_t>([&](auto reply) { port_->Write(std::move(batch), std::move(reply)); },
-                                           Identity<std::uint64_t>());
+  port_->Write(std::move(batch), std::move(done));
 }
 
-Future<Stored> MemoryClient::StoreContext(std::string session, std::vector<std::string> messages,
-                                          std::vector<std::vector<float>> message_embeddings) {
-  if (Status s = CheckName(session, "store context", "session id"); !s.ok()) return Ready<Stored>(s);
+Future<std::uint64_t> MemoryClient::DeleteCode(std::string path) {
+  return AsFuture<std::uint64_t>([&](auto done) { DeleteCode(std::move(path), std::move(done)); });
+}
+
+Result<records::write_batch> MemoryClient::ContextMutations(const std::string& session,
+                                                            const std::vector<std::string>& messages,
+                                                            std::vector<std::vector<float>> message_embeddings,
+                                                            bool builtin_embedder) const {
+  PDAI_RETURN_IF_ERROR(CheckName(session, "store context", "session id"));
+  if (builtin_embedder) {
+    if (!message_embeddings.empty()) {
+      return Status::InvalidArgument("store context " + session + ": embeddings given and the built-in embedder asked for; choose one");
+    }
+    PDAI_RETURN_IF_ERROR(CheckLexicalModel(("indexing session " + session).c_str()));
+    LexicalEmbedder embedder(info_.vector_dimension);
+    for (const auto& m : messages) message_embeddings.push_back(embedder.Embed(m));
+  }
   const std::string vectors_key = records::SessionVectorsKey(session);
   records::write_batch batch;
   batch.mutations.push_back(records::MakePut(DataKind::kHistory, session, records::EncodeMessages(messages)));
   if (message_embeddings.empty() || messages.empty()) {
     if (!message_embeddings.empty()) {
-      return Ready<Stored>(Status::InvalidArgument("store context: 0 messages but " +
-                                                   std::to_string(message_embeddings.size()) + " embeddings"));
+      return Status::InvalidArgument("store context: 0 messages but " + std::to_string(message_embeddings.size()) +
+                                     " embeddings");
     }
     batch.mutations.push_back(records::MakeDelete(DataKind::kVectors, vectors_key));
-  } else {
-    if (message_embeddings.size() != messages.size()) {
-      return Ready<Stored>(Status::InvalidArgument("store context: " + std::to_string(messages.size()) +
-                                                   " messages but " + std::to_string(message_embeddings.size()) +
-                                                   " embeddings"));
-    }
-    records::FileVectors vectors;
-    vectors.owner = records::FileVectors::kSession;
-    vectors.model = info_.vector_model;
-    vectors.dimension = info_.vector_dimension;
-    vectors.session = session;
-    auto encoded = EncodeEmbeddings(std::move(vectors), message_embeddings, "indexing session " + session);
-    if (!encoded.ok()) return Ready<Stored>(encoded.status());
-    batch.mutations.push_back(records::MakePut(DataKind::kVectors, vectors_key, std::move(*encoded)));
+    return batch;
   }
-  return Ask<std::uint64_t, Stored>([&](auto reply) { port_->Write(std::move(batch), std::move(reply)); },
-                                    [session](std::uint64_t lsn) -> Result<Stored> { return Stored{session, lsn}; });
+  if (message_embeddings.size() != messages.size()) {
+    return Status::InvalidArgument("store context: " + std::to_string(messages.size()) + " messages but " +
+                                   std::to_string(message_embeddings.size()) + " embeddings");
+  }
+  records::FileVectors vectors;
+  vectors.owner = records::FileVectors::kSession;
+  vectors.model = info_.vector_model;
+  vectors.dimension = info_.vector_dimension;
+  vectors.session = session;
+  auto encoded = EncodeEmbeddings(std::move(vectors), message_embeddings, "indexing session " + session);
+  if (!encoded.ok()) return encoded.status();
+  batch.mutations.push_back(records::MakePut(DataKind::kVectors, vectors_key, std::move(*encoded)));
+  return batch;
+}
+
+void MemoryClient::StoreContext(std::string session, std::vector<std::string> messages,
+                                std::vector<std::vector<float>> message_embeddings, bool builtin_embedder,
+                                Reply<Stored> done) {
+  auto batch = ContextMutations(session, messages, std::move(message_embeddings), builtin_embedder);
+  if (!batch.ok()) return done(batch.status());
+  port_->Write(std::move(*batch), Then<std::uint64_t, Stored>(std::move(done), [session](std::uint64_t lsn) {
+                 return Result<Stored>(Stored{session, lsn});
+               }));
+}
+
+Future<Stored> MemoryClient::StoreContext(std::string session, std::vector<std::string> messages,
+                                          std::vector<std::vector<float>> message_embeddings, bool builtin_embedder) {
+  return AsFuture<Stored>([&](auto done) {
+    StoreContext(std::move(session), std::move(messages), std::move(message_embeddings), builtin_embedder, std::move(done));
+  });
+}
+
+void MemoryClient::GetContext(std::string session, Reply<SessionContext> done) {
+  if (Status s = CheckName(session, "get context", "session id"); !s.ok()) return done(s);
+  auto decode = [session](records::read_result r) -> Result<SessionContext> {
+    auto messages = records::DecodeMessages(session, r.value);
+    if (!messages.ok()) return messages.status();
+    return SessionContext{std::move(*messages), r.lsn, r.served_from == records::tier::ram};
+  };
+  port_->Read(DataKind::kHistory, session, reader_,
+              NotFoundAs("no context for session " + session,
+                         Then<records::read_result, SessionContext>(std::move(done), std::move(decode))));
 }
 
 Future<SessionContext> MemoryClient::GetContext(std::string session) {
-  if (Status s = CheckName(session, "get context", "session id"); !s.ok()) return Ready<SessionContext>(s);
-  return Ask<records::read_result, SessionContext>(
-      [&](auto reply) {
-        port_->Read(DataKind::kHistory, session, reader_, [session, reply = std::move(reply)](Result<records::read_result> r) {
-          if (!r.ok() && r.status().IsNotFound()) return reply(Status::NotFound("no context for session " + session));
-          reply(std::move(r));
-        });
-      },
-      [session](records::read_result r) -> Result<SessionContext> {
-        auto messages = records::DecodeMessages(session, r.value);
-        if (!messages.ok()) return messages.status();
-        return SessionContext{std::move(*messages), r.lsn, r.served_from == records::tier::ram};
-      });
+  return AsFuture<SessionContext>([&](auto done) { GetContext(std::move(session), std::move(done)); });
+}
+
+void MemoryClient::AppendContext(std::string session, std::string message, Reply<records::append_result> done) {
+  if (Status s = CheckName(session, "append context", "session id"); !s.ok()) return done(s);
+  port_->Append(std::move(session), std::move(message), std::move(done));
 }
 
 Future<records::append_result> MemoryClient::AppendContext(std::string session, std::string message) {
-  if (Status s = CheckName(session, "append context", "session id"); !s.ok()) return Ready<records::append_result>(s);
-  return Ask<records::append_result, records::append_result>(
-      [&](auto reply) { port_->Append(std::move(session), std::move(message), std::move(reply)); },
-      Identity<records::append_result>());
+  return AsFuture<records::append_result>(
+      [&](auto done) { AppendContext(std::move(session), std::move(message), std::move(done)); });
 }
 
 void MemoryClient::PutMetadata(std::string key, std::string value, Reply<std::uint64_t> done) {
@@ -247,36 +302,38 @@ void MemoryClient::PutMetadata(std::string key, std::string value, Reply<std::ui
 }
 
 Future<std::uint64_t> MemoryClient::PutMetadata(std::string key, std::string value) {
-  return Ask<std::uint64_t, std::uint64_t>(
-      [&](auto reply) { PutMetadata(std::move(key), std::move(value), std::move(reply)); }, Identity<std::uint64_t>());
+  return AsFuture<std::uint64_t>([&](auto done) { PutMetadata(std::move(key), std::move(value), std::move(done)); });
 }
 
 void MemoryClient::GetMetadata(std::string key, Reply<records::read_result> done) {
   if (Status s = CheckName(key, "get metadata", "key"); !s.ok()) return done(s);
-  port_->Read(DataKind::kMetadata, key, reader_, [key, done = std::move(done)](Result<records::read_result> r) {
-    if (!r.ok() && r.status().IsNotFound()) return done(Status::NotFound("no metadata key '" + key + "'"));
-    done(std::move(r));
-  });
+  std::string missing = "no metadata key '" + key + "'";
+  port_->Read(DataKind::kMetadata, std::move(key), reader_, NotFoundAs(std::move(missing), std::move(done)));
 }
 
 Future<records::read_result> MemoryClient::GetMetadata(std::string key) {
-  return Ask<records::read_result, records::read_result>(
-      [&](auto reply) { GetMetadata(std::move(key), std::move(reply)); }, Identity<records::read_result>());
+  return AsFuture<records::read_result>([&](auto done) { GetMetadata(std::move(key), std::move(done)); });
+}
+
+void MemoryClient::DeleteMetadata(std::string key, Reply<std::uint64_t> done) {
+  if (Status s = CheckName(key, "delete metadata", "key"); !s.ok()) return done(s);
+  records::write_batch batch;
+  batch.mutations.push_back(records::MakeDelete(DataKind::kMetadata, std::move(key)));
+  port_->Write(std::move(batch), std::move(done));
 }
 
 Future<std::uint64_t> MemoryClient::DeleteMetadata(std::string key) {
-  if (Status s = CheckName(key, "delete metadata", "key"); !s.ok()) return Ready<std::uint64_t>(s);
-  records::write_batch batch;
-  batch.mutations.push_back(records::MakeDelete(DataKind::kMetadata, std::move(key)));
-  return Ask<std::uint64_t, std::uint64_t>([&](auto reply) { port_->Write(std::move(batch), std::move(reply)); },
-                                           Identity<std::uint64_t>());
+  return AsFuture<std::uint64_t>([&](auto done) { DeleteMetadata(std::move(key), std::move(done)); });
 }
 
-Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit,
-                                                           SearchFilter filter) {
+void MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit, SearchFilter filter,
+                                 Reply<std::vector<SearchHit>> done) {
   if (limit == 0 || limit > records::kMaxSearchResults) {
-    return Ready<std::vector<SearchHit>>(Status::InvalidArgument(
-        "search: limit " + std::to_string(limit) + " is not from 1 to " + std::to_string(records::kMaxSearchResults)));
+    return done(Status::InvalidArgument("search: limit " + std::to_string(limit) + " is not from 1 to " +
+                                        std::to_string(records::kMaxSearchResults)));
+  }
+  if (Status s = CheckVector(query, info_.vector_dimension, "search: the query vector", info_.vector_model); !s.ok()) {
+    return done(s);
   }
   records::search_request request;
   request.query = std::move(query);
@@ -288,61 +345,75 @@ Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> qu
   request.session = std::move(filter.session);
   if (filter.owner == SearchFilter::Owner::kCodeChunks) request.owner = records::vector_owner::code_chunk;
   if (filter.owner == SearchFilter::Owner::kHistoryMessages) request.owner = records::vector_owner::history_message;
-  return Ask<std::vector<records::search_hit>, std::vector<SearchHit>>(
-      [&](auto reply) { port_->Search(std::move(request), std::move(reply)); },
-      [](std::vector<records::search_hit> hits) -> Result<std::vector<SearchHit>> {
-        std::vector<SearchHit> out;
-        out.reserve(hits.size());
-        for (auto& h : hits) {
-          SearchHit hit;
-          hit.owner = h.session.empty() ? SearchHit::Owner::kCodeChunk : SearchHit::Owner::kHistoryMessage;
-          if (!h.path.empty()) hit.id = CodeIdForPath(h.path);
-          hit.path = std::move(h.path);
-          hit.chunk = h.chunk;
-          hit.language = std::move(h.language);
-          hit.session = std::move(h.session);
-          hit.score = h.score;
-          out.push_back(std::move(hit));
-        }
-        return out;
-      });
+  auto convert = [](std::vector<records::search_hit> hits) -> Result<std::vector<SearchHit>> {
+    std::vector<SearchHit> out;
+    out.reserve(hits.size());
+    for (auto& h : hits) {
+      SearchHit hit;
+      hit.owner = h.session.empty() ? SearchHit::Owner::kCodeChunk : SearchHit::Owner::kHistoryMessage;
+      if (!h.path.empty()) hit.id = CodeIdForPath(h.path);
+      hit.path = std::move(h.path);
+      hit.chunk = h.chunk;
+      hit.language = std::move(h.language);
+      hit.session = std::move(h.session);
+      hit.score = h.score;
+      out.push_back(std::move(hit));
+    }
+    return out;
+  };
+  port_->Search(std::move(request),
+                Then<std::vector<records::search_hit>, std::vector<SearchHit>>(std::move(done), std::move(convert)));
+}
+
+Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit,
+                                                           SearchFilter filter) {
+  return AsFuture<std::vector<SearchHit>>(
+      [&](auto done) { SearchSimilar(std::move(query), limit, std::move(filter), std::move(done)); });
+}
+
+void MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFilter filter,
+                              Reply<std::vector<SearchHit>> done) {
+  if (Status s = CheckLexicalModel("search"); !s.ok()) return done(s);
+  LexicalEmbedder embedder(info_.vector_dimension);
+  SearchSimilar(embedder.Embed(text), limit, std::move(filter), std::move(done));
 }
 
 Future<std::vector<SearchHit>> MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFilter filter) {
-  if (Status s = CheckLexicalModel("search"); !s.ok()) return Ready<std::vector<SearchHit>>(s);
-  LexicalEmbedder embedder(info_.vector_dimension);
-  return SearchSimilar(embedder.Embed(text), limit, std::move(filter));
+  return AsFuture<std::vector<SearchHit>>(
+      [&](auto done) { SearchText(text, limit, std::move(filter), std::move(done)); });
 }
 
+void MemoryClient::Stats(Reply<records::memory_report> done) { port_->Stats(std::move(done)); }
 Future<records::memory_report> MemoryClient::Stats() {
-  return Ask<records::memory_report, records::memory_report>([&](auto reply) { port_->Stats(std::move(reply)); },
-                                                             Identity<records::memory_report>());
+  return AsFuture<records::memory_report>([&](auto done) { Stats(std::move(done)); });
 }
 
+void MemoryClient::Breakdown(Reply<std::vector<records::store_kind_report>> done) { port_->Breakdown(std::move(done)); }
 Future<std::vector<records::store_kind_report>> MemoryClient::Breakdown() {
-  using T = std::vector<records::store_kind_report>;
-  return Ask<T, T>([&](auto reply) { port_->Breakdown(std::move(reply)); }, Identity<T>());
+  return AsFuture<std::vector<records::store_kind_report>>([&](auto done) { Breakdown(std::move(done)); });
 }
 
+void MemoryClient::Evict(std::uint64_t older_than_seconds, bool dry_run,
+                         Reply<std::vector<records::eviction_result>> done) {
+  port_->Evict(older_than_seconds, dry_run, std::move(done));
+}
 Future<std::vector<records::eviction_result>> MemoryClient::Evict(std::uint64_t older_than_seconds, bool dry_run) {
-  using T = std::vector<records::eviction_result>;
-  return Ask<T, T>([&](auto reply) { port_->Evict(older_than_seconds, dry_run, std::move(reply)); }, Identity<T>());
+  return AsFuture<std::vector<records::eviction_result>>(
+      [&](auto done) { Evict(older_than_seconds, dry_run, std::move(done)); });
 }
 
+void MemoryClient::Sync(Reply<std::uint64_t> done) { port_->Sync(std::move(done)); }
 Future<std::uint64_t> MemoryClient::Sync() {
-  return Ask<std::uint64_t, std::uint64_t>([&](auto reply) { port_->Sync(std::move(reply)); },
-                                           Identity<std::uint64_t>());
+  return AsFuture<std::uint64_t>([&](auto done) { Sync(std::move(done)); });
 }
 
+void MemoryClient::Compact(Reply<std::uint64_t> done) { port_->Compact(std::move(done)); }
 Future<std::uint64_t> MemoryClient::Compact() {
-  return Ask<std::uint64_t, std::uint64_t>([&](auto reply) { port_->Compact(std::move(reply)); },
-                                           Identity<std::uint64_t>());
+  return AsFuture<std::uint64_t>([&](auto done) { Compact(std::move(done)); });
 }
 
 Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port, std::string reader) {
-  auto info = Ask<records::engine_info, records::engine_info>([&](auto reply) { port->Info(std::move(reply)); },
-                                                              Identity<records::engine_info>())
-                  .get();
+  auto info = AsFuture<records::engine_info>([&](auto done) { port->Info(std::move(done)); }).get();
   if (!info.ok()) return info.status();
   return std::make_unique<MemoryClient>(std::move(port), std::move(*info), std::move(reader));
 }

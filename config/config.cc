@@ -2,6 +2,8 @@
 // FormatConfig, ValidateConfig and EmbeddedDefaults.
 #include "postdevai/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -318,7 +320,7 @@ void CheckPersistentBudget(const HybridMemoryConfig& c, ProblemLog* warnings) {
 void CheckTlsFiles(const HybridMemoryConfig& c, ProblemLog* errors) {
   const std::pair<std::string_view, const std::string*> files[] = {
       {"node.certificate", &c.node.certificate}, {"node.key", &c.node.key},
-      {"node.ca_file", &c.node.ca_file}};
+      {"node.ca_file", &c.node.ca_file}, {"node.token_file", &c.node.token_file}};
   for (const auto& [key, path] : files) {
     if (!path->empty() && access(path->c_str(), R_OK) != 0) {
       errors->Add(key, "cannot read " + *path + ": " + std::strerror(errno));
@@ -329,6 +331,14 @@ void CheckTlsFiles(const HybridMemoryConfig& c, ProblemLog* errors) {
 }  // namespace
 
 // ---- HybridMemoryConfig -----------------------------------------------------
+
+bool IsLoopbackAddress(std::string_view address) {
+  if (address == "localhost" || address == "::1" || address == "[::1]") return true;
+  in_addr v4{};
+  const std::string text(address);
+  // inet_pton accepts only dotted-quad addresses: "127.evil.example" is a name, not loopback.
+  return inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
 
 std::uint64_t HybridMemoryConfig::RamLakeBytes() const {
   return static_cast<std::uint64_t>(ramlake_size_gb * kBytesPerGiB);

@@ -254,24 +254,48 @@ std::vector<Setting> BuildSettings() {
                                [](auto& c) -> auto& { return c.wal.group_commit_max_batch; }));
 
   all.push_back(StringSetting("node", "address", StringRule::kNonEmpty,
-                              "interface the node listens on",
+                              "interface the node's doors (gRPC, CAF) listen on",
                               [](auto& c) -> auto& { return c.node.address; }));
-  all.push_back(IntegerSetting("node", "port", 0, 65535, "0: any free port",
+  all.push_back(IntegerSetting("node", "port", 0, 65535, "the gRPC API; 0: any free port",
                                [](auto& c) -> auto& { return c.node.port; }));
   all.push_back(StringSetting("node", "certificate", StringRule::kAbsolutePathOrEmpty,
-                              "PEM certificate for mutual TLS",
+                              "PEM certificate for TLS",
                               [](auto& c) -> auto& { return c.node.certificate; }));
   all.back().meaning_of_empty = [](const HybridMemoryConfig&) { return "no TLS"; };
   all.push_back(StringSetting("node", "key", StringRule::kAbsolutePathOrEmpty,
-                              "PEM private key for mutual TLS",
+                              "PEM private key for TLS",
                               [](auto& c) -> auto& { return c.node.key; }));
   all.back().meaning_of_empty = [](const HybridMemoryConfig&) { return "no TLS"; };
   all.push_back(StringSetting("node", "ca_file", StringRule::kAbsolutePathOrEmpty,
-                              "CA that signs the peers' certificates",
+                              "CA that signs the clients' certificates (mutual TLS)",
                               [](auto& c) -> auto& { return c.node.ca_file; }));
-  all.back().meaning_of_empty = [](const HybridMemoryConfig&) { return "no TLS"; };
+  all.back().meaning_of_empty = [](const HybridMemoryConfig&) { return "clients not verified"; };
   all.push_back(BooleanSetting("node", "insecure", "allow plaintext on non-loopback addresses",
                                [](auto& c) -> auto& { return c.node.insecure; }));
+  all.push_back(StringSetting("node", "token_file", StringRule::kAbsolutePathOrEmpty,
+                              "0600 file with the access token gRPC calls must carry",
+                              [](auto& c) -> auto& { return c.node.token_file; }));
+  all.back().meaning_of_empty = [](const HybridMemoryConfig&) { return "no token"; };
+
+  all.push_back(IntegerSetting("grpc", "max_message_mb", 1, 1024, "largest request or reply, MiB",
+                               [](auto& c) -> auto& { return c.grpc.max_message_mb; }));
+  all.push_back(IntegerSetting("grpc", "max_concurrent_streams", 1, 100000, "calls in flight per connection",
+                               [](auto& c) -> auto& { return c.grpc.max_concurrent_streams; }));
+  all.push_back(IntegerSetting("grpc", "memory_mb", 16, 1 << 20, "what all connections may hold, MiB",
+                               [](auto& c) -> auto& { return c.grpc.memory_mb; }));
+  all.push_back(IntegerSetting("grpc", "idle_timeout_seconds", 1, 86400 * 7, "idle connections are closed",
+                               [](auto& c) -> auto& { return c.grpc.idle_timeout_seconds; }));
+  all.push_back(IntegerSetting("grpc", "handshake_timeout_seconds", 1, 3600, "to finish connection set-up",
+                               [](auto& c) -> auto& { return c.grpc.handshake_timeout_seconds; }));
+  all.push_back(IntegerSetting("grpc", "deadline_seconds", 1, 86400, "longest a call may run",
+                               [](auto& c) -> auto& { return c.grpc.deadline_seconds; }));
+
+  all.push_back(BooleanSetting("caf", "enabled", "serve the CAF endpoint (actor-native hosts, other nodes)",
+                               [](auto& c) -> auto& { return c.caf.enabled; }));
+  all.push_back(IntegerSetting("caf", "port", 0, 65535, "0: any free port",
+                               [](auto& c) -> auto& { return c.caf.port; }));
+  all.push_back(BooleanSetting("caf", "insecure", "allow plaintext on a loopback address",
+                               [](auto& c) -> auto& { return c.caf.insecure; }));
 
   all.push_back(BooleanSetting("metrics", "enabled", "serve Prometheus metrics over HTTP",
                                [](auto& c) -> auto& { return c.metrics.enabled; }));
@@ -344,10 +368,7 @@ std::string Lowercase(std::string_view s) {
   return out;
 }
 
-bool IsLoopback(std::string_view address) {
-  return address == "localhost" || address.starts_with("127.") || address == "::1" ||
-         address == "[::1]";
-}
+bool IsLoopback(std::string_view address) { return IsLoopbackAddress(address); }
 
 bool IsWildcard(std::string_view address) {
   return address == "0.0.0.0" || address == "::" || address == "[::]";
@@ -383,17 +404,27 @@ void CheckTls(const HybridMemoryConfig& config, ProblemLog* errors) {
     list += (list.empty() ? "" : ", ") + std::string(name);
     if (!value->empty() && anchor == "node") anchor = "node." + std::string(name);
   }
-  if (!set.empty() && !missing.empty()) {
-    errors->AddAt(anchor, "node: mutual TLS needs certificate, key and ca_file together; " + set +
-                              " set but " + missing + " missing (set all three, or none for "
-                              "plaintext)");
+  // certificate + key: TLS; with ca_file: mutual TLS. Anything else is a mistake.
+  if (node.certificate.empty() != node.key.empty() || (!node.ca_file.empty() && node.certificate.empty())) {
+    errors->AddAt(anchor, "node: TLS needs certificate and key together (and ca_file with them for mutual "
+                              "TLS); " + set + " set but " + missing + " missing");
     return;
   }
   if (set.empty() && !IsLoopback(node.address) && !node.insecure) {
     errors->Add("node.address",
                 Quoted(node.address) + " is reachable from other machines but no TLS is "
-                "configured: set node.certificate, node.key and node.ca_file for mutual TLS, or "
+                "configured: set node.certificate, node.key (and node.ca_file for mutual TLS), or "
                 "node.insecure = true to accept plaintext");
+  }
+  const CafEndpointConfig& caf = config.caf;
+  if (caf.enabled && node.ca_file.empty()) {
+    if (!IsLoopback(node.address)) {
+      errors->Add("caf.enabled", "the CAF endpoint on " + Quoted(node.address) +
+                                     " needs mutual TLS: set node.certificate, node.key and node.ca_file");
+    } else if (!caf.insecure) {
+      errors->Add("caf.enabled", "the CAF endpoint needs mutual TLS (node.certificate, node.key and "
+                                 "node.ca_file), or caf.insecure = true to serve plaintext on loopback");
+    }
   }
 }
 
@@ -406,6 +437,13 @@ void CheckPorts(const HybridMemoryConfig& config, ProblemLog* errors) {
     errors->Add("metrics.port", std::to_string(metrics.port) +
                                     " is node.port too; the node and the metrics endpoint "
                                     "cannot listen on one port");
+  }
+  const CafEndpointConfig& caf = config.caf;
+  if (caf.enabled && caf.port != 0 && caf.port == node.port) {
+    errors->Add("caf.port", std::to_string(caf.port) + " is node.port (the gRPC API) too; give the CAF endpoint another port");
+  }
+  if (caf.enabled && metrics.enabled && caf.port != 0 && caf.port == metrics.port && addresses_overlap) {
+    errors->Add("caf.port", std::to_string(caf.port) + " is metrics.port too; give the CAF endpoint another port");
   }
 }
 

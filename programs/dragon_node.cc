@@ -18,12 +18,17 @@
 #include <string>
 #include <vector>
 
-#include "config/config_cli.h"
-#include "postdevai/config.h"
+#include <sys/resource.h>
+
+#include "actors/actor_port.h"
 #include "actors/engine.h"
 #include "actors/remote.h"
+#include "client/memory_client.h"
+#include "config/config_cli.h"
+#include "postdevai/config.h"
 #include "postdevai/log.h"
 #include "programs/metrics_exporter.h"
+#include "rpc/grpc_server.h"
 
 namespace {
 
@@ -58,6 +63,20 @@ int Fail(const std::string& what) {
 // Why the engine died, when it did: set by its watch, read by main.
 std::mutex engine_death_mutex;
 std::string engine_death;
+
+// Connections, LevelDB's tables and WAL segments all take descriptors; the
+// usual soft limit of 1024 is far below what a busy node needs, and the hard
+// limit is ours to use.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    Info("file descriptor limit raised from %llu to %llu", static_cast<unsigned long long>(before),
+         static_cast<unsigned long long>(limit.rlim_max));
+  }
+}
 
 }  // namespace
 
@@ -106,6 +125,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGUSR1);  // the engine died (OnUnexpectedStop)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  RaiseDescriptorLimit();
   caf::actor_system_config cfg;
   postdevai::actors::ConfigureActorSystem(cfg);
   postdevai::actors::LoadNetworkModules(cfg, config.node);
@@ -133,17 +153,38 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(r.records_kept), static_cast<unsigned long long>(r.RecordsDropped()),
                  r.rebuild_reason.empty() ? "" : " — ", r.rebuild_reason.c_str());
   }
-  auto port = postdevai::actors::PublishEndpoint(system, (*engine)->endpoint(), config.node);
-  if (!port.ok()) {
+  // The gRPC API: the door every client uses. Its calls reach the engine
+  // through the client core, each with the configured deadline.
+  postdevai::actors::ActorPortOptions grpc_port_options;
+  grpc_port_options.timeout = std::chrono::seconds(config.grpc.deadline_seconds);
+  auto grpc_memory = postdevai::client::ConnectMemoryClient(
+      postdevai::actors::MakeActorPort(system, (*engine)->local(), grpc_port_options), "grpc");
+  if (!grpc_memory.ok()) {
     (void)(*engine)->Stop();
-    return Fail(port.status().ToString());
+    return Fail(grpc_memory.status().ToString());
   }
-  Info("serving the engine at %s:%u (%s)", config.node.address.c_str(), *port,
-               postdevai::actors::UsesTls(config.node) ? "mutual TLS" : config.node.insecure ? "plaintext, insecure" : "plaintext");
+  auto grpc = postdevai::rpc::GrpcServer::Start(std::move(*grpc_memory), config, nullptr);
+  if (!grpc.ok()) {
+    (void)(*engine)->Stop();
+    return Fail(grpc.status().ToString());
+  }
+  Info("serving the gRPC API postdevai.memory.v1 at %s:%u (%s)", config.node.address.c_str(), (*grpc)->port(),
+       (*grpc)->security().c_str());
+  if (config.caf.enabled) {
+    auto port = postdevai::actors::PublishEndpoint(system, (*engine)->endpoint(), config.node, config.caf);
+    if (!port.ok()) {
+      (*grpc)->Shutdown(std::chrono::seconds(0));
+      (void)(*engine)->Stop();
+      return Fail(port.status().ToString());
+    }
+    Info("serving the engine at %s:%u (CAF endpoint, %s)", config.node.address.c_str(), *port,
+         postdevai::actors::UsesTls(config.node) ? "mutual TLS" : "plaintext, insecure, loopback");
+  }
   std::unique_ptr<postdevai::MetricsExporter> metrics;
   if (config.metrics.enabled) {
     auto started = postdevai::MetricsExporter::Start(system, (*engine)->local(), config.metrics);
     if (!started.ok()) {
+      (*grpc)->Shutdown(std::chrono::seconds(0));
       (void)(*engine)->Stop();
       return Fail(started.status().ToString());
     }
@@ -170,11 +211,14 @@ int main(int argc, char** argv) {
       why = engine_death;
     }
     metrics.reset();
+    (*grpc)->Shutdown(std::chrono::seconds(0));
     (void)(*engine)->Stop();
     return Fail(why + "; the node stops (the WAL holds every acknowledged write: restart it)");
   }
   Info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   metrics.reset();
+  // Calls in flight get a moment to finish; new ones are refused.
+  (*grpc)->Shutdown(std::chrono::seconds(10));
   auto stopped = (*engine)->Stop();
   if (!stopped.ok()) return Fail(stopped.ToString());
   Info("checkpointed; stopped cleanly");

@@ -152,19 +152,54 @@ struct WalConfig {
   bool operator==(const WalConfig&) const = default;
 };
 
-// The node's CAF endpoint, reached by other nodes and postdevai-cli.
+// The node on the network: where its doors listen and who may come in.
+// The gRPC API (postdevai.memory.v1, every client: the CLI, Python, ...) is
+// served at address:port; the CAF endpoint ([caf]) on the same address.
 struct NodeConfig {
-  std::string address = "127.0.0.1";
-  std::uint16_t port = 4710;  // 0: any free port
-  // Mutual TLS needs all three files (PEM); leave all three empty for plaintext.
+  std::string address = "127.0.0.1";  // the interface both doors listen on
+  std::uint16_t port = 4710;          // the gRPC API; 0: any free port
+  // TLS (PEM files): certificate + key; with ca_file too, mutual TLS (a
+  // client must present a certificate that CA signed). All empty: plaintext.
   std::string certificate;
   std::string key;
   std::string ca_file;
   // Plaintext is accepted on loopback addresses only, unless insecure is true.
   bool insecure = false;
+  // A file (mode 0600 or stricter, owned by the node's user) holding an
+  // access token every gRPC call must carry ("authorization: Bearer TOKEN");
+  // empty: no token asked.
+  std::string token_file;
 
   bool operator==(const NodeConfig&) const = default;
 };
+
+// Limits of the gRPC API: what one peer can make the node hold or wait for.
+struct GrpcConfig {
+  std::uint32_t max_message_mb = 80;          // largest request or reply (a value is at most 64 MiB)
+  std::uint32_t max_concurrent_streams = 100;  // calls in flight per connection
+  std::uint32_t memory_mb = 512;              // what all connections together may hold
+  std::uint32_t idle_timeout_seconds = 300;   // a connection with no call this long is closed
+  std::uint32_t handshake_timeout_seconds = 10;  // to finish TCP + TLS + HTTP/2 set-up
+  std::uint32_t deadline_seconds = 120;       // longest a call may run (a shorter client deadline wins)
+
+  bool operator==(const GrpcConfig&) const = default;
+};
+
+// The CAF remote-actor endpoint, for actor-native C++ hosts and other nodes:
+// the public protocol (engine_actor) only. Off by default. When on, it needs
+// mutual TLS (node.certificate, node.key and node.ca_file), except on a
+// loopback address with insecure = true.
+struct CafEndpointConfig {
+  bool enabled = false;
+  std::uint16_t port = 4711;  // 0: any free port
+  bool insecure = false;      // plaintext on loopback
+
+  bool operator==(const CafEndpointConfig&) const = default;
+};
+
+// Whether `address` is a loopback address: "localhost", an IPv4 address in
+// 127.0.0.0/8 or "::1" (a host name that merely starts with "127." is not).
+bool IsLoopbackAddress(std::string_view address);
 
 // Prometheus text exposition over HTTP.
 struct MetricsConfig {
@@ -259,6 +294,8 @@ struct HybridMemoryConfig {
 
   WalConfig wal;                  // [wal]
   NodeConfig node;                // [node]
+  GrpcConfig grpc;                // [grpc]
+  CafEndpointConfig caf;          // [caf]
   MetricsConfig metrics;          // [metrics]
   LoggingConfig logging;          // [logging]
   VectorsConfig vectors;          // [vectors]

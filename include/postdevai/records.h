@@ -179,6 +179,15 @@ struct search_hit {
   float score = 0;
 };
 
+// One finding of `diagnose memory`: a check, how it went ("ok", "unknown",
+// "warning" or "critical"), what was seen (with the numbers) and what to do.
+struct finding {
+  std::string check;
+  std::string status;
+  std::string seen;
+  std::string action;  // empty: nothing to do
+};
+
 // What a client needs to know about the engine it talks to.
 struct engine_info {
   std::string vector_model;         // [vectors] model: what stored vectors must carry

@@ -1,6 +1,7 @@
 // Starts a real dragon_node process for tests that need one (CLI, metrics,
 // remote access): writes a small config into a temp dir (ports 0, RAM-Lake in
-// /dev/shm), waits until the node logs its endpoints, and stops it (SIGTERM)
+// /dev/shm), waits until the node logs its endpoints (the gRPC API, metrics,
+// and the CAF endpoint when the config enables it), and stops it (SIGTERM)
 // on destruction.
 #pragma once
 
@@ -24,7 +25,9 @@ namespace postdevai::testing {
 
 class NodeProcess {
  public:
-  // extra_toml is appended to the generated config (e.g. a [node] TLS block).
+  // extra_toml is appended to the generated config (e.g. a [caf] block);
+  // node_section goes into [node] (e.g. TLS files).
+  // CafEnabled(): the TOML that turns on the CAF endpoint (plaintext, loopback).
   explicit NodeProcess(const std::string& extra_toml = "", const std::string& node_section = "")
       : disk_("node"), ram_("node", "/dev/shm") {
     config_path_ = disk_ / "dragon_node.toml";
@@ -52,6 +55,8 @@ class NodeProcess {
     const std::size_t log_offset = ReadFile(log_path_).size();
     port_ = 0;
     metrics_port_ = 0;
+    caf_port_ = 0;
+    const bool caf_wanted = ReadFile(config_path_).find("[caf]\nenabled = true") != std::string::npos;
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -62,15 +67,17 @@ class NodeProcess {
       ::_exit(127);
     }
     // Wait for the endpoints in the log.
-    const std::regex serving(R"(serving the engine at ([0-9.]+):([0-9]+))");
+    const std::regex grpc(R"(serving the gRPC API postdevai.memory.v1 at ([0-9.]+):([0-9]+))");
+    const std::regex caf(R"(serving the engine at ([0-9.]+):([0-9]+))");
     const std::regex metrics(R"(metrics at http://([0-9.]+):([0-9]+)/metrics)");
     for (int i = 0; i < 600; ++i) {
       std::string log = ReadFile(log_path_);
       log = log.size() > log_offset ? log.substr(log_offset) : std::string();
       std::smatch m;
-      if (std::regex_search(log, m, serving)) port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+      if (std::regex_search(log, m, grpc)) port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+      if (std::regex_search(log, m, caf)) caf_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
       if (std::regex_search(log, m, metrics)) metrics_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
-      if (port_ != 0 && metrics_port_ != 0) return;
+      if (port_ != 0 && metrics_port_ != 0 && (caf_port_ != 0 || !caf_wanted)) return;
       int status;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -100,7 +107,12 @@ class NodeProcess {
     pid_ = -1;
   }
 
+  static std::string CafEnabled() { return "[caf]\nenabled = true\nport = 0\ninsecure = true\n"; }
+
+  // The gRPC API's port (what postdevai-cli --node takes).
   std::uint16_t port() const { return port_; }
+  // The CAF endpoint's port; 0 unless the config enables it (CafEnabled()).
+  std::uint16_t caf_port() const { return caf_port_; }
   std::uint16_t metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
   const std::string& config_path() const { return config_path_; }
@@ -112,7 +124,7 @@ class NodeProcess {
   TempDir ram_;
   std::string config_path_, log_path_;
   pid_t pid_ = -1;
-  std::uint16_t port_ = 0, metrics_port_ = 0;
+  std::uint16_t port_ = 0, metrics_port_ = 0, caf_port_ = 0;
 };
 
 }  // namespace postdevai::testing

@@ -1,0 +1,74 @@
+// The gRPC API (proto/postdevai/memory/v1/memory.proto) as dragon_node serves
+// it: a thin adapter from the generated messages to the client core
+// (client/memory_client.h), which implements every operation once. No
+// domain logic lives here; only the wire, its limits and who may call.
+//
+// Security: served on node.address:node.port. TLS when node.certificate and
+// node.key are set, mutual TLS (clients must present a certificate that
+// node.ca_file signed) when node.ca_file is set too; plaintext is refused on
+// a non-loopback address unless node.insecure. With node.token_file every
+// call must carry "authorization: Bearer TOKEN" (UNAUTHENTICATED otherwise);
+// the file must be the node user's and not readable by others.
+//
+// Limits ([grpc]): message size, calls in flight per connection, memory all
+// connections may hold (gRPC's resource quota: under pressure it refuses
+// new calls and closes idle connections), idle and handshake timeouts, and
+// a deadline per call (a client's shorter deadline wins). gRPC 1.51 has no
+// cap on the number of connections: the memory quota bounds what they hold.
+//
+// Thread-safety: Start, port and Shutdown from one thread; calls are served
+// on gRPC's threads and answered from the engine's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/memory_client.h"
+#include "postdevai/config.h"
+#include "postdevai/records.h"
+#include "postdevai/status.h"
+
+namespace postdevai::rpc {
+
+// Runs `diagnose memory`'s checks on this node and answers with the findings.
+using DiagnoseFunction = std::function<void(client::Reply<std::vector<records::finding>>)>;
+
+class GrpcServer {
+ public:
+  // Starts serving `memory` (its engine's info is what Info answers) with
+  // the settings of config.node and config.grpc. Errors name the address or
+  // the file (kInvalidArgument: plaintext on a non-loopback address, a token
+  // file others may read; kUnavailable: the port is taken).
+  static Result<std::unique_ptr<GrpcServer>> Start(std::shared_ptr<client::MemoryClient> memory,
+                                                   const HybridMemoryConfig& config, DiagnoseFunction diagnose);
+  // Shuts down (see Shutdown) if still serving.
+  ~GrpcServer();
+
+  // The port it listens on (the configured one, or the one picked for 0).
+  std::uint16_t port() const;
+  // "plaintext", "TLS" or "mutual TLS", with ", access token" when one is asked.
+  const std::string& security() const;
+  // Stops accepting calls; calls in flight get up to `grace` to finish, then
+  // are cancelled. Returns once every call is done.
+  void Shutdown(std::chrono::milliseconds grace);
+
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit GrpcServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The access token in `path`: its first line, without surrounding blanks.
+// Refuses a file others may read or write, one owned by another user, an
+// empty one, and one larger than 4 KiB, naming the file and the problem.
+Result<std::string> ReadTokenFile(const std::string& path);
+
+}  // namespace postdevai::rpc
