@@ -23,6 +23,7 @@
 #include "actors/actor_port.h"
 #include "actors/engine.h"
 #include "actors/remote.h"
+#include "client/diagnosis.h"
 #include "client/memory_client.h"
 #include "config/config_cli.h"
 #include "postdevai/config.h"
@@ -163,7 +164,11 @@ int main(int argc, char** argv) {
     (void)(*engine)->Stop();
     return Fail(grpc_memory.status().ToString());
   }
-  auto grpc = postdevai::rpc::GrpcServer::Start(std::move(*grpc_memory), config, nullptr);
+  std::shared_ptr<postdevai::client::MemoryClient> memory_for_grpc = std::move(*grpc_memory);
+  auto diagnose = [memory_for_grpc, config](postdevai::client::Reply<std::vector<postdevai::records::finding>> done) {
+    postdevai::client::DiagnoseNode(*memory_for_grpc, config, std::move(done));
+  };
+  auto grpc = postdevai::rpc::GrpcServer::Start(memory_for_grpc, config, std::move(diagnose));
   if (!grpc.ok()) {
     (void)(*engine)->Stop();
     return Fail(grpc.status().ToString());

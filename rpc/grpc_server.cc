@@ -17,6 +17,7 @@
 #include "records/stored_values.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
+#include "rpc/token_file.h"
 
 #ifndef POSTDEVAI_VERSION
 #define POSTDEVAI_VERSION "unknown"
@@ -467,38 +468,6 @@ std::string HostPort(const std::string& address, std::uint16_t port) {
 }
 
 }  // namespace
-
-Result<std::string> ReadTokenFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Status::InvalidArgument("cannot open the token file " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return Status::IoError("cannot stat the token file " + path + ": " + std::strerror(errno));
-  }
-  std::string problem;
-  if (!S_ISREG(st.st_mode)) problem = "is not a regular file";
-  else if (st.st_uid != ::geteuid()) problem = "belongs to uid " + std::to_string(st.st_uid) + ", not to this node's user";
-  else if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    problem = std::string("has mode ") + mode + ": others may read it; chmod 600 it";
-  } else if (st.st_size > 4096) problem = "is larger than 4 KiB";
-  if (!problem.empty()) {
-    ::close(fd);
-    return Status::InvalidArgument("the token file " + path + " " + problem);
-  }
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  const ssize_t n = ::read(fd, text.data(), text.size());
-  ::close(fd);
-  if (n < 0) return Status::IoError("cannot read the token file " + path + ": " + std::strerror(errno));
-  text.resize(static_cast<std::size_t>(n));
-  text = text.substr(0, text.find('\n'));
-  const auto first = text.find_first_not_of(" \t\r");
-  const auto last = text.find_last_not_of(" \t\r");
-  if (first == std::string::npos) return Status::InvalidArgument("the token file " + path + " is empty");
-  return text.substr(first, last - first + 1);
-}
 
 struct GrpcServer::Impl {
   std::unique_ptr<MemoryService> service;

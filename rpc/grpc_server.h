@@ -66,9 +66,4 @@ class GrpcServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The access token in `path`: its first line, without surrounding blanks.
-// Refuses a file others may read or write, one owned by another user, an
-// empty one, and one larger than 4 KiB, naming the file and the problem.
-Result<std::string> ReadTokenFile(const std::string& path);
-
 }  // namespace postdevai::rpc

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client/units.h"
 #include "postdevai/status.h"
 
 namespace postdevai::cli {
@@ -60,9 +61,8 @@ struct ParsedArgs {
 Result<ParsedArgs> ParseCommandArgs(const std::vector<std::string>& args, const std::vector<OptionSpec>& options,
                                     const std::vector<PositionalSpec>& positionals, std::string_view command);
 
-// "12.3 MiB": binary units, as the engine counts RAM and disk.
-std::string FormatBytes(std::uint64_t bytes);
-// "3d 4h", "15m 2s", "0.4s".
-std::string FormatSeconds(double seconds);
+// "12.3 MiB", "3d 4h": the same units as the node's own reports.
+using client::FormatBytes;
+using client::FormatSeconds;
 
 }  // namespace postdevai::cli

@@ -28,6 +28,7 @@ struct GlobalOptions {
   bool json = false;                // --json
   bool verbose = false;             // -v / --verbose
   std::string cert, key, ca;        // --cert --key --ca (override the config's [node])
+  std::string token_file;           // --token-file (overrides the config's node.token_file)
   std::uint64_t timeout_seconds = 120;  // --timeout SECONDS; 0: wait forever
 };
 

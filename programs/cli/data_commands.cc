@@ -103,7 +103,7 @@ Status CodePut(CommandContext& ctx, const ParsedArgs& args) {
   const std::uint64_t bytes = content->size();
   // Replaces the file and drops the vectors of its old content (search no
   // longer finds what the file used to say).
-  auto stored = (*node)->memory().StoreCode({path, std::move(*content), language, {}}).get();
+  auto stored = (*node)->memory().StoreCode({path, std::move(*content), language, {}, false});
   if (!stored.ok()) return stored.status().WithContext("storing " + path);
   const std::string& id = stored->id;
   const std::uint64_t lsn = stored->lsn;
@@ -130,7 +130,7 @@ Status CodeGet(CommandContext& ctx, const ParsedArgs& args) {
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
   auto& memory = (*node)->memory();
-  auto record = (path_arg ? memory.GetCodeByPath(*path_arg) : memory.GetCode(id)).get();
+  auto record = path_arg ? memory.GetCodeByPath(*path_arg) : memory.GetCode(id);
   if (!record.ok()) return record.status();
 
   Json& j = ctx.result();
@@ -170,7 +170,7 @@ Status ContextAdd(CommandContext& ctx, const ParsedArgs& args) {
   if (!node.ok()) return node.status();
   // The node appends (one append per session at a time, so concurrent
   // clients never lose a message).
-  auto appended = (*node)->memory().AppendContext(session, message).get();
+  auto appended = (*node)->memory().AppendContext(session, message);
   if (!appended.ok()) return appended.status().WithContext("adding to session " + session);
   const std::uint64_t lsn = appended->lsn;
   const std::uint64_t count = appended->messages;
@@ -189,7 +189,7 @@ Status ContextShow(CommandContext& ctx, const ParsedArgs& args) {
   PDAI_RETURN_IF_ERROR(CheckKey(session, "SESSION"));
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto context = (*node)->memory().GetContext(session).get();
+  auto context = (*node)->memory().GetContext(session);
   if (!context.ok()) return context.status();
   const auto* messages = &context->messages;
 
@@ -211,7 +211,7 @@ Status MetaGet(CommandContext& ctx, const ParsedArgs& args) {
   PDAI_RETURN_IF_ERROR(CheckKey(key, "KEY"));
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto read = (*node)->memory().GetMetadata(key).get();
+  auto read = (*node)->memory().GetMetadata(key);
   if (!read.ok()) return read.status();
   Json& j = ctx.result();
   j.Set("key", key);
@@ -230,7 +230,7 @@ Status MetaSet(CommandContext& ctx, const ParsedArgs& args) {
   PDAI_RETURN_IF_ERROR(CheckKey(key, "KEY"));
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
-  auto lsn = (*node)->memory().PutMetadata(key, value).get();
+  auto lsn = (*node)->memory().PutMetadata(key, value);
   if (!lsn.ok()) return lsn.status().WithContext("setting " + key);
   Json& j = ctx.result();
   j.Set("key", key).Set("bytes", static_cast<std::uint64_t>(value.size())).Set("lsn", *lsn);
@@ -246,10 +246,10 @@ Status MetaDelete(CommandContext& ctx, const ParsedArgs& args) {
   // Read first only to tell the user whether there was anything to delete;
   // the delete itself is written either way (deleting is idempotent).
   auto& memory = (*node)->memory();
-  auto read = memory.GetMetadata(key).get();
+  auto read = memory.GetMetadata(key);
   if (!read.ok() && !read.status().IsNotFound()) return read.status();
   const bool existed = read.ok();
-  auto lsn = memory.DeleteMetadata(key).get();
+  auto lsn = memory.DeleteMetadata(key);
   if (!lsn.ok()) return lsn.status().WithContext("deleting " + key);
   Json& j = ctx.result();
   j.Set("key", key).Set("existed", existed).Set("lsn", *lsn);

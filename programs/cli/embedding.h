@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "client/memory_client.h"
+#include "postdevai/records.h"
 #include "programs/cli/commands.h"
 
 namespace postdevai::cli {
@@ -27,11 +27,10 @@ inline Result<std::optional<std::uint32_t>> ParseDimensionFlag(const ParsedArgs&
 }
 
 // ... and, when given, it must be the node's.
-inline Status CheckEmbeddingDimension(std::optional<std::uint32_t> wanted, const client::MemoryClient& memory) {
-  if (!wanted || *wanted == memory.info().vector_dimension) return Status::Ok();
+inline Status CheckEmbeddingDimension(std::optional<std::uint32_t> wanted, const records::engine_info& node) {
+  if (!wanted || *wanted == node.vector_dimension) return Status::Ok();
   return Status::InvalidArgument("--dimension " + std::to_string(*wanted) + " is not the node's: its model '" +
-                                 memory.info().vector_model + "' has dimension " +
-                                 std::to_string(memory.info().vector_dimension));
+                                 node.vector_model + "' has dimension " + std::to_string(node.vector_dimension));
 }
 
 }  // namespace postdevai::cli

@@ -1,14 +1,14 @@
-// `ingest DIR`: walks a source tree and stores every text file as a code
-// record (the same record `code put` writes), in batches: one batch is one
-// write request, one WAL record and one fsync, so a tree of thousands of
-// small files costs tens of round trips, not thousands.
+// `ingest DIR`: walks a source tree and streams every text file to the node
+// (IngestCode) as a code record (the same record `code put` writes); the node
+// writes them in batches: one batch is one WAL record and one fsync, so a
+// tree of thousands of small files costs tens of fsyncs, not thousands.
 //
 // Indexing: each file is split into chunks of about 1.5 KiB at line ends,
-// every chunk embedded with the built-in lexical embedder (model
+// every chunk embedded by the node's built-in lexical embedder (model
 // "lexical-v1"), and the file's vectors written in the same batch as its code
 // record, so a stored file is searchable at once (`search TEXT`). A node whose
-// [vectors] model is another refuses them, naming both; --no-index stores
-// the code only.
+// [vectors] model is another is refused before anything is sent, naming
+// both; --no-index stores the code only.
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,12 +50,6 @@ struct Candidate {
   fs::path local;           // where to read it
   std::string stored_path;  // the path it is stored under (and `code get --path` finds)
   std::uint64_t size = 0;
-};
-
-struct StoredFile {
-  std::string path;
-  std::string language;
-  std::uint64_t bytes = 0;
 };
 
 // Progress on stderr: a redrawn bar on a terminal, a plain line every
@@ -183,95 +177,49 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
 
   const bool index = !args.Has("--no-index");
   auto& memory = (*node)->memory();
-  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(*dimension, memory));
-  // A batch stays well inside the smallest WAL segment a node may use (1 MiB):
-  // one batch is one WAL record.
-  constexpr std::uint64_t kBatchBytes = 512u << 10;
-  constexpr std::size_t kBatchFiles = 256;
-  std::vector<client::CodeFile> batch;
-  std::vector<StoredFile> batch_files;
-  std::uint64_t batch_bytes = 0;
-  std::uint64_t stored_files = 0, stored_bytes = 0, skipped_binary = 0, batches = 0, last_lsn = 0;
-  std::uint64_t seen_bytes = 0;
-  std::uint64_t skipped_refused = 0;
+  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(*dimension, memory.info()));
+  if (index && memory.info().vector_model != "lexical-v1") {
+    return Status::InvalidArgument("ingest indexes with the built-in lexical embedder ('lexical-v1'), but node " +
+                                   (*node)->endpoint() + " stores '" + memory.info().vector_model +
+                                   "' vectors; give --no-index, or index through the API with your own embeddings");
+  }
+  std::uint64_t skipped_binary = 0, seen_bytes = 0, processed = 0;
   Progress progress(candidates.size(), total_bytes);
   const auto start = Clock::now();
 
-  // Writes the batch; a batch the node refuses as too large is retried file
-  // by file, and only the files it still refuses are skipped.
-  auto flush = [&]() -> Status {
-    if (batch.empty()) return Status::Ok();
-    auto lsn = memory.StoreCodeFiles(batch).get();
-    if (lsn.ok()) {
-      ++batches;
-      last_lsn = *lsn;
-      for (const auto& f : batch_files) {
-        ++stored_files;
-        stored_bytes += f.bytes;
+  // One stream: the node writes the files in batches (one WAL record and
+  // one fsync each) and lists the files it refuses; reading a file happens
+  // while the node writes the previous batch.
+  std::size_t next_candidate = 0;
+  auto next = [&](client::CodeFile* file) -> bool {
+    while (next_candidate < candidates.size()) {
+      const Candidate& c = candidates[next_candidate++];
+      ++processed;
+      std::ifstream in(c.local, std::ios::binary);
+      std::string content;
+      if (in) content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      seen_bytes += c.size;
+      progress.Update(processed, seen_bytes, c.stored_path);
+      if (!in || in.bad()) {
+        ++skipped_unreadable;
+        ctx.Log("skipping " + c.local.string() + ": cannot read it");
+        continue;
       }
-    } else if (lsn.status().code() == StatusCode::kTooLarge) {
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto one = memory.StoreCode(batch[i]).get();
-        if (one.ok()) {
-          ++batches;
-          last_lsn = one->lsn;
-          ++stored_files;
-          stored_bytes += batch_files[i].bytes;
-        } else if (one.status().code() == StatusCode::kTooLarge) {
-          ++skipped_refused;
-          ctx.Log("skipping " + batch_files[i].path + ": " + one.status().message());
-        } else {
-          return one.status().WithContext("storing " + batch_files[i].path);
-        }
+      if (LooksBinary(content)) {
+        ++skipped_binary;
+        continue;
       }
-    } else {
-      return lsn.status().WithContext("storing a batch of " + std::to_string(batch.size()) + " files from " +
-                                      batch_files.front().path);
+      *file = client::CodeFile{c.stored_path, std::move(content), LanguageForPath(c.stored_path), {}, index};
+      return true;
     }
-    batch.clear();
-    batch_files.clear();
-    batch_bytes = 0;
-    return Status::Ok();
+    return false;
   };
-
-  std::uint64_t processed = 0;
-  for (const auto& c : candidates) {
-    ++processed;
-    std::ifstream in(c.local, std::ios::binary);
-    std::string content;
-    if (in) content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    seen_bytes += c.size;
-    if (!in || in.bad()) {
-      ++skipped_unreadable;
-      ctx.Log("skipping " + c.local.string() + ": cannot read it");
-      continue;
-    }
-    if (LooksBinary(content)) {
-      ++skipped_binary;
-      continue;
-    }
-    const std::string language = LanguageForPath(c.stored_path);
-    const std::uint64_t bytes = content.size();
-    client::CodeFile file{c.stored_path, std::move(content), language, {}};
-    if (index) {
-      auto indexed = memory.WithLexicalEmbeddings(std::move(file));
-      if (!indexed.ok()) return indexed.status();
-      file = std::move(*indexed);
-    }
-    batch_bytes += bytes + c.stored_path.size() + language.size();
-    for (const auto& e : file.chunk_embeddings) batch_bytes += e.size() * sizeof(float);
-    batch.push_back(std::move(file));
-    batch_files.push_back(StoredFile{c.stored_path, language, bytes});
-    if (batch_bytes >= kBatchBytes || batch.size() >= kBatchFiles) {
-      Status s = flush();
-      if (!s.ok()) {
-        return s.WithContext("ingest stopped after " + std::to_string(stored_files) + " files");
-      }
-    }
-    progress.Update(processed, seen_bytes, c.stored_path);
-  }
-  Status s = flush();
-  if (!s.ok()) return s.WithContext("ingest stopped after " + std::to_string(stored_files) + " files");
+  auto summary = memory.IngestCode(next);
+  if (!summary.ok()) return summary.status().WithContext("ingest stopped after " + std::to_string(processed) + " files");
+  for (const auto& r : summary->refused) ctx.Log("skipping " + r.path + ": " + r.reason);
+  const std::uint64_t skipped_refused = summary->refused.size();
+  const std::uint64_t stored_files = summary->files, stored_bytes = summary->bytes, batches = summary->batches,
+                      last_lsn = summary->last_lsn;
   progress.Finish(processed, seen_bytes);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "programs/cli/commands.h"
+#include "rpc/token_file.h"
 
 namespace postdevai::cli {
 
@@ -200,12 +201,14 @@ const std::vector<CommandSpec>& Commands() {
 
 constexpr const char* kGlobalOptionsHelp =
     "global options (anywhere before a `--`):\n"
-    "  --node HOST:PORT  the node (default: the config's [node] address and port, else 127.0.0.1:4710)\n"
-    "  --config FILE     the node's config file: its [node] address, port and TLS files, and the\n"
-    "                    settings diagnose compares against\n"
-    "  --cert FILE --key FILE --ca FILE\n"
-    "                    this client's certificate and key and the CA that signed the node's\n"
-    "                    (mutual TLS; all three, overriding the config's [node] files)\n"
+    "  --node HOST:PORT  the node's gRPC API (default: the config's [node] address and port, else\n"
+    "                    127.0.0.1:4710)\n"
+    "  --config FILE     the node's config file: its [node] address, port, TLS and token files\n"
+    "  --ca FILE         TLS: the CA that signed the node's certificate\n"
+    "  --cert FILE --key FILE\n"
+    "                    this client's certificate and key, for a node that asks for mutual TLS\n"
+    "                    (each overrides the config's [node] file)\n"
+    "  --token-file FILE the node's access token (a file only its owner may read)\n"
     "  --timeout SECONDS how long one request may take (default 120; connecting at most 30;\n"
     "                    0 waits forever)\n"
     "  --json            print one JSON object on stdout\n"
@@ -328,6 +331,8 @@ Status ParseGlobals(int argc, char** argv, GlobalOptions* globals, std::vector<s
       PDAI_RETURN_IF_ERROR(take(&globals->key));
     } else if (name == "--ca") {
       PDAI_RETURN_IF_ERROR(take(&globals->ca));
+    } else if (name == "--token-file") {
+      PDAI_RETURN_IF_ERROR(take(&globals->token_file));
     } else if (name == "--timeout") {
       std::string v;
       PDAI_RETURN_IF_ERROR(take(&v));
@@ -462,12 +467,17 @@ Result<NodeClient*> CommandContext::Node() {
   if (!options_.cert.empty()) options.tls.certificate = options_.cert;
   if (!options_.key.empty()) options.tls.key = options_.key;
   if (!options_.ca.empty()) options.tls.ca_file = options_.ca;
-  const int set = !options.tls.certificate.empty() + !options.tls.key.empty() + !options.tls.ca_file.empty();
-  if (set != 0 && set != 3) {
-    return Status::InvalidArgument("TLS needs all of --cert, --key and --ca (or the config's [node] certificate, key, ca_file); " +
-                                   std::string(options.tls.certificate.empty() ? "certificate " : "") +
-                                   (options.tls.key.empty() ? "key " : "") + (options.tls.ca_file.empty() ? "ca " : "") +
-                                   "missing");
+  if (options.tls.certificate.empty() != options.tls.key.empty()) {
+    return Status::InvalidArgument(std::string("mutual TLS needs --cert and --key together (or the config's [node] "
+                                               "certificate and key); ") +
+                                   (options.tls.certificate.empty() ? "--cert" : "--key") + " missing");
+  }
+  std::string token_file = config_ ? config_->node.token_file : std::string();
+  if (!options_.token_file.empty()) token_file = options_.token_file;
+  if (!token_file.empty()) {
+    auto token = rpc::ReadTokenFile(token_file);
+    if (!token.ok()) return token.status();
+    options.token = std::move(*token);
   }
   for (const auto* file : {&options.tls.certificate, &options.tls.key, &options.tls.ca_file}) {
     if (!file->empty()) {

@@ -1,10 +1,9 @@
-// postdevai-cli's connection to a dragon_node: the node's endpoint reached as
-// a CAF remote actor (mutual TLS when the settings carry a certificate, key
-// and CA), driven through the client core (client/memory_client.h), which
-// implements the data commands' operations once for every client. The
+// postdevai-cli's connection to a dragon_node: the node's gRPC API
+// (postdevai.memory.v1, rpc/grpc_client.h), the one door every client uses;
+// TLS when the settings carry a CA or a certificate, mutual TLS with a
+// certificate and key, and the access token when one is given. The
 // `memory ...` reports are translated into the plain structs the operations
-// commands print. Only node_client.cc includes CAF (its headers cost ~15 s
-// per translation unit).
+// commands print.
 //
 // Errors name the node ("node 127.0.0.1:4710 ..."): kUnavailable when it
 // cannot be reached, does not answer within the timeout or drops the
@@ -20,9 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "client/memory_client.h"
 #include "postdevai/config.h"
+#include "postdevai/records.h"
 #include "postdevai/status.h"
+#include "rpc/grpc_client.h"
 
 namespace postdevai::cli {
 
@@ -93,7 +93,8 @@ struct StoreKindInfo {
 struct ConnectOptions {
   std::string host;
   std::uint16_t port = 0;
-  NodeConfig tls;  // certificate, key, ca_file: all three for mutual TLS
+  NodeConfig tls;  // ca_file: TLS, verifying the node; certificate + key: mutual TLS
+  std::string token;  // the node's access token; empty: none
   // How long one request may take; zero waits forever.
   std::chrono::seconds timeout{120};
   // Where -v sends what the client does (connect, each request and its time);
@@ -121,8 +122,10 @@ class NodeClient {
   Result<std::uint64_t> Sync();
   // Compacts the store; its bytes on disk afterwards.
   Result<std::uint64_t> Compact();
+  // The node's findings about itself (`diagnose memory`).
+  Result<std::vector<records::finding>> Diagnose();
   // The data operations (code, sessions, metadata, search).
-  client::MemoryClient& memory();
+  rpc::MemoryConnection& memory();
 
   NodeClient(const NodeClient&) = delete;
   NodeClient& operator=(const NodeClient&) = delete;

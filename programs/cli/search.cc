@@ -35,9 +35,9 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   auto node = ctx.Node();
   if (!node.ok()) return node.status();
   auto& memory = (*node)->memory();
-  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(*dimension, memory));
+  PDAI_RETURN_IF_ERROR(CheckEmbeddingDimension(*dimension, memory.info()));
   const bool exact = filter.exact;
-  auto hits = memory.SearchText(text, limit_results, std::move(filter)).get();
+  auto hits = memory.SearchText(text, limit_results, filter);
   if (!hits.ok()) return hits.status();
 
   Json& j = ctx.result();
