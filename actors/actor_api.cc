@@ -7,6 +7,7 @@
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "actors/remote.h"
 
 namespace postdevai {
 
@@ -38,6 +39,13 @@ std::vector<std::string> RecoveryLog(const actors::EngineReport& report) {
 void ConfigureActorSystem(caf::actor_system_config& cfg) { actors::ConfigureActorSystem(cfg); }
 
 Status StatusFromError(const caf::error& error) { return actors::FromError(error); }
+
+void ConfigureRemoteAccess(caf::actor_system_config& cfg, const NodeConfig& tls) { actors::LoadNetworkModules(cfg, tls); }
+
+Result<engine_actor> ConnectRemoteEngine(caf::actor_system& sys, const std::string& host, std::uint16_t port,
+                                         const NodeConfig& tls) {
+  return actors::ConnectToNode(sys, host, port, tls);
+}
 
 EmbeddedEngine::EmbeddedEngine(std::unique_ptr<actors::Engine> engine) : engine_(std::move(engine)) {}
 

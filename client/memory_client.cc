@@ -1,5 +1,6 @@
 #include "client/memory_client.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -106,6 +107,14 @@ Result<records::write_batch> MemoryClient::CodeFileMutations(CodeFile& file, rec
   if (file.chunk_embeddings.empty()) {
     batch.mutations.push_back(records::MakeDelete(DataKind::kVectors, id));
   } else {
+    // One vector per chunk (an empty file has one: its name), or search
+    // results would name the wrong chunks.
+    const std::size_t chunks = std::max<std::size_t>(1, records::SplitIntoChunks(file.content).size());
+    if (file.chunk_embeddings.size() != chunks) {
+      return Status::InvalidArgument("indexing " + file.path + ": " + std::to_string(file.chunk_embeddings.size()) +
+                                     " embeddings for " + std::to_string(chunks) +
+                                     " chunks; give one per chunk (see ChunkCode / records::SplitIntoChunks)");
+    }
     records::FileVectors vectors;
     vectors.model = info_.vector_model;
     vectors.dimension = info_.vector_dimension;

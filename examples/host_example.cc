@@ -1,7 +1,8 @@
-// postdevai-example-host: both ways into PostDevAI Hybrid Memory, on real
-// source files.
+// postdevai-example-host: the ways into PostDevAI Hybrid Memory for C++
+// hosts, on real source files.
 //
 //   postdevai-example-host [--data DIR] [--max-files N] [SOURCE_DIR]
+//   postdevai-example-host --node HOST:PORT [--cert F --key F --ca F] [--max-files N] [SOURCE_DIR]
 //
 // (a) An actor-native host (include/postdevai/actor_api.h): the host builds its
 //     own caf::actor_system, starts the engine inside it and, from one of its
@@ -11,6 +12,9 @@
 //     facade reopens the same data (a restart: what (a) wrote is still there),
 //     stores the files as code records, reads them by id and by path, keeps a
 //     session context, and prints the engine's statistics.
+// (c) With --node: a running dragon_node's engine as a remote actor (its CAF
+//     endpoint, [caf] enabled = true; mutual TLS with --cert, --key and --ca):
+//     the same actor code as (a) writes, reads back and asks for stats.
 //
 // SOURCE_DIR defaults to the C++ standard library headers (/usr/include/c++).
 // Data goes to a fresh temporary directory (LevelDB and WAL under /tmp, the
@@ -198,6 +202,28 @@ void RunActorHost(caf::event_based_actor* self, std::shared_ptr<HostActorState> 
   }
 }
 
+// Runs the host actor of (a) against `memory` and prints what it saw.
+bool RunHostActor(caf::actor_system& sys, postdevai::engine_actor memory, const std::vector<SourceFile>& files) {
+  auto state = std::make_shared<HostActorState>();
+  state->memory = std::move(memory);
+  state->files = files;
+  state->done = std::make_shared<std::promise<ActorHostReport>>();
+  auto report_future = state->done->get_future();
+  sys.spawn([state](caf::event_based_actor* self) { RunActorHost(self, state); });
+  ActorHostReport report = report_future.get();
+
+  std::printf("wrote %zu files (+ line counts as metadata) with request/then in %.1f ms, last LSN %llu\n",
+              report.written, report.write_ms, static_cast<unsigned long long>(report.last_lsn));
+  std::printf("read back %zu/%zu identical in %.1f ms, %zu from RAM\n", report.verified, files.size(),
+              report.read_ms, report.ram_hits);
+  const auto& sync = report.stats.sync;
+  std::printf("stats: %llu writes, %llu reads, WAL %llu syncs for %llu records (group commit)\n",
+              static_cast<unsigned long long>(report.stats.writes), static_cast<unsigned long long>(report.stats.reads),
+              static_cast<unsigned long long>(sync.wal_syncs), static_cast<unsigned long long>(sync.wal_records));
+  for (const auto& e : report.errors) std::fprintf(stderr, "postdevai-example-host: %s\n", e.c_str());
+  return report.errors.empty() && report.verified == files.size();
+}
+
 bool RunActorWay(const postdevai::HybridMemoryConfig& config, const std::vector<SourceFile>& files) {
   std::printf("== (a) actor host: the engine inside the host's own caf::actor_system ==\n");
   caf::actor_system_config cfg;
@@ -214,29 +240,33 @@ bool RunActorWay(const postdevai::HybridMemoryConfig& config, const std::vector<
   std::printf("engine started in %.1f ms\n", MillisSince(t0));
   for (const auto& line : (*engine)->recovery_log()) std::printf("  recovery: %s\n", line.c_str());
 
-  auto state = std::make_shared<HostActorState>();
-  state->memory = (*engine)->engine();
-  state->files = files;
-  state->done = std::make_shared<std::promise<ActorHostReport>>();
-  auto report_future = state->done->get_future();
-  sys.spawn([state](caf::event_based_actor* self) { RunActorHost(self, state); });
-  ActorHostReport report = report_future.get();
-
-  std::printf("wrote %zu files (+ line counts as metadata) with request/then in %.1f ms, last LSN %llu\n",
-              report.written, report.write_ms, static_cast<unsigned long long>(report.last_lsn));
-  std::printf("read back %zu/%zu identical in %.1f ms, %zu from RAM\n", report.verified, files.size(),
-              report.read_ms, report.ram_hits);
-  const auto& sync = report.stats.sync;
-  std::printf("stats: %llu writes, %llu reads, WAL %llu syncs for %llu records (group commit)\n",
-              static_cast<unsigned long long>(report.stats.writes), static_cast<unsigned long long>(report.stats.reads),
-              static_cast<unsigned long long>(sync.wal_syncs), static_cast<unsigned long long>(sync.wal_records));
-  for (const auto& e : report.errors) std::fprintf(stderr, "postdevai-example-host: %s\n", e.c_str());
+  const bool ok = RunHostActor(sys, (*engine)->engine(), files);
   postdevai::Status stopped = (*engine)->Stop();
   if (!stopped.ok()) {
     std::fprintf(stderr, "postdevai-example-host: stopping the engine: %s\n", stopped.ToString().c_str());
     return false;
   }
-  return report.errors.empty() && report.verified == files.size();
+  return ok;
+}
+
+// ---------------------------------------------------------------------------
+// (c) A dragon_node's engine over its CAF endpoint.
+
+bool RunRemoteWay(const std::string& host, std::uint16_t port, const postdevai::NodeConfig& tls,
+                  const std::vector<SourceFile>& files) {
+  std::printf("== (c) remote actor: the engine of the dragon_node at %s:%u ==\n", host.c_str(), port);
+  caf::actor_system_config cfg;
+  postdevai::ConfigureActorSystem(cfg);
+  postdevai::ConfigureRemoteAccess(cfg, tls);
+  caf::actor_system sys{cfg};
+  auto t0 = Clock::now();
+  auto memory = postdevai::ConnectRemoteEngine(sys, host, port, tls);
+  if (!memory.ok()) {
+    std::fprintf(stderr, "postdevai-example-host: %s\n", memory.status().ToString().c_str());
+    return false;
+  }
+  std::printf("connected in %.1f ms%s\n", MillisSince(t0), tls.ca_file.empty() ? " (plaintext, loopback)" : " (mutual TLS)");
+  return RunHostActor(sys, *memory, files);
 }
 
 // ---------------------------------------------------------------------------
@@ -366,18 +396,23 @@ struct DataDirs {
 void PrintUsage(std::FILE* out) {
   std::fprintf(out,
                "usage: postdevai-example-host [--data DIR] [--max-files N] [SOURCE_DIR]\n"
+               "       postdevai-example-host --node HOST:PORT [--cert F --key F --ca F] [--max-files N] [SOURCE_DIR]\n"
                "\n"
                "Stores up to N (default 40) source files from SOURCE_DIR (default: the C++\n"
                "standard library headers) through both ways into the engine: an actor in the\n"
                "host's own actor system, then the blocking facade; reads them back and prints\n"
                "statistics. --data DIR keeps the data in DIR (default: a temporary directory,\n"
-               "removed at exit).\n");
+               "removed at exit).\n"
+               "With --node it uses the engine of a running dragon_node through its CAF\n"
+               "endpoint ([caf] enabled = true), with mutual TLS when --cert, --key and --ca\n"
+               "are given.\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string source_dir, data_dir;
+  std::string source_dir, data_dir, node;
+  postdevai::NodeConfig tls;
   std::size_t max_files = 40;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -386,6 +421,14 @@ int main(int argc, char** argv) {
       return 0;
     } else if (arg == "--data" && i + 1 < argc) {
       data_dir = argv[++i];
+    } else if (arg == "--node" && i + 1 < argc) {
+      node = argv[++i];
+    } else if (arg == "--cert" && i + 1 < argc) {
+      tls.certificate = argv[++i];
+    } else if (arg == "--key" && i + 1 < argc) {
+      tls.key = argv[++i];
+    } else if (arg == "--ca" && i + 1 < argc) {
+      tls.ca_file = argv[++i];
     } else if (arg == "--max-files" && i + 1 < argc) {
       max_files = static_cast<std::size_t>(std::max(1L, std::atol(argv[++i])));
     } else if (!arg.empty() && arg[0] != '-' && source_dir.empty()) {
@@ -401,6 +444,18 @@ int main(int argc, char** argv) {
   if (files.empty()) {
     std::fprintf(stderr, "postdevai-example-host: no readable source files under %s\n", source_dir.c_str());
     return 1;
+  }
+
+  if (!node.empty()) {
+    const auto colon = node.rfind(':');
+    const long port = colon == std::string::npos ? 0 : std::atol(node.c_str() + colon + 1);
+    if (colon == std::string::npos || port <= 0 || port > 65535) {
+      std::fprintf(stderr, "postdevai-example-host: --node wants HOST:PORT, got '%s'\n", node.c_str());
+      return 2;
+    }
+    const bool ok = RunRemoteWay(node.substr(0, colon), static_cast<std::uint16_t>(port), tls, files);
+    std::printf("\n%s\n", ok ? "OK: the node's engine read back what it wrote" : "FAILED: see the messages above");
+    return ok ? 0 : 1;
   }
 
   DataDirs dirs;

@@ -29,6 +29,7 @@
 #include "postdevai/config.h"
 #include "postdevai/log.h"
 #include "programs/metrics_exporter.h"
+#include "rpc/grpc_log.h"
 #include "rpc/grpc_server.h"
 
 namespace {
@@ -127,6 +128,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   RaiseDescriptorLimit();
+  // gRPC's own lines in the node's log format; its debug chatter dropped.
+  postdevai::rpc::RouteGrpcLogs([](postdevai::rpc::GrpcLogSeverity severity, std::string_view line) {
+    if (severity == postdevai::rpc::GrpcLogSeverity::kError) postdevai::LogWarning("grpc", line);
+    if (severity == postdevai::rpc::GrpcLogSeverity::kInfo) postdevai::LogInfo("grpc", line);
+  });
   caf::actor_system_config cfg;
   postdevai::actors::ConfigureActorSystem(cfg);
   postdevai::actors::LoadNetworkModules(cfg, config.node);

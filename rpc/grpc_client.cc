@@ -129,6 +129,11 @@ Result<std::unique_ptr<MemoryConnection>> MemoryConnection::Connect(const Connec
       });
   if (!info.ok()) {
     std::string message = info.status().message();
+    if (info.status().code() == StatusCode::kUnavailable) {
+      // One line, naming the node: "no dragon_node reachable at HOST:PORT (why)".
+      const std::string prefix = "node " + impl->endpoint + " is not reachable ";
+      if (message.rfind(prefix, 0) == 0) message = "no dragon_node reachable at " + impl->endpoint + " " + message.substr(prefix.size());
+    }
     if (info.status().code() == StatusCode::kUnavailable && tls) {
       message += "; with TLS, check that --ca holds the CA that signed the node's certificate, that the node accepts "
                  "this client's certificate, and that the certificate names the host";

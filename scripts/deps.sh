@@ -20,6 +20,7 @@ packages=(
   redis-server redis-tools   # bench peer for remote point reads (postdevai-bench remote)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API (proto/)
   python3 python3-grpcio python3-protobuf  # the Python client (clients/python) and its tests
+  python3-venv python3-wheel  # installing the Python client into a venv offline (clients/python/README.md)
 )
 
 missing=()

@@ -269,10 +269,22 @@ TEST_CASE("history must stay durable, relaxed durability is refused until it is 
   CHECK(config.partition(DataKind::kHistory).durability == Durability::kDurable);
 }
 
+TEST_CASE("loopback means a loopback address, not a name that starts like one", "[config]") {
+  CHECK(IsLoopbackAddress("127.0.0.1"));
+  CHECK(IsLoopbackAddress("127.3.2.1"));
+  CHECK(IsLoopbackAddress("localhost"));
+  CHECK(IsLoopbackAddress("::1"));
+  CHECK_FALSE(IsLoopbackAddress("127.evil.example"));
+  CHECK_FALSE(IsLoopbackAddress("127.0.0.1.nip.io"));
+  CHECK_FALSE(IsLoopbackAddress("10.0.0.1"));
+  CHECK_FALSE(IsLoopbackAddress("0.0.0.0"));
+  CHECK_THAT(ParseErrors("[node]\naddress = \"127.attacker.example\"\n")[0], Contains("no TLS is configured"));
+}
+
 TEST_CASE("node security, ports and replication are checked together", "[config]") {
   CHECK_THAT(ParseErrors("[node]\ncertificate = \"/etc/n.crt\"\n")[0],
-             StartsWith("dragon_node.toml:2:1: node: mutual TLS needs certificate, key and ca_file "
-                        "together; certificate set but key, ca_file missing"));
+             StartsWith("dragon_node.toml:2:1: node: TLS needs certificate and key together (and "
+                        "ca_file with them for mutual TLS); certificate set but key, ca_file missing"));
   CHECK_THAT(ParseErrors("[node]\naddress = \"0.0.0.0\"\n")[0],
              StartsWith("dragon_node.toml:2:1: node.address: \"0.0.0.0\" is reachable from other "
                         "machines but no TLS is configured"));
@@ -283,6 +295,27 @@ TEST_CASE("node security, ports and replication are checked together", "[config]
         std::vector<std::string>{"dragon_node.toml:4:1: metrics.port: 9000 is node.port too; the node "
                                  "and the metrics endpoint cannot listen on one port"});
   CHECK(ParseOk("[node]\nport = 9000\n[metrics]\nport = 9000\nenabled = false\n").metrics.port == 9000);
+
+  // TLS for the gRPC API: certificate + key (TLS), + ca_file (mutual TLS); a CA alone is a mistake.
+  CHECK(ParseOk("[node]\ncertificate = \"/n.crt\"\nkey = \"/n.key\"\naddress = \"0.0.0.0\"\n").node.key == "/n.key");
+  CHECK_THAT(ParseErrors("[node]\nca_file = \"/ca.crt\"\n")[0],
+             Contains("TLS needs certificate and key together"));
+
+  // The CAF endpoint is off by default; on, it needs mutual TLS, or loopback with caf.insecure.
+  CHECK_FALSE(ParseOk("").caf.enabled);
+  CHECK_THAT(ParseErrors("[caf]\nenabled = true\n")[0],
+             Contains("caf.enabled: the CAF endpoint needs mutual TLS (node.certificate, node.key and node.ca_file), "
+                      "or caf.insecure = true to serve plaintext on loopback"));
+  CHECK(ParseOk("[caf]\nenabled = true\ninsecure = true\n").caf.insecure);
+  CHECK_THAT(ParseErrors("[node]\naddress = \"0.0.0.0\"\ninsecure = true\n[caf]\nenabled = true\ninsecure = true\n")[0],
+             Contains("caf.enabled: the CAF endpoint on \"0.0.0.0\" needs mutual TLS"));
+  CHECK(ParseOk("[node]\ncertificate = \"/n.crt\"\nkey = \"/n.key\"\nca_file = \"/ca.crt\"\naddress = \"0.0.0.0\"\n"
+                "[caf]\nenabled = true\n").caf.enabled);
+  CHECK_THAT(ParseErrors("[node]\nport = 9100\n[caf]\nenabled = true\ninsecure = true\nport = 9100\n")[0],
+             Contains("caf.port: 9100 is node.port (the gRPC API) too"));
+  CHECK_THAT(ParseErrors("[grpc]\nmax_message_mb = 0\n")[0], Contains("grpc.max_message_mb"));
+  CHECK(ParseOk("[grpc]\nmax_message_mb = 4\nidle_timeout_seconds = 30\ndeadline_seconds = 5\n").grpc.deadline_seconds == 5);
+  CHECK_THAT(ParseErrors("[node]\ntoken_file = \"relative/token\"\n")[0], Contains("node.token_file"));
 
   // Until replication lands, a config that asks for it is refused, peers or not.
   CHECK(ParseErrors("[replication]\nenabled = true\npeers = [\"dragon2.lan:4710\", \"[::1]:4711\"]\n") ==
@@ -497,7 +530,9 @@ HybridMemoryConfig UnusualConfig() {
                   PartitionConfig{30, EvictionPolicy::kLru, 2, Durability::kDurable},
                   PartitionConfig{40, EvictionPolicy::kSieve, 7, Durability::kDurable}};
   c.wal = {"/wal", 1, false, 7};
-  c.node = {"10.0.0.1", 0, "/c.pem", "/k.pem", "/ca.pem", true};
+  c.node = {"10.0.0.1", 0, "/c.pem", "/k.pem", "/ca.pem", true, "/etc/postdevai/token"};
+  c.grpc = {3, 7, 99, 11, 13, 17};
+  c.caf = {true, 4999, false};
   c.metrics = {false, "0.0.0.0", 1};
   c.logging = {"/var/log/x.log", LogLevel::kTrace};
   c.vectors = {768, "bge-small-en-v1.5", VectorQuantization::kNone, 7};

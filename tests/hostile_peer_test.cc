@@ -33,7 +33,7 @@ void AllReadBack(const NodeProcess& node, int writes) {
 }  // namespace
 
 TEST_CASE("a hostile peer cannot stop the node, reach its internals or lose acknowledged writes", "[remote][security]") {
-  NodeProcess node;
+  NodeProcess node(NodeProcess::CafEnabled());
   int writes = 0;
   auto write_some = [&](int n) {
     for (int i = 0; i < n; ++i, ++writes) {
@@ -45,7 +45,7 @@ TEST_CASE("a hostile peer cannot stop the node, reach its internals or lose ackn
 
   for (const std::string attack : {"exit", "link", "internal", "unknown", "bounds"}) {
     SECTION(attack) {
-      CliResult peer = RunProgram("hostile_peer", {std::to_string(node.port()), attack});
+      CliResult peer = RunProgram("hostile_peer", {std::to_string(node.caf_port()), attack});
       INFO("hostile_peer " << attack << "\n" << peer.out << peer.err << "\nnode log:\n" << node.log());
       CHECK(peer.exit_code == 0);  // every check of the peer's own held
       CHECK(peer.out.find("FAIL") == std::string::npos);

@@ -50,12 +50,12 @@ double Value(const std::string& text, const std::string& series) {
 }  // namespace
 
 TEST_CASE("a scrape shows what the node did, in a format promtool accepts", "[metrics]") {
-  testing::NodeProcess node;
+  testing::NodeProcess node(testing::NodeProcess::CafEnabled());
   caf::actor_system_config cfg;
   AddMessageTypes(cfg);
   LoadNetworkModules(cfg, NodeConfig{});
   caf::actor_system sys{cfg};
-  auto controller = ConnectToNode(sys, "127.0.0.1", node.port(), NodeConfig{});
+  auto controller = ConnectToNode(sys, "127.0.0.1", node.caf_port(), NodeConfig{});
   REQUIRE(controller.ok());
   caf::scoped_actor self{sys};
   const auto code = DataKind::kCode;

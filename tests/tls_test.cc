@@ -32,10 +32,13 @@ void MakeCa(const TempDir& dir, const std::string& ca) {
                    ".crt -subj /CN=" + ca);
 }
 
+// Every leaf names this machine (127.0.0.1, localhost): gRPC clients check
+// that the node's certificate names the host they dialled.
 void MakeLeaf(const TempDir& dir, const std::string& ca, const std::string& name) {
+  WriteFile(dir / "san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   OpenSsl(dir, "req -newkey rsa:2048 -nodes -sha256 -keyout " + name + ".key -out " + name + ".csr -subj /CN=" + name);
-  OpenSsl(dir, "x509 -req -sha256 -days 2 -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca + ".key -CAcreateserial -out " +
-                   name + ".crt");
+  OpenSsl(dir, "x509 -req -sha256 -days 2 -in " + name + ".csr -CA " + ca + ".crt -CAkey " + ca +
+                   ".key -CAcreateserial -extfile san.ext -out " + name + ".crt");
 }
 
 struct Pki {
@@ -120,11 +123,55 @@ TEST_CASE("mutual TLS: the right client certificate works, others are refused", 
     CliResult r = RunCli(Args(node, {"--cert", pki.dir / "client.crt"}, {"memory", "stats"}));
     CHECK(r.exit_code == 2);
     CHECK(r.ErrIsOneLine());
-    CHECK(r.err.find("TLS needs all of --cert, --key and --ca") != std::string::npos);
+    CHECK(r.err.find("mutual TLS needs --cert and --key together") != std::string::npos);
     CliResult missing = RunCli(Args(node, {"--cert", pki.dir / "nope.crt", "--key", pki.dir / "client.key", "--ca",
                                            pki.dir / "ca.crt"},
                                     {"memory", "stats"}));
     CHECK(missing.exit_code == 2);
     CHECK(missing.err.find("nope.crt") != std::string::npos);
   }
+}
+
+TEST_CASE("TLS without client certificates: the node proves itself, clients need only its CA", "[tls][cli]") {
+  Pki pki;
+  NodeProcess node("", "certificate = \"" + (pki.dir / "server.crt") + "\"\nkey = \"" + (pki.dir / "server.key") + "\"\n");
+  REQUIRE(node.log().find("(TLS)") != std::string::npos);
+  CliResult set = RunCli(Args(node, {"--ca", pki.dir / "ca.crt"}, {"--json", "meta", "set", "k", "v"}));
+  INFO(set.err);
+  CHECK(set.exit_code == 0);
+  // A client that does not trust the node's CA, or speaks plaintext, is refused.
+  ExpectRefused(node, {"--ca", pki.dir / "other-ca.crt"}, "trusting another CA");
+  ExpectRefused(node, {}, "plaintext");
+}
+
+TEST_CASE("the CAF endpoint: off by default, mutual TLS when on, and an actor host uses it", "[tls][remote]") {
+  {
+    NodeProcess plain;
+    CHECK(plain.caf_port() == 0);
+    CHECK(plain.log().find("serving the engine at") == std::string::npos);
+  }
+  Pki pki;
+  NodeProcess node("[caf]\nenabled = true\nport = 0\n", pki.NodeSection());
+  REQUIRE(node.caf_port() != 0);
+  REQUIRE(node.log().find("(CAF endpoint, mutual TLS)") != std::string::npos);
+  const std::string actors_dir = std::string(POSTDEVAI_SOURCE_DIR) + "/actors";
+  auto host = [&](std::vector<std::string> tls) {
+    std::vector<std::string> args = {"--node", "127.0.0.1:" + std::to_string(node.caf_port()), "--max-files", "8"};
+    args.insert(args.end(), tls.begin(), tls.end());
+    args.push_back(actors_dir);
+    return RunProgram("postdevai-example-host", args);
+  };
+  CliResult ok = host(pki.Client("client"));
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("OK: the node's engine read back what it wrote") != std::string::npos);
+  for (const auto& refused : {std::vector<std::string>{}, pki.Client("stranger", "other-ca"), pki.Client("stranger", "ca")}) {
+    CliResult r = host(refused);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    REQUIRE(ProcessAlive(node.pid()));
+  }
+  // The gRPC door of the same node serves on.
+  CliResult get = RunCli(Args(node, pki.Client("client"), {"--json", "memory", "stats"}));
+  CHECK(get.exit_code == 0);
 }

@@ -136,6 +136,23 @@ void ConfigureActorSystem(caf::actor_system_config& cfg);
 // actors/errors.h; this is its public name).
 Status StatusFromError(const caf::error& error);
 
+// --- a dragon_node's engine as a remote actor ---
+// A node serves its CAF endpoint when its config has [caf] enabled = true
+// (mutual TLS with node.certificate, node.key and node.ca_file; plaintext
+// only on loopback with caf.insecure = true). Its remote engine_actor takes
+// exactly the requests a local one does.
+//
+// Loads CAF's network modules into cfg (the middleman, and the OpenSSL
+// manager with tls.certificate, tls.key and tls.ca_file when all three are
+// set: this host's certificate and the CA that signed the node's). Call it
+// after ConfigureActorSystem and before the caf::actor_system is built.
+void ConfigureRemoteAccess(caf::actor_system_config& cfg, const NodeConfig& tls);
+// The engine of the node whose CAF endpoint is at host:port (blocks while
+// connecting). kUnavailable naming host:port when nothing answers there or
+// the TLS handshake is refused.
+Result<engine_actor> ConnectRemoteEngine(caf::actor_system& sys, const std::string& host, std::uint16_t port,
+                                         const NodeConfig& tls);
+
 // The running engine inside a host's actor system. Owns the engine's actors:
 // they stop (after a final checkpoint) when Stop is called or the handle is
 // destroyed. The handle must be stopped or destroyed before the actor system

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "programs/cli/commands.h"
+#include "rpc/grpc_log.h"
 #include "rpc/token_file.h"
 
 namespace postdevai::cli {
@@ -362,6 +363,12 @@ int Run(int argc, char** argv) {
   }
   Status parsed = ParseGlobals(argc, argv, &globals, &rest, &help);
   if (!parsed.ok()) return Fail(parsed, globals.json);
+  // gRPC's own lines (a failed TLS handshake, ...) only with -v: errors
+  // reach the user once, as the one line the failed call returns.
+  const bool verbose = globals.verbose;
+  rpc::RouteGrpcLogs([verbose](rpc::GrpcLogSeverity, std::string_view line) {
+    if (verbose) std::fprintf(stderr, "postdevai-cli: grpc: %.*s\n", static_cast<int>(line.size()), line.data());
+  });
 
   // Resolve the command: the longest run of leading words that names one.
   if (rest.empty() || rest[0] == "help") {

@@ -1,0 +1,1 @@
+"""The gRPC API's generated code, by protocol version (postdevai.memory.v1)."""
