@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job: builds everything, starts a dragon_node on embedded defaults
 # (sized for this machine; data under ~/.local/share/postdevai, RAM-Lake under
-# /dev/shm) and shows it working: stores a real source tree found on this
-# machine (indexed for search), reads a file back and checks it, searches it,
-# prints the node's stats. The node
+# /dev/shm) and shows it working through its gRPC API: stores a real source
+# tree found on this machine (indexed for search), reads a file back and
+# checks it, searches it, prints the node's stats, and runs the Python
+# client's quickstart against it. The node
 # then keeps serving until Ctrl-C (it checkpoints and stops cleanly).
 #
 #   ./scripts/run.sh                      # embedded defaults
@@ -26,7 +27,7 @@ for _ in $(seq 1 600); do
   kill -0 "$node" 2>/dev/null || { echo "run.sh: dragon_node did not start (see above)" >&2; exit 1; }
   sleep 0.1
 done
-endpoint=$(sed -n 's/.*serving the engine at \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
+endpoint=$(sed -n 's/.*serving the gRPC API postdevai.memory.v1 at \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
 cli=("$bin/postdevai-cli" --node "$endpoint")
 
 # A real source tree: this repository's own sources, else the C++ headers.
@@ -47,6 +48,8 @@ fi
 echo "run.sh: searching it: \"write-ahead log group commit\"" >&2
 "${cli[@]}" search "write-ahead log group commit" --limit 5
 "${cli[@]}" memory stats
+echo "run.sh: the same node from Python (clients/python, over the gRPC API)" >&2
+PYTHONPATH=build/python /usr/bin/python3 clients/python/examples/quickstart.py "$endpoint"
 echo >&2
 echo "run.sh: dragon_node is serving at $endpoint; try: $bin/postdevai-cli --node $endpoint memory stats" >&2
 echo "run.sh: Ctrl-C stops it" >&2
