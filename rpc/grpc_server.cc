@@ -78,8 +78,17 @@ Status CheckIndexing(v1::Indexing indexing, int embeddings, const std::string& w
   }
 }
 
-Result<client::CodeFile> CodeFileOf(const v1::StoreCodeRequest& request) {
+// A caller that names its embeddings' model must name the node's.
+Status CheckModel(const std::string& model, const records::engine_info& node, const std::string& what) {
+  if (model.empty() || model == node.vector_model) return Status::Ok();
+  return Status::InvalidArgument(what + ": vectors of model '" + model + "' given, but this node stores '" +
+                                 node.vector_model + "' vectors (dimension " + std::to_string(node.vector_dimension) +
+                                 "); embed with that model");
+}
+
+Result<client::CodeFile> CodeFileOf(const v1::StoreCodeRequest& request, const records::engine_info& node) {
   PDAI_RETURN_IF_ERROR(CheckIndexing(request.indexing(), request.embeddings_size(), "store code " + request.path()));
+  PDAI_RETURN_IF_ERROR(CheckModel(request.model(), node, "store code " + request.path()));
   client::CodeFile file{request.path(), request.content(), request.language(), VectorsOf(request.embeddings()),
                         request.indexing() == v1::BUILTIN_EMBEDDER};
   return file;
@@ -120,7 +129,7 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::StoreCodeRequest>
       return Flush([this] { Finish(grpc::Status::OK); });
     }
     if (Status s = CheckNoUnknownFields(request_); !s.ok()) return End(s);
-    auto file = CodeFileOf(request_);
+    auto file = CodeFileOf(request_, memory_->info());
     if (!file.ok()) {
       Refuse(request_.path(), file.status());
     } else {
@@ -219,7 +228,7 @@ class MemoryService final : public v1::Memory::CallbackService {
   ServerUnaryReactor* StoreCode(CallbackServerContext* ctx, const v1::StoreCodeRequest* req,
                                 v1::StoreCodeReply* out) override {
     return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      auto file = CodeFileOf(*req);
+      auto file = CodeFileOf(*req, memory_->info());
       if (!file.ok()) return Fail(ctx, r, file.status());
       memory_->StoreCode(std::move(*file), Answer<client::Stored>(ctx, r, [out](client::Stored s) {
                            out->set_id(std::move(s.id));
@@ -288,6 +297,9 @@ class MemoryService final : public v1::Memory::CallbackService {
       if (Status s = CheckIndexing(req->indexing(), req->embeddings_size(), "store context " + req->session()); !s.ok()) {
         return Fail(ctx, r, s);
       }
+      if (Status s = CheckModel(req->model(), memory_->info(), "store context " + req->session()); !s.ok()) {
+        return Fail(ctx, r, s);
+      }
       std::vector<std::string> messages(req->messages().begin(), req->messages().end());
       memory_->StoreContext(req->session(), std::move(messages), VectorsOf(req->embeddings()),
                             req->indexing() == v1::BUILTIN_EMBEDDER,
@@ -353,6 +365,7 @@ class MemoryService final : public v1::Memory::CallbackService {
       });
       switch (req->query_case()) {
         case v1::SearchRequest::kVector: {
+          if (Status s = CheckModel(req->model(), memory_->info(), "search"); !s.ok()) return Fail(ctx, r, s);
           std::vector<float> query(req->vector().values().begin(), req->vector().values().end());
           return memory_->SearchSimilar(std::move(query), limit, FilterOf(*req), std::move(fill));
         }

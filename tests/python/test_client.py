@@ -128,6 +128,19 @@ class DataTest(unittest.TestCase):
             self.assertAlmostEqual(hits[0].score, 1.0, places=2)
         with self.assertRaises(InvalidArgument):  # both ways of indexing: refused before calling
             m.store_code("search/caller/both.py", content, embeddings=vectors, embed=True)
+        # One vector per chunk, or the node refuses, naming both counts.
+        with self.assertRaises(InvalidArgument) as caught:
+            m.store_code("search/caller/short.py", content, embeddings=vectors[:1])
+        self.assertIn(f"1 embeddings for {len(chunks)} chunks", str(caught.exception))
+        # Vectors that name their model are checked against the node's.
+        m.store_code("search/caller/named.py", content, embeddings=vectors, model=self.info.vector_model)
+        with self.assertRaises(InvalidArgument) as caught:
+            m.store_code("search/caller/other.py", content, embeddings=vectors, model="text-embedding-3-small")
+        self.assertIn("'text-embedding-3-small'", str(caught.exception))
+        self.assertIn(f"'{self.info.vector_model}'", str(caught.exception))
+        with self.assertRaises(InvalidArgument):
+            m.search_similar(vectors[1], model="text-embedding-3-small")
+        self.assertTrue(m.search_similar(vectors[1], model=self.info.vector_model))
 
     def test_delete_then_not_found(self) -> None:
         m = self.memory

@@ -200,15 +200,19 @@ class Memory:
 
     def store_code(self, path: str, content: Bytes, language: str = "",
                    embeddings: Optional[Iterable[Vector]] = None, embed: bool = False, *,
-                   timeout: Optional[float] = None) -> Stored:
+                   model: Optional[str] = None, timeout: Optional[float] = None) -> Stored:
         """Stores (or replaces) one file, byte for byte.
 
         Not indexed unless ``embed=True`` (the node's built-in embedder) or
         ``embeddings`` is given: one vector of the node's model and dimension
         per chunk of :meth:`chunks` (content), in order. Vectors the path had
         are replaced, or removed when the new content is not indexed.
+        ``model`` names the model of ``embeddings``: a node storing another
+        model's vectors refuses them (InvalidArgument naming both).
         """
         request = self._code_request(path, content, language, embeddings, embed)
+        if model:
+            request.model = model
         reply = self._call(self._stub.StoreCode, request, timeout)
         return Stored(reply.id, reply.lsn)
 
@@ -288,12 +292,13 @@ class Memory:
 
     def store_context(self, session: str, messages: Iterable[Union[str, bytes]],
                       embeddings: Optional[Iterable[Vector]] = None, embed: bool = False, *,
-                      timeout: Optional[float] = None) -> Write:
+                      model: Optional[str] = None, timeout: Optional[float] = None) -> Write:
         """Replaces a session's messages; indexes them with ``embed=True`` (the
-        built-in embedder) or ``embeddings`` (one vector per message)."""
+        built-in embedder) or ``embeddings`` (one vector per message, of
+        ``model`` when given)."""
         indexing, vectors = _indexing(embeddings, embed, f"store_context {session}")
         request = pb.StoreContextRequest(session=session, messages=[_text(m, "a message") for m in messages],
-                                         indexing=indexing, embeddings=vectors)
+                                         indexing=indexing, embeddings=vectors, model=model or "")
         return Write(self._call(self._stub.StoreContext, request, timeout).lsn)
 
     def append_context(self, session: str, message: Union[str, bytes], *,
@@ -328,13 +333,16 @@ class Memory:
     def search_similar(self, vector: Vector, limit: int = 10, owner: Optional[str] = None,
                        path_prefix: Optional[str] = None, language: Optional[str] = None,
                        session: Optional[str] = None, exact: bool = False, *,
-                       timeout: Optional[float] = None) -> List[SearchHit]:
+                       model: Optional[str] = None, timeout: Optional[float] = None) -> List[SearchHit]:
         """The stored chunks and messages nearest to ``vector`` (of the node's
-        model and dimension), best first. ``owner``: None (both), "code" or
-        "sessions"; ``path_prefix``, ``language`` and ``session`` filter;
-        ``exact`` scores every vector at full precision (slower)."""
+        model and dimension; ``model`` names it, checked by the node), best
+        first. ``owner``: None (both), "code" or "sessions"; ``path_prefix``,
+        ``language`` and ``session`` filter; ``exact`` scores every vector at
+        full precision (slower)."""
         request = self._search_request(limit, owner, path_prefix, language, session, exact)
         request.vector.CopyFrom(_vector(vector))
+        if model:
+            request.model = model
         return [SearchHit._from_pb(h) for h in self._call(self._stub.Search, request, timeout).hits]
 
     def search_text(self, text: str, limit: int = 10, owner: Optional[str] = None,
