@@ -181,16 +181,16 @@ Result<IngestSummary> MemoryConnection::IngestCode(const std::function<bool(clie
 Result<CodeRecord> MemoryConnection::GetCode(const std::string& id) {
   v1::GetCodeRequest req;
   req.set_id(id);
-  return impl_->Unary<v1::CodeRecord>(
-      "get code", [&](auto* ctx, auto* r) { return impl_->stub->GetCode(ctx, req, r); },
-      [](v1::CodeRecord& r) -> Result<CodeRecord> {
-        return CodeRecord{r.id(), r.path(), r.language(), std::move(*r.mutable_content()), r.lsn(), r.served_from_ram()};
-      });
+  return GetCode(req);
 }
 
 Result<CodeRecord> MemoryConnection::GetCodeByPath(const std::string& path) {
   v1::GetCodeRequest req;
   req.set_path(path);
+  return GetCode(req);
+}
+
+Result<CodeRecord> MemoryConnection::GetCode(const v1::GetCodeRequest& req) {
   return impl_->Unary<v1::CodeRecord>(
       "get code", [&](auto* ctx, auto* r) { return impl_->stub->GetCode(ctx, req, r); },
       [](v1::CodeRecord& r) -> Result<CodeRecord> {

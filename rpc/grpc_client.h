@@ -22,6 +22,10 @@
 #include "postdevai/records.h"
 #include "postdevai/status.h"
 
+namespace postdevai::memory::v1 {
+class GetCodeRequest;
+}  // namespace postdevai::memory::v1
+
 namespace postdevai::rpc {
 
 struct ConnectionOptions {
@@ -104,6 +108,7 @@ class MemoryConnection {
 
  private:
   explicit MemoryConnection(std::unique_ptr<Impl> impl);
+  Result<CodeRecord> GetCode(const memory::v1::GetCodeRequest& request);
   std::unique_ptr<Impl> impl_;
 };
 
