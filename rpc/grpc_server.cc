@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <unordered_map>
 #include <sstream>
 
 #include <grpcpp/grpcpp.h>
@@ -37,20 +39,135 @@ constexpr std::size_t kIngestBatchFiles = 256;
 // Refusals listed in an ingest reply; later ones are only counted.
 constexpr std::size_t kMaxListedRefusals = 1000;
 
-// Answers a unary call with an engine error (the code by name in the trailer).
-void Fail(CallbackServerContext* ctx, ServerUnaryReactor* reactor, const Status& status) {
-  ctx->AddTrailingMetadata(kErrorTrailer, ErrorCodeName(status.code()));
-  reactor->Finish(ToGrpcStatus(status));
-}
+// What calls hold. gRPC 1.51 enforces max_concurrent_streams only once a
+// client acknowledges the node's SETTINGS, and its memory quota does not
+// count replies waiting for a client that does not read: a peer could make
+// the node work on, and hold, any number of calls. So the node counts the
+// calls of each connection it has not answered yet (at most
+// max_concurrent_streams) and the bytes of requests and replies until gRPC
+// is done with a call (at most memory_mb over all connections), and refuses
+// calls beyond either. Thread-safe.
+class Admission {
+ public:
+  Admission(std::uint32_t calls_per_connection, std::uint64_t bytes)
+      : calls_per_connection_(calls_per_connection), max_bytes_(bytes) {}
+
+  // Admits a call of `peer` (its connection: "ipv4:127.0.0.1:53412") whose
+  // request takes `request_bytes`, or says why not; *abusive: the peer is
+  // past the stream limit it was told (only a client that ignores it gets
+  // there).
+  Status Admit(const std::string& peer, std::uint64_t request_bytes, bool* abusive) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::uint32_t& calls = calls_[peer];
+    *abusive = false;
+    if (calls >= calls_per_connection_) {
+      *abusive = true;
+      return Status::TooLarge("this connection has " + std::to_string(calls) +
+                              " calls in flight, the most the node allows (grpc.max_concurrent_streams = " +
+                              std::to_string(calls_per_connection_) + "); wait for replies before sending more");
+    }
+    if (held_bytes_ + request_bytes > max_bytes_ && held_bytes_ > 0) {
+      if (calls == 0) calls_.erase(peer);
+      return Status::TooLarge("the node holds " + std::to_string(held_bytes_ >> 20) +
+                              " MiB of calls in flight, the most it allows (grpc.memory_mb = " +
+                              std::to_string(max_bytes_ >> 20) + "); retry later");
+    }
+    ++calls;
+    held_bytes_ += request_bytes;
+    return Status::Ok();
+  }
+  // The call of `peer` is answered; its reply of `bytes` is held until
+  // gRPC is done with the call (Release).
+  void Answered(const std::string& peer, std::uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_bytes_ += bytes;
+    auto it = calls_.find(peer);
+    if (it != calls_.end() && --it->second == 0) calls_.erase(it);
+  }
+  void Release(std::uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_bytes_ -= std::min(held_bytes_, bytes);
+  }
+
+ private:
+  const std::uint32_t calls_per_connection_;
+  const std::uint64_t max_bytes_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::uint32_t> calls_;
+  std::uint64_t held_bytes_ = 0;
+};
+
+// One unary call: admitted (or refused) when it arrives, answered exactly
+// once (Succeed or Fail), released when gRPC is done with it.
+class UnaryCall final : public ServerUnaryReactor {
+ public:
+  UnaryCall(CallbackServerContext* ctx, Admission* admission) : ctx_(ctx), admission_(admission) {}
+
+  // Admits the call; false if refused (it is then finished already).
+  bool Admit(const google::protobuf::Message& request) {
+    peer_ = ctx_->peer();
+    // A message in memory and its wire form: about twice its encoded size.
+    held_ = 2 * request.ByteSizeLong();
+    bool abusive = false;
+    Status admitted = admission_->Admit(peer_, held_, &abusive);
+    if (!admitted.ok()) {
+      admission_ = nullptr;
+      // A peer past the stream limit it was told is not reading what it
+      // asked for (a client that honours max_concurrent_streams never gets
+      // here): reset the stream too, rather than queue an answer it will
+      // not read.
+      if (abusive) ctx_->TryCancel();
+      Fail(admitted);
+      return false;
+    }
+    return true;
+  }
+  // Refused before admission (no token): nothing to release.
+  void Deny(const grpc::Status& status) {
+    admission_ = nullptr;
+    Finish(status);
+  }
+  // The engine's error, its code by name in the trailer.
+  void Fail(const Status& status) {
+    Answered(0);
+    ctx_->AddTrailingMetadata(kErrorTrailer, ErrorCodeName(status.code()));
+    Finish(ToGrpcStatus(status));
+  }
+  void Succeed(const google::protobuf::Message& reply) {
+    Answered(2 * reply.ByteSizeLong());
+    Finish(grpc::Status::OK);
+  }
+  void OnDone() override {
+    if (admission_ != nullptr) {
+      if (!answered_) admission_->Answered(peer_, 0);
+      admission_->Release(held_);
+    }
+    delete this;
+  }
+
+ private:
+  void Answered(std::uint64_t reply_bytes) {
+    if (admission_ == nullptr || answered_) return;
+    answered_ = true;
+    admission_->Answered(peer_, reply_bytes);
+    held_ += reply_bytes;
+  }
+
+  CallbackServerContext* ctx_;
+  Admission* admission_;
+  std::string peer_;
+  std::uint64_t held_ = 0;
+  bool answered_ = false;
+};
 
 // A reply for the client core that fills the response with `fill(value)` and
 // finishes the call, or finishes it with the error.
 template <class T, class Fill>
-client::Reply<T> Answer(CallbackServerContext* ctx, ServerUnaryReactor* reactor, Fill fill) {
-  return [ctx, reactor, fill = std::move(fill)](Result<T> outcome) mutable {
-    if (!outcome.ok()) return Fail(ctx, reactor, outcome.status());
+client::Reply<T> Answer(UnaryCall* call, const google::protobuf::Message* out, Fill fill) {
+  return [call, out, fill = std::move(fill)](Result<T> outcome) mutable {
+    if (!outcome.ok()) return call->Fail(outcome.status());
     fill(std::move(*outcome));
-    reactor->Finish(grpc::Status::OK);
+    call->Succeed(*out);
   };
 }
 
@@ -99,8 +216,15 @@ Result<client::CodeFile> CodeFileOf(const v1::StoreCodeRequest& request, const r
 Status CheckNoUnknownFields(const google::protobuf::Message& message) {
   const auto& unknown = message.GetReflection()->GetUnknownFields(message);
   if (unknown.empty()) return Status::Ok();
-  return Status::InvalidArgument(message.GetDescriptor()->full_name() + " carries field number " +
-                                 std::to_string(unknown.field(0).number()) +
+  const int number = unknown.field(0).number();
+  const auto* descriptor = message.GetDescriptor();
+  // A known number parsed as unknown arrived with another wire type.
+  if (const auto* field = descriptor->FindFieldByNumber(number)) {
+    return Status::InvalidArgument(descriptor->full_name() + ": field " + std::to_string(number) + " (" +
+                                   field->name() + ") arrived with the wrong wire type; it is a " +
+                                   field->type_name());
+  }
+  return Status::InvalidArgument(descriptor->full_name() + " carries field number " + std::to_string(number) +
                                  ", which this node does not know (is the client newer than the node?)");
 }
 
@@ -115,20 +239,39 @@ class MemoryService;
 
 // IngestCode: reads files, writes them in batches (reading pauses while a
 // batch is written, so a client can never make the node hold more than one
-// batch and one message), and answers once when the client is done.
-class IngestReactor final : public grpc::ServerReadReactor<v1::StoreCodeRequest> {
+// batch and one message), and answers once when the client is done. Served
+// raw (ByteBuffers) so that a message that does not parse ends the stream
+// with an error naming it: gRPC's typed reader reports it as a clean end of
+// the stream, and the files after it would be dropped without a word.
+class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  IngestReactor(std::shared_ptr<client::MemoryClient> memory, CallbackServerContext* ctx, v1::IngestCodeReply* reply)
-      : memory_(std::move(memory)), ctx_(ctx), reply_(reply) {
-    StartRead(&request_);
+  IngestReactor(std::shared_ptr<client::MemoryClient> memory, CallbackServerContext* ctx, grpc::ByteBuffer* response,
+                Admission* admission)
+      : memory_(std::move(memory)), ctx_(ctx), response_(response), admission_(admission), peer_(ctx->peer()) {
+    bool abusive = false;
+    if (Status admitted = admission_->Admit(peer_, 0, &abusive); !admitted.ok()) {
+      admission_ = nullptr;
+      End(admitted);
+      return;
+    }
+    StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       if (ctx_->IsCancelled()) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "ingest cancelled by the client"));
-      return Flush([this] { Finish(grpc::Status::OK); });
+      return Flush([this] { Answer(); });
     }
-    if (Status s = CheckNoUnknownFields(request_); !s.ok()) return End(s);
+    ++messages_;
+    grpc::Status parsed = grpc::SerializationTraits<v1::StoreCodeRequest>::Deserialize(&buffer_, &request_);
+    if (!parsed.ok()) {
+      return Flush([this] {
+        End(Status::InvalidArgument("ingest: message " + std::to_string(messages_) +
+                                    " of the stream is not a StoreCodeRequest (it does not parse); the files before "
+                                    "it are stored, none after it"));
+      });
+    }
+    if (Status s = CheckNoUnknownFields(request_); !s.ok()) return Flush([this, s] { End(s); });
     auto file = CodeFileOf(request_, memory_->info());
     if (!file.ok()) {
       Refuse(request_.path(), file.status());
@@ -138,22 +281,31 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::StoreCodeRequest>
       batch_.push_back(std::move(*file));
     }
     if (batch_bytes_ >= kIngestBatchBytes || batch_.size() >= kIngestBatchFiles) {
-      Flush([this] { StartRead(&request_); });
+      Flush([this] { StartRead(&buffer_); });
     } else {
-      StartRead(&request_);
+      StartRead(&buffer_);
     }
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (admission_ != nullptr) admission_->Answered(peer_, 0);
+    delete this;
+  }
 
  private:
   // A file the node will not store: listed in the reply, the stream goes on.
   void Refuse(const std::string& path, const Status& why) {
-    if (reply_->refused_size() < static_cast<int>(kMaxListedRefusals)) {
-      auto* r = reply_->add_refused();
+    if (reply_.refused_size() < static_cast<int>(kMaxListedRefusals)) {
+      auto* r = reply_.add_refused();
       r->set_path(path.substr(0, records::kMaxKeyBytes));
       r->set_reason(why.message().substr(0, 512));
     }
+  }
+
+  void Answer() {
+    bool own = false;
+    grpc::Status serialized = grpc::SerializationTraits<v1::IngestCodeReply>::Serialize(reply_, response_, &own);
+    Finish(serialized);
   }
 
   void End(const Status& s) {
@@ -200,58 +352,63 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::StoreCodeRequest>
   }
 
   void Count(const std::vector<client::CodeFile>& files, std::uint64_t lsn) {
-    reply_->set_batches(reply_->batches() + 1);
-    reply_->set_last_lsn(lsn);
+    reply_.set_batches(reply_.batches() + 1);
+    reply_.set_last_lsn(lsn);
     for (const auto& f : files) {
-      reply_->set_files(reply_->files() + 1);
-      reply_->set_bytes(reply_->bytes() + f.content.size());
+      reply_.set_files(reply_.files() + 1);
+      reply_.set_bytes(reply_.bytes() + f.content.size());
     }
   }
 
   std::shared_ptr<client::MemoryClient> memory_;
   CallbackServerContext* ctx_;
-  v1::IngestCodeReply* reply_;
+  grpc::ByteBuffer* response_;
+  Admission* admission_;
+  std::string peer_;
+  grpc::ByteBuffer buffer_;
   v1::StoreCodeRequest request_;
+  v1::IngestCodeReply reply_;
   std::vector<client::CodeFile> batch_;
   std::size_t batch_bytes_ = 0;
+  std::uint64_t messages_ = 0;
 };
 
-class MemoryService final : public v1::Memory::CallbackService {
+class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<v1::Memory::CallbackService> {
  public:
   MemoryService(std::shared_ptr<client::MemoryClient> memory, std::string token, DiagnoseFunction diagnose,
-                std::uint64_t max_message_bytes)
-      : memory_(std::move(memory)),
+                std::uint64_t max_message_bytes, const GrpcConfig& limits)
+      : admission_(limits.max_concurrent_streams, static_cast<std::uint64_t>(limits.memory_mb) << 20),
+        memory_(std::move(memory)),
         expected_authorization_(token.empty() ? std::string() : "Bearer " + token),
         diagnose_(std::move(diagnose)),
         max_message_bytes_(max_message_bytes) {}
 
   ServerUnaryReactor* StoreCode(CallbackServerContext* ctx, const v1::StoreCodeRequest* req,
                                 v1::StoreCodeReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       auto file = CodeFileOf(*req, memory_->info());
-      if (!file.ok()) return Fail(ctx, r, file.status());
-      memory_->StoreCode(std::move(*file), Answer<client::Stored>(ctx, r, [out](client::Stored s) {
+      if (!file.ok()) return r->Fail(file.status());
+      memory_->StoreCode(std::move(*file), Answer<client::Stored>(r, out, [out](client::Stored s) {
                            out->set_id(std::move(s.id));
                            out->set_lsn(s.lsn);
                          }));
     });
   }
 
-  grpc::ServerReadReactor<v1::StoreCodeRequest>* IngestCode(CallbackServerContext* ctx,
-                                                            v1::IngestCodeReply* out) override {
+  grpc::ServerReadReactor<grpc::ByteBuffer>* IngestCode(CallbackServerContext* ctx, grpc::ByteBuffer* out) override {
     if (!Authorized(ctx)) {
-      struct Refused final : grpc::ServerReadReactor<v1::StoreCodeRequest> {
+      struct Refused final : grpc::ServerReadReactor<grpc::ByteBuffer> {
         explicit Refused(grpc::Status s) { Finish(std::move(s)); }
         void OnDone() override { delete this; }
       };
       return new Refused(Unauthenticated());
     }
-    return new IngestReactor(memory_, ctx, out);
+    return new IngestReactor(memory_, ctx, out, &admission_);
   }
 
   ServerUnaryReactor* ChunkCode(CallbackServerContext* ctx, const v1::ChunkCodeRequest* req,
                                 v1::ChunkCodeReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       std::uint32_t line = 1;
       for (std::string_view chunk : records::SplitIntoChunks(req->content())) {
         auto* c = out->add_chunks();
@@ -262,13 +419,13 @@ class MemoryService final : public v1::Memory::CallbackService {
         c->set_last_line(line + newlines - (ends_line && newlines > 0 ? 1 : 0));
         line += newlines;
       }
-      r->Finish(grpc::Status::OK);
+      r->Succeed(*out);
     });
   }
 
   ServerUnaryReactor* GetCode(CallbackServerContext* ctx, const v1::GetCodeRequest* req, v1::CodeRecord* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      auto fill = Answer<CodeRecord>(ctx, r, [out](CodeRecord c) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      auto fill = Answer<CodeRecord>(r, out, [out](CodeRecord c) {
         out->set_id(std::move(c.id));
         out->set_path(std::move(c.path));
         out->set_language(std::move(c.language));
@@ -279,39 +436,39 @@ class MemoryService final : public v1::Memory::CallbackService {
       switch (req->key_case()) {
         case v1::GetCodeRequest::kId: return memory_->GetCode(req->id(), std::move(fill));
         case v1::GetCodeRequest::kPath: return memory_->GetCodeByPath(req->path(), std::move(fill));
-        default: return Fail(ctx, r, Status::InvalidArgument("get code needs an id or a path"));
+        default: return r->Fail(Status::InvalidArgument("get code needs an id or a path"));
       }
     });
   }
 
   ServerUnaryReactor* DeleteCode(CallbackServerContext* ctx, const v1::DeleteCodeRequest* req,
                                  v1::WriteReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->DeleteCode(req->path(), Answer<std::uint64_t>(ctx, r, [out](std::uint64_t lsn) { out->set_lsn(lsn); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->DeleteCode(req->path(), Answer<std::uint64_t>(r, out, [out](std::uint64_t lsn) { out->set_lsn(lsn); }));
     });
   }
 
   ServerUnaryReactor* StoreContext(CallbackServerContext* ctx, const v1::StoreContextRequest* req,
                                    v1::WriteReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       if (Status s = CheckIndexing(req->indexing(), req->embeddings_size(), "store context " + req->session()); !s.ok()) {
-        return Fail(ctx, r, s);
+        return r->Fail(s);
       }
       if (Status s = CheckModel(req->model(), memory_->info(), "store context " + req->session()); !s.ok()) {
-        return Fail(ctx, r, s);
+        return r->Fail(s);
       }
       std::vector<std::string> messages(req->messages().begin(), req->messages().end());
       memory_->StoreContext(req->session(), std::move(messages), VectorsOf(req->embeddings()),
                             req->indexing() == v1::BUILTIN_EMBEDDER,
-                            Answer<client::Stored>(ctx, r, [out](client::Stored s) { out->set_lsn(s.lsn); }));
+                            Answer<client::Stored>(r, out, [out](client::Stored s) { out->set_lsn(s.lsn); }));
     });
   }
 
   ServerUnaryReactor* AppendContext(CallbackServerContext* ctx, const v1::AppendContextRequest* req,
                                     v1::AppendContextReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       memory_->AppendContext(req->session(), req->message(),
-                             Answer<records::append_result>(ctx, r, [out](records::append_result a) {
+                             Answer<records::append_result>(r, out, [out](records::append_result a) {
                                out->set_lsn(a.lsn);
                                out->set_messages(a.messages);
                              }));
@@ -320,8 +477,8 @@ class MemoryService final : public v1::Memory::CallbackService {
 
   ServerUnaryReactor* GetContext(CallbackServerContext* ctx, const v1::GetContextRequest* req,
                                  v1::SessionContext* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->GetContext(req->session(), Answer<client::SessionContext>(ctx, r, [out, session = req->session()](
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->GetContext(req->session(), Answer<client::SessionContext>(r, out, [out, session = req->session()](
                                                                                      client::SessionContext c) {
                             out->set_session(session);
                             for (auto& m : c.messages) out->add_messages(std::move(m));
@@ -333,16 +490,16 @@ class MemoryService final : public v1::Memory::CallbackService {
 
   ServerUnaryReactor* PutMetadata(CallbackServerContext* ctx, const v1::PutMetadataRequest* req,
                                   v1::WriteReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       memory_->PutMetadata(req->key(), req->value(),
-                           Answer<std::uint64_t>(ctx, r, [out](std::uint64_t lsn) { out->set_lsn(lsn); }));
+                           Answer<std::uint64_t>(r, out, [out](std::uint64_t lsn) { out->set_lsn(lsn); }));
     });
   }
 
   ServerUnaryReactor* GetMetadata(CallbackServerContext* ctx, const v1::GetMetadataRequest* req,
                                   v1::MetadataValue* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->GetMetadata(req->key(), Answer<records::read_result>(ctx, r, [out](records::read_result v) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->GetMetadata(req->key(), Answer<records::read_result>(r, out, [out](records::read_result v) {
                              out->set_value(std::move(v.value));
                              out->set_lsn(v.lsn);
                              out->set_served_from_ram(v.served_from == records::tier::ram);
@@ -352,82 +509,80 @@ class MemoryService final : public v1::Memory::CallbackService {
 
   ServerUnaryReactor* DeleteMetadata(CallbackServerContext* ctx, const v1::DeleteMetadataRequest* req,
                                      v1::DeleteMetadataReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->DeleteMetadata(req->key(), Answer<std::uint64_t>(ctx, r, [out](std::uint64_t lsn) { out->set_lsn(lsn); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->DeleteMetadata(req->key(), Answer<std::uint64_t>(r, out, [out](std::uint64_t lsn) { out->set_lsn(lsn); }));
     });
   }
 
   ServerUnaryReactor* Search(CallbackServerContext* ctx, const v1::SearchRequest* req, v1::SearchReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       const std::size_t limit = req->limit() == 0 ? 10 : req->limit();
-      auto fill = Answer<std::vector<SearchHit>>(ctx, r, [out](std::vector<SearchHit> hits) {
+      auto fill = Answer<std::vector<SearchHit>>(r, out, [out](std::vector<SearchHit> hits) {
         for (const auto& h : hits) ToProto(h, out->add_hits());
       });
       switch (req->query_case()) {
         case v1::SearchRequest::kVector: {
-          if (Status s = CheckModel(req->model(), memory_->info(), "search"); !s.ok()) return Fail(ctx, r, s);
+          if (Status s = CheckModel(req->model(), memory_->info(), "search"); !s.ok()) return r->Fail(s);
           std::vector<float> query(req->vector().values().begin(), req->vector().values().end());
           return memory_->SearchSimilar(std::move(query), limit, FilterOf(*req), std::move(fill));
         }
         case v1::SearchRequest::kText:
           return memory_->SearchText(req->text(), limit, FilterOf(*req), std::move(fill));
         default:
-          return Fail(ctx, r, Status::InvalidArgument("search needs a vector or a text"));
+          return r->Fail(Status::InvalidArgument("search needs a vector or a text"));
       }
     });
   }
 
   ServerUnaryReactor* Info(CallbackServerContext* ctx, const v1::InfoRequest* req, v1::InfoReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       const auto& info = memory_->info();
       out->set_vector_model(info.vector_model);
       out->set_vector_dimension(info.vector_dimension);
       out->set_max_value_bytes(info.max_value_bytes);
       out->set_max_message_bytes(max_message_bytes_);
       out->set_version(POSTDEVAI_VERSION);
-      r->Finish(grpc::Status::OK);
+      r->Succeed(*out);
     });
   }
 
   ServerUnaryReactor* Stats(CallbackServerContext* ctx, const v1::StatsRequest* req, v1::StatsReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->Stats(Answer<records::memory_report>(ctx, r, [out](records::memory_report m) { ToProto(m, out); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->Stats(Answer<records::memory_report>(r, out, [out](records::memory_report m) { ToProto(m, out); }));
     });
   }
 
   ServerUnaryReactor* Breakdown(CallbackServerContext* ctx, const v1::BreakdownRequest* req,
                                 v1::BreakdownReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->Breakdown(Answer<std::vector<records::store_kind_report>>(
-          ctx, r, [out](std::vector<records::store_kind_report> k) { ToProto(k, out); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->Breakdown(Answer<std::vector<records::store_kind_report>>(r, out, [out](std::vector<records::store_kind_report> k) { ToProto(k, out); }));
     });
   }
 
   ServerUnaryReactor* Evict(CallbackServerContext* ctx, const v1::EvictRequest* req, v1::EvictReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
       memory_->Evict(req->older_than_seconds(), req->dry_run(),
-                     Answer<std::vector<records::eviction_result>>(
-                         ctx, r, [out](std::vector<records::eviction_result> e) { ToProto(e, out); }));
+                     Answer<std::vector<records::eviction_result>>(r, out, [out](std::vector<records::eviction_result> e) { ToProto(e, out); }));
     });
   }
 
   ServerUnaryReactor* Sync(CallbackServerContext* ctx, const v1::SyncRequest* req, v1::SyncReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->Sync(Answer<std::uint64_t>(ctx, r, [out](std::uint64_t lsn) { out->set_checkpoint_lsn(lsn); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->Sync(Answer<std::uint64_t>(r, out, [out](std::uint64_t lsn) { out->set_checkpoint_lsn(lsn); }));
     });
   }
 
   ServerUnaryReactor* Compact(CallbackServerContext* ctx, const v1::CompactRequest* req, v1::CompactReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      memory_->Compact(Answer<std::uint64_t>(ctx, r, [out](std::uint64_t bytes) { out->set_disk_bytes(bytes); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->Compact(Answer<std::uint64_t>(r, out, [out](std::uint64_t bytes) { out->set_disk_bytes(bytes); }));
     });
   }
 
   ServerUnaryReactor* Diagnose(CallbackServerContext* ctx, const v1::DiagnoseRequest* req,
                                v1::DiagnoseReply* out) override {
-    return Serve(ctx, *req, [&](ServerUnaryReactor* r) {
-      if (!diagnose_) return Fail(ctx, r, Status::Unavailable("this node cannot diagnose itself"));
-      diagnose_(Answer<std::vector<records::finding>>(ctx, r, [out](std::vector<records::finding> f) { ToProto(f, out); }));
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      if (!diagnose_) return r->Fail(Status::Unavailable("this node cannot diagnose itself"));
+      diagnose_(Answer<std::vector<records::finding>>(r, out, [out](std::vector<records::finding> f) { ToProto(f, out); }));
     });
   }
 
@@ -446,21 +601,24 @@ class MemoryService final : public v1::Memory::CallbackService {
                         "the token of the node's node.token_file");
   }
 
-  // Admits the call (token, fields), then runs body(reactor), which must
-  // finish the reactor exactly once (now or from the engine's reply).
+  // Admits the call (token, limits, fields), then runs body(call), which
+  // must answer the call exactly once (now or from the engine's reply).
   template <class Body>
   ServerUnaryReactor* Serve(CallbackServerContext* ctx, const google::protobuf::Message& request, Body body) {
-    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    auto* call = new UnaryCall(ctx, &admission_);
     if (!Authorized(ctx)) {
-      reactor->Finish(Unauthenticated());
+      call->Deny(Unauthenticated());
+    } else if (!call->Admit(request)) {
+      // refused and answered
     } else if (Status s = CheckNoUnknownFields(request); !s.ok()) {
-      Fail(ctx, reactor, s);
+      call->Fail(s);
     } else {
-      body(reactor);
+      body(call);
     }
-    return reactor;
+    return call;
   }
 
+  Admission admission_;
   std::shared_ptr<client::MemoryClient> memory_;
   std::string expected_authorization_;
   DiagnoseFunction diagnose_;
@@ -546,7 +704,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::Me
   }
 
   const std::uint64_t max_message = static_cast<std::uint64_t>(limits.max_message_mb) << 20;
-  impl->service = std::make_unique<MemoryService>(std::move(memory), std::move(token), std::move(diagnose), max_message);
+  impl->service = std::make_unique<MemoryService>(std::move(memory), std::move(token), std::move(diagnose), max_message, limits);
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(where, credentials, &bound_port);
@@ -559,6 +717,10 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::Me
                              static_cast<int>(limits.handshake_timeout_seconds * 1000));
   // Metadata (headers) a peer may send: small; the default is 8 KiB too.
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
+  // A peer that stops answering pings (gone, or not reading) is dropped
+  // within keepalive time + timeout, and what its calls held is freed.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
   grpc::ResourceQuota quota("postdevai-grpc");
   quota.Resize(static_cast<std::size_t>(limits.memory_mb) << 20);
   builder.SetResourceQuota(quota);

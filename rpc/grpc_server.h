@@ -10,11 +10,15 @@
 // call must carry "authorization: Bearer TOKEN" (UNAUTHENTICATED otherwise);
 // the file must be the node user's and not readable by others.
 //
-// Limits ([grpc]): message size, calls in flight per connection, memory all
-// connections may hold (gRPC's resource quota: under pressure it refuses
-// new calls and closes idle connections), idle and handshake timeouts, and
-// a deadline per call (a client's shorter deadline wins). gRPC 1.51 has no
-// cap on the number of connections: the memory quota bounds what they hold.
+// Limits ([grpc]): message size; calls in flight per connection
+// (max_concurrent_streams, counted by the node itself: gRPC 1.51 enforces it
+// only for clients that acknowledge its SETTINGS); bytes of requests and
+// replies held by calls in flight over all connections (memory_mb, also
+// gRPC's resource quota); idle and handshake timeouts; keepalive pings that
+// drop a peer that stops answering; and a deadline per call (a client's
+// shorter deadline wins). Calls beyond a limit get RESOURCE_EXHAUSTED naming
+// it. gRPC 1.51 has no cap on the number of connections: these limits bound
+// what they can make the node hold.
 //
 // Thread-safety: Start, port and Shutdown from one thread; calls are served
 // on gRPC's threads and answered from the engine's.
