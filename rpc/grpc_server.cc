@@ -77,13 +77,18 @@ class Admission {
     return Status::Ok();
   }
   // The call of `peer` is answered; its reply of `bytes` is held until
-  // gRPC is done with the call (Release).
-  void Answered(const std::string& peer, std::uint64_t bytes) {
+  // gRPC is done with the call (Release). False, and nothing held, when the
+  // reply would take the node past memory_mb: the call is answered with an
+  // error instead (no reply size is known before the engine answers).
+  bool Answered(const std::string& peer, std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
-    held_bytes_ += bytes;
     auto it = calls_.find(peer);
     if (it != calls_.end() && --it->second == 0) calls_.erase(it);
+    if (bytes > 0 && held_bytes_ + bytes > max_bytes_ && held_bytes_ > 0) return false;
+    held_bytes_ += bytes;
+    return true;
   }
+  std::uint64_t max_bytes() const { return max_bytes_; }
   void Release(std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     held_bytes_ -= std::min(held_bytes_, bytes);
@@ -134,7 +139,12 @@ class UnaryCall final : public ServerUnaryReactor {
     Finish(ToGrpcStatus(status));
   }
   void Succeed(const google::protobuf::Message& reply) {
-    Answered(2 * reply.ByteSizeLong());
+    const std::uint64_t bytes = 2 * reply.ByteSizeLong();
+    if (!Answered(bytes)) {
+      return Fail(Status::TooLarge("the node holds the most replies it allows (grpc.memory_mb = " +
+                                   std::to_string(admission_->max_bytes() >> 20) + ") for clients that have not read "
+                                   "them; retry later"));
+    }
     Finish(grpc::Status::OK);
   }
   void OnDone() override {
@@ -146,11 +156,13 @@ class UnaryCall final : public ServerUnaryReactor {
   }
 
  private:
-  void Answered(std::uint64_t reply_bytes) {
-    if (admission_ == nullptr || answered_) return;
+  // Counts the call answered; false if its reply does not fit (see Admission).
+  bool Answered(std::uint64_t reply_bytes) {
+    if (admission_ == nullptr || answered_) return true;
     answered_ = true;
-    admission_->Answered(peer_, reply_bytes);
+    if (!admission_->Answered(peer_, reply_bytes)) return false;
     held_ += reply_bytes;
+    return true;
   }
 
   CallbackServerContext* ctx_;
