@@ -1,16 +1,12 @@
 #include "rpc/grpc_server.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <mutex>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
@@ -36,7 +32,8 @@ using grpc::ServerUnaryReactor;
 // smallest segment a node may use (1 MiB).
 constexpr std::size_t kIngestBatchBytes = 512u << 10;
 constexpr std::size_t kIngestBatchFiles = 256;
-// Refusals listed in an ingest reply; later ones are only counted.
+// Refusals listed in an ingest reply (it stays small); later ones are left
+// out of the list, and the reply's file count still tells what was stored.
 constexpr std::size_t kMaxListedRefusals = 1000;
 
 // What calls hold. gRPC 1.51 enforces max_concurrent_streams only once a
