@@ -1,6 +1,6 @@
 // Parsing what a user types on postdevai-cli's command line: durations,
-// HOST:PORT, counts, and the options of one command. Free of CAF so that it
-// compiles fast; every error names the argument it is about.
+// HOST:PORT, counts, and the options of one command. Free of I/O so that
+// tests check it directly; every error names the argument it is about.
 #pragma once
 
 #include <cstdint>

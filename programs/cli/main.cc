@@ -110,10 +110,9 @@ const std::vector<CommandSpec>& Commands() {
        MemoryCompact},
       {{"diagnose", "memory"},
        "check RAM disk, budgets, hit rate, sync lag, WAL, compression, file health",
-       "Looks at the node's reports (and, when the node runs on this machine, at its\n"
-       "files) and prints one finding per check: ok, warning, critical or unknown,\n"
-       "with what to do. Pass --config with the node's config file for the checks\n"
-       "that need its settings (sync interval, WAL and data paths, entry limits).",
+       "Asks the node to diagnose itself (its reports, its config and its files: RAM\n"
+       "disk, WAL storage, free space) and prints one finding per check: ok,\n"
+       "warning, critical or unknown, with what to do.",
        {},
        {},
        DiagnoseMemory},
@@ -495,8 +494,8 @@ Result<NodeClient*> CommandContext::Node() {
   }
   options.timeout = std::chrono::seconds(options_.timeout_seconds);
   if (options_.verbose) options.log = [this](const std::string& line) { Log(line); };
-  // CAF's remote_actor blocks until TCP connects or fails, and a host that
-  // drops packets holds it for the kernel's SYN retries (about two minutes).
+  // The first call (Info) waits until the node answers or its deadline
+  // passes, and a host that drops packets holds it for the whole --timeout.
   // A watchdog bounds that wait and exits with the one-line reason.
   std::mutex mu;
   std::condition_variable cv;

@@ -207,8 +207,8 @@ class CursesSession {
       End();
       return Status::InvalidArgument("TERM=" + term_name + " cannot position the cursor: top needs a full-screen terminal");
     }
-    // Anything written to stderr while curses owns the screen (CAF's own
-    // warnings, -v logging) would scribble over it; send it nowhere until
+    // Anything written to stderr while curses owns the screen (gRPC's own
+    // lines, -v logging) would scribble over it; send it nowhere until
     // endwin. Only when stderr is a terminal: a redirected stderr is safe.
     if (::isatty(STDERR_FILENO)) {
       saved_stderr_ = ::dup(STDERR_FILENO);

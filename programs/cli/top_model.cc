@@ -318,7 +318,7 @@ std::string WallClock(std::time_t t) {
   return buf;
 }
 
-// Error messages may be long and (from CAF) carry control characters.
+// Error messages may be long and (from gRPC) carry control characters.
 std::string Sanitize(std::string s) {
   for (char& c : s) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
@@ -562,7 +562,7 @@ void LayoutDashboard(Frame& f, const DashboardModel& m, Clock::time_point now, c
   // Connection state, on the lines above the keys.
   {
     const int status_row = f.rows() - 4;
-    // A reason over two lines: connect errors name the address and CAF's
+    // A reason over two lines: connect errors name the address and gRPC's
     // error, which rarely fit in one.
     auto reason = [&](Tone tone) {
       const std::string error = Sanitize(m.error());

@@ -46,9 +46,9 @@ inline constexpr double kHistorySeconds = 60;
 inline constexpr double kBreakdownEverySeconds = 10;
 inline constexpr double kBreakdownMaxDutyCycle = 0.05;
 // How long one request may take in top (unless --timeout is shorter): a
-// stats report takes milliseconds, and CAF 0.17 silently drops requests to
-// a node whose connection died, so without a short limit a dead node would
-// freeze the figures for the whole default --timeout (120 s).
+// stats report takes milliseconds, and a node behind a dead connection may
+// not answer at all, so without a short limit it would freeze the figures
+// for the whole default --timeout (120 s).
 inline constexpr std::uint64_t kRequestTimeoutSeconds = 10;
 
 // --interval: seconds from 0.1 to 3600, with an optional "s" ("1", "0.5",
