@@ -135,8 +135,8 @@ void CheckRamDisk(const HybridMemoryConfig& config, const records::memory_report
            "set [hybrid_memory] ramlake_path to a directory on tmpfs (e.g. /dev/shm/postdevai/ramlake) and restart "
            "the node; LevelDB keeps the data, the RAM-Lake is rebuilt from it");
   } else if (any_unknown || by_fs.empty()) {
-    d->Add("ram_disk", Severity::kUnknown, "the partition files the node reports are not visible from here",
-           "run postdevai-cli diagnose memory as a user who can read the node's RAM-Lake directory");
+    d->Add("ram_disk", Severity::kUnknown, "the node cannot inspect the file systems of its partition files",
+           "check the permissions of the RAM-Lake directory (ramlake_path) for the node's user");
   } else {
     d->Add("ram_disk", Severity::kOk, "RAM-Lake partition files are on a RAM disk (" + where + ")");
   }
@@ -352,7 +352,7 @@ void CheckPartitionHealth(const records::memory_report& stats, Diagnosis* d) {
         if (p.restarts == 0) d->Add("partition_health", Severity::kOk, Name(p.kind) + " partition file " + p.file + " is in place");
       } else if (ec && ec != std::errc::no_such_file_or_directory) {
         d->Add("partition_health", Severity::kUnknown, Name(p.kind) + " partition file " + p.file + ": " + ec.message(),
-               "run diagnose as a user who can read the node's RAM-Lake directory");
+               "check the permissions of the RAM-Lake directory (ramlake_path) for the node's user");
       } else {
         d->Add("partition_health", Severity::kCritical,
                Name(p.kind) + " partition file " + p.file + " is missing (deleted, or its RAM disk was unmounted)",

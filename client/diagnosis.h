@@ -21,7 +21,7 @@ std::vector<records::finding> DiagnoseNode(const records::memory_report& stats,
                                            const HybridMemoryConfig& config);
 
 // Asks `memory` for its reports, then answers `done` with the findings.
-// `memory` must outlive the call.
+// `memory` must live until `done` has run.
 void DiagnoseNode(MemoryClient& memory, HybridMemoryConfig config, Reply<std::vector<records::finding>> done);
 
 }  // namespace postdevai::client

@@ -416,7 +416,18 @@ void CheckTls(const HybridMemoryConfig& config, ProblemLog* errors) {
                 "configured: set node.certificate, node.key (and node.ca_file for mutual TLS), or "
                 "node.insecure = true to accept plaintext");
   }
+  // Off loopback, TLS proves the node to its clients; something must prove
+  // the clients to the node too: their certificates or the token.
+  if (!set.empty() && !IsLoopback(node.address) && !node.insecure && node.ca_file.empty() && node.token_file.empty()) {
+    errors->Add("node.address", Quoted(node.address) + " is reachable from other machines, and with neither " +
+                                    "node.ca_file (mutual TLS) nor node.token_file anyone who reaches it may read and " +
+                                    "write: set one, or node.insecure = true to accept that");
+  }
   const CafEndpointConfig& caf = config.caf;
+  if (caf.enabled && caf.insecure && node.ca_file.empty() && !node.token_file.empty()) {
+    errors->Add("caf.insecure", "node.token_file guards the gRPC API, but a plaintext CAF endpoint takes no token: "
+                                "any local user would bypass it; serve the CAF endpoint with mutual TLS instead");
+  }
   if (caf.enabled && node.ca_file.empty()) {
     if (!IsLoopback(node.address)) {
       errors->Add("caf.enabled", "the CAF endpoint on " + Quoted(node.address) +

@@ -4,8 +4,10 @@ namespace postdevai::rpc {
 
 namespace {
 
+// A kind this client does not know (a newer node) stays unknown: shown as
+// "kind 255", never counted as another kind.
 DataKind KindNamed(const std::string& name) {
-  return DataKindFromName(name).value_or(DataKind::kMetadata);
+  return DataKindFromName(name).value_or(static_cast<DataKind>(255));
 }
 
 void ToProto(const records::latency_histogram& in, v1::LatencyHistogram* out) {

@@ -149,6 +149,9 @@ Result<std::unique_ptr<MemoryConnection>> MemoryConnection::Connect(const Connec
 }
 
 Result<client::Stored> MemoryConnection::StoreCode(const client::CodeFile& file) {
+  if (file.builtin_embedder && !file.chunk_embeddings.empty()) {
+    return Status::InvalidArgument("store code " + file.path + ": embeddings given and the built-in embedder asked for; choose one");
+  }
   v1::StoreCodeRequest req;
   FillStoreCode(file, &req);
   return impl_->Unary<v1::StoreCodeReply>(
@@ -209,6 +212,9 @@ Result<std::uint64_t> MemoryConnection::DeleteCode(const std::string& path) {
 Result<std::uint64_t> MemoryConnection::StoreContext(const std::string& session, const std::vector<std::string>& messages,
                                                      const std::vector<std::vector<float>>& embeddings,
                                                      bool builtin_embedder) {
+  if (builtin_embedder && !embeddings.empty()) {
+    return Status::InvalidArgument("store context " + session + ": embeddings given and the built-in embedder asked for; choose one");
+  }
   v1::StoreContextRequest req;
   req.set_session(session);
   for (const auto& m : messages) req.add_messages(m);

@@ -11,7 +11,7 @@
 namespace postdevai::rpc {
 
 Result<std::string> ReadTokenFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return Status::InvalidArgument("cannot open the token file " + path + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -39,7 +39,16 @@ Result<std::string> ReadTokenFile(const std::string& path) {
   const auto first = text.find_first_not_of(" \t\r");
   const auto last = text.find_last_not_of(" \t\r");
   if (first == std::string::npos) return Status::InvalidArgument("the token file " + path + " is empty");
-  return text.substr(first, last - first + 1);
+  std::string token = text.substr(first, last - first + 1);
+  // It travels as an HTTP/2 header value: printable ASCII only.
+  for (unsigned char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return Status::InvalidArgument("the token file " + path + " holds a byte (0x" +
+                                     [c] { char b[3]; std::snprintf(b, sizeof b, "%02x", c); return std::string(b); }() +
+                                     ") that is not printable ASCII without spaces; a token is sent as an HTTP header");
+    }
+  }
+  return token;
 }
 
 }  // namespace postdevai::rpc

@@ -297,7 +297,16 @@ TEST_CASE("node security, ports and replication are checked together", "[config]
   CHECK(ParseOk("[node]\nport = 9000\n[metrics]\nport = 9000\nenabled = false\n").metrics.port == 9000);
 
   // TLS for the gRPC API: certificate + key (TLS), + ca_file (mutual TLS); a CA alone is a mistake.
-  CHECK(ParseOk("[node]\ncertificate = \"/n.crt\"\nkey = \"/n.key\"\naddress = \"0.0.0.0\"\n").node.key == "/n.key");
+  CHECK(ParseOk("[node]\ncertificate = \"/n.crt\"\nkey = \"/n.key\"\n").node.key == "/n.key");
+  // Off loopback, TLS alone proves only the node: clients must prove
+  // themselves too (mutual TLS or the token), unless insecure says otherwise.
+  CHECK_THAT(ParseErrors("[node]\ncertificate = \"/n.crt\"\nkey = \"/n.key\"\naddress = \"0.0.0.0\"\n")[0],
+             Contains("with neither node.ca_file (mutual TLS) nor node.token_file anyone who reaches it may read"));
+  CHECK(ParseOk("[node]\ncertificate = \"/n.crt\"\nkey = \"/n.key\"\naddress = \"0.0.0.0\"\ntoken_file = \"/t\"\n")
+            .node.token_file == "/t");
+  // A token would be bypassed through a plaintext CAF endpoint.
+  CHECK_THAT(ParseErrors("[node]\ntoken_file = \"/t\"\n[caf]\nenabled = true\ninsecure = true\n")[0],
+             Contains("caf.insecure: node.token_file guards the gRPC API"));
   CHECK_THAT(ParseErrors("[node]\nca_file = \"/ca.crt\"\n")[0],
              Contains("TLS needs certificate and key together"));
 

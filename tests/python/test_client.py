@@ -397,6 +397,21 @@ class TokenFileModeTest(unittest.TestCase):
                 node.cleanup()
             self.assertFalse(node.ram.exists())
 
+    def test_token_that_cannot_travel_as_a_header_stops_the_node(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="postdevai-py-bytes-") as d:
+            token_file = Path(d) / "token"
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, "s\u00e9cret\n".encode())  # é: not an HTTP/2 header byte
+            os.close(fd)
+            node = NodeProcess(node_section=f"token_file = \"{token_file}\"", name="bytes")
+            try:
+                with self.assertRaises(NodeFailed) as caught:
+                    node.start()
+                self.assertIn(str(token_file), caught.exception.log)
+                self.assertIn("not printable ASCII", caught.exception.log)
+            finally:
+                node.cleanup()
+
 
 def openssl(directory: Path, *args: str) -> None:
     result = subprocess.run(["openssl", *args], cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
