@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<postdevai::MetricsExporter> metrics;
   if (config.metrics.enabled) {
-    auto started = postdevai::MetricsExporter::Start(system, (*engine)->local(), config.metrics);
+    auto started = postdevai::MetricsExporter::Start(system, (*engine)->local(), config.metrics,
+                                                     [server = grpc->get()] { return server->counters(); });
     if (!started.ok()) {
       (*grpc)->Shutdown(std::chrono::seconds(0));
       (void)(*engine)->Stop();

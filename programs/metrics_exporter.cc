@@ -52,7 +52,12 @@ struct MetricsExporter::Metrics {
         wal_segments(BuildGauge().Name("wal_segments").Help("Live WAL segment files (the backlog before a checkpoint)").Register(r).Add({})),
         checkpoint_lsn(BuildGauge().Name("checkpoint_lsn").Help("LSN of the last checkpoint").Register(r).Add({})),
         durable_lsn(BuildGauge().Name("durable_lsn").Help("Highest durable LSN").Register(r).Add({})),
-        latency(BuildHistogram().Name("postdevai_request_duration_seconds").Help("Controller request latency").Register(r)) {}
+        latency(BuildHistogram().Name("postdevai_request_duration_seconds").Help("Controller request latency").Register(r)),
+        grpc_calls(BuildCounter().Name("postdevai_grpc_calls_total").Help("Calls that reached the gRPC API").Register(r).Add({})),
+        grpc_errors(BuildCounter().Name("postdevai_grpc_errors_total").Help("gRPC calls answered with an error (refusals included)").Register(r).Add({})),
+        grpc_refused(BuildCounter().Name("postdevai_grpc_refused_total").Help("gRPC calls refused, by reason").Register(r)),
+        grpc_in_flight(BuildGauge().Name("postdevai_grpc_calls_in_flight").Help("gRPC calls not answered yet").Register(r).Add({})),
+        grpc_held(BuildGauge().Name("postdevai_grpc_held_bytes").Help("Bytes of gRPC requests and replies held (limit: grpc.memory_mb)").Register(r).Add({})) {}
 
   prometheus::Family<prometheus::Gauge>& usage;
   prometheus::Family<prometheus::Gauge>& budget;
@@ -79,6 +84,11 @@ struct MetricsExporter::Metrics {
   prometheus::Gauge& checkpoint_lsn;
   prometheus::Gauge& durable_lsn;
   prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Counter& grpc_calls;
+  prometheus::Counter& grpc_errors;
+  prometheus::Family<prometheus::Counter>& grpc_refused;
+  prometheus::Gauge& grpc_in_flight;
+  prometheus::Gauge& grpc_held;
   prometheus::Histogram* read_latency = nullptr;
   prometheus::Histogram* write_latency = nullptr;
   actors::latency_histogram last_read, last_write;  // what was already observed
@@ -86,10 +96,12 @@ struct MetricsExporter::Metrics {
 
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(caf::actor_system& sys,
                                                                 actors::engine_actor engine,
-                                                                const MetricsConfig& config) {
+                                                                const MetricsConfig& config,
+                                                                std::function<rpc::GrpcCounters()> grpc) {
   std::unique_ptr<MetricsExporter> e(new MetricsExporter());
   e->sys_ = &sys;
   e->engine_ = std::move(engine);
+  e->grpc_ = std::move(grpc);
   const std::string address = config.address + ":" + std::to_string(config.port);
   try {
     // prometheus-cpp (civetweb) reports a failed bind by throwing.
@@ -158,6 +170,15 @@ void MetricsExporter::Refresh() {
   Advance(m.writes, r.writes);
   Advance(m.disk_reads, r.disk_reads);
   Advance(m.errors, r.errors);
+  if (grpc_) {
+    const rpc::GrpcCounters g = grpc_();
+    Advance(m.grpc_calls, g.calls);
+    Advance(m.grpc_errors, g.errors);
+    Advance(m.grpc_refused.Add({{"reason", "limit"}}), g.refused_limit);
+    Advance(m.grpc_refused.Add({{"reason", "token"}}), g.refused_token);
+    m.grpc_in_flight.Set(static_cast<double>(g.in_flight));
+    m.grpc_held.Set(static_cast<double>(g.held_bytes));
+  }
   Advance(m.promotions, r.promotions);
   Advance(m.prefetches, r.prefetches);
   Advance(m.prefetch_hits, r.prefetch_hits);

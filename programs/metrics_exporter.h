@@ -9,7 +9,10 @@
 #include <mutex>
 #include <thread>
 
+#include <functional>
+
 #include "actors/interfaces.h"
+#include "rpc/grpc_server.h"
 #include "postdevai/config.h"
 
 namespace prometheus {
@@ -23,9 +26,11 @@ class MetricsExporter {
  public:
   // Serves on config.address:config.port (0: any free port). Errors name the
   // address when it cannot be bound.
+  // `grpc` (may be null): the gRPC door's counters, exported as postdevai_grpc_*.
   static Result<std::unique_ptr<MetricsExporter>> Start(caf::actor_system& sys,
                                                         actors::engine_actor engine,
-                                                        const MetricsConfig& config);
+                                                        const MetricsConfig& config,
+                                                        std::function<rpc::GrpcCounters()> grpc = nullptr);
   ~MetricsExporter();
   std::uint16_t port() const { return port_; }
 
@@ -37,6 +42,7 @@ class MetricsExporter {
   struct Metrics;
   caf::actor_system* sys_ = nullptr;
   actors::engine_actor engine_;
+  std::function<rpc::GrpcCounters()> grpc_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Metrics> metrics_;

@@ -1,6 +1,8 @@
 #include "rpc/grpc_server.h"
 
 #include <algorithm>
+#include <atomic>
+#include <tuple>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -86,6 +88,13 @@ class Admission {
     return true;
   }
   std::uint64_t max_bytes() const { return max_bytes_; }
+  // (calls not answered yet, bytes held)
+  std::pair<std::uint64_t, std::uint64_t> Load() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::uint64_t calls = 0;
+    for (const auto& [peer, n] : calls_) calls += n;
+    return {calls, held_bytes_};
+  }
   void Release(std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     held_bytes_ -= std::min(held_bytes_, bytes);
@@ -101,9 +110,17 @@ class Admission {
 
 // One unary call: admitted (or refused) when it arrives, answered exactly
 // once (Succeed or Fail), released when gRPC is done with it.
+// The door's counters (GrpcCounters), bumped from any thread.
+struct DoorCounters {
+  std::atomic<std::uint64_t> calls{0}, errors{0}, refused_limit{0}, refused_token{0};
+};
+
 class UnaryCall final : public ServerUnaryReactor {
  public:
-  UnaryCall(CallbackServerContext* ctx, Admission* admission) : ctx_(ctx), admission_(admission) {}
+  UnaryCall(CallbackServerContext* ctx, Admission* admission, DoorCounters* counters)
+      : ctx_(ctx), admission_(admission), counters_(counters) {
+    counters_->calls.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // Admits the call; false if refused (it is then finished already).
   bool Admit(const google::protobuf::Message& request) {
@@ -119,6 +136,7 @@ class UnaryCall final : public ServerUnaryReactor {
       // here): reset the stream too, rather than queue an answer it will
       // not read.
       if (abusive) ctx_->TryCancel();
+      counters_->refused_limit.fetch_add(1, std::memory_order_relaxed);
       Fail(admitted);
       return false;
     }
@@ -127,10 +145,13 @@ class UnaryCall final : public ServerUnaryReactor {
   // Refused before admission (no token): nothing to release.
   void Deny(const grpc::Status& status) {
     admission_ = nullptr;
+    counters_->refused_token.fetch_add(1, std::memory_order_relaxed);
+    counters_->errors.fetch_add(1, std::memory_order_relaxed);
     Finish(status);
   }
   // The engine's error, its code by name in the trailer.
   void Fail(const Status& status) {
+    counters_->errors.fetch_add(1, std::memory_order_relaxed);
     Answered(0);
     ctx_->AddTrailingMetadata(kErrorTrailer, ErrorCodeName(status.code()));
     Finish(ToGrpcStatus(status));
@@ -138,6 +159,7 @@ class UnaryCall final : public ServerUnaryReactor {
   void Succeed(const google::protobuf::Message& reply) {
     const std::uint64_t bytes = 2 * reply.ByteSizeLong();
     if (!Answered(bytes)) {
+      counters_->refused_limit.fetch_add(1, std::memory_order_relaxed);
       return Fail(Status::TooLarge("the node holds the most replies it allows (grpc.memory_mb = " +
                                    std::to_string(admission_->max_bytes() >> 20) + ") for clients that have not read "
                                    "them; retry later"));
@@ -164,6 +186,7 @@ class UnaryCall final : public ServerUnaryReactor {
 
   CallbackServerContext* ctx_;
   Admission* admission_;
+  DoorCounters* counters_;
   std::string peer_;
   std::uint64_t held_ = 0;
   bool answered_ = false;
@@ -255,11 +278,13 @@ class MemoryService;
 class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   IngestReactor(std::shared_ptr<client::MemoryClient> memory, CallbackServerContext* ctx, grpc::ByteBuffer* response,
-                Admission* admission)
-      : memory_(std::move(memory)), ctx_(ctx), response_(response), admission_(admission), peer_(ctx->peer()) {
+                Admission* admission, DoorCounters* counters)
+      : memory_(std::move(memory)), ctx_(ctx), response_(response), admission_(admission), counters_(counters),
+        peer_(ctx->peer()) {
     bool abusive = false;
     if (Status admitted = admission_->Admit(peer_, 0, &abusive); !admitted.ok()) {
       admission_ = nullptr;
+      counters_->refused_limit.fetch_add(1, std::memory_order_relaxed);
       End(admitted);
       return;
     }
@@ -318,6 +343,7 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
   void End(const Status& s) {
+    counters_->errors.fetch_add(1, std::memory_order_relaxed);
     ctx_->AddTrailingMetadata(kErrorTrailer, ErrorCodeName(s.code()));
     Finish(ToGrpcStatus(s));
   }
@@ -373,6 +399,7 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   CallbackServerContext* ctx_;
   grpc::ByteBuffer* response_;
   Admission* admission_;
+  DoorCounters* counters_;
   std::string peer_;
   grpc::ByteBuffer buffer_;
   v1::StoreCodeRequest request_;
@@ -405,15 +432,31 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   }
 
   grpc::ServerReadReactor<grpc::ByteBuffer>* IngestCode(CallbackServerContext* ctx, grpc::ByteBuffer* out) override {
+    counters_.calls.fetch_add(1, std::memory_order_relaxed);
     if (!Authorized(ctx)) {
+      counters_.refused_token.fetch_add(1, std::memory_order_relaxed);
+      counters_.errors.fetch_add(1, std::memory_order_relaxed);
       struct Refused final : grpc::ServerReadReactor<grpc::ByteBuffer> {
         explicit Refused(grpc::Status s) { Finish(std::move(s)); }
         void OnDone() override { delete this; }
       };
       return new Refused(Unauthenticated());
     }
-    return new IngestReactor(memory_, ctx, out, &admission_);
+    return new IngestReactor(memory_, ctx, out, &admission_, &counters_);
   }
+
+ public:
+  GrpcCounters Counters() {
+    GrpcCounters c;
+    c.calls = counters_.calls.load(std::memory_order_relaxed);
+    c.errors = counters_.errors.load(std::memory_order_relaxed);
+    c.refused_limit = counters_.refused_limit.load(std::memory_order_relaxed);
+    c.refused_token = counters_.refused_token.load(std::memory_order_relaxed);
+    std::tie(c.in_flight, c.held_bytes) = admission_.Load();
+    return c;
+  }
+
+ private:
 
   ServerUnaryReactor* ChunkCode(CallbackServerContext* ctx, const v1::ChunkCodeRequest* req,
                                 v1::ChunkCodeReply* out) override {
@@ -614,7 +657,7 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   // must answer the call exactly once (now or from the engine's reply).
   template <class Body>
   ServerUnaryReactor* Serve(CallbackServerContext* ctx, const google::protobuf::Message& request, Body body) {
-    auto* call = new UnaryCall(ctx, &admission_);
+    auto* call = new UnaryCall(ctx, &admission_, &counters_);
     if (!Authorized(ctx)) {
       call->Deny(Unauthenticated());
     } else if (!call->Admit(request)) {
@@ -628,6 +671,7 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   }
 
   Admission admission_;
+  DoorCounters counters_;
   std::shared_ptr<client::MemoryClient> memory_;
   std::string expected_authorization_;
   DiagnoseFunction diagnose_;
@@ -663,6 +707,7 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::seconds(5)); }
 
 std::uint16_t GrpcServer::port() const { return impl_->port; }
 const std::string& GrpcServer::security() const { return impl_->security; }
+GrpcCounters GrpcServer::counters() const { return impl_->service->Counters(); }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   if (impl_->stopped) return;

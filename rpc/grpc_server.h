@@ -38,6 +38,16 @@
 
 namespace postdevai::rpc {
 
+// What the gRPC door has seen since it started (Prometheus: postdevai_grpc_*).
+struct GrpcCounters {
+  std::uint64_t calls = 0;            // calls that arrived (unary and streams)
+  std::uint64_t errors = 0;           // answered with an error (refusals included)
+  std::uint64_t refused_limit = 0;    // refused by max_concurrent_streams or memory_mb
+  std::uint64_t refused_token = 0;    // refused for a missing or wrong access token
+  std::uint64_t in_flight = 0;        // calls not answered yet
+  std::uint64_t held_bytes = 0;       // bytes of requests and replies held (see memory_mb)
+};
+
 // Runs `diagnose memory`'s checks on this node and answers with the findings.
 using DiagnoseFunction = std::function<void(client::Reply<std::vector<records::finding>>)>;
 
@@ -56,6 +66,8 @@ class GrpcServer {
   std::uint16_t port() const;
   // "plaintext", "TLS" or "mutual TLS", with ", access token" when one is asked.
   const std::string& security() const;
+  // Thread-safe.
+  GrpcCounters counters() const;
   // Stops accepting calls; calls in flight get up to `grace` to finish, then
   // are cancelled. Returns once every call is done.
   void Shutdown(std::chrono::milliseconds grace);

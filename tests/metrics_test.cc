@@ -12,6 +12,7 @@
 
 #include "actors/errors.h"
 #include "actors/remote.h"
+#include "tests/helpers/cli_process.h"
 #include "tests/helpers/node_process.h"
 
 using namespace postdevai;
@@ -70,29 +71,39 @@ TEST_CASE("a scrape shows what the node did, in a format promtool accepts", "[me
         .receive([](read_result&) {}, [](caf::error& e) { FAIL(caf::to_string(e)); });
   }
 
+  // Through the gRPC door: one answered call and one refused (no such key).
+  const std::string node_arg = "127.0.0.1:" + std::to_string(node.port());
+  REQUIRE(testing::RunCli({"--node", node_arg, "meta", "set", "k", "v"}).exit_code == 0);
+  REQUIRE(testing::RunCli({"--node", node_arg, "meta", "get", "missing"}).exit_code == 1);
+
   // The exporter refreshes every second.
   std::string text;
   for (int attempt = 0; attempt < 300; ++attempt) {
     text = Scrape(node.metrics_port());
-    if (Value(text, "postdevai_operations_total{op=\"write\"}") >= 10 &&
-        Value(text, "postdevai_operations_total{op=\"read\"}") >= 4)
+    if (Value(text, "postdevai_operations_total{op=\"write\"}") >= 11 &&
+        Value(text, "postdevai_operations_total{op=\"read\"}") >= 5 && Value(text, "postdevai_grpc_errors_total") >= 1)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   INFO(text);
-  CHECK(Value(text, "postdevai_operations_total{op=\"write\"}") == 10);
-  CHECK(Value(text, "postdevai_operations_total{op=\"read\"}") == 4);
+  CHECK(Value(text, "postdevai_operations_total{op=\"write\"}") == 11);
+  CHECK(Value(text, "postdevai_operations_total{op=\"read\"}") == 5);
   CHECK(Value(text, "ramlake_entries{partition=\"code\"}") == 10);
+  // Each CLI run asks Info, then its command: 4 gRPC calls, 1 refused by the engine.
+  CHECK(Value(text, "postdevai_grpc_calls_total") == 4);
+  CHECK(Value(text, "postdevai_grpc_errors_total") == 1);
+  CHECK(Value(text, "postdevai_grpc_refused_total{reason=\"token\"}") == 0);
+  CHECK(Value(text, "postdevai_grpc_calls_in_flight") == 0);
   CHECK(Value(text, "ramlake_usage_bytes{partition=\"code\"}") > 20000);
   CHECK(Value(text, "ramlake_budget_bytes{partition=\"code\"}") > 0);
-  CHECK(Value(text, "cache_hit_rate") == Approx(1.0));
+  CHECK(Value(text, "cache_hit_rate") == Approx(0.8));  // the missing key is the one miss
   CHECK(Value(text, "sync_lag_seconds") >= 0);
   CHECK(Value(text, "compression_ratio") > 10);  // 2000 repeated bytes compress well
   CHECK(Value(text, "persistent_usage_bytes") >= 0);
   CHECK(Value(text, "wal_bytes_total") > 20000);
-  CHECK(Value(text, "durable_lsn") == 10);
-  CHECK(Value(text, "postdevai_request_duration_seconds_count{op=\"write\"}") == 10);
-  CHECK(text.find("postdevai_request_duration_seconds_bucket{op=\"read\",le=\"+Inf\"} 4") != std::string::npos);
+  CHECK(Value(text, "durable_lsn") == 11);
+  CHECK(Value(text, "postdevai_request_duration_seconds_count{op=\"write\"}") == 11);
+  CHECK(text.find("postdevai_request_duration_seconds_bucket{op=\"read\",le=\"+Inf\"} 5") != std::string::npos);
 
   // promtool (Debian's prometheus package) validates the exposition.
   const std::string path = node.disk() / "scrape.txt";
