@@ -1,13 +1,12 @@
 #include "rpc/grpc_client.h"
 
-#include <fstream>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 
 #include "postdevai/memory/v1/memory.grpc.pb.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
+#include "rpc/token_file.h"
 
 namespace postdevai::rpc {
 
@@ -15,13 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Result<std::string> ReadPem(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string("cannot read the TLS ") + what + " " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void SetVector(const std::vector<float>& in, v1::Vector* out) {
   out->mutable_values()->Add(in.begin(), in.end());
@@ -96,17 +88,17 @@ Result<std::unique_ptr<MemoryConnection>> MemoryConnection::Connect(const Connec
   if (tls) {
     grpc::SslCredentialsOptions ssl;
     if (!options.ca_file.empty()) {
-      auto ca = ReadPem(options.ca_file, "CA file");
+      auto ca = ReadPemFile(options.ca_file, "TLS CA file");
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = std::move(*ca);
     }
     if (!options.certificate.empty()) {
-      auto cert = ReadPem(options.certificate, "certificate");
+      auto cert = ReadPemFile(options.certificate, "TLS certificate");
       if (!cert.ok()) return cert.status();
       ssl.pem_cert_chain = std::move(*cert);
     }
     if (!options.key.empty()) {
-      auto key = ReadPem(options.key, "key");
+      auto key = ReadPemFile(options.key, "TLS key");
       if (!key.ok()) return key.status();
       ssl.pem_private_key = std::move(*key);
     }

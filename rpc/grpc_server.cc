@@ -5,9 +5,7 @@
 #include <tuple>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 
 #include <grpcpp/grpcpp.h>
@@ -678,14 +676,6 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   std::uint64_t max_message_bytes_;
 };
 
-Result<std::string> ReadWholeFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string("cannot read the ") + what + " " + path + ": " + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string HostPort(const std::string& address, std::uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos && address.front() != '[';
   return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
@@ -730,15 +720,15 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::Me
   auto impl = std::make_unique<Impl>();
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (tls) {
-    auto cert = ReadWholeFile(node.certificate, "certificate");
+    auto cert = ReadPemFile(node.certificate, "TLS certificate");
     if (!cert.ok()) return cert.status();
-    auto key = ReadWholeFile(node.key, "key");
+    auto key = ReadPemFile(node.key, "TLS key");
     if (!key.ok()) return key.status();
     grpc::SslServerCredentialsOptions options(node.ca_file.empty()
                                                   ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                                                   : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     if (!node.ca_file.empty()) {
-      auto ca = ReadWholeFile(node.ca_file, "CA file");
+      auto ca = ReadPemFile(node.ca_file, "TLS CA file");
       if (!ca.ok()) return ca.status();
       options.pem_root_certs = std::move(*ca);
     }

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace postdevai::rpc {
 
@@ -49,6 +51,14 @@ Result<std::string> ReadTokenFile(const std::string& path) {
     }
   }
   return token;
+}
+
+Result<std::string> ReadPemFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(std::string("cannot read the ") + what + " " + path + ": " + std::strerror(errno));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace postdevai::rpc

@@ -1,5 +1,5 @@
-// The access token of a node (node.token_file), read by the node and by
-// clients given the same file.
+// The secrets a node and its clients read from files: the access token
+// (node.token_file) and the TLS PEM files.
 #pragma once
 
 #include <string>
@@ -14,5 +14,9 @@ namespace postdevai::rpc {
 // empty one, one larger than 4 KiB, and a token with a byte outside
 // printable ASCII (it is sent as an HTTP/2 header value).
 Result<std::string> ReadTokenFile(const std::string& path);
+
+// A PEM file (certificate, key, CA) whole; kInvalidArgument naming `what`
+// ("TLS certificate") and the file when it cannot be read.
+Result<std::string> ReadPemFile(const std::string& path, const char* what);
 
 }  // namespace postdevai::rpc
