@@ -4,7 +4,10 @@
 // that sync queue up for the next. A write that finds the mailbox empty is
 // logged at once. A batch never holds more than group_commit_max_batch
 // records: a full batch is logged at once, and the writes behind it start the
-// next one.
+// next one. A write too large for one WAL record ([wal] segment_size_mb) is
+// refused on arrival, before it joins a batch: the WAL refuses a batch holding
+// one as a whole, and one caller's oversized write must not fail the writes it
+// happens to share a sync with.
 #include "actors/errors.h"
 #include "actors/spawn.h"
 #include "storage/cold_tier.h"
@@ -53,7 +56,13 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
           mutations.push_back(storage::Mutation{static_cast<storage::Kind>(m.kind), m.key, m.value, m.erase});
         }
         auto& st = self->state;
-        st.payloads.push_back(storage::EncodeMutations(mutations));
+        std::string payload = storage::EncodeMutations(mutations);
+        if (payload.size() > st.wal->max_payload()) {
+          return ToError(Status::TooLarge("write of " + std::to_string(payload.size()) +
+                                          " bytes (as logged) exceeds the largest record the write-ahead log holds, " +
+                                          std::to_string(st.wal->max_payload()) + " bytes ([wal] segment_size_mb)"));
+        }
+        st.payloads.push_back(std::move(payload));
         auto rp = self->make_response_promise<std::uint64_t>();
         st.promises.push_back(rp);
         if (self->mailbox().empty() || st.payloads.size() >= st.max_batch) {

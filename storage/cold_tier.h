@@ -21,7 +21,12 @@
 // a synced WAL record, and the WAL is released only up to a synced store
 // checkpoint. Whether or not the store had applied it before the crash, replay
 // applies it again; replaying twice changes nothing (Put and Delete are plain
-// overwrites applied in LSN order, see persistent_store.h).
+// overwrites applied in LSN order, see persistent_store.h). A write the
+// journal failed is never applied: the store only applies acknowledged
+// writes, and the WAL abandons a failed write's records durably before the
+// error is reported, so replay never finds them -- except after kClosed, whose
+// outcome is unknown (wal.h, "Durability contract"): such a write may be
+// replayed.
 //
 // Thread-safety: the functions here keep no state; RecoverColdTier must finish
 // before anything else uses the store or the WAL it returns.

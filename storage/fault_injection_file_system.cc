@@ -31,6 +31,17 @@ std::string ParentDir(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// Removes dir and everything in it (a directory whose creation a power cut undid).
+Status RemoveTree(FileSystem* fs, const std::string& dir) {
+  auto children = fs->GetChildren(dir);
+  if (!children.ok()) return children.status();
+  for (const auto& name : *children) {
+    const std::string path = JoinPath(dir, name);
+    if (!fs->RemoveFile(path).ok()) PDAI_RETURN_IF_ERROR(RemoveTree(fs, path));  // a directory
+  }
+  return fs->RemoveDir(dir);
+}
+
 Status ErrorFor(StatusCode code, FaultOp op, const std::string& path) {
   static const char* names[] = {"create", "write", "sync", "allocate", "truncate",
                                 "rename", "remove", "sync directory", "read"};
@@ -186,7 +197,23 @@ std::uint64_t FaultInjectionFileSystem::InjectedCount() const {
   return injected_;
 }
 
+void FaultInjectionFileSystem::SetHook(FaultOp op, std::function<void(const std::string& path)> hook) {
+  std::lock_guard lock(mu_);
+  if (hook) {
+    hooks_[op] = std::move(hook);
+  } else {
+    hooks_.erase(op);
+  }
+}
+
 Status FaultInjectionFileSystem::MaybeFail(FaultOp op, const std::string& path, bool* short_write) {
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard lock(mu_);
+    auto it = hooks_.find(op);
+    if (it != hooks_.end()) hook = it->second;
+  }
+  if (hook) hook(path);
   std::lock_guard lock(mu_);
   ++calls_[op];
   for (auto& rule : rules_) {
@@ -280,9 +307,16 @@ Status FaultInjectionFileSystem::Restore(bool tear, std::uint64_t seed) {
       if (base_->FileExists(path)) PDAI_RETURN_IF_ERROR(base_->RemoveFile(path));
       files_.erase(path);
     }
+    for (const auto& dir : unsynced_new_dirs_) {
+      if (!base_->FileExists(dir)) continue;
+      PDAI_RETURN_IF_ERROR(RemoveTree(base_, dir));
+      const std::string prefix = dir + "/";
+      std::erase_if(files_, [&](const auto& f) { return f.first.starts_with(prefix); });
+    }
   }
   unsynced_renames_.clear();
   unsynced_new_files_.clear();
+  unsynced_new_dirs_.clear();
   return Status::Ok();
 }
 
@@ -356,7 +390,16 @@ Status FaultInjectionFileSystem::RemoveFile(const std::string& path) {
   return Status::Ok();
 }
 
-Status FaultInjectionFileSystem::CreateDirs(const std::string& dir) { return base_->CreateDirs(dir); }
+Status FaultInjectionFileSystem::CreateDir(const std::string& dir) {
+  const bool existed = base_->FileExists(dir);
+  if (!existed) PDAI_RETURN_IF_ERROR(MaybeFail(FaultOp::kCreate, dir));  // only a creation can fail as one
+  PDAI_RETURN_IF_ERROR(base_->CreateDir(dir));
+  if (!existed) {
+    std::lock_guard lock(mu_);
+    unsynced_new_dirs_.insert(dir);
+  }
+  return Status::Ok();
+}
 
 Status FaultInjectionFileSystem::RemoveDir(const std::string& dir) {
   PDAI_RETURN_IF_ERROR(MaybeFail(FaultOp::kRemove, dir));
@@ -388,6 +431,7 @@ Status FaultInjectionFileSystem::SyncDir(const std::string& dir) {
   std::lock_guard lock(mu_);
   auto in_dir = [&](const std::string& path) { return ParentDir(path) == dir || ParentDir(path) + "/" == dir; };
   std::erase_if(unsynced_new_files_, in_dir);
+  std::erase_if(unsynced_new_dirs_, in_dir);
   std::erase_if(unsynced_renames_, [&](const auto& r) { return in_dir(r.second); });
   return Status::Ok();
 }

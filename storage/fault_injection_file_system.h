@@ -10,17 +10,24 @@
 // Directory entries: by default it behaves like ext4 with ordered metadata
 // (what LevelDB relies on): creations and renames survive a power cut, only
 // unsynced bytes are lost. With set_strict_directories(true) it acts out strict
-// POSIX: a creation or rename not followed by SyncDir of its directory is undone.
+// POSIX: a creation or rename not followed by SyncDir of its directory is undone,
+// and a directory created (CreateDir) but not synced into its parent vanishes
+// with everything in it.
 //
 // Errors can be injected per kind of operation, optionally only on paths that
 // contain a substring, after skipping a number of matching calls, for a number
 // of calls (or forever). A short write writes half of the data before failing
 // with ENOSPC, as a real full disk does.
 //
+// Hooks (RocksDB's sync points): a test can have a function called at the
+// start of every call of one kind, to block a thread there and order threads
+// without sleeping.
+//
 // Thread-safe. Files opened through it must be closed before DropUnsyncedData.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,7 +40,7 @@
 namespace postdevai::storage {
 
 enum class FaultOp : std::uint8_t {
-  kCreate,    // NewWritableFile / NewAppendableFile
+  kCreate,    // NewWritableFile / NewAppendableFile / CreateDir
   kWrite,     // Append, WriteAt, Flush
   kSync,      // WritableFile::Sync
   kAllocate,  // WritableFile::Allocate
@@ -67,8 +74,15 @@ class FaultInjectionFileSystem final : public FileSystem {
 
   void set_strict_directories(bool strict);
 
-  // Power cut: undo every write not covered by a Sync, remove files created or
-  // renamed into a directory since that directory's last SyncDir.
+  // Calls hook(path) at the start of every call of kind `op` (before any
+  // injected fault), on the calling thread, holding no lock of this file
+  // system: the hook may block until the test lets the thread go on. A null
+  // hook removes it.
+  void SetHook(FaultOp op, std::function<void(const std::string& path)> hook);
+
+  // Power cut: undo every write not covered by a Sync; with strict directories
+  // also undo the creations and renames in a directory since its last SyncDir
+  // (directories created since their parent's last SyncDir go with all they hold).
   Status DropUnsyncedData();
   // Like a power cut that tore the last writes: of each unsynced write, keeps a
   // pseudo-random subset of its 512-byte sectors and undoes the rest.
@@ -82,7 +96,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   bool FileExists(const std::string& path) override;
   Result<std::vector<std::string>> GetChildren(const std::string& dir) override;
   Status RemoveFile(const std::string& path) override;
-  Status CreateDirs(const std::string& dir) override;
+  Status CreateDir(const std::string& dir) override;
   Status RemoveDir(const std::string& dir) override;
   Result<std::uint64_t> GetFileSize(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
@@ -112,7 +126,9 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::uint64_t injected_ = 0;
   std::map<std::string, std::shared_ptr<FileState>> files_;  // by current path
   bool strict_directories_ = false;
+  std::map<FaultOp, std::function<void(const std::string&)>> hooks_;
   std::set<std::string> unsynced_new_files_;  // created, directory not synced since
+  std::set<std::string> unsynced_new_dirs_;   // created, parent not synced since
   std::vector<std::pair<std::string, std::string>> unsynced_renames_;  // (from, to), oldest first
 };
 

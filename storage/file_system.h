@@ -84,8 +84,17 @@ class FileSystem {
   // Names (not paths) of the entries of dir, without "." and "..".
   virtual Result<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
-  // Creates dir and any missing parents; ok when it exists.
-  virtual Status CreateDirs(const std::string& dir) = 0;
+  // Creates one directory whose parent exists (mkdir); ok when a directory of
+  // that name exists, kInvalidArgument when a file does. Not durable by
+  // itself: the new entry is in the parent, which must be synced (CreateDirs
+  // does that).
+  virtual Status CreateDir(const std::string& dir) = 0;
+  // Creates dir and any missing parents (ok when it exists), through
+  // CreateDir, durably: after creating a directory it syncs its parent
+  // (SyncDir), so that a power cut cannot take away a directory, and the files
+  // synced into it, after CreateDirs returned. A directory that exists is
+  // taken as it is. On error, the directories created so far stay.
+  Status CreateDirs(const std::string& dir);
   virtual Status RemoveDir(const std::string& dir) = 0;
   virtual Result<std::uint64_t> GetFileSize(const std::string& path) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;

@@ -220,17 +220,12 @@ class PosixFileSystem final : public FileSystem {
     if (::unlink(path.c_str()) != 0) return StatusFromErrno(errno, "remove", path);
     return Status::Ok();
   }
-  Status CreateDirs(const std::string& dir) override {
-    if (dir.empty()) return Status::Ok();
+  Status CreateDir(const std::string& dir) override {
+    if (::mkdir(dir.c_str(), 0755) == 0) return Status::Ok();
+    if (errno != EEXIST) return StatusFromErrno(errno, "create directory", dir);
     struct stat st;
-    if (::stat(dir.c_str(), &st) == 0) {
-      if (S_ISDIR(st.st_mode)) return Status::Ok();
-      return Status::InvalidArgument("create directory " + dir + ": a file of that name exists");
-    }
-    auto slash = dir.find_last_of('/');
-    if (slash != std::string::npos && slash > 0) PDAI_RETURN_IF_ERROR(CreateDirs(dir.substr(0, slash)));
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return StatusFromErrno(errno, "create directory", dir);
-    return Status::Ok();
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
+    return Status::InvalidArgument("create directory " + dir + ": a file of that name exists");
   }
   Status RemoveDir(const std::string& dir) override {
     if (::rmdir(dir.c_str()) != 0) return StatusFromErrno(errno, "remove directory", dir);
@@ -279,6 +274,20 @@ class PosixFileSystem final : public FileSystem {
 };
 
 }  // namespace
+
+Status FileSystem::CreateDirs(const std::string& path) {
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return Status::Ok();
+  if (FileExists(dir)) return CreateDir(dir);  // ok for a directory, an error for a file
+  auto slash = dir.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  if (slash != std::string::npos && slash > 0) PDAI_RETURN_IF_ERROR(CreateDirs(parent));
+  PDAI_RETURN_IF_ERROR(CreateDir(dir));
+  // The new directory is an entry in its parent: until the parent is synced a
+  // power cut may take it away, and every file synced into it with it.
+  return SyncDir(parent).WithContext("creating directory " + dir);
+}
 
 FileSystem* FileSystem::Default() {
   static PosixFileSystem* fs = new PosixFileSystem();

@@ -4,7 +4,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <optional>
+#include <limits>
+#include <random>
 
 #include "records/coding.h"
 #include "storage/crc32c.h"
@@ -16,7 +17,9 @@ namespace {
 constexpr std::uint64_t kSegmentHeaderSize = 4096;
 constexpr std::uint64_t kRecordHeaderSize = 32;
 constexpr std::uint64_t kSegmentMagic = 0x314c415749414450ull;  // "PDAIWAL1"
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::uint32_t kFormatWithoutSalt = 1;  // read, never written
+constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
 constexpr std::string_view kSegmentPrefix = "wal-";
 constexpr std::string_view kSegmentSuffix = ".log";
 constexpr std::string_view kSpareSuffix = ".log.tmp";
@@ -29,6 +32,17 @@ using records::EncodeFixed64;
 std::uint64_t Align8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
 std::uint64_t FramedSize(std::size_t payload) { return kRecordHeaderSize + Align8(payload); }
 
+// What a record's header CRC starts from: the CRC32C of its segment's salt
+// (0, a plain CRC, in format 1). A record copied into another segment, or
+// from another log, fails its check there.
+std::uint32_t RecordSeed(std::uint64_t salt) {
+  char buf[8];
+  EncodeFixed64(buf, salt);
+  return crc32c::Value(buf, sizeof buf);
+}
+
+// Everything but the header CRC, which SealRecord fills in once the segment
+// the record goes to is known.
 void EncodeRecord(std::string* out, std::uint64_t lsn, std::uint8_t type, std::string_view payload,
                   std::uint64_t durable_lsn) {
   std::size_t start = out->size();
@@ -39,9 +53,10 @@ void EncodeRecord(std::string* out, std::uint64_t lsn, std::uint8_t type, std::s
   h[12] = static_cast<char>(type);
   EncodeFixed64(h + 16, lsn);
   EncodeFixed64(h + 24, durable_lsn);
-  EncodeFixed32(h, crc32c::Value(h + 4, kRecordHeaderSize - 4));
   std::memcpy(h + kRecordHeaderSize, payload.data(), payload.size());
 }
+
+void SealRecord(char* h, std::uint32_t seed) { EncodeFixed32(h, crc32c::Extend(seed, h + 4, kRecordHeaderSize - 4)); }
 
 struct DecodedRecord {
   std::uint64_t lsn;
@@ -51,10 +66,11 @@ struct DecodedRecord {
   std::uint64_t framed_size;
 };
 
-// True when [p, p+avail) starts with an intact record.
-bool DecodeRecord(const char* p, std::uint64_t avail, DecodedRecord* out) {
+// True when [p, p+avail) starts with an intact record of the segment whose
+// record seed is `seed`.
+bool DecodeRecord(const char* p, std::uint64_t avail, std::uint32_t seed, DecodedRecord* out) {
   if (avail < kRecordHeaderSize) return false;
-  if (DecodeFixed32(p) != crc32c::Value(p + 4, kRecordHeaderSize - 4)) return false;
+  if (DecodeFixed32(p) != crc32c::Extend(seed, p + 4, kRecordHeaderSize - 4)) return false;
   std::uint32_t length = DecodeFixed32(p + 8);
   auto type = static_cast<std::uint8_t>(p[12]);
   std::uint64_t lsn = DecodeFixed64(p + 16);
@@ -65,19 +81,22 @@ bool DecodeRecord(const char* p, std::uint64_t avail, DecodedRecord* out) {
   return true;
 }
 
-std::string EncodeSegmentHeader(std::uint64_t seq, std::uint64_t first_lsn) {
+std::string EncodeSegmentHeader(std::uint64_t seq, std::uint64_t first_lsn, std::uint64_t salt) {
   std::string h(kSegmentHeaderSize, '\0');
   EncodeFixed32(h.data() + 4, kFormatVersion);
   EncodeFixed64(h.data() + 8, kSegmentMagic);
   EncodeFixed64(h.data() + 16, seq);
   EncodeFixed64(h.data() + 24, first_lsn);
-  EncodeFixed32(h.data(), crc32c::Value(h.data() + 4, 28));
+  EncodeFixed64(h.data() + 32, salt);
+  EncodeFixed32(h.data(), crc32c::Value(h.data() + 4, 36));
   return h;
 }
 
 struct SegmentHeader {
-  std::uint64_t seq;
-  std::uint64_t first_lsn;
+  std::uint64_t seq = 0;
+  std::uint64_t first_lsn = 0;
+  std::uint32_t version = 0;
+  std::uint32_t record_seed = 0;
 };
 
 Status DecodeSegmentHeader(std::string_view data, const std::string& path, SegmentHeader* out) {
@@ -86,14 +105,21 @@ Status DecodeSegmentHeader(std::string_view data, const std::string& path, Segme
                               " bytes) than its header");
   }
   const char* p = data.data();
-  if (DecodeFixed64(p + 8) != kSegmentMagic || DecodeFixed32(p) != crc32c::Value(p + 4, 28)) {
-    return Status::Corruption("wal segment " + path + ": bad header (magic or checksum)");
+  const std::uint32_t version = DecodeFixed32(p + 4);
+  if (DecodeFixed64(p + 8) != kSegmentMagic) return Status::Corruption("wal segment " + path + ": bad magic");
+  if (version != kFormatVersion && version != kFormatWithoutSalt) {
+    return Status::Corruption("wal segment " + path + ": format version " + std::to_string(version) +
+                              ", this build reads " + std::to_string(kFormatWithoutSalt) + " and " +
+                              std::to_string(kFormatVersion));
   }
-  if (DecodeFixed32(p + 4) != kFormatVersion) {
-    return Status::Corruption("wal segment " + path + ": format version " + std::to_string(DecodeFixed32(p + 4)) +
-                              ", this build reads " + std::to_string(kFormatVersion));
+  const std::size_t covered = version == kFormatWithoutSalt ? 28 : 36;
+  if (DecodeFixed32(p) != crc32c::Value(p + 4, covered)) {
+    return Status::Corruption("wal segment " + path + ": bad header checksum");
   }
-  *out = SegmentHeader{DecodeFixed64(p + 16), DecodeFixed64(p + 24)};
+  out->seq = DecodeFixed64(p + 16);
+  out->first_lsn = DecodeFixed64(p + 24);
+  out->version = version;
+  out->record_seed = version == kFormatWithoutSalt ? 0 : RecordSeed(DecodeFixed64(p + 32));
   return Status::Ok();
 }
 
@@ -130,16 +156,20 @@ struct SegmentScan {
   std::uint64_t end = kSegmentHeaderSize;  // offset after the last intact record
   std::uint64_t next_lsn = 0;              // LSN the next record must have
   std::uint64_t records = 0;
-  bool clean_end = true;                   // false: stopped at a bad record or garbage
+  bool clean_end = true;                   // only zeros after `end`
 };
 
-Result<SegmentScan> ScanRecords(std::string_view data, std::uint64_t next_lsn, std::uint64_t replay_after,
-                                const Wal::ReplayFn& fn, std::uint64_t* replayed) {
+// Reads the intact, consecutive records from first_lsn up to (not including)
+// `limit`, handing those after replay_after to fn.
+Result<SegmentScan> ScanRecords(std::string_view data, std::uint64_t first_lsn, std::uint64_t limit,
+                                std::uint32_t seed, std::uint64_t replay_after, const Wal::ReplayFn& fn,
+                                std::uint64_t* replayed) {
   SegmentScan scan;
-  scan.next_lsn = next_lsn;
+  scan.next_lsn = first_lsn;
   std::uint64_t pos = kSegmentHeaderSize;
   DecodedRecord r;
-  while (pos < data.size() && DecodeRecord(data.data() + pos, data.size() - pos, &r) && r.lsn == scan.next_lsn) {
+  while (pos < data.size() && scan.next_lsn < limit && DecodeRecord(data.data() + pos, data.size() - pos, seed, &r) &&
+         r.lsn == scan.next_lsn) {
     if (fn && r.lsn > replay_after) {
       PDAI_RETURN_IF_ERROR(fn(WalRecord{r.lsn, r.type, r.payload}));
       ++*replayed;
@@ -153,29 +183,39 @@ Result<SegmentScan> ScanRecords(std::string_view data, std::uint64_t next_lsn, s
   return scan;
 }
 
-// After a bad record where LSN `bad_lsn` was due: is there an intact record
-// further on that was written after `bad_lsn` had been made durable?
-bool LaterRecordVouchesFor(std::string_view data, std::uint64_t from, std::uint64_t bad_lsn) {
+// After a bad record at `from` where LSN `bad_lsn` was due: is there an intact
+// record of this segment further on that was written after `bad_lsn` had been
+// made durable? Only a record that could be one of this log's successors
+// counts: bound to this segment by its seed (so not bytes copied from another
+// segment or log, e.g. in a stored value), with an LSN after the bad one, and
+// far enough from it for the records in between. Bytes that merely look like a
+// record (a copy of this segment's own earlier records, say) never make a torn
+// tail a refusal to start.
+bool LaterRecordVouchesFor(std::string_view data, std::uint64_t from, std::uint64_t bad_lsn, std::uint32_t seed) {
   DecodedRecord r;
-  for (std::uint64_t pos = Align8(from + 1); pos + kRecordHeaderSize <= data.size(); pos += 8) {
-    if (DecodeFixed64(data.data() + pos + 16) == 0) continue;  // fast path over zeros
-    if (DecodeRecord(data.data() + pos, data.size() - pos, &r) && r.durable_lsn >= bad_lsn) return true;
+  for (std::uint64_t pos = from + 8; pos + kRecordHeaderSize <= data.size(); pos += 8) {
+    const std::uint64_t lsn = DecodeFixed64(data.data() + pos + 16);
+    if (lsn <= bad_lsn) continue;  // zeros, an earlier record, or not a successor
+    if (lsn - bad_lsn > (pos - from) / kRecordHeaderSize) continue;  // too close to have successors before it
+    if (DecodeRecord(data.data() + pos, data.size() - pos, seed, &r) && r.durable_lsn >= bad_lsn) return true;
   }
   return false;
 }
 
-Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path) {
+Result<std::string> ReadFilePrefix(FileSystem* fs, const std::string& path, std::uint64_t max_bytes) {
   auto size = fs->GetFileSize(path);
   if (!size.ok()) return size.status();
   auto file = fs->NewRandomAccessFile(path);
   if (!file.ok()) return file.status();
-  std::string data(*size, '\0');
+  std::string data(std::min(*size, max_bytes), '\0');
   std::string_view got;
   PDAI_RETURN_IF_ERROR((*file)->Read(0, data.size(), data.data(), &got));
   if (got.data() != data.data()) std::memmove(data.data(), got.data(), got.size());
   data.resize(got.size());
   return data;
 }
+
+Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path) { return ReadFilePrefix(fs, path, kNoLimit); }
 
 }  // namespace
 
@@ -185,10 +225,13 @@ struct Wal::Segment {
   std::string path;
   std::unique_ptr<WritableFile> file;
   std::uint64_t write_offset = kSegmentHeaderSize;
+  std::uint32_t record_seed = 0;
 };
 
 Wal::Wal(const WalOptions& options) : options_(options) {
   if (options_.archive_dir.empty()) options_.archive_dir = options_.dir + "-archive";
+  std::random_device random;
+  salt_state_ = (std::uint64_t{random()} << 32) ^ random() ^ options_.fs->WallClockMicros();
 }
 
 Wal::~Wal() {
@@ -221,99 +264,128 @@ Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecov
   auto names = fs->GetChildren(options_.dir);
   if (!names.ok()) return names.status();
   std::vector<std::uint64_t> seqs;
+  bool removed_spare = false;
   for (const auto& name : *names) {
     std::uint64_t seq;
     if (ParseSegmentName(name, &seq)) {
       seqs.push_back(seq);
     } else if (std::string_view(name).ends_with(kSpareSuffix)) {
       PDAI_RETURN_IF_ERROR(fs->RemoveFile(JoinPath(options_.dir, name)));  // an unfinished spare
+      removed_spare = true;
     }
   }
+  if (removed_spare) PDAI_RETURN_IF_ERROR(fs->SyncDir(options_.dir));
   std::sort(seqs.begin(), seqs.end());
 
-  std::uint64_t next_lsn = 0;  // unknown until the first segment header
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
+  // The headers first: a segment's records end where any later segment
+  // starts. Normally that is the next one; after a failed write, a segment
+  // that starts at a lower LSN abandons what the earlier ones hold from there.
+  const std::size_t n = seqs.size();
+  std::vector<SegmentHeader> headers(n);
+  for (std::size_t i = 0; i < n; ++i) {
     const std::string path = SegmentPath(seqs[i]);
-    auto data = ReadWholeFile(fs, path);
-    if (!data.ok()) return data.status();
-    SegmentHeader header;
-    PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*data, path, &header));
-    if (header.seq != seqs[i]) {
-      return Status::Corruption("wal segment " + path + ": header names sequence " + std::to_string(header.seq));
+    auto head = ReadFilePrefix(fs, path, kSegmentHeaderSize);
+    if (!head.ok()) return head.status();
+    PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, path, &headers[i]));
+    if (headers[i].seq != seqs[i]) {
+      return Status::Corruption("wal segment " + path + ": header names sequence " + std::to_string(headers[i].seq));
     }
     if (i > 0 && seqs[i] != seqs[i - 1] + 1) {
       return Status::Corruption("wal segment " + SegmentName(seqs[i - 1] + 1) + " is missing between " +
                                 SegmentName(seqs[i - 1]) + " and " + SegmentName(seqs[i]));
+    }
+  }
+  std::vector<std::uint64_t> limit(n, kNoLimit);  // records of segment i have LSNs below limit[i]
+  for (std::size_t i = n; i-- > 1;) limit[i - 1] = std::min(limit[i], headers[i].first_lsn);
+  // The segment that abandoned what segment i holds from limit[i] on.
+  auto abandoned_by = [&](std::size_t i) {
+    for (std::size_t j = i + 1; j < n; ++j) {
+      if (headers[j].first_lsn == limit[i]) return seqs[j];
+    }
+    return std::uint64_t{0};
+  };
+
+  std::uint64_t next_lsn = 0;  // unknown until the first segment that holds records
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string path = SegmentPath(seqs[i]);
+    const SegmentHeader& header = headers[i];
+    auto data = ReadWholeFile(fs, path);
+    if (!data.ok()) return data.status();
+    report->bytes_scanned += data->size();
+    report->segments++;
+    const bool last = i + 1 == n;
+    if (header.first_lsn >= limit[i]) {
+      // Started, then abandoned whole by a later segment (a failed write):
+      // whatever it holds is never read.
+      std::uint64_t by = 0;
+      if (!AllZero(std::string_view(*data).substr(std::min<std::uint64_t>(data->size(), kSegmentHeaderSize)))) {
+        by = abandoned_by(i);
+        report->abandoned_segments++;
+        report->abandoned_detail += "wal segment " + path + ": abandoned whole by " + SegmentName(by) + "; ";
+      }
+      live_segments_.push_back(LiveSegment{header.seq, header.first_lsn, 0, by});
+      continue;
     }
     if (next_lsn != 0 && header.first_lsn != next_lsn) {
       return Status::Corruption("wal segment " + path + ": starts at LSN " + std::to_string(header.first_lsn) +
                                 " but the log before it ends at LSN " + std::to_string(next_lsn - 1));
     }
     if (next_lsn == 0) report->first_lsn = header.first_lsn;
-    next_lsn = header.first_lsn;
     std::uint64_t replayed = 0;
-    auto scan = ScanRecords(*data, next_lsn, replay_after, replay, &replayed);
+    auto scan = ScanRecords(*data, header.first_lsn, limit[i], header.record_seed, replay_after, replay, &replayed);
     if (!scan.ok()) return scan.status();
     report->replayed += replayed;
     report->records += scan->records;
-    report->bytes_scanned += data->size();
-    report->segments++;
     next_lsn = scan->next_lsn;
-    const bool last = i + 1 == seqs.size();
-    if (!scan->clean_end) {
-      // A bad record (or the start of unused space) before the end of a segment
-      // that other segments follow. Torn tail or corruption?
-      const std::uint64_t bad_lsn = next_lsn;
-      std::string where = "wal segment " + path + " offset " + std::to_string(scan->end) + " (LSN " +
-                          std::to_string(bad_lsn) + ")";
-      bool vouched = LaterRecordVouchesFor(*data, scan->end, bad_lsn);
-      // A later segment is only ever started after this one was synced whole.
-      if (!last) vouched = true;
-      if (vouched) {
-        return Status::Corruption(where + ": record fails its checksum, but later records prove it had been "
+    const std::string where = "wal segment " + path + " offset " + std::to_string(scan->end) + " (LSN " +
+                              std::to_string(next_lsn) + ")";
+    std::uint64_t by = 0;
+    if (!last && next_lsn == limit[i]) {
+      // Complete. What follows, if anything, is what a failed write left.
+      if (!scan->clean_end) {
+        by = abandoned_by(i);
+        report->abandoned_segments++;
+        report->abandoned_detail += where + ": the rest abandoned by " + SegmentName(by) + "; ";
+      }
+    } else if (!last) {
+      // A later segment is only started once this one is synced up to the
+      // later segment's first LSN: the records before it were acknowledged.
+      return Status::Corruption(where + ": " +
+                                (scan->clean_end ? std::string("missing") : std::string("record fails its checks")) +
+                                ", but " + SegmentName(abandoned_by(i)) + " starts at LSN " +
+                                std::to_string(limit[i]) +
+                                ", which proves it had been acknowledged; the log is damaged (restore from a backup "
+                                "or replica)");
+    } else if (!scan->clean_end) {
+      // The last segment: a bad record (or the start of unused space) with
+      // something after it. Torn tail or corruption?
+      if (LaterRecordVouchesFor(*data, scan->end, next_lsn, header.record_seed)) {
+        return Status::Corruption(where + ": record fails its checks, but later records prove it had been "
                                   "acknowledged; the log is damaged (restore from a backup or replica)");
       }
+      // Left where it is: the segment started below abandons it.
       report->torn_tail = true;
       report->torn_tail_detail = where + ": torn write at the end of the log, cut off";
-      // Zero the garbage so that new records are never followed by stale bytes.
-      auto file = fs->NewAppendableFile(path);
-      if (!file.ok()) return file.status();
-      std::string zeros(data->size() - scan->end, '\0');
-      PDAI_RETURN_IF_ERROR((*file)->WriteAt(scan->end, zeros));
-      PDAI_RETURN_IF_ERROR((*file)->Sync());
-      PDAI_RETURN_IF_ERROR((*file)->Close());
     }
-    live_segments_.push_back(LiveSegment{header.seq, header.first_lsn, scan->end - kSegmentHeaderSize});
+    live_segments_.push_back(LiveSegment{header.seq, header.first_lsn, scan->end - kSegmentHeaderSize, by});
     stats_.live_bytes += scan->end - kSegmentHeaderSize;
-    if (last) {
-      active_ = std::make_unique<Segment>();
-      active_->seq = header.seq;
-      active_->first_lsn = header.first_lsn;
-      active_->path = path;
-      active_->write_offset = scan->end;
-      auto file = fs->NewAppendableFile(path);
-      if (!file.ok()) return file.status();
-      active_->file = std::move(*file);
-    }
   }
   report->last_lsn = next_lsn == 0 ? 0 : next_lsn - 1;
   next_seq_ = seqs.empty() ? 1 : seqs.back() + 1;
 
   next_lsn_ = std::max<std::uint64_t>({next_lsn, options_.min_next_lsn, 1});
   durable_lsn_ = next_lsn_ - 1;
-  if (active_ && next_lsn_ != next_lsn) {
+  if (!live_segments_.empty() && next_lsn_ != next_lsn) {
     // The log ends before the checkpoint (its segments were released, or an
     // operator removed them): everything in it is in the store already. Retire
     // it, so that the log never has a hole in its LSNs.
-    (void)active_->file->Close();
-    active_.reset();
     PDAI_RETURN_IF_ERROR(ReleaseThrough(next_lsn_ - 1, /*include_active=*/true));
   }
-  if (!active_) {
-    PDAI_RETURN_IF_ERROR(RollSegment(next_lsn_));
-  } else {
-    StartPreparingSpare();
-  }
+  // Appends never go on in a segment an earlier run wrote: that run may have
+  // died after an fsync of it failed (which the kernel reports only once), and
+  // a torn tail may follow its last intact record. The new segment abandons
+  // whatever follows that record.
+  PDAI_RETURN_IF_ERROR(RollSegment(next_lsn_));
   stats_.next_lsn = next_lsn_;
   stats_.durable_lsn = durable_lsn_;
   stats_.segments = live_segments_.size();
@@ -365,13 +437,16 @@ Status Wal::RollSegment(std::uint64_t first_lsn) {
     spare_seq_ = 0;
   }
   if (!spare.ok()) spare = PrepareSegmentFile(seq);
-  if (!spare.ok()) return spare.status();
+  if (!spare.ok()) return spare.status().WithContext("starting wal segment " + SegmentName(seq));
 
   // The header is durable before the segment gets its name, so a named
-  // segment always says where it starts.
+  // segment always says where it starts. (A name left by an earlier attempt
+  // that failed after its rename is replaced by this one.)
+  salt_state_ = salt_state_ * 6364136223846793005ull + 1442695040888963407ull;
+  const std::uint64_t salt = salt_state_ ^ (salt_state_ >> 29) ^ (seq << 17);
   auto file = fs->NewAppendableFile(*spare);
-  if (!file.ok()) return file.status();
-  Status s = (*file)->WriteAt(0, EncodeSegmentHeader(seq, first_lsn));
+  if (!file.ok()) return file.status().WithContext("starting wal segment " + SegmentName(seq));
+  Status s = (*file)->WriteAt(0, EncodeSegmentHeader(seq, first_lsn, salt));
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = fs->RenameFile(*spare, SegmentPath(seq));
   if (s.ok()) s = fs->SyncDir(options_.dir);
@@ -380,30 +455,43 @@ Status Wal::RollSegment(std::uint64_t first_lsn) {
     if (fs->FileExists(*spare)) (void)fs->RemoveFile(*spare);
     return s.WithContext("starting wal segment " + SegmentName(seq));
   }
-  std::optional<std::uint64_t> finished_bytes;
-  if (active_) finished_bytes = active_->write_offset - kSegmentHeaderSize;
+  // The segment being left is never written again (after a failure: see
+  // Failures in wal.h).
   if (active_ && active_->file) (void)active_->file->Close();
   auto seg = std::make_unique<Segment>();
   seg->seq = seq;
   seg->first_lsn = first_lsn;
   seg->path = SegmentPath(seq);
   seg->file = std::move(*file);
+  seg->record_seed = RecordSeed(salt);
   active_ = std::move(seg);
   ++next_seq_;
   {
     std::lock_guard lock(mu_);
-    // The segment being left is finished: what it holds is final.
-    if (!live_segments_.empty() && finished_bytes) live_segments_.back().bytes = *finished_bytes;
-    live_segments_.push_back(LiveSegment{seq, first_lsn, 0});
+    live_segments_.push_back(LiveSegment{seq, first_lsn, 0, 0});
     stats_.segments = live_segments_.size();
   }
   StartPreparingSpare();
   return Status::Ok();
 }
 
-Status Wal::WriteBatch(const std::string& bytes, const std::vector<PendingRecord>& records) {
+Status Wal::Abandon() {
+  const std::uint64_t from = abandon_.from_lsn;
+  PDAI_RETURN_IF_ERROR(RollSegment(from).WithContext("abandoning the wal records from LSN " + std::to_string(from)));
+  std::lock_guard lock(mu_);
+  for (auto& seg : live_segments_) {
+    if (std::find(abandon_.holders.begin(), abandon_.holders.end(), seg.seq) != abandon_.holders.end()) {
+      seg.abandoned_by = active_->seq;
+      ++stats_.abandoned_segments;
+    }
+  }
+  abandon_ = PendingAbandon{};
+  return Status::Ok();
+}
+
+Status Wal::WriteBatch(std::string& bytes, const std::vector<PendingRecord>& records,
+                       std::vector<std::uint64_t>* written_to) {
   std::size_t i = 0;
-  std::uint64_t batch_start = active_->write_offset;
   while (i < records.size()) {
     std::uint64_t space = options_.segment_size - active_->write_offset;
     std::size_t j = i;
@@ -411,39 +499,35 @@ Status Wal::WriteBatch(const std::string& bytes, const std::vector<PendingRecord
     while (j < records.size() && len + records[j].size <= space) len += records[j++].size;
     if (j == i) {
       // The segment is full: it was synced with the previous write; move on.
-      erase_from_ = erase_to_ = 0;
       PDAI_RETURN_IF_ERROR(RollSegment(records[i].lsn));
-      batch_start = active_->write_offset;
-      last_synced_lsn_ = records[i].lsn - 1;
       continue;
     }
+    for (std::size_t k = i; k < j; ++k) {
+      SealRecord(bytes.data() + records[k].offset, active_->record_seed);
+      (*written_to)[k] = active_->seq;
+    }
     std::string_view chunk(bytes.data() + records[i].offset, len);
-    erase_from_ = batch_start;
-    erase_to_ = active_->write_offset + len;
     PDAI_RETURN_IF_ERROR(active_->file->WriteAt(active_->write_offset, chunk));
     active_->write_offset += len;
     i = j;
     if (i < records.size()) {
       PDAI_RETURN_IF_ERROR(active_->file->Sync());  // finish this segment before the next
       last_synced_lsn_ = records[i - 1].lsn;
-      batch_start = active_->write_offset;
     }
   }
   PDAI_RETURN_IF_ERROR(active_->file->Sync());
   last_synced_lsn_ = records.back().lsn;
-  erase_from_ = erase_to_ = 0;
   return Status::Ok();
 }
 
-Status Wal::EraseFailedTail() {
-  if (erase_to_ > erase_from_) {
-    std::string zeros(erase_to_ - erase_from_, '\0');
-    PDAI_RETURN_IF_ERROR(active_->file->WriteAt(erase_from_, zeros).WithContext("erasing a failed wal write"));
-    PDAI_RETURN_IF_ERROR(active_->file->Sync().WithContext("erasing a failed wal write"));
-    active_->write_offset = erase_from_;
+void Wal::CountLiveBytesLocked(std::uint64_t seq, std::uint64_t bytes) {
+  for (auto it = live_segments_.rbegin(); it != live_segments_.rend(); ++it) {
+    if (it->seq == seq) {
+      it->bytes += bytes;
+      break;
+    }
   }
-  erase_from_ = erase_to_ = 0;
-  return Status::Ok();
+  stats_.live_bytes += bytes;
 }
 
 Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
@@ -460,7 +544,7 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
   for (const auto& e : entries) {
     std::size_t offset = pending_.size();
     EncodeRecord(&pending_, next_lsn_, e.type, e.payload, durable_lsn_);
-    pending_records_.push_back(PendingRecord{next_lsn_, offset, pending_.size() - offset});
+    pending_records_.push_back(PendingRecord{next_lsn_, offset, pending_.size() - offset, first});
     ++next_lsn_;
   }
   const std::uint64_t last = next_lsn_ - 1;
@@ -476,7 +560,7 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
   for (;;) {
     if (failed_generation_ != my_generation) {
       // A batch failed after these records were queued. They made it only if
-      // they were durable before that failure.
+      // they were durable (and not abandoned) when it failed.
       const auto& failure = failures_[my_generation];
       if (failure.durable_lsn >= last) return first;
       return failure.status;
@@ -492,35 +576,73 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
     bytes.swap(pending_);
     std::vector<PendingRecord> records;
     records.swap(pending_records_);
-    const bool erase_first = needs_erase_;
     lock.unlock();
 
     last_synced_lsn_ = records.front().lsn - 1;
-    Status s = erase_first ? EraseFailedTail() : Status::Ok();
-    if (s.ok()) s = WriteBatch(bytes, records);
+    std::vector<std::uint64_t> written_to(records.size(), 0);
+    Status s;
+    if (abandon_.from_lsn != 0) {
+      // Closed: the records of a failed write are still to be abandoned, and
+      // nothing may be written before they are.
+      Status a = Abandon();
+      if (!a.ok()) {
+        s = Status::Closed("wal " + options_.dir + " is closed: the records of a failed write could not be "
+                           "abandoned yet (" + a.ToString() + "); this write was not logged");
+      }
+    }
+    if (s.ok()) s = WriteBatch(bytes, records, &written_to);
+    // The writers whose records were all synced keep their acknowledgement;
+    // from the first writer with a record not synced on, they all fail.
+    std::uint64_t abandon_from = 0;
+    if (!s.ok()) {
+      abandon_from = records[last_synced_lsn_ + 1 - records.front().lsn].writer_first_lsn;
+      std::vector<std::uint64_t> holders;
+      for (std::size_t k = 0; k < records.size(); ++k) {
+        if (records[k].lsn >= abandon_from && written_to[k] != 0 &&
+            std::find(holders.begin(), holders.end(), written_to[k]) == holders.end()) {
+          holders.push_back(written_to[k]);
+        }
+      }
+      if (!holders.empty()) {
+        // Some of their bytes are in a segment, and may be on disk whole:
+        // abandon them durably before anyone is told they failed.
+        abandon_ = PendingAbandon{abandon_from, std::move(holders)};
+        Status a = Abandon();
+        if (!a.ok()) {
+          s = Status::Closed("wal " + options_.dir + ": a write failed (" + s.ToString() +
+                             ") and its records could not be abandoned (" + a.ToString() +
+                             "); whether this write is in the log is unknown until the log is recovered");
+        }
+      }
+    }
 
     lock.lock();
     sync_in_progress_ = false;
     if (s.ok()) {
       durable_lsn_ = records.back().lsn;
-      needs_erase_ = false;
+      for (std::size_t k = 0; k < records.size(); ++k) CountLiveBytesLocked(written_to[k], records[k].size);
       stats_.records += records.size();
       stats_.bytes += bytes.size();
-      stats_.live_bytes += bytes.size();
       stats_.syncs++;
       stats_.max_batch = std::max<std::uint64_t>(stats_.max_batch, records.size());
     } else {
-      // Whatever was synced before the failure stays acknowledged; the rest of
-      // this batch and everything queued behind it fails and is erased.
-      durable_lsn_ = std::max(durable_lsn_, last_synced_lsn_);
+      // The records before abandon_from were synced and stay acknowledged;
+      // the rest of this batch and everything queued behind it fails. Their
+      // LSNs are handed out again.
+      for (std::size_t k = 0; k < records.size() && records[k].lsn < abandon_from; ++k) {
+        CountLiveBytesLocked(written_to[k], records[k].size);
+        stats_.records++;
+        stats_.bytes += records[k].size;
+      }
+      durable_lsn_ = std::max(durable_lsn_, abandon_from - 1);
       failures_.push_back(Failure{durable_lsn_, s});
       ++failed_generation_;
       ++stats_.failed_batches;
       pending_.clear();
       pending_records_.clear();
       next_lsn_ = durable_lsn_ + 1;
-      needs_erase_ = true;
     }
+    stats_.closed = abandon_.from_lsn != 0;
     stats_.next_lsn = next_lsn_;
     stats_.durable_lsn = durable_lsn_;
     WakeWaitersLocked(!s.ok());
@@ -542,14 +664,28 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   std::vector<std::uint64_t> releasable;
   {
     std::lock_guard lock(mu_);
-    // Segment i holds LSNs [first_i, first_{i+1}); the last one is being written.
-    for (std::size_t i = 0; i < live_segments_.size(); ++i) {
-      if (i + 1 == live_segments_.size()) {
-        if (include_active) releasable.push_back(live_segments_[i].seq);
-      } else if (live_segments_[i + 1].first_lsn - 1 <= checkpoint_lsn) {
-        releasable.push_back(live_segments_[i].seq);
+    const std::size_t n = live_segments_.size();
+    // Segment i holds LSNs below the first LSN of every later segment; the
+    // last one is being written.
+    std::vector<std::uint64_t> limit(n, kNoLimit);
+    for (std::size_t i = n; i-- > 1;) limit[i - 1] = std::min(limit[i], live_segments_[i].first_lsn);
+    std::size_t count = 0;
+    while (count < n && (count + 1 < n ? limit[count] - 1 <= checkpoint_lsn : include_active)) ++count;
+    // Abandoned records leave only with the segment that abandoned them: an
+    // archive never holds records that the log did not.
+    for (bool shrunk = true; shrunk;) {
+      shrunk = false;
+      for (std::size_t i = 0; i < count && !shrunk; ++i) {
+        const std::uint64_t by = live_segments_[i].abandoned_by;
+        if (by == 0) continue;
+        auto it = std::find_if(live_segments_.begin(), live_segments_.end(), [&](const auto& s) { return s.seq == by; });
+        if (it == live_segments_.end() || static_cast<std::size_t>(it - live_segments_.begin()) >= count) {
+          count = i;
+          shrunk = true;
+        }
       }
     }
+    for (std::size_t i = 0; i < count; ++i) releasable.push_back(live_segments_[i].seq);
   }
   if (releasable.empty()) return Status::Ok();
   FileSystem* fs = options_.fs;

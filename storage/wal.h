@@ -4,19 +4,52 @@
 // Durability contract. Append/AppendBatch return only after every byte of the
 // records is durable (fdatasync). Writers that arrive while a sync is in flight
 // queue up and share the next sync (group commit): with N concurrent writers one
-// fdatasync acknowledges up to N writes. A failed write or sync is never
-// retried-and-acknowledged: the callers of that batch get the error, the WAL
-// erases the failed bytes (zeros + sync) before it accepts new writes, and the
-// LSNs of the failed batch are handed out again.
+// fdatasync acknowledges up to N writes. What a caller is told is exact:
+//   ok        every record of the batch is durable and is replayed by every
+//             recovery until ReleaseThrough passes it.
+//   kClosed   the outcome is unknown: the log failed and could not abandon the
+//             batch's records (see Failures), so each of them may or may not be
+//             found after recovery. Only this code means that.
+//   any other none of the batch's records is in the log, and none will ever be
+//   error     found by a recovery, whether the process dies or the power goes
+//             right after the error (kTooLarge and kInvalidArgument: nothing
+//             was written; kIoError, kNoSpace: see Failures). Their LSNs are
+//             handed out again.
+//
+// Failures. A failed write or sync is never retried-and-acknowledged. When one
+// fails, the writers whose records were all synced keep their acknowledgement;
+// the first writer with a record not yet synced, and every writer after it
+// (queued ones too), fail. Their records may already be on disk, in part or
+// even whole (a batch can be synced in part when it straddles two segments, a
+// failed fsync leaves unknown what reached the disk), so before any of those
+// writers is told, the log abandons them durably: it starts a new segment
+// whose header names the first failed LSN as its first. Recovery reads every
+// earlier segment only up to the first LSN of any later segment, so whatever
+// the failed writes left behind is never read again. The segment where the
+// failure struck is never written or synced again either: after a failed
+// fsync the kernel may have dropped its dirty pages and will not report it
+// twice (PostgreSQL's lesson), and a failed write may have left half a record.
+// The next write goes to the new segment. If the new segment cannot be started
+// (the disk refuses that too), the failed writers get kClosed and the log is
+// closed: every later append first retries abandoning them, and fails with
+// kClosed, writing nothing, until that succeeds.
 //
 // Segments are files `wal-<12-digit sequence>.log` of `segment_size` bytes,
 // zero-filled and synced before use (so fdatasync of a record never has to
 // update file metadata, about twice as fast here) and brought into the log by a
-// rename followed by a directory sync. A 4 KiB segment header names the
-// segment's sequence number and the LSN of its first record.
+// rename followed by a directory sync; the log's directory is itself synced
+// into its parent when Open creates it. A 4 KiB segment header (format 2):
+//   u32 header_crc   CRC32C of bytes [4, 40)
+//   u32 version      2 (format 1, read but no longer written, had no salt and
+//                    a header_crc over bytes [4, 32), in records too)
+//   u64 magic        "PDAIWAL1"
+//   u64 sequence     the segment's sequence number
+//   u64 first_lsn    the LSN of its first record; records of earlier segments
+//                    from this LSN on are abandoned
+//   u64 salt         random; binds every record of the segment to it
 //
 // Record framing (little endian, 8-byte aligned):
-//   u32 header_crc   CRC32C of bytes [4, 32)
+//   u32 header_crc   CRC32C of the segment's salt (8 bytes) then bytes [4, 32)
 //   u32 payload_crc  CRC32C of the payload
 //   u32 length       payload bytes
 //   u8  type         caller-defined, never 0
@@ -25,12 +58,24 @@
 //   u64 durable_lsn  the highest LSN already durable when this record was made
 //   payload, zero padding to a multiple of 8
 //
-// Recovery reads up to the last intact record. A record that fails its checks
-// is the end of the log (a torn tail: those writes were never acknowledged)
-// unless a later intact record says, through its durable_lsn, that the bad
-// record had already been made durable: then the log is corrupt and Open fails
-// with kCorruption naming the segment and offset — acknowledged data is never
-// silently dropped. A torn tail is zeroed so that appends continue cleanly.
+// Open recovers the log and then always starts a new segment: a segment is
+// only ever written by the Wal that started it, never by a later run (the run
+// that started it may have died after an fsync of it failed). Recovery itself
+// writes into no segment.
+//
+// Recovery reads each segment up to the last intact record before the first
+// LSN of every later segment. A record that fails its checks (or has the wrong
+// LSN) before that point in a segment that a later one follows means damage:
+// the later segment was only started after this one was synced up to there.
+// In the last segment it is the end of the log (a torn tail: those writes were
+// never acknowledged) unless a later intact record of the same segment (its
+// header CRC carries the segment's salt, so bytes copied from another segment
+// or log, say a WAL file stored as a value, never qualify) whose LSN follows
+// the bad one, at a distance its LSN allows, says through its durable_lsn that
+// the bad record had already been made durable: then the log is corrupt and
+// Open fails with kCorruption naming the segment, offset and LSN --
+// acknowledged data is never silently dropped. A torn tail is left where it
+// is: the segment Open starts abandons it.
 //
 // Thread-safety: all methods are thread-safe.
 #pragma once
@@ -82,6 +127,10 @@ struct WalRecoveryReport {
   std::uint64_t last_lsn = 0;
   bool torn_tail = false;            // a partial record was cut off the end
   std::string torn_tail_detail;      // where, for the log
+  // Segments holding bytes of failed writes that a later segment abandoned
+  // (see Failures); those bytes were not read.
+  std::uint64_t abandoned_segments = 0;
+  std::string abandoned_detail;      // which, for the log
 };
 
 struct WalStats {
@@ -94,6 +143,8 @@ struct WalStats {
   std::uint64_t next_lsn = 0;
   std::uint64_t durable_lsn = 0;
   std::uint64_t failed_batches = 0;
+  std::uint64_t abandoned_segments = 0;  // segments left after a failure since open
+  bool closed = false;               // failed writes could not be abandoned yet
 };
 
 // One record to append.
@@ -115,14 +166,18 @@ class Wal {
 
   // Appends the records and returns the LSN of the first; they get
   // consecutive LSNs. Blocks until all are durable. Payloads larger than a
-  // segment can hold are refused with kTooLarge.
+  // segment can hold (max_payload) refuse the whole batch with kTooLarge,
+  // naming the size and the limit, before anything is queued; other batches
+  // are not affected. Errors: see "Durability contract" above.
   Result<std::uint64_t> AppendBatch(const std::vector<WalEntry>& entries);
   Result<std::uint64_t> Append(std::uint8_t type, std::string_view payload) {
     return AppendBatch({WalEntry{type, payload}});
   }
 
   // Archives (or deletes) every segment whose records all have
-  // lsn <= checkpoint_lsn, except the segment being written.
+  // lsn <= checkpoint_lsn, except the segment being written, oldest first. A
+  // segment holding abandoned records goes only together with the segment
+  // that abandoned them, so the archive reads as the log did.
   Status ReleaseThrough(std::uint64_t checkpoint_lsn);
 
   std::uint64_t durable_lsn() const;
@@ -142,13 +197,21 @@ class Wal {
     std::uint64_t lsn;
     std::size_t offset;  // in pending_
     std::size_t size;
+    std::uint64_t writer_first_lsn;  // first LSN of the AppendBatch call it came in
   };
 
   Status Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecoveryReport* report);
-  // Writes pending records (a batch taken by the leader) into segments and syncs.
-  Status WriteBatch(const std::string& bytes, const std::vector<PendingRecord>& records);
+  // Writes a batch taken by the leader into segments and syncs. Binds each
+  // record to the segment it goes to (its header CRC); sets written_to[k] to
+  // the sequence of the segment record k was (perhaps partly) written to.
+  Status WriteBatch(std::string& bytes, const std::vector<PendingRecord>& records,
+                    std::vector<std::uint64_t>* written_to);
+  // Starts segment next_seq_ whose first record is first_lsn; it becomes the
+  // active one.
   Status RollSegment(std::uint64_t first_lsn);
-  Status EraseFailedTail();
+  // Starts a segment at abandon_.from_lsn, abandoning what abandon_.holders
+  // hold from there on (see Failures in the header comment).
+  Status Abandon();
   Status ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active);
   Result<std::string> PrepareSegmentFile(std::uint64_t seq);
   void StartPreparingSpare();
@@ -178,20 +241,27 @@ class Wal {
     Status status;
   };
   std::vector<Failure> failures_;           // indexed by generation
-  bool needs_erase_ = false;                // a failed tail must be zeroed first
   WalStats stats_;
   struct LiveSegment {
     std::uint64_t seq;
     std::uint64_t first_lsn;
-    std::uint64_t bytes;  // record bytes in it; set when the segment is finished
+    std::uint64_t bytes;         // bytes of acknowledged records in it
+    std::uint64_t abandoned_by;  // the segment that abandoned records it holds, or 0
   };
   std::vector<LiveSegment> live_segments_;
-  std::uint64_t next_seq_ = 1;              // sequence number of the next segment
+  // Adds acknowledged record bytes to the live segment seq.
+  void CountLiveBytesLocked(std::uint64_t seq, std::uint64_t bytes);
 
   // Owned by the leader (the one thread with sync_in_progress_), or by Open.
   std::unique_ptr<Segment> active_;
-  std::uint64_t erase_from_ = 0, erase_to_ = 0;  // failed bytes in active_
+  std::uint64_t next_seq_ = 1;                   // sequence number of the next segment
   std::uint64_t last_synced_lsn_ = 0;            // progress of the current batch
+  struct PendingAbandon {
+    std::uint64_t from_lsn = 0;        // 0: nothing to abandon
+    std::vector<std::uint64_t> holders;  // segments with bytes of records >= from_lsn
+  };
+  PendingAbandon abandon_;
+  std::uint64_t salt_state_;                     // makes each segment's salt
 
   // The spare segment being prepared in the background.
   std::mutex spare_mu_;

@@ -2,6 +2,8 @@
 //   - its restart, RecoverColdTier, over a Wal and a PersistentStore driven the
 //     way the journal and store actors drive them: replay, replay twice,
 //     checkpoints releasing the WAL, a malformed record;
+//   - the journal's group commit (actors/journal_actor.cc): a write the WAL
+//     cannot take fails alone;
 //   - the whole engine (actors/engine.h) on a fault-injection file system: a
 //     power cut that drops or tears every unsynced byte, and a store that
 //     runs out of space while the WAL does not.
@@ -20,6 +22,7 @@
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "actors/spawn.h"
 #include "storage/cold_tier.h"
 #include "storage/fault_injection_file_system.h"
 #include "tests/helpers/engine_client.h"
@@ -268,6 +271,90 @@ TEST_CASE("a WAL record that is no mutation list fails the restart as corruption
   CHECK_THAT(wal.status().message(), Catch::Contains("wal record 3"));
 }
 
+TEST_CASE("one oversized write fails alone: the rest of its group commit is logged and acknowledged",
+          "[durable][journal]") {
+  System system;
+  TempDir dir("journal");
+  storage::FaultInjectionFileSystem fs;
+  storage::WalOptions options;
+  options.dir = dir / "wal";
+  options.fs = &fs;
+  options.segment_size = 64 * 1024;
+  options.prepare_segments_in_background = false;
+  auto opened = storage::Wal::Open(options, 0, nullptr);
+  REQUIRE(opened.ok());
+  std::shared_ptr<storage::Wal> wal = std::move(*opened);
+  const std::string too_big(wal->max_payload(), 'x');  // with its key and framing, more than a record holds
+  const std::size_t too_big_size = storage::EncodeMutations({Mutation{Kind::kCode, "big", too_big}}).size();
+
+  // A sync point: the first write's sync waits until three more writes are
+  // queued behind it, so that those three form the next group commit.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_sync = false, go_on = false;
+  fs.SetHook(storage::FaultOp::kSync, [&](const std::string& path) {
+    if (!path.ends_with(".log")) return;
+    std::unique_lock lock(mu);
+    if (in_sync) return;
+    in_sync = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return go_on; });
+  });
+  auto journal = SpawnJournal(*system.sys, wal, 256);
+  caf::scoped_actor self(*system.sys);
+  auto put = [](std::string key, std::string value) {
+    records::write_batch batch;
+    batch.mutations.push_back(records::MakePut(DataKind::kCode, std::move(key), std::move(value)));
+    return batch;
+  };
+  auto first = self->request(journal, caf::infinite, write_atom_v, put("first", "1"));
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return in_sync; });
+  }
+  auto small_before = self->request(journal, caf::infinite, write_atom_v, put("small-1", "a"));
+  auto big = self->request(journal, caf::infinite, write_atom_v, put("big", too_big));
+  auto small_after = self->request(journal, caf::infinite, write_atom_v, put("small-2", "b"));
+  {
+    std::lock_guard lock(mu);
+    go_on = true;
+  }
+  cv.notify_all();
+  auto reply = [](auto& handle) {
+    Result<std::uint64_t> out = Status::Unavailable("no reply");
+    handle.receive([&](std::uint64_t lsn) { out = lsn; }, [&](caf::error& e) { out = FromError(e); });
+    return out;
+  };
+  const auto first_lsn = reply(first), before_lsn = reply(small_before), big_lsn = reply(big),
+             after_lsn = reply(small_after);
+  INFO("small-1: " << before_lsn.status().ToString() << ", small-2: " << after_lsn.status().ToString());
+  REQUIRE(first_lsn.ok());
+  REQUIRE(before_lsn.ok());
+  REQUIRE(after_lsn.ok());
+  CHECK(*first_lsn == 1);
+  CHECK(*before_lsn == 2);
+  CHECK(*after_lsn == 3);
+  CHECK(wal->stats().max_batch == 2);  // small-1 and small-2 shared one sync
+  REQUIRE_FALSE(big_lsn.ok());
+  CHECK(big_lsn.status().code() == StatusCode::kTooLarge);
+  CHECK_THAT(big_lsn.status().message(),
+             Catch::Contains(std::to_string(too_big_size)) && Catch::Contains(std::to_string(wal->max_payload())));
+
+  fs.SetHook(storage::FaultOp::kSync, nullptr);
+  self->send_exit(journal, caf::exit_reason::user_shutdown);
+  self->wait_for(journal);
+  wal.reset();
+  std::vector<std::string> keys;
+  auto reopened = storage::Wal::Open(options, 0, [&](const storage::WalRecord& r) {
+    std::vector<Mutation> mutations;
+    PDAI_RETURN_IF_ERROR(storage::DecodeMutations(r.payload, &mutations));
+    for (const auto& m : mutations) keys.emplace_back(m.key);
+    return Status::Ok();
+  });
+  REQUIRE(reopened.ok());
+  CHECK(keys == std::vector<std::string>{"first", "small-1", "small-2"});
+}
+
 TEST_CASE("power cut: every write the engine acknowledged is there after restart", "[durable][powercut]") {
   System system;
   const DataKind kinds[] = {DataKind::kCode, DataKind::kHistory, DataKind::kMetadata};
@@ -285,6 +372,7 @@ TEST_CASE("power cut: every write the engine acknowledged is there after restart
     std::mutex mu;
     std::condition_variable acked_cv;
     std::vector<Written> acknowledged;
+    std::vector<std::pair<Written, StatusCode>> failed;  // after the power went, and the error
     std::vector<std::string> unexpected;  // failures before the power went
     std::atomic<bool> power_out{false};
     auto acked_at_least = [&](std::size_t n) {
@@ -311,6 +399,8 @@ TEST_CASE("power cut: every write the engine acknowledged is there after restart
               acknowledged.push_back(std::move(write));
             } else if (!power_out) {
               unexpected.push_back(write.key + ": " + lsn.status().ToString());
+            } else {
+              failed.emplace_back(std::move(write), lsn.status().code());
             }
             acked_cv.notify_all();
           }
@@ -358,6 +448,15 @@ TEST_CASE("power cut: every write the engine acknowledged is there after restart
       INFO(DataKindName(write.kind) << " " << write.key << ": " << got.status().ToString());
       REQUIRE(got.ok());
       REQUIRE(got->value == write.value);
+    }
+    // A write the engine failed is not there (every key is written once),
+    // unless its outcome was unknown: kClosed from the WAL, or no reply.
+    for (const auto& [write, code] : failed) {
+      if (code == StatusCode::kClosed || code == StatusCode::kUnavailable) continue;
+      auto got = client.Get(write.kind, write.key);
+      INFO(DataKindName(write.kind) << " " << write.key << " failed with " << StatusCodeName(code) << ": "
+                                    << got.status().ToString());
+      REQUIRE(got.status().IsNotFound());
     }
     REQUIRE((*engine)->Stop().ok());
   }
