@@ -7,6 +7,7 @@
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "actors/hot_reads.h"
 #include "actors/remote.h"
 
 namespace postdevai {
@@ -53,6 +54,12 @@ EmbeddedEngine::EmbeddedEngine(std::unique_ptr<actors::Engine> engine) : engine_
 EmbeddedEngine::~EmbeddedEngine() = default;
 
 engine_actor EmbeddedEngine::engine() const { return engine_->local(); }
+
+std::optional<read_result> EmbeddedEngine::ReadHot(DataKind kind, std::string_view key, std::string_view reader) const {
+  read_result hit;
+  if (!engine_->hot_reads()->Read(kind, key, reader, &hit)) return std::nullopt;
+  return hit;
+}
 
 Status EmbeddedEngine::Stop() { return engine_->Stop(); }
 

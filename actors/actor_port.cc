@@ -1,6 +1,7 @@
 #include "actors/actor_port.h"
 
 #include "actors/errors.h"
+#include "actors/hot_reads.h"
 
 namespace postdevai::actors {
 namespace {
@@ -21,6 +22,13 @@ class ActorPort final : public client::EnginePort {
     Issue<std::uint64_t>("write", std::move(done), write_atom_v, std::move(batch));
   }
   void Read(DataKind kind, std::string key, std::string reader, client::Reply<records::read_result> done) override {
+    if (const auto& hot = shared_->options.hot_reads) {
+      records::read_result hit;
+      if (hot->Read(kind, key, reader, &hit)) {
+        done(std::move(hit));
+        return;
+      }
+    }
     Issue<records::read_result>("read", std::move(done), read_atom_v, kind, std::move(key), std::move(reader));
   }
   void Append(std::string session, std::string message, client::Reply<records::append_result> done) override {

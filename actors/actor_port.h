@@ -15,6 +15,8 @@
 
 namespace postdevai::actors {
 
+class HotReads;
+
 struct ActorPortOptions {
   // How long one request may take before it fails with kUnavailable (an
   // actor that stopped mid-request never answers in CAF 0.17).
@@ -23,6 +25,11 @@ struct ActorPortOptions {
   std::function<Status(const char* verb, const caf::error&)> translate;
   // Called after every request with its verb, outcome and duration (-v).
   std::function<void(const char* verb, const Status&, std::chrono::microseconds)> observe;
+  // The engine's read views (Engine::hot_reads), for a port to an engine in
+  // this process: a read of a RAM-resident entry is then answered on the
+  // calling thread, inside Read, without a message. Null: every read is a
+  // request.
+  std::shared_ptr<HotReads> hot_reads;
 };
 
 // The port stops its bridge actor when destroyed; destroy it before `sys`.

@@ -11,6 +11,7 @@
 
 #include "actors/errors.h"
 #include "actors/fan_in.h"
+#include "actors/hot_reads.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
 #include "records/stored_values.h"
@@ -139,7 +140,11 @@ void Write(controller_pointer self, write_batch batch, std::function<void(caf::e
             }
             std::vector<logged_write> one{logged};
             for (std::size_t k = 0; k < kKinds; ++k) {
-              if (touched[k]) self->send(st.parts.partitions[k], apply_atom_v, one);
+              if (!touched[k]) continue;
+              // Before the acknowledgement: hot readers of this partition
+              // wait for it to land rather than read what it replaced.
+              st.parts.hot_reads->view(static_cast<DataKind>(k)).WritesDispatched(lsn);
+              self->send(st.parts.partitions[k], apply_atom_v, one);
             }
             self->send(st.parts.store, apply_atom_v, std::move(one));
             st.write_latency.Add(ClockMicros(self) - started);
@@ -256,9 +261,11 @@ void StartAppend(controller_pointer self, const std::string& session) {
 caf::result<memory_report> Stats(controller_pointer self) {
   auto& st = self->state;
   memory_report report;
-  report.reads = st.reads;
+  // Reads served by the read views never reached this actor.
+  const std::uint64_t hot_hits = st.parts.hot_reads->hits();
+  report.reads = st.reads + hot_hits;
   report.writes = st.writes;
-  report.ram_hits = st.ram_hits;
+  report.ram_hits = st.ram_hits + hot_hits;
   report.disk_reads = st.disk_reads;
   report.errors = st.errors;
   report.prefetch_enabled = st.parts.prefetch_enabled;
@@ -427,10 +434,10 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       [=](persisted_atom, std::uint64_t lsn) {
         for (const auto& p : self->state.parts.partitions) self->send(p, persisted_atom_v, lsn);
       },
-      [=](route_atom, DataKind kind, partition_actor& partition) -> bool {
-        if (!ValidKind(kind)) return false;
+      [=](route_atom, DataKind kind, partition_actor& partition) -> std::uint64_t {
+        if (!ValidKind(kind)) return 0;
         self->state.parts.partitions[DataKindIndex(kind)] = std::move(partition);
-        return true;
+        return self->state.parts.hot_reads->view(kind).dispatched_lsn();
       },
       [=](prefetch_atom, DataKind kind, std::string& key) {
         if (!ValidKind(kind) || key.empty()) return;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "actors/errors.h"
+#include "actors/hot_reads.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
 #include "storage/persistent_store.h"
@@ -136,18 +137,21 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   }
   // The actors.
   ControllerParts parts;
+  parts.hot_reads = std::make_shared<HotReads>(config.tiering.prefetch);
   parts.journal = SpawnJournal(sys, journal_wal, config.wal.group_commit_max_batch);
   parts.store = SpawnStore(sys, store);
   std::array<partition_actor, kKinds> partitions;
   for (std::size_t k = 0; k < kKinds; ++k) {
-    partitions[k] = SpawnPartition(sys, static_cast<DataKind>(k), std::move(opened_partitions[k]), 0, parts.store);
+    partitions[k] = SpawnPartition(sys, static_cast<DataKind>(k), std::move(opened_partitions[k]), 0, parts.store,
+                                   parts.hot_reads);
   }
   parts.partitions = partitions;
   SupervisorOptions supervisor_options;
   supervisor_options.pass_interval = std::chrono::seconds(std::max(1u, config.tiering.pass_interval_seconds));
   supervisor_options.hot_retention = std::chrono::hours(config.hot_retention_hours);
-  parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener, parts.store);
-  parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch);
+  parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener, parts.store, parts.hot_reads);
+  parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch, parts.hot_reads);
+  engine->hot_reads_ = parts.hot_reads;
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
                                     parts.store, parts.journal);
   parts.max_value_bytes = options.store.max_value_bytes;

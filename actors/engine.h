@@ -25,6 +25,8 @@
 
 namespace postdevai::actors {
 
+class HotReads;
+
 struct EngineReport {
   storage::DurableStoreRecovery cold;                      // WAL replay
   std::array<storage::ramlake::OpenReport, 4> partitions;  // re-attach, by DataKind
@@ -49,6 +51,10 @@ class Engine {
   // names the current partition actors).
   const controller_actor& controller() const { return controller_; }
   const supervisor_actor& supervisor() const { return supervisor_; }
+  // Reads of RAM-resident entries without a message (actors/hot_reads.h),
+  // for the threads of this process that read: pass it to MakeActorPort.
+  // Stays valid after Stop (every read then declines).
+  const std::shared_ptr<HotReads>& hot_reads() const { return hot_reads_; }
 
   // Checkpoints, then stops every actor and waits until they are gone (files
   // unmapped, LevelDB closed). Idempotent.
@@ -69,6 +75,7 @@ class Engine {
   Endpoint endpoint_;
   std::vector<caf::actor> actors_;  // everything to stop, controller last
   supervisor_actor supervisor_;
+  std::shared_ptr<HotReads> hot_reads_;
   bool stopped_ = false;
   // Set before Stop ends the actors: their ends are then expected.
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);

@@ -44,8 +44,10 @@ Result<std::unique_ptr<HybridMemory>> HybridMemory::Open(const HybridMemoryConfi
   if (!engine.ok()) return engine.status();
   impl->engine = std::move(*engine);
   records::engine_info info{config.vectors.model, config.vectors.dimension, 0};
-  impl->client = std::make_unique<client::MemoryClient>(actors::MakeActorPort(*impl->system, impl->engine->local()),
-                                                         std::move(info), "facade");
+  actors::ActorPortOptions port_options;
+  port_options.hot_reads = impl->engine->hot_reads();  // RAM hits answered on the caller's thread
+  impl->client = std::make_unique<client::MemoryClient>(
+      actors::MakeActorPort(*impl->system, impl->engine->local(), std::move(port_options)), std::move(info), "facade");
   return std::unique_ptr<HybridMemory>(new HybridMemory(std::move(impl)));
 }
 

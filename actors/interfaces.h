@@ -90,8 +90,9 @@ using controller_actor = engine_actor::extend<
     // From the store: it has applied everything up to the LSN.
     caf::reacts_to<persisted_atom, std::uint64_t>,
     // From the supervisor: the partition of a kind has a new actor. The reply
-    // comes after every write routed to the old actor was sent to the store.
-    caf::replies_to<route_atom, DataKind, partition_actor>::with<bool>,
+    // comes after every write routed to the old actor was sent to the store,
+    // and names the LSN of the last of them (0: none).
+    caf::replies_to<route_atom, DataKind, partition_actor>::with<std::uint64_t>,
     // From the prefetcher: load (kind, key) from the store into RAM, unless
     // it is resident already or a write to it overtakes the read.
     caf::reacts_to<prefetch_atom, DataKind, std::string>>;
@@ -111,6 +112,8 @@ using supervisor_actor = caf::typed_actor<
 using prefetcher_actor = caf::typed_actor<
     // A read of (kind, key) by a reader (the stream whose order it learns).
     caf::reacts_to<access_atom, DataKind, std::string, std::string>,
+    // Learns the reads the read views served (HotReads), on its own timer.
+    caf::reacts_to<tick_atom>,
     // Where to send prefetch_atom: the controller (set once).
     caf::reacts_to<route_atom, caf::actor>,
     // Prefetches issued and prefetched items read afterwards (hits).

@@ -74,6 +74,10 @@ class VectorCatalog;
 struct opened_partition {
   std::unique_ptr<storage::ramlake::RamLakePartition> lake;
   std::unique_ptr<VectorCatalog> vectors;  // vectors partition only
+  // Every write of this kind up to this LSN is reflected in `lake`: it was
+  // in the store the opener validated the file against (a re-attach after a
+  // restart; writes after it queue in the new partition actor).
+  std::uint64_t reflects_lsn = 0;
   ~opened_partition();                     // actors/partition_actor.cc (complete types there)
 };
 using partition_ptr = std::shared_ptr<opened_partition>;

@@ -1,8 +1,12 @@
 // One RAM-Lake partition per actor. The partition object is single-threaded
-// by contract; this actor is its only user. While its file is being
-// (re-)attached by a detached opener, reads miss (the controller falls back to
-// the store) and writes queue up, so nothing stale is ever served.
+// by contract; this actor is its only writer. Other threads read it through
+// its read view (hot reads): every change this actor makes is made under the
+// view's owner lock, and the view learns what has been applied. While its
+// file is being (re-)attached by a detached opener, reads miss (the
+// controller falls back to the store) and writes queue up, so nothing stale
+// is ever served.
 #include "actors/errors.h"
+#include "actors/hot_reads.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
 #include "postdevai/log.h"
@@ -20,6 +24,7 @@ using storage::ramlake::RamLakePartition;
 struct partition_state {
   partition_ptr opened;                    // null while attaching
   RamLakePartition* partition = nullptr;   // opened->lake
+  std::shared_ptr<HotReads> hot_reads;     // view(kind) publishes `partition`
   store_actor store;                       // cold full-precision vectors for search
   DataKind kind = DataKind::kVectors;
   std::uint64_t restarts = 0;
@@ -29,8 +34,28 @@ struct partition_state {
   std::uint64_t uncached_writes = 0;
   std::uint64_t promotions = 0;
   static inline const char* name = "postdevai.partition";
+
+  storage::ramlake::PartitionReadView& view() { return hot_reads->view(kind); }
+  // The actor ends (CAF destroys its state in on_exit): readers must let go
+  // of the partition before it is unmapped.
+  ~partition_state() {
+    if (!hot_reads) return;
+    storage::ramlake::PartitionReadView::OwnerLock lock(view());
+    view().Publish(nullptr, 0);
+  }
 };
 
+// Holds hot readers off while the actor changes its partition, and first
+// accounts for what they read since the last change (hits, recency).
+class Changing {
+ public:
+  explicit Changing(partition_state& st) : lock_(st.view()) { st.view().DrainReads(); }
+
+ private:
+  storage::ramlake::PartitionReadView::OwnerLock lock_;
+};
+
+// Under Changing. Tells the read view the last LSN applied.
 void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
   for (const auto& w : writes) {
     for (const auto& m : w.mutations) {
@@ -51,11 +76,20 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       }
     }
   }
+  if (!writes.empty()) st.view().WritesApplied(writes.back().lsn);
 }
 
+// Under Changing.
 void Attach(partition_state& st, partition_ptr opened) {
   st.opened = std::move(opened);
   st.partition = st.opened ? st.opened->lake.get() : nullptr;
+}
+
+// Under Changing, once the partition reflects every write dispatched to it:
+// readers may read it from now on.
+void Publish(partition_state& st) {
+  const std::uint64_t applied = std::max(st.view().applied_lsn(), st.opened ? st.opened->reflects_lsn : 0);
+  st.view().Publish(st.partition, applied);
 }
 
 // One search waiting for full-precision vectors from the store.
@@ -111,13 +145,21 @@ caf::expected<std::vector<search_hit>> FinishSearch(const VectorCatalog& catalog
 
 partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_pointer<partition_state> self,
                                                  DataKind kind, partition_ptr partition,
-                                                 std::uint64_t restarts, store_actor store) {
+                                                 std::uint64_t restarts, store_actor store,
+                                                 std::shared_ptr<HotReads> hot_reads) {
   auto& st = self->state;
   st.kind = kind;
-  Attach(st, std::move(partition));
+  st.hot_reads = std::move(hot_reads);
+  {
+    Changing changing(st);
+    Attach(st, std::move(partition));
+    if (st.partition) {
+      st.partition->RebaseClock(ClockMicros(self));
+      Publish(st);
+    }
+  }
   st.restarts = restarts;
   st.store = std::move(store);
-  if (st.partition) st.partition->RebaseClock(ClockMicros(self));
   return {
       [=](apply_atom, std::vector<logged_write>& writes) {
         auto& st = self->state;
@@ -125,12 +167,14 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           for (auto& w : writes) st.queued_writes.push_back(std::move(w));
           return;
         }
+        Changing changing(st);
         st.partition->SetNow(ClockMicros(self));
         ApplyWrites(st, writes);
       },
       [=](read_atom, const std::string& key) -> caf::result<versioned_value> {
         auto& st = self->state;
         if (!st.partition) return ToError(Status::NotFound("partition attaching"));
+        Changing changing(st);  // Lookup updates statistics and recency
         st.partition->SetNow(ClockMicros(self));
         auto view = st.partition->Lookup(key);
         if (!view) return ToError(Status::NotFound(key));
@@ -141,6 +185,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         // While attaching, a promotion is dropped: queued behind writes it
         // could bring a deleted key back, and it is only a cache fill.
         if (!st.partition) return;
+        Changing changing(st);
         // Too large for a record of this partition (or all dirty): it stays
         // on disk, and the promotion does not count.
         if (st.partition->Put(key, value.value, value.lsn).ok()) {
@@ -155,11 +200,14 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
       [=](persisted_atom, std::uint64_t lsn) {
         auto& st = self->state;
         st.persisted_lsn = std::max(st.persisted_lsn, lsn);
-        if (st.partition) st.partition->SetPersistedLsn(st.persisted_lsn);
+        if (!st.partition) return;
+        Changing changing(st);
+        st.partition->SetPersistedLsn(st.persisted_lsn);
       },
       [=](evict_atom, std::uint64_t cutoff_micros, bool dry_run) -> caf::result<std::uint64_t, std::uint64_t> {
         auto& st = self->state;
         if (!st.partition) return {std::uint64_t{0}, std::uint64_t{0}};
+        Changing changing(st);
         if (dry_run) {
           auto preview = st.partition->PreviewEvictColderThan(cutoff_micros);
           return {preview.entries, preview.bytes};
@@ -179,6 +227,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         r.promotions = st.promotions;
         r.ready = st.partition != nullptr;
         if (st.partition) {
+          Changing changing(st);  // counts the hot reads made so far
           auto s = st.partition->Stats();
           r.entries = s.entries;
           r.bytes = s.live_bytes;
@@ -209,17 +258,20 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         job->request = std::move(request);
         // Full precision from RAM where the file's record is hot ...
         std::vector<std::string> cold;
-        for (std::uint64_t id : job->candidates.ids) {
-          auto key = catalog.KeyOf(id);
-          if (!key || job->files.count(*key)) continue;
-          if (auto view = st.partition->Lookup(*key)) {
-            auto file = records::DecodeFileVectors(*key, view->value);
-            if (file.ok()) {
-              job->files.emplace(*key, std::move(*file));
-              continue;
+        {
+          Changing changing(st);  // Lookup updates statistics and recency
+          for (std::uint64_t id : job->candidates.ids) {
+            auto key = catalog.KeyOf(id);
+            if (!key || job->files.count(*key)) continue;
+            if (auto view = st.partition->Lookup(*key)) {
+              auto file = records::DecodeFileVectors(*key, view->value);
+              if (file.ok()) {
+                job->files.emplace(*key, std::move(*file));
+                continue;
+              }
             }
+            if (std::find(cold.begin(), cold.end(), *key) == cold.end()) cold.push_back(*key);
           }
-          if (std::find(cold.begin(), cold.end(), *key) == cold.end()) cold.push_back(*key);
         }
         if (cold.empty()) {
           auto hits = FinishSearch(catalog, *job);
@@ -256,11 +308,13 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
       },
       [=](attach_atom, partition_ptr& partition) {
         auto& st = self->state;
+        Changing changing(st);
         Attach(st, std::move(partition));
         st.partition->SetPersistedLsn(st.persisted_lsn);
         st.partition->RebaseClock(ClockMicros(self));
         ApplyWrites(st, st.queued_writes);
         st.queued_writes.clear();
+        Publish(st);
       },
   };
 }
@@ -270,8 +324,8 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
 opened_partition::~opened_partition() = default;
 
 partition_actor SpawnPartition(caf::actor_system& sys, DataKind kind, partition_ptr partition,
-                               std::uint64_t restarts, store_actor store) {
-  return sys.spawn(PartitionBehavior, kind, std::move(partition), restarts, std::move(store));
+                               std::uint64_t restarts, store_actor store, std::shared_ptr<HotReads> hot_reads) {
+  return sys.spawn(PartitionBehavior, kind, std::move(partition), restarts, std::move(store), std::move(hot_reads));
 }
 
 }  // namespace postdevai::actors

@@ -15,6 +15,8 @@ class PersistentStore;
 
 namespace postdevai::actors {
 
+class HotReads;
+
 inline constexpr std::size_t kKinds = 4;
 
 // Opens (re-attaches) the RAM-Lake partition file of a kind. Blocking: it
@@ -32,8 +34,9 @@ std::uint64_t ClockMicros(Self* self) {
 journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch);
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
 // A partition actor; `partition` may be null (it then waits for attach_atom).
+// It publishes its partition through hot_reads->view(kind).
 partition_actor SpawnPartition(caf::actor_system& sys, DataKind kind, partition_ptr partition,
-                               std::uint64_t restarts, store_actor store);
+                               std::uint64_t restarts, store_actor store, std::shared_ptr<HotReads> hot_reads);
 
 struct ControllerParts {
   journal_actor journal;
@@ -42,6 +45,9 @@ struct ControllerParts {
   supervisor_actor supervisor;
   prefetcher_actor prefetcher;
   sync_timer_actor sync_timer;
+  // The partitions' read views: the controller announces each write to the
+  // view of its kind before acknowledging it, and counts their hits.
+  std::shared_ptr<HotReads> hot_reads;
   std::uint64_t max_value_bytes = 64u << 20;
   bool prefetch_enabled = true;
   std::uint32_t promote_after_hits = 2;  // [tiering]: disk reads before a key is loaded into RAM
@@ -56,12 +62,14 @@ struct SupervisorOptions {
 };
 supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
                                  std::array<partition_actor, kKinds> partitions, PartitionOpener opener,
-                                 store_actor store);
+                                 store_actor store, std::shared_ptr<HotReads> hot_reads);
 // Tells the supervisor, the store and the prefetcher who the controller is
 // (they send to it).
 void ConnectController(const ControllerParts& parts, const controller_actor& controller);
 
-prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled);
+// Learns from the reads the controller reports and from those served by
+// hot_reads (drained before every message and on a timer).
+prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, std::shared_ptr<HotReads> hot_reads);
 
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
                                 journal_actor journal);

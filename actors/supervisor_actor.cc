@@ -18,6 +18,7 @@ struct supervisor_state {
   std::array<std::uint64_t, kKinds> restarts{};
   PartitionOpener opener;
   store_actor store;
+  std::shared_ptr<HotReads> hot_reads;  // handed to every partition actor
   caf::actor controller;
   std::uint64_t total_restarts = 0;
   bool stopping = false;
@@ -33,18 +34,20 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
   ++st.restarts[k];
   ++st.total_restarts;
   auto kind = static_cast<DataKind>(k);
-  auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k], st.store);
+  auto fresh = SpawnPartition(self->system(), kind, nullptr, st.restarts[k], st.store, st.hot_reads);
   st.partitions[k] = fresh;
   Watch(self, k);
   // Re-attach the file off the scheduler: it reads LevelDB to prove records
   // current. Only once the store holds every write that went to the old
   // actor may it judge the file: the controller confirms the new route (writes
   // after it queue in the new actor), and the store applies what was sent
-  // before (its mailbox is in order).
+  // before (its mailbox is in order). The controller names the last write
+  // it sent to the old actor: the re-attached file reflects it (read views
+  // serve from the new actor once it has also applied what came after).
   auto opener = st.opener;
   auto store = st.store;
-  auto start_opener = [self, opener, store, kind, fresh] {
-    self->system().spawn<caf::detached>([opener, store, kind, fresh](caf::blocking_actor* b) {
+  auto start_opener = [self, opener, store, kind, fresh](std::uint64_t routed_lsn) {
+    self->system().spawn<caf::detached>([opener, store, kind, fresh, routed_lsn](caf::blocking_actor* b) {
       const std::string name(DataKindName(kind));
       for (int attempt = 1;; ++attempt) {
         Status synced;
@@ -52,6 +55,7 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
             .receive([](std::uint64_t) {}, [&](caf::error& e) { synced = FromError(e); });
         Result<partition_ptr> partition = synced.ok() ? opener(kind) : Result<partition_ptr>(synced);
         if (partition.ok()) {
+          (*partition)->reflects_lsn = routed_lsn;
           caf::anon_send(fresh, attach_atom_v, std::move(*partition));
           return;
         }
@@ -64,18 +68,21 @@ void Restart(supervisor_actor::stateful_pointer<supervisor_state> self, std::siz
   };
   if (st.controller) {
     self->request(caf::actor_cast<controller_actor>(st.controller), caf::infinite, route_atom_v, kind, fresh)
-        .then([start_opener](bool) { start_opener(); }, [start_opener](caf::error&) { start_opener(); });
+        .then([start_opener](std::uint64_t routed_lsn) { start_opener(routed_lsn); },
+              [start_opener](caf::error&) { start_opener(0); });
   } else {
-    start_opener();
+    start_opener(0);
   }
 }
 
 supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_pointer<supervisor_state> self,
                                                    SupervisorOptions options,
                                                    std::array<partition_actor, kKinds> partitions,
-                                                   PartitionOpener opener, store_actor store) {
+                                                   PartitionOpener opener, store_actor store,
+                                                   std::shared_ptr<HotReads> hot_reads) {
   auto& st = self->state;
   st.store = std::move(store);
+  st.hot_reads = std::move(hot_reads);
   st.options = options;
   st.partitions = std::move(partitions);
   st.opener = std::move(opener);
@@ -118,8 +125,9 @@ supervisor_actor::behavior_type SupervisorBehavior(supervisor_actor::stateful_po
 
 supervisor_actor SpawnSupervisor(caf::actor_system& sys, SupervisorOptions options,
                                  std::array<partition_actor, kKinds> partitions, PartitionOpener opener,
-                                 store_actor store) {
-  return sys.spawn(SupervisorBehavior, options, std::move(partitions), std::move(opener), std::move(store));
+                                 store_actor store, std::shared_ptr<HotReads> hot_reads) {
+  return sys.spawn(SupervisorBehavior, options, std::move(partitions), std::move(opener), std::move(store),
+                   std::move(hot_reads));
 }
 
 void ConnectController(const ControllerParts& parts, const controller_actor& controller) {

@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
   // through the client core, each with the configured deadline.
   postdevai::actors::ActorPortOptions grpc_port_options;
   grpc_port_options.timeout = std::chrono::seconds(config.grpc.deadline_seconds);
+  grpc_port_options.hot_reads = (*engine)->hot_reads();  // RAM hits answered on gRPC's own threads
   auto grpc_memory = postdevai::client::ConnectMemoryClient(
       postdevai::actors::MakeActorPort(system, (*engine)->local(), grpc_port_options), "grpc");
   if (!grpc_memory.ok()) {

@@ -71,6 +71,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -165,6 +166,17 @@ class EmbeddedEngine {
   // The engine's public protocol. Valid until Stop; afterwards requests fail
   // with an error (kUnavailable through StatusFromError).
   engine_actor engine() const;
+
+  // A read of a RAM-resident entry without a message: the value as read_atom
+  // would answer it (served_from ram), read by the calling thread from the
+  // partition's read view, or nullopt — not resident, a write to that
+  // partition still landing, the engine stopped, or arguments read_atom would
+  // refuse — and the host then sends read_atom as usual. Never stale: a write
+  // acknowledged before the call is always seen. `reader` is the stream the
+  // prefetcher learns from, as in read_atom. Thread-safe; callable from actor
+  // handlers (it never waits for I/O, only, briefly, for the partition's owner
+  // to finish one change).
+  std::optional<read_result> ReadHot(DataKind kind, std::string_view key, std::string_view reader) const;
 
   // Checkpoints (the store is made durable and the WAL behind it released),
   // then stops every engine actor and waits until they are gone: files

@@ -524,6 +524,27 @@ Status RamLakePartition::Get(std::string_view key, std::string* value) {
 
 bool RamLakePartition::Contains(std::string_view key) const { return FindSlot(key, HashKey(key)) != kNone; }
 
+std::optional<std::uint32_t> RamLakePartition::ReadShared(std::string_view key, std::string* value,
+                                                          std::uint64_t* lsn) const {
+  const std::uint32_t slot = FindSlot(key, HashKey(key));
+  if (slot == kNone) return std::nullopt;
+  const Entry& e = entries_[slot];
+  const std::string_view v = fmt::RecordValue(base_ + e.Offset());
+  value->assign(v.data(), v.size());
+  *lsn = e.lsn;
+  return slot;
+}
+
+void RamLakePartition::NoteSharedReads(std::uint64_t hits, const std::uint32_t* slots, std::size_t slot_count) {
+  stats_.hits += hits;
+  for (std::size_t i = 0; i < slot_count; ++i) {
+    const std::uint32_t slot = slots[i];
+    if (slot >= entries_.size() || !(entries_[slot].node.owner_bits & kLive)) continue;
+    policy_->Access(slot);
+    Touch(slot);
+  }
+}
+
 Status RamLakePartition::Erase(std::string_view key) {
   std::uint64_t hash = HashKey(key);
   std::uint32_t slot = FindSlot(key, hash);

@@ -29,11 +29,14 @@
 // entirely: Open then rebuilds. The partition never calls msync: durability
 // is the journal's job, not the cache's.
 //
-// Thread-safety: none. A partition is single-threaded by contract: it is owned
-// and driven by exactly one CAF actor (or one thread), and every call,
-// including the const ones, must come from it. Different partitions are
-// independent and may be driven by different threads. No call blocks on
-// anything but the page cache, except Open, which does file I/O.
+// Thread-safety: a partition is single-threaded by contract: it is owned and
+// driven by exactly one CAF actor (or one thread), and every call must come
+// from it — with one exception, ReadShared, which other threads may call
+// concurrently with each other and with the owner's const calls, but never
+// with a non-const call. PartitionReadView (read_view.h) enforces exactly
+// that with a lock, and is the only intended caller of ReadShared. Different
+// partitions are independent and may be driven by different threads. No call
+// blocks on anything but the page cache, except Open, which does file I/O.
 #pragma once
 
 #include <cstdint>
@@ -178,6 +181,19 @@ class RamLakePartition {
   std::optional<ValueView> Lookup(std::string_view key);
   // Residency check: no statistics, no policy update.
   bool Contains(std::string_view key) const;
+
+  // For reader threads (see Thread-safety above): copies the resident value
+  // of key into *value and its LSN into *lsn and returns its slot, or
+  // nullopt on a miss. Changes nothing — no statistics, no recency — so it
+  // is safe beside other ReadShared calls; the owner later accounts for the
+  // hit with NoteSharedReads.
+  std::optional<std::uint32_t> ReadShared(std::string_view key, std::string* value, std::uint64_t* lsn) const;
+  // The owner accounts for `hits` hits made through ReadShared and, for each
+  // of `slots`, refreshes recency and tells the eviction policy, as Lookup
+  // does. A slot that is no longer live is skipped; one that was reused by
+  // another key since gets that access instead (recency is a heuristic; a
+  // wrong touch never loses data).
+  void NoteSharedReads(std::uint64_t hits, const std::uint32_t* slots, std::size_t slot_count);
 
   // Drops the entry (dirty or not). kNotFound when it is not resident.
   Status Erase(std::string_view key);
