@@ -1,6 +1,17 @@
 #include "actors/hot_reads.h"
 
+#include <atomic>
+
 namespace postdevai::actors {
+namespace {
+
+std::size_t ThisThreadNotes(std::size_t stripes) {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed);
+  return index % stripes;
+}
+
+}  // namespace
 
 HotReads::HotReads(bool learn_accesses) : learn_accesses_(learn_accesses) {}
 
@@ -10,8 +21,11 @@ bool HotReads::Read(DataKind kind, std::string_view key, std::string_view reader
   out->served_from = records::tier::ram;
   if (!learn_accesses_) return true;
   if (reader.size() > records::kMaxReaderBytes) reader = reader.substr(0, records::kMaxReaderBytes);
-  std::lock_guard<std::mutex> lock(accesses_mutex_);
-  if (accesses_.size() < kMaxPendingAccesses) accesses_.push_back(Access{kind, std::string(key), std::string(reader)});
+  Notes& notes = notes_[ThisThreadNotes(kNoteStripes)];
+  std::lock_guard<std::mutex> lock(notes.mutex);
+  if (notes.accesses.size() < kMaxPendingAccesses / kNoteStripes) {
+    notes.accesses.push_back(Access{kind, std::string(key), std::string(reader)});
+  }
   return true;
 }
 
@@ -27,8 +41,15 @@ std::uint64_t HotReads::hits() const {
 
 std::vector<HotReads::Access> HotReads::TakeAccesses() {
   std::vector<Access> taken;
-  std::lock_guard<std::mutex> lock(accesses_mutex_);
-  taken.swap(accesses_);
+  for (Notes& notes : notes_) {
+    std::lock_guard<std::mutex> lock(notes.mutex);
+    if (taken.empty()) {
+      taken.swap(notes.accesses);
+    } else {
+      for (auto& a : notes.accesses) taken.push_back(std::move(a));
+      notes.accesses.clear();
+    }
+  }
   return taken;
 }
 

@@ -52,8 +52,8 @@ class HotReads {
     std::string key;
     std::string reader;
   };
-  // The reads served here since the last call, oldest first (at most
-  // kMaxPendingAccesses; later ones were not noted).
+  // The reads served here since the last call, each reading thread's in
+  // its order (at most kMaxPendingAccesses; later ones were not noted).
   std::vector<Access> TakeAccesses();
   // Whether (kind, key) is resident, without counting a read: what the
   // prefetcher asks before it warms an item.
@@ -64,8 +64,14 @@ class HotReads {
  private:
   const bool learn_accesses_;
   std::array<storage::ramlake::PartitionReadView, 4> views_;
-  std::mutex accesses_mutex_;
-  std::vector<Access> accesses_;  // guarded by accesses_mutex_
+  // Notes per reading thread (by stripe), so that readers on several
+  // threads do not queue on one lock.
+  static constexpr std::size_t kNoteStripes = 16;
+  struct alignas(64) Notes {
+    std::mutex mutex;
+    std::vector<Access> accesses;  // guarded by mutex
+  };
+  std::array<Notes, kNoteStripes> notes_;
 };
 
 }  // namespace postdevai::actors

@@ -7,6 +7,10 @@
 #include "actors/engine.h"
 #include "client/memory_client.h"
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
 namespace postdevai {
 
 struct HybridMemory::Impl {
@@ -21,6 +25,28 @@ namespace {
 template <class T>
 Status StatusOf(client::Future<T> f) {
   return f.get().status();
+}
+
+// Starts an operation with start(reply) and waits for its reply, which comes
+// inside the call for a read served from RAM (no thread hand-off, no shared
+// state allocated: what a hot read costs is the read) or later on a CAF thread.
+template <class T, class Start>
+Result<T> Await(Start&& start) {
+  struct Slot {
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::optional<Result<T>> result;
+  } slot;
+  start([&slot](Result<T> r) {
+    // Notified under the lock: the waiter cannot return (and destroy the
+    // slot) before this scope has left it.
+    std::lock_guard<std::mutex> lock(slot.mutex);
+    slot.result.emplace(std::move(r));
+    slot.arrived.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(slot.mutex);
+  slot.arrived.wait(lock, [&] { return slot.result.has_value(); });
+  return std::move(*slot.result);
 }
 
 }  // namespace
@@ -57,10 +83,12 @@ Result<std::string> HybridMemory::StoreCode(std::string_view path, std::string_v
   return stored->id;
 }
 
-Result<CodeRecord> HybridMemory::GetCode(std::string_view id) { return impl_->client->GetCode(std::string(id)).get(); }
+Result<CodeRecord> HybridMemory::GetCode(std::string_view id) {
+  return Await<CodeRecord>([&](auto done) { impl_->client->GetCode(std::string(id), std::move(done)); });
+}
 
 Result<CodeRecord> HybridMemory::GetCodeByPath(std::string_view path) {
-  return impl_->client->GetCodeByPath(std::string(path)).get();
+  return Await<CodeRecord>([&](auto done) { impl_->client->GetCodeByPath(std::string(path), std::move(done)); });
 }
 
 Status HybridMemory::DeleteCode(std::string_view path) { return StatusOf(impl_->client->DeleteCode(std::string(path))); }
@@ -111,7 +139,8 @@ Status HybridMemory::StoreContextAndIndex(std::string_view session_id, const std
 }
 
 Result<std::vector<std::string>> HybridMemory::GetContext(std::string_view session_id) {
-  auto context = impl_->client->GetContext(std::string(session_id)).get();
+  auto context = Await<client::SessionContext>(
+      [&](auto done) { impl_->client->GetContext(std::string(session_id), std::move(done)); });
   if (!context.ok()) return context.status();
   return std::move(context->messages);
 }
@@ -126,7 +155,12 @@ Status HybridMemory::PutMetadata(std::string_view key, std::string_view value) {
   return PutMetadataAsync(key, value).get();
 }
 
-Result<std::string> HybridMemory::GetMetadata(std::string_view key) { return GetMetadataAsync(key).get(); }
+Result<std::string> HybridMemory::GetMetadata(std::string_view key) {
+  auto read = Await<records::read_result>(
+      [&](auto done) { impl_->client->GetMetadata(std::string(key), std::move(done)); });
+  if (!read.ok()) return read.status();
+  return std::move(read->value);
+}
 
 Status HybridMemory::DeleteMetadata(std::string_view key) {
   return StatusOf(impl_->client->DeleteMetadata(std::string(key)));

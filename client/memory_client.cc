@@ -44,9 +44,12 @@ Reply<In> Then(Reply<Out> done, Transform transform) {
 }
 
 // A read reply whose kNotFound is replaced by `missing` (naming what the caller asked for).
-Reply<records::read_result> NotFoundAs(std::string missing, Reply<records::read_result> done) {
-  return [missing = std::move(missing), done = std::move(done)](Result<records::read_result> r) {
-    if (!r.ok() && r.status().IsNotFound()) return done(Status::NotFound(missing));
+// The message is "<prefix><name><suffix>", built only on a miss (reads are
+// the hot path: a hit allocates nothing for it).
+Reply<records::read_result> NotFoundAs(const char* prefix, std::string name, const char* suffix,
+                                       Reply<records::read_result> done) {
+  return [prefix, name = std::move(name), suffix, done = std::move(done)](Result<records::read_result> r) {
+    if (!r.ok() && r.status().IsNotFound()) return done(Status::NotFound(prefix + name + suffix));
     done(std::move(r));
   };
 }
@@ -195,17 +198,19 @@ Future<CodeRecord> MemoryClient::GetCodeByPath(std::string path) {
 }
 
 void MemoryClient::ReadCode(std::string id, std::optional<std::string> path, Reply<CodeRecord> done) {
-  std::string missing = path ? "no code stored for path " + *path : "no code with id " + id;
-  auto decode = [id, path, missing](records::read_result r) -> Result<CodeRecord> {
+  auto decode = [id, path](records::read_result r) -> Result<CodeRecord> {
     auto parts = records::DecodeCode(id, r.value);
     if (!parts.ok()) return parts.status();
     // Ids are hashes of paths: another path under the same id is a collision, not this file.
-    if (path && parts->path != *path) return Status::NotFound(missing);
+    if (path && parts->path != *path) return Status::NotFound("no code stored for path " + *path);
     return CodeRecord{id, std::move(parts->path), std::move(parts->language), std::move(parts->content), r.lsn,
                       r.served_from == records::tier::ram};
   };
+  const char* prefix = path ? "no code stored for path " : "no code with id ";
+  std::string name = path ? *path : id;
   port_->Read(DataKind::kCode, id, reader_,
-              NotFoundAs(std::move(missing), Then<records::read_result, CodeRecord>(std::move(done), std::move(decode))));
+              NotFoundAs(prefix, std::move(name), "",
+                         Then<records::read_result, CodeRecord>(std::move(done), std::move(decode))));
 }
 
 void MemoryClient::DeleteCode(std::string path, Reply<std::uint64_t> done) {
@@ -285,7 +290,7 @@ void MemoryClient::GetContext(std::string session, Reply<SessionContext> done) {
     return SessionContext{std::move(*messages), r.lsn, r.served_from == records::tier::ram};
   };
   port_->Read(DataKind::kHistory, session, reader_,
-              NotFoundAs("no context for session " + session,
+              NotFoundAs("no context for session ", session, "",
                          Then<records::read_result, SessionContext>(std::move(done), std::move(decode))));
 }
 
@@ -316,8 +321,7 @@ Future<std::uint64_t> MemoryClient::PutMetadata(std::string key, std::string val
 
 void MemoryClient::GetMetadata(std::string key, Reply<records::read_result> done) {
   if (Status s = CheckName(key, "get metadata", "key"); !s.ok()) return done(s);
-  std::string missing = "no metadata key '" + key + "'";
-  port_->Read(DataKind::kMetadata, std::move(key), reader_, NotFoundAs(std::move(missing), std::move(done)));
+  port_->Read(DataKind::kMetadata, key, reader_, NotFoundAs("no metadata key '", key, "'", std::move(done)));
 }
 
 Future<records::read_result> MemoryClient::GetMetadata(std::string key) {
