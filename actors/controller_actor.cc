@@ -375,6 +375,9 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
         }
         if (Status s = CheckKey("read", key); !s.ok()) return ToError(s);
         if (reader.size() > records::kMaxReaderBytes) reader.resize(records::kMaxReaderBytes);
+        // Resident and current: answered from the partition's read view, with
+        // no round trip to the partition actor (counted by the view).
+        if (read_result hit; self->state.parts.hot_reads->Read(kind, key, reader, &hit)) return hit;
         auto rp = self->make_response_promise<read_result>();
         ++self->state.reads;
         const auto started = ClockMicros(self);
