@@ -116,7 +116,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
 
   // The hot tier: each partition file re-attached against the store.
   const auto ram_options = RamLakeOptionsFromConfig(config, store->LastAppliedLsn());
-  PDAI_RETURN_IF_ERROR(fs->CreateDirs(config.ramlake_path));
+  PDAI_RETURN_IF_ERROR(storage::ramlake::CreatePrivateDirectory(fs, config.ramlake_path));
   auto is_ram_disk = storage::ramlake::IsRamDisk(config.ramlake_path);
   if (is_ram_disk.ok() && !*is_ram_disk) {
     report->ramlake_warning = "ramlake_path " + config.ramlake_path +

@@ -74,20 +74,22 @@ class FileSystem {
 
   virtual Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) = 0;
-  // Creates or truncates.
+  // Creates or truncates. Files are created 0600 and directories 0700 (see
+  // CreateDir): they hold users' code and session history, for their owner
+  // only. An existing file or directory keeps its mode.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
-  // Opens an existing file (or creates it) positioned at its end; WriteAt may
-  // overwrite anywhere in it.
+  // Opens an existing file (or creates it, 0600) positioned at its end;
+  // WriteAt may overwrite anywhere in it.
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
 
   virtual bool FileExists(const std::string& path) = 0;
   // Names (not paths) of the entries of dir, without "." and "..".
   virtual Result<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
-  // Creates one directory whose parent exists (mkdir); ok when a directory of
-  // that name exists, kInvalidArgument when a file does. Not durable by
-  // itself: the new entry is in the parent, which must be synced (CreateDirs
-  // does that).
+  // Creates one directory (mode 0700) whose parent exists (mkdir); ok when a
+  // directory of that name exists, kInvalidArgument when a file does. Not
+  // durable by itself: the new entry is in the parent, which must be synced
+  // (CreateDirs does that).
   virtual Status CreateDir(const std::string& dir) = 0;
   // Creates dir and any missing parents (ok when it exists), through
   // CreateDir, durably: after creating a directory it syncs its parent
@@ -101,8 +103,8 @@ class FileSystem {
   // fsync of a directory: makes creations, renames and removals in it durable.
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status TruncateFile(const std::string& path, std::uint64_t size) = 0;
-  // An exclusive advisory lock (flock) on path, created if missing; kBusy when
-  // another process holds it.
+  // An exclusive advisory lock (flock) on path, created (0600) if missing;
+  // kBusy when another process holds it.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   // Microseconds since an arbitrary epoch (monotonic) and since the Unix epoch.

@@ -1,5 +1,8 @@
 #include "storage/leveldb_env.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -216,6 +219,12 @@ class LevelDbEnv final : public leveldb::Env {
   void StartThread(void (*function)(void*), void* arg) override { threads_->StartThread(function, arg); }
   leveldb::Status GetTestDirectory(std::string* path) override { return threads_->GetTestDirectory(path); }
   leveldb::Status NewLogger(const std::string& path, leveldb::Logger** result) override {
+    // LevelDB's own logger writes LOG outside the seam and creates it 0644;
+    // created here first, 0600 like every file of ours, it keeps that mode
+    // (the logger opens it without truncating, and LevelDB has just renamed
+    // the previous LOG away). Best effort: the logger reports its own errors.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
     return threads_->NewLogger(path, result);
   }
   uint64_t NowMicros() override { return fs_->NowMicros(); }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <sys/resource.h>
+
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
@@ -137,6 +139,22 @@ PersistentStore::~PersistentStore() {
   db_.reset();  // before the Env, cache and filter policy it uses
 }
 
+int LevelDbMaxOpenFiles(std::uint64_t soft_limit) {
+  constexpr std::uint64_t kLevelDbMin = 74;  // LevelDB clips max_open_files to 74 .. 50000
+  constexpr std::uint64_t kLevelDbMax = 50000;
+  const std::uint64_t half = soft_limit == RLIM_INFINITY ? kLevelDbMax : soft_limit / 2;
+  return static_cast<int>(std::clamp(half, kLevelDbMin, kLevelDbMax));
+}
+
+std::uint64_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur >= limit.rlim_max) return limit.rlim_cur;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  return ::setrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : before;
+}
+
 Result<std::unique_ptr<PersistentStore>> PersistentStore::Open(const PersistentStoreOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("persistent store: path is empty");
   if (options.file_system == nullptr) return Status::InvalidArgument("persistent store: no file system");
@@ -157,9 +175,16 @@ Result<std::unique_ptr<PersistentStore>> PersistentStore::Open(const PersistentS
                                      std::to_string(ZSTD_minCLevel()) + " .. " + std::to_string(ZSTD_maxCLevel()));
     }
   }
+  if (options.max_open_files < 0) {
+    return Status::InvalidArgument("persistent store: max_open_files " + std::to_string(options.max_open_files) +
+                                   " is negative");
+  }
   PDAI_RETURN_IF_ERROR(options.file_system->CreateDirs(options.path));
 
-  std::unique_ptr<PersistentStore> store(new PersistentStore(options));
+  PersistentStoreOptions resolved = options;
+  const int share = LevelDbMaxOpenFiles(RaiseDescriptorLimit());
+  resolved.max_open_files = options.max_open_files == 0 ? share : std::min(options.max_open_files, share);
+  std::unique_ptr<PersistentStore> store(new PersistentStore(std::move(resolved)));
   store->env_ = NewLevelDbEnv(options.file_system);
   if (options.cache_size_mb > 0) store->block_cache_.reset(leveldb::NewLRUCache(options.cache_size_mb << 20));
   // Most reads of the cold tier are for keys it may not hold (RAM misses of

@@ -77,7 +77,11 @@ struct PersistentStoreOptions {
   std::size_t cache_size_mb = 64;
   // LevelDB memtable size: how much is buffered before a level-0 flush.
   std::size_t write_buffer_size = 8u << 20;
-  int max_open_files = 1000;
+  // Most table files LevelDB keeps open at once (Options::max_open_files).
+  // 0: LevelDbMaxOpenFiles() of the descriptor limit, after Open raised it
+  // (RaiseDescriptorLimit); any other value is capped at that share. LevelDB
+  // itself keeps it within 74 .. 50000. options() shows the value in use.
+  int max_open_files = 0;
   // false: every value is stored raw (config `compression = "none"`).
   bool compression = true;
   // Indexed by KindIndex(). Embeddings barely compress and gain nothing from
@@ -169,6 +173,23 @@ struct DictionaryInfo {
   std::uint64_t kind_records = 0;   // records of the kind when it was trained
 };
 
+// LevelDB's share of a process whose soft RLIMIT_NOFILE limit is soft_limit
+// (RLIM_INFINITY: no limit): half, within LevelDB's own bounds of 74 ..
+// 50000. The other half is headroom for everything else that takes a
+// descriptor: WAL segments, RAM-Lake files and their locks, sockets. With
+// 2 MiB tables LevelDB's old fixed 1000 took nearly all of the usual 1024
+// once the store passed ~2 GB, and WAL segments and connections then failed.
+// Pure; thread-safe.
+int LevelDbMaxOpenFiles(std::uint64_t soft_limit);
+
+// Raises this process's soft RLIMIT_NOFILE limit to its hard limit (the hard
+// limit is ours to use; the usual soft 1024 is far below what a busy engine
+// needs) and returns the soft limit in force afterwards. Process-wide and
+// idempotent; best effort: when the limit cannot be raised it returns the one
+// in force, and 1024 when it cannot even be read. PersistentStore::Open calls
+// it. Thread-safe.
+std::uint64_t RaiseDescriptorLimit();
+
 // A value as the store holds it: the bytes and the LSN of the write.
 struct StoredValue {
   std::string value;
@@ -177,9 +198,11 @@ struct StoredValue {
 
 class PersistentStore {
  public:
-  // Opens (creating if missing) the store at options.path. kInvalidArgument for
-  // bad options, kBusy when another process holds the directory, kCorruption
-  // when the checkpoint record is unreadable, I/O errors as they come.
+  // Opens (creating if missing) the store at options.path, first raising the
+  // descriptor limit (RaiseDescriptorLimit) and sizing LevelDB's open tables
+  // by it (see max_open_files). kInvalidArgument for bad options, kBusy when
+  // another process holds the directory, kCorruption when the checkpoint
+  // record is unreadable, I/O errors as they come.
   static Result<std::unique_ptr<PersistentStore>> Open(const PersistentStoreOptions& options);
 
   // Closes LevelDB. Unsynced writes since the last Checkpoint are left to

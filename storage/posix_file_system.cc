@@ -186,15 +186,18 @@ class PosixFileSystem final : public FileSystem {
     if (fd < 0) return StatusFromErrno(errno, "open", path);
     return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
   }
+  // Owner-only modes (0600 files, 0700 directories) given to open/mkdir
+  // themselves: no window in which another user can open a new file, and no
+  // process-wide umask to change.
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return StatusFromErrno(errno, "create", path);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
   }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
     // Not O_APPEND: on Linux pwrite ignores its offset on O_APPEND files, and
     // WriteAt must be able to overwrite in place.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return StatusFromErrno(errno, "open", path);
     if (::lseek(fd, 0, SEEK_END) < 0) {
       int err = errno;
@@ -221,7 +224,7 @@ class PosixFileSystem final : public FileSystem {
     return Status::Ok();
   }
   Status CreateDir(const std::string& dir) override {
-    if (::mkdir(dir.c_str(), 0755) == 0) return Status::Ok();
+    if (::mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
     if (errno != EEXIST) return StatusFromErrno(errno, "create directory", dir);
     struct stat st;
     if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
@@ -253,7 +256,7 @@ class PosixFileSystem final : public FileSystem {
     return Status::Ok();
   }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return StatusFromErrno(errno, "open lock file", path);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;

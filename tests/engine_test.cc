@@ -19,6 +19,7 @@
 #include "tests/test_util.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -418,4 +419,111 @@ TEST_CASE("hot reads see every acknowledged write at once and never go back in t
   auto stats = control.Stats();
   CHECK(stats.ram_hits >= hot_hits.load());
   CHECK(stats.reads >= stats.ram_hits);
+}
+
+namespace {
+
+unsigned ModeOf(const std::string& path) {
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("the engine's directories are created 0700 and its files 0600", "[engine][permissions]") {
+  TempDir disk("engine");
+  TempDir ram("engine", "/dev/shm");
+  const auto config = SmallConfig(disk, ram);
+  System system;
+  auto engine = Engine::Start(*system.sys, config);
+  REQUIRE(engine.ok());
+  Client client(*system.sys, (*engine)->local());
+  REQUIRE(client.Put(kCode, "secret.cc", "int secret();").ok());
+  REQUIRE(client.Sync().ok());
+  for (const std::string& dir : {config.ramlake_path, config.persistent_path + "/store", config.WalPath()}) {
+    INFO(dir);
+    CHECK(ModeOf(dir) == 0700);
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (!entry.is_regular_file()) continue;
+      INFO(entry.path().string());
+      CHECK(ModeOf(entry.path().string()) == 0600);
+      ++files;
+    }
+    CHECK(files > 0);
+  }
+}
+
+TEST_CASE("a RAM-Lake directory open to others, or owned by another user, is refused at start",
+          "[engine][permissions]") {
+  TempDir disk("engine");
+  TempDir ram("engine", "/dev/shm");
+  const auto config = SmallConfig(disk, ram);
+  System system;
+  std::filesystem::create_directories(config.ramlake_path);
+  REQUIRE(::chmod(config.ramlake_path.c_str(), 0755) == 0);
+  {
+    auto engine = Engine::Start(*system.sys, config);
+    REQUIRE_FALSE(engine.ok());
+    CHECK(engine.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(engine.status().message(), Catch::Contains(config.ramlake_path));
+    CHECK_THAT(engine.status().message(), Catch::Contains("mode 0755"));
+    CHECK_THAT(engine.status().message(), Catch::Contains("0700"));
+    CHECK(ModeOf(config.ramlake_path) == 0755);  // refused, not changed behind the user's back
+    CHECK(std::filesystem::is_empty(config.ramlake_path));
+  }
+  if (::geteuid() == 0) {
+    // A directory someone else created in advance, private to them.
+    REQUIRE(::chmod(config.ramlake_path.c_str(), 0700) == 0);
+    REQUIRE(::chown(config.ramlake_path.c_str(), 65534, 65534) == 0);
+    auto engine = Engine::Start(*system.sys, config);
+    REQUIRE_FALSE(engine.ok());
+    CHECK(engine.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(engine.status().message(), Catch::Contains(config.ramlake_path));
+    CHECK_THAT(engine.status().message(), Catch::Contains("owned by uid 65534"));
+    CHECK_THAT(engine.status().message(), Catch::Contains("uid " + std::to_string(::geteuid())));
+    CHECK(std::filesystem::is_empty(config.ramlake_path));
+  }
+  // Ours and private: accepted.
+  REQUIRE(::chown(config.ramlake_path.c_str(), ::geteuid(), ::getegid()) == 0);
+  REQUIRE(::chmod(config.ramlake_path.c_str(), 0700) == 0);
+  auto engine = Engine::Start(*system.sys, config);
+  REQUIRE(engine.ok());
+}
+
+TEST_CASE("a search for more hits than the limit is refused, and the vectors partition keeps serving",
+          "[engine][search]") {
+  TempDir disk("engine");
+  TempDir ram("engine", "/dev/shm");
+  const auto config = SmallConfig(disk, ram);
+  System system;
+  auto engine = Engine::Start(*system.sys, config);
+  REQUIRE(engine.ok());
+  Client client(*system.sys, (*engine)->local());
+  auto search = [&](std::uint32_t k) {
+    records::search_request request;
+    request.query.assign(config.vectors.dimension, 1.0f);
+    request.model = config.vectors.model;
+    request.k = k;
+    Result<std::vector<records::search_hit>> out = Status::Unavailable("no reply");
+    client.self->request((*engine)->local(), std::chrono::seconds(30), search_atom_v, std::move(request))
+        .receive([&](std::vector<records::search_hit>& hits) { out = std::move(hits); },
+                 [&](caf::error& e) { out = FromError(e); });
+    return out;
+  };
+  auto huge = search(std::uint32_t{1} << 31);
+  CHECK(huge.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(huge.status().message(), Catch::Contains("k of 2147483648"));
+  CHECK_THAT(huge.status().message(), Catch::Contains("limit of " + std::to_string(records::kMaxSearchResults)));
+  auto zero = search(0);
+  CHECK(zero.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(zero.status().message(), Catch::Contains("k of 0"));
+  auto normal = search(10);
+  CHECK(normal.ok());
+  auto largest = search(records::kMaxSearchResults);
+  CHECK(largest.ok());
+  const auto stats = client.Stats();
+  CHECK(stats.partitions[DataKindIndex(DataKind::kVectors)].ready);
+  CHECK(stats.partitions[DataKindIndex(DataKind::kVectors)].restarts == 0);
 }

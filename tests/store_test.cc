@@ -6,6 +6,7 @@
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 #include <leveldb/write_batch.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -835,4 +836,41 @@ TEST_CASE("overwriting the same keys retrains at exponentially spaced points onl
   // dictionaries); with it: at 200 writes, then at about 400, 800, 1600, 3200, 6400.
   CHECK(store->Dictionaries().size() <= 7);
   CHECK(store->Dictionaries().size() >= 2);
+}
+
+TEST_CASE("opening the store raises the descriptor soft limit to the hard limit", "[store][descriptors]") {
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max <= 256) {
+    WARN("hard descriptor limit too low to lower");
+    return;
+  }
+  rlimit low = saved;
+  low.rlim_cur = 256;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  TempDir dir("store");
+  auto store = OpenOrFail(OptionsAt(dir.path()));
+  rlimit now{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &now) == 0);
+  CHECK(now.rlim_cur == saved.rlim_max);
+  // LevelDB's tables get a bounded share of the raised limit, not its old 1000.
+  CHECK(store->options().max_open_files == LevelDbMaxOpenFiles(now.rlim_cur));
+  CHECK(store->options().max_open_files < static_cast<int>(std::min<rlim_t>(now.rlim_cur, 1u << 30)));
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+}
+
+TEST_CASE("LevelDB's open tables are half the descriptor limit, within LevelDB's bounds", "[store][descriptors]") {
+  CHECK(LevelDbMaxOpenFiles(1024) == 512);  // 512 left for WAL segments, RAM-Lake files and sockets
+  CHECK(LevelDbMaxOpenFiles(20000) == 10000);
+  CHECK(LevelDbMaxOpenFiles(100) == 74);  // LevelDB's minimum
+  CHECK(LevelDbMaxOpenFiles(1u << 20) == 50000);  // LevelDB's maximum
+  CHECK(LevelDbMaxOpenFiles(RLIM_INFINITY) == 50000);
+  // An explicit value is a cap, never more than the share.
+  TempDir dir("store");
+  auto options = OptionsAt(dir.path());
+  options.max_open_files = 1 << 30;
+  auto store = OpenOrFail(options);
+  CHECK(store->options().max_open_files == LevelDbMaxOpenFiles(RaiseDescriptorLimit()));
+  options.max_open_files = -1;
+  CHECK(PersistentStore::Open(options).status().code() == StatusCode::kInvalidArgument);
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -417,5 +418,46 @@ TEST_CASE("A full RAM disk is a clear kNoSpace at start-up", "[ramlake][restart]
     REQUIRE_FALSE(p.ok());
     CHECK(p.status().code() == StatusCode::kNoSpace);
     CHECK_FALSE(std::filesystem::exists(options.file_path));
+  }
+}
+
+TEST_CASE("The RAM-Lake directory is created private, its files 0600, and a shared one is refused",
+          "[ramlake][permissions]") {
+  ShmDir dir("private");
+  auto mode_of = [](const std::string& path) {
+    struct stat st;
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return static_cast<unsigned>(st.st_mode & 07777);
+  };
+  const std::string lake = dir / "postdevai-user/ramlake";
+  REQUIRE(CreatePrivateDirectory(FileSystem::Default(), lake).ok());
+  CHECK(mode_of(dir / "postdevai-user") == 0700);
+  CHECK(mode_of(lake) == 0700);
+  {
+    auto p = RamLakePartition::Open(FileSystem::Default(), SmallPartition(lake), OpenHooks{});
+    REQUIRE(p.ok());
+    REQUIRE((*p)->Put("k", "v", 1).ok());
+    for (const auto& entry : std::filesystem::directory_iterator(lake)) {
+      INFO(entry.path().string());
+      CHECK(mode_of(entry.path().string()) == 0600);
+    }
+  }
+  CHECK(CreatePrivateDirectory(FileSystem::Default(), lake).ok());  // ours and private: taken as it is
+  for (unsigned loose : {0750u, 0705u, 0777u}) {
+    REQUIRE(::chmod(lake.c_str(), loose) == 0);
+    Status s = CreatePrivateDirectory(FileSystem::Default(), lake);
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", loose);
+    CHECK_THAT(s.message(), Catch::Contains(lake) && Catch::Contains(std::string("mode ") + mode) &&
+                                Catch::Contains("mode 0700"));
+    CHECK(mode_of(lake) == loose);  // not changed behind the user's back
+  }
+  if (::geteuid() == 0) {
+    REQUIRE(::chmod(lake.c_str(), 0700) == 0);
+    REQUIRE(::chown(lake.c_str(), 65534, 65534) == 0);
+    Status s = CreatePrivateDirectory(FileSystem::Default(), lake);
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(s.message(), Catch::Contains("owned by uid 65534") && Catch::Contains("remove it"));
   }
 }

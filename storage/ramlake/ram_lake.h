@@ -5,7 +5,8 @@
 // that drives it. This header says how the totals are split and where the
 // files should live.
 //
-// Thread-safety: plain values and pure functions; IsRamDisk asks the kernel.
+// Thread-safety: plain values and pure functions; IsRamDisk and
+// CreatePrivateDirectory ask the kernel.
 #pragma once
 
 #include <array>
@@ -14,6 +15,10 @@
 
 #include "postdevai/status.h"
 #include "storage/ramlake/ramlake_options.h"
+
+namespace postdevai::storage {
+class FileSystem;
+}  // namespace postdevai::storage
 
 namespace postdevai::storage::ramlake {
 
@@ -48,5 +53,17 @@ PartitionOptions PartitionOptionsFor(const RamLakeOptions& options, PartitionKin
 // but the kernel may write every page of its files back to a disk: the engine
 // warns once at start-up. Errors: statfs's (path missing: kNotFound).
 Result<bool> IsRamDisk(const std::string& path);
+
+// Creates the RAM-Lake directory and any missing parents through fs (new
+// directories are 0700, see FileSystem::CreateDir), then makes sure it is
+// private: the partition files hold session history and code, and the default
+// path (/dev/shm/postdevai-$USER) is predictable, so a directory found there
+// must be owned by this process's effective user and give group and others no
+// access at all. Nothing is changed when it is not: a directory another user
+// owns is theirs, and one of ours with looser permissions is for the user to
+// chmod 0700 (or to choose another ramlake_path).
+// Errors: fs's from creating; kInvalidArgument naming the path, the owner and
+// mode found and what is expected when the directory is not private.
+Status CreatePrivateDirectory(FileSystem* fs, const std::string& path);
 
 }  // namespace postdevai::storage::ramlake
