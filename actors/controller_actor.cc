@@ -83,10 +83,12 @@ Status Validate(const write_batch& batch, const ControllerParts& parts) {
 }
 
 Status Validate(const search_request& r) {
-  if (r.k == 0) return Status::InvalidArgument("search: limit must be at least 1");
+  // Every door (facade, gRPC, CAF peers) passes here, and the vectors
+  // partition sizes its work by k: a huge one must not reach it.
+  if (r.k == 0) return Status::InvalidArgument("search: k of 0: ask for at least 1 result");
   if (r.k > records::kMaxSearchResults) {
-    return Status::InvalidArgument("search: limit " + std::to_string(r.k) + " exceeds " +
-                                   std::to_string(records::kMaxSearchResults));
+    return Status::InvalidArgument("search: k of " + std::to_string(r.k) + " exceeds the limit of " +
+                                   std::to_string(records::kMaxSearchResults) + " results");
   }
   if (r.metric > 2) return Status::InvalidArgument("search: unknown metric " + std::to_string(r.metric));
   if (r.owner != records::vector_owner::any && r.owner != records::vector_owner::code_chunk &&
@@ -270,6 +272,12 @@ caf::result<memory_report> Stats(controller_pointer self) {
   report.errors = st.errors;
   report.prefetch_enabled = st.parts.prefetch_enabled;
   report.read_latency = st.read_latency;
+  const latency_histogram hot_latency = st.parts.hot_reads->ReadLatency();
+  for (std::size_t i = 0; i < report.read_latency.buckets.size(); ++i) {
+    report.read_latency.buckets[i] += hot_latency.buckets[i];
+  }
+  report.read_latency.count += hot_latency.count;
+  report.read_latency.sum_seconds += hot_latency.sum_seconds;
   report.write_latency = st.write_latency;
   report.partitions.resize(kKinds);
   for (std::size_t k = 0; k < kKinds; ++k) report.partitions[k].kind = static_cast<DataKind>(k);

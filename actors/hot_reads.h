@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,9 @@ class HotReads {
 
   // Reads served here so far, all kinds.
   std::uint64_t hits() const;
+  // How long the reads served here took (steady clock), for `memory stats`
+  // and the metrics beside the reads the actors answered.
+  records::latency_histogram ReadLatency() const;
 
   struct Access {
     DataKind kind = DataKind::kMetadata;
@@ -72,6 +76,12 @@ class HotReads {
     std::vector<Access> accesses;  // guarded by mutex
   };
   std::array<Notes, kNoteStripes> notes_;
+  // Latency per reading thread, like the notes.
+  struct alignas(64) Latency {
+    std::array<std::atomic<std::uint64_t>, records::kLatencyBoundsMicros.size() + 1> buckets{};
+    std::atomic<std::uint64_t> sum_nanos{0};
+  };
+  std::array<Latency, kNoteStripes> latency_;
 };
 
 }  // namespace postdevai::actors
