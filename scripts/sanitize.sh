@@ -5,6 +5,11 @@
 # Leak checking is off: CAF 0.17 and gRPC keep process-lifetime singletons
 # that LeakSanitizer reports at exit. ThreadSanitizer has its own target in
 # the normal build (read_view_tsan_test); it cannot share a binary with ASan.
+# Not in .ci/run yet. Status (2026-12-04): every test that spawns an actor from
+# a lambda without arguments stops at a UBSan report inside CAF 0.17's own
+# header (caf/detail/init_fun_factory.hpp binds a reference to a null
+# shared_ptr<std::tuple<>>); no other report was seen. Next step: build in
+# recover mode and suppress that one CAF location, then add this to CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "./scripts/deps.sh"
