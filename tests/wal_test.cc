@@ -67,6 +67,19 @@ struct Replayed {
   }
 };
 
+// The log goes on after recovering n records: the next append gets LSN
+// n + 1, and a reopen replays it after them. Closes *wal.
+void CheckLogContinues(std::unique_ptr<Wal>* wal, const std::string& dir, int n) {
+  auto next = (*wal)->Append(1, "next");
+  REQUIRE(next.ok());
+  CHECK(*next == static_cast<std::uint64_t>(n) + 1);
+  wal->reset();
+  Replayed again;
+  REQUIRE(Wal::Open(SmallOptions(dir), 0, again.fn()).ok());
+  REQUIRE(again.lsns.size() == static_cast<std::size_t>(n + 1));
+  CHECK(again.payloads.back() == "next");
+}
+
 std::string SegmentFile(const std::string& dir, int seq = 1) {
   char name[64];
   std::snprintf(name, sizeof name, "wal-%012d.log", seq);
@@ -178,14 +191,7 @@ TEST_CASE("zero and garbage tails are never applied", "[wal]") {
     auto wal = Wal::Open(SmallOptions(work.path()), 0, r.fn());
     REQUIRE(wal.ok());
     REQUIRE(r.lsns.size() == static_cast<std::size_t>(n));
-    auto lsn = (*wal)->Append(1, "next");
-    REQUIRE(lsn.ok());
-    CHECK(*lsn == n + 1);
-    wal->reset();
-    Replayed again;
-    REQUIRE(Wal::Open(SmallOptions(work.path()), 0, again.fn()).ok());
-    REQUIRE(again.lsns.size() == static_cast<std::size_t>(n + 1));
-    CHECK(again.payloads.back() == "next");
+    CheckLogContinues(&*wal, work.path(), n);
   }
 }
 
@@ -808,14 +814,7 @@ TEST_CASE("a torn tail followed by bytes that look like records is the end of th
     REQUIRE(wal.ok());
     REQUIRE(r.lsns.size() == static_cast<std::size_t>(n));
     CHECK(report.torn_tail);
-    auto next = (*wal)->Append(1, "next");
-    REQUIRE(next.ok());
-    CHECK(*next == n + 1);
-    wal->reset();
-    Replayed again;
-    REQUIRE(Wal::Open(SmallOptions(work.path()), 0, again.fn()).ok());
-    REQUIRE(again.lsns.size() == static_cast<std::size_t>(n + 1));
-    CHECK(again.payloads.back() == "next");
+    CheckLogContinues(&*wal, work.path(), n);
   }
 }
 
