@@ -7,6 +7,8 @@
 // read is reported to the prefetcher (co-access learning), which asks for
 // likely next reads to be warmed (prefetch_atom).
 #include <deque>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "actors/errors.h"
@@ -40,6 +42,17 @@ struct controller_state {
     caf::typed_response_promise<append_result> promise;
   };
   std::unordered_map<std::string, std::deque<PendingAppend>> appends;
+  // Writes being encoded (compressed), by order of arrival. Encoders may
+  // finish out of order; the journal gets the writes in arrival order, so
+  // that a write never gets a lower LSN than one that arrived before it.
+  struct EncodingWrite {
+    std::shared_ptr<std::vector<mutation>> mutations;
+    std::function<void(caf::expected<std::uint64_t>)> done;
+    std::uint64_t started = 0;
+    std::optional<caf::expected<std::string>> payload;  // set once encoded (or failed)
+  };
+  std::map<std::uint64_t, EncodingWrite> encoding;
+  std::uint64_t next_arrival = 0, next_to_log = 0, next_encoder = 0;
   static inline const char* name = "postdevai.controller";
 };
 
@@ -121,12 +134,67 @@ void EvictEverywhere(controller_pointer self, std::uint64_t older_than_seconds, 
   }
 }
 
-// Logs the batch, then fans it out in LSN order to the store and the
+// Values below this many bytes in all are compressed by the controller
+// itself: a trip to an encoder would cost more than the work.
+constexpr std::size_t kEncodeInlineBytes = 512;
+
+void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> mutations, std::string payload,
+                std::uint64_t started, std::function<void(caf::expected<std::uint64_t>)> done);
+
+// Hands the journal every encoded write whose predecessors have all gone.
+void LogInArrivalOrder(controller_pointer self) {
+  auto& st = self->state;
+  while (!st.encoding.empty() && st.encoding.begin()->first == st.next_to_log &&
+         st.encoding.begin()->second.payload) {
+    auto node = st.encoding.extract(st.encoding.begin());
+    ++st.next_to_log;
+    auto& w = node.mapped();
+    if (!*w.payload) {
+      ++st.errors;
+      w.done(std::move(w.payload->error()));
+      continue;
+    }
+    LogEncoded(self, std::move(w.mutations), std::move(**w.payload), w.started, std::move(w.done));
+  }
+}
+
+// Compresses the batch's values once (an encoder, or here when they are
+// small), logs it, then fans it out in LSN order to the store and the
 // partitions it touches; `done` gets the LSN once it is durable and visible.
 void Write(controller_pointer self, write_batch batch, std::function<void(caf::expected<std::uint64_t>)> done) {
-  auto mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
-  const auto started = ClockMicros(self);
-  self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(batch))
+  auto& st = self->state;
+  const std::uint64_t arrival = st.next_arrival++;
+  auto& w = st.encoding[arrival];
+  w.mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
+  w.done = std::move(done);
+  w.started = ClockMicros(self);
+  std::size_t value_bytes = 0;
+  for (const auto& m : batch.mutations) value_bytes += m.value.size();
+  if (st.parts.encoders.empty() || value_bytes < kEncodeInlineBytes) {
+    auto payload = EncodeWrite(*st.parts.encoding_store, batch);
+    w.payload = payload.ok() ? caf::expected<std::string>(std::move(*payload))
+                             : caf::expected<std::string>(ToError(payload.status()));
+    LogInArrivalOrder(self);
+    return;
+  }
+  const auto& encoder = st.parts.encoders[st.next_encoder++ % st.parts.encoders.size()];
+  self->request(encoder, caf::infinite, encode_atom_v, std::move(batch))
+      .then(
+          [self, arrival](std::string& payload) {
+            self->state.encoding[arrival].payload = std::move(payload);
+            LogInArrivalOrder(self);
+          },
+          [self, arrival](caf::error& err) {
+            self->state.encoding[arrival].payload = caf::expected<std::string>(std::move(err));
+            LogInArrivalOrder(self);
+          });
+}
+
+void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> mutations, std::string payload,
+                std::uint64_t started, std::function<void(caf::expected<std::uint64_t>)> done) {
+  // The store applies the same bytes the journal logs.
+  auto applied = std::make_shared<std::string>(payload);
+  self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(payload))
       .then(
           [=](std::uint64_t lsn) {
             auto& st = self->state;
@@ -148,7 +216,7 @@ void Write(controller_pointer self, write_batch batch, std::function<void(caf::e
               st.parts.hot_reads->view(static_cast<DataKind>(k)).WritesDispatched(lsn);
               self->send(st.parts.partitions[k], apply_atom_v, one);
             }
-            self->send(st.parts.store, apply_atom_v, std::move(one));
+            self->send(st.parts.store, apply_atom_v, std::vector<logged_payload>{{lsn, std::move(*applied)}});
             st.write_latency.Add(ClockMicros(self) - started);
             done(lsn);
           },

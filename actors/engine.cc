@@ -140,6 +140,10 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   parts.hot_reads = std::make_shared<HotReads>(config.tiering.prefetch);
   parts.journal = SpawnJournal(sys, journal_wal, config.wal.group_commit_max_batch);
   parts.store = SpawnStore(sys, store);
+  parts.encoding_store = store;
+  for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); ++i) {
+    parts.encoders.push_back(SpawnEncoder(sys, store));
+  }
   std::array<partition_actor, kKinds> partitions;
   for (std::size_t k = 0; k < kKinds; ++k) {
     partitions[k] = SpawnPartition(sys, static_cast<DataKind>(k), std::move(opened_partitions[k]), 0, parts.store,
@@ -163,6 +167,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   engine->actors_ = {caf::actor_cast<caf::actor>(parts.sync_timer), caf::actor_cast<caf::actor>(parts.prefetcher),
                      caf::actor_cast<caf::actor>(parts.supervisor), caf::actor_cast<caf::actor>(parts.journal),
                      caf::actor_cast<caf::actor>(parts.store)};
+  for (const auto& encoder : parts.encoders) engine->actors_.push_back(caf::actor_cast<caf::actor>(encoder));
   engine->controller_ = SpawnController(sys, parts);
   ConnectController(parts, engine->controller_);
   engine->endpoint_ = SpawnEndpoint(sys, engine->controller_);

@@ -50,11 +50,18 @@ using partition_actor = caf::typed_actor<
     // The opened partition, from the detached opener.
     caf::reacts_to<attach_atom, partition_ptr>>;
 
+// Compresses a write's values once, as the store keeps them, and encodes
+// its WAL payload (storage::EncodeLoggedWrite). Scheduled (CPU work, no
+// I/O); the controller spreads writes over one per core, off the journal's
+// thread.
+using encoder_actor = caf::typed_actor<caf::replies_to<encode_atom, write_batch>::with<std::string>>;
+
 // The write-ahead log. Detached: it fsyncs.
 using journal_actor = caf::typed_actor<
-    // Logs the batch; replies its LSN once it is durable. Writes queued while
-    // a sync is in flight share the next one (group commit).
-    caf::replies_to<write_atom, write_batch>::with<std::uint64_t>,
+    // Logs a write's WAL payload (encoder_actor's); replies its LSN once it
+    // is durable. Writes queued while a sync is in flight share the next one
+    // (group commit).
+    caf::replies_to<write_atom, std::string>::with<std::uint64_t>,
     // Internal: logs everything queued so far (sent to itself).
     caf::reacts_to<flush_atom>,
     // Archives or deletes WAL segments wholly at or below the LSN; replies it.
@@ -63,9 +70,10 @@ using journal_actor = caf::typed_actor<
 
 // The persistent store: LevelDB + zstd. Detached: blocking I/O.
 using store_actor = caf::typed_actor<
-    // Applies logged writes, unsynced, in LSN order; afterwards tells the
-    // controller the applied LSN (persisted_atom).
-    caf::reacts_to<apply_atom, std::vector<logged_write>>,
+    // Applies logged writes (their compressed values as they are), unsynced,
+    // in LSN order; afterwards tells the controller the applied LSN
+    // (persisted_atom).
+    caf::reacts_to<apply_atom, std::vector<logged_payload>>,
     // Internal: applies everything queued so far in one LevelDB batch.
     caf::reacts_to<flush_atom>,
     // The value of (kind, key); error kNotFound or kCorruption (this key only).
@@ -138,9 +146,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(postdevai_internal, caf::id_block::postdevai::end)
   CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::records::logged_write))
   CAF_ADD_TYPE_ID(postdevai_internal, (std::vector<postdevai::records::logged_write>))
   CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::records::versioned_value))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::records::logged_payload))
+  CAF_ADD_TYPE_ID(postdevai_internal, (std::vector<postdevai::records::logged_payload>))
   CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::partition_ptr))
   CAF_ADD_TYPE_ID(postdevai_internal, (std::vector<std::string>))
   CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::facade_call_ptr))
   CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::partition_actor))
   CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::controller_actor))
+  CAF_ADD_TYPE_ID(postdevai_internal, (postdevai::actors::encoder_actor))
 CAF_END_TYPE_ID_BLOCK(postdevai_internal)

@@ -49,14 +49,10 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
   self->state.wal = std::move(wal);
   self->state.max_batch = std::max<std::size_t>(1, max_batch);
   return {
-      [=](write_atom, write_batch& batch) -> caf::result<std::uint64_t> {
-        std::vector<storage::Mutation> mutations;
-        mutations.reserve(batch.mutations.size());
-        for (const auto& m : batch.mutations) {
-          mutations.push_back(storage::Mutation{static_cast<storage::Kind>(m.kind), m.key, m.value, m.erase});
-        }
+      [=](write_atom, std::string& payload) -> caf::result<std::uint64_t> {
+        // The payload was encoded (its values compressed) by an encoder: this
+        // thread only appends and syncs.
         auto& st = self->state;
-        std::string payload = storage::EncodeMutations(mutations);
         if (payload.size() > st.wal->max_payload()) {
           return ToError(Status::TooLarge("write of " + std::to_string(payload.size()) +
                                           " bytes (as logged) exceeds the largest record the write-ahead log holds, " +

@@ -28,6 +28,13 @@ struct logged_write {
 };
 
 // A value and the LSN that wrote it.
+// A logged write as the store applies it: the WAL payload (values already
+// compressed as the store keeps them, storage::EncodeLoggedWrite) and its LSN.
+struct logged_payload {
+  std::uint64_t lsn = 0;
+  std::string payload;
+};
+
 struct versioned_value {
   std::string value;
   std::uint64_t lsn = 0;
@@ -37,6 +44,11 @@ struct versioned_value {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, logged_write& x) {
   return f(caf::meta::type_name("logged_write"), x.lsn, x.mutations);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, logged_payload& x) {
+  return f(caf::meta::type_name("logged_payload"), x.lsn, x.payload);
 }
 
 template <class Inspector>
@@ -52,6 +64,7 @@ using records::append_result;
 using records::engine_info;
 using records::eviction_result;
 using records::latency_histogram;
+using records::logged_payload;
 using records::logged_write;
 using records::memory_report;
 using records::mutation;
@@ -107,4 +120,5 @@ CAF_ADD_ATOM(postdevai, postdevai::actors, access_atom, "pd_access")
 CAF_ADD_ATOM(postdevai, postdevai::actors, attach_atom, "pd_attach")
 CAF_ADD_ATOM(postdevai, postdevai::actors, route_atom, "pd_route")
 CAF_ADD_ATOM(postdevai, postdevai::actors, prefetch_atom, "pd_prefet")
+CAF_ADD_ATOM(postdevai, postdevai::actors, encode_atom, "pd_encode")
 

@@ -30,6 +30,11 @@ std::uint64_t ClockMicros(Self* self) {
       std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now().time_since_epoch()).count());
 }
 
+// The WAL payload of a write, its values compressed for `store`
+// (storage::EncodeLoggedWrite): what an encoder replies.
+Result<std::string> EncodeWrite(const storage::PersistentStore& store, const write_batch& batch);
+encoder_actor SpawnEncoder(caf::actor_system& sys, std::shared_ptr<const storage::PersistentStore> store);
+
 // max_batch: most writes one fdatasync covers ([wal] group_commit_max_batch).
 journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch);
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
@@ -48,6 +53,11 @@ struct ControllerParts {
   // The partitions' read views: the controller announces each write to the
   // view of its kind before acknowledging it, and counts their hits.
   std::shared_ptr<HotReads> hot_reads;
+  // Compress writes before they are logged: one encoder per core, and the
+  // store whose compression settings and dictionaries they use (the
+  // controller encodes small writes itself, see controller_actor.cc).
+  std::vector<encoder_actor> encoders;
+  std::shared_ptr<const storage::PersistentStore> encoding_store;
   std::uint64_t max_value_bytes = 64u << 20;
   bool prefetch_enabled = true;
   std::uint32_t promote_after_hits = 2;  // [tiering]: disk reads before a key is loaded into RAM

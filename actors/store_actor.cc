@@ -5,6 +5,7 @@
 #include "actors/errors.h"
 #include "actors/spawn.h"
 #include "postdevai/log.h"
+#include "storage/cold_tier.h"
 #include "storage/persistent_store.h"
 
 namespace postdevai::actors {
@@ -12,7 +13,7 @@ namespace {
 
 struct store_state {
   std::shared_ptr<storage::PersistentStore> store;
-  std::vector<logged_write> queued;
+  std::vector<logged_payload> queued;
   bool flush_pending = false;
   bool retry_scheduled = false;  // a retry after a failed apply is on its way
   std::uint64_t applied_lsn = 0;
@@ -28,17 +29,12 @@ void Flush(store_actor::stateful_pointer<store_state> self) {
   st.flush_pending = false;
   if (st.queued.empty()) return;
   storage::StoreWriteBatch batch;
+  Status s;
   for (const auto& w : st.queued) {
-    for (const auto& m : w.mutations) {
-      auto kind = m.kind;
-      if (m.erase) {
-        batch.Delete(kind, m.key, w.lsn);
-      } else {
-        batch.Put(kind, m.key, m.value, w.lsn);
-      }
-    }
+    s = storage::AddLoggedWrite(w.payload, w.lsn, &batch);
+    if (!s.ok()) break;
   }
-  Status s = st.store->Write(batch);
+  if (s.ok()) s = st.store->Write(batch);
   if (!s.ok()) {
     st.last_error = s;
     if (!st.retry_scheduled) {
@@ -59,7 +55,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
   self->state.store = std::move(store);
   self->state.applied_lsn = self->state.store->LastAppliedLsn();
   return {
-      [=](apply_atom, std::vector<logged_write>& writes) {
+      [=](apply_atom, std::vector<logged_payload>& writes) {
         auto& st = self->state;
         for (auto& w : writes) st.queued.push_back(std::move(w));
         if (!st.flush_pending) {

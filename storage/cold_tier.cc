@@ -13,17 +13,9 @@ namespace {
 // Applies logged mutation records to the store as one batch, in LSN order.
 Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records) {
   StoreWriteBatch batch;
-  std::vector<Mutation> mutations;
   for (const auto& r : records) {
     if (r.type != kWalRecordMutations) return Status::Corruption("wal record " + std::to_string(r.lsn) + ": unknown type");
-    PDAI_RETURN_IF_ERROR(DecodeMutations(r.payload, &mutations).WithContext("wal record " + std::to_string(r.lsn)));
-    for (const auto& m : mutations) {
-      if (m.is_delete) {
-        batch.Delete(m.kind, m.key, r.lsn);
-      } else {
-        batch.Put(m.kind, m.key, m.value, r.lsn);
-      }
-    }
+    PDAI_RETURN_IF_ERROR(AddLoggedWrite(r.payload, r.lsn, &batch));
   }
   return store.Write(batch);
 }
@@ -33,7 +25,7 @@ Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& rec
 std::string EncodeMutations(const std::vector<Mutation>& mutations) {
   std::string out;
   for (const auto& m : mutations) {
-    out.push_back(m.is_delete ? 'D' : 'P');
+    out.push_back(m.is_delete ? 'D' : m.encoded ? 'E' : 'P');
     out.push_back(static_cast<char>(m.kind));
     records::PutVarintPrefixed(&out, m.key);
     if (!m.is_delete) records::PutVarintPrefixed(&out, m.value);
@@ -49,9 +41,12 @@ Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
     char op = in[0];
     auto kind = static_cast<std::uint8_t>(in[1]);
     in.remove_prefix(2);
-    if ((op != 'P' && op != 'D') || kind >= kKindCount) return Status::Corruption("mutation record: bad op or kind");
+    if ((op != 'P' && op != 'E' && op != 'D') || kind >= kKindCount) {
+      return Status::Corruption("mutation record: bad op or kind");
+    }
     m.kind = static_cast<Kind>(kind);
     m.is_delete = op == 'D';
+    m.encoded = op == 'E';
     if (!records::GetVarintPrefixed(&in, &m.key) || (!m.is_delete && !records::GetVarintPrefixed(&in, &m.value))) {
       return Status::Corruption("mutation record: truncated key or value");
     }
@@ -60,8 +55,38 @@ Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
   return Status::Ok();
 }
 
+Result<std::string> EncodeLoggedWrite(const PersistentStore& store, const std::vector<Mutation>& mutations) {
+  std::vector<std::string> encoded;  // owns the compressed values
+  encoded.reserve(mutations.size());
+  std::vector<Mutation> logged = mutations;
+  for (auto& m : logged) {
+    if (m.is_delete || m.encoded) continue;
+    auto value = store.EncodeUnstamped(m.kind, m.key, m.value);
+    if (!value.ok()) return value.status();
+    encoded.push_back(std::move(*value));
+    m.value = encoded.back();
+    m.encoded = true;
+  }
+  return EncodeMutations(logged);
+}
+
+Status AddLoggedWrite(std::string_view payload, std::uint64_t lsn, StoreWriteBatch* batch) {
+  std::vector<Mutation> mutations;
+  PDAI_RETURN_IF_ERROR(DecodeMutations(payload, &mutations).WithContext("wal record " + std::to_string(lsn)));
+  for (const auto& m : mutations) {
+    if (m.is_delete) {
+      batch->Delete(m.kind, m.key, lsn);
+    } else if (m.encoded) {
+      batch->PutEncoded(m.kind, m.key, m.value, lsn);
+    } else {
+      batch->Put(m.kind, m.key, m.value, lsn);
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions wal_options,
-                                             DurableStoreRecovery* report) {
+                                             DurableStoreRecovery* report, const ReplayObserver& observer) {
   auto start = std::chrono::steady_clock::now();
   const std::uint64_t checkpoint = store.CheckpointLsn();
   wal_options.min_next_lsn = std::max(wal_options.min_next_lsn, checkpoint + 1);
@@ -77,7 +102,12 @@ Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions 
     payloads.clear();
     return s;
   };
+  std::vector<Mutation> observed;
   auto wal = Wal::Open(wal_options, checkpoint, [&](const WalRecord& r) -> Status {
+    if (observer && r.type == kWalRecordMutations) {
+      PDAI_RETURN_IF_ERROR(DecodeMutations(r.payload, &observed).WithContext("wal record " + std::to_string(r.lsn)));
+      for (const auto& m : observed) observer(r.lsn, m);
+    }
     payloads.emplace_back(r.payload);
     pending.push_back(WalRecord{r.lsn, r.type, payloads.back()});
     if (pending.size() >= 1024) return flush();

@@ -3,19 +3,24 @@
 // journal_actor.cc, store_actor.cc, sync_timer_actor.cc).
 //
 // The write path, as the actors drive it:
-//   log        The journal encodes a write (EncodeMutations) into one WAL
-//              record of type kWalRecordMutations and acknowledges it once
+//   encode     The writer's side (the controller's pool of encoders, never
+//              the journal's thread) compresses each value once, as the store
+//              will keep it, and encodes the write (EncodeLoggedWrite) into
+//              the payload of one WAL record of type kWalRecordMutations.
+//   log        The journal appends the payload and acknowledges it once
 //              Wal::AppendBatch returns: the record is fdatasync'ed.
 //   apply      The store then applies acknowledged writes to the
-//              PersistentStore, unsynced, each stamped with its LSN, in LSN
-//              order. It may lag behind the acknowledgement, and keeps a write
-//              that failed to apply (disk full, EIO) to retry it.
+//              PersistentStore (AddLoggedWrite: the compressed bytes as they
+//              are, stamped with the LSN), unsynced, in LSN order. It may lag
+//              behind the acknowledgement, and keeps a write that failed to
+//              apply (disk full, EIO) to retry it.
 //   checkpoint PersistentStore::Checkpoint(lsn) at what the store has applied
 //              makes all of it durable in LevelDB; only then does
 //              Wal::ReleaseThrough(lsn) archive or delete the WAL segments
 //              wholly before it.
 //   restart    RecoverColdTier applies every WAL record after the store's
-//              checkpoint to the store again, in LSN order.
+//              checkpoint to the store again, in LSN order, through the same
+//              AddLoggedWrite: replay moves bytes, it compresses nothing.
 //
 // Crash model. An acknowledged write survives kill -9 and power loss: it is in
 // a synced WAL record, and the WAL is released only up to a synced store
@@ -33,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,16 +73,30 @@ struct Mutation {
   std::string_view key;
   std::string_view value;
   bool is_delete = false;
+  // value is PersistentStore::EncodeUnstamped's output (compressed as the
+  // store keeps it), not the raw bytes.
+  bool encoded = false;
 };
 
 // WAL record type of an encoded mutation list.
 inline constexpr std::uint8_t kWalRecordMutations = 1;
 
-// The WAL payload of a mutation list, and back. Per mutation: 'P' or 'D', the
-// kind as one byte, the key as varint length + bytes, and for a put the value
-// likewise. Decode fails with kCorruption on a malformed payload.
+// The WAL payload of a mutation list, and back. Per mutation: 'P' (put of raw
+// bytes), 'E' (put of an encoded value) or 'D' (delete), the kind as one
+// byte, the key as varint length + bytes, and for a put the value likewise.
+// Decode fails with kCorruption on a malformed payload.
 std::string EncodeMutations(const std::vector<Mutation>& mutations);
 Status DecodeMutations(std::string_view payload, std::vector<Mutation>* out);
+
+// The WAL payload of a write whose raw values are encoded (compressed) for
+// `store` first, each once: the store applies them as they are. Errors of
+// PersistentStore::EncodeUnstamped (kTooLarge naming the key).
+Result<std::string> EncodeLoggedWrite(const PersistentStore& store, const std::vector<Mutation>& mutations);
+
+// Adds the mutations of one WAL payload, written at `lsn`, to `batch`: what
+// the store actor applies and what replay applies, one path for both.
+// kCorruption (naming the LSN) for a malformed payload.
+Status AddLoggedWrite(std::string_view payload, std::uint64_t lsn, StoreWriteBatch* batch);
 
 // Restart of the cold tier over an open store: opens the WAL in
 // wal_options.dir with LSNs continuing after the store's checkpoint
@@ -86,8 +106,15 @@ Status DecodeMutations(std::string_view payload, std::vector<Mutation>* out);
 // errors (kCorruption when acknowledged records are damaged), kCorruption for
 // a record of another type or a malformed payload (naming its LSN), or the
 // store's write error; the store may then hold part of the replay, which the
-// next attempt applies again. `report` must not be null.
+// next attempt applies again. `report` must not be null. `observer`, when
+// given, is told of every mutation replayed (see ReplayObserver).
+//
+// Told of one mutation RecoverColdTier replays, with the LSN of its WAL
+// record, in LSN order: for whoever must know which keys changed after the
+// checkpoint (the RAM-Lake's warm re-attach, actors/engine.cc). The views
+// live for the call only.
+using ReplayObserver = std::function<void(std::uint64_t lsn, const Mutation& mutation)>;
 Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions wal_options,
-                                             DurableStoreRecovery* report);
+                                             DurableStoreRecovery* report, const ReplayObserver& observer = {});
 
 }  // namespace postdevai::storage

@@ -122,11 +122,15 @@ leveldb::Slice ToSlice(std::string_view s) { return leveldb::Slice(s.data(), s.s
 // --- StoreWriteBatch ---
 
 void StoreWriteBatch::Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn) {
-  ops_.push_back(Op{false, kind, std::string(key), std::string(value), lsn});
+  ops_.push_back(Op{false, false, kind, std::string(key), std::string(value), lsn});
+}
+
+void StoreWriteBatch::PutEncoded(Kind kind, std::string_view key, std::string_view encoded, std::uint64_t lsn) {
+  ops_.push_back(Op{false, true, kind, std::string(key), std::string(encoded), lsn});
 }
 
 void StoreWriteBatch::Delete(Kind kind, std::string_view key, std::uint64_t lsn) {
-  ops_.push_back(Op{true, kind, std::string(key), std::string(), lsn});
+  ops_.push_back(Op{true, false, kind, std::string(key), std::string(), lsn});
 }
 
 // --- open / close ---
@@ -327,6 +331,10 @@ Result<std::string> PersistentStore::EncodeValue(Kind kind, std::string_view key
   return encoded;
 }
 
+Result<std::string> PersistentStore::EncodeUnstamped(Kind kind, std::string_view key, std::string_view raw) const {
+  return EncodeValue(kind, key, raw, /*lsn=*/0);
+}
+
 void PersistentStore::NoteApplied(std::uint64_t lsn) {
   std::uint64_t seen = last_applied_lsn_.load(std::memory_order_relaxed);
   while (lsn > seen && !last_applied_lsn_.compare_exchange_weak(seen, lsn, std::memory_order_acq_rel)) {
@@ -359,11 +367,20 @@ Status PersistentStore::Write(const StoreWriteBatch& batch) {
       wb.Delete(key);
       continue;
     }
-    auto encoded = EncodeValue(op.kind, op.key, op.value, op.lsn);
-    if (!encoded.ok()) return encoded.status();
+    // Encoded values were compressed by the writer: only the LSN changes.
+    Result<std::string> encoded = op.encoded ? codec_.Restamp(op.value, op.lsn)
+                                             : EncodeValue(op.kind, op.key, op.value, op.lsn);
+    if (!encoded.ok()) {
+      return op.encoded ? encoded.status().WithContext("writing " + DescribeKey(op.kind, op.key)) : encoded.status();
+    }
     wb.Put(key, *encoded);
     records[KindIndex(op.kind)] += 1;
-    raw_bytes[KindIndex(op.kind)] += op.value.size();
+    if (op.encoded) {
+      auto header = ParseValueHeader(*encoded);  // sound: Restamp just wrote it
+      raw_bytes[KindIndex(op.kind)] += header.ok() ? header->raw_length : 0;
+    } else {
+      raw_bytes[KindIndex(op.kind)] += op.value.size();
+    }
     stored += encoded->size();
   }
   {

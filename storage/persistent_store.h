@@ -118,6 +118,9 @@ struct PersistentStoreOptions {
 class StoreWriteBatch {
  public:
   void Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn);
+  // A value already encoded by PersistentStore::EncodeUnstamped (compressed
+  // once, on the writer's side): stored as it is, stamped with lsn.
+  void PutEncoded(Kind kind, std::string_view key, std::string_view encoded, std::uint64_t lsn);
   void Delete(Kind kind, std::string_view key, std::uint64_t lsn);
   std::size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
@@ -127,6 +130,7 @@ class StoreWriteBatch {
   friend class PersistentStore;
   struct Op {
     bool is_delete;
+    bool encoded;  // value is EncodeUnstamped's output, not raw bytes
     Kind kind;
     std::string key;
     std::string value;
@@ -219,8 +223,18 @@ class PersistentStore {
   // LastAppliedLsn().
   Status Delete(Kind kind, std::string_view key, std::uint64_t lsn);
   // Applies every write of the batch atomically, in batch order; unsynced.
-  // kTooLarge for any oversized value, before anything is written.
+  // kTooLarge for any oversized value, before anything is written; for a
+  // PutEncoded value, Restamp's errors (see ValueCodec).
   Status Write(const StoreWriteBatch& batch);
+
+  // The value encoded (compressed) as this store would store it for `kind`,
+  // with its dictionary and level, but stamped with LSN 0: the write path
+  // compresses once, before the journal gives the write its LSN, logs these
+  // bytes and applies them with StoreWriteBatch::PutEncoded. A dictionary it
+  // refers to is already durable in the store (dictionaries are synced before
+  // they are used). kTooLarge when raw exceeds max_value_bytes. Thread-safe,
+  // and takes no lock of the store's.
+  Result<std::string> EncodeUnstamped(Kind kind, std::string_view key, std::string_view raw) const;
 
   // The value of (kind, key): kNotFound, kCorruption for this key's value only,
   // kClosed after a failed reopen.

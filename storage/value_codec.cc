@@ -233,6 +233,24 @@ Result<std::string> ValueCodec::Encode(std::string_view raw, std::uint64_t lsn, 
   return out;
 }
 
+Result<std::string> ValueCodec::Restamp(std::string_view encoded, std::uint64_t lsn) const {
+  auto parsed = ParseValueHeader(encoded);
+  if (!parsed.ok()) return parsed.status();
+  ValueHeader header = *parsed;
+  if (header.raw_length > max_value_bytes_) {
+    return Status::TooLarge("value of " + std::to_string(header.raw_length) + " bytes exceeds the limit of " +
+                            std::to_string(max_value_bytes_) + " bytes per value");
+  }
+  if (header.dictionary_id != 0 && !HasDictionary(header.dictionary_id)) {
+    return Status::Corruption("value compressed with dictionary " + std::to_string(header.dictionary_id) +
+                              ", which the store does not hold");
+  }
+  header.lsn = lsn;
+  std::string out = EncodeValueHeader(header);
+  out.append(encoded.substr(parsed->header_length));
+  return out;
+}
+
 Result<std::string> ValueCodec::Decode(std::string_view encoded, ValueHeader* header_out) const {
   auto parsed = ParseValueHeader(encoded);
   if (!parsed.ok()) return parsed.status();

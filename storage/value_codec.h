@@ -105,6 +105,15 @@ class ValueCodec {
   // max_value_bytes(); kInvalidArgument for an unknown dictionary id.
   Result<std::string> Encode(std::string_view raw, std::uint64_t lsn, const EncodeOptions& options) const;
 
+  // The same encoded value stamped with another LSN: the header is rewritten,
+  // the payload copied as it is (no compression work). This is how a value
+  // compressed before its write had an LSN (Encode with lsn 0, on the
+  // writer's side) is stored under the LSN the journal gave it. The header is
+  // verified (kCorruption), its raw length bounded by max_value_bytes()
+  // (kTooLarge) and its dictionary must be registered (kCorruption naming
+  // it); the payload is proved by Decode when the value is read.
+  Result<std::string> Restamp(std::string_view encoded, std::uint64_t lsn) const;
+
   // Decodes a value produced by Encode. kCorruption (naming the problem) for
   // anything that is not a sound value; *header_out, when given, receives the
   // parsed header even then, if the header itself was sound.

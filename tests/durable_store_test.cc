@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -302,10 +303,8 @@ TEST_CASE("one oversized write fails alone: the rest of its group commit is logg
   });
   auto journal = SpawnJournal(*system.sys, wal, 256);
   caf::scoped_actor self(*system.sys);
-  auto put = [](std::string key, std::string value) {
-    records::write_batch batch;
-    batch.mutations.push_back(records::MakePut(DataKind::kCode, std::move(key), std::move(value)));
-    return batch;
+  auto put = [](std::string key, std::string value) {  // the payload an encoder would send
+    return storage::EncodeMutations({Mutation{Kind::kCode, key, value}});
   };
   auto first = self->request(journal, caf::infinite, write_atom_v, put("first", "1"));
   {
@@ -390,9 +389,11 @@ TEST_CASE("power cut: every write the engine acknowledged is there after restart
           Client client(*system.sys, (*engine)->local());
           for (std::uint64_t i = 0; !power_out; ++i) {
             Written write{kinds[i % 3], "w" + std::to_string(w) + "/" + std::to_string(i), {}};
-            // Several KiB each: the 1 MiB WAL segments fill between checkpoints.
+            // Several KiB each, incompressible (the WAL logs values
+            // compressed): the 1 MiB WAL segments fill between checkpoints.
             write.value = Value(seed * 1000003 + w * 100000 + i);
-            write.value.append(2000 + (i * 7919) % 8000, static_cast<char>('A' + w));
+            std::mt19937_64 noise(seed * 1000003 + w * 100000 + i);
+            for (std::size_t n = 2000 + (i * 7919) % 8000; n > 0; --n) write.value.push_back(static_cast<char>(noise()));
             auto lsn = client.Put(write.kind, write.key, write.value);
             std::lock_guard lock(mu);
             if (lsn.ok()) {

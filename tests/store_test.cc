@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/cold_tier.h"
 #include "storage/fault_injection_file_system.h"
 #include "storage/key_schema.h"
 #include "storage/leveldb_env.h"
@@ -873,4 +874,67 @@ TEST_CASE("LevelDB's open tables are half the descriptor limit, within LevelDB's
   CHECK(store->options().max_open_files == LevelDbMaxOpenFiles(RaiseDescriptorLimit()));
   options.max_open_files = -1;
   CHECK(PersistentStore::Open(options).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a write compressed once before its LSN is stored as compressed, stamped, and replayed the same way",
+          "[store]") {
+  TempDir dir("store");
+  auto options = OptionsAt(dir.path());
+  options.dictionary_bytes = 16 << 10;
+  std::mt19937_64 rng(11);
+  auto store = OpenOrFail(options);
+  std::uint64_t lsn = 0;
+  for (int i = 0; i < 400; ++i) REQUIRE(store->Put(Kind::kCode, "seed/" + std::to_string(i), CodeChunk(rng, 1500), ++lsn).ok());
+  auto dict = store->TrainDictionary(Kind::kCode);
+  REQUIRE(dict.ok());
+
+  // The writer's side: compressed with the kind's dictionary, no LSN yet.
+  const std::string raw = CodeChunk(rng, 4000);
+  const std::string deleted_key = "seed/7";
+  auto payload = EncodeLoggedWrite(*store, {Mutation{Kind::kCode, "encoded", raw},
+                                            Mutation{Kind::kCode, deleted_key, {}, /*is_delete=*/true},
+                                            Mutation{Kind::kMetadata, "tiny", "m"}});
+  REQUIRE(payload.ok());
+  CHECK(payload->size() < raw.size() / 2);  // the WAL carries the compressed bytes
+  std::vector<Mutation> decoded;
+  REQUIRE(DecodeMutations(*payload, &decoded).ok());
+  REQUIRE(decoded.size() == 3);
+  CHECK(decoded[0].encoded);
+  auto header = ParseValueHeader(decoded[0].value);
+  REQUIRE(header.ok());
+  CHECK(header->lsn == 0);
+  CHECK(header->dictionary_id == dict->id);
+  CHECK(header->raw_length == raw.size());
+
+  // The store's side (live and on replay): the same bytes, stamped.
+  const std::uint64_t write_lsn = ++lsn;
+  StoreWriteBatch batch;
+  REQUIRE(AddLoggedWrite(*payload, write_lsn, &batch).ok());
+  REQUIRE(store->Write(batch).ok());
+  auto stored = store->GetWithLsn(Kind::kCode, "encoded");
+  REQUIRE(stored.ok());
+  CHECK(stored->value == raw);
+  CHECK(stored->lsn == write_lsn);
+  CHECK(store->Get(Kind::kCode, deleted_key).status().IsNotFound());
+  CHECK(GetOrFail(*store, Kind::kMetadata, "tiny") == "m");
+  CHECK(store->LastAppliedLsn() == write_lsn);
+
+  // A value naming a dictionary this store never had, or a damaged header,
+  // is refused as a whole batch, naming the key.
+  ValueHeader foreign = *header;
+  foreign.dictionary_id = dict->id + 100;
+  std::string forged = EncodeValueHeader(foreign) + std::string(decoded[0].value.substr(header->header_length));
+  StoreWriteBatch bad;
+  bad.PutEncoded(Kind::kCode, "forged", forged, ++lsn);
+  Status s = store->Write(bad);
+  CHECK(s.code() == StatusCode::kCorruption);
+  CHECK(s.message().find("forged") != std::string::npos);
+  CHECK(s.message().find("dictionary " + std::to_string(dict->id + 100)) != std::string::npos);
+  std::string torn(decoded[0].value);
+  torn[1] ^= 0x40;
+  StoreWriteBatch bad_header;
+  bad_header.PutEncoded(Kind::kCode, "torn", torn, ++lsn);
+  CHECK(store->Write(bad_header).code() == StatusCode::kCorruption);
+  CHECK(store->Get(Kind::kCode, "forged").status().IsNotFound());
+  CHECK(store->Get(Kind::kCode, "torn").status().IsNotFound());
 }
