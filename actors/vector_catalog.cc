@@ -1,9 +1,13 @@
 #include "actors/vector_catalog.h"
 
 #include <cmath>
+#include <unordered_set>
 
 #include "postdevai/hybrid_memory.h"
 #include "postdevai/log.h"
+#include "records/coding.h"
+#include "storage/crc32c.h"
+#include "storage/file_system.h"
 #include "storage/persistent_store.h"
 
 namespace postdevai::actors {
@@ -61,9 +65,10 @@ Status VectorCatalog::Check(std::string_view model, std::size_t dimension, std::
   return Status::Ok();
 }
 
-Status VectorCatalog::Apply(std::string_view key, const std::string* value) {
+Status VectorCatalog::Apply(std::string_view key, const std::string* value, std::uint64_t lsn) {
   const std::string k(key);
   if (value == nullptr) {
+    lsn_of_key_.erase(k);
     auto owner = owner_of_key_.find(k);
     if (owner == owner_of_key_.end()) return Status::Ok();
     RemoveOwner(owner->second);
@@ -109,6 +114,7 @@ Status VectorCatalog::Apply(std::string_view key, const std::string* value) {
   }
   key_of_prefix_[prefix] = k;
   owner_of_key_[k] = owner;
+  lsn_of_key_[k] = lsn;
   return Status::Ok();
 }
 
@@ -117,7 +123,7 @@ Status VectorCatalog::Rebuild(const storage::PersistentStore& store) {
   Status first_error;
   Status scan = store.ForEach(DataKind::kVectors, [&](const storage::StoredRecord& r) {
     std::string value(r.value);
-    Status s = Apply(r.key, &value);
+    Status s = Apply(r.key, &value, r.lsn);
     if (!s.ok() && failed++ == 0) first_error = s;
     return true;
   });
@@ -134,6 +140,162 @@ void VectorCatalog::RemoveOwner(const Owner& owner) {
   } else {
     index_->RemoveFile(owner.name);
   }
+}
+
+// ------------------------------------------------------------------ snapshots
+//
+// File: magic "PDAIVCS1", fixed32 CRC32C of the body, then the body: fixed64
+// store identity, fixed64 the newest record LSN the snapshot reflects (for
+// diagnostics), fixed64 key count and per key: key, owner flag (fixed32: 1
+// session), owner name, fixed64 LSN; then the index snapshot
+// (VectorIndex::Serialize) to the end. The index comes last so that it is
+// written straight into the body and read in place (it is most of the bytes).
+
+namespace {
+constexpr std::string_view kSnapshotMagic = "PDAIVCS1";
+}  // namespace
+
+Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& path,
+                                   std::uint64_t store_identity) const {
+  std::string body;
+  records::PutFixed64(&body, store_identity);
+  std::uint64_t newest = 0;
+  for (const auto& [key, lsn] : lsn_of_key_) newest = std::max(newest, lsn);
+  records::PutFixed64(&body, newest);
+  records::PutFixed64(&body, owner_of_key_.size());
+  for (const auto& [key, owner] : owner_of_key_) {
+    records::PutLengthPrefixed(&body, key);
+    records::PutFixed32(&body, owner.session ? 1 : 0);
+    records::PutLengthPrefixed(&body, owner.name);
+    auto lsn = lsn_of_key_.find(key);
+    records::PutFixed64(&body, lsn == lsn_of_key_.end() ? 0 : lsn->second);
+  }
+  index_->Serialize(&body);
+  std::string head(kSnapshotMagic);
+  records::PutFixed32(&head, storage::crc32c::Value(body));
+
+  const std::string temporary = path + ".tmp";
+  auto file = fs->NewWritableFile(temporary);
+  if (!file.ok()) return file.status().WithContext("vector index snapshot");
+  Status s = (*file)->Append(head);
+  if (s.ok()) s = (*file)->Append(body);
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok()) s = (*file)->Close();
+  if (s.ok()) s = fs->RenameFile(temporary, path);
+  if (!s.ok()) {
+    (void)fs->RemoveFile(temporary);
+    return s.WithContext("writing the vector index snapshot " + path);
+  }
+  const auto slash = path.find_last_of('/');
+  if (slash != std::string::npos) (void)fs->SyncDir(path.substr(0, slash));
+  return Status::Ok();
+}
+
+Status VectorCatalog::LoadSnapshot(std::string_view file, std::uint64_t store_identity) {
+  auto corrupt = [](const std::string& what) { return Status::Corruption(what); };
+  if (!file.starts_with(kSnapshotMagic)) return corrupt("not a vector index snapshot (magic)");
+  file.remove_prefix(kSnapshotMagic.size());
+  std::uint32_t crc = 0;
+  if (!records::GetFixed32(&file, &crc)) return corrupt("truncated");
+  if (storage::crc32c::Value(file) != crc) return corrupt("checksum mismatch");
+  std::uint64_t identity = 0, newest = 0, keys = 0;
+  if (!records::GetFixed64(&file, &identity) || !records::GetFixed64(&file, &newest)) {
+    return corrupt("truncated header");
+  }
+  // 0 is "unknown" (a file system without birth times): the LSN check against
+  // the store still applies to every key.
+  if (identity != store_identity && identity != 0 && store_identity != 0) {
+    return corrupt("written for another store");
+  }
+  if (!records::GetFixed64(&file, &keys)) return corrupt("truncated key table");
+  for (std::uint64_t i = 0; i < keys; ++i) {
+    std::string key, name;
+    std::uint32_t session = 0;
+    std::uint64_t lsn = 0;
+    if (!records::GetLengthPrefixed(&file, &key) || !records::GetFixed32(&file, &session) ||
+        !records::GetLengthPrefixed(&file, &name) || !records::GetFixed64(&file, &lsn)) {
+      return corrupt("truncated key table");
+    }
+    key_of_prefix_[KeyHash(key)] = key;
+    owner_of_key_[key] = Owner{session != 0, std::move(name)};
+    lsn_of_key_[std::move(key)] = lsn;
+  }
+  return index_->Deserialize(file);
+}
+
+Status VectorCatalog::Reconcile(const storage::PersistentStore& store, RestoreReport* report) {
+  std::unordered_set<std::string> present;
+  std::vector<std::string> changed;
+  PDAI_RETURN_IF_ERROR(store.ForEachHeader(DataKind::kVectors, [&](const storage::StoredRecord& r) {
+    std::string key(r.key);
+    auto known = lsn_of_key_.find(key);
+    if (known == lsn_of_key_.end() || known->second != r.lsn || r.lsn == 0) changed.push_back(key);
+    present.insert(std::move(key));
+    return true;
+  }));
+  std::vector<std::string> gone;
+  for (const auto& [key, owner] : owner_of_key_) {
+    if (!present.count(key)) gone.push_back(key);
+  }
+  for (const std::string& key : gone) PDAI_RETURN_IF_ERROR(Apply(key, nullptr));
+  report->removed = gone.size();
+  for (const std::string& key : changed) {
+    auto value = store.GetWithLsn(DataKind::kVectors, key);
+    if (!value.ok()) {
+      if (value.status().IsNotFound()) continue;
+      return value.status();
+    }
+    Status s = Apply(key, &value->value, value->lsn);
+    if (!s.ok()) LogWarning("vectors", "record " + key + " could not be indexed: " + s.ToString());
+    ++report->reapplied;
+  }
+  return Status::Ok();
+}
+
+Result<VectorCatalog::RestoreReport> VectorCatalog::Restore(storage::FileSystem* fs, const std::string& path,
+                                                            const storage::PersistentStore& store,
+                                                            std::uint64_t store_identity) {
+  RestoreReport report;
+  Status loaded = Status::NotFound("no snapshot");
+  if (fs->FileExists(path)) {
+    std::string file;
+    if (auto size = fs->GetFileSize(path); size.ok()) file.reserve(*size);  // one allocation
+    auto reader = fs->NewSequentialFile(path);
+    loaded = reader.status();
+    if (reader.ok()) {
+      std::vector<char> scratch(1 << 20);
+      for (;;) {
+        std::string_view chunk;
+        loaded = (*reader)->Read(scratch.size(), scratch.data(), &chunk);
+        if (!loaded.ok() || chunk.empty()) break;
+        file.append(chunk);
+      }
+    }
+    if (loaded.ok()) loaded = LoadSnapshot(file, store_identity);
+  }
+  if (loaded.ok()) {
+    PDAI_RETURN_IF_ERROR(Reconcile(store, &report));
+    LogInfo("vectors", "vector index loaded from " + path + " (" + std::to_string(index_->size()) + " vectors; " +
+                           std::to_string(report.reapplied) + " records re-applied, " +
+                           std::to_string(report.removed) + " removed since the snapshot)");
+    return report;
+  }
+  report.rebuilt = true;
+  report.why = loaded.ToString();
+  if (!loaded.IsNotFound()) {
+    LogWarning("vectors", "vector index snapshot " + path + " unusable (" + report.why + "): rebuilding from the store");
+  } else {
+    LogInfo("vectors", "no vector index snapshot at " + path + ": building the index from the store");
+  }
+  // Start again from an empty catalog: a failed load may have filled part of it.
+  auto index = VectorIndex::Create(index_->options());
+  if (!index.ok()) return index.status();
+  index_ = std::move(*index);
+  key_of_prefix_.clear();
+  owner_of_key_.clear();
+  lsn_of_key_.clear();
+  PDAI_RETURN_IF_ERROR(Rebuild(store));
+  return report;
 }
 
 std::optional<std::string> VectorCatalog::KeyOf(std::uint64_t id) const {

@@ -7,6 +7,16 @@
 // key as the file's code record; a session's message embeddings one record
 // under SessionVectorsKey(session) (actors/records.h, FileVectors). Vector c
 // of the record under key K has the id (hash(K) << 20) | c.
+//
+// Restart without a rebuild: SaveSnapshot writes the whole catalog (the index
+// with its graph and quantized copies, the key maps, and per key the LSN of
+// the record the index reflects) to one file beside the RAM-Lake partition
+// files; Restore loads it and reconciles it with the store — the source of
+// truth — by comparing each record's LSN (a header scan, no value decoding):
+// only records written, replaced or removed since are applied again. A
+// missing, corrupt (checksum, format), foreign (another store) or stale
+// (other index options) file falls back to Rebuild, with a log line saying
+// why.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +31,7 @@
 #include "simd/vector_index.h"
 
 namespace postdevai::storage {
+class FileSystem;
 class PersistentStore;
 }
 
@@ -38,11 +49,31 @@ class VectorCatalog {
   static Status Check(std::string_view model, std::size_t dimension, std::string_view key, std::string_view value);
 
   // A logged write of the vectors kind: replaces the file's vectors (value) or
-  // removes them (erase).
-  Status Apply(std::string_view key, const std::string* value);
+  // removes them (erase). `lsn` is the write's (0: not known to the caller;
+  // the next Restore then re-applies the key from the store, to be sure).
+  Status Apply(std::string_view key, const std::string* value, std::uint64_t lsn = 0);
 
   // Rebuilds from every vectors record in the store (start-up, restart).
   Status Rebuild(const storage::PersistentStore& store);
+
+  // What Restore did, for logs and tests.
+  struct RestoreReport {
+    bool rebuilt = false;    // the snapshot could not be used: rebuilt from the store
+    std::string why;         // rebuilt: the reason (missing, checksum, ...)
+    std::size_t reapplied = 0;  // loaded: records written or replaced since the snapshot, applied again
+    std::size_t removed = 0;    // loaded: records removed since the snapshot
+  };
+  // Opens the catalog from the snapshot at `path` and reconciles it with
+  // `store`, or rebuilds (see the top of this file). Call on a new catalog.
+  // Errors: the store's (reading it), or Rebuild's; a bad snapshot is not an
+  // error. Blocking (file and LevelDB reads).
+  Result<RestoreReport> Restore(storage::FileSystem* fs, const std::string& path,
+                                const storage::PersistentStore& store, std::uint64_t store_identity);
+  // Writes the snapshot to `path` (created 0600 through a temporary file,
+  // synced, then renamed over the old one: a crash leaves the old or the new
+  // file, never a torn one; the checksum catches anything else). The store
+  // identity is what Restore checks it against. Blocking (file writes).
+  Status SaveSnapshot(storage::FileSystem* fs, const std::string& path, std::uint64_t store_identity) const;
 
   // The key of the record holding the vector `id`, if any.
   std::optional<std::string> KeyOf(std::uint64_t id) const;
@@ -63,6 +94,12 @@ class VectorCatalog {
   };
   void RemoveOwner(const Owner& owner);
   std::unordered_map<std::string, Owner> owner_of_key_;
+  // The LSN of the record each indexed key reflects (0: unknown).
+  std::unordered_map<std::string, std::uint64_t> lsn_of_key_;
+  // Restore's two halves: parse a snapshot into this (empty) catalog, then
+  // apply what the store changed since.
+  Status LoadSnapshot(std::string_view file, std::uint64_t store_identity);
+  Status Reconcile(const storage::PersistentStore& store, RestoreReport* report);
 };
 
 }  // namespace postdevai::actors

@@ -1,6 +1,15 @@
-// postdevai-bench vector [--n N] [--dim D] [--queries Q] [--batch B] [--k K] [--rerank R] [--rounds N] [--json]
+// postdevai-bench vector [--n N] [--dim D] [--queries Q] [--batch B] [--k K] [--rerank R] [--rounds N]
+//                        [--updates U] [--build-breadth B] [--json]
 //
 // On one set of vectors, in one run:
+//   * the approximate nearest-neighbour index (our HNSW graph over the int8
+//     copies, re-ranked at full precision) beside hnswlib (Debian's
+//     libhnswlib-dev, M=16, ef_construction=200): build time, recall@10
+//     against latency as the search breadth (ef) grows, latency ratios at
+//     recall 0.95 and 0.99, memory per vector, inserts/replacements/deletes
+//     while searching (rate, search latency, worst pause), and filtered
+//     searches through the graph and through the scan by selectivity (where
+//     the index switches between them);
 //   * this core's streaming-read bandwidth (measured here, the yardstick);
 //   * our exact scan (float32, the index's own full-precision copy), one query
 //     at a time and in a batch (the multi-query kernel);
@@ -32,6 +41,7 @@
 #include "bench/scenarios.h"
 #include "leveldb/db.h"
 #include "leveldb/write_batch.h"
+#include "bench/hnswlib_peer.h"
 #include "simd/vector_index.h"
 
 #ifdef POSTDEVAI_HAVE_FAISS
@@ -339,22 +349,439 @@ std::string BlasLibrary() {
   return found;
 }
 
+
+// ------------------------------------------------------------------ ANN: ours vs hnswlib
+
+constexpr std::size_t kPeerM = 16;
+constexpr std::size_t kPeerEfConstruction = 200;
+
+struct CurvePoint {
+  std::size_t ef = 0;
+  Timing timing;
+  double recall = 0;
+};
+
+struct UpdateFigures {
+  double inserts_per_s = 0;  // insert time only (the index is single-threaded: searches wait for it)
+  double write_mean_us = 0;
+  double write_p99_us = 0;
+  double worst_pause_ms = 0;  // the longest single write: what a search queued behind it waits
+  Timing search;              // searches interleaved with the writes
+};
+
+struct FilterPoint {
+  std::string language;
+  double selectivity = 0;
+  double matches_per_candidate = 0;  // selectivity x n / candidates wanted: what the index's switch looks at
+  Timing graph, scan;
+  double graph_recall = 0, scan_recall = 0;
+};
+
+struct AnnReport {
+  bool peer = false;
+  std::size_t degree = 0, build_breadth = 0;
+  double ours_build_s = 0, peer_build_s = 0;
+  double ours_bytes_per_vector = 0, ours_graph_bytes_per_vector = 0, ours_bytes_without_float_copy = 0;
+  double peer_bytes_per_vector = 0;
+  std::vector<CurvePoint> ours, theirs;
+  UpdateFigures ours_updates, peer_updates;
+  std::size_t updates = 0;
+  std::vector<FilterPoint> filtered;
+  double filter_matches_per_candidate = 0;  // the index's default switch
+  // Restart without a rebuild: the index's snapshot, written and loaded back
+  // in memory (the catalog adds a CRC32C and a file on the RAM disk).
+  double snapshot_bytes = 0, snapshot_save_s = 0, snapshot_load_s = 0;
+};
+
+// A vector's language in the ANN index: groups of known size, so a language
+// filter has a known selectivity.
+struct LanguageGroup {
+  const char* name;
+  std::size_t percent;
+};
+constexpr LanguageGroup kLanguageGroups[] = {{"sel50", 50}, {"sel20", 20}, {"sel10", 10}, {"sel5", 5},
+                                             {"sel2", 2},   {"sel1", 1},   {"rest", 12}};
+std::string LanguageOf(std::uint64_t id) {
+  std::size_t bucket = (id * 0x9E3779B97F4A7C15ull >> 32) % 100, start = 0;
+  for (const LanguageGroup& g : kLanguageGroups) {
+    if (bucket < start + g.percent) return g.name;
+    start += g.percent;
+  }
+  return "rest";
+}
+
+// The lowest p50 latency among the points reaching `recall` (0 if none does).
+double LatencyAtRecall(const std::vector<CurvePoint>& curve, double recall) {
+  double best = 0;
+  for (const CurvePoint& p : curve) {
+    if (p.recall >= recall && (best == 0 || p.timing.p50_ms < best)) best = p.timing.p50_ms;
+  }
+  return best;
+}
+
+template <typename SearchFn>
+CurvePoint MeasurePoint(std::size_t ef, const std::vector<float>& queries, std::size_t num_queries, std::size_t dim,
+                        const std::vector<std::vector<std::uint64_t>>& truth, std::size_t k, SearchFn search) {
+  CurvePoint point;
+  point.ef = ef;
+  std::vector<std::vector<std::uint64_t>> found(num_queries);
+  LatencyRecorder latency;
+  const double cpu_start = ThreadCpuSeconds();
+  const auto start = Clock::now();
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    const auto t0 = Clock::now();
+    found[q] = search(queries.data() + q * dim);
+    latency.Add(NanosSince(t0));
+  }
+  point.timing = Summarize(latency, SecondsSince(start), num_queries, 1);
+  point.timing.cpu_ms = (ThreadCpuSeconds() - cpu_start) * 1e3 / double(num_queries);
+  point.recall = Recall(found, truth, k);
+  return point;
+}
+
+AnnReport RunAnnComparison(const DataSet& data, const std::vector<float>& queries, std::size_t num_queries,
+                           const std::vector<std::vector<std::uint64_t>>& truth, std::size_t k, std::size_t updates,
+                           std::size_t build_breadth, bool* ok) {
+  AnnReport report;
+  const std::size_t n = data.n, dim = data.dim;
+  report.peer = HnswlibPeer::Available();
+  report.updates = updates;
+  VectorIndexOptions options;
+  options.model = kModel;
+  options.dimension = std::uint32_t(dim);
+  options.keep_full_precision = true;  // re-rank from RAM, as hnswlib keeps its floats
+  options.graph_metric = VectorMetric::kInnerProduct;
+  options.graph_min_vectors = 0;
+  if (build_breadth > 0) options.graph_build_breadth = std::uint32_t(build_breadth);
+  report.degree = options.graph_degree;
+  report.build_breadth = options.graph_build_breadth;
+  auto created = VectorIndex::Create(options);
+  if (!created.ok()) {
+    *ok = false;
+    return report;
+  }
+  VectorIndex& ours = **created;
+  ours.Reserve(n + updates);
+  std::fprintf(stderr, "vector: ANN: building our graph (M=%u, build breadth %u) over %zu vectors...\n",
+               options.graph_degree, options.graph_build_breadth, n);
+  auto entry_of = [&](std::uint64_t id, const float* values) {
+    VectorAttributes a{VectorOwnerKind::kCodeChunk, "f" + std::to_string(id / 16), LanguageOf(id), {}};
+    return VectorEntry{id, std::span<const float>(values, dim), std::move(a)};
+  };
+  auto start = Clock::now();
+  for (std::uint64_t id = 0; id < n; ++id) {
+    if (!ours.Add(kModel, entry_of(id, data.vectors.data() + id * dim)).ok()) *ok = false;
+  }
+  report.ours_build_s = SecondsSince(start);
+
+  std::unique_ptr<HnswlibPeer> peer;
+  if (report.peer) {
+    std::fprintf(stderr, "vector: ANN: building hnswlib (M=%zu, ef_construction=%zu)...\n", kPeerM,
+                 kPeerEfConstruction);
+    peer = std::make_unique<HnswlibPeer>(dim, n + updates, kPeerM, kPeerEfConstruction);
+    start = Clock::now();
+    for (std::uint64_t id = 0; id < n; ++id) peer->Add(data.vectors.data() + id * dim, id);
+    report.peer_build_s = SecondsSince(start);
+    report.peer_bytes_per_vector = peer->BytesPerVector(n);
+  }
+  report.ours_bytes_per_vector = ours.RamBytesPerVector();
+  report.ours_graph_bytes_per_vector = double(ours.GraphRamBytes()) / double(n);
+  // The engine keeps the float vectors in the RAM-Lake partition, not in the index.
+  report.ours_bytes_without_float_copy =
+      report.ours_bytes_per_vector - double((dim + 15) / 16 * 16 * sizeof(float));
+
+  {
+    std::fprintf(stderr, "vector: ANN: snapshot and load (restart without a rebuild)...\n");
+    std::string snapshot;
+    start = Clock::now();
+    ours.Serialize(&snapshot);
+    report.snapshot_save_s = SecondsSince(start);
+    report.snapshot_bytes = double(snapshot.size());
+    auto loaded = VectorIndex::Create(options);
+    start = Clock::now();
+    if (!loaded.ok() || !(*loaded)->Deserialize(snapshot).ok()) *ok = false;
+    report.snapshot_load_s = SecondsSince(start);
+  }
+
+  std::fprintf(stderr, "vector: ANN: recall/latency curves...\n");
+  for (std::size_t ef : {10, 16, 24, 32, 48, 64, 96, 128, 192, 256}) {
+    if (ef < k) continue;
+    VectorSearchOptions search;
+    search.k = k;
+    search.metric = VectorMetric::kInnerProduct;
+    search.rerank_candidates = ef;
+    report.ours.push_back(MeasurePoint(ef, queries, num_queries, dim, truth, k, [&](const float* q) {
+      auto hits = ours.Search(kModel, std::span<const float>(q, dim), search, nullptr);
+      if (!hits.ok()) *ok = false;
+      return hits.ok() ? Ids(*hits) : std::vector<std::uint64_t>{};
+    }));
+    if (peer) {
+      peer->SetEf(ef);
+      report.theirs.push_back(
+          MeasurePoint(ef, queries, num_queries, dim, truth, k, [&](const float* q) { return peer->Search(q, k); }));
+    }
+  }
+
+  // Filtered: a language filter of known selectivity, through the graph and
+  // through the scan (forced both ways), against the filtered exact answer.
+  std::fprintf(stderr, "vector: ANN: filtered searches by selectivity (graph walk vs scan)...\n");
+  const std::size_t filter_queries = std::min<std::size_t>(num_queries, 64);
+  const double default_ratio = options.graph_filter_matches_per_candidate;
+  for (const LanguageGroup& g : kLanguageGroups) {
+    if (std::string_view(g.name) == "rest") continue;
+    FilterPoint point;
+    point.language = g.name;
+    point.selectivity = double(g.percent) / 100.0;
+    VectorSearchOptions search;
+    search.k = k;
+    search.metric = VectorMetric::kInnerProduct;
+    search.rerank_candidates = 64;
+    search.filter.language = g.name;
+    VectorSearchOptions exact = search;
+    exact.mode = VectorSearchMode::kExact;
+    std::vector<std::vector<std::uint64_t>> filtered_truth(filter_queries);
+    for (std::size_t q = 0; q < filter_queries; ++q) {
+      auto hits = ours.Search(kModel, std::span<const float>(queries.data() + q * dim, dim), exact, nullptr);
+      if (hits.ok()) filtered_truth[q] = Ids(*hits);
+    }
+    auto run = [&](const float* q) {
+      auto hits = ours.Search(kModel, std::span<const float>(q, dim), search, nullptr);
+      return hits.ok() ? Ids(*hits) : std::vector<std::uint64_t>{};
+    };
+    ours.SetGraphFilterMatchesPerCandidate(0.0);  // always the graph (falling back to the scan when short of k)
+    CurvePoint graph = MeasurePoint(64, queries, filter_queries, dim, filtered_truth, k, run);
+    ours.SetGraphFilterMatchesPerCandidate(1e30);  // never the graph
+    CurvePoint scan = MeasurePoint(64, queries, filter_queries, dim, filtered_truth, k, run);
+    point.matches_per_candidate = point.selectivity * double(n) / double(search.rerank_candidates);
+    point.graph = graph.timing;
+    point.graph_recall = graph.recall;
+    point.scan = scan.timing;
+    point.scan_recall = scan.recall;
+    report.filtered.push_back(point);
+  }
+  ours.SetGraphFilterMatchesPerCandidate(default_ratio);
+  report.filter_matches_per_candidate = default_ratio;
+
+  // Writes while searching, one thread (the index's contract): per step one
+  // insert of a new vector and one search; every 4th step also a delete and
+  // every 4th (offset 2) a replacement of an existing id.
+  std::fprintf(stderr, "vector: ANN: %zu inserts with deletes and replacements while searching...\n", updates);
+  const std::vector<float> fresh = MakeQueries(data, updates, 777);
+  VectorSearchOptions search;
+  search.k = k;
+  search.metric = VectorMetric::kInnerProduct;
+  search.rerank_candidates = 64;
+  auto measure_updates = [&](auto insert, auto remove, auto replace, auto query) {
+    UpdateFigures figures;
+    LatencyRecorder search_latency, write_latency;
+    double insert_seconds = 0, write_seconds = 0;
+    std::size_t writes = 0;
+    std::uint64_t worst_ns = 0;
+    auto timed = [&](auto op) {
+      const auto t0 = Clock::now();
+      op();
+      const std::uint64_t ns = NanosSince(t0);
+      write_latency.Add(ns);
+      worst_ns = std::max(worst_ns, ns);
+      write_seconds += double(ns) * 1e-9;
+      ++writes;
+      return double(ns) * 1e-9;
+    };
+    const auto all_start = Clock::now();
+    for (std::size_t i = 0; i < updates; ++i) {
+      const float* v = fresh.data() + i * dim;
+      insert_seconds += timed([&] { insert(n + i, v); });
+      if (i % 4 == 0) timed([&] { remove((i * 7919) % n); });
+      if (i % 4 == 2) timed([&] { replace((i * 104729 + 1) % n, fresh.data() + ((i + 1) % updates) * dim); });
+      const auto t0 = Clock::now();
+      query(queries.data() + (i % num_queries) * dim);
+      search_latency.Add(NanosSince(t0));
+    }
+    figures.search = Summarize(search_latency, SecondsSince(all_start), updates, 1);
+    figures.inserts_per_s = insert_seconds > 0 ? double(updates) / insert_seconds : 0;
+    figures.write_mean_us = writes ? write_seconds * 1e6 / double(writes) : 0;
+    figures.worst_pause_ms = double(worst_ns) / 1e6;
+    figures.write_p99_us = write_latency.PercentileMicros(0.99);
+    return figures;
+  };
+  report.ours_updates = measure_updates(
+      [&](std::uint64_t id, const float* v) {
+        if (!ours.Add(kModel, entry_of(id, v)).ok()) *ok = false;
+      },
+      [&](std::uint64_t id) { ours.Remove(id); },
+      [&](std::uint64_t id, const float* v) {
+        if (!ours.Add(kModel, entry_of(id, v)).ok()) *ok = false;
+      },
+      [&](const float* q) { (void)ours.Search(kModel, std::span<const float>(q, dim), search, nullptr); });
+  if (peer) {
+    peer->SetEf(64);
+    std::vector<bool> deleted(n, false);
+    report.peer_updates = measure_updates(
+        [&](std::uint64_t id, const float* v) { peer->Add(v, id); },
+        [&](std::uint64_t id) {
+          if (!deleted[id]) peer->MarkDelete(id);
+          deleted[id] = true;
+        },
+        [&](std::uint64_t id, const float* v) {
+          if (!deleted[id]) peer->Add(v, id);  // an existing label: hnswlib updates it in place
+        },
+        [&](const float* q) { (void)peer->Search(q, k); });
+  }
+  return report;
+}
+
+void WriteAnnReport(JsonWriter& w, const AnnReport& r, std::size_t n) {
+  auto timing = [&](const Timing& t) {
+    w.Field("p50_ms_per_query", t.p50_ms).Field("mean_ms_per_query", t.mean_ms).Field("p99_ms_per_query", t.p99_ms);
+  };
+  auto curve = [&](const std::vector<CurvePoint>& points) {
+    w.BeginArray();
+    for (const CurvePoint& p : points) {
+      w.BeginObject();
+      w.Field("ef", std::int64_t(p.ef));
+      timing(p.timing);
+      w.Field("recall_at_10", p.recall);
+      w.EndObject();
+    }
+    w.EndArray();
+  };
+  auto updates = [&](const UpdateFigures& u) {
+    w.BeginObject();
+    w.Field("inserts_per_s", u.inserts_per_s);
+    w.Field("write_mean_us", u.write_mean_us);
+    w.Field("write_p99_us", u.write_p99_us);
+    w.Field("worst_pause_ms", u.worst_pause_ms);
+    w.Key("search_while_writing").BeginObject();
+    timing(u.search);
+    w.EndObject();
+    w.EndObject();
+  };
+  w.Key("ann").BeginObject();
+  w.Field("threads", 1);
+  w.Key("ours").BeginObject();
+  w.Field("index", "HNSW graph over the int8 copies (Highway kernels), re-rank at full precision from RAM; ef = "
+                   "rerank_candidates");
+  w.Field("degree_m", std::int64_t(r.degree)).Field("build_breadth", std::int64_t(r.build_breadth));
+  w.Field("build_s", r.ours_build_s).Field("build_us_per_vector", r.ours_build_s * 1e6 / double(n));
+  w.Field("ram_bytes_per_vector", r.ours_bytes_per_vector);
+  w.Field("ram_bytes_per_vector_graph", r.ours_graph_bytes_per_vector);
+  w.Field("ram_bytes_per_vector_without_float_copy", r.ours_bytes_without_float_copy);
+  w.Key("snapshot").BeginObject();
+  w.Field("bytes_per_vector", r.snapshot_bytes / double(n));
+  w.Field("serialize_s", r.snapshot_save_s).Field("load_s", r.snapshot_load_s);
+  w.Field("load_s_per_million_vectors", r.snapshot_load_s * 1e6 / double(n));
+  w.Field("note", "in memory, float copy included (this index keeps one); the engine's snapshot has no float copy "
+                  "and adds a CRC32C pass and a RAM-disk file read");
+  w.EndObject();
+  w.Key("curve");
+  curve(r.ours);
+  w.Key("updates");
+  updates(r.ours_updates);
+  w.EndObject();
+  w.Key("hnswlib").BeginObject();
+  w.Field("available", r.peer);
+  w.Field("build", HnswlibPeer::Build());
+  if (r.peer) {
+    w.Field("m", std::int64_t(kPeerM)).Field("ef_construction", std::int64_t(kPeerEfConstruction));
+    w.Field("build_s", r.peer_build_s).Field("build_us_per_vector", r.peer_build_s * 1e6 / double(n));
+    w.Field("ram_bytes_per_vector", r.peer_bytes_per_vector);
+    w.Key("curve");
+    curve(r.theirs);
+    w.Key("updates");
+    updates(r.peer_updates);
+    w.Field("updates_note", "hnswlib deletes lazily (markDelete: the node stays in the graph); a replacement is "
+                            "addPoint of an existing label (updatePoint)");
+  }
+  w.EndObject();
+  w.Field("updates", std::int64_t(r.updates));
+  w.Field("updates_pattern", "per step: insert a new vector, then (every 4th step) delete or (every 4th, offset 2) "
+                             "replace an existing one, then one search at ef 64");
+  if (r.peer) {
+    auto ratio = [&](const char* key, double recall) {
+      const double ours = LatencyAtRecall(r.ours, recall), theirs = LatencyAtRecall(r.theirs, recall);
+      if (ours > 0 && theirs > 0) {
+        w.Field(key, ours / theirs);
+      } else {
+        w.Key(key).String("no point of one of them reaches this recall");
+      }
+    };
+    ratio("latency_ratio_vs_hnswlib_at_recall_0_95", 0.95);
+    ratio("latency_ratio_vs_hnswlib_at_recall_0_99", 0.99);
+    w.Field("build_time_ratio_vs_hnswlib", r.ours_build_s / r.peer_build_s);
+    w.Field("memory_ratio_vs_hnswlib", r.ours_bytes_per_vector / r.peer_bytes_per_vector);
+    w.Field("memory_without_float_copy_ratio_vs_hnswlib", r.ours_bytes_without_float_copy / r.peer_bytes_per_vector);
+    w.Field("insert_rate_ratio_vs_hnswlib", r.ours_updates.inserts_per_s / r.peer_updates.inserts_per_s);
+    w.Field("ratio_note", "ratio < 1: ours is faster / smaller, except insert_rate (> 1: ours inserts faster)");
+  }
+  w.Field("filtered_note", "language filters of known selectivity, 64 candidates, 64 queries; the index walks the "
+                           "graph when matches per candidate >= its switch, else scans");
+  w.Field("filtered_switch_matches_per_candidate", r.filter_matches_per_candidate);
+  w.Key("filtered").BeginArray();
+  for (const FilterPoint& p : r.filtered) {
+    w.BeginObject();
+    w.Field("selectivity", p.selectivity);
+    w.Field("matches_per_candidate", p.matches_per_candidate);
+    w.Key("graph_walk").BeginObject();
+    timing(p.graph);
+    w.Field("recall_at_10", p.graph_recall);
+    w.EndObject();
+    w.Key("filtered_scan").BeginObject();
+    timing(p.scan);
+    w.Field("recall_at_10", p.scan_recall);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void PrintAnnReport(const AnnReport& r) {
+  std::printf("  ANN (HNSW) ours: build %.1f s, %.0f B/vector (%.0f without the float copy, graph %.0f)\n",
+              r.ours_build_s, r.ours_bytes_per_vector, r.ours_bytes_without_float_copy,
+              r.ours_graph_bytes_per_vector);
+  std::printf("  ANN snapshot: %.1f MB, serialize %.2f s, load %.2f s\n", r.snapshot_bytes / 1e6, r.snapshot_save_s,
+              r.snapshot_load_s);
+  if (r.peer) std::printf("  ANN hnswlib:     build %.1f s, %.0f B/vector\n", r.peer_build_s, r.peer_bytes_per_vector);
+  for (std::size_t i = 0; i < r.ours.size(); ++i) {
+    std::printf("    ef %-4zu ours %7.3f ms recall %.4f", r.ours[i].ef, r.ours[i].timing.p50_ms, r.ours[i].recall);
+    if (i < r.theirs.size()) std::printf("   hnswlib %7.3f ms recall %.4f", r.theirs[i].timing.p50_ms, r.theirs[i].recall);
+    std::printf("\n");
+  }
+  std::printf("  updates while searching: ours %.0f inserts/s, worst pause %.2f ms, search p99 %.3f ms",
+              r.ours_updates.inserts_per_s, r.ours_updates.worst_pause_ms, r.ours_updates.search.p99_ms);
+  if (r.peer) {
+    std::printf("; hnswlib %.0f inserts/s, worst pause %.2f ms", r.peer_updates.inserts_per_s,
+                r.peer_updates.worst_pause_ms);
+  }
+  std::printf("\n");
+  for (const FilterPoint& p : r.filtered) {
+    std::printf("  filter selectivity %5.2f (%5.0f matches/candidate): graph %7.3f ms (recall %.3f), scan %7.3f ms "
+                "(recall %.3f)\n",
+                p.selectivity, p.matches_per_candidate, p.graph.p50_ms, p.graph_recall, p.scan.p50_ms, p.scan_recall);
+  }
+}
+
 }  // namespace
 
 int RunVectorBench(const Args& args) {
   if (HasFlag(args, "--help")) {
     std::printf(
-        "postdevai-bench vector [--n N] [--dim D] [--queries Q] [--batch B] [--k K] [--rerank R] [--rounds N] [--json]\n"
-        "  --n        vectors (default 200000)\n"
+        "postdevai-bench vector [--n N] [--dim D] [--queries Q] [--batch B] [--k K] [--rerank R] [--rounds N]\n"
+        "                       [--updates U] [--build-breadth B] [--json]\n"
+        "  --n        vectors (default 50000)\n"
         "  --dim      dimension (default 768)\n"
         "  --queries  queries per measurement (default 192; rounded up to whole batches)\n"
         "  --batch    batch size of the batched runs (default 64)\n"
         "  --k        neighbours (default 10)\n"
         "  --rerank   candidates re-ranked at full precision (default 100)\n"
-        "  --rounds   measurement rounds; figures are medians over rounds (default 3)\n");
+        "  --rounds   measurement rounds of the scans; figures are medians over rounds (default 3)\n"
+        "  --updates  inserts while searching in the ANN comparison (default 2000)\n"
+        "  --build-breadth  our graph's candidates per insert (default: the index's, 128)\n");
     return 0;
   }
-  const std::size_t n = std::size_t(OptionInt(args, "--n", 200000));
+  const std::size_t n = std::size_t(OptionInt(args, "--n", 50000));
+  const std::size_t updates = std::size_t(std::max<long long>(4, OptionInt(args, "--updates", 2000)));
+  const std::size_t build_breadth = std::size_t(std::max<long long>(0, OptionInt(args, "--build-breadth", 0)));
   const std::size_t dim = std::size_t(OptionInt(args, "--dim", 768));
   const std::size_t batch = std::size_t(std::max<long long>(1, OptionInt(args, "--batch", 64)));
   const std::size_t wanted_queries = std::size_t(std::max<long long>(1, OptionInt(args, "--queries", 192)));
@@ -383,6 +810,7 @@ int RunVectorBench(const Args& args) {
   options.dimension = std::uint32_t(dim);
   options.rerank_candidates = std::uint32_t(rerank);
   options.keep_full_precision = true;
+  options.graph_degree = 0;  // these two measure the scans; the ANN comparison builds its own index
   auto kept_or = VectorIndex::Create(options);
   std::fprintf(stderr, "vector: building the cold tier (LevelDB) for half the vectors...\n");
   const std::string scratch = MakeScratchDir("vector");
@@ -498,6 +926,8 @@ int RunVectorBench(const Args& args) {
   const Timing cold_exact =
       RunSingle(tiered, &tiered_source, queries, cold_exact_queries, exact, &cold_exact_found, &ok);
   std::vector<std::vector<std::uint64_t>> truth_head(truth.begin(), truth.begin() + cold_exact_queries);
+
+  const AnnReport ann = RunAnnComparison(data, queries, num_queries, truth, k, updates, build_breadth, &ok);
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -661,6 +1091,8 @@ int RunVectorBench(const Args& args) {
 #endif
   w.EndObject();
 
+  WriteAnnReport(w, ann, n);
+
   w.Key("goals").BeginObject();
   w.Field("exact_single_at_least_80pct_of_bandwidth", exact_fraction >= 0.8);
   w.Field("int8_rerank_at_least_3x_exact", quantized_speedup >= 3.0);
@@ -669,6 +1101,21 @@ int RunVectorBench(const Args& args) {
 #ifdef POSTDEVAI_HAVE_FAISS
   w.Field("batch_at_least_faiss_batch_throughput", exact_batch.p50_ms <= faiss_batch.p50_ms);
 #endif
+  if (ann.peer) {
+    for (double recall : {0.95, 0.99}) {
+      const double ours_ms = LatencyAtRecall(ann.ours, recall), theirs_ms = LatencyAtRecall(ann.theirs, recall);
+      w.Field(recall == 0.95 ? "ann_latency_at_most_hnswlib_at_recall_0_95" : "ann_latency_at_most_hnswlib_at_recall_0_99",
+              ours_ms > 0 && theirs_ms > 0 && ours_ms <= theirs_ms);
+    }
+    w.Field("ann_build_time_at_most_hnswlib", ann.ours_build_s <= ann.peer_build_s);
+    // The engine's index keeps no float copy (the vectors' records hold them);
+    // the stricter figure counts one, as hnswlib keeps its own.
+    const double int8_copy = double(simd::PaddedInt8Dimension(dim));
+    w.Field("ann_index_memory_at_most_hnswlib_plus_int8_copy",
+            ann.ours_bytes_without_float_copy <= ann.peer_bytes_per_vector + int8_copy);
+    w.Field("ann_memory_with_float_copy_at_most_hnswlib_plus_int8_copy",
+            ann.ours_bytes_per_vector <= ann.peer_bytes_per_vector + int8_copy);
+  }
   w.EndObject();
   w.EndObject();
 
@@ -701,6 +1148,7 @@ int RunVectorBench(const Args& args) {
 #else
     std::printf("  FAISS: absent (built without libfaiss-dev)\n");
 #endif
+    PrintAnnReport(ann);
   }
   cold_db.reset();
   RemoveTree(scratch);

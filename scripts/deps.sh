@@ -15,6 +15,7 @@ packages=(
   libncurses-dev             # live dashboard
   tmux                       # top_test drives the dashboard in a detached tmux pane
   libfaiss-dev               # bench peer for vector search (optional for the build)
+  libhnswlib-dev             # bench peer for the vector graph index (header only; optional for the build)
   prometheus                 # promtool: tests check the /metrics exposition with it
   openssl                    # tests generate throwaway TLS certificates (tls_test, never committed)
   redis-server redis-tools   # bench peer for remote point reads (postdevai-bench remote)

@@ -7,6 +7,8 @@
 #include <new>
 #include <unordered_set>
 
+#include "simd/array_coding.h"
+
 namespace postdevai {
 
 namespace {
@@ -116,6 +118,8 @@ struct VectorIndex::CompiledFilter {
   std::vector<std::uint8_t> path_ok;  // by string id; empty: any path
   std::optional<std::uint32_t> language;
   std::optional<std::uint32_t> session;
+  // At least as many live vectors as pass (counts per kind and per string).
+  std::size_t matches_bound = 0;
 
   bool Pass(const SlotAttributes& a) const {
     if (kind && a.kind != *kind) return false;
@@ -128,23 +132,33 @@ struct VectorIndex::CompiledFilter {
 
 VectorIndex::CompiledFilter VectorIndex::Compile(const VectorFilter& filter) const {
   CompiledFilter compiled;
+  compiled.matches_bound = size();
   if (filter.empty()) return compiled;
   compiled.any = false;
   compiled.kind = filter.kind;
+  auto bound = [&](std::size_t count) { compiled.matches_bound = std::min(compiled.matches_bound, count); };
+  if (filter.kind) bound(kind_count_[static_cast<int>(*filter.kind)]);
   if (!filter.path_prefix.empty()) {
-    // Decided once per distinct path, not once per vector.
+    // Decided once per distinct path, not once per vector. A string's
+    // references bound the vectors naming it as a path.
     compiled.path_ok.resize(strings_.size());
+    std::size_t referencing = 0;
     for (std::size_t id = 1; id < strings_.size(); ++id) {
-      compiled.path_ok[id] = std::string_view(strings_.Get(static_cast<std::uint32_t>(id))).starts_with(filter.path_prefix);
+      const auto sid = static_cast<std::uint32_t>(id);
+      compiled.path_ok[id] = std::string_view(strings_.Get(sid)).starts_with(filter.path_prefix);
+      if (compiled.path_ok[id]) referencing += strings_.References(sid);
     }
+    bound(referencing);
   }
   if (!filter.language.empty()) {
     compiled.language = strings_.Find(filter.language);
     if (!compiled.language) compiled.nothing = true;
+    else bound(strings_.References(*compiled.language));
   }
   if (!filter.session.empty()) {
     compiled.session = strings_.Find(filter.session);
     if (!compiled.session) compiled.nothing = true;
+    else bound(strings_.References(*compiled.session));
   }
   return compiled;
 }
@@ -163,7 +177,15 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(VectorIndexOptions opti
 VectorIndex::VectorIndex(VectorIndexOptions options)
     : options_(std::move(options)),
       code_stride_(simd::PaddedInt8Dimension(options_.dimension)),
-      full_stride_((options_.dimension + kFullAlignmentFloats - 1) / kFullAlignmentFloats * kFullAlignmentFloats) {}
+      full_stride_((options_.dimension + kFullAlignmentFloats - 1) / kFullAlignmentFloats * kFullAlignmentFloats) {
+  if (quantized() && options_.graph_degree > 0) {
+    simd::AnnGraphOptions graph;
+    graph.degree = options_.graph_degree;
+    graph.build_breadth = std::max(options_.graph_build_breadth, options_.graph_degree);
+    graph.metric = options_.graph_metric;
+    graph_ = std::make_unique<simd::AnnGraph>(graph, options_.dimension);
+  }
+}
 
 VectorIndex::~VectorIndex() = default;
 
@@ -178,6 +200,7 @@ void VectorIndex::Reserve(std::size_t count) {
   if (quantized()) codes_.Reserve(count * code_stride_, used * code_stride_);
   if (options_.keep_full_precision) full_.Reserve(count * full_stride_ * sizeof(float), used * full_stride_ * sizeof(float));
   slot_of_id_.reserve(count);
+  if (graph_) graph_->Reserve(count);
   slot_capacity_ = count;
 }
 
@@ -187,6 +210,15 @@ const std::uint8_t* VectorIndex::codes(std::size_t slot) const {
 
 const float* VectorIndex::full(std::size_t slot) const {
   return reinterpret_cast<const float*>(full_.data()) + slot * full_stride_;
+}
+
+simd::Int8Rows VectorIndex::Rows() const {
+  return {codes(0), slot_count(), code_stride_, scales_.data(), offsets_.data(), squared_norms_.data()};
+}
+
+bool VectorIndex::Admits(const CompiledFilter& filter, std::size_t slot) const {
+  const SlotAttributes& a = attributes_[slot];
+  return a.live && (filter.any || filter.Pass(a));
 }
 
 // ------------------------------------------------------------------ writes
@@ -249,21 +281,32 @@ Status VectorIndex::ReplaceFile(std::string_view model, std::string_view path, s
 
 void VectorIndex::AddChecked(const VectorEntry& entry) {
   if (auto it = slot_of_id_.find(entry.id); it != slot_of_id_.end()) RemoveSlot(it->second);
-  const std::size_t slot = ids_.size();
-  if (slot == slot_capacity_) Reserve(std::max<std::size_t>(1024, slot_capacity_ * 2));
+  std::size_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = ids_.size();
+    if (slot == slot_capacity_) Reserve(std::max<std::size_t>(1024, slot_capacity_ * 2));
+    ids_.push_back(0);
+    scales_.push_back(0);
+    offsets_.push_back(0);
+    squared_norms_.push_back(0);
+    attributes_.emplace_back();
+  }
 
   const std::size_t dim = options_.dimension;
-  ids_.push_back(entry.id);
+  ids_[slot] = entry.id;
   if (quantized()) {
     std::uint8_t* row = reinterpret_cast<std::uint8_t*>(codes_.data()) + slot * code_stride_;
     const simd::Int8Params p = simd::QuantizeInt8(entry.values.data(), dim, row);
-    scales_.push_back(p.scale);
-    offsets_.push_back(p.offset);
-    squared_norms_.push_back(p.squared_norm);
+    scales_[slot] = p.scale;
+    offsets_[slot] = p.offset;
+    squared_norms_[slot] = p.squared_norm;
   } else {
-    scales_.push_back(0);
-    offsets_.push_back(0);
-    squared_norms_.push_back(simd::SquaredNorm(entry.values.data(), dim));
+    scales_[slot] = 0;
+    offsets_[slot] = 0;
+    squared_norms_[slot] = simd::SquaredNorm(entry.values.data(), dim);
   }
   if (options_.keep_full_precision) {
     float* row = reinterpret_cast<float*>(full_.data()) + slot * full_stride_;
@@ -275,9 +318,12 @@ void VectorIndex::AddChecked(const VectorEntry& entry) {
   a.path = strings_.Acquire(entry.attributes.path);
   a.language = strings_.Acquire(entry.attributes.language);
   a.session = strings_.Acquire(entry.attributes.session);
-  attributes_.push_back(a);
+  a.live = true;
+  attributes_[slot] = a;
+  ++kind_count_[static_cast<int>(a.kind)];
   if (a.kind == VectorOwnerKind::kCodeChunk) ids_of_path_[a.path].push_back(entry.id);
   slot_of_id_.emplace(entry.id, static_cast<std::uint32_t>(slot));
+  if (graph_) graph_->Insert(static_cast<std::uint32_t>(slot), entry.values.data(), Rows());
 }
 
 void VectorIndex::RemoveSlot(std::size_t slot) {
@@ -295,27 +341,12 @@ void VectorIndex::RemoveSlot(std::size_t slot) {
   strings_.Release(a.language);
   strings_.Release(a.session);
   slot_of_id_.erase(id);
-
-  const std::size_t last = ids_.size() - 1;
-  if (slot != last) {
-    // Keep the slots dense: the last vector moves into the hole.
-    ids_[slot] = ids_[last];
-    scales_[slot] = scales_[last];
-    offsets_[slot] = offsets_[last];
-    squared_norms_[slot] = squared_norms_[last];
-    attributes_[slot] = attributes_[last];
-    if (quantized()) std::memcpy(codes_.data() + slot * code_stride_, codes_.data() + last * code_stride_, code_stride_);
-    if (options_.keep_full_precision) {
-      std::memcpy(full_.data() + slot * full_stride_ * sizeof(float), full_.data() + last * full_stride_ * sizeof(float),
-                  full_stride_ * sizeof(float));
-    }
-    slot_of_id_[ids_[slot]] = static_cast<std::uint32_t>(slot);
-  }
-  ids_.pop_back();
-  scales_.pop_back();
-  offsets_.pop_back();
-  squared_norms_.pop_back();
-  attributes_.pop_back();
+  --kind_count_[static_cast<int>(a.kind)];
+  // The codes stay until the slot is reused: the graph reads the removed
+  // node's neighbours' codes while it repairs their links.
+  if (graph_) graph_->Remove(static_cast<std::uint32_t>(slot), Rows());
+  attributes_[slot] = SlotAttributes{};
+  free_slots_.push_back(static_cast<std::uint32_t>(slot));
 }
 
 bool VectorIndex::Remove(std::uint64_t id) {
@@ -339,8 +370,8 @@ std::size_t VectorIndex::RemoveSession(std::string_view session) {
   const auto session_id = strings_.Find(session);
   if (!session_id || *session_id == 0) return 0;
   std::vector<std::uint64_t> ids;
-  for (std::size_t slot = 0; slot < ids_.size(); ++slot) {
-    if (attributes_[slot].session == *session_id) ids.push_back(ids_[slot]);
+  for (std::size_t slot = 0; slot < slot_count(); ++slot) {
+    if (attributes_[slot].live && attributes_[slot].session == *session_id) ids.push_back(ids_[slot]);
   }
   for (std::uint64_t id : ids) Remove(id);
   return ids.size();
@@ -406,36 +437,79 @@ Status VectorIndex::FetchFull(FullPrecisionSource* source, std::span<const std::
   return Status::Ok();
 }
 
+bool VectorIndex::GraphServes(const VectorSearchOptions& options, const CompiledFilter& filter) const {
+  if (!graph_ || options.metric != options_.graph_metric) return false;
+  const std::size_t live = size();
+  // A walk that must return a sizeable share of the index is a slower scan.
+  if (live < options_.graph_min_vectors || Candidates(options) * 16 > live) return false;
+  return filter.any ||
+         double(filter.matches_bound) >= options_.graph_filter_matches_per_candidate * double(Candidates(options));
+}
+
+bool VectorIndex::UsesGraph(const VectorSearchOptions& options) const {
+  return quantized() && GraphServes(options, Compile(options.filter));
+}
+
 std::vector<VectorCandidates> VectorIndex::ScanCandidates(const float* queries, std::size_t num_queries,
                                                           const VectorSearchOptions& options) const {
   const std::size_t dim = options_.dimension;
   const std::size_t padded = code_stride_;
   const CompiledFilter filter = Compile(options.filter);
   std::vector<VectorCandidates> candidates(num_queries);
-  if (filter.nothing || ids_.empty()) return candidates;
+  if (filter.nothing || size() == 0) return candidates;
 
   std::vector<std::int8_t> query_codes(num_queries * padded);
   std::vector<simd::Int8QueryParams> query_params(num_queries);
   for (std::size_t q = 0; q < num_queries; ++q) {
     query_params[q] = simd::QuantizeQuery(queries + q * dim, dim, query_codes.data() + q * padded);
   }
+  if (!GraphServes(options, filter)) {
+    return ScanQuantized(query_codes.data(), query_params.data(), num_queries, options, filter);
+  }
+  const simd::Int8Rows rows = Rows();
+  simd::AnnGraph::Admit admit;
+  if (!filter.any) admit = [&](std::uint32_t slot) { return filter.Pass(attributes_[slot]); };
+  for (std::size_t q = 0; q < num_queries; ++q) {
+    const simd::AnnQuery query{query_codes.data() + q * padded, query_params[q]};
+    std::vector<simd::ScoredId> found = graph_->Search(query, Candidates(options), rows, admit);
+    if (found.size() < options.k) {
+      // Short of k: fewer vectors pass the filter than estimated, or the walk
+      // missed them. The scan finds every one that passes.
+      candidates[q] = std::move(ScanQuantized(query.codes, &query_params[q], 1, options, filter)[0]);
+      continue;
+    }
+    for (const simd::ScoredId& c : found) {  // c.id is a slot
+      candidates[q].ids.push_back(ids_[c.id]);
+      candidates[q].approximate_scores.push_back(c.score);
+    }
+  }
+  return candidates;
+}
+
+std::vector<VectorCandidates> VectorIndex::ScanQuantized(const std::int8_t* query_codes,
+                                                         const simd::Int8QueryParams* query_params,
+                                                         std::size_t num_queries, const VectorSearchOptions& options,
+                                                         const CompiledFilter& filter) const {
+  const std::size_t padded = code_stride_;
+  std::vector<VectorCandidates> candidates(num_queries);
   const bool higher = simd::HigherIsBetter(options.metric);
   std::vector<simd::TopK> tops(num_queries, simd::TopK(Candidates(options), higher));
   const std::size_t block = num_queries == 1 ? kScanBlockRows : kBatchBlockRows;
+  const bool every_slot = filter.any && free_slots_.empty();
   std::vector<float> scores(num_queries * block);
-  for (std::size_t begin = 0; begin < ids_.size(); begin += block) {
-    const std::size_t n = std::min(block, ids_.size() - begin);
+  for (std::size_t begin = 0; begin < slot_count(); begin += block) {
+    const std::size_t n = std::min(block, slot_count() - begin);
     const simd::Int8Rows rows{codes(begin), n, code_stride_, scales_.data() + begin, offsets_.data() + begin,
                               squared_norms_.data() + begin};
     if (num_queries == 1) {
-      simd::ScoreInt8Rows(options.metric, query_codes.data(), query_params[0], padded, rows, scores.data());
+      simd::ScoreInt8Rows(options.metric, query_codes, query_params[0], padded, rows, scores.data());
     } else {
-      simd::ScoreInt8RowsMulti(options.metric, query_codes.data(), query_params.data(), num_queries, padded, padded,
-                               rows, scores.data(), block);
+      simd::ScoreInt8RowsMulti(options.metric, query_codes, query_params, num_queries, padded, padded, rows,
+                               scores.data(), block);
     }
-    if (!filter.any) {
+    if (!every_slot) {
       for (std::size_t i = 0; i < n; ++i) {
-        if (filter.Pass(attributes_[begin + i])) continue;
+        if (Admits(filter, begin + i)) continue;
         for (std::size_t q = 0; q < num_queries; ++q) scores[q * block + i] = kExcluded;
       }
     }
@@ -455,24 +529,25 @@ Status VectorIndex::ScanExact(const float* queries, std::size_t num_queries, con
   const std::size_t dim = options_.dimension;
   const CompiledFilter filter = Compile(options.filter);
   hits->assign(num_queries, {});
-  if (filter.nothing || ids_.empty()) return Status::Ok();
+  if (filter.nothing || size() == 0) return Status::Ok();
+  const bool every_slot = filter.any && free_slots_.empty();
   const bool higher = simd::HigherIsBetter(options.metric);
   std::vector<simd::TopK> tops(num_queries, simd::TopK(options.k, higher));
 
   if (options_.keep_full_precision) {
     const std::size_t block = num_queries == 1 ? kScanBlockRows : kBatchBlockRows;
     std::vector<float> scores(num_queries * block);
-    for (std::size_t begin = 0; begin < ids_.size(); begin += block) {
-      const std::size_t n = std::min(block, ids_.size() - begin);
+    for (std::size_t begin = 0; begin < slot_count(); begin += block) {
+      const std::size_t n = std::min(block, slot_count() - begin);
       const simd::FloatRows rows{full(begin), n, full_stride_};
       if (num_queries == 1) {
         simd::ScoreFloatRows(options.metric, queries, dim, rows, scores.data());
       } else {
         simd::ScoreFloatRowsMulti(options.metric, queries, num_queries, dim, dim, rows, scores.data(), block);
       }
-      if (!filter.any) {
+      if (!every_slot) {
         for (std::size_t i = 0; i < n; ++i) {
-          if (filter.Pass(attributes_[begin + i])) continue;
+          if (Admits(filter, begin + i)) continue;
           for (std::size_t q = 0; q < num_queries; ++q) scores[q * block + i] = kExcluded;
         }
       }
@@ -485,12 +560,12 @@ Status VectorIndex::ScanExact(const float* queries, std::size_t num_queries, con
     std::vector<std::uint64_t> ids;
     std::vector<float> vectors(kFetchBlockRows * dim);
     std::vector<float> scores(num_queries * kFetchBlockRows);
-    for (std::size_t begin = 0; begin < ids_.size(); begin += kFetchBlockRows) {
-      const std::size_t end = std::min(ids_.size(), begin + kFetchBlockRows);
+    for (std::size_t begin = 0; begin < slot_count(); begin += kFetchBlockRows) {
+      const std::size_t end = std::min(slot_count(), begin + kFetchBlockRows);
       slots.clear();
       ids.clear();
       for (std::size_t slot = begin; slot < end; ++slot) {
-        if (!filter.any && !filter.Pass(attributes_[slot])) continue;
+        if (!Admits(filter, slot)) continue;
         slots.push_back(static_cast<std::uint32_t>(slot));
         ids.push_back(ids_[slot]);
       }
@@ -568,8 +643,8 @@ Result<VectorCandidates> VectorIndex::FindCandidates(std::string_view model, std
     VectorCandidates all;
     const CompiledFilter filter = Compile(options.filter);
     if (filter.nothing) return all;
-    for (std::size_t slot = 0; slot < ids_.size(); ++slot) {
-      if (!filter.any && !filter.Pass(attributes_[slot])) continue;
+    for (std::size_t slot = 0; slot < slot_count(); ++slot) {
+      if (!Admits(filter, slot)) continue;
       all.ids.push_back(ids_[slot]);
     }
     all.approximate_scores.assign(all.ids.size(), 0.0f);
@@ -599,6 +674,188 @@ Result<std::vector<VectorHit>> VectorIndex::Rerank(std::span<const float> query,
   return hits;
 }
 
+// ------------------------------------------------------------------ snapshots
+
+namespace {
+constexpr std::uint32_t kSnapshotVersion = 1;
+using simd::GetArray;
+using simd::GetArrayBytes;
+using simd::PutArray;
+}  // namespace
+
+void VectorIndex::StringTable::Serialize(std::string* out) const {
+  records::PutFixed64(out, strings_.size());
+  for (const std::string& s : strings_) records::PutLengthPrefixed(out, s);
+  PutArray(out, refs_);
+}
+
+bool VectorIndex::StringTable::Deserialize(std::string_view* in) {
+  std::uint64_t count = 0;
+  if (!records::GetFixed64(in, &count) || count == 0 || count > in->size() / 4) return false;
+  std::vector<std::string> strings(count);
+  for (auto& s : strings) {
+    if (!records::GetLengthPrefixed(in, &s)) return false;
+  }
+  std::vector<std::uint32_t> refs;
+  if (!GetArray(in, &refs) || refs.size() != count || !strings[0].empty()) return false;
+  std::unordered_map<std::string, std::uint32_t> ids;
+  std::vector<std::uint32_t> free;
+  for (std::uint32_t id = 1; id < count; ++id) {
+    if (refs[id] == 0) {
+      if (!strings[id].empty()) return false;
+      free.push_back(id);
+    } else if (strings[id].empty() || !ids.emplace(strings[id], id).second) {
+      return false;  // a live string must be non-empty and unique
+    }
+  }
+  ids.emplace(std::string(), 0);
+  strings_ = std::move(strings);
+  refs_ = std::move(refs);
+  free_ = std::move(free);
+  ids_ = std::move(ids);
+  return true;
+}
+
+void VectorIndex::Serialize(std::string* out) const {
+  // One allocation for the whole snapshot (gigabytes at millions of
+  // vectors): a growing string would copy and fault in each doubling.
+  const std::size_t per_slot = sizeof(std::uint64_t) + 3 * sizeof(float) + sizeof(SlotAttributes) +
+                               (quantized() ? code_stride_ : 0) +
+                               (options_.keep_full_precision ? full_stride_ * sizeof(float) : 0);
+  out->reserve(out->size() + 256 + options_.model.size() + slot_count() * per_slot +
+               free_slots_.size() * sizeof(std::uint32_t) + strings_.RamBytes() + GraphRamBytes());
+  records::PutFixed32(out, kSnapshotVersion);
+  records::PutLengthPrefixed(out, options_.model);
+  records::PutFixed32(out, options_.dimension);
+  records::PutFixed32(out, static_cast<std::uint32_t>(options_.quantization));
+  records::PutFixed32(out, options_.keep_full_precision ? 1 : 0);
+  records::PutFixed32(out, graph_ ? options_.graph_degree : 0);
+  records::PutFixed32(out, static_cast<std::uint32_t>(options_.graph_metric));
+  PutArray(out, ids_);
+  PutArray(out, quantized() ? codes(0) : nullptr, quantized() ? slot_count() * code_stride_ : 0);
+  PutArray(out, scales_);
+  PutArray(out, offsets_);
+  PutArray(out, squared_norms_);
+  PutArray(out, attributes_);
+  PutArray(out, options_.keep_full_precision ? full(0) : nullptr,
+           options_.keep_full_precision ? slot_count() * full_stride_ : 0);
+  PutArray(out, free_slots_);
+  strings_.Serialize(out);
+  std::string graph;
+  if (graph_) graph_->Serialize(&graph);
+  records::PutFixed64(out, graph.size());
+  out->append(graph);
+}
+
+Status VectorIndex::Deserialize(std::string_view in) {
+  // Whatever happens, start from empty: a failed load leaves nothing half-read.
+  auto fresh = Create(options_);
+  if (!fresh.ok()) return fresh.status();
+  VectorIndex& built = **fresh;
+  auto corrupt = [](const std::string& what) { return Status::Corruption("vector index snapshot: " + what); };
+  std::uint32_t version = 0, dimension = 0, quantization = 0, keep_full = 0, degree = 0, metric = 0;
+  std::string model;
+  if (!records::GetFixed32(&in, &version) || !records::GetLengthPrefixed(&in, &model) ||
+      !records::GetFixed32(&in, &dimension) || !records::GetFixed32(&in, &quantization) ||
+      !records::GetFixed32(&in, &keep_full) || !records::GetFixed32(&in, &degree) ||
+      !records::GetFixed32(&in, &metric)) {
+    return corrupt("truncated header");
+  }
+  if (version != kSnapshotVersion) return corrupt("unknown version " + std::to_string(version));
+  if (model != options_.model || dimension != options_.dimension ||
+      quantization != static_cast<std::uint32_t>(options_.quantization) ||
+      (keep_full != 0) != options_.keep_full_precision || degree != (graph_ ? options_.graph_degree : 0) ||
+      metric != static_cast<std::uint32_t>(options_.graph_metric)) {
+    return Status::InvalidArgument("vector index snapshot of model '" + model + "' (dimension " +
+                                   std::to_string(dimension) + ", graph degree " + std::to_string(degree) +
+                                   ") was taken with other options than this index's (model '" + options_.model +
+                                   "', dimension " + std::to_string(options_.dimension) + ", graph degree " +
+                                   std::to_string(graph_ ? options_.graph_degree : 0) + ")");
+  }
+  std::string_view code_bytes, full_bytes;  // the big arrays are copied once, below
+  if (!GetArray(&in, &built.ids_) || !GetArrayBytes(&in, 1, &code_bytes) || !GetArray(&in, &built.scales_) ||
+      !GetArray(&in, &built.offsets_) || !GetArray(&in, &built.squared_norms_) ||
+      !GetArray(&in, &built.attributes_) || !GetArrayBytes(&in, sizeof(float), &full_bytes) ||
+      !GetArray(&in, &built.free_slots_) || !built.strings_.Deserialize(&in)) {
+    return corrupt("truncated arrays");
+  }
+  const std::size_t slots = built.ids_.size();
+  if (built.scales_.size() != slots || built.offsets_.size() != slots || built.squared_norms_.size() != slots ||
+      built.attributes_.size() != slots || code_bytes.size() != (quantized() ? slots * code_stride_ : 0) ||
+      full_bytes.size() != (options_.keep_full_precision ? slots * full_stride_ * sizeof(float) : 0)) {
+    return corrupt("array sizes disagree");
+  }
+  std::uint64_t graph_bytes = 0;
+  if (!records::GetFixed64(&in, &graph_bytes) || graph_bytes != in.size()) return corrupt("truncated graph");
+  // Room first (Reserve sizes the arrays and the graph), then the contents.
+  const std::size_t capacity = std::max<std::size_t>(slots, 1);
+  if (quantized()) built.codes_.Reserve(capacity * code_stride_, 0);
+  if (options_.keep_full_precision) built.full_.Reserve(capacity * full_stride_ * sizeof(float), 0);
+  built.slot_capacity_ = capacity;
+  built.slot_of_id_.reserve(slots);
+  if (quantized()) std::memcpy(built.codes_.data(), code_bytes.data(), code_bytes.size());
+  if (options_.keep_full_precision) std::memcpy(built.full_.data(), full_bytes.data(), full_bytes.size());
+  // The maps are derived from the slots, and checked against the free list
+  // and the string references while they are built.
+  std::vector<std::uint32_t> references(built.strings_.size(), 0);
+  std::size_t free_count = 0;
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    const SlotAttributes& a = built.attributes_[slot];
+    if (!a.live) {
+      ++free_count;
+      continue;
+    }
+    if (a.path >= references.size() || a.language >= references.size() || a.session >= references.size() ||
+        static_cast<int>(a.kind) > 1) {
+      return corrupt("attributes out of range");
+    }
+    for (std::uint32_t id : {a.path, a.language, a.session}) {
+      if (id != 0) ++references[id];
+    }
+    if (!built.slot_of_id_.emplace(built.ids_[slot], static_cast<std::uint32_t>(slot)).second) {
+      return corrupt("id " + std::to_string(built.ids_[slot]) + " in two slots");
+    }
+    ++built.kind_count_[static_cast<int>(a.kind)];
+    if (a.kind == VectorOwnerKind::kCodeChunk) built.ids_of_path_[a.path].push_back(built.ids_[slot]);
+  }
+  for (std::uint32_t slot : built.free_slots_) {
+    if (slot >= slots || built.attributes_[slot].live) return corrupt("the free list names a used slot");
+  }
+  if (free_count != built.free_slots_.size()) return corrupt("free slots not all listed");
+  for (std::uint32_t id = 1; id < references.size(); ++id) {
+    if (references[id] != built.strings_.References(id)) return corrupt("string references disagree");
+  }
+  if (built.graph_) {
+    std::string error;
+    if (!built.graph_->Deserialize(in, &error)) return corrupt(error);
+    if (built.graph_->size() != built.size()) return corrupt("the graph and the slots disagree");
+    for (std::size_t slot = 0; slot < slots; ++slot) {
+      if (built.attributes_[slot].live != built.graph_->Contains(static_cast<std::uint32_t>(slot))) {
+        return corrupt("the graph and the slots disagree");
+      }
+    }
+    built.graph_->Reserve(built.slot_capacity_);
+  } else if (!in.empty()) {
+    return corrupt("a graph in a snapshot of an index without one");
+  }
+  // Adopt the loaded state.
+  std::swap(ids_, built.ids_);
+  std::swap(codes_, built.codes_);
+  std::swap(scales_, built.scales_);
+  std::swap(offsets_, built.offsets_);
+  std::swap(squared_norms_, built.squared_norms_);
+  std::swap(attributes_, built.attributes_);
+  std::swap(full_, built.full_);
+  std::swap(slot_capacity_, built.slot_capacity_);
+  std::swap(free_slots_, built.free_slots_);
+  std::swap(kind_count_, built.kind_count_);
+  std::swap(graph_, built.graph_);
+  std::swap(slot_of_id_, built.slot_of_id_);
+  std::swap(strings_, built.strings_);
+  std::swap(ids_of_path_, built.ids_of_path_);
+  return Status::Ok();
+}
+
 // ------------------------------------------------------------------ accounting
 
 std::size_t VectorIndex::RamBytes() const {
@@ -618,12 +875,15 @@ std::size_t VectorIndex::RamBytes() const {
              ids.capacity() * sizeof(std::uint64_t);
   }
   bytes += strings_.RamBytes();
-  return bytes;
+  bytes += free_slots_.capacity() * sizeof(std::uint32_t);
+  return bytes + GraphRamBytes();
 }
 
+std::size_t VectorIndex::GraphRamBytes() const { return graph_ ? graph_->RamBytes() : 0; }
+
 double VectorIndex::RamBytesPerVector() const {
-  if (ids_.empty()) return 0;
-  return static_cast<double>(RamBytes()) / static_cast<double>(ids_.size());
+  if (size() == 0) return 0;
+  return static_cast<double>(RamBytes()) / static_cast<double>(size());
 }
 
 }  // namespace postdevai

@@ -9,9 +9,12 @@
 // the index keeps its own full-precision copy when asked (keep_full_precision).
 //
 // A search (kQuantizedRerank, the default) runs in two phases. FindCandidates
-// scans every quantized copy with the SIMD kernels and keeps the best
-// `rerank_candidates`; the caller fetches those at full precision from
-// whichever tier holds them; Rerank returns the best k by their exact scores.
+// finds the best `rerank_candidates` by their quantized copies — through the
+// approximate nearest-neighbour graph (simd::AnnGraph, HNSW) once the index
+// holds graph_min_vectors, otherwise (and whenever the graph cannot serve the
+// query, see below) by scanning every quantized copy with the SIMD kernels;
+// the caller fetches those at full precision from whichever tier holds them;
+// Rerank returns the best k by their exact scores.
 // The engine runs the phases itself, because its fetches are asynchronous
 // messages to the store. Search does the same in one call, fetching through a
 // FullPrecisionSource passed to that call (or from the kept copy). Every vector
@@ -19,8 +22,26 @@
 // kExact scores every vector at full precision (from the index's own copy, or
 // fetched in blocks through the call's source).
 //
-// Real time: Add returns after the vector is in the scanned arrays; the next
-// Search finds it. Remove/ReplaceFile take effect the same way.
+// The graph serves a query when: the index is quantized and has a graph
+// (graph_degree > 0), the query's metric is graph_metric, the index holds at
+// least graph_min_vectors, the candidates wanted are few next to the index
+// size (an "exact" request that asks for every vector scans), and the filter,
+// if any, may admit at least graph_filter_matches_per_candidate times the
+// candidates wanted (estimated from attribute counts). Why a count and not a
+// fraction: a filtered walk visits about candidates / selectivity nodes, a
+// scan visits all n, so the walk wins while selectivity x n (the matches)
+// exceeds candidates x (cost of a scattered visit / cost of a scanned row) — a
+// constant, measured by postdevai-bench vector ("filtered"). A graph answer
+// with fewer than k candidates (a filter that admits fewer than estimated, an
+// unreachable region) is replaced by the scan's, so a search returns exactly
+// min(k, vectors that pass the filter) results either way.
+//
+// Real time: Add returns after the vector is in the scanned arrays and linked
+// into the graph; the next Search finds it. Remove/ReplaceFile take effect the
+// same way: a removed or replaced vector is never a candidate again. A write
+// costs a graph insert or repair (about 0.2-0.6 ms at 768 dimensions and
+// 50K-200K vectors); when the arrays outgrow their capacity, the Add that
+// grows them also copies them (Reserve ahead of bulk loads).
 //
 // Model and dimension: an index holds vectors of exactly one embedding model
 // and dimension (VectorIndexOptions). Every write and every query names its
@@ -32,9 +53,11 @@
 // no FullPrecisionSource: a search borrows the one it is given for the length
 // of the call (the source must outlive the call) and keeps no pointer to it.
 //
-// Thread-safety: none. One index is owned by one thread at a time — in the
-// engine, the vectors partition actor, which serializes every call. Search and
-// SearchBatch call their source on the calling thread, before they return.
+// Thread-safety: none, const methods included (a graph search writes the
+// graph's scratch: visit marks, heaps). One index is owned by one thread at a
+// time — in the engine, the vectors partition actor, which serializes every
+// call. Search and SearchBatch call their source on the calling thread, before
+// they return.
 #pragma once
 
 #include <cstddef>
@@ -49,6 +72,7 @@
 
 #include "postdevai/config.h"
 #include "postdevai/status.h"
+#include "simd/ann_graph.h"
 #include "simd/vector_kernels.h"
 
 namespace postdevai {
@@ -124,6 +148,18 @@ struct VectorIndexOptions {
   // copy; every search scans full precision (kExact).
   VectorQuantization quantization = VectorQuantization::kInt8;
   std::uint32_t rerank_candidates = 100;
+  // The approximate nearest-neighbour graph over the quantized copies (int8
+  // only): links per node (0: no graph, every search scans), candidates
+  // examined per insert, the metric it is built for, and the index size from
+  // which searches use it (below, a scan is as fast and exact).
+  std::uint32_t graph_degree = 16;
+  std::uint32_t graph_build_breadth = 128;
+  VectorMetric graph_metric = VectorMetric::kCosine;
+  std::size_t graph_min_vectors = 10000;
+  // Filtered searches walk the graph only when the filter may admit at least
+  // this many vectors per candidate wanted (see above; measured with
+  // postdevai-bench vector, "filtered").
+  double graph_filter_matches_per_candidate = 16;
   // Keep a full-precision copy of every vector in the index (RAM cost
   // 4 x dimension bytes per vector): Search and SearchBatch need no source.
   bool keep_full_precision = false;
@@ -159,7 +195,7 @@ class VectorIndex {
   const std::string& model() const { return options_.model; }
   std::size_t dimension() const { return options_.dimension; }
   const VectorIndexOptions& options() const { return options_; }
-  std::size_t size() const { return ids_.size(); }
+  std::size_t size() const { return slot_of_id_.size(); }
   bool Contains(std::uint64_t id) const { return slot_of_id_.count(id) != 0; }
   // kNotFound for an unknown id.
   Result<VectorAttributes> Attributes(std::uint64_t id) const;
@@ -197,19 +233,21 @@ class VectorIndex {
                                         const VectorSearchOptions& options, FullPrecisionSource* source) const;
 
   // Searches `num_queries` queries stored back to back in `queries`
-  // (num_queries x dimension floats) with the same options and source,
-  // scanning memory once for the whole batch (the multi-query kernels), then
-  // re-ranking each query's candidates with Rerank. Same results and the same
-  // contract for `source` as num_queries calls of Search.
+  // (num_queries x dimension floats) with the same options and source:
+  // where the graph serves, each query walks it in turn; otherwise one scan of
+  // memory serves the whole batch (the multi-query kernels). Then each query's
+  // candidates are re-ranked with Rerank. Same results and the same contract
+  // for `source` as num_queries calls of Search.
   Result<std::vector<std::vector<VectorHit>>> SearchBatch(std::string_view model, std::span<const float> queries,
                                                           std::size_t num_queries, const VectorSearchOptions& options,
                                                           FullPrecisionSource* source) const;
 
   // Search in two phases, for a caller that fetches full-precision vectors
   // asynchronously (the engine's vectors partition actor, asking the RAM-Lake
-  // partition and the persistent store): FindCandidates scans the quantized
-  // copies (options.mode is ignored; without quantized copies every vector
-  // the filter admits is a candidate) and returns the ids to re-rank; Rerank scores them exactly, given their
+  // partition and the persistent store): FindCandidates searches the
+  // quantized copies, through the graph or a scan (see the top; options.mode
+  // is ignored; without quantized copies every vector the filter admits is a
+  // candidate) and returns the ids to re-rank; Rerank scores them exactly, given their
   // full-precision vectors (candidates.ids.size() x dimension floats, in the
   // same order). Vectors removed in between are skipped, so a concurrent
   // removal never resurfaces. Neither phase uses a FullPrecisionSource.
@@ -219,13 +257,33 @@ class VectorIndex {
                                         std::span<const float> full_vectors, const VectorSearchOptions& options) const;
 
   // RAM the index uses (quantized copies, parameters, ids, attributes, id map,
-  // string tables, the full-precision copy if kept; allocated capacity, not just
-  // the bytes in use), in total and per stored vector (0 when empty).
+  // string tables, the graph, the full-precision copy if kept; allocated
+  // capacity, not just the bytes in use), in total and per stored vector (0
+  // when empty); GraphRamBytes is the graph's part (0 without a graph).
   std::size_t RamBytes() const;
   double RamBytesPerVector() const;
+  std::size_t GraphRamBytes() const;
+  // Whether a search with these options would walk the graph (tests, benches).
+  bool UsesGraph(const VectorSearchOptions& options) const;
+  // Changes options().graph_filter_matches_per_candidate (benches measure the
+  // crossover between a filtered walk and a filtered scan with it).
+  void SetGraphFilterMatchesPerCandidate(double ratio) { options_.graph_filter_matches_per_candidate = ratio; }
 
   // Pre-allocates room for `count` vectors (avoids growth spikes on bulk load).
   void Reserve(std::size_t count);
+
+  // Snapshots, so that a restart loads the index instead of rebuilding it
+  // (VectorCatalog frames them with a checksum and the store state they
+  // reflect). Serialize appends the whole state — quantized copies, ids,
+  // attributes, the graph, the full-precision copy if kept — to `out`.
+  // Deserialize replaces this index's contents with a snapshot taken by an
+  // index with the same options (model, dimension, quantization,
+  // keep_full_precision, graph degree and metric); kInvalidArgument naming
+  // the difference otherwise, kCorruption when the bytes do not parse or are
+  // inconsistent. On any error the index is unchanged. Same-host format (raw
+  // little-endian arrays), not an interchange format.
+  void Serialize(std::string* out) const;
+  Status Deserialize(std::string_view snapshot);
 
  private:
   struct AlignedFree {
@@ -247,6 +305,7 @@ class VectorIndex {
     std::uint32_t language = 0;
     std::uint32_t session = 0;
     VectorOwnerKind kind = VectorOwnerKind::kCodeChunk;
+    bool live = false;  // false: a free slot (removed vector), skipped by scans
   };
   // Reference-counted interned strings, so a path shared by a file's chunks is
   // stored once and forgotten when its last vector goes.
@@ -255,6 +314,9 @@ class VectorIndex {
     StringTable();
     std::uint32_t Acquire(std::string_view s);
     void Release(std::uint32_t id);
+    std::uint32_t References(std::uint32_t id) const { return refs_[id]; }
+    void Serialize(std::string* out) const;
+    bool Deserialize(std::string_view* in);
     std::optional<std::uint32_t> Find(std::string_view s) const;
     const std::string& Get(std::uint32_t id) const { return strings_[id]; }
     std::size_t size() const { return strings_.size(); }
@@ -288,9 +350,19 @@ class VectorIndex {
   // the kept copy or through `source`.
   Status FetchFull(FullPrecisionSource* source, std::span<const std::uint64_t> ids, float* out) const;
 
-  // The first phase, for num_queries queries at once (FindCandidates, SearchBatch).
+  // The first phase, for num_queries queries at once (FindCandidates,
+  // SearchBatch): the graph where it serves, otherwise the scan.
   std::vector<VectorCandidates> ScanCandidates(const float* queries, std::size_t num_queries,
                                                const VectorSearchOptions& options) const;
+  // The scan over every quantized copy, for queries already quantized.
+  std::vector<VectorCandidates> ScanQuantized(const std::int8_t* query_codes, const simd::Int8QueryParams* params,
+                                              std::size_t num_queries, const VectorSearchOptions& options,
+                                              const CompiledFilter& filter) const;
+  bool GraphServes(const VectorSearchOptions& options, const CompiledFilter& filter) const;
+  simd::Int8Rows Rows() const;
+  // Slots that may hold vectors: [0, slot_count()), some of them free.
+  std::size_t slot_count() const { return ids_.size(); }
+  bool Admits(const CompiledFilter& filter, std::size_t slot) const;
   // The second phase with the fetch in front of it (Search, SearchBatch).
   Result<std::vector<VectorHit>> FetchAndRerank(std::span<const float> query, const VectorCandidates& candidates,
                                                 const VectorSearchOptions& options, FullPrecisionSource* source) const;
@@ -304,14 +376,19 @@ class VectorIndex {
   std::size_t code_stride_;  // bytes per quantized row (dimension padded to 64)
   std::size_t full_stride_;  // floats per kept full-precision row (dimension padded to 16)
 
-  // Slot-ordered arrays (structure of arrays); slots are dense: removal moves
-  // the last slot into the hole, so scans never skip.
+  // Slot-ordered arrays (structure of arrays). A vector keeps its slot for
+  // life, because the slot is its node id in the graph; a removal leaves a
+  // free slot (attributes live == false) that the next Add reuses, so holes
+  // never outnumber the removals not yet followed by adds.
   std::vector<std::uint64_t> ids_;
   AlignedBytes codes_;
   std::vector<float> scales_, offsets_, squared_norms_;
   std::vector<SlotAttributes> attributes_;
   AlignedBytes full_;  // keep_full_precision only
   std::size_t slot_capacity_ = 0;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t kind_count_[2] = {0, 0};  // live vectors per owner kind (filter selectivity)
+  std::unique_ptr<simd::AnnGraph> graph_;  // null: no graph (options, or kNone quantization)
 
   std::unordered_map<std::uint64_t, std::uint32_t> slot_of_id_;
   StringTable strings_;

@@ -461,8 +461,8 @@ Int8QueryParams QuantizeQueryImpl(const float* HWY_RESTRICT query, std::size_t d
 // this one function adds it to the target's instruction set.
 template <std::size_t kQ, std::size_t kR, bool kPrefetch>
 __attribute__((target(HWY_TARGET_STR ",avx512vnni"))) HWY_NOINLINE void Int8BlockVnni(
-    const std::int8_t* HWY_RESTRICT queries, std::size_t query_stride, const std::uint8_t* HWY_RESTRICT rows,
-    std::size_t row_stride, std::size_t padded_dim, std::int32_t* HWY_RESTRICT out, std::size_t out_stride) {
+    const std::int8_t* HWY_RESTRICT queries, std::size_t query_stride, const std::uint8_t* const* rows,
+    std::size_t padded_dim, std::int32_t* HWY_RESTRICT out, std::size_t out_stride) {
   const hn::Full512<std::uint8_t> du8;
   const hn::Full512<std::int8_t> di8;
   const hn::Full512<std::int32_t> d32;
@@ -473,10 +473,10 @@ __attribute__((target(HWY_TARGET_STR ",avx512vnni"))) HWY_NOINLINE void Int8Bloc
   }
   for (std::size_t i = 0; i < padded_dim; i += 64) {
     if constexpr (kPrefetch) {
-      for (std::size_t r = 0; r < kR; ++r) hwy::Prefetch(rows + r * row_stride + i + kInt8PrefetchBytes);
+      for (std::size_t r = 0; r < kR; ++r) hwy::Prefetch(rows[r] + i + kInt8PrefetchBytes);
     }
     hn::Vec<decltype(du8)> rv[kR];
-    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::LoadU(du8, rows + r * row_stride + i);
+    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::LoadU(du8, rows[r] + i);
     for (std::size_t q = 0; q < kQ; ++q) {
       auto qv = hn::LoadU(di8, queries + q * query_stride + i);
       if constexpr (kR > 1) KeepInRegister(qv);
@@ -489,12 +489,14 @@ __attribute__((target(HWY_TARGET_STR ",avx512vnni"))) HWY_NOINLINE void Int8Bloc
 }
 #endif
 
+// Rows are given by address (row r at rows[r]): strided scans and gathered
+// graph neighbours share the kernel.
 template <std::size_t kQ, std::size_t kR, bool kPrefetch = false>
 HWY_INLINE void Int8Block(const std::int8_t* HWY_RESTRICT queries, std::size_t query_stride,
-                          const std::uint8_t* HWY_RESTRICT rows, std::size_t row_stride, std::size_t padded_dim,
-                          std::int32_t* HWY_RESTRICT out, std::size_t out_stride) {
+                          const std::uint8_t* const* rows, std::size_t padded_dim, std::int32_t* HWY_RESTRICT out,
+                          std::size_t out_stride) {
 #if HWY_TARGET == HWY_AVX3_DL
-  Int8BlockVnni<kQ, kR, kPrefetch>(queries, query_stride, rows, row_stride, padded_dim, out, out_stride);
+  Int8BlockVnni<kQ, kR, kPrefetch>(queries, query_stride, rows, padded_dim, out, out_stride);
 #else
   const DI16 d16;
   const DU8 du8;
@@ -511,11 +513,11 @@ HWY_INLINE void Int8Block(const std::int8_t* HWY_RESTRICT queries, std::size_t q
   for (std::size_t i = 0; i < padded_dim; i += N) {
     if constexpr (kPrefetch) {
       if (i % kCacheLine == 0) {
-        for (std::size_t r = 0; r < kR; ++r) hwy::Prefetch(rows + r * row_stride + i + kInt8PrefetchBytes);
+        for (std::size_t r = 0; r < kR; ++r) hwy::Prefetch(rows[r] + i + kInt8PrefetchBytes);
       }
     }
     V16 rv[kR];
-    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::PromoteTo(d16, hn::LoadU(du8, rows + r * row_stride + i));
+    for (std::size_t r = 0; r < kR; ++r) rv[r] = hn::PromoteTo(d16, hn::LoadU(du8, rows[r] + i));
     for (std::size_t q = 0; q < kQ; ++q) {
       V16 qv = hn::PromoteTo(d16, hn::LoadU(di8, queries + q * query_stride + i));
       if constexpr (kR > 1) KeepInRegister(qv);
@@ -533,9 +535,19 @@ HWY_INLINE void Int8Block(const std::int8_t* HWY_RESTRICT queries, std::size_t q
 #endif
 }
 
+// Int8Block over kR rows `stride` bytes apart from `first`.
+template <std::size_t kQ, std::size_t kR, bool kPrefetch = false>
+HWY_INLINE void Int8BlockStrided(const std::int8_t* HWY_RESTRICT queries, std::size_t query_stride,
+                                 const std::uint8_t* first, std::size_t stride, std::size_t padded_dim,
+                                 std::int32_t* HWY_RESTRICT out, std::size_t out_stride) {
+  const std::uint8_t* rows[kR];
+  for (std::size_t r = 0; r < kR; ++r) rows[r] = first + r * stride;
+  Int8Block<kQ, kR, kPrefetch>(queries, query_stride, rows, padded_dim, out, out_stride);
+}
+
 std::int32_t DotCodesImpl(const std::uint8_t* codes, const std::int8_t* query_codes, std::size_t padded_dim) {
   std::int32_t out = 0;
-  Int8Block<1, 1>(query_codes, 0, codes, 0, padded_dim, &out, 0);
+  Int8Block<1, 1>(query_codes, 0, &codes, padded_dim, &out, 0);
   return out;
 }
 
@@ -600,11 +612,52 @@ void ScoreInt8RowsImpl(VectorMetric metric, const std::int8_t* query_codes, cons
     const std::uint8_t* base = rows.codes + begin * rows.stride;
     std::size_t r = 0;
     for (; r + kR <= n; r += kR) {
-      Int8Block<1, kR, true>(query_codes, 0, base + r * rows.stride, rows.stride, padded_dim, dots + r, 0);
+      Int8BlockStrided<1, kR, true>(query_codes, 0, base + r * rows.stride, rows.stride, padded_dim, dots + r, 0);
     }
-    for (; r < n; ++r) Int8Block<1, 1>(query_codes, 0, base + r * rows.stride, rows.stride, padded_dim, dots + r, 0);
+    for (; r < n; ++r) {
+      Int8BlockStrided<1, 1>(query_codes, 0, base + r * rows.stride, rows.stride, padded_dim, dots + r, 0);
+    }
     FinishInt8Scores(metric, query, dots, rows.scales + begin, rows.offsets + begin, rows.squared_norms + begin, n,
                      scores + begin);
+  }
+}
+
+void ScoreInt8GatheredImpl(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams& query,
+                           std::size_t padded_dim, const Int8Rows& rows, const std::uint32_t* row_ids, std::size_t n,
+                           float* scores) {
+  HWY_ALIGN std::int32_t dots[kInt8Chunk];
+  HWY_ALIGN float scales[kInt8Chunk], offsets[kInt8Chunk], norms[kInt8Chunk];
+  constexpr std::size_t kR = 4;
+  // Scattered rows defeat the hardware prefetcher: each group of rows is
+  // requested whole while the group before it is being scored.
+  auto prefetch_rows = [&](const std::uint32_t* ids, std::size_t count) {
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::uint8_t* row = rows.codes + std::size_t{ids[r]} * rows.stride;
+      for (std::size_t off = 0; off < padded_dim; off += kCacheLine) hwy::Prefetch(row + off);
+    }
+  };
+  for (std::size_t begin = 0; begin < n; begin += kInt8Chunk) {
+    const std::size_t count = std::min(kInt8Chunk, n - begin);
+    const std::uint32_t* ids = row_ids + begin;
+    prefetch_rows(ids, std::min(kR, count));
+    std::size_t r = 0;
+    for (; r < count; r += kR) {
+      const std::size_t group = std::min(kR, count - r);
+      if (r + kR < count) prefetch_rows(ids + r + kR, std::min(kR, count - r - kR));
+      const std::uint8_t* ptrs[kR];
+      for (std::size_t j = 0; j < group; ++j) ptrs[j] = rows.codes + std::size_t{ids[r + j]} * rows.stride;
+      if (group == kR) {
+        Int8Block<1, kR>(query_codes, 0, ptrs, padded_dim, dots + r, 0);
+      } else {
+        for (std::size_t j = 0; j < group; ++j) Int8Block<1, 1>(query_codes, 0, ptrs + j, padded_dim, dots + r + j, 0);
+      }
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+      scales[j] = rows.scales[ids[j]];
+      offsets[j] = rows.offsets[ids[j]];
+      norms[j] = rows.squared_norms[ids[j]];
+    }
+    FinishInt8Scores(metric, query, dots, scales, offsets, norms, count, scores + begin);
   }
 }
 
@@ -614,11 +667,12 @@ void Int8QueryBlockAllRows(const std::int8_t* queries, std::size_t query_stride,
                            std::size_t out_stride) {
   std::size_t r = 0;
   for (; r + kRowsPerBlock <= num_rows; r += kRowsPerBlock) {
-    Int8Block<kQ, kRowsPerBlock>(queries, query_stride, rows + r * row_stride, row_stride, padded_dim, out + r,
-                                 out_stride);
+    Int8BlockStrided<kQ, kRowsPerBlock>(queries, query_stride, rows + r * row_stride, row_stride, padded_dim,
+                                        out + r, out_stride);
   }
   for (; r < num_rows; ++r) {
-    Int8Block<kQ, 1>(queries, query_stride, rows + r * row_stride, row_stride, padded_dim, out + r, out_stride);
+    Int8BlockStrided<kQ, 1>(queries, query_stride, rows + r * row_stride, row_stride, padded_dim, out + r,
+                            out_stride);
   }
 }
 
@@ -700,6 +754,7 @@ HWY_EXPORT(QuantizeQueryImpl);
 HWY_EXPORT(DotCodesImpl);
 HWY_EXPORT(ScoreInt8RowsImpl);
 HWY_EXPORT(ScoreInt8RowsMultiImpl);
+HWY_EXPORT(ScoreInt8GatheredImpl);
 HWY_EXPORT(FilterCandidatesImpl);
 HWY_EXPORT(DispatchedTargetImpl);
 
@@ -751,6 +806,12 @@ void ScoreInt8RowsMulti(VectorMetric metric, const std::int8_t* query_codes, con
                         const Int8Rows& rows, float* scores, std::size_t scores_stride) {
   HWY_DYNAMIC_DISPATCH(ScoreInt8RowsMultiImpl)(metric, query_codes, queries, num_queries, query_stride, padded_dim,
                                                rows, scores, scores_stride);
+}
+
+void ScoreInt8Gathered(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams& query,
+                       std::size_t padded_dim, const Int8Rows& rows, const std::uint32_t* row_ids, std::size_t n,
+                       float* scores) {
+  HWY_DYNAMIC_DISPATCH(ScoreInt8GatheredImpl)(metric, query_codes, query, padded_dim, rows, row_ids, n, scores);
 }
 
 std::size_t FilterCandidates(const float* scores, std::size_t n, float bound, bool higher_is_better,

@@ -155,6 +155,15 @@ void ScoreInt8RowsMulti(VectorMetric metric, const std::int8_t* query_codes, con
                         std::size_t num_queries, std::size_t query_stride, std::size_t padded_dim,
                         const Int8Rows& rows, float* scores, std::size_t scores_stride);
 
+// Gathered form, for graph traversal (the rows to score are a node's
+// neighbours, scattered through memory): scores[j] = the estimate for row
+// row_ids[j] of `rows` (rows.count is not consulted; every id must be a valid
+// row). A row scores exactly as ScoreInt8Rows scores it. The rows are
+// prefetched a group ahead of the one being scored.
+void ScoreInt8Gathered(VectorMetric metric, const std::int8_t* query_codes, const Int8QueryParams& query,
+                       std::size_t padded_dim, const Int8Rows& rows, const std::uint32_t* row_ids, std::size_t n,
+                       float* scores);
+
 // ---------------------------------------------------------------- top-k selection
 
 // Writes to positions the index of every i in [0, n) whose score is at least as

@@ -686,10 +686,17 @@ TEST_CASE("RAM bytes per vector are reported") {
   const double q = (*quantized)->RamBytesPerVector();
   const double c = (*with_copy)->RamBytesPerVector();
   const double u = (*unquantized)->RamBytesPerVector();
-  WARN("RAM bytes per 384-d vector: int8 " << q << ", int8 + float copy " << c << ", float only " << u);
+  const double graph = double((*quantized)->GraphRamBytes()) / n;
+  WARN("RAM bytes per 384-d vector: int8 " << q << " (graph " << graph << "), int8 + float copy " << c
+                                           << ", float only " << u);
   CHECK(q > dim);
-  CHECK(q < dim + 160);  // codes + 3 floats + id + attributes + maps
-  CHECK(c >= q + 4 * dim);
+  CHECK(q - graph < dim + 160);  // codes + 3 floats + id + attributes + maps
+  // The graph: 2 x degree base-layer links + a count, a layer byte, a visit
+  // mark, and the upper layers of one node in degree.
+  CHECK(graph > 4 * 2 * options.graph_degree);
+  CHECK(graph < 4 * (2 * options.graph_degree + 2) + 16);
+  CHECK((*unquantized)->GraphRamBytes() == 0);
+  CHECK(c + 1 >= q + 4 * dim);  // + 1: rounding of the two averages
   CHECK(u < c);
   CHECK(u > 4 * dim);
 
