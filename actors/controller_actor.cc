@@ -141,6 +141,14 @@ constexpr std::size_t kEncodeInlineBytes = 512;
 void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> mutations, std::string payload,
                 std::uint64_t started, std::function<void(caf::expected<std::uint64_t>)> done);
 
+// The kinds of a write whose durability is relaxed (bit k: kind k), or 0
+// when it touches a durable kind: then the whole write is durable.
+std::uint8_t RelaxedKinds(const std::vector<mutation>& mutations, std::uint8_t relaxed) {
+  std::uint8_t touched = 0;
+  for (const auto& m : mutations) touched |= static_cast<std::uint8_t>(1u << DataKindIndex(m.kind));
+  return (touched & ~relaxed) == 0 ? touched : 0;
+}
+
 // Hands the journal every encoded write whose predecessors have all gone.
 void LogInArrivalOrder(controller_pointer self) {
   auto& st = self->state;
@@ -194,7 +202,8 @@ void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> 
                 std::uint64_t started, std::function<void(caf::expected<std::uint64_t>)> done) {
   // The store applies the same bytes the journal logs.
   auto applied = std::make_shared<std::string>(payload);
-  self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(payload))
+  const std::uint8_t relaxed = RelaxedKinds(*mutations, self->state.parts.relaxed_kinds);
+  self->request(self->state.parts.journal, caf::infinite, write_atom_v, std::move(payload), relaxed)
       .then(
           [=](std::uint64_t lsn) {
             auto& st = self->state;
@@ -216,7 +225,8 @@ void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> 
               st.parts.hot_reads->view(static_cast<DataKind>(k)).WritesDispatched(lsn);
               self->send(st.parts.partitions[k], apply_atom_v, one);
             }
-            self->send(st.parts.store, apply_atom_v, std::vector<logged_payload>{{lsn, std::move(*applied)}});
+            self->send(st.parts.store, apply_atom_v,
+                       std::vector<logged_payload>{{lsn, std::move(*applied), /*durable=*/relaxed == 0}});
             st.write_latency.Add(ClockMicros(self) - started);
             done(lsn);
           },
@@ -371,6 +381,11 @@ caf::result<memory_report> Stats(controller_pointer self) {
             s.wal_syncs = r.wal_syncs;
             s.wal_records = r.wal_records;
             s.wal_live_bytes = r.wal_live_bytes;
+            s.relaxed_kinds = r.relaxed_kinds;
+            s.relaxed_sync_ms = r.relaxed_sync_ms;
+            s.unsynced_bytes = std::move(r.unsynced_bytes);
+            s.unsynced_micros = std::move(r.unsynced_micros);
+            s.lost_relaxed_writes = r.lost_relaxed_writes;
             fan.Arrived();
           },
           [fan](caf::error&) { fan.Arrived(); });

@@ -1,11 +1,15 @@
 #include "actors/engine.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <thread>
 
 #include "actors/errors.h"
 #include "actors/hot_reads.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
+#include "postdevai/log.h"
 #include "storage/persistent_store.h"
 #include "storage/ramlake/ram_lake.h"
 #include "storage/wal.h"
@@ -28,17 +32,41 @@ storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConf
   return o;
 }
 
-// Opens (re-attaches) one partition file: a record is kept only if the store
-// holds exactly its LSN. Blocking (LevelDB reads).
+// The store's identity, written with each RAM-Lake file's watermark: its
+// LevelDB directory as a file-system object (device, inode, birth time). A
+// store removed and made again, copied or restored to the same path is
+// another object, so the files are proven key by key once against it. A
+// stand-in until stores carry an id of their own (issue 14); 0 (unknown,
+// never trusted) where the file system keeps no birth time.
+std::uint64_t StoreIdentity(const std::string& store_path) {
+  struct statx st {};
+  if (::statx(AT_FDCWD, store_path.c_str(), 0, STATX_INO | STATX_BTIME, &st) != 0 || !(st.stx_mask & STATX_BTIME)) {
+    return 0;
+  }
+  const std::uint64_t fields[] = {st.stx_dev_major, st.stx_dev_minor, st.stx_ino,
+                                  static_cast<std::uint64_t>(st.stx_btime.tv_sec), st.stx_btime.tv_nsec};
+  const std::uint64_t id = std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(fields), sizeof fields));
+  return id == 0 ? 1 : id;
+}
+
+// Opens (re-attaches) one partition file: a record is kept only if it is
+// what the store holds for its key, proven by the file's watermark and the
+// keys the WAL replay changed (`proof`, at start-up) or else by one store
+// lookup per record. Blocking (LevelDB reads).
 Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_ptr<storage::PersistentStore>& store,
                                     const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
-                                    DataKind kind, storage::ramlake::OpenReport* report) {
+                                    DataKind kind, std::uint64_t store_identity,
+                                    const storage::ramlake::WatermarkProof* proof,
+                                    storage::ramlake::OpenReport* report) {
   storage::ramlake::OpenHooks hooks;
   hooks.store_lsn = [store, kind](std::string_view key) -> std::optional<std::uint64_t> {
     auto lsn = store->GetLsn(kind, key);
     if (!lsn.ok()) return std::nullopt;
     return *lsn;
   };
+  hooks.watermark = proof;
+  hooks.store_identity = store_identity;
   auto options = storage::ramlake::PartitionOptionsFor(ram_options, kind);
   options.persisted_lsn = store->LastAppliedLsn();
   auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks, report);
@@ -48,11 +76,24 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
   auto opened = std::make_shared<opened_partition>();
   opened->lake = std::move(*partition);
   if (kind == DataKind::kVectors) {
-    // The index holds a quantized copy of every stored vector, hot or cold:
-    // rebuilt from the store (the source of truth) on every open.
+    // The index holds a quantized copy of every stored vector, hot or cold.
+    // Loaded from its snapshot beside the partition files and reconciled
+    // with the store (the source of truth), or rebuilt from the store when
+    // there is no usable snapshot; a snapshot is written whenever the open
+    // changed something, so the next open starts from it.
     auto catalog = VectorCatalog::Create(vectors);
     if (!catalog.ok()) return catalog.status().WithContext("creating the vector index");
-    PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(*store).WithContext("rebuilding the vector index"));
+    if (ram_options.path.empty()) {
+      PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(*store).WithContext("rebuilding the vector index"));
+    } else {
+      const std::string snapshot = ram_options.path + "/vectors.index";
+      auto restored = (*catalog)->Restore(fs, snapshot, *store, store_identity);
+      if (!restored.ok()) return restored.status().WithContext("opening the vector index");
+      if (restored->rebuilt || restored->reapplied > 0 || restored->removed > 0) {
+        Status saved = (*catalog)->SaveSnapshot(fs, snapshot, store_identity);
+        if (!saved.ok()) LogWarning("vectors", "the next start will rebuild the vector index: " + saved.ToString());
+      }
+    }
     opened->vectors = std::move(*catalog);
   }
   return opened;
@@ -110,7 +151,13 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   wal_options.segment_size = options.wal_segment_size;
   wal_options.archive = options.wal_archive;
   wal_options.archive_dir = options.wal_archive_dir;
-  auto wal = storage::RecoverColdTier(*store, wal_options, &report->cold);
+  // The keys the replay changes, by kind: what the RAM-Lake files may not
+  // know of (see OpenPartition).
+  std::array<storage::ramlake::ChangedKeys, kKinds> changed;
+  auto wal = storage::RecoverColdTier(*store, wal_options, &report->cold,
+                                      [&changed](std::uint64_t lsn, const storage::Mutation& m) {
+                                        changed[DataKindIndex(m.kind)].Note(m.key, lsn, m.is_delete);
+                                      });
   if (!wal.ok()) return wal.status();
   std::shared_ptr<storage::Wal> journal_wal(std::move(*wal));
 
@@ -123,23 +170,42 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
                               " is not on a RAM disk: it works, but every page is written back to disk";
   }
   const VectorsConfig vectors = config.vectors;
-  PartitionOpener opener = [fs, store, ram_options, vectors](DataKind kind) {
-    return OpenPartition(fs, store, ram_options, vectors, kind, nullptr);
+  const std::uint64_t store_identity = StoreIdentity(options.store.path);
+  // A partition restarted while the node runs has no fresh replay to prove
+  // a watermark against: key by key.
+  PartitionOpener opener = [fs, store, ram_options, vectors, store_identity](DataKind kind) {
+    return OpenPartition(fs, store, ram_options, vectors, kind, store_identity, nullptr, nullptr);
   };
   // All files first, then the actors: a file that cannot be opened (a full
-  // RAM disk, another process holding it) leaves no actor behind.
+  // RAM disk, another process holding it) leaves no actor behind. Nothing
+  // writes to the store meanwhile, as the watermark proof requires.
   std::array<partition_ptr, kKinds> opened_partitions;
   for (DataKind kind : kAllDataKinds) {
     const auto k = DataKindIndex(kind);
-    auto partition = OpenPartition(fs, store, ram_options, vectors, kind, &report->partitions[k]);
+    storage::ramlake::WatermarkProof proof;
+    proof.checkpoint_lsn = report->cold.checkpoint_lsn;
+    proof.end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
+    proof.changed = &changed[k];
+    auto partition = OpenPartition(fs, store, ram_options, vectors, kind, store_identity, &proof,
+                                   &report->partitions[k]);
     if (!partition.ok()) return partition.status();
     opened_partitions[k] = std::move(*partition);
+    changed[k].Clear();
   }
   // The actors.
   ControllerParts parts;
   parts.hot_reads = std::make_shared<HotReads>(config.tiering.prefetch);
-  parts.journal = SpawnJournal(sys, journal_wal, config.wal.group_commit_max_batch);
   parts.store = SpawnStore(sys, store);
+  for (DataKind kind : kAllDataKinds) {
+    if (config.partition(kind).durability == Durability::kRelaxed) {
+      parts.relaxed_kinds |= static_cast<std::uint8_t>(1u << DataKindIndex(kind));
+    }
+  }
+  JournalOptions journal_options;
+  journal_options.max_batch = config.wal.group_commit_max_batch;
+  journal_options.relaxed_sync_window = std::chrono::milliseconds(config.wal.relaxed_sync_ms);
+  journal_options.relaxed_kinds = parts.relaxed_kinds;
+  parts.journal = SpawnJournal(sys, journal_wal, journal_options, parts.store);
   parts.encoding_store = store;
   for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); ++i) {
     parts.encoders.push_back(SpawnEncoder(sys, store));

@@ -203,6 +203,10 @@ Result<MemoryStats> HybridMemory::Stats() {
     ps.evictions = p.evictions;
     ps.restarts = p.restarts;
     ps.eviction_policy = p.eviction_policy;
+    const std::size_t k = DataKindIndex(p.kind);
+    ps.durability = (report->sync.relaxed_kinds >> k & 1) ? "relaxed" : "durable";
+    if (k < report->sync.unsynced_bytes.size()) ps.unsynced_bytes = report->sync.unsynced_bytes[k];
+    if (k < report->sync.unsynced_micros.size()) ps.unsynced_seconds = report->sync.unsynced_micros[k] / 1e6;
     s.partitions.push_back(std::move(ps));
   }
   s.reads = report->reads;

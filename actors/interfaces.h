@@ -60,10 +60,16 @@ using encoder_actor = caf::typed_actor<caf::replies_to<encode_atom, write_batch>
 using journal_actor = caf::typed_actor<
     // Logs a write's WAL payload (encoder_actor's); replies its LSN once it
     // is durable. Writes queued while a sync is in flight share the next one
-    // (group commit).
-    caf::replies_to<write_atom, std::string>::with<std::uint64_t>,
+    // (group commit). The byte names the kinds of a relaxed write (bit k:
+    // kind k), 0 for a durable one: a relaxed write is acknowledged once
+    // buffered and synced within [wal] relaxed_sync_ms.
+    caf::replies_to<write_atom, std::string, std::uint8_t>::with<std::uint64_t>,
     // Internal: logs everything queued so far (sent to itself).
     caf::reacts_to<flush_atom>,
+    // Internal: the relaxed window is over; sync (sent to itself).
+    caf::reacts_to<tick_atom>,
+    // Makes every logged write durable; replies the durable LSN.
+    caf::replies_to<sync_atom>::with<std::uint64_t>,
     // Archives or deletes WAL segments wholly at or below the LSN; replies it.
     caf::replies_to<release_atom, std::uint64_t>::with<std::uint64_t>,
     caf::replies_to<stats_atom>::with<sync_report>>;
@@ -74,6 +80,9 @@ using store_actor = caf::typed_actor<
     // in LSN order; afterwards tells the controller the applied LSN
     // (persisted_atom).
     caf::reacts_to<apply_atom, std::vector<logged_payload>>,
+    // From the journal: the WAL is durable up to the LSN, so relaxed writes
+    // up to it may be applied (LevelDB never holds what the WAL could lose).
+    caf::reacts_to<persisted_atom, std::uint64_t>,
     // Internal: applies everything queued so far in one LevelDB batch.
     caf::reacts_to<flush_atom>,
     // The value of (kind, key); error kNotFound or kCorruption (this key only).

@@ -8,8 +8,20 @@
 // refused on arrival, before it joins a batch: the WAL refuses a batch holding
 // one as a whole, and one caller's oversized write must not fail the writes it
 // happens to share a sync with.
+//
+// Relaxed writes (every kind they touch has durability "relaxed") are
+// acknowledged once their record is in the WAL's buffer (WalWait::kBuffered).
+// The first one arms a timer of relaxed_sync_window; when it fires the WAL is
+// synced, so no relaxed write stays unsynced longer than the window plus one
+// sync. A durable write syncs every record before it as well, relaxed ones
+// included. The journal keeps, per kind, the bytes and the age of what is
+// not durable yet: the RPO view of `memory stats`, `top` and the metrics.
+// The store applies a relaxed write only once the WAL is durable past it
+// (the journal tells it after each sync), so LevelDB never holds a write a
+// crash could take from the WAL.
 #include "actors/errors.h"
 #include "actors/spawn.h"
+#include "postdevai/log.h"
 #include "storage/cold_tier.h"
 #include "storage/wal.h"
 
@@ -18,21 +30,41 @@ namespace {
 
 struct journal_state {
   std::shared_ptr<storage::Wal> wal;
+  JournalOptions options;
+  store_actor store;  // told how far the WAL is durable
   std::vector<std::string> payloads;
   std::vector<caf::typed_response_promise<std::uint64_t>> promises;
-  std::size_t max_batch = 256;  // [wal] group_commit_max_batch
+  bool batch_durable = false;  // a queued write needs its record durable
   bool flush_pending = false;
+  bool sync_armed = false;     // the relaxed window's timer is running
+  // Relaxed writes not durable yet, per kind: bytes logged and when the
+  // oldest was acknowledged (actor clock, microseconds; 0: none).
+  std::array<std::uint64_t, kKinds> unsynced_bytes{};
+  std::array<std::uint64_t, kKinds> unsynced_since{};
   static inline const char* name = "postdevai.journal";
 };
 
-void Flush(journal_actor::stateful_pointer<journal_state> self) {
+using journal_pointer = journal_actor::stateful_pointer<journal_state>;
+
+// Everything logged so far is durable: nothing is at risk any more.
+void NoteAllDurable(journal_pointer self) {
+  auto& st = self->state;
+  const bool had_relaxed = std::any_of(st.unsynced_bytes.begin(), st.unsynced_bytes.end(), [](auto b) { return b; });
+  st.unsynced_bytes.fill(0);
+  st.unsynced_since.fill(0);
+  if (had_relaxed && st.store) self->send(st.store, persisted_atom_v, st.wal->durable_lsn());
+}
+
+void Flush(journal_pointer self) {
   auto& st = self->state;
   st.flush_pending = false;
   if (st.payloads.empty()) return;
   std::vector<storage::WalEntry> entries;
   entries.reserve(st.payloads.size());
   for (const auto& p : st.payloads) entries.push_back(storage::WalEntry{storage::kWalRecordMutations, p});
-  auto first = st.wal->AppendBatch(entries);
+  const auto wait = st.batch_durable ? storage::WalWait::kDurable : storage::WalWait::kBuffered;
+  auto first = st.wal->AppendBatch(entries, wait);
+  if (first.ok() && wait == storage::WalWait::kDurable) NoteAllDurable(self);
   for (std::size_t i = 0; i < st.promises.size(); ++i) {
     if (first.ok()) {
       st.promises[i].deliver(*first + i);
@@ -42,14 +74,29 @@ void Flush(journal_actor::stateful_pointer<journal_state> self) {
   }
   st.payloads.clear();
   st.promises.clear();
+  st.batch_durable = false;
 }
 
-journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<journal_state> self,
-                                             std::shared_ptr<storage::Wal> wal, std::size_t max_batch) {
+// Syncs what relaxed writes left in the WAL's buffer.
+void SyncRelaxed(journal_pointer self) {
+  auto& st = self->state;
+  st.sync_armed = false;
+  Status s = st.wal->Sync();
+  if (s.ok()) {
+    NoteAllDurable(self);
+  } else {
+    LogError("journal", "syncing relaxed writes failed; those not yet durable are lost: " + s.ToString());
+  }
+}
+
+journal_actor::behavior_type JournalBehavior(journal_pointer self, std::shared_ptr<storage::Wal> wal,
+                                             JournalOptions options, store_actor store) {
   self->state.wal = std::move(wal);
-  self->state.max_batch = std::max<std::size_t>(1, max_batch);
+  self->state.store = std::move(store);
+  options.max_batch = std::max<std::size_t>(1, options.max_batch);
+  self->state.options = options;
   return {
-      [=](write_atom, std::string& payload) -> caf::result<std::uint64_t> {
+      [=](write_atom, std::string& payload, std::uint8_t relaxed_kinds) -> caf::result<std::uint64_t> {
         // The payload was encoded (its values compressed) by an encoder: this
         // thread only appends and syncs.
         auto& st = self->state;
@@ -58,10 +105,24 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
                                           " bytes (as logged) exceeds the largest record the write-ahead log holds, " +
                                           std::to_string(st.wal->max_payload()) + " bytes ([wal] segment_size_mb)"));
         }
+        if (relaxed_kinds == 0) {
+          st.batch_durable = true;
+        } else {
+          const std::uint64_t now = ClockMicros(self);
+          for (std::size_t k = 0; k < kKinds; ++k) {
+            if ((relaxed_kinds >> k & 1) == 0) continue;
+            st.unsynced_bytes[k] += payload.size();
+            if (st.unsynced_since[k] == 0) st.unsynced_since[k] = now;
+          }
+          if (!st.sync_armed) {
+            st.sync_armed = true;
+            self->delayed_send(self, st.options.relaxed_sync_window, tick_atom_v);
+          }
+        }
         st.payloads.push_back(std::move(payload));
         auto rp = self->make_response_promise<std::uint64_t>();
         st.promises.push_back(rp);
-        if (self->mailbox().empty() || st.payloads.size() >= st.max_batch) {
+        if (self->mailbox().empty() || st.payloads.size() >= st.options.max_batch) {
           // Nobody else is waiting (log now rather than after one more trip
           // through the mailbox: a lone writer's latency), or the batch is full.
           Flush(self);
@@ -74,13 +135,25 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
         return rp;
       },
       [=](flush_atom) { Flush(self); },
+      [=](tick_atom) {
+        Flush(self);
+        SyncRelaxed(self);
+      },
+      [=](sync_atom) -> caf::result<std::uint64_t> {
+        Flush(self);
+        Status s = self->state.wal->Sync();
+        if (!s.ok()) return ToError(s);
+        NoteAllDurable(self);
+        return self->state.wal->durable_lsn();
+      },
       [=](release_atom, std::uint64_t lsn) -> caf::result<std::uint64_t> {
         Status s = self->state.wal->ReleaseThrough(lsn);
         if (!s.ok()) return ToError(s);
         return lsn;
       },
       [=](stats_atom) -> sync_report {
-        auto stats = self->state.wal->stats();
+        auto& st = self->state;
+        auto stats = st.wal->stats();
         sync_report r;
         r.durable_lsn = stats.durable_lsn;
         r.wal_segments = stats.segments;
@@ -88,6 +161,16 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
         r.wal_syncs = stats.syncs;
         r.wal_records = stats.records;
         r.wal_live_bytes = stats.live_bytes;
+        r.relaxed_kinds = st.options.relaxed_kinds;
+        r.relaxed_sync_ms = static_cast<std::uint64_t>(st.options.relaxed_sync_window.count());
+        r.lost_relaxed_writes = stats.lost_buffered_records;
+        const std::uint64_t now = ClockMicros(self);
+        r.unsynced_bytes.assign(kKinds, 0);
+        r.unsynced_micros.assign(kKinds, 0);
+        for (std::size_t k = 0; k < kKinds; ++k) {
+          r.unsynced_bytes[k] = st.unsynced_bytes[k];
+          if (st.unsynced_since[k] != 0) r.unsynced_micros[k] = now - std::min(now, st.unsynced_since[k]);
+        }
         return r;
       },
   };
@@ -95,8 +178,9 @@ journal_actor::behavior_type JournalBehavior(journal_actor::stateful_pointer<jou
 
 }  // namespace
 
-journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch) {
-  return sys.spawn<caf::detached>(JournalBehavior, std::move(wal), max_batch);
+journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, JournalOptions options,
+                           store_actor store) {
+  return sys.spawn<caf::detached>(JournalBehavior, std::move(wal), options, std::move(store));
 }
 
 }  // namespace postdevai::actors

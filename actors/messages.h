@@ -33,6 +33,9 @@ struct logged_write {
 struct logged_payload {
   std::uint64_t lsn = 0;
   std::string payload;
+  // Acknowledged as durable. A relaxed write (false) may still be only in
+  // the WAL's buffer: the store applies it once the WAL is durable past it.
+  bool durable = true;
 };
 
 struct versioned_value {
@@ -48,7 +51,7 @@ typename Inspector::result_type inspect(Inspector& f, logged_write& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, logged_payload& x) {
-  return f(caf::meta::type_name("logged_payload"), x.lsn, x.payload);
+  return f(caf::meta::type_name("logged_payload"), x.lsn, x.payload, x.durable);
 }
 
 template <class Inspector>

@@ -4,7 +4,10 @@
 // view's owner lock, and the view learns what has been applied. While its
 // file is being (re-)attached by a detached opener, reads miss (the
 // controller falls back to the store) and writes queue up, so nothing stale
-// is ever served.
+// is ever served. The file's watermark (ramlake_partition.h, "Warm restart")
+// advances with every applied batch and every persisted LSN: the controller
+// sends a partition its writes in LSN order, and a persisted LSN only after
+// every write up to it.
 #include "actors/errors.h"
 #include "actors/hot_reads.h"
 #include "actors/spawn.h"
@@ -55,7 +58,8 @@ class Changing {
   storage::ramlake::PartitionReadView::OwnerLock lock_;
 };
 
-// Under Changing. Tells the read view the last LSN applied.
+// Under Changing. Tells the read view and the file's watermark the last LSN
+// applied (writes come in LSN order).
 void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
   for (const auto& w : writes) {
     for (const auto& m : w.mutations) {
@@ -76,7 +80,9 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       }
     }
   }
-  if (!writes.empty()) st.view().WritesApplied(writes.back().lsn);
+  if (writes.empty()) return;
+  st.view().WritesApplied(writes.back().lsn);
+  st.partition->SetAppliedLsn(writes.back().lsn);
 }
 
 // Under Changing.
@@ -203,6 +209,9 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         if (!st.partition) return;
         Changing changing(st);
         st.partition->SetPersistedLsn(st.persisted_lsn);
+        // The controller sent every write up to lsn here before this
+        // message: all are applied, so the watermark may advance to it.
+        st.partition->SetAppliedLsn(st.persisted_lsn);
       },
       [=](evict_atom, std::uint64_t cutoff_micros, bool dry_run) -> caf::result<std::uint64_t, std::uint64_t> {
         auto& st = self->state;

@@ -35,8 +35,17 @@ std::uint64_t ClockMicros(Self* self) {
 Result<std::string> EncodeWrite(const storage::PersistentStore& store, const write_batch& batch);
 encoder_actor SpawnEncoder(caf::actor_system& sys, std::shared_ptr<const storage::PersistentStore> store);
 
-// max_batch: most writes one fdatasync covers ([wal] group_commit_max_batch).
-journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, std::size_t max_batch);
+struct JournalOptions {
+  std::size_t max_batch = 256;  // most writes one fdatasync covers ([wal] group_commit_max_batch)
+  // Relaxed writes are synced at most this long after the first of them was
+  // acknowledged ([wal] relaxed_sync_ms).
+  std::chrono::milliseconds relaxed_sync_window{20};
+  std::uint8_t relaxed_kinds = 0;  // bit k: kind k's durability is "relaxed" (for reports)
+};
+// `store` (may be null in tests) learns how far the WAL is durable after
+// relaxed writes are synced.
+journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, JournalOptions options,
+                           store_actor store);
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store);
 // A partition actor; `partition` may be null (it then waits for attach_atom).
 // It publishes its partition through hot_reads->view(kind).
@@ -58,6 +67,9 @@ struct ControllerParts {
   // controller encodes small writes itself, see controller_actor.cc).
   std::vector<encoder_actor> encoders;
   std::shared_ptr<const storage::PersistentStore> encoding_store;
+  // Bit k: kind k's durability is "relaxed" (a write touching only such
+  // kinds is acknowledged before its record is synced).
+  std::uint8_t relaxed_kinds = 0;
   std::uint64_t max_value_bytes = 64u << 20;
   bool prefetch_enabled = true;
   std::uint32_t promote_after_hits = 2;  // [tiering]: disk reads before a key is loaded into RAM

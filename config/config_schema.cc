@@ -252,6 +252,10 @@ std::vector<Setting> BuildSettings() {
   all.push_back(IntegerSetting("wal", "group_commit_max_batch", 1, 65536,
                                "most records one fdatasync covers",
                                [](auto& c) -> auto& { return c.wal.group_commit_max_batch; }));
+  all.push_back(IntegerSetting("wal", "relaxed_sync_ms", 1, 10000,
+                               "a write to a kind with durability \"relaxed\" is synced at most this many "
+                               "milliseconds after it is acknowledged",
+                               [](auto& c) -> auto& { return c.wal.relaxed_sync_ms; }));
 
   all.push_back(StringSetting("node", "address", StringRule::kNonEmpty,
                               "interface the node's doors (gRPC, CAF) listen on",
@@ -462,15 +466,6 @@ void CheckPorts(const HybridMemoryConfig& config, ProblemLog* errors) {
 // would let a user believe in a backup or a replica that does not exist, so
 // they are refused until the work that gives them meaning lands.
 void CheckNotYetAvailable(const HybridMemoryConfig& config, ProblemLog* errors) {
-  for (DataKind kind : kAllDataKinds) {
-    // History's own check already says it must stay durable.
-    if (kind == DataKind::kHistory) continue;
-    if (config.partition(kind).durability == Durability::kRelaxed) {
-      errors->Add("partitions." + std::string(DataKindName(kind)) + ".durability",
-                  "\"relaxed\" is not available yet: every write is acknowledged after fdatasync; "
-                  "remove the key or set \"durable\"");
-    }
-  }
   if (!config.backup.path.empty()) {
     errors->Add("backup.path", "backups are not available yet (no `memory backup` in this version); remove the "
                                "[backup] section");

@@ -152,13 +152,9 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(report.cold.wal.replayed));
   if (report.cold.wal.torn_tail) Info("%s", report.cold.wal.torn_tail_detail.c_str());
   for (postdevai::DataKind kind : postdevai::kAllDataKinds) {
+    // How the file was proven current (watermark or key by key, and why).
     const auto& r = report.partitions[postdevai::DataKindIndex(kind)];
-    using Outcome = postdevai::storage::ramlake::OpenReport::Outcome;
-    const char* outcome = r.outcome == Outcome::kCreated ? "created" : r.outcome == Outcome::kReattached ? "re-attached" : "rebuilt";
-    Info("partition %-8s %s: %llu records kept, %llu dropped%s%s",
-                 std::string(postdevai::DataKindName(kind)).c_str(), outcome,
-                 static_cast<unsigned long long>(r.records_kept), static_cast<unsigned long long>(r.RecordsDropped()),
-                 r.rebuild_reason.empty() ? "" : " — ", r.rebuild_reason.c_str());
+    Info("partition %-8s %s", std::string(postdevai::DataKindName(kind)).c_str(), r.ToString().c_str());
   }
   // The gRPC API: the door every client uses. Its calls reach the engine
   // through the client core, each with the configured deadline.

@@ -31,6 +31,14 @@ struct MetricsExporter::Metrics {
       : usage(BuildGauge().Name("ramlake_usage_bytes").Help("Bytes of live records in each RAM-Lake partition").Register(r)),
         budget(BuildGauge().Name("ramlake_budget_bytes").Help("Bytes each RAM-Lake partition may hold").Register(r)),
         entries(BuildGauge().Name("ramlake_entries").Help("Entries resident in each RAM-Lake partition").Register(r)),
+        unsynced_bytes(BuildGauge()
+                           .Name("unsynced_bytes")
+                           .Help("Bytes of acknowledged relaxed writes not yet durable, per kind (what a crash loses now)")
+                           .Register(r)),
+        unsynced_age(BuildGauge()
+                         .Name("unsynced_age_seconds")
+                         .Help("Age of the oldest acknowledged relaxed write not yet durable, per kind")
+                         .Register(r)),
         hits(BuildCounter().Name("ramlake_hits_total").Help("Reads served by each partition").Register(r)),
         misses(BuildCounter().Name("ramlake_misses_total").Help("Reads each partition missed").Register(r)),
         evictions(BuildCounter().Name("ramlake_evictions_total").Help("Entries evicted from each partition").Register(r)),
@@ -62,6 +70,8 @@ struct MetricsExporter::Metrics {
   prometheus::Family<prometheus::Gauge>& usage;
   prometheus::Family<prometheus::Gauge>& budget;
   prometheus::Family<prometheus::Gauge>& entries;
+  prometheus::Family<prometheus::Gauge>& unsynced_bytes;
+  prometheus::Family<prometheus::Gauge>& unsynced_age;
   prometheus::Family<prometheus::Counter>& hits;
   prometheus::Family<prometheus::Counter>& misses;
   prometheus::Family<prometheus::Counter>& evictions;
@@ -159,6 +169,11 @@ void MetricsExporter::Refresh() {
     Advance(m.misses.Add(label), p.misses);
     Advance(m.evictions.Add(label), p.evictions);
     Advance(m.restarts.Add(label), p.restarts);
+    const std::size_t k = DataKindIndex(p.kind);
+    if (k < r.sync.unsynced_bytes.size() && k < r.sync.unsynced_micros.size()) {
+      m.unsynced_bytes.Add(label).Set(static_cast<double>(r.sync.unsynced_bytes[k]));
+      m.unsynced_age.Add(label).Set(static_cast<double>(r.sync.unsynced_micros[k]) / 1e6);
+    }
   }
   m.persistent.Set(static_cast<double>(r.sync.store_disk_bytes));
   m.hit_rate.Set(r.reads == 0 ? 0.0 : static_cast<double>(r.ram_hits) / static_cast<double>(r.reads));

@@ -1,5 +1,7 @@
 #include "rpc/convert.h"
 
+#include <algorithm>
+
 namespace postdevai::rpc {
 
 namespace {
@@ -64,6 +66,11 @@ void ToProto(const records::memory_report& in, v1::StatsReply* out) {
   s->set_store_disk_bytes(in.sync.store_disk_bytes);
   s->set_store_raw_bytes(in.sync.store_raw_bytes);
   s->set_store_encoded_bytes(in.sync.store_encoded_bytes);
+  s->set_relaxed_kinds(in.sync.relaxed_kinds);
+  s->set_relaxed_sync_ms(in.sync.relaxed_sync_ms);
+  for (auto b : in.sync.unsynced_bytes) s->add_unsynced_bytes(b);
+  for (auto m : in.sync.unsynced_micros) s->add_unsynced_micros(m);
+  s->set_lost_relaxed_writes(in.sync.lost_relaxed_writes);
   out->set_reads(in.reads);
   out->set_writes(in.writes);
   out->set_ram_hits(in.ram_hits);
@@ -113,6 +120,12 @@ records::memory_report FromProto(const v1::StatsReply& in) {
   out.sync.store_disk_bytes = s.store_disk_bytes();
   out.sync.store_raw_bytes = s.store_raw_bytes();
   out.sync.store_encoded_bytes = s.store_encoded_bytes();
+  out.sync.relaxed_kinds = s.relaxed_kinds();
+  out.sync.relaxed_sync_ms = s.relaxed_sync_ms();
+  // Bounded by the kinds there are: a peer's list cannot make us allocate.
+  for (int i = 0; i < std::min(s.unsynced_bytes_size(), 8); ++i) out.sync.unsynced_bytes.push_back(s.unsynced_bytes(i));
+  for (int i = 0; i < std::min(s.unsynced_micros_size(), 8); ++i) out.sync.unsynced_micros.push_back(s.unsynced_micros(i));
+  out.sync.lost_relaxed_writes = s.lost_relaxed_writes();
   out.reads = in.reads();
   out.writes = in.writes();
   out.ram_hits = in.ram_hits();

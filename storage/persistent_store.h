@@ -235,6 +235,9 @@ class PersistentStore {
   // they are used). kTooLarge when raw exceeds max_value_bytes. Thread-safe,
   // and takes no lock of the store's.
   Result<std::string> EncodeUnstamped(Kind kind, std::string_view key, std::string_view raw) const;
+  // The raw bytes of a value EncodeUnstamped made (a write not applied yet);
+  // ValueCodec::Decode's errors. Thread-safe.
+  Result<std::string> DecodeEncoded(std::string_view encoded) const { return codec_.Decode(encoded); }
 
   // The value of (kind, key): kNotFound, kCorruption for this key's value only,
   // kClosed after a failed reopen.

@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "postdevai/log.h"
 #include "records/coding.h"
 #include "storage/crc32c.h"
 
@@ -235,6 +236,9 @@ Wal::Wal(const WalOptions& options) : options_(options) {
 }
 
 Wal::~Wal() {
+  // A clean close loses nothing: buffered records are made durable first.
+  Status s = Sync();
+  if (!s.ok()) LogError("wal", "closing " + options_.dir + ": buffered records could not be synced: " + s.ToString());
   if (spare_thread_.joinable()) spare_thread_.join();
   if (active_ && active_->file) (void)active_->file->Close();
 }
@@ -530,7 +534,7 @@ void Wal::CountLiveBytesLocked(std::uint64_t seq, std::uint64_t bytes) {
   stats_.live_bytes += bytes;
 }
 
-Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
+Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries, WalWait wait) {
   if (entries.empty()) return Status::InvalidArgument("wal append: no records");
   for (const auto& e : entries) {
     if (e.type == 0) return Status::InvalidArgument("wal append: record type 0 is reserved");
@@ -544,11 +548,25 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
   for (const auto& e : entries) {
     std::size_t offset = pending_.size();
     EncodeRecord(&pending_, next_lsn_, e.type, e.payload, durable_lsn_);
-    pending_records_.push_back(PendingRecord{next_lsn_, offset, pending_.size() - offset, first});
+    pending_records_.push_back(
+        PendingRecord{next_lsn_, offset, pending_.size() - offset, first, wait == WalWait::kBuffered});
     ++next_lsn_;
   }
-  const std::uint64_t last = next_lsn_ - 1;
-  const std::uint64_t my_generation = failed_generation_;
+  if (wait == WalWait::kBuffered) {
+    stats_.next_lsn = next_lsn_;
+    return first;
+  }
+  PDAI_RETURN_IF_ERROR(AwaitDurableLocked(lock, next_lsn_ - 1, failed_generation_));
+  return first;
+}
+
+Status Wal::Sync() {
+  std::unique_lock lock(mu_);
+  if (durable_lsn_ + 1 >= next_lsn_) return Status::Ok();
+  return AwaitDurableLocked(lock, next_lsn_ - 1, failed_generation_);
+}
+
+Status Wal::AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t last, std::uint64_t my_generation) {
   Waiter me{last, {}};
   waiters_.push_back(&me);
   struct Unregister {
@@ -562,13 +580,19 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
       // A batch failed after these records were queued. They made it only if
       // they were durable (and not abandoned) when it failed.
       const auto& failure = failures_[my_generation];
-      if (failure.durable_lsn >= last) return first;
+      if (failure.durable_lsn >= last) return Status::Ok();
       return failure.status;
     }
-    if (durable_lsn_ >= last) return first;
+    if (durable_lsn_ >= last) return Status::Ok();
     if (sync_in_progress_) {
       me.cv.wait(lock);
       continue;
+    }
+    if (pending_records_.empty()) {
+      // Nothing in flight and nothing queued, yet `last` is not durable: its
+      // records went with a failed batch (that bumped the generation).
+      return Status::IoError("wal " + options_.dir + ": records up to LSN " + std::to_string(last) +
+                             " were lost with a failed write");
     }
     // Become the leader: write and sync everything queued so far.
     sync_in_progress_ = true;
@@ -635,6 +659,10 @@ Result<std::uint64_t> Wal::AppendBatch(const std::vector<WalEntry>& entries) {
         stats_.bytes += records[k].size;
       }
       durable_lsn_ = std::max(durable_lsn_, abandon_from - 1);
+      // Buffered records that go with them were acknowledged as buffered
+      // only: they are lost, and counted (see kBuffered in wal.h).
+      for (const auto& r : records) stats_.lost_buffered_records += r.lsn > durable_lsn_ && r.buffered;
+      for (const auto& r : pending_records_) stats_.lost_buffered_records += r.buffered;
       failures_.push_back(Failure{durable_lsn_, s});
       ++failed_generation_;
       ++stats_.failed_batches;
@@ -725,7 +753,10 @@ std::uint64_t Wal::durable_lsn() const {
 
 WalStats Wal::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  WalStats s = stats_;
+  s.buffered_records = next_lsn_ - 1 - durable_lsn_;
+  s.buffered_bytes = pending_.size();
+  return s;
 }
 
 }  // namespace postdevai::storage

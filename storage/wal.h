@@ -4,7 +4,8 @@
 // Durability contract. Append/AppendBatch return only after every byte of the
 // records is durable (fdatasync). Writers that arrive while a sync is in flight
 // queue up and share the next sync (group commit): with N concurrent writers one
-// fdatasync acknowledges up to N writes. What a caller is told is exact:
+// fdatasync acknowledges up to N writes. (Buffered appends, WalWait::kBuffered,
+// are the exception: see there.) What a caller is told is exact:
 //   ok        every record of the batch is durable and is replayed by every
 //             recovery until ReleaseThrough passes it.
 //   kClosed   the outcome is unknown: the log failed and could not abandon the
@@ -145,6 +146,24 @@ struct WalStats {
   std::uint64_t failed_batches = 0;
   std::uint64_t abandoned_segments = 0;  // segments left after a failure since open
   bool closed = false;               // failed writes could not be abandoned yet
+  std::uint64_t buffered_records = 0;       // appended, not durable yet (kBuffered)
+  std::uint64_t buffered_bytes = 0;         // framed bytes waiting for a leader
+  std::uint64_t lost_buffered_records = 0;  // buffered records a failed write took with it
+};
+
+// What AppendBatch waits for.
+enum class WalWait : std::uint8_t {
+  // Returns once the records are durable (the durability contract above).
+  kDurable,
+  // Returns once the records are in the log's buffer, with their LSNs; they
+  // become durable with the next sync, which the caller asks for (Sync) or a
+  // later kDurable append performs (records are written in LSN order, so a
+  // durable append makes every record before it durable too). Until then a
+  // crash of the process loses them, and a failed write or sync that covers
+  // them loses them as well (counted in WalStats::lost_buffered_records;
+  // their LSNs are handed out again). Closing the log (the destructor) syncs
+  // them. For data whose loss within a bounded window is acceptable.
+  kBuffered,
 };
 
 // One record to append.
@@ -165,14 +184,20 @@ class Wal {
   ~Wal();
 
   // Appends the records and returns the LSN of the first; they get
-  // consecutive LSNs. Blocks until all are durable. Payloads larger than a
-  // segment can hold (max_payload) refuse the whole batch with kTooLarge,
-  // naming the size and the limit, before anything is queued; other batches
-  // are not affected. Errors: see "Durability contract" above.
-  Result<std::uint64_t> AppendBatch(const std::vector<WalEntry>& entries);
+  // consecutive LSNs. Blocks until all are durable (kDurable) or only until
+  // they are buffered (kBuffered, see there). Payloads larger than a segment
+  // can hold (max_payload) refuse the whole batch with kTooLarge, naming the
+  // size and the limit, before anything is queued; other batches are not
+  // affected. Errors: see "Durability contract" above.
+  Result<std::uint64_t> AppendBatch(const std::vector<WalEntry>& entries, WalWait wait = WalWait::kDurable);
   Result<std::uint64_t> Append(std::uint8_t type, std::string_view payload) {
     return AppendBatch({WalEntry{type, payload}});
   }
+
+  // Makes every record appended so far durable (buffered ones included), as
+  // a kDurable append of nothing would; ok at once when there is nothing to
+  // sync. Errors as AppendBatch's.
+  Status Sync();
 
   // Archives (or deletes) every segment whose records all have
   // lsn <= checkpoint_lsn, except the segment being written, oldest first. A
@@ -198,7 +223,12 @@ class Wal {
     std::size_t offset;  // in pending_
     std::size_t size;
     std::uint64_t writer_first_lsn;  // first LSN of the AppendBatch call it came in
+    bool buffered;                   // appended with kBuffered: nobody waits for it
   };
+  // Waits (as a writer, perhaps the leader) until every record up to `last`
+  // is durable, or the batch holding it failed after generation
+  // `my_generation`. Called with mu_ held through `lock`.
+  Status AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t last, std::uint64_t my_generation);
 
   Status Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecoveryReport* report);
   // Writes a batch taken by the leader into segments and syncs. Binds each

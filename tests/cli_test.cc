@@ -294,6 +294,11 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
     CHECK(status1["wal_segments"].u64() >= 1);
     CHECK(status1.Has("sync_lag_seconds"));
     CHECK(status1["sync_interval_seconds"].is_null());  // unknown without --config
+    REQUIRE(status1["durability"].array.size() == 4);
+    for (const auto& k : status1["durability"].array) {
+      CHECK(k["durability"].string == "durable");  // the default for every kind
+      CHECK(k["unsynced_bytes"].u64() == 0);
+    }
     JsonValue status_cfg = Ok(node, {"--config", node.config_path(), "memory", "sync-status"});
     CHECK(status_cfg["sync_interval_seconds"].number == 300);
 
@@ -561,4 +566,29 @@ TEST_CASE("records the CLI writes read back through the engine's own facade", "[
   auto meta = (*memory)->GetMetadata("m");
   REQUIRE(meta.ok());
   CHECK(*meta == "v");
+}
+
+TEST_CASE("sync-status shows what relaxed kinds have at risk", "[cli]") {
+  // A long window: nothing syncs the relaxed writes behind the test's back.
+  NodeProcess node("[partitions.metadata]\ndurability = \"relaxed\"\n[wal]\nrelaxed_sync_ms = 10000\n");
+  for (int i = 0; i < 5; ++i) Ok(node, {"meta", "set", "relaxed-" + std::to_string(i), std::string(100, 'r')});
+  JsonValue status = Ok(node, {"memory", "sync-status"});
+  CHECK(status["relaxed_sync_ms"].u64() == 10000);
+  for (const auto& k : status["durability"].array) {
+    INFO(k["kind"].string);
+    CHECK(k["durability"].string == (k["kind"].string == "metadata" ? "relaxed" : "durable"));
+    if (k["kind"].string == "metadata") {
+      CHECK(k["unsynced_bytes"].u64() >= 5 * 16);  // as logged: keys and compressed values
+      CHECK(k["unsynced_seconds"].number >= 0);
+    } else {
+      CHECK(k["unsynced_bytes"].u64() == 0);
+    }
+  }
+  CliResult text = RunCli(At(node, {"memory", "sync-status"}));
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("relaxed metadata") && Catch::Contains("not yet durable"));
+  // A forced sync checkpoints, and the relaxed writes read back.
+  Ok(node, {"memory", "sync", "--force"});
+  JsonValue value = Ok(node, {"meta", "get", "relaxed-4"});
+  CHECK(value["value"].string == std::string(100, 'r'));
 }

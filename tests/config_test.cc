@@ -251,7 +251,7 @@ TEST_CASE("partition shares must add up to 100", "[config]") {
   CHECK(config.partition(DataKind::kCode).share_percent == 45);
 }
 
-TEST_CASE("history must stay durable, relaxed durability is refused until it is available", "[config]") {
+TEST_CASE("history must stay durable, the other kinds may be relaxed within a bounded sync window", "[config]") {
   std::vector<std::string> errors = ParseErrors(
       "[partitions.history]\n"
       "durability = \"relaxed\"\n");
@@ -260,10 +260,13 @@ TEST_CASE("history must stay durable, relaxed durability is refused until it is 
                                    "always \"durable\"") &&
                             Contains("cannot be rebuilt"));
 
-  CHECK(ParseErrors("[partitions.vectors]\ndurability = \"relaxed\"\neviction = \"sieve\"\n") ==
-        std::vector<std::string>{"dragon_node.toml:2:1: partitions.vectors.durability: \"relaxed\" is not "
-                                 "available yet: every write is acknowledged after fdatasync; remove the key or "
-                                 "set \"durable\""});
+  HybridMemoryConfig relaxed =
+      ParseOk("[partitions.vectors]\ndurability = \"relaxed\"\neviction = \"sieve\"\n[wal]\nrelaxed_sync_ms = 5\n");
+  CHECK(relaxed.partition(DataKind::kVectors).durability == Durability::kRelaxed);
+  CHECK(relaxed.partition(DataKind::kCode).durability == Durability::kDurable);
+  CHECK(relaxed.wal.relaxed_sync_ms == 5);
+  CHECK_THAT(ParseErrors("[wal]\nrelaxed_sync_ms = 0\n").at(0), Contains("wal.relaxed_sync_ms"));
+  CHECK_THAT(ParseErrors("[wal]\nrelaxed_sync_ms = 60000\n").at(0), Contains("wal.relaxed_sync_ms"));
   HybridMemoryConfig config = ParseOk("[partitions.vectors]\ndurability = \"durable\"\neviction = \"sieve\"\n");
   CHECK(config.partition(DataKind::kVectors).eviction == EvictionPolicy::kSieve);
   CHECK(config.partition(DataKind::kHistory).durability == Durability::kDurable);
@@ -522,7 +525,7 @@ TEST_CASE("ValidateConfig checks configs built in code as ParseConfig checks fil
 
 // Every setting differs from its default, strings need escapes, and the sizes
 // are not binary fractions — except the settings of features not available yet
-// (relaxed durability, backups, replication), which accept only their defaults.
+// (backups, replication), which accept only their defaults.
 HybridMemoryConfig UnusualConfig() {
   HybridMemoryConfig c = EmbeddedDefaults();
   c.ramlake_size_gb = 0.1;
@@ -535,10 +538,10 @@ HybridMemoryConfig UnusualConfig() {
   c.sync_interval_minutes = 1;
   c.max_ram_entries = 123456789;
   c.partitions = {PartitionConfig{10, EvictionPolicy::kS3Fifo, 19, Durability::kDurable},
-                  PartitionConfig{20, EvictionPolicy::kSieve, 1, Durability::kDurable},
+                  PartitionConfig{20, EvictionPolicy::kSieve, 1, Durability::kRelaxed},
                   PartitionConfig{30, EvictionPolicy::kLru, 2, Durability::kDurable},
                   PartitionConfig{40, EvictionPolicy::kSieve, 7, Durability::kDurable}};
-  c.wal = {"/wal", 1, false, 7};
+  c.wal = {"/wal", 1, false, 7, 33};
   c.node = {"10.0.0.1", 0, "/c.pem", "/k.pem", "/ca.pem", true, "/etc/postdevai/token"};
   c.grpc = {3, 7, 99, 11, 13, 17};
   c.caf = {true, 4999, false};
@@ -655,13 +658,19 @@ TEST_CASE("suggestions come only from names close enough to be typos", "[config]
 }  // namespace
 }  // namespace postdevai
 
-TEST_CASE("start-up refuses relaxed durability and replication built in code, naming the key", "[config]") {
+TEST_CASE("start-up refuses relaxed history and replication built in code, naming the key", "[config]") {
   using namespace postdevai;
   HybridMemoryConfig config = EmbeddedDefaults();
-  config.partition(DataKind::kCode).durability = Durability::kRelaxed;
-  config.replication = {true, {"127.0.0.1:4711"}};
+  config.partition(DataKind::kCode).durability = Durability::kRelaxed;  // allowed
+  config.partition(DataKind::kHistory).durability = Durability::kRelaxed;
   Status status = ValidateConfig(config, nullptr);
   CHECK(status.code() == StatusCode::kInvalidArgument);
-  CHECK_THAT(status.message(), Contains("partitions.code.durability: \"relaxed\" is not available yet") &&
-                                   Contains("replication.enabled: replication is not available yet"));
+  CHECK_THAT(status.message(), Contains("partitions.history.durability: history is always \"durable\"") &&
+                                   !Contains("partitions.code"));
+  config.partition(DataKind::kHistory).durability = Durability::kDurable;
+  config.replication = {true, {"127.0.0.1:4711"}};
+  status = ValidateConfig(config, nullptr);
+  CHECK(status.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(status.message(), Contains("replication.enabled: replication is not available yet") &&
+                                   !Contains("partitions.code"));
 }

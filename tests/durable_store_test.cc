@@ -301,19 +301,19 @@ TEST_CASE("one oversized write fails alone: the rest of its group commit is logg
     cv.notify_all();
     cv.wait(lock, [&] { return go_on; });
   });
-  auto journal = SpawnJournal(*system.sys, wal, 256);
+  auto journal = SpawnJournal(*system.sys, wal, JournalOptions{}, store_actor{});
   caf::scoped_actor self(*system.sys);
   auto put = [](std::string key, std::string value) {  // the payload an encoder would send
     return storage::EncodeMutations({Mutation{Kind::kCode, key, value}});
   };
-  auto first = self->request(journal, caf::infinite, write_atom_v, put("first", "1"));
+  auto first = self->request(journal, caf::infinite, write_atom_v, put("first", "1"), std::uint8_t{0});
   {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return in_sync; });
   }
-  auto small_before = self->request(journal, caf::infinite, write_atom_v, put("small-1", "a"));
-  auto big = self->request(journal, caf::infinite, write_atom_v, put("big", too_big));
-  auto small_after = self->request(journal, caf::infinite, write_atom_v, put("small-2", "b"));
+  auto small_before = self->request(journal, caf::infinite, write_atom_v, put("small-1", "a"), std::uint8_t{0});
+  auto big = self->request(journal, caf::infinite, write_atom_v, put("big", too_big), std::uint8_t{0});
+  auto small_after = self->request(journal, caf::infinite, write_atom_v, put("small-2", "b"), std::uint8_t{0});
   {
     std::lock_guard lock(mu);
     go_on = true;

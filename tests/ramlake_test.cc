@@ -247,3 +247,51 @@ TEST_CASE("A second process cannot open a partition file in use", "[ramlake]") {
   auto second = RamLakePartition::Open(FileSystem::Default(), options);
   CHECK(second.status().code() == StatusCode::kBusy);
 }
+
+TEST_CASE("A write too large for a record drops the older resident version", "[ramlake]") {
+  ShmDir dir("toolarge");
+  auto p = RamLakePartition::Open(FileSystem::Default(), SmallPartition(dir.path()));
+  REQUIRE(p.ok());
+  RamLakePartition& part = **p;
+  const std::string huge(part.max_record_bytes(), 'x');
+  REQUIRE(part.Put("k", "small", 1).ok());
+  // The store now holds the large version; the small one must not be served.
+  CHECK(part.Put("k", huge, 2).code() == StatusCode::kTooLarge);
+  CHECK_FALSE(part.Contains("k"));
+  // A late, older write (a promotion) leaves a newer resident version alone.
+  REQUIRE(part.Put("j", "newer", 5).ok());
+  CHECK(part.Put("j", huge, 3).code() == StatusCode::kTooLarge);
+  std::string v;
+  REQUIRE(part.Get("j", &v).ok());
+  CHECK(v == "newer");
+  CHECK(part.Verify().ok());
+}
+
+TEST_CASE("The watermark never moves backwards and is found again after a close", "[ramlake][watermark]") {
+  ShmDir dir("watermark-basic");
+  auto options = SmallPartition(dir.path());
+  OpenHooks hooks;
+  hooks.store_identity = 7;
+  {
+    OpenReport report;
+    auto p = RamLakePartition::Open(FileSystem::Default(), options, hooks, &report);
+    REQUIRE(p.ok());
+    CHECK(report.proof == OpenReport::Proof::kNone);
+    CHECK((*p)->applied_lsn() == 0);
+    REQUIRE((*p)->Put("k", "v", 10).ok());
+    (*p)->SetAppliedLsn(10);
+    (*p)->SetAppliedLsn(5);
+    CHECK((*p)->applied_lsn() == 10);
+  }
+  FakeStore store;
+  store.lsn["k"] = 10;
+  OpenHooks again = store.Hooks();
+  again.store_identity = 7;
+  OpenReport report;
+  auto p = RamLakePartition::Open(FileSystem::Default(), options, again, &report);
+  REQUIRE(p.ok());
+  CHECK(report.file_watermark_lsn == 10);
+  CHECK(report.proof == OpenReport::Proof::kKeyByKey);  // no replay given
+  CHECK((*p)->applied_lsn() == 10);
+  CHECK((*p)->Contains("k"));
+}

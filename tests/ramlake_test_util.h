@@ -56,12 +56,15 @@ inline std::string ValueFor(std::string_view key, std::uint64_t lsn, std::size_t
 
 inline std::string KeyFor(std::uint64_t i) { return "key-" + std::to_string(i); }
 
-// What the persistent store holds: key -> LSN.
+// What the persistent store holds: key -> LSN. Counts the lookups made
+// through Hooks().
 struct FakeStore {
   std::unordered_map<std::string, std::uint64_t> lsn;
+  mutable std::uint64_t lookups = 0;
   storage::ramlake::OpenHooks Hooks() const {
     storage::ramlake::OpenHooks hooks;
     hooks.store_lsn = [this](std::string_view key) -> std::optional<std::uint64_t> {
+      ++lookups;
       auto it = lsn.find(std::string(key));
       if (it == lsn.end()) return std::nullopt;
       return it->second;

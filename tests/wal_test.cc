@@ -1025,3 +1025,70 @@ TEST_CASE("a segment holding abandoned records is archived only with the segment
   REQUIRE(live.lsns.front() == archived.lsns.back() + 1);
   REQUIRE(live.lsns.back() == acknowledged.rbegin()->first);
 }
+
+TEST_CASE("buffered appends return before any sync, a sync or a durable append makes them durable", "[wal]") {
+  TempDir dir("wal-buffered");
+  FaultInjectionFileSystem fs;
+  auto options = SmallOptions(dir.path(), &fs);
+  auto opened = Wal::Open(options, 0, nullptr);
+  REQUIRE(opened.ok());
+  auto& wal = *opened;
+  const auto syncs_before = wal->stats().syncs;
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    auto lsn = wal->AppendBatch({WalEntry{1, Payload(i)}}, WalWait::kBuffered);
+    REQUIRE(lsn.ok());
+    CHECK(*lsn == i);
+  }
+  CHECK(wal->stats().syncs == syncs_before);  // nobody synced
+  CHECK(wal->stats().buffered_records == 5);
+  CHECK(wal->durable_lsn() == 0);
+  REQUIRE(wal->Sync().ok());
+  CHECK(wal->durable_lsn() == 5);
+  CHECK(wal->stats().buffered_records == 0);
+  CHECK(wal->Sync().ok());  // nothing to do
+  // Buffered, then one durable append: that sync covers the buffered ones.
+  REQUIRE(wal->AppendBatch({WalEntry{1, Payload(6)}}, WalWait::kBuffered).ok());
+  REQUIRE(wal->Append(1, Payload(7)).ok());
+  CHECK(wal->durable_lsn() == 7);
+  // A power cut loses the buffered records not yet synced, and only them
+  // (here even the closing sync fails).
+  REQUIRE(wal->AppendBatch({WalEntry{1, Payload(8)}}, WalWait::kBuffered).ok());
+  fs.InjectFault(Fault(FaultOp::kSync, StatusCode::kIoError));
+  wal.reset();
+  fs.ClearFaults();
+  REQUIRE(fs.DropUnsyncedData().ok());
+  Replayed r;
+  REQUIRE(Wal::Open(options, 0, r.fn()).ok());
+  CHECK(r.lsns == std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7});
+}
+
+TEST_CASE("closing the log syncs buffered records, and a failed sync counts the buffered ones it lost", "[wal]") {
+  TempDir dir("wal-buffered-close");
+  FaultInjectionFileSystem fs;
+  auto options = SmallOptions(dir.path(), &fs);
+  {
+    auto wal = Wal::Open(options, 0, nullptr);
+    REQUIRE(wal.ok());
+    for (int i = 1; i <= 3; ++i) REQUIRE((*wal)->AppendBatch({WalEntry{1, Payload(i)}}, WalWait::kBuffered).ok());
+  }
+  REQUIRE(fs.DropUnsyncedData().ok());  // the close synced them: a power cut now loses nothing
+  Replayed r;
+  auto wal = Wal::Open(options, 0, r.fn());
+  REQUIRE(wal.ok());
+  CHECK(r.lsns == std::vector<std::uint64_t>{1, 2, 3});
+
+  REQUIRE((*wal)->AppendBatch({WalEntry{1, Payload(4)}, WalEntry{1, Payload(5)}}, WalWait::kBuffered).ok());
+  fs.InjectFault(Fault(FaultOp::kSync, StatusCode::kIoError, 0, 1));
+  Status s = (*wal)->Sync();
+  CHECK(s.code() == StatusCode::kIoError);
+  CHECK((*wal)->stats().lost_buffered_records == 2);
+  CHECK((*wal)->durable_lsn() == 3);
+  auto next = (*wal)->Append(1, Payload(6));  // the log goes on in a new segment
+  REQUIRE(next.ok());
+  CHECK(*next == 4);  // the lost records' LSNs are handed out again
+  wal->reset();
+  Replayed again;
+  REQUIRE(Wal::Open(options, 0, again.fn()).ok());
+  CHECK(again.lsns == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK(again.payloads.back() == Payload(6));
+}

@@ -148,6 +148,10 @@ struct WalConfig {
   bool archive = true;
   // Most records one fdatasync may cover (group commit).
   std::uint32_t group_commit_max_batch = 256;
+  // Writes to kinds with durability "relaxed" are acknowledged once their
+  // WAL record is buffered and synced at most this many milliseconds later:
+  // the most a crash of the node can lose of them.
+  std::uint32_t relaxed_sync_ms = 20;
 
   bool operator==(const WalConfig&) const = default;
 };

@@ -42,6 +42,12 @@ struct PartitionStats {
   std::uint64_t hits = 0, misses = 0, evictions = 0;
   std::uint64_t restarts = 0;
   std::string eviction_policy;
+  // Durability ("durable" or "relaxed") and, for relaxed kinds, what a crash
+  // of the process would lose now: bytes of acknowledged writes not yet
+  // durable, and the age of the oldest of them (bounded by relaxed_sync_ms).
+  std::string durability;
+  std::uint64_t unsynced_bytes = 0;
+  double unsynced_seconds = 0;
 };
 
 struct MemoryStats {

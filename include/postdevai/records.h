@@ -107,6 +107,16 @@ struct sync_report {
   std::uint64_t store_disk_bytes = 0;      // LevelDB's estimate
   std::uint64_t store_raw_bytes = 0;       // value bytes written since start
   std::uint64_t store_encoded_bytes = 0;   // the same, compressed, as stored
+  // Relaxed durability (the RPO view): which kinds are relaxed (bit k: kind
+  // k), the window within which their writes are synced, and, indexed by
+  // kind, the bytes of acknowledged writes not yet durable (as logged: keys
+  // and compressed values) and the age of the
+  // oldest of them in microseconds: what a crash of the node would lose now.
+  std::uint32_t relaxed_kinds = 0;
+  std::uint64_t relaxed_sync_ms = 0;
+  std::vector<std::uint64_t> unsynced_bytes;
+  std::vector<std::uint64_t> unsynced_micros;
+  std::uint64_t lost_relaxed_writes = 0;  // relaxed writes a failed sync lost since start
 };
 
 // Request latencies seen by the controller, as cumulative histogram counts:

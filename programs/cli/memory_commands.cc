@@ -75,6 +75,38 @@ std::string LatencyText(const LatencyInfo& l) {
          ", p99 " + bound(l.p99_at_most_seconds);
 }
 
+// Per kind: its durability and, for relaxed kinds, what a crash would lose now.
+Json DurabilityJson(const SyncInfo& s) {
+  Json kinds = Json::MakeArray();
+  for (DataKind kind : kAllDataKinds) {
+    const std::size_t k = DataKindIndex(kind);
+    Json j = Json::MakeObject();
+    j.Set("kind", std::string(DataKindName(kind)))
+        .Set("durability", (s.relaxed_kinds >> k & 1) ? "relaxed" : "durable")
+        .Set("unsynced_bytes", k < s.unsynced_bytes.size() ? s.unsynced_bytes[k] : 0)
+        .Set("unsynced_seconds", k < s.unsynced_micros.size() ? s.unsynced_micros[k] / 1e6 : 0.0);
+    kinds.Push(std::move(j));
+  }
+  return kinds;
+}
+
+// One line per relaxed kind for the text output; nothing when all are durable.
+void PrintRelaxed(const SyncInfo& s) {
+  for (DataKind kind : kAllDataKinds) {
+    const std::size_t k = DataKindIndex(kind);
+    if ((s.relaxed_kinds >> k & 1) == 0) continue;
+    const std::uint64_t bytes = k < s.unsynced_bytes.size() ? s.unsynced_bytes[k] : 0;
+    const double age = k < s.unsynced_micros.size() ? s.unsynced_micros[k] / 1e6 : 0;
+    std::printf("relaxed %-8s %s acknowledged, not yet durable (oldest %s; synced within %llu ms)\n",
+                std::string(DataKindName(kind)).c_str(), FormatBytes(bytes).c_str(), FormatSeconds(age).c_str(),
+                static_cast<unsigned long long>(s.relaxed_sync_ms));
+  }
+  if (s.lost_relaxed_writes > 0) {
+    std::printf("relaxed  %llu acknowledged relaxed writes were lost to a failed WAL sync since the node started\n",
+                static_cast<unsigned long long>(s.lost_relaxed_writes));
+  }
+}
+
 Json SyncJson(const SyncInfo& s) {
   Json j = Json::MakeObject();
   j.Set("durable_lsn", s.durable_lsn)
@@ -87,7 +119,10 @@ Json SyncJson(const SyncInfo& s) {
       .Set("wal_bytes_since_start", s.wal_bytes)
       .Set("wal_records_since_start", s.wal_records)
       .Set("wal_syncs_since_start", s.wal_syncs)
-      .Set("checkpoints_since_start", s.checkpoints);
+      .Set("checkpoints_since_start", s.checkpoints)
+      .Set("relaxed_sync_ms", s.relaxed_sync_ms)
+      .Set("lost_relaxed_writes", s.lost_relaxed_writes)
+      .Set("durability", DurabilityJson(s));
   return j;
 }
 
@@ -335,7 +370,10 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
       .Set("wal_bytes_since_start", s.wal_bytes)
       .Set("wal_records_since_start", s.wal_records)
       .Set("wal_syncs_since_start", s.wal_syncs)
-      .Set("checkpoints_since_start", s.checkpoints);
+      .Set("checkpoints_since_start", s.checkpoints)
+      .Set("relaxed_sync_ms", s.relaxed_sync_ms)
+      .Set("lost_relaxed_writes", s.lost_relaxed_writes)
+      .Set("durability", DurabilityJson(s));
   if (ctx.json()) return Status::Ok();
 
   std::printf("node            %s\n", (*node)->endpoint().c_str());
@@ -356,6 +394,7 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
               static_cast<unsigned long long>(s.wal_segments), FormatBytes(s.wal_live_bytes).c_str(), FormatBytes(s.wal_bytes).c_str(),
               static_cast<unsigned long long>(s.wal_records), static_cast<unsigned long long>(s.wal_syncs));
   std::printf("checkpoints     %llu since the node started\n", static_cast<unsigned long long>(s.checkpoints));
+  PrintRelaxed(s);
   return Status::Ok();
 }
 

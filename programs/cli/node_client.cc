@@ -80,6 +80,11 @@ Result<NodeStats> NodeClient::Stats() {
   s.sync = SyncInfo{r.durable_lsn, r.applied_lsn, r.checkpoint_lsn, r.seconds_since_checkpoint, r.wal_segments,
                     r.wal_bytes, r.wal_syncs, r.wal_records, r.checkpoints};
   s.sync.wal_live_bytes = r.wal_live_bytes;
+  s.sync.relaxed_kinds = r.relaxed_kinds;
+  s.sync.relaxed_sync_ms = r.relaxed_sync_ms;
+  s.sync.unsynced_bytes = r.unsynced_bytes;
+  s.sync.unsynced_micros = r.unsynced_micros;
+  s.sync.lost_relaxed_writes = r.lost_relaxed_writes;
   s.reads = report->reads;
   s.writes = report->writes;
   s.ram_hits = report->ram_hits;

@@ -51,6 +51,12 @@ struct SyncInfo {
   std::uint64_t wal_bytes = 0;     // framed bytes appended since the node started
   std::uint64_t wal_syncs = 0, wal_records = 0, checkpoints = 0;
   std::uint64_t wal_live_bytes = 0;  // record bytes in live segments: the backlog on disk
+  // Relaxed durability (records::sync_report): bit k = kind k relaxed; per
+  // kind, bytes acknowledged but not durable and the oldest one's age.
+  std::uint32_t relaxed_kinds = 0;
+  std::uint64_t relaxed_sync_ms = 0;
+  std::vector<std::uint64_t> unsynced_bytes, unsynced_micros;
+  std::uint64_t lost_relaxed_writes = 0;
 };
 
 // What an eviction from one partition took, or in a dry run would take.

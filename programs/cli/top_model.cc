@@ -524,6 +524,24 @@ void LayoutDashboard(Frame& f, const DashboardModel& m, Clock::time_point now, c
     f.Put(row++, kLabelWidth, line);
   }
 
+  // Relaxed durability: what a crash now would lose (only when a kind is relaxed).
+  if (st.sync.relaxed_kinds != 0) {
+    f.Put(row, 0, "at risk", Tone::kNormal, kBold);
+    std::string line;
+    for (DataKind kind : kAllDataKinds) {
+      const std::size_t k = DataKindIndex(kind);
+      if ((st.sync.relaxed_kinds >> k & 1) == 0) continue;
+      const std::uint64_t bytes = k < st.sync.unsynced_bytes.size() ? st.sync.unsynced_bytes[k] : 0;
+      const double age = k < st.sync.unsynced_micros.size() ? st.sync.unsynced_micros[k] / 1e6 : 0;
+      if (!line.empty()) line += sep;
+      line += std::string(DataKindName(kind)) + " " + FormatBytes(bytes);
+      if (bytes > 0) line += " (" + FormatSeconds(age) + " old)";
+    }
+    line += sep + "relaxed, synced within " + std::to_string(st.sync.relaxed_sync_ms) + " ms";
+    if (st.sync.lost_relaxed_writes > 0) line += sep + std::to_string(st.sync.lost_relaxed_writes) + " lost";
+    f.Put(row++, kLabelWidth, line, st.sync.lost_relaxed_writes > 0 ? Tone::kBad : Tone::kNormal);
+  }
+
   // Compression, from the last breakdown.
   {
     f.Put(row, 0, "compression", Tone::kNormal, kBold);

@@ -12,6 +12,11 @@ std::uint32_t FileHeaderChecksum(const FileHeader& header) {
   return Crc32c(&copy, sizeof copy);
 }
 
+std::uint32_t WatermarkChecksum(const WatermarkSlot& slot, std::uint64_t generation) {
+  std::uint32_t crc = Crc32c(&generation, sizeof generation);
+  return Crc32cExtend(crc, &slot, offsetof(WatermarkSlot, check));
+}
+
 std::uint32_t SegmentHeaderChecksum(const SegmentHeader& header) {
   const char* p = reinterpret_cast<const char*>(&header);
   return Crc32c(p + 8, sizeof header - 8);

@@ -1,6 +1,7 @@
 // The on-file layout of a RAM-Lake partition. Internal to storage/ramlake.
 //
-//   file     = FileHeader (one 4 KiB page) + segment_count segments
+//   file     = header page (4 KiB: FileHeader at 0, watermark slots at 512)
+//              + segment_count segments
 //   segment  = SegmentHeader (32 bytes) + records, appended; the tail is unused
 //   record   = RecordHeader (32 bytes) + key + value + zero padding to 8 bytes
 //
@@ -56,6 +57,34 @@ struct FileHeader {
 static_assert(sizeof(FileHeader) == 128);
 static_assert(offsetof(FileHeader, capacity_bytes) == 24 && offsetof(FileHeader, reserved1) == 56,
               "the layout of format version 1");
+
+// The watermark (see ramlake_partition.h, "Warm restart"): the highest LSN
+// the partition has applied, with the identity of the store it was applied
+// against. It lives in the header page, outside FileHeader and its checksum,
+// because it changes with every applied write and must be updated without
+// rewriting the header. Two slots, written alternately, each with its own
+// sequence and check: a kill -9 while one slot is being written leaves it
+// failing its check, and the other slot (the previous value, still true) is
+// read instead. The slot with the higher sequence whose check holds wins.
+// Files of earlier builds of version 1 hold zeros here: no valid slot, so no
+// watermark (their records are proven key by key).
+inline constexpr std::uint64_t kWatermarkOffset = 512;
+inline constexpr std::uint32_t kWatermarkSlots = 2;
+
+struct WatermarkSlot {
+  std::uint64_t lsn;             // every write up to here has been applied
+  std::uint64_t store_identity;  // of the store those writes went to (0: unknown)
+  std::uint64_t sequence;        // increases with every slot written
+  std::uint32_t check;           // WatermarkChecksum
+  std::uint32_t reserved;
+};
+static_assert(sizeof(WatermarkSlot) == 32);
+static_assert(kWatermarkOffset >= sizeof(FileHeader) &&
+              kWatermarkOffset + kWatermarkSlots * sizeof(WatermarkSlot) <= kFileHeaderBytes);
+
+// CRC32C of the slot's first 24 bytes, salted with the file's generation so
+// that a slot never counts in another life of the file.
+std::uint32_t WatermarkChecksum(const WatermarkSlot& slot, std::uint64_t generation);
 
 inline constexpr std::uint32_t kSegmentMagic = 0x47534C52;  // "RLSG"
 inline constexpr std::uint32_t kSegmentHeaderBytes = 32;

@@ -3,8 +3,10 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "storage/ramlake/eviction_policy.h"
@@ -33,7 +35,28 @@ constexpr std::uint32_t kMinSegments = 4;
 
 inline std::uint64_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
+// What a proof says of one live record at re-attach.
+enum class Judgement : std::uint8_t { kKeep, kStale, kPastEnd };
+
+std::string Shorten(std::string_view key) {
+  return key.size() <= 80 ? std::string(key) : std::string(key.substr(0, 80)) + "...";
+}
+
 }  // namespace
+
+void ChangedKeys::Note(std::string_view key, std::uint64_t lsn, bool erased) {
+  auto it = changes_.find(key);
+  if (it == changes_.end()) {
+    changes_.emplace(std::string(key), Change{lsn, erased});
+  } else if (lsn >= it->second.lsn) {
+    it->second = Change{lsn, erased};
+  }
+}
+
+const ChangedKeys::Change* ChangedKeys::Find(std::string_view key) const {
+  auto it = changes_.find(key);
+  return it == changes_.end() ? nullptr : &it->second;
+}
 
 // 32 bytes per resident entry (see IndexBytesPerEntry).
 struct RamLakePartition::Entry {
@@ -68,11 +91,21 @@ std::string OpenReport::ToString() const {
     case Outcome::kReattached: s = "re-attached"; break;
     case Outcome::kRebuilt: s = "rebuilt (" + rebuild_reason + ")"; break;
   }
+  const std::string log = checkpoint_lsn + end_lsn == 0 ? std::string()
+                                                         : ", checkpoint " + std::to_string(checkpoint_lsn) +
+                                                               ", log end " + std::to_string(end_lsn);
+  if (proof == Proof::kWatermark) {
+    s += " by watermark (file at LSN " + std::to_string(file_watermark_lsn) + log + ", " +
+         std::to_string(changed_keys) + " keys changed since the checkpoint, " + std::to_string(store_lookups) +
+         " spot-checked in the store)";
+  } else if (proof == Proof::kKeyByKey) {
+    s += " key by key (" + key_by_key_reason + "; " + std::to_string(store_lookups) + " store lookups" + log + ")";
+  }
   s += ": kept " + std::to_string(records_kept) + ", dropped " + std::to_string(RecordsDropped()) +
-       " (stale " + std::to_string(records_dropped_stale) + ", corrupt " +
-       std::to_string(records_dropped_corrupt) + ", duplicate " + std::to_string(records_dropped_duplicate) +
-       ", over budget " + std::to_string(records_dropped_over_budget) + ") in " +
-       std::to_string(elapsed_micros / 1000) + " ms";
+       " (stale " + std::to_string(records_dropped_stale) + ", past the log's end " +
+       std::to_string(records_dropped_past_end) + ", corrupt " + std::to_string(records_dropped_corrupt) +
+       ", duplicate " + std::to_string(records_dropped_duplicate) + ", over budget " +
+       std::to_string(records_dropped_over_budget) + ") in " + std::to_string(elapsed_micros / 1000) + " ms";
   return s;
 }
 
@@ -148,12 +181,24 @@ Result<std::unique_ptr<RamLakePartition>> RamLakePartition::Open(FileSystem* fs,
   p->clock_base_micros_ = fs->NowMicros();
   p->policy_ = NewEvictionQueue(options.eviction, p->max_entries_, p->usable_bytes_);
 
+  p->store_identity_ = hooks.store_identity;
+  if (hooks.watermark != nullptr) {
+    report->checkpoint_lsn = hooks.watermark->checkpoint_lsn;
+    report->end_lsn = hooks.watermark->end_lsn;
+    report->changed_keys = hooks.watermark->changed != nullptr ? hooks.watermark->changed->size() : 0;
+  }
+
   auto lock = fs->LockFile(options.file_path + ".lock");
   if (!lock.ok()) return lock.status().WithContext(context);
   p->lock_ = std::move(lock.value());
 
   Status s = p->OpenFile(hooks, report);
   if (!s.ok()) return s.WithContext(context);
+  // What the file is proven current at from now on: everything the store
+  // holds when a replay was just done (nothing is pending below it), else
+  // what the file said (Reattach), else nothing.
+  if (hooks.watermark != nullptr) p->applied_lsn_ = hooks.watermark->end_lsn;
+  p->WriteWatermark();
   report->generation = p->generation_;
   report->elapsed_micros = fs->NowMicros() - start;
   return p;
@@ -165,16 +210,21 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
   auto size = fs_->GetFileSize(path);
   if (!size.ok()) return size.status();
 
-  // Read and judge the header before mapping anything.
+  // Read and judge the header (and the watermark) before mapping anything.
   fmt::FileHeader header{};
+  fmt::WatermarkSlot slots[fmt::kWatermarkSlots] = {};
   std::string reason;
   {
     auto file = fs_->NewRandomAccessFile(path);
     if (!file.ok()) return file.status();
+    char page[fmt::kWatermarkOffset + sizeof slots];
     std::string_view got;
-    PDAI_RETURN_IF_ERROR((*file)->Read(0, sizeof header, reinterpret_cast<char*>(&header), &got));
+    PDAI_RETURN_IF_ERROR((*file)->Read(0, sizeof page, page, &got));
     if (got.size() < sizeof header) {
       reason = "file is " + std::to_string(*size) + " bytes, too short for a header";
+    } else {
+      std::memcpy(&header, got.data(), sizeof header);
+      if (got.size() == sizeof page) std::memcpy(slots, got.data() + fmt::kWatermarkOffset, sizeof slots);
     }
   }
   if (reason.empty()) {
@@ -202,8 +252,18 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
                " (truncated or resized)";
     }
   }
-  if (reason.empty() && !hooks.store_lsn) {
-    reason = "no persistent-store LSN lookup was given, so no record can be proven current";
+  OpenReport::Proof proof = OpenReport::Proof::kNone;
+  if (reason.empty()) {
+    generation_ = header.generation;
+    const std::optional<fmt::WatermarkSlot> found = PickWatermark(slots);
+    report->file_watermark_lsn = found ? found->lsn : 0;
+    // Kept by a key-by-key re-attach: the file's records stay true to it.
+    if (found && found->store_identity == store_identity_) applied_lsn_ = found->lsn;
+    proof = ChooseProof(hooks, found, &report->key_by_key_reason);
+    if (proof == OpenReport::Proof::kKeyByKey && !hooks.store_lsn) {
+      reason = "no persistent-store LSN lookup was given and " + report->key_by_key_reason +
+               ", so no record can be proven current";
+    }
   }
   if (!reason.empty()) return Rebuild(reason, /*existed=*/true, report);
 
@@ -215,10 +275,46 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
   PDAI_RETURN_IF_ERROR(file_->Allocate(0, options_.capacity_bytes)
                            .WithContext("reserving " + std::to_string(options_.capacity_bytes) + " bytes"));
   PDAI_RETURN_IF_ERROR(MapFile(options_.capacity_bytes));
-  generation_ = header.generation;
-  PDAI_RETURN_IF_ERROR(Reattach(hooks, report));
+  PDAI_RETURN_IF_ERROR(Reattach(hooks, proof, report));
   report->outcome = OpenReport::Outcome::kReattached;
   return Status::Ok();
+}
+
+std::optional<fmt::WatermarkSlot> RamLakePartition::PickWatermark(const fmt::WatermarkSlot* slots) {
+  std::optional<fmt::WatermarkSlot> best;
+  for (std::uint32_t i = 0; i < fmt::kWatermarkSlots; ++i) {
+    if (fmt::WatermarkChecksum(slots[i], generation_) != slots[i].check) continue;
+    if (!best || slots[i].sequence > best->sequence) {
+      best = slots[i];
+      watermark_slot_ = i;
+      watermark_sequence_ = slots[i].sequence;
+    }
+  }
+  return best;
+}
+
+OpenReport::Proof RamLakePartition::ChooseProof(const OpenHooks& hooks,
+                                                const std::optional<fmt::WatermarkSlot>& found,
+                                                std::string* reason) const {
+  const WatermarkProof* proof = hooks.watermark;
+  if (proof == nullptr) {
+    *reason = "no WAL replay to prove a watermark against (a partition restarted while running)";
+  } else if (proof->changed == nullptr) {
+    *reason = "the keys the WAL replay changed were not given";
+  } else if (!found) {
+    *reason = "the file holds no watermark (written by an older build, or left unproven)";
+  } else if (hooks.store_identity == 0) {
+    *reason = "the store's identity is unknown";
+  } else if (found->store_identity != hooks.store_identity) {
+    *reason = "the file's watermark was written against another store";
+  } else if (found->lsn < proof->checkpoint_lsn) {
+    *reason = "the file's watermark " + std::to_string(found->lsn) + " is older than the store's checkpoint " +
+              std::to_string(proof->checkpoint_lsn) + ": the WAL no longer holds the writes in between";
+  } else {
+    reason->clear();
+    return OpenReport::Proof::kWatermark;
+  }
+  return OpenReport::Proof::kKeyByKey;
 }
 
 Status RamLakePartition::Rebuild(const std::string& reason, bool existed, OpenReport* report) {
@@ -243,6 +339,14 @@ Status RamLakePartition::Rebuild(const std::string& reason, bool existed, OpenRe
   }
   PDAI_RETURN_IF_ERROR(MapFile(options_.capacity_bytes));
 
+  // The truncated file holds no watermark slot; an empty partition is
+  // current at any LSN, and Open writes the one it starts from.
+  applied_lsn_ = 0;
+  watermark_sequence_ = 0;
+  watermark_slot_ = fmt::kWatermarkSlots - 1;
+  report->proof = OpenReport::Proof::kNone;
+  report->key_by_key_reason.clear();
+  report->file_watermark_lsn = 0;
   generation_ = fs_->WallClockMicros();
   fmt::FileHeader header{};
   header.magic = fmt::kFileMagic;
@@ -291,7 +395,8 @@ void RamLakePartition::ResetState() {
   stats_ = PartitionStats{};
 }
 
-Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
+template <class Judge>
+void RamLakePartition::ScanRecords(Judge&& judge, OpenReport* report) {
   ResetState();
   // Segments in the order they were written, so that re-inserting their
   // records reproduces "newest at the head" for the policy.
@@ -306,7 +411,6 @@ Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
   }
   std::sort(order.begin(), order.end());
 
-  std::uint64_t max_kept_lsn = 0;
   const auto kind = static_cast<std::uint8_t>(options_.kind);
   for (const auto& [sequence, index] : order) {
     Segment& seg = segments_[index];
@@ -324,9 +428,9 @@ Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
           char* record = seg_base + offset;
           const fmt::RecordHeader* h = fmt::HeaderAt(record);
           std::string_view key = fmt::RecordKey(record);
-          std::optional<std::uint64_t> stored = hooks.store_lsn(key);
-          if (!stored || *stored != h->lsn) {
-            ++report->records_dropped_stale;
+          const Judgement judgement = judge(key, h->lsn);
+          if (judgement != Judgement::kKeep) {
+            ++(judgement == Judgement::kPastEnd ? report->records_dropped_past_end : report->records_dropped_stale);
             record[offsetof(fmt::RecordHeader, state)] = static_cast<char>(fmt::kRecordDead);
             return;
           }
@@ -351,10 +455,58 @@ Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
           stats_.live_bytes += footprint;
           ++stats_.entries;
           ++report->records_kept;
-          max_kept_lsn = std::max(max_kept_lsn, h->lsn);
         });
     report->bytes_scanned += seg.used;
     seg.state = seg.live_bytes > 0 ? kSealed : kFree;
+  }
+}
+
+Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport::Proof proof, OpenReport* report) {
+  const WatermarkProof* watermark = hooks.watermark;
+  // Nothing above the log's end is ever kept, whichever the proof: those
+  // writes were lost with the WAL's unsynced tail (the store never had them).
+  const std::uint64_t end = watermark != nullptr ? watermark->end_lsn : std::numeric_limits<std::uint64_t>::max();
+  report->proof = proof;
+  if (proof == OpenReport::Proof::kWatermark) {
+    const ChangedKeys& changed = *watermark->changed;
+    const std::uint64_t checkpoint = watermark->checkpoint_lsn;
+    ScanRecords(
+        [&](std::string_view key, std::uint64_t lsn) {
+          if (lsn > end) return Judgement::kPastEnd;
+          if (!changed.empty()) {
+            if (const ChangedKeys::Change* c = changed.Find(key)) {
+              return !c->erased && c->lsn == lsn ? Judgement::kKeep : Judgement::kStale;
+            }
+          }
+          // A record above the checkpoint whose key the replay did not change
+          // cannot come from this store's log: not trusted.
+          return lsn <= checkpoint ? Judgement::kKeep : Judgement::kStale;
+        },
+        report);
+    if (std::optional<std::string> contradiction = SpotCheck(hooks, report)) {
+      // The premises do not hold; what was dropped stays dropped (dead in the
+      // file), the rest is proven again.
+      proof = report->proof = OpenReport::Proof::kKeyByKey;
+      report->key_by_key_reason = "the watermark proof failed its spot check: " + *contradiction;
+      report->records_kept = 0;
+      report->records_dropped_corrupt = 0;
+      report->bytes_scanned = 0;
+    }
+  }
+  if (proof == OpenReport::Proof::kKeyByKey) {
+    ScanRecords(
+        [&](std::string_view key, std::uint64_t lsn) {
+          if (lsn > end) return Judgement::kPastEnd;
+          ++report->store_lookups;
+          const std::optional<std::uint64_t> stored = hooks.store_lsn(key);
+          return stored && *stored == lsn ? Judgement::kKeep : Judgement::kStale;
+        },
+        report);
+  }
+
+  std::uint64_t max_kept_lsn = 0;
+  for (const Entry& e : entries_) {
+    if (e.node.owner_bits & kLive) max_kept_lsn = std::max(max_kept_lsn, e.lsn);
   }
   for (std::uint32_t i = segment_count_; i-- > 0;) {
     if (segments_[i].state == kFree) free_segments_.push_back(i);
@@ -379,6 +531,23 @@ Status RamLakePartition::Reattach(const OpenHooks& hooks, OpenReport* report) {
   stats_.evictions = 0;
   stats_.evicted_bytes = 0;
   return Status::Ok();
+}
+
+std::optional<std::string> RamLakePartition::SpotCheck(const OpenHooks& hooks, OpenReport* report) const {
+  if (!hooks.store_lsn || hooks.spot_checks == 0 || stats_.entries == 0) return std::nullopt;
+  const std::size_t stride = (entries_.size() + hooks.spot_checks - 1) / hooks.spot_checks;
+  for (std::size_t slot = 0; slot < entries_.size(); slot += stride) {
+    const Entry& e = entries_[slot];
+    if (!(e.node.owner_bits & kLive)) continue;
+    const std::string_view key = KeyOf(static_cast<std::uint32_t>(slot));
+    ++report->store_lookups;
+    const std::optional<std::uint64_t> stored = hooks.store_lsn(key);
+    if (!stored || *stored != e.lsn) {
+      return "'" + Shorten(key) + "' is at LSN " + std::to_string(e.lsn) + " in the file but " +
+             (stored ? "at " + std::to_string(*stored) : std::string("absent")) + " in the store";
+    }
+  }
+  return std::nullopt;
 }
 
 void RamLakePartition::FreeOneSegmentByEviction(OpenReport* report) {
@@ -412,6 +581,11 @@ Status RamLakePartition::Put(std::string_view key, std::string_view value, std::
   }
   const std::uint64_t footprint = fmt::RecordFootprint(key.size(), value.size());
   if (footprint > max_record_bytes_) {
+    // The resident version, if any, is older than this write: it must go
+    // (the store serves the key), or a read or a re-attach would find it.
+    const std::uint64_t hash = HashKey(key);
+    const std::uint32_t resident = FindSlot(key, hash);
+    if (resident != kNone && entries_[resident].lsn <= lsn) RemoveEntry(resident, hash, /*mark_record_dead=*/true);
     return Status::TooLarge("record of " + std::to_string(footprint) + " bytes exceeds the largest record (" +
                             std::to_string(max_record_bytes_) + " bytes) of RAM-Lake partition " +
                             std::string(DataKindName(options_.kind)));
@@ -572,6 +746,28 @@ void RamLakePartition::SetPersistedLsn(std::uint64_t lsn) {
   }
   // A burst of dirty writes should not leave its queue's memory behind.
   if (dirty_heap_.capacity() > 4 * dirty_heap_.size() + 4096) dirty_heap_.shrink_to_fit();
+}
+
+void RamLakePartition::SetAppliedLsn(std::uint64_t lsn) {
+  if (lsn <= applied_lsn_) return;
+  applied_lsn_ = lsn;
+  WriteWatermark();
+}
+
+void RamLakePartition::WriteWatermark() {
+  fmt::WatermarkSlot slot{};
+  slot.lsn = applied_lsn_;
+  slot.store_identity = store_identity_;
+  slot.sequence = ++watermark_sequence_;
+  slot.check = fmt::WatermarkChecksum(slot, generation_);
+  // Into the slot not holding the current value, which stays readable if
+  // this write is torn by a kill -9.
+  watermark_slot_ = (watermark_slot_ + 1) % fmt::kWatermarkSlots;
+  // The records the watermark covers are in the mapping before it claims
+  // them: the compiler must not sink their stores below this one (the CPU
+  // keeps store order, and a killed process's stores all reach the pages).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  std::memcpy(base_ + fmt::kWatermarkOffset + std::uint64_t{watermark_slot_} * sizeof slot, &slot, sizeof slot);
 }
 
 void RamLakePartition::SetNow(std::uint64_t now_micros) {

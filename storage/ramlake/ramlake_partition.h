@@ -20,14 +20,57 @@
 //
 // Crash model: a kill -9 can stop the process between any two instructions,
 // but every store it made to the mapping survives (the pages belong to the
-// file). Each record carries key, length, LSN and a CRC32C; Open re-attaches a
-// file only record by record — a record is kept when its checksum holds and
-// the persistent store holds exactly its LSN for its key — and rebuilds files
-// it cannot trust (missing, wrong size, foreign format version, another
-// partition's file, corrupt header) as an empty partition, whose misses the
-// caller serves from the persistent store. A power cut loses a tmpfs file
-// entirely: Open then rebuilds. The partition never calls msync: durability
-// is the journal's job, not the cache's.
+// file). Each record carries key, length, LSN and a CRC32C, verified for
+// every record on every re-attach; a record that fails it is dropped. Files
+// Open cannot trust at all (missing, wrong size, foreign format version,
+// another partition's file, corrupt header) are rebuilt as an empty
+// partition, whose misses the caller serves from the persistent store. A
+// power cut loses a tmpfs file entirely: Open then rebuilds. The partition
+// never calls msync: durability is the journal's job, not the cache's.
+//
+// Warm restart: which records are current. A record may be kept only if the
+// store holds exactly its LSN for its key. Two proofs, chosen per Open and
+// named in the OpenReport:
+//
+//   watermark  The owner calls SetAppliedLsn(W) once it has passed every
+//              write of this partition's kind with LSN <= W to Put or Erase,
+//              in LSN order; the file keeps W (two checked slots in the
+//              header page, written after the records they cover, so a
+//              kill -9 leaves the previous, still true, value). Invariant:
+//              no resident record (k, r) has a write to k in (r, W] -- an
+//              applied write replaces or erases the record, and promotions
+//              (Put of a value read from the store) are current when made.
+//              After a restart the cold tier has replayed the WAL after its
+//              checkpoint C up to its end L, and the caller names every key
+//              of this kind written in (C, L] with its last LSN
+//              (WatermarkProof). If W >= C and the file was written against
+//              this store (store_identity), then for each record (k, r):
+//                r > L           dropped: the write was lost with the WAL's
+//                                unsynced tail, the store never had it;
+//                k written in (C, L]  kept iff its last write there is a put
+//                                at exactly r (what replay left in the store);
+//                otherwise       r <= C (else k was written in (C, L]), and
+//                                no write to k in (r, W] nor in (C, L] which
+//                                covers (W, L]: the store holds k at r. Kept.
+//              This rests on the cold tier's contract: after the replay the
+//              store holds exactly the writes up to L. The cost is the scan
+//              itself (checksums, index) plus one hash probe per record
+//              when the replay changed keys of this kind.
+//              No store lookup per record; a sample of kept records is still
+//              checked against store_lsn when given (spot_checks): one
+//              mismatch means the proof's premises do not hold (say another
+//              store's history behind the same identity), and the whole file
+//              is proven again key by key.
+//   key by key Every live record is looked up with store_lsn (one LevelDB
+//              read each, ~3.5 us). Used when no WatermarkProof is given (a
+//              partition restarted while the node runs: the WAL was not just
+//              replayed), when the file has no valid watermark (an older
+//              build's, or never advanced), when it was written against
+//              another store or its watermark is older than the checkpoint
+//              (the WAL no longer holds the writes in between), and after a
+//              failed spot check.
+// Either way Open ends by writing the watermark the re-attached file is now
+// proven at (end_lsn when a WatermarkProof was given, else the file's own).
 //
 // Thread-safety: a partition is single-threaded by contract: it is owned and
 // driven by exactly one CAF actor (or one thread), and every call must come
@@ -45,6 +88,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "postdevai/status.h"
@@ -55,6 +99,9 @@
 namespace postdevai::storage::ramlake {
 
 class EvictionQueue;
+namespace format {
+struct WatermarkSlot;
+}  // namespace format
 
 // An entry Put had to drop to make room: the caller must treat it as living in
 // the persistent store only from now on.
@@ -112,29 +159,93 @@ struct OpenReport {
     kReattached,  // the file was trusted record by record
     kRebuilt,     // the file could not be trusted and was reinitialized, empty
   };
+  // How the re-attached records were proven current (see "Warm restart").
+  enum class Proof : std::uint8_t {
+    kNone,       // nothing to prove (created or rebuilt)
+    kWatermark,  // the file's watermark and the replayed keys
+    kKeyByKey,   // one store lookup per record
+  };
   Outcome outcome = Outcome::kCreated;
   std::string rebuild_reason;  // why (kRebuilt only), ready to log
+  Proof proof = Proof::kNone;
+  std::string key_by_key_reason;  // why not the watermark (kKeyByKey only), ready to log
   std::uint64_t generation = 0;
+  std::uint64_t file_watermark_lsn = 0;  // the watermark found in the file (0: none)
+  std::uint64_t checkpoint_lsn = 0;      // of the WatermarkProof given (0: none given)
+  std::uint64_t end_lsn = 0;             // likewise
+  std::uint64_t changed_keys = 0;        // keys of this kind the replay changed after the checkpoint
+  std::uint64_t store_lookups = 0;       // store_lsn calls (every record, or the spot checks)
   std::uint64_t records_kept = 0;               // re-attached
   std::uint64_t records_dropped_stale = 0;      // LSN is not what the store holds
+  std::uint64_t records_dropped_past_end = 0;   // LSN above the log's end: the write was lost
   std::uint64_t records_dropped_corrupt = 0;    // checksum failed (torn by a crash, bit rot)
   std::uint64_t records_dropped_duplicate = 0;  // an equal copy was kept (cleaner moved it)
   std::uint64_t records_dropped_over_budget = 0;// kept but evicted to fit the budget
   std::uint64_t bytes_scanned = 0;
   std::uint64_t elapsed_micros = 0;
   std::uint64_t RecordsDropped() const {
-    return records_dropped_stale + records_dropped_corrupt + records_dropped_duplicate +
+    return records_dropped_stale + records_dropped_past_end + records_dropped_corrupt + records_dropped_duplicate +
            records_dropped_over_budget;
   }
   std::string ToString() const;  // one line for the log
 };
 
-// How Open proves records current.
+// The last change to each key of one kind that a WAL replay applied after
+// the store's checkpoint: the keys a watermark proof must not take from the
+// file on trust. Filled by the caller (the engine, from RecoverColdTier's
+// observer). Not thread-safe; read-only during Open.
+class ChangedKeys {
+ public:
+  struct Change {
+    std::uint64_t lsn = 0;
+    bool erased = false;  // the last change was a delete
+  };
+  // Notes a put or delete of key at lsn; the change with the highest LSN
+  // is kept per key.
+  void Note(std::string_view key, std::uint64_t lsn, bool erased);
+  // The last change to key, or null when it was not changed.
+  const Change* Find(std::string_view key) const;
+  std::size_t size() const { return changes_.size(); }
+  bool empty() const { return changes_.empty(); }
+  void Clear() { changes_.clear(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, Change, Hash, std::equal_to<>> changes_;
+};
+
+// What start-up knows once the WAL has been replayed into the store: the
+// premises of the watermark proof (see "Warm restart"). It describes the
+// store as it is while Open runs; nothing may write to the store meanwhile.
+struct WatermarkProof {
+  std::uint64_t checkpoint_lsn = 0;  // the store's checkpoint: replay started after it
+  std::uint64_t end_lsn = 0;         // the last LSN the store holds: the WAL's last record, or the checkpoint
+  // Every key of this partition's kind written in (checkpoint_lsn, end_lsn],
+  // with its last change. Required (may be empty); must outlive Open.
+  const ChangedKeys* changed = nullptr;
+};
+
+// How Open proves records current (see "Warm restart").
 struct OpenHooks {
   // The LSN the persistent store holds for key, or nullopt when it has none.
-  // Called once per live record found in the file, during Open only.
-  // Without it no record can be proven current: an existing file is rebuilt.
+  // Called during Open only: for every live record on the key-by-key proof,
+  // for a sample (spot_checks) on the watermark proof. Without it and
+  // without a watermark proof that holds, no record can be proven current:
+  // an existing file is rebuilt.
   std::function<std::optional<std::uint64_t>(std::string_view key)> store_lsn;
+  // Present at start-up, after the WAL replay; null otherwise (then the
+  // proof is key by key).
+  const WatermarkProof* watermark = nullptr;
+  // The store's identity, written with the watermark: a file's watermark
+  // proves nothing against another store. 0: unknown, so the watermark
+  // proof is never used (and the file's watermark is written with 0).
+  std::uint64_t store_identity = 0;
+  // Kept records checked against store_lsn on the watermark proof (evenly
+  // spread over the file); 0 disables the check.
+  std::uint32_t spot_checks = 256;
 };
 
 class RamLakePartition {
@@ -166,8 +277,8 @@ class RamLakePartition {
   //   kTooLarge         the record exceeds max_record_bytes() or the budget;
   //   kBusy             the dirty entries alone leave no room: nothing was
   //                     evicted; wait for SetPersistedLsn and retry.
-  // On error the key is not resident afterwards (a replaced version is
-  // dropped, never left behind stale). A replacement of the same footprint is
+  // On error the key is not resident afterwards, unless with a newer LSN (a
+  // replaced version is dropped, never left behind stale). A replacement of the same footprint is
   // written in place, others are appended; either way the old version is
   // gone, so after a crash the key re-attaches only if the store holds the
   // new version's LSN.
@@ -202,6 +313,15 @@ class RamLakePartition {
   // it become clean (evictable). Never moves backwards.
   void SetPersistedLsn(std::uint64_t lsn);
   std::uint64_t persisted_lsn() const { return persisted_lsn_; }
+
+  // The watermark (see "Warm restart"): the owner has passed every write of
+  // this partition's kind with an LSN up to lsn to Put or Erase, in LSN order
+  // (whatever they returned), and every other Put it made was of a value
+  // current when made. Recorded in the file after the records it covers
+  // (one 32-byte store to the header page, no system call); never moves
+  // backwards.
+  void SetAppliedLsn(std::uint64_t lsn);
+  std::uint64_t applied_lsn() const { return applied_lsn_; }
 
   // The owner's clock (the actor clock), for per-entry recency. Resolution is
   // one second; Open starts it at fs->NowMicros().
@@ -266,7 +386,21 @@ class RamLakePartition {
   Status Rebuild(const std::string& reason, bool existed, OpenReport* report);
   Status MapFile(std::uint64_t file_size);
   void Unmap();
-  Status Reattach(const OpenHooks& hooks, OpenReport* report);
+  // The valid watermark slot (of generation_) with the highest sequence, if
+  // any; positions the next WriteWatermark after it.
+  std::optional<format::WatermarkSlot> PickWatermark(const format::WatermarkSlot* slots);
+  // The proof Open will use for the file; *reason says why not the watermark.
+  OpenReport::Proof ChooseProof(const OpenHooks& hooks, const std::optional<format::WatermarkSlot>& found,
+                                std::string* reason) const;
+  // Rebuilds the in-memory state from the file, keeping the live records
+  // judge(key, lsn) accepts and marking the others dead.
+  template <class Judge>
+  void ScanRecords(Judge&& judge, OpenReport* report);
+  Status Reattach(const OpenHooks& hooks, OpenReport::Proof proof, OpenReport* report);
+  // Describes the first sampled record whose LSN is not what the store holds, if any.
+  std::optional<std::string> SpotCheck(const OpenHooks& hooks, OpenReport* report) const;
+  // Records applied_lsn_ and store_identity_ in the file.
+  void WriteWatermark();
   void ResetState();
   void FreeOneSegmentByEviction(OpenReport* report);
 
@@ -322,6 +456,12 @@ class RamLakePartition {
   // Dirty entries by LSN (min-heap of {lsn, slot}; stale items are skipped).
   std::vector<std::pair<std::uint64_t, std::uint32_t>> dirty_heap_;
   std::uint64_t persisted_lsn_ = 0;
+
+  // The watermark and what is written with it.
+  std::uint64_t applied_lsn_ = 0;
+  std::uint64_t store_identity_ = 0;
+  std::uint64_t watermark_sequence_ = 0;  // of the slot last written
+  std::uint32_t watermark_slot_ = 1;      // the slot last written
 
   std::uint64_t clock_base_micros_ = 0;
   std::uint32_t now_seconds_ = 0;

@@ -200,6 +200,9 @@ class DataTest(unittest.TestCase):
         stats = m.stats()
         self.assertEqual({p.kind for p in stats.partitions}, {"vectors", "code", "history", "metadata"})
         self.assertGreaterEqual(stats.sync.durable_lsn, lsn)
+        self.assertEqual(stats.sync.relaxed_kinds, ())  # every kind durable by default
+        self.assertEqual(set(stats.sync.unsynced_bytes), {"vectors", "code", "history", "metadata"})
+        self.assertEqual(sum(stats.sync.unsynced_bytes.values()), 0)
         self.assertGreater(stats.writes, 0)
         self.assertIsNotNone(stats.partition("metadata"))
         self.assertGreater(stats.partition("metadata").entries, 0)

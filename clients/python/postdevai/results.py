@@ -8,7 +8,7 @@ decodes them as UTF-8. Every write's result carries its log sequence number
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 __all__ = [
     "Info",
@@ -209,12 +209,25 @@ class SyncStats:
     store_disk_bytes: int
     store_raw_bytes: int
     store_encoded_bytes: int
+    #: Relaxed durability: kind names whose writes are acknowledged before
+    #: they are synced, the window they are synced within, and per kind name
+    #: the bytes not yet durable and the age in seconds of the oldest of them.
+    relaxed_kinds: Tuple[str, ...]
+    relaxed_sync_ms: int
+    unsynced_bytes: Dict[str, int]
+    unsynced_seconds: Dict[str, float]
+    lost_relaxed_writes: int
 
     @classmethod
     def _from_pb(cls, m) -> "SyncStats":
+        names = ("vectors", "code", "history", "metadata")  # DataKind order
         return cls(m.durable_lsn, m.applied_lsn, m.checkpoint_lsn, m.seconds_since_checkpoint,
                    m.wal_segments, m.wal_bytes, m.wal_syncs, m.wal_records, m.wal_live_bytes,
-                   m.checkpoints, m.store_disk_bytes, m.store_raw_bytes, m.store_encoded_bytes)
+                   m.checkpoints, m.store_disk_bytes, m.store_raw_bytes, m.store_encoded_bytes,
+                   tuple(n for k, n in enumerate(names) if m.relaxed_kinds >> k & 1), m.relaxed_sync_ms,
+                   {names[k]: b for k, b in enumerate(m.unsynced_bytes) if k < len(names)},
+                   {names[k]: us / 1e6 for k, us in enumerate(m.unsynced_micros) if k < len(names)},
+                   m.lost_relaxed_writes)
 
 
 @dataclass(frozen=True)
