@@ -93,6 +93,9 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
         Status saved = (*catalog)->SaveSnapshot(fs, snapshot, store_identity);
         if (!saved.ok()) LogWarning("vectors", "the next start will rebuild the vector index: " + saved.ToString());
       }
+      opened->save_vectors_snapshot = [fs, snapshot, store_identity, catalog = catalog->get()] {
+        return catalog->SaveSnapshot(fs, snapshot, store_identity);
+      };
     }
     opened->vectors = std::move(*catalog);
   }

@@ -94,6 +94,10 @@ struct opened_partition {
   // in the store the opener validated the file against (a re-attach after a
   // restart; writes after it queue in the new partition actor).
   std::uint64_t reflects_lsn = 0;
+  // Vectors partition: writes the vector index's snapshot (blocking file
+  // I/O), so that the next start loads it instead of re-applying what
+  // changed since the last one. Called on a clean stop; may be empty.
+  std::function<Status()> save_vectors_snapshot;
   ~opened_partition();                     // actors/partition_actor.cc (complete types there)
 };
 using partition_ptr = std::shared_ptr<opened_partition>;

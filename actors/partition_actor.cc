@@ -75,7 +75,7 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       // the write is acknowledged (the controller acknowledges after this
       // message was sent, and this partition handles messages in order).
       if (st.opened->vectors) {
-        Status indexed = st.opened->vectors->Apply(m.key, m.erase ? nullptr : &m.value);
+        Status indexed = st.opened->vectors->Apply(m.key, m.erase ? nullptr : &m.value, w.lsn);
         if (!indexed.ok()) LogWarning("vectors", "not indexed: " + indexed.ToString());
       }
     }
@@ -156,6 +156,18 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
   auto& st = self->state;
   st.kind = kind;
   st.hot_reads = std::move(hot_reads);
+  // A clean stop (the engine's user_shutdown) saves the vector index's
+  // snapshot first: the next start loads it rather than re-applying every
+  // vector written since the last one. Any other exit ends the actor as CAF
+  // would (a crash leaves the older snapshot; the next open reconciles it).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& state = self->state;
+    if (msg.reason == caf::exit_reason::user_shutdown && state.opened && state.opened->save_vectors_snapshot) {
+      Status saved = state.opened->save_vectors_snapshot();
+      if (!saved.ok()) LogWarning("vectors", "saving the index at stop failed (the next start re-applies): " + saved.ToString());
+    }
+    self->quit(msg.reason);
+  });
   {
     Changing changing(st);
     Attach(st, std::move(partition));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -241,4 +242,32 @@ TEST_CASE("quantization none: the engine searches exactly in the same two phases
   REQUIRE(hits.ok());
   REQUIRE(hits->size() == 2);
   CHECK(hits->front().path == "db/btree.cc");
+}
+
+TEST_CASE("a clean stop saves the vector index, so the next start loads it without re-applying anything",
+          "[vectors][engine]") {
+  TempDir disk("vectors-stop");
+  TempDir ram("vectors-stop", "/dev/shm");
+  auto config = testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
+  const std::string snapshot = config.ramlake_path + "/vectors.index";
+  std::map<std::string, std::string> files;
+  std::uintmax_t empty_size = 0;
+  {
+    auto memory = HybridMemory::Open(config);
+    REQUIRE(memory.ok());
+    REQUIRE(std::filesystem::exists(snapshot));  // the first open saved the (empty) index
+    empty_size = std::filesystem::file_size(snapshot);
+    for (int f = 0; f < 30; ++f) {
+      files[PathOf(f)] = FileContent(f);
+      REQUIRE((*memory)->StoreAndIndexCodeLexical(PathOf(f), files[PathOf(f)], "cpp").ok());
+    }
+  }  // clean stop
+  // The snapshot holds the 30 files' vectors (int8 copies at least).
+  CHECK(std::filesystem::file_size(snapshot) > empty_size + 30 * config.vectors.dimension);
+  const std::string saved = testing::ReadFile(snapshot);
+  auto memory = HybridMemory::Open(config);
+  REQUIRE(memory.ok());
+  // Nothing changed since the snapshot: the open loaded it and wrote nothing.
+  CHECK(testing::ReadFile(snapshot) == saved);
+  CheckAgainstBruteForce(**memory, files, "after a clean stop and restart");
 }
