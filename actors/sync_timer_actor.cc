@@ -19,9 +19,20 @@ struct sync_timer_state {
   static inline const char* name = "postdevai.sync_timer";
 };
 
-// Checkpoints, then releases the WAL; delivers the LSN (or the error) to rp.
+void CheckpointStore(sync_timer_actor::stateful_pointer<sync_timer_state> self,
+                     std::function<void(caf::expected<std::uint64_t>)> done);
+
+// Syncs the WAL (relaxed writes still in its buffer become durable, and the
+// journal tells the store, which applies them), checkpoints the store, then
+// releases the WAL; delivers the LSN (or the error) to `done`.
 void Checkpoint(sync_timer_actor::stateful_pointer<sync_timer_state> self,
                 std::function<void(caf::expected<std::uint64_t>)> done) {
+  self->request(self->state.journal, caf::infinite, sync_atom_v)
+      .then([=](std::uint64_t) { CheckpointStore(self, done); }, [=](caf::error& err) { done(std::move(err)); });
+}
+
+void CheckpointStore(sync_timer_actor::stateful_pointer<sync_timer_state> self,
+                     std::function<void(caf::expected<std::uint64_t>)> done) {
   self->request(self->state.store, caf::infinite, checkpoint_atom_v)
       .then(
           [=](std::uint64_t lsn) {
