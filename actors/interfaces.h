@@ -83,6 +83,8 @@ using store_actor = caf::typed_actor<
     // From the journal: the WAL is durable up to the LSN, so relaxed writes
     // up to it may be applied (LevelDB never holds what the WAL could lose).
     caf::reacts_to<persisted_atom, std::uint64_t>,
+    // Internal: retry applying after a failure (sent to itself, backing off).
+    caf::reacts_to<tick_atom>,
     // Internal: applies everything queued so far in one LevelDB batch.
     caf::reacts_to<flush_atom>,
     // The value of (kind, key); error kNotFound or kCorruption (this key only).

@@ -15,12 +15,20 @@
 namespace postdevai::actors {
 namespace {
 
+constexpr std::chrono::milliseconds kFirstRetry{200};
+constexpr std::chrono::milliseconds kLongestRetry{10'000};
+
 struct store_state {
   std::shared_ptr<storage::PersistentStore> store;
   std::vector<logged_payload> queued;  // in LSN order
   std::uint64_t durable_lsn = 0;       // the WAL is durable up to here
   bool flush_pending = false;
-  bool retry_scheduled = false;  // a retry after a failed apply is on its way
+  // Applying failed (a full disk, EIO): the writes wait in the queue, safe in
+  // the WAL, reads are served from the queue and LevelDB, and only the retry
+  // timer (backing off) or an explicit checkpoint tries again.
+  bool failing = false;
+  std::chrono::milliseconds retry_delay{kFirstRetry};
+  std::uint64_t failed_attempts = 0;
   std::uint64_t applied_lsn = 0;
   caf::actor controller;
   Status last_error;
@@ -35,26 +43,34 @@ std::size_t DurablePrefix(const store_state& st) {
 }
 
 // Applies every queued write that is durable in the WAL. On failure the
-// writes stay queued (they are durable in the WAL) and are retried on the
-// next flush.
-void Flush(store_actor::stateful_pointer<store_state> self) {
+// writes stay queued (they are durable in the WAL) and are retried by the
+// retry timer, backing off from kFirstRetry to kLongestRetry; while failing,
+// only a retry (or a checkpoint: `attempt_while_failing`) tries again.
+void Flush(store_actor::stateful_pointer<store_state> self, bool attempt_while_failing = false) {
   auto& st = self->state;
   st.flush_pending = false;
   const std::size_t n = DurablePrefix(st);
-  if (n == 0) return;
+  if (n == 0 || (st.failing && !attempt_while_failing)) return;
   storage::StoreWriteBatch batch;
   Status s;
   for (std::size_t i = 0; i < n && s.ok(); ++i) s = storage::AddLoggedWrite(st.queued[i].payload, st.queued[i].lsn, &batch);
   if (s.ok()) s = st.store->Write(batch);
   if (!s.ok()) {
     st.last_error = s;
-    if (!st.retry_scheduled) {
-      LogWarning("store", "applying " + std::to_string(n) + " writes failed (will retry): " +
-                              s.ToString());
-      st.retry_scheduled = true;
-      self->delayed_send(self, std::chrono::milliseconds(200), flush_atom_v);
+    ++st.failed_attempts;
+    if (!st.failing) {
+      st.failing = true;
+      LogWarning("store", "applying " + std::to_string(n) + " writes failed; they are safe in the WAL, reads go on "
+                              "(from the queue and LevelDB), retrying with backoff: " + s.ToString());
+      self->delayed_send(self, st.retry_delay, tick_atom_v);
     }
     return;
+  }
+  if (st.failing) {
+    LogInfo("store", "applying writes again after " + std::to_string(st.failed_attempts) + " failed attempts");
+    st.failing = false;
+    st.retry_delay = kFirstRetry;
+    st.failed_attempts = 0;
   }
   st.applied_lsn = st.queued[n - 1].lsn;
   st.queued.erase(st.queued.begin(), st.queued.begin() + static_cast<std::ptrdiff_t>(n));
@@ -80,9 +96,15 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
           self->send(self, flush_atom_v);
         }
       },
-      [=](flush_atom) {
-        self->state.retry_scheduled = false;
-        Flush(self);
+      [=](flush_atom) { Flush(self); },
+      [=](tick_atom) {
+        // The retry timer of a failing store.
+        auto& st = self->state;
+        Flush(self, /*attempt_while_failing=*/true);
+        if (st.failing) {
+          st.retry_delay = std::min(st.retry_delay * 2, kLongestRetry);
+          self->delayed_send(self, st.retry_delay, tick_atom_v);
+        }
       },
       [=](persisted_atom, std::uint64_t wal_durable_lsn) {
         auto& st = self->state;
@@ -90,23 +112,19 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
         Flush(self);
       },
       [=](sync_atom) -> caf::result<std::uint64_t> {
-        Flush(self);
+        Flush(self, /*attempt_while_failing=*/true);
         if (DurablePrefix(self->state) > 0) {
           return ToError(self->state.last_error.WithContext("the store is behind"));
         }
         return self->state.applied_lsn;
       },
       [=](read_atom, DataKind kind, const std::string& key) -> caf::result<versioned_value> {
-        // A read sees every write acknowledged before it: apply what is
-        // durable. If that fails, LevelDB lacks acknowledged writes: no
-        // answer rather than an old one.
+        // A read sees every write acknowledged before it. Those LevelDB
+        // lacks are in the queue: relaxed writes not durable yet, and any
+        // the store could not apply (a full disk): read from there, newest
+        // first; for every other key LevelDB is current.
         auto& st = self->state;
         Flush(self);
-        if (DurablePrefix(st) > 0) {
-          return ToError(Status::Unavailable("the store cannot apply acknowledged writes (they are safe in the WAL): " +
-                                             st.last_error.ToString()));
-        }
-        // Relaxed writes not durable yet are read from the queue, newest first.
         std::vector<storage::Mutation> mutations;
         const auto storage_kind = static_cast<storage::Kind>(kind);
         for (auto w = st.queued.rbegin(); w != st.queued.rend(); ++w) {
@@ -124,7 +142,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
         return versioned_value{std::move(stored->value), stored->lsn};
       },
       [=](checkpoint_atom) -> caf::result<std::uint64_t> {
-        Flush(self);
+        Flush(self, /*attempt_while_failing=*/true);
         auto& st = self->state;
         // Relaxed writes still waiting for the WAL are after the checkpoint:
         // the WAL replays them.
