@@ -282,8 +282,16 @@ Status Engine::Stop() {
     self->monitor(a);
     self->send_exit(a, caf::exit_reason::user_shutdown);
   }
+  // Bounded: an actor that does not stop must not hang the host's shutdown.
   std::size_t down = 0;
-  self->receive_for(down, all.size())([](caf::down_msg&) {});
+  bool timed_out = false;
+  self->receive_while([&] { return down < all.size() && !timed_out; })(
+      [&](caf::down_msg&) { ++down; }, caf::after(std::chrono::minutes(1)) >> [&] { timed_out = true; });
+  if (timed_out) {
+    LogError("engine", std::to_string(all.size() - down) + " of " + std::to_string(all.size()) +
+                           " actors did not stop within a minute; stopping without them");
+    if (result.ok()) result = Status::Unavailable("engine stop: some actors did not stop within a minute");
+  }
   return result;
 }
 

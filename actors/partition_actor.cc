@@ -262,6 +262,12 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           r.eviction_policy = std::string(EvictionPolicyName(st.partition->eviction_policy()));
           r.file = st.partition->file_path();
         }
+        if (st.opened && st.opened->vectors) {
+          const auto& index = st.opened->vectors->index();
+          r.index_vectors = index.size();
+          r.index_bytes = index.RamBytes();
+          r.index_graph_bytes = index.GraphRamBytes();
+        }
         return r;
       },
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {

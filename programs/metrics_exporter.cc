@@ -31,6 +31,12 @@ struct MetricsExporter::Metrics {
       : usage(BuildGauge().Name("ramlake_usage_bytes").Help("Bytes of live records in each RAM-Lake partition").Register(r)),
         budget(BuildGauge().Name("ramlake_budget_bytes").Help("Bytes each RAM-Lake partition may hold").Register(r)),
         entries(BuildGauge().Name("ramlake_entries").Help("Entries resident in each RAM-Lake partition").Register(r)),
+        index_vectors(BuildGauge().Name("vector_index_vectors").Help("Vectors in the search index (both tiers)").Register(r).Add({})),
+        index_bytes(BuildGauge()
+                        .Name("vector_index_bytes")
+                        .Help("RAM the vector search index takes: int8 copies, attributes and graph")
+                        .Register(r)
+                        .Add({})),
         unsynced_bytes(BuildGauge()
                            .Name("unsynced_bytes")
                            .Help("Bytes of acknowledged relaxed writes not yet durable, per kind (what a crash loses now)")
@@ -70,6 +76,8 @@ struct MetricsExporter::Metrics {
   prometheus::Family<prometheus::Gauge>& usage;
   prometheus::Family<prometheus::Gauge>& budget;
   prometheus::Family<prometheus::Gauge>& entries;
+  prometheus::Gauge& index_vectors;
+  prometheus::Gauge& index_bytes;
   prometheus::Family<prometheus::Gauge>& unsynced_bytes;
   prometheus::Family<prometheus::Gauge>& unsynced_age;
   prometheus::Family<prometheus::Counter>& hits;
@@ -169,6 +177,10 @@ void MetricsExporter::Refresh() {
     Advance(m.misses.Add(label), p.misses);
     Advance(m.evictions.Add(label), p.evictions);
     Advance(m.restarts.Add(label), p.restarts);
+    if (p.kind == DataKind::kVectors) {
+      m.index_vectors.Set(static_cast<double>(p.index_vectors));
+      m.index_bytes.Set(static_cast<double>(p.index_bytes));
+    }
     const std::size_t k = DataKindIndex(p.kind);
     if (k < r.sync.unsynced_bytes.size() && k < r.sync.unsynced_micros.size()) {
       m.unsynced_bytes.Add(label).Set(static_cast<double>(r.sync.unsynced_bytes[k]));

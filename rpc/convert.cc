@@ -50,6 +50,9 @@ void ToProto(const records::memory_report& in, v1::StatsReply* out) {
     o->set_promotions(p.promotions);
     o->set_ready(p.ready);
     o->set_eviction_policy(p.eviction_policy);
+    o->set_index_vectors(p.index_vectors);
+    o->set_index_bytes(p.index_bytes);
+    o->set_index_graph_bytes(p.index_graph_bytes);
     o->set_file(p.file);
   }
   auto* s = out->mutable_sync();
@@ -103,6 +106,9 @@ records::memory_report FromProto(const v1::StatsReply& in) {
     p.promotions = o.promotions();
     p.ready = o.ready();
     p.eviction_policy = o.eviction_policy();
+    p.index_vectors = o.index_vectors();
+    p.index_bytes = o.index_bytes();
+    p.index_graph_bytes = o.index_graph_bytes();
     p.file = o.file();
     out.partitions.push_back(std::move(p));
   }

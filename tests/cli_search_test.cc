@@ -32,6 +32,20 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
   REQUIRE(ingest.exit_code == 0);
   CHECK(ingest.Json()["indexed"].boolean);
 
+  // The vector index's RAM is reported with the vectors partition.
+  CliResult breakdown = RunCli(At(node, {"memory", "breakdown"}));
+  REQUIRE(breakdown.exit_code == 0);
+  bool found = false;
+  const JsonValue breakdown_json = breakdown.Json();
+  for (const auto& p : breakdown_json["partitions"].array) {
+    if (p["kind"].string != "vectors") continue;
+    found = true;
+    CHECK(p["index_vectors"].u64() >= 3);  // a chunk or more per file
+    CHECK(p["index_bytes"].u64() > p["index_vectors"].u64() * 384);  // an int8 copy each at least
+    CHECK(p["index_bytes_per_vector"].number > 384);
+  }
+  CHECK(found);
+
   CliResult search = RunCli(At(node, {"search", "split", "btree", "node", "--limit", "2"}));
   INFO(search.out << search.err);
   REQUIRE(search.exit_code == 0);

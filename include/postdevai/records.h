@@ -72,6 +72,11 @@ struct partition_report {
   bool ready = false;              // false while re-attaching after a restart
   std::string eviction_policy;
   std::string file;
+  // Vectors partition: the search index in RAM (int8 copies, attributes,
+  // graph), over both tiers' vectors.
+  std::uint64_t index_vectors = 0;
+  std::uint64_t index_bytes = 0;
+  std::uint64_t index_graph_bytes = 0;
 };
 
 // What an eviction from one partition took (or, in a dry run, would take).

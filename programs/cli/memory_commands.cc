@@ -221,6 +221,13 @@ Status MemoryBreakdown(CommandContext& ctx, const ParsedArgs&) {
         .Set("budget_bytes", p.budget_bytes)
         .Set("usage", RateOrNull(p.bytes, p.budget_bytes))
         .Set("dirty_entries", p.dirty_entries);
+    if (p.kind == "vectors") {
+      pj.Set("index_vectors", p.index_vectors)
+          .Set("index_bytes", p.index_bytes)
+          .Set("index_graph_bytes", p.index_graph_bytes)
+          .Set("index_bytes_per_vector", p.index_vectors == 0 ? Json() : Json(static_cast<double>(p.index_bytes) /
+                                                                                static_cast<double>(p.index_vectors)));
+    }
     parts.Push(std::move(pj));
   }
   j.Set("partitions", std::move(parts));
@@ -257,6 +264,12 @@ Status MemoryBreakdown(CommandContext& ctx, const ParsedArgs&) {
     std::printf("%-9s %10llu %11s %11s %7s %7llu\n", p.kind.c_str(), static_cast<unsigned long long>(p.entries),
                 FormatBytes(p.bytes).c_str(), FormatBytes(p.budget_bytes).c_str(),
                 Percent(Ratio(p.bytes, p.budget_bytes)).c_str(), static_cast<unsigned long long>(p.dirty_entries));
+  }
+  for (const auto& p : stats->partitions) {
+    if (p.kind != "vectors" || p.index_vectors == 0) continue;
+    std::printf("\nvector index: %llu vectors (both tiers) in %s of RAM, %s per vector (graph %s)\n",
+                static_cast<unsigned long long>(p.index_vectors), FormatBytes(p.index_bytes).c_str(),
+                FormatBytes(p.index_bytes / p.index_vectors).c_str(), FormatBytes(p.index_graph_bytes).c_str());
   }
   std::printf("\nLevelDB (cold tier)\n");
   std::printf("%-9s %10s %11s %11s %11s %7s %6s\n", "kind", "entries", "on disk", "compressed", "raw", "ratio", "dict");

@@ -22,6 +22,9 @@ PartitionInfo ToInfo(const records::partition_report& r) {
   p.ready = r.ready;
   p.eviction_policy = r.eviction_policy;
   p.file = r.file;
+  p.index_vectors = r.index_vectors;
+  p.index_bytes = r.index_bytes;
+  p.index_graph_bytes = r.index_graph_bytes;
   return p;
 }
 

@@ -41,6 +41,8 @@ struct PartitionInfo {
   bool ready = false;  // false while the partition re-attaches after a restart
   std::string eviction_policy;
   std::string file;    // the partition file, as the node sees it
+  // Vectors partition: the search index in RAM (both tiers' vectors).
+  std::uint64_t index_vectors = 0, index_bytes = 0, index_graph_bytes = 0;
 };
 
 // The journal's, store's and sync timer's view (actors::sync_report).
