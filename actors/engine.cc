@@ -226,7 +226,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch, parts.hot_reads);
   engine->hot_reads_ = parts.hot_reads;
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
-                                    parts.store, parts.journal);
+                                    parts.store, parts.journal, parts.relaxed_kinds != 0);
   parts.max_value_bytes = options.store.max_value_bytes;
   parts.prefetch_enabled = config.tiering.prefetch;
   parts.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);

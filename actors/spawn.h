@@ -93,7 +93,9 @@ void ConnectController(const ControllerParts& parts, const controller_actor& con
 // hot_reads (drained before every message and on a timer).
 prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, std::shared_ptr<HotReads> hot_reads);
 
+// sync_wal_first: some kind is relaxed; a checkpoint syncs the WAL's
+// buffered writes before it checkpoints the store.
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
-                                journal_actor journal);
+                                journal_actor journal, bool sync_wal_first);
 
 }  // namespace postdevai::actors

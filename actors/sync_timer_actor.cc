@@ -16,6 +16,7 @@ struct sync_timer_state {
   caf::actor_clock::time_point last_checkpoint;
   std::uint64_t checkpoint_lsn = 0;
   std::uint64_t checkpoints = 0;
+  bool sync_wal_first = false;  // relaxed kinds exist: their buffered writes are synced first
   static inline const char* name = "postdevai.sync_timer";
 };
 
@@ -27,6 +28,8 @@ void CheckpointStore(sync_timer_actor::stateful_pointer<sync_timer_state> self,
 // releases the WAL; delivers the LSN (or the error) to `done`.
 void Checkpoint(sync_timer_actor::stateful_pointer<sync_timer_state> self,
                 std::function<void(caf::expected<std::uint64_t>)> done) {
+  // Every kind durable: every acknowledged write is durable already.
+  if (!self->state.sync_wal_first) return CheckpointStore(self, std::move(done));
   self->request(self->state.journal, caf::infinite, sync_atom_v)
       .then([=](std::uint64_t) { CheckpointStore(self, done); }, [=](caf::error& err) { done(std::move(err)); });
 }
@@ -53,8 +56,9 @@ void CheckpointStore(sync_timer_actor::stateful_pointer<sync_timer_state> self,
 
 sync_timer_actor::behavior_type SyncTimerBehavior(sync_timer_actor::stateful_pointer<sync_timer_state> self,
                                                   std::chrono::seconds interval, store_actor store,
-                                                  journal_actor journal) {
+                                                  journal_actor journal, bool sync_wal_first) {
   auto& st = self->state;
+  st.sync_wal_first = sync_wal_first;
   st.interval = interval;
   st.store = std::move(store);
   st.journal = std::move(journal);
@@ -92,8 +96,8 @@ sync_timer_actor::behavior_type SyncTimerBehavior(sync_timer_actor::stateful_poi
 }  // namespace
 
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
-                                journal_actor journal) {
-  return sys.spawn(SyncTimerBehavior, interval, std::move(store), std::move(journal));
+                                journal_actor journal, bool sync_wal_first) {
+  return sys.spawn(SyncTimerBehavior, interval, std::move(store), std::move(journal), sync_wal_first);
 }
 
 }  // namespace postdevai::actors

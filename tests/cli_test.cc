@@ -455,14 +455,29 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   WriteFile(tree / "build/CMakeFiles/x.cc", "int x;\n");
   WriteFile(tree / "build-release/y.cc", "int y;\n");
   fs::create_symlink(tree / "src/a.cc", tree / "src/link.cc");
+  // Hidden files hold secrets; .gitignore files say what is not source.
+  WriteFile(tree / ".env", "API_KEY=secret\n");
+  WriteFile(tree / ".gitignore", "# generated\n*.log\n!keep.log\n/generated/\n");
+  WriteFile(tree / "app.log", "noise\n");
+  WriteFile(tree / "keep.log", "kept\n");
+  fs::create_directories(tree / "generated");
+  fs::create_directories(tree / "src/generated");
+  WriteFile(tree / "generated/g.cc", "int g;\n");
+  WriteFile(tree / "src/generated/h.cc", "int h;\n");  // /generated/ is anchored to the root
+  WriteFile(tree / "src/.gitignore", "local.cc\n");
+  WriteFile(tree / "src/local.cc", "int local;\n");
+  WriteFile(tree / "src/deep/local.cc", "int local2;\n");  // a name pattern: any depth below
 
   CliResult r = RunCli(At(node, {"--json", "ingest", tree.path(), "--max-file-bytes", "2000"}));
   INFO(r.out << "\n" << r.err);
   REQUIRE(r.exit_code == 0);
   JsonValue j = r.Json();
-  CHECK(j["files"].u64() == 3);  // a.cc, b.py, README.md
+  CHECK(j["files"].u64() == 5);  // a.cc, b.py, README.md, keep.log, src/generated/h.cc
   CHECK(j["bytes"].u64() == std::string("int a() { return 1; }\n").size() +
-                              std::string("def b():\n    return 2\n").size() + std::string("# tree\n").size());
+                              std::string("def b():\n    return 2\n").size() + std::string("# tree\n").size() +
+                              std::string("kept\n").size() + std::string("int h;\n").size());
+  CHECK(j["skipped"]["hidden"].u64() == 3);      // .env, .gitignore, src/.gitignore
+  CHECK(j["skipped"]["gitignored"].u64() == 4);  // app.log, generated/, src/local.cc, src/deep/local.cc
   CHECK(j["skipped"]["binary"].u64() == 1);
   CHECK(j["skipped"]["too_large"].u64() == 1);
   CHECK(j["skipped"]["special"].u64() == 1);
@@ -472,7 +487,7 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   CHECK(j["indexed"].boolean);  // searchable (see tests/cli_search_test.cc)
   CHECK(j["embedding_model"].string == "lexical-v1");
   // stderr is not a terminal here: plain progress lines, no bar.
-  CHECK(r.err.find("ingest: 4/4 files") != std::string::npos);  // the binary file counts as walked
+  CHECK(r.err.find("ingest: 6/6 files") != std::string::npos);  // the binary file counts as walked
   CHECK(r.err.find('\r') == std::string::npos);
 
   const std::string a = (fs::path(tree.path()) / "src/a.cc").lexically_normal().string();
@@ -485,8 +500,20 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   CHECK(RunCli(At(node, {"code", "get", "--path", tree / "src/blob.bin"})).exit_code == 1);
   CHECK(RunCli(At(node, {"code", "get", "--path", tree / "build-release/y.cc"})).exit_code == 1);
 
+  CHECK(RunCli(At(node, {"code", "get", "--path", tree / ".env"})).exit_code == 1);
+  CHECK(RunCli(At(node, {"code", "get", "--path", tree / "app.log"})).exit_code == 1);
+  CHECK(RunCli(At(node, {"code", "get", "--path", tree / "src/deep/local.cc"})).exit_code == 1);
+  CHECK(Ok(node, {"code", "get", "--path", tree / "keep.log"})["content"].string == "kept\n");
+
   JsonValue stats = Ok(node, {"memory", "stats"});
-  CHECK(Partition(stats, "code")["entries"].u64() == 3);
+  CHECK(Partition(stats, "code")["entries"].u64() == 5);
+
+  // Asked for: hidden files and what .gitignore excludes are stored too.
+  JsonValue all = Ok(node, {"ingest", tree.path(), "--max-file-bytes", "2000", "--hidden", "--no-gitignore"});
+  CHECK(all["skipped"]["hidden"].u64() == 0);
+  CHECK(all["skipped"]["gitignored"].u64() == 0);
+  CHECK(Ok(node, {"code", "get", "--path", tree / ".env"})["content"].string == "API_KEY=secret\n");
+  CHECK(RunCli(At(node, {"code", "get", "--path", tree / ".git/config"})).exit_code == 1);  // VCS: never
 }
 
 TEST_CASE("clients that die or misbehave mid-request leave the node serving", "[cli]") {

@@ -9,6 +9,7 @@
 // record, so a stored file is searchable at once (`search TEXT`). A node whose
 // [vectors] model is another is refused before anything is sent, naming
 // both; --no-index stores the code only.
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <optional>
 
 #include "postdevai/hybrid_memory.h"
 #include "programs/cli/commands.h"
@@ -39,6 +42,93 @@ bool IsSkippedDirectory(const std::string& name) {
   }
   return name.rfind("build-", 0) == 0 || name.rfind("cmake-build-", 0) == 0;
 }
+
+// One directory's .gitignore: the subset of git's rules that source trees
+// use. Blank lines and # comments are skipped; `!` re-includes; a trailing
+// `/` matches directories only; a pattern with a `/` before its end is
+// anchored to the .gitignore's directory, one without matches a name at any
+// depth below it; `*`, `?`, `[...]` as in fnmatch, and `**/` for any number
+// of directories.
+struct IgnoreRules {
+  struct Rule {
+    std::string pattern;
+    bool negated = false;
+    bool directories_only = false;
+    bool anchored = false;
+  };
+  std::vector<Rule> rules;
+
+  static IgnoreRules Load(const fs::path& file) {
+    IgnoreRules r;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      Rule rule;
+      if (line[0] == '!') {
+        rule.negated = true;
+        line.erase(0, 1);
+      }
+      if (!line.empty() && line.back() == '/') {
+        rule.directories_only = true;
+        line.pop_back();
+      }
+      if (line.rfind("**/", 0) == 0) {
+        line.erase(0, 3);  // any depth: as a name pattern
+      } else if (line.find('/') != std::string::npos) {
+        rule.anchored = true;
+        if (line[0] == '/') line.erase(0, 1);
+      }
+      if (line.empty()) continue;
+      rule.pattern = line;
+      r.rules.push_back(std::move(rule));
+    }
+    return r;
+  }
+
+  // Whether `relative` (to the .gitignore's directory) is ignored, not
+  // ignored (re-included), or not mentioned: the last matching rule decides.
+  std::optional<bool> Match(const std::string& relative, bool is_directory) const {
+    std::optional<bool> verdict;
+    const std::string name = fs::path(relative).filename().string();
+    for (const auto& rule : rules) {
+      if (rule.directories_only && !is_directory) continue;
+      const bool hit = rule.anchored ? fnmatch(rule.pattern.c_str(), relative.c_str(), FNM_PATHNAME) == 0
+                                     : fnmatch(rule.pattern.c_str(), name.c_str(), 0) == 0;
+      if (hit) verdict = !rule.negated;
+    }
+    return verdict;
+  }
+};
+
+// The .gitignore files of a walk, by directory; an entry is ignored when the
+// nearest .gitignore that has a say about it says so (git's precedence).
+class GitIgnores {
+ public:
+  explicit GitIgnores(fs::path root) : root_(std::move(root)) { Enter(root_); }
+  // Reads dir/.gitignore, if there is one; call for each directory walked.
+  void Enter(const fs::path& dir) {
+    std::error_code ec;
+    const fs::path file = dir / ".gitignore";
+    if (fs::is_regular_file(file, ec)) rules_[dir] = IgnoreRules::Load(file);
+  }
+  bool Ignored(const fs::path& path, bool is_directory) const {
+    for (fs::path dir = path.parent_path();; dir = dir.parent_path()) {
+      auto it = rules_.find(dir);
+      if (it != rules_.end()) {
+        if (auto verdict = it->second.Match(path.lexically_relative(dir).generic_string(), is_directory)) {
+          return *verdict;
+        }
+      }
+      if (dir == root_ || dir == dir.parent_path()) return false;
+    }
+  }
+
+ private:
+  fs::path root_;
+  std::map<fs::path, IgnoreRules> rules_;
+};
 
 // Git's rule: a NUL byte in the first 8000 bytes makes a file binary.
 bool LooksBinary(const std::string& content) {
@@ -124,8 +214,12 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
   // Walk first, so that the progress bar knows the total.
   std::vector<Candidate> candidates;
   std::uint64_t skipped_dirs = 0, skipped_special = 0, skipped_too_large = 0, skipped_unreadable = 0;
+  std::uint64_t skipped_hidden = 0, skipped_ignored = 0;
   std::uint64_t total_bytes = 0;
   const fs::path root(dir);
+  const bool hidden = args.Has("--hidden");
+  const bool use_gitignore = !args.Has("--no-gitignore");
+  GitIgnores ignores(root);
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) return Status::IoError("cannot walk " + dir + ": " + ec.message());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -141,10 +235,26 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       ++skipped_special;
       continue;
     }
-    if (e.is_directory(ec)) {
-      if (IsSkippedDirectory(e.path().filename().string())) {
+    const std::string name = e.path().filename().string();
+    const bool is_directory = e.is_directory(ec);
+    // Dot-files hold secrets as often as code (.env, .npmrc): not stored
+    // unless asked for.
+    if (!hidden && name.size() > 1 && name[0] == '.') {
+      ++(is_directory ? skipped_dirs : skipped_hidden);
+      if (is_directory) it.disable_recursion_pending();
+      continue;
+    }
+    if (use_gitignore && ignores.Ignored(e.path(), is_directory)) {
+      ++skipped_ignored;
+      if (is_directory) it.disable_recursion_pending();
+      continue;
+    }
+    if (is_directory) {
+      if (IsSkippedDirectory(name)) {
         ++skipped_dirs;
         it.disable_recursion_pending();
+      } else if (use_gitignore) {
+        ignores.Enter(e.path());
       }
       continue;
     }
@@ -229,7 +339,9 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
       .Set("too_large", skipped_too_large + skipped_refused)
       .Set("unreadable", skipped_unreadable)
       .Set("special", skipped_special)
-      .Set("directories", skipped_dirs);
+      .Set("directories", skipped_dirs)
+      .Set("hidden", skipped_hidden)
+      .Set("gitignored", skipped_ignored);
   j.Set("dir", dir)
       .Set("files", stored_files)
       .Set("bytes", stored_bytes)
@@ -246,11 +358,13 @@ Status Ingest(CommandContext& ctx, const ParsedArgs& args) {
                 FormatSeconds(seconds).c_str(),
                 FormatBytes(seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(stored_bytes) / seconds) : 0).c_str(),
                 static_cast<unsigned long long>(batches), static_cast<unsigned long long>(last_lsn));
-    std::printf("skipped: %llu binary, %llu too large, %llu unreadable, %llu symlinks/special, %llu build/VCS directories\n",
+    std::printf("skipped: %llu binary, %llu too large, %llu unreadable, %llu symlinks/special, %llu build/VCS/hidden "
+                "directories, %llu hidden files, %llu matched by .gitignore\n",
                 static_cast<unsigned long long>(skipped_binary),
                 static_cast<unsigned long long>(skipped_too_large + skipped_refused),
                 static_cast<unsigned long long>(skipped_unreadable), static_cast<unsigned long long>(skipped_special),
-                static_cast<unsigned long long>(skipped_dirs));
+                static_cast<unsigned long long>(skipped_dirs), static_cast<unsigned long long>(skipped_hidden),
+                static_cast<unsigned long long>(skipped_ignored));
     if (index) {
       std::printf("indexed for search with the built-in lexical embedder (%s, %zu dimensions)\n",
                   memory.info().vector_model.c_str(), static_cast<std::size_t>(memory.info().vector_dimension));

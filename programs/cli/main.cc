@@ -135,12 +135,16 @@ const std::vector<CommandSpec>& Commands() {
        "store every text file of a source tree",
        "Walks DIR and stores every text file as a code record under DIR/<path inside>.\n"
        "Skips binary files (a NUL byte in the first 8000), symlinks, files over\n"
-       "--max-file-bytes, and the directories .git .hg .svn build build-* cmake-build-*\n"
-       "node_modules __pycache__ .cache target .venv venv CMakeFiles. Progress goes to\n"
+       "--max-file-bytes, hidden files and directories (.env, .git, ...: --hidden\n"
+       "stores them), what the tree's .gitignore files exclude (--no-gitignore: no\n"
+       "such check), and the directories build build-* cmake-build-* node_modules\n"
+       "__pycache__ target venv CMakeFiles. Progress goes to\n"
        "stderr: a bar on a terminal, a line every 2 s otherwise.\n"
        "Each file is indexed for `search` as it is stored: split into chunks of about\n"
        "1.5 KiB, each embedded with the built-in lexical embedder (lexical-v1).",
        {{"--max-file-bytes", "N", "skip larger files (default 4194304)"},
+        {"--hidden", "", "store hidden files and directories too (names starting with a dot)"},
+        {"--no-gitignore", "", "do not skip what .gitignore files exclude"},
         {"--no-index", "", "store the code only, no vectors"},
         {"--dimension", "N", "embedding dimension: the node's [vectors] dimension (default: --config's, else 384)"}},
        {{"DIR", true, false}},
