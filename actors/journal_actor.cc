@@ -180,7 +180,7 @@ journal_actor::behavior_type JournalBehavior(journal_pointer self, std::shared_p
 
 journal_actor SpawnJournal(caf::actor_system& sys, std::shared_ptr<storage::Wal> wal, JournalOptions options,
                            store_actor store) {
-  return sys.spawn<caf::detached>(JournalBehavior, std::move(wal), options, std::move(store));
+  return SpawnBlocking(sys, JournalBehavior, std::move(wal), options, std::move(store));
 }
 
 }  // namespace postdevai::actors

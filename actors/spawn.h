@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 
+#include <caf/scheduler/test_coordinator.hpp>
+
 #include "actors/interfaces.h"
 #include "postdevai/config.h"
 
@@ -18,6 +20,18 @@ namespace postdevai::actors {
 class HotReads;
 
 inline constexpr std::size_t kKinds = 4;
+
+// Spawns an actor that blocks on I/O: detached (a thread of its own), except
+// under CAF's test coordinator (scheduler.policy = testing), whose job queue
+// only the thread driving it may touch: there it is scheduled like the rest,
+// so a test drives every actor itself and no other thread enqueues jobs.
+template <class... Ts>
+auto SpawnBlocking(caf::actor_system& sys, Ts&&... xs) {
+  if (dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler()) != nullptr) {
+    return sys.spawn(std::forward<Ts>(xs)...);
+  }
+  return sys.spawn<caf::detached>(std::forward<Ts>(xs)...);
+}
 
 // Opens (re-attaches) the RAM-Lake partition file of a kind. Blocking: it
 // reads LevelDB to prove records current. Called on detached threads only.

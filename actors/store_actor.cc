@@ -197,7 +197,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
 }  // namespace
 
 store_actor SpawnStore(caf::actor_system& sys, std::shared_ptr<storage::PersistentStore> store) {
-  return sys.spawn<caf::detached>(StoreBehavior, std::move(store));
+  return SpawnBlocking(sys, StoreBehavior, std::move(store));
 }
 
 }  // namespace postdevai::actors
