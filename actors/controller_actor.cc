@@ -398,6 +398,7 @@ caf::result<memory_report> Stats(controller_pointer self) {
             s.store_disk_bytes = r.store_disk_bytes;
             s.store_raw_bytes = r.store_raw_bytes;
             s.store_encoded_bytes = r.store_encoded_bytes;
+            s.store_error = std::move(r.store_error);
             fan.Arrived();
           },
           [fan](caf::error&) { fan.Arrived(); });

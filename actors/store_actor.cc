@@ -188,6 +188,7 @@ store_actor::behavior_type StoreBehavior(store_actor::stateful_pointer<store_sta
         auto totals = self->state.store->Totals();
         r.store_raw_bytes = totals.raw_bytes;
         r.store_encoded_bytes = totals.stored_bytes;
+        if (self->state.failing) r.store_error = self->state.last_error.ToString();
         return r;
       },
       [=](route_atom, const caf::actor& controller) { self->state.controller = controller; },

@@ -263,7 +263,13 @@ void CheckSync(const HybridMemoryConfig& config, const records::memory_report& s
   // The store applies what the journal made durable; a growing gap means
   // LevelDB cannot keep up (or failed) and reads may miss recent writes on disk.
   const std::uint64_t behind = s.durable_lsn > s.applied_lsn ? s.durable_lsn - s.applied_lsn : 0;
-  if (behind > 10000) {
+  if (!s.store_error.empty()) {
+    d->Add("store_apply", Severity::kCritical,
+           "LevelDB cannot apply acknowledged writes (" + std::to_string(behind) +
+               " wait, safe in the WAL; reads are still served): " + s.store_error,
+           "free space on the disk of persistent_path (" + config.persistent_path +
+               ") or fix its I/O errors; the store retries by itself and catches up");
+  } else if (behind > 10000) {
     d->Add("store_apply", Severity::kWarning,
            "LevelDB is " + std::to_string(behind) + " writes behind the WAL (durable LSN " +
                std::to_string(s.durable_lsn) + ", applied " + std::to_string(s.applied_lsn) + ")",

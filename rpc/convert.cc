@@ -74,6 +74,7 @@ void ToProto(const records::memory_report& in, v1::StatsReply* out) {
   for (auto b : in.sync.unsynced_bytes) s->add_unsynced_bytes(b);
   for (auto m : in.sync.unsynced_micros) s->add_unsynced_micros(m);
   s->set_lost_relaxed_writes(in.sync.lost_relaxed_writes);
+  s->set_store_error(in.sync.store_error);
   out->set_reads(in.reads);
   out->set_writes(in.writes);
   out->set_ram_hits(in.ram_hits);
@@ -132,6 +133,7 @@ records::memory_report FromProto(const v1::StatsReply& in) {
   for (int i = 0; i < std::min(s.unsynced_bytes_size(), 8); ++i) out.sync.unsynced_bytes.push_back(s.unsynced_bytes(i));
   for (int i = 0; i < std::min(s.unsynced_micros_size(), 8); ++i) out.sync.unsynced_micros.push_back(s.unsynced_micros(i));
   out.sync.lost_relaxed_writes = s.lost_relaxed_writes();
+  out.sync.store_error = s.store_error();
   out.reads = in.reads();
   out.writes = in.writes();
   out.ram_hits = in.ram_hits();

@@ -26,6 +26,7 @@
 #include "actors/spawn.h"
 #include "storage/cold_tier.h"
 #include "storage/fault_injection_file_system.h"
+#include "client/diagnosis.h"
 #include "tests/helpers/engine_client.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
@@ -504,6 +505,17 @@ TEST_CASE("a store out of space fails checkpoints, not writes: the WAL keeps the
   auto behind = client->SyncReport();
   CHECK(behind.durable_lsn == 60);
   CHECK(behind.checkpoint_lsn == 50);
+  // The stats name the failing store, and so does diagnose memory.
+  CHECK_THAT(behind.store_error, Catch::Contains("space"));
+  bool named = false;
+  for (const auto& f : client::DiagnoseNode(client->Stats(), {}, config)) {
+    if (f.check != "store_apply") continue;
+    named = true;
+    CHECK(f.status == "critical");
+    CHECK_THAT(f.seen, Catch::Contains("cannot apply") && Catch::Contains("space"));
+    CHECK_THAT(f.action, Catch::Contains(config.persistent_path));
+  }
+  CHECK(named);
 
   auto check_from_disk = [&](int count) {
     auto checkpoint = client->Sync();
@@ -527,6 +539,7 @@ TEST_CASE("a store out of space fails checkpoints, not writes: the WAL keeps the
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(client->SyncReport().applied_lsn == 60);
+    CHECK(client->SyncReport().store_error.empty());
     REQUIRE(client->Put(DataKind::kCode, key(60), Value(60)).ok());
     check_from_disk(61);
     client.reset();

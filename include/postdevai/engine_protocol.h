@@ -64,7 +64,7 @@ typename Inspector::result_type inspect(Inspector& f, sync_report& x) {
   return f(caf::meta::type_name("sync_report"), x.durable_lsn, x.applied_lsn, x.checkpoint_lsn,
            x.seconds_since_checkpoint, x.wal_segments, x.wal_bytes, x.wal_syncs, x.wal_records, x.wal_live_bytes,
            x.checkpoints, x.store_disk_bytes, x.store_raw_bytes, x.store_encoded_bytes, x.relaxed_kinds,
-           x.relaxed_sync_ms, x.unsynced_bytes, x.unsynced_micros, x.lost_relaxed_writes);
+           x.relaxed_sync_ms, x.unsynced_bytes, x.unsynced_micros, x.lost_relaxed_writes, x.store_error);
 }
 
 template <class Inspector>

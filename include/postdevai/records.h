@@ -122,6 +122,9 @@ struct sync_report {
   std::vector<std::uint64_t> unsynced_bytes;
   std::vector<std::uint64_t> unsynced_micros;
   std::uint64_t lost_relaxed_writes = 0;  // relaxed writes a failed sync lost since start
+  // Non-empty while the store cannot apply acknowledged writes (a full disk,
+  // an I/O error): its last error. The writes wait, safe in the WAL.
+  std::string store_error;
 };
 
 // Request latencies seen by the controller, as cumulative histogram counts:
