@@ -173,7 +173,6 @@ void Write(controller_pointer self, write_batch batch, std::function<void(caf::e
   auto& st = self->state;
   const std::uint64_t arrival = st.next_arrival++;
   auto& w = st.encoding[arrival];
-  w.mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
   w.done = std::move(done);
   w.started = ClockMicros(self);
   std::size_t value_bytes = 0;
@@ -182,9 +181,12 @@ void Write(controller_pointer self, write_batch batch, std::function<void(caf::e
     auto payload = EncodeWrite(*st.parts.encoding_store, batch);
     w.payload = payload.ok() ? caf::expected<std::string>(std::move(*payload))
                              : caf::expected<std::string>(ToError(payload.status()));
+    w.mutations = std::make_shared<std::vector<mutation>>(std::move(batch.mutations));  // no copy needed here
     LogInArrivalOrder(self);
     return;
   }
+  // The encoder takes the batch; the partitions get these raw values.
+  w.mutations = std::make_shared<std::vector<mutation>>(batch.mutations);
   const auto& encoder = st.parts.encoders[st.next_encoder++ % st.parts.encoders.size()];
   self->request(encoder, caf::infinite, encode_atom_v, std::move(batch))
       .then(
