@@ -31,6 +31,7 @@
 #include <string>
 
 #include "postdevai/hybrid_memory.h"
+#include "tests/helpers/child_process.h"
 #include "tests/helpers/engine_writer.h"
 #include "tests/test_util.h"
 
@@ -46,34 +47,12 @@ long EnvOr(const char* name, long fallback) {
   return v && *v ? std::atol(v) : fallback;
 }
 
-struct Child {
-  pid_t pid = -1;
-  int out = -1;  // read end of its stdout
-};
-
 Child SpawnWriter(const std::string& persistent, const std::string& ramlake, std::uint64_t seed,
                   const std::array<std::uint64_t, kEngineWriters>& starts) {
-  const std::string program = std::string(POSTDEVAI_BIN_DIR) + "/engine_writer";
-  std::vector<std::string> args = {program, persistent, ramlake, std::to_string(seed)};
+  std::vector<std::string> args = {std::string(POSTDEVAI_BIN_DIR) + "/engine_writer", persistent, ramlake,
+                                   std::to_string(seed)};
   for (auto s : starts) args.push_back(std::to_string(s));
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  Child child;
-  child.pid = ::fork();
-  REQUIRE(child.pid >= 0);
-  if (child.pid == 0) {
-    ::dup2(fds[1], 1);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  child.out = fds[0];
-  return child;
+  return SpawnWithPipe(std::move(args));
 }
 
 // Reads whatever the child reported (8-byte acks) into `pending` until the

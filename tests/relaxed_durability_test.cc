@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "postdevai/hybrid_memory.h"
+#include "tests/helpers/child_process.h"
 #include "tests/helpers/engine_relaxed_writer.h"
 #include "tests/test_util.h"
 
@@ -52,21 +53,10 @@ bool Present(HybridMemory& memory, std::uint64_t i) {
 TEST_CASE("after kill -9 at most the relaxed window is missing, and no durable write", "[relaxed]") {
   TempDir disk("relaxed-kill");
   TempDir ram("relaxed-kill", "/dev/shm");
-  std::string program = std::string(POSTDEVAI_BIN_DIR) + "/engine_relaxed_writer";
-  std::string persistent = disk.path(), ramlake = ram / "ramlake";
-  std::vector<char*> argv = {program.data(), persistent.data(), ramlake.data(), nullptr};
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
+  const std::string persistent = disk.path(), ramlake = ram / "ramlake";
+  const Child child =
+      SpawnWithPipe({std::string(POSTDEVAI_BIN_DIR) + "/engine_relaxed_writer", persistent, ramlake});
+  const pid_t pid = child.pid;
 
   // Read acknowledgements (and when they arrived) for a while, then kill.
   std::vector<Clock::time_point> acked_at;  // by op
@@ -77,9 +67,9 @@ TEST_CASE("after kill -9 at most the relaxed window is missing, and no durable w
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) return;
-      pollfd p{fds[0], POLLIN, 0};
+      pollfd p{child.out, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      const ssize_t n = ::read(child.out, buf, sizeof buf);
       if (n <= 0) return;
       pending.append(buf, static_cast<std::size_t>(n));
       const auto now = Clock::now();
@@ -91,7 +81,7 @@ TEST_CASE("after kill -9 at most the relaxed window is missing, and no durable w
   const auto killed_at = Clock::now();
   int wstatus = 0;
   REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
-  ::close(fds[0]);
+  ::close(child.out);
   REQUIRE(WIFSIGNALED(wstatus));  // it was running, not failing
   REQUIRE(acked_at.size() > 100);
 
