@@ -283,9 +283,11 @@ void CountDiskHit(controller_pointer self, DataKind kind, const std::string& key
   Promote(self, kind, key, value);
 }
 
-// Applies the first waiting append of `session`: reads the context from the
-// store (which holds every acknowledged write: its mailbox has their applies
-// before this read), extends it, writes it; then starts the next one.
+// Applies the first waiting append of `session`: reads the context's head
+// from the store (which holds every acknowledged write: its mailbox has their
+// applies before this read), extends its tail (sealing the tail as the next
+// segment when it is full, in the same batch), writes it; then starts the
+// next one. An append costs at most a segment's bytes, whatever the context's size.
 void StartAppend(controller_pointer self, const std::string& session) {
   auto finish = [self, session](caf::expected<append_result> outcome) {
     auto& queue = self->state.appends[session];
@@ -302,11 +304,14 @@ void StartAppend(controller_pointer self, const std::string& session) {
       StartAppend(self, session);
     }
   };
-  auto extend = [self, session, finish](std::vector<std::string> messages) {
-    messages.push_back(self->state.appends[session].front().message);
-    const auto count = static_cast<std::uint64_t>(messages.size());
+  auto extend = [self, session, finish](records::SessionHead head) {
     write_batch batch;
-    batch.mutations.push_back(records::MakePut(DataKind::kHistory, session, records::EncodeMessages(messages)));
+    if (auto sealed = records::AppendToSession(&head, self->state.appends[session].front().message)) {
+      batch.mutations.push_back(records::MakePut(
+          DataKind::kHistory, records::SessionSegmentKey(session, head.sealed_segments - 1), std::move(*sealed)));
+    }
+    const std::uint64_t count = head.message_count();
+    batch.mutations.push_back(records::MakePut(DataKind::kHistory, session, records::EncodeSessionHead(head)));
     Status valid = Validate(batch, self->state.parts);
     if (!valid.ok()) {
       finish(ToError(valid));
@@ -323,12 +328,12 @@ void StartAppend(controller_pointer self, const std::string& session) {
   self->request(self->state.parts.store, caf::infinite, read_atom_v, DataKind::kHistory, session)
       .then(
           [=](versioned_value& v) {
-            auto messages = records::DecodeMessages(session, v.value);
-            if (!messages.ok()) {
-              finish(ToError(messages.status()));
+            auto head = records::DecodeSessionHead(session, v.value);
+            if (!head.ok()) {
+              finish(ToError(head.status()));
               return;
             }
-            extend(std::move(*messages));
+            extend(std::move(*head));
           },
           [=](caf::error& err) {
             if (FromError(err).IsNotFound()) {
@@ -441,9 +446,12 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       },
       [=](append_atom, std::string& session, std::string& message) -> caf::result<append_result> {
         if (session.empty()) return ToError(Status::InvalidArgument("append: empty session id"));
-        if (session.size() > records::kMaxKeyBytes) {
+        if (session.front() == records::kSessionSegmentTag) {
+          return ToError(Status::InvalidArgument("append: a session id may not begin with a NUL byte"));
+        }
+        if (session.size() > records::kMaxSessionIdBytes) {
           return ToError(Status::InvalidArgument("append: session id of " + std::to_string(session.size()) +
-                                                 " bytes (limit " + std::to_string(records::kMaxKeyBytes) + ")"));
+                                                 " bytes (limit " + std::to_string(records::kMaxSessionIdBytes) + ")"));
         }
         // Bounded before anything is queued: a message that could never fit
         // the session's value, or a flood of appends to one session.

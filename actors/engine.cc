@@ -5,10 +5,12 @@
 
 #include <thread>
 
+#include "actors/code_id_migration.h"
 #include "actors/errors.h"
 #include "actors/hot_reads.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
+#include "config/machine_probe.h"
 #include "postdevai/log.h"
 #include "storage/persistent_store.h"
 #include "storage/ramlake/ram_lake.h"
@@ -102,6 +104,19 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
   return opened;
 }
 
+// The smallest RAM-Lake the partitions can be cut from (each partition needs
+// a few segments), used as the pass-through when the RAM disk is full.
+constexpr std::uint64_t kSmallestRamLakeBytes = std::uint64_t{1} << 20;
+
+// What a RAM-Lake at `path` may take: what its file system has free plus what
+// its own files already hold, less a tenth for others, in whole MiB.
+std::uint64_t RamLakeRoom(const std::string& path) {
+  auto facts = config::ProbePath(path);
+  if (!facts.ok()) return 0;
+  const std::uint64_t room = (facts->available_bytes + config::AllocatedBytesUnder(path)) / 10 * 9;
+  return room >> 20 << 20;
+}
+
 }  // namespace
 
 storage::DurableStoreOptions DurableStoreOptionsFromConfig(const HybridMemoryConfig& config) {
@@ -163,9 +178,13 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
                                       });
   if (!wal.ok()) return wal.status();
   std::shared_ptr<storage::Wal> journal_wal(std::move(*wal));
+  auto moved = MoveLegacyCodeIds(*store, [&changed](DataKind kind, std::string_view key, std::uint64_t lsn, bool erased) {
+    changed[DataKindIndex(kind)].Note(key, lsn, erased);
+  });
+  if (!moved.ok()) return moved.status().WithContext("moving code records to their SHA-256 ids");
 
   // The hot tier: each partition file re-attached against the store.
-  const auto ram_options = RamLakeOptionsFromConfig(config, store->LastAppliedLsn());
+  auto ram_options = RamLakeOptionsFromConfig(config, store->LastAppliedLsn());
   PDAI_RETURN_IF_ERROR(storage::ramlake::CreatePrivateDirectory(fs, config.ramlake_path));
   auto is_ram_disk = storage::ramlake::IsRamDisk(config.ramlake_path);
   if (is_ram_disk.ok() && !*is_ram_disk) {
@@ -174,27 +193,65 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   }
   const VectorsConfig vectors = config.vectors;
   const std::uint64_t store_identity = StoreIdentity(options.store.path);
+  // All files first, then the actors: a file that cannot be opened (a full
+  // RAM disk, another process holding it) leaves no actor behind. Nothing
+  // writes to the store meanwhile, as the watermark proof requires.
+  std::array<partition_ptr, kKinds> opened_partitions;
+  auto open_partitions = [&]() -> Status {
+    opened_partitions = {};  // a failed attempt's files are unmapped and closed
+    for (DataKind kind : kAllDataKinds) {
+      const auto k = DataKindIndex(kind);
+      storage::ramlake::WatermarkProof proof;
+      proof.checkpoint_lsn = report->cold.checkpoint_lsn;
+      proof.end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
+      proof.changed = &changed[k];
+      report->partitions[k] = {};
+      auto partition = OpenPartition(fs, store, ram_options, vectors, kind, store_identity, &proof,
+                                     &report->partitions[k]);
+      if (!partition.ok()) return partition.status();
+      opened_partitions[k] = std::move(*partition);
+    }
+    return Status::Ok();
+  };
+  Status ram_lake = open_partitions();
+  if (ram_lake.IsNoSpace()) {
+    // The RAM-Lake is a cache: a RAM disk too full for it must not keep the
+    // node down. First as large as the RAM disk allows, then, when not even
+    // that fits, a minimal one on the data disk that passes reads and writes
+    // through to the store. A warning says so; a restart with room restores
+    // the configured size.
+    const std::uint64_t wanted = ram_options.total_bytes;
+    const std::uint64_t room = RamLakeRoom(config.ramlake_path);
+    if (room >= kSmallestRamLakeBytes) {
+      ram_options.total_bytes = room;
+      ram_lake = open_partitions();
+    }
+    if (ram_lake.ok()) {
+      report->ramlake_warning = "the RAM disk holding " + config.ramlake_path + " has room for " +
+                                std::to_string(room >> 20) + " MiB only: the RAM-Lake runs at that size instead of " +
+                                std::to_string(wanted >> 20) + " MiB until the node restarts with room";
+    } else if (ram_lake.IsNoSpace() || room < kSmallestRamLakeBytes) {
+      ram_options.path = config.persistent_path + "/ramlake-passthrough";
+      ram_options.total_bytes = kSmallestRamLakeBytes;
+      PDAI_RETURN_IF_ERROR(storage::ramlake::CreatePrivateDirectory(fs, ram_options.path));
+      ram_lake = open_partitions();
+      report->ramlake_warning = "the RAM disk holding " + config.ramlake_path +
+                                " is full: running without a RAM-Lake (every read and write goes to the store, "
+                                "through a " + std::to_string(kSmallestRamLakeBytes >> 10) + " KiB pass-through in " +
+                                ram_options.path + ") until the node restarts with room";
+    }
+    if (ram_lake.ok()) {
+      LogWarning("engine", report->ramlake_warning);
+      report->ramlake_path = ram_options.path;
+    }
+  }
+  if (!ram_lake.ok()) return ram_lake;
+  for (auto& keys : changed) keys.Clear();
   // A partition restarted while the node runs has no fresh replay to prove
   // a watermark against: key by key.
   PartitionOpener opener = [fs, store, ram_options, vectors, store_identity](DataKind kind) {
     return OpenPartition(fs, store, ram_options, vectors, kind, store_identity, nullptr, nullptr);
   };
-  // All files first, then the actors: a file that cannot be opened (a full
-  // RAM disk, another process holding it) leaves no actor behind. Nothing
-  // writes to the store meanwhile, as the watermark proof requires.
-  std::array<partition_ptr, kKinds> opened_partitions;
-  for (DataKind kind : kAllDataKinds) {
-    const auto k = DataKindIndex(kind);
-    storage::ramlake::WatermarkProof proof;
-    proof.checkpoint_lsn = report->cold.checkpoint_lsn;
-    proof.end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
-    proof.changed = &changed[k];
-    auto partition = OpenPartition(fs, store, ram_options, vectors, kind, store_identity, &proof,
-                                   &report->partitions[k]);
-    if (!partition.ok()) return partition.status();
-    opened_partitions[k] = std::move(*partition);
-    changed[k].Clear();
-  }
   // The actors.
   ControllerParts parts;
   parts.hot_reads = std::make_shared<HotReads>(config.tiering.prefetch);

@@ -132,7 +132,7 @@ caf::expected<std::vector<search_hit>> FinishSearch(const VectorCatalog& catalog
     auto key = catalog.KeyOf(id);
     if (!key) continue;  // removed meanwhile: Rerank skips it
     auto file = job.files.find(*key);
-    const std::size_t chunk = id & ((std::uint64_t{1} << kChunkBits) - 1);
+    const std::size_t chunk = VectorCatalog::ChunkOf(id);
     if (file == job.files.end() || chunk >= file->second.chunks() || file->second.dimension != dim) continue;
     std::memcpy(full.data() + i * dim, file->second.values.data() + chunk * dim, dim * sizeof(float));
   }
@@ -143,7 +143,7 @@ caf::expected<std::vector<search_hit>> FinishSearch(const VectorCatalog& catalog
   for (const auto& h : *hits) {
     auto attributes = index.Attributes(h.id);
     if (!attributes.ok()) continue;
-    out.push_back(search_hit{h.id, attributes->path, static_cast<std::uint32_t>(h.id & ((1u << kChunkBits) - 1)),
+    out.push_back(search_hit{h.id, attributes->path, VectorCatalog::ChunkOf(h.id),
                              attributes->language, attributes->session, h.score});
   }
   return out;

@@ -12,21 +12,20 @@
 
 namespace postdevai::actors {
 
-namespace {
-
-std::uint64_t KeyHash(std::string_view key) {
-  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h & ((std::uint64_t{1} << (64 - kChunkBits)) - 1);
+std::uint64_t VectorCatalog::PrefixFor(const std::string& key) {
+  auto known = prefix_of_key_.find(key);
+  if (known != prefix_of_key_.end()) return known->second;
+  const std::uint64_t prefix = next_prefix_++;
+  prefix_of_key_.emplace(key, prefix);
+  key_of_prefix_.emplace(prefix, key);
+  return prefix;
 }
 
-}  // namespace
-
-std::uint64_t VectorCatalog::IdOf(std::string_view key, std::uint32_t chunk) {
-  return (KeyHash(key) << kChunkBits) | chunk;
+void VectorCatalog::ForgetPrefix(const std::string& key) {
+  auto known = prefix_of_key_.find(key);
+  if (known == prefix_of_key_.end()) return;
+  key_of_prefix_.erase(known->second);
+  prefix_of_key_.erase(known);
 }
 
 Result<std::unique_ptr<VectorCatalog>> VectorCatalog::Create(const VectorsConfig& config) {
@@ -72,38 +71,34 @@ Status VectorCatalog::Apply(std::string_view key, const std::string* value, std:
     auto owner = owner_of_key_.find(k);
     if (owner == owner_of_key_.end()) return Status::Ok();
     RemoveOwner(owner->second);
-    key_of_prefix_.erase(KeyHash(key));
+    ForgetPrefix(k);
     owner_of_key_.erase(owner);
     return Status::Ok();
   }
   auto f = records::DecodeFileVectors(key, *value);
   if (!f.ok()) return f.status();
-  const std::uint64_t prefix = KeyHash(key);
-  auto holder = key_of_prefix_.find(prefix);
-  if (holder != key_of_prefix_.end() && holder->second != k) {
-    return Status::Corruption("vectors of " + f->path + " collide with those of key " + holder->second +
-                              " (64-bit id prefix); the file is not indexed");
-  }
   const bool session = f->owner == records::FileVectors::kSession;
+  // Checked before a prefix is given out, so that a refused record leaves none behind.
+  if (f->chunks() >= (std::size_t{1} << kChunkBits)) {
+    return Status::TooLarge("vectors record " + k + ": " + std::to_string(f->chunks()) + " chunks");
+  }
+  for (float x : f->values) {
+    if (!std::isfinite(x)) return Status::InvalidArgument("vectors record " + k + ": non-finite component");
+  }
+  if (session && (f->model != index_->model() || f->dimension != index_->dimension())) {
+    return Status::InvalidArgument("vectors record " + k + ": model or dimension differs from the index");
+  }
+  const std::uint64_t prefix = PrefixFor(k);
   std::vector<VectorEntry> entries(f->chunks());
   for (std::uint32_t c = 0; c < entries.size(); ++c) {
-    entries[c].id = IdOf(key, c);
+    entries[c].id = (prefix << kChunkBits) | c;
     entries[c].values = std::span<const float>(f->values.data() + std::size_t{c} * f->dimension, f->dimension);
     entries[c].attributes = session ? VectorAttributes{VectorOwnerKind::kHistoryMessage, {}, {}, f->session}
                                     : VectorAttributes{VectorOwnerKind::kCodeChunk, f->path, f->language, {}};
   }
-  // Check every entry before touching the index: all or nothing.
-  for (const auto& e : entries) {
-    for (float x : e.values) {
-      if (!std::isfinite(x)) return Status::InvalidArgument("vectors record " + k + ": non-finite component");
-    }
-  }
   const Owner owner{session, session ? f->session : f->path};
   auto previous = owner_of_key_.find(k);
   if (session) {
-    if (f->model != index_->model() || f->dimension != index_->dimension()) {
-      return Status::InvalidArgument("vectors record " + k + ": model or dimension differs from the index");
-    }
     if (previous != owner_of_key_.end()) RemoveOwner(previous->second);
     for (const auto& e : entries) PDAI_RETURN_IF_ERROR(index_->Add(f->model, e));
   } else {
@@ -112,7 +107,6 @@ Status VectorCatalog::Apply(std::string_view key, const std::string* value, std:
     if (previous != owner_of_key_.end() && !(previous->second == owner)) RemoveOwner(previous->second);
     PDAI_RETURN_IF_ERROR(index_->ReplaceFile(f->model, f->path, entries));
   }
-  key_of_prefix_[prefix] = k;
   owner_of_key_[k] = owner;
   lsn_of_key_[k] = lsn;
   return Status::Ok();
@@ -144,15 +138,16 @@ void VectorCatalog::RemoveOwner(const Owner& owner) {
 
 // ------------------------------------------------------------------ snapshots
 //
-// File: magic "PDAIVCS1", fixed32 CRC32C of the body, then the body: fixed64
+// File: magic "PDAIVCS2", fixed32 CRC32C of the body, then the body: fixed64
 // store identity, fixed64 the newest record LSN the snapshot reflects (for
-// diagnostics), fixed64 key count and per key: key, owner flag (fixed32: 1
-// session), owner name, fixed64 LSN; then the index snapshot
+// diagnostics), fixed64 the next id prefix, fixed64 key count and per key:
+// key, owner flag (fixed32: 1 session), owner name, fixed64 LSN, fixed64 id
+// prefix; then the index snapshot
 // (VectorIndex::Serialize) to the end. The index comes last so that it is
 // written straight into the body and read in place (it is most of the bytes).
 
 namespace {
-constexpr std::string_view kSnapshotMagic = "PDAIVCS1";
+constexpr std::string_view kSnapshotMagic = "PDAIVCS2";  // 1: ids were hashes of keys
 }  // namespace
 
 Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& path,
@@ -162,6 +157,7 @@ Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& p
   std::uint64_t newest = 0;
   for (const auto& [key, lsn] : lsn_of_key_) newest = std::max(newest, lsn);
   records::PutFixed64(&body, newest);
+  records::PutFixed64(&body, next_prefix_);
   records::PutFixed64(&body, owner_of_key_.size());
   for (const auto& [key, owner] : owner_of_key_) {
     records::PutLengthPrefixed(&body, key);
@@ -169,6 +165,8 @@ Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& p
     records::PutLengthPrefixed(&body, owner.name);
     auto lsn = lsn_of_key_.find(key);
     records::PutFixed64(&body, lsn == lsn_of_key_.end() ? 0 : lsn->second);
+    auto prefix = prefix_of_key_.find(key);
+    records::PutFixed64(&body, prefix == prefix_of_key_.end() ? 0 : prefix->second);
   }
   index_->Serialize(&body);
   std::string head(kSnapshotMagic);
@@ -207,16 +205,22 @@ Status VectorCatalog::LoadSnapshot(std::string_view file, std::uint64_t store_id
   if (identity != store_identity && identity != 0 && store_identity != 0) {
     return corrupt("written for another store");
   }
-  if (!records::GetFixed64(&file, &keys)) return corrupt("truncated key table");
+  if (!records::GetFixed64(&file, &next_prefix_) || !records::GetFixed64(&file, &keys)) {
+    return corrupt("truncated key table");
+  }
   for (std::uint64_t i = 0; i < keys; ++i) {
     std::string key, name;
     std::uint32_t session = 0;
-    std::uint64_t lsn = 0;
+    std::uint64_t lsn = 0, prefix = 0;
     if (!records::GetLengthPrefixed(&file, &key) || !records::GetFixed32(&file, &session) ||
-        !records::GetLengthPrefixed(&file, &name) || !records::GetFixed64(&file, &lsn)) {
+        !records::GetLengthPrefixed(&file, &name) || !records::GetFixed64(&file, &lsn) ||
+        !records::GetFixed64(&file, &prefix)) {
       return corrupt("truncated key table");
     }
-    key_of_prefix_[KeyHash(key)] = key;
+    if (prefix >= next_prefix_ || !key_of_prefix_.emplace(prefix, key).second) {
+      return corrupt("key table: id prefix " + std::to_string(prefix) + " of " + key + " reused or out of range");
+    }
+    prefix_of_key_[key] = prefix;
     owner_of_key_[key] = Owner{session != 0, std::move(name)};
     lsn_of_key_[std::move(key)] = lsn;
   }
@@ -292,6 +296,8 @@ Result<VectorCatalog::RestoreReport> VectorCatalog::Restore(storage::FileSystem*
   if (!index.ok()) return index.status();
   index_ = std::move(*index);
   key_of_prefix_.clear();
+  prefix_of_key_.clear();
+  next_prefix_ = 1;
   owner_of_key_.clear();
   lsn_of_key_.clear();
   PDAI_RETURN_IF_ERROR(Rebuild(store));

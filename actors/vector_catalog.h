@@ -6,7 +6,10 @@
 // A code file's embeddings are one record in the vectors kind, under the same
 // key as the file's code record; a session's message embeddings one record
 // under SessionVectorsKey(session) (actors/records.h, FileVectors). Vector c
-// of the record under key K has the id (hash(K) << 20) | c.
+// of the record under key K has the id (prefix(K) << 20) | c, where the
+// catalog gives each key its own prefix when the key is first indexed (a
+// counter, saved in the snapshot): ids never collide, whatever the keys.
+// (Hashes of keys did: a crafted key could take another file's ids.)
 //
 // Restart without a rebuild: SaveSnapshot writes the whole catalog (the index
 // with its graph and quantized copies, the key maps, and per key the LSN of
@@ -77,7 +80,10 @@ class VectorCatalog {
 
   // The key of the record holding the vector `id`, if any.
   std::optional<std::string> KeyOf(std::uint64_t id) const;
-  static std::uint64_t IdOf(std::string_view key, std::uint32_t chunk);
+  // The chunk (position within its record) of the vector `id`.
+  static std::uint32_t ChunkOf(std::uint64_t id) {
+    return static_cast<std::uint32_t>(id & ((std::uint64_t{1} << kChunkBits) - 1));
+  }
 
   VectorIndex& index() { return *index_; }
   const VectorIndex& index() const { return *index_; }
@@ -85,7 +91,13 @@ class VectorCatalog {
  private:
   VectorCatalog() = default;
   std::unique_ptr<VectorIndex> index_;
-  std::unordered_map<std::uint64_t, std::string> key_of_prefix_;  // id >> kChunkBits → key
+  // Each indexed key's id prefix (id >> kChunkBits) and back; prefixes are
+  // never reused within a catalog (0 is never given out).
+  std::unordered_map<std::uint64_t, std::string> key_of_prefix_;
+  std::unordered_map<std::string, std::uint64_t> prefix_of_key_;
+  std::uint64_t next_prefix_ = 1;
+  std::uint64_t PrefixFor(const std::string& key);  // the key's prefix, given out on first use
+  void ForgetPrefix(const std::string& key);
   // What a key's vectors belong to: a code file (its path) or a session.
   struct Owner {
     bool session = false;

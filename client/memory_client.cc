@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
+
+#include <openssl/evp.h>
 
 #include "records/stored_values.h"
 #include "simd/lexical_embedder.h"
@@ -12,14 +16,18 @@
 namespace postdevai {
 
 std::string CodeIdForPath(std::string_view path) {
-  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64: stable across builds and machines
-  for (unsigned char c : path) {
-    h ^= c;
-    h *= 0x100000001b3ull;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  // EVP_Digest cannot fail for SHA-256 short of memory exhaustion; an
+  // all-zero id would then still be well-formed and merely collide.
+  if (EVP_Digest(path.data(), path.size(), digest, &length, EVP_sha256(), nullptr) != 1) length = 0;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (std::size_t i = 0; i < 16 && i < length; ++i) {
+    id[2 * i] = kHex[digest[i] >> 4];
+    id[2 * i + 1] = kHex[digest[i] & 0xf];
   }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return id;
 }
 
 namespace client {
@@ -63,6 +71,122 @@ Status CheckName(const std::string& value, const char* verb, const char* what) {
   }
   return Status::Ok();
 }
+
+// Session ids: names, and never beginning with NUL (the keys of sealed
+// context segments do: records::SessionSegmentKey).
+Status CheckSessionId(const std::string& session, const char* verb) {
+  PDAI_RETURN_IF_ERROR(CheckName(session, verb, "session id"));
+  if (session.size() > records::kMaxSessionIdBytes) {
+    return Status::InvalidArgument(std::string(verb) + ": session id of " + std::to_string(session.size()) +
+                                   " bytes (limit " + std::to_string(records::kMaxSessionIdBytes) + ")");
+  }
+  if (session.front() == records::kSessionSegmentTag) {
+    return Status::InvalidArgument(std::string(verb) + ": a session id may not begin with a NUL byte");
+  }
+  return Status::Ok();
+}
+
+// Reads a session's context: its head, then, when older messages are sealed
+// in segments, each segment in order, then the head's tail. A segment newer
+// than the head (or gone) means the context was replaced while it was read:
+// the read starts over, a few times at most. The port may answer a read
+// inline (a hot read): Pump turns those answers into a loop instead of a
+// stack frame per segment.
+class ContextRead : public std::enable_shared_from_this<ContextRead> {
+ public:
+  ContextRead(std::shared_ptr<EnginePort> port, std::string session, std::string reader, Reply<SessionContext> done)
+      : port_(std::move(port)), session_(std::move(session)), reader_(std::move(reader)), done_(std::move(done)) {}
+
+  void Start() {
+    port_->Read(DataKind::kHistory, session_, reader_,
+                NotFoundAs("no context for session ", session_, "",
+                           [self = shared_from_this()](Result<records::read_result> r) { self->OnHead(std::move(r)); }));
+  }
+
+ private:
+  static constexpr int kAttempts = 3;
+
+  void OnHead(Result<records::read_result> r) {
+    if (!r.ok()) return done_(r.status());
+    auto head = records::DecodeSessionHead(session_, r->value);
+    if (!head.ok()) return done_(head.status());
+    head_ = std::move(*head);
+    head_lsn_ = r->lsn;
+    from_ram_ = r->served_from == records::tier::ram;
+    messages_.clear();
+    next_segment_ = 0;
+    Pump();
+  }
+
+  void Pump() {
+    {
+      std::lock_guard lock(mu_);
+      if (pumping_) {
+        more_ = true;
+        return;
+      }
+      pumping_ = true;
+    }
+    for (;;) {
+      ReadNext();
+      std::lock_guard lock(mu_);
+      if (!more_) {
+        pumping_ = false;
+        return;
+      }
+      more_ = false;
+    }
+  }
+
+  void ReadNext() {
+    if (next_segment_ == head_.sealed_segments) return Finish();
+    port_->Read(DataKind::kHistory, records::SessionSegmentKey(session_, next_segment_), reader_,
+                [self = shared_from_this()](Result<records::read_result> r) { self->OnSegment(std::move(r)); });
+  }
+
+  void OnSegment(Result<records::read_result> r) {
+    if ((!r.ok() && r.status().IsNotFound()) || (r.ok() && r->lsn > head_lsn_)) return StartOver();
+    if (!r.ok()) return done_(r.status());
+    auto part = records::DecodeMessages(session_, r->value);
+    if (!part.ok()) return done_(part.status());
+    for (auto& m : *part) messages_.push_back(std::move(m));
+    from_ram_ = from_ram_ && r->served_from == records::tier::ram;
+    ++next_segment_;
+    Pump();
+  }
+
+  void StartOver() {
+    if (++attempts_ == kAttempts) {
+      return done_(Status::Unavailable("get context " + session_ + ": the context was replaced " +
+                                       std::to_string(kAttempts) + " times while it was read; try again"));
+    }
+    Start();
+  }
+
+  void Finish() {
+    if (messages_.size() != head_.sealed_messages) {
+      return done_(Status::Corruption("session context " + session_ + ": its segments hold " +
+                                      std::to_string(messages_.size()) + " messages, its head says " +
+                                      std::to_string(head_.sealed_messages)));
+    }
+    for (auto& m : head_.tail) messages_.push_back(std::move(m));
+    done_(SessionContext{std::move(messages_), head_lsn_, from_ram_});
+  }
+
+  std::shared_ptr<EnginePort> port_;
+  const std::string session_;
+  const std::string reader_;
+  Reply<SessionContext> done_;
+  int attempts_ = 0;
+  records::SessionHead head_;
+  std::uint64_t head_lsn_ = 0;
+  bool from_ram_ = true;
+  std::uint64_t next_segment_ = 0;
+  std::vector<std::string> messages_;
+  std::mutex mu_;  // pumping_, more_: the port may answer on another thread
+  bool pumping_ = false;
+  bool more_ = false;
+};
 
 // A vector of the engine's dimension with only finite values.
 Status CheckVector(const std::vector<float>& v, std::uint32_t dimension, const std::string& what,
@@ -229,8 +353,9 @@ Future<std::uint64_t> MemoryClient::DeleteCode(std::string path) {
 Result<records::write_batch> MemoryClient::ContextMutations(const std::string& session,
                                                             const std::vector<std::string>& messages,
                                                             std::vector<std::vector<float>> message_embeddings,
-                                                            bool builtin_embedder) const {
-  PDAI_RETURN_IF_ERROR(CheckName(session, "store context", "session id"));
+                                                            bool builtin_embedder,
+                                                            std::uint64_t* sealed_segments) const {
+  PDAI_RETURN_IF_ERROR(CheckSessionId(session, "store context"));
   if (builtin_embedder) {
     if (!message_embeddings.empty()) {
       return Status::InvalidArgument("store context " + session + ": embeddings given and the built-in embedder asked for; choose one");
@@ -240,8 +365,18 @@ Result<records::write_batch> MemoryClient::ContextMutations(const std::string& s
     for (const auto& m : messages) message_embeddings.push_back(embedder.Embed(m));
   }
   const std::string vectors_key = records::SessionVectorsKey(session);
+  // Stored as appends would have left it: a large context is sealed in
+  // segments, so that later appends stay cheap.
   records::write_batch batch;
-  batch.mutations.push_back(records::MakePut(DataKind::kHistory, session, records::EncodeMessages(messages)));
+  records::SessionHead head;
+  for (const auto& m : messages) {
+    if (auto sealed = records::AppendToSession(&head, m)) {
+      batch.mutations.push_back(records::MakePut(
+          DataKind::kHistory, records::SessionSegmentKey(session, head.sealed_segments - 1), std::move(*sealed)));
+    }
+  }
+  *sealed_segments = head.sealed_segments;
+  batch.mutations.push_back(records::MakePut(DataKind::kHistory, session, records::EncodeSessionHead(head)));
   if (message_embeddings.empty() || messages.empty()) {
     if (!message_embeddings.empty()) {
       return Status::InvalidArgument("store context: 0 messages but " + std::to_string(message_embeddings.size()) +
@@ -268,11 +403,29 @@ Result<records::write_batch> MemoryClient::ContextMutations(const std::string& s
 void MemoryClient::StoreContext(std::string session, std::vector<std::string> messages,
                                 std::vector<std::vector<float>> message_embeddings, bool builtin_embedder,
                                 Reply<Stored> done) {
-  auto batch = ContextMutations(session, messages, std::move(message_embeddings), builtin_embedder);
+  std::uint64_t sealed = 0;
+  auto batch = ContextMutations(session, messages, std::move(message_embeddings), builtin_embedder, &sealed);
   if (!batch.ok()) return done(batch.status());
-  port_->Write(std::move(*batch), Then<std::uint64_t, Stored>(std::move(done), [session](std::uint64_t lsn) {
-                 return Result<Stored>(Stored{session, lsn});
-               }));
+  // The replaced context's segments beyond the new ones go in the same
+  // batch: the head read first says how many there are. (An append that
+  // seals a segment between this read and the write leaves that one segment
+  // behind, unreferenced; it is never read.)
+  port_->Read(DataKind::kHistory, session, reader_,
+              [port = port_, session, sealed, batch = std::move(*batch), done = std::move(done)](
+                  Result<records::read_result> old) mutable {
+                if (!old.ok() && !old.status().IsNotFound()) return done(old.status());
+                std::uint64_t old_sealed = 0;
+                if (old.ok()) {
+                  auto head = records::DecodeSessionHead(session, old->value);
+                  if (head.ok()) old_sealed = head->sealed_segments;  // a malformed head is simply replaced
+                }
+                for (std::uint64_t i = sealed; i < old_sealed; ++i) {
+                  batch.mutations.push_back(records::MakeDelete(DataKind::kHistory, records::SessionSegmentKey(session, i)));
+                }
+                port->Write(std::move(batch), Then<std::uint64_t, Stored>(std::move(done), [session](std::uint64_t lsn) {
+                              return Result<Stored>(Stored{session, lsn});
+                            }));
+              });
 }
 
 Future<Stored> MemoryClient::StoreContext(std::string session, std::vector<std::string> messages,
@@ -283,15 +436,8 @@ Future<Stored> MemoryClient::StoreContext(std::string session, std::vector<std::
 }
 
 void MemoryClient::GetContext(std::string session, Reply<SessionContext> done) {
-  if (Status s = CheckName(session, "get context", "session id"); !s.ok()) return done(s);
-  auto decode = [session](records::read_result r) -> Result<SessionContext> {
-    auto messages = records::DecodeMessages(session, r.value);
-    if (!messages.ok()) return messages.status();
-    return SessionContext{std::move(*messages), r.lsn, r.served_from == records::tier::ram};
-  };
-  port_->Read(DataKind::kHistory, session, reader_,
-              NotFoundAs("no context for session ", session, "",
-                         Then<records::read_result, SessionContext>(std::move(done), std::move(decode))));
+  if (Status s = CheckSessionId(session, "get context"); !s.ok()) return done(s);
+  std::make_shared<ContextRead>(port_, std::move(session), reader_, std::move(done))->Start();
 }
 
 Future<SessionContext> MemoryClient::GetContext(std::string session) {
@@ -299,7 +445,7 @@ Future<SessionContext> MemoryClient::GetContext(std::string session) {
 }
 
 void MemoryClient::AppendContext(std::string session, std::string message, Reply<records::append_result> done) {
-  if (Status s = CheckName(session, "append context", "session id"); !s.ok()) return done(s);
+  if (Status s = CheckSessionId(session, "append context"); !s.ok()) return done(s);
   port_->Append(std::move(session), std::move(message), std::move(done));
 }
 

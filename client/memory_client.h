@@ -138,7 +138,7 @@ class MemoryClient {
   void ReadCode(std::string id, std::optional<std::string> path, Reply<CodeRecord> done);
   Result<records::write_batch> ContextMutations(const std::string& session, const std::vector<std::string>& messages,
                                                 std::vector<std::vector<float>> message_embeddings,
-                                                bool builtin_embedder) const;
+                                                bool builtin_embedder, std::uint64_t* sealed_segments) const;
   std::shared_ptr<EnginePort> port_;
   records::engine_info info_;
   std::string reader_;

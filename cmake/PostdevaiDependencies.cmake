@@ -6,6 +6,7 @@ find_package(hwy CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(Catch2 REQUIRED)
+find_package(OpenSSL REQUIRED)   # libcrypto: SHA-256 of code paths (CodeIdForPath)
 include(Catch)
 
 # zstd's config exports libzstd_shared / libzstd_static; give one stable name.

@@ -266,6 +266,18 @@ void CheckRamLake(const HybridMemoryConfig& c, ProblemLog* errors, ProblemLog* w
                                   "; writes will fail with ENOSPC before it is full");
     }
   }
+  // The RAM-Lake's pages count against a container's memory limit: one that
+  // does not fit gets the node killed at every start (its files are faulted in).
+  if (auto limit = config::ProcessMemoryLimit()) {
+    const std::string limit_text = "this process's cgroup memory limit of " + config::FormatBytes(*limit);
+    if (wanted >= *limit) {
+      errors->AddAt(anchor, size_text + " does not fit in " + limit_text +
+                                ": the node would be killed for memory at start");
+    } else if (wanted > *limit / 2) {
+      warnings->AddAt(anchor, size_text + " is more than half of " + limit_text +
+                                  ", which must also hold the process and LevelDB's cache");
+    }
+  }
   if (!facts->on_ram_disk) {
     warnings->Add("hybrid_memory.ramlake_path",
                   c.ramlake_path + " is not on a RAM disk (tmpfs or ramfs): the hot tier will be "

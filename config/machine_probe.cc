@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace postdevai::config {
 namespace {
@@ -91,7 +92,70 @@ std::string NearestExistingAncestor(const std::string& path) {
   return s;
 }
 
+// The limit in the file at `path` ("max" or a byte count), if any.
+std::optional<std::uint64_t> ReadLimitFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text) || text == "max") return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str() || *end != '\0') return std::nullopt;
+  // cgroup v1 says "unlimited" with a page-rounded 2^63 - 1.
+  if (value >= (std::uint64_t{1} << 62)) return std::nullopt;
+  return value;
+}
+
+// The smallest limit in `file` from `dir` up to `root` (both included).
+std::optional<std::uint64_t> SmallestLimitUp(std::filesystem::path dir, const std::filesystem::path& root,
+                                             const char* file) {
+  std::optional<std::uint64_t> smallest;
+  for (;;) {
+    if (auto limit = ReadLimitFile((dir / file).string()); limit && (!smallest || *limit < *smallest)) {
+      smallest = limit;
+    }
+    if (dir == root || !dir.has_parent_path() || dir.parent_path() == dir) break;
+    dir = dir.parent_path();
+  }
+  return smallest;
+}
+
 }  // namespace
+
+std::optional<std::uint64_t> CgroupMemoryLimit(const std::string& proc_self_cgroup, const std::string& cgroup_root) {
+  // Lines are "id:controllers:path": v2's is "0::/path"; v1's memory
+  // controller has "memory" among its controllers.
+  std::istringstream lines(proc_self_cgroup);
+  std::string line;
+  std::optional<std::uint64_t> smallest;
+  auto consider = [&](std::optional<std::uint64_t> limit) {
+    if (limit && (!smallest || *limit < *smallest)) smallest = limit;
+  };
+  while (std::getline(lines, line)) {
+    const auto first = line.find(':');
+    const auto second = first == std::string::npos ? std::string::npos : line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    std::string path = line.substr(second + 1);
+    // A path that climbs out of the hierarchy (".." segments) is not followed.
+    if (path.empty() || path.front() != '/' || path.find("..") != std::string::npos) continue;
+    if (first == 1 && line[0] == '0' && controllers.empty()) {
+      const std::filesystem::path root(cgroup_root);
+      consider(SmallestLimitUp(root / path.substr(1), root, "memory.max"));
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      const std::filesystem::path root = std::filesystem::path(cgroup_root) / "memory";
+      consider(SmallestLimitUp(root / path.substr(1), root, "memory.limit_in_bytes"));
+    }
+  }
+  return smallest;
+}
+
+std::optional<std::uint64_t> ProcessMemoryLimit() {
+  std::ifstream in("/proc/self/cgroup");
+  std::stringstream text;
+  text << in.rdbuf();
+  return CgroupMemoryLimit(text.str(), "/sys/fs/cgroup");
+}
 
 Result<PathFacts> ProbePath(const std::string& path) {
   PathFacts facts;
@@ -135,6 +199,7 @@ std::uint64_t AllocatedBytesUnder(const std::string& dir) {
 MachineFacts ProbeMachine() {
   MachineFacts machine;
   machine.mem_total_bytes = ReadMemTotal();
+  machine.cgroup_memory_limit_bytes = ProcessMemoryLimit();
   machine.shm_total_bytes = ShmSize();
   Account account = CurrentAccount();
   machine.user = account.name;
@@ -155,10 +220,15 @@ HybridMemoryConfig DefaultsForMachine(const MachineFacts& machine) {
   // partition files instead of re-attaching them. On a RAM disk the files
   // also count against its size: take at most half, so other users of
   // /dev/shm keep room.
-  std::uint64_t ramlake = machine.mem_total_bytes / 8;
+  // A container's memory limit counts, not the host's: the RAM-Lake's pages
+  // are charged to the container, and it would be killed at start.
+  const std::uint64_t memory = machine.usable_memory_bytes();
+  std::uint64_t ramlake = memory / 8;
   bool use_shm = machine.shm_total_bytes && *machine.shm_total_bytes / 2 >= kMinRamLakeBytes;
   if (use_shm) ramlake = std::min(ramlake, *machine.shm_total_bytes / 2);
-  ramlake = std::max(ramlake, kMinRamLakeBytes) / kMiB * kMiB;  // whole MiB: exact in GiB
+  // At least 64 MiB, unless that is more than a quarter of a small container.
+  ramlake = std::max(ramlake, std::min(kMinRamLakeBytes, memory / 4));
+  ramlake = std::max(ramlake / kMiB, std::uint64_t{1}) * kMiB;  // whole MiB: exact in GiB
   config.ramlake_size_gb = double(ramlake) / double(kGiB);
   config.ramlake_path = use_shm ? std::string(kShmPath) + "/postdevai-" + machine.user + "/ramlake"
                                 : machine.data_dir + "/ramlake";
@@ -167,7 +237,7 @@ HybridMemoryConfig DefaultsForMachine(const MachineFacts& machine) {
   std::uint64_t persistent = std::clamp(machine.data_dir_free_bytes / 2, kGiB, kTiB) / kGiB * kGiB;
   config.persistent_size_tb = double(persistent) / double(kTiB);
 
-  std::uint64_t cache = std::clamp(machine.mem_total_bytes / 64, 8 * kMiB, 2048 * kMiB);
+  std::uint64_t cache = std::clamp(memory / 64, 8 * kMiB, 2048 * kMiB);
   config.cache_size_mb = std::uint32_t(cache / kMiB);
   // An average item of ~4 KiB (a code chunk, a history message, a 768-d vector).
   config.max_ram_entries = std::max<std::uint64_t>(ramlake / 4096, 16384);

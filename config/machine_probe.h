@@ -15,6 +15,15 @@ namespace postdevai::config {
 
 struct MachineFacts {
   std::uint64_t mem_total_bytes = 0;  // MemTotal of /proc/meminfo
+  // The memory limit of this process's cgroup and its ancestors (the
+  // smallest), when one is set: a container's memory.max. Pages of files on
+  // a RAM disk count against it.
+  std::optional<std::uint64_t> cgroup_memory_limit_bytes;
+  // The memory this process may use: MemTotal, or the cgroup limit if smaller.
+  std::uint64_t usable_memory_bytes() const {
+    return cgroup_memory_limit_bytes && *cgroup_memory_limit_bytes < mem_total_bytes ? *cgroup_memory_limit_bytes
+                                                                                       : mem_total_bytes;
+  }
   std::optional<std::uint64_t> shm_total_bytes;  // size of /dev/shm, when there is one
   std::string user;      // login name, for per-user paths
   std::string data_dir;  // $XDG_DATA_HOME/postdevai or ~/.local/share/postdevai
@@ -22,6 +31,15 @@ struct MachineFacts {
 };
 
 MachineFacts ProbeMachine();
+
+// The smallest memory limit on the path from the cgroup named in
+// `proc_self_cgroup` (the text of /proc/self/cgroup) up to the root of the
+// hierarchy mounted at `cgroup_root`: cgroup v2's memory.max, or v1's
+// memory.limit_in_bytes (under <root>/memory). nullopt when none is set
+// ("max", or v1's near-2^63 "unlimited") or nothing can be read.
+std::optional<std::uint64_t> CgroupMemoryLimit(const std::string& proc_self_cgroup, const std::string& cgroup_root);
+// The same for this process (/proc/self/cgroup, /sys/fs/cgroup).
+std::optional<std::uint64_t> ProcessMemoryLimit();
 
 // The embedded defaults for `machine` (see EmbeddedDefaults in config.h).
 HybridMemoryConfig DefaultsForMachine(const MachineFacts& machine);

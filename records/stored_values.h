@@ -6,6 +6,11 @@
 // Formats (records/coding.h: fixed32 little-endian, length-prefixed strings):
 //   code value:    path  language  content                (three strings)
 //   history value: u32 count, then count messages         (strings)
+//                  or, for a session whose older messages are sealed in
+//                  segments (SessionHead): u32 0xFFFFFFFF, u64 sealed
+//                  segments, u64 sealed messages, then the tail as above.
+//                  Segment i holds its messages as above, under
+//                  SessionSegmentKey(session, i) in the history kind.
 //   vectors value: the embeddings of one code file's chunks, or of one
 //                  session's messages:
 //                  u32 version (1), u32 owner (0 code file, 1 session),
@@ -23,10 +28,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "postdevai/records.h"
 #include "postdevai/status.h"
 #include "records/coding.h"
 
@@ -74,6 +81,87 @@ inline Result<std::vector<std::string>> DecodeMessages(std::string_view session,
     if (!GetLengthPrefixed(&v, &message)) return bad();
   }
   return out;
+}
+
+// A session's context is a head record under the session id and, once it
+// outgrows kSessionSegmentBytes, sealed segments of older messages: an append
+// rewrites only the head's tail, never the whole context. Segments never
+// change once written; a replaced context (StoreContext) deletes them.
+inline constexpr std::size_t kSessionSegmentBytes = 256u << 10;
+inline constexpr std::uint32_t kSegmentedHeadMarker = 0xFFFFFFFFu;
+// More segments than any context can have (2^40 bytes of messages); a head
+// that claims more is not believed.
+inline constexpr std::uint64_t kMaxSessionSegments = std::uint64_t{1} << 22;
+
+struct SessionHead {
+  std::uint64_t sealed_segments = 0;  // segments 0 .. sealed_segments-1
+  std::uint64_t sealed_messages = 0;  // messages in them, in all
+  std::vector<std::string> tail;      // the newest messages, after the sealed ones
+  std::uint64_t message_count() const { return sealed_messages + tail.size(); }
+};
+
+// Session ids beginning with this byte are refused: segment keys use it.
+inline constexpr char kSessionSegmentTag = '\0';
+// A session id leaves room in a key for the segment tag, separator and number.
+inline constexpr std::size_t kMaxSessionIdBytes = kMaxKeyBytes - 10;
+
+inline std::string SessionSegmentKey(std::string_view session, std::uint64_t segment) {
+  std::string key;
+  key.reserve(session.size() + 10);
+  key.push_back(kSessionSegmentTag);
+  key.append(session);
+  key.push_back('\0');
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(segment >> shift));  // big-endian: in order
+  return key;
+}
+
+// The head in the plain format while nothing is sealed (as every session
+// written before segments existed), else in the segmented one.
+inline std::string EncodeSessionHead(const SessionHead& head) {
+  if (head.sealed_segments == 0) return EncodeMessages(head.tail);
+  std::string v;
+  PutFixed32(&v, kSegmentedHeadMarker);
+  PutFixed64(&v, head.sealed_segments);
+  PutFixed64(&v, head.sealed_messages);
+  v += EncodeMessages(head.tail);
+  return v;
+}
+
+inline Result<SessionHead> DecodeSessionHead(std::string_view session, std::string_view v) {
+  SessionHead head;
+  std::string_view rest = v;
+  std::uint32_t marker;
+  if (GetFixed32(&rest, &marker) && marker == kSegmentedHeadMarker) {
+    if (!GetFixed64(&rest, &head.sealed_segments) || !GetFixed64(&rest, &head.sealed_messages) ||
+        head.sealed_segments == 0 || head.sealed_segments > kMaxSessionSegments ||
+        head.sealed_messages < head.sealed_segments) {
+      return Status::Corruption("session context " + std::string(session) + ": malformed head");
+    }
+  } else {
+    rest = v;
+  }
+  auto tail = DecodeMessages(session, rest);
+  if (!tail.ok()) return tail.status();
+  head.tail = std::move(*tail);
+  return head;
+}
+
+// `head` with `message` appended: when the tail would outgrow
+// kSessionSegmentBytes, the tail is sealed first and returned as the next
+// segment's value (to be written under SessionSegmentKey(session,
+// head.sealed_segments - 1) in the same batch as the new head).
+inline std::optional<std::string> AppendToSession(SessionHead* head, std::string message) {
+  std::size_t tail_bytes = 4;
+  for (const auto& m : head->tail) tail_bytes += 4 + m.size();
+  std::optional<std::string> sealed;
+  if (!head->tail.empty() && tail_bytes + 4 + message.size() > kSessionSegmentBytes) {
+    sealed = EncodeMessages(head->tail);
+    head->sealed_segments += 1;
+    head->sealed_messages += head->tail.size();
+    head->tail.clear();
+  }
+  head->tail.push_back(std::move(message));
+  return sealed;
 }
 
 // The embeddings of one code file's chunks, or of one session's messages
@@ -125,7 +213,7 @@ inline Result<FileVectors> DecodeFileVectors(std::string_view key, std::string_v
 }
 
 // The key of a session's vectors record in the vectors kind (code files use
-// CodeIdForPath, 16 hex digits, so the two never collide).
+// CodeIdForPath, 32 hex digits, so the two never collide).
 inline std::string SessionVectorsKey(std::string_view session) { return "session/" + std::string(session); }
 
 // Splits source text into chunks of about `target_bytes` at line ends (a

@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 "./scripts/deps.sh"
 BUILD_DIR=${BUILD_DIR:-build}
+# Paths under the checkout are hashed relative to it: a clean clone elsewhere
+# (CI) reuses what this checkout compiled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 BUILD_TYPE=${BUILD_TYPE:-Release}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   launcher=()

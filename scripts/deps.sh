@@ -22,6 +22,8 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API (proto/)
   python3 python3-grpcio python3-protobuf  # the Python client (clients/python) and its tests
   python3-venv python3-wheel  # installing the Python client into a venv offline (clients/python/README.md)
+  libssl-dev                 # SHA-256 for code ids (CodeIdForPath); also the TLS of CAF's openssl module
+  clang-14 libclang-rt-14-dev  # libFuzzer + ASan/UBSan runtimes for the fuzz targets (fuzz/, scripts/fuzz.sh)
 )
 
 missing=()

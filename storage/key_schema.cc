@@ -15,6 +15,7 @@ constexpr char kMetadataPrefix = '\x04';
 // Second byte of internal keys: what the metadata record is.
 constexpr char kCheckpointTag = 'C';
 constexpr char kDictionaryTag = 'D';
+constexpr char kPropertyTag = 'P';
 
 char PrefixOf(Kind kind) {
   switch (kind) {
@@ -64,6 +65,8 @@ std::string KeyPastEverything() {
 }
 
 std::string CheckpointLsnKey() { return std::string{kInternalPrefix, kCheckpointTag}; }
+
+std::string PropertyKey(std::string_view name) { return std::string{kInternalPrefix, kPropertyTag} + std::string(name); }
 
 KeyRange DictionaryRange() {
   return KeyRange{std::string{kInternalPrefix, kDictionaryTag},

@@ -56,6 +56,9 @@ std::string KeyPastEverything();
 // The LSN recorded by the last successful PersistentStore::Checkpoint.
 std::string CheckpointLsnKey();
 
+// A named property of the store's format (PersistentStore::SetProperty).
+std::string PropertyKey(std::string_view name);
+
 // A compression dictionary: the range holding all of them, and the key of
 // dictionary `id`. Ids are big-endian so that iteration visits them in order.
 KeyRange DictionaryRange();

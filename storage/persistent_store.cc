@@ -428,6 +428,26 @@ Result<std::string> PersistentStore::ReadEncoded(Kind kind, std::string_view key
   return encoded;
 }
 
+Status PersistentStore::SetProperty(std::string_view name, std::string_view value) {
+  std::lock_guard lock(write_mu_);
+  if (write_failed_ || !db_) PDAI_RETURN_IF_ERROR(ReopenLocked());
+  leveldb::WriteBatch wb;
+  wb.Put(ToSlice(PropertyKey(name)), ToSlice(value));
+  return ApplyLocked(&wb, /*sync=*/true, "recording the store property " + std::string(name));
+}
+
+Result<std::string> PersistentStore::GetProperty(std::string_view name) const {
+  std::string value;
+  std::shared_lock lock(db_mu_);
+  if (!db_) return ClosedStatus(options_.path, close_reason_);
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  leveldb::Status s = db_->Get(ro, ToSlice(PropertyKey(name)), &value);
+  if (s.IsNotFound()) return Status::NotFound("store property " + std::string(name) + " is not set");
+  if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading the store property " + std::string(name));
+  return value;
+}
+
 Result<std::string> PersistentStore::Get(Kind kind, std::string_view key) const {
   auto encoded = ReadEncoded(kind, key);
   if (!encoded.ok()) return encoded.status();

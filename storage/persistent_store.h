@@ -308,6 +308,13 @@ class PersistentStore {
   // everything the store has seen.
   std::uint64_t LastAppliedLsn() const { return last_applied_lsn_.load(std::memory_order_acquire); }
 
+  // Named properties of the stored data's format (e.g. which key scheme its
+  // records use), kept beside the checkpoint. SetProperty is synced: once it
+  // returns Ok the property survives a crash. GetProperty: kNotFound when the
+  // property was never set.
+  Status SetProperty(std::string_view name, std::string_view value);
+  Result<std::string> GetProperty(std::string_view name) const;
+
   // Closes and reopens LevelDB (recovering from its log), e.g. after a failed
   // write. Ok when the store is usable again; otherwise the store is closed
   // (reads return kClosed) and the error says why.

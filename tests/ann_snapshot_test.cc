@@ -176,7 +176,9 @@ struct StoreFixture {
   std::uint64_t lsn = 0;
 };
 
-// Same vectors (ids, attributes, candidates for a few queries) in both.
+// Same vectors (keys, chunks, attributes, candidates for a few queries) in
+// both. Ids are compared through their keys: each catalog gives out its own
+// id prefixes, in the order it first saw the keys.
 void CheckSameIndex(const actors::VectorCatalog& got, const actors::VectorCatalog& want, std::mt19937_64& rng) {
   REQUIRE(got.index().size() == want.index().size());
   for (int q = 0; q < 10; ++q) {
@@ -191,11 +193,14 @@ void CheckSameIndex(const actors::VectorCatalog& got, const actors::VectorCatalo
     for (std::size_t i = 0; i < a->ids.size(); ++i) {
       CHECK(a->approximate_scores[i] == b->approximate_scores[i]);
       auto ga = got.index().Attributes(a->ids[i]);
-      auto wa = want.index().Attributes(a->ids[i]);
+      auto wa = want.index().Attributes(b->ids[i]);
       REQUIRE(ga.ok());
       REQUIRE(wa.ok());
       CHECK(*ga == *wa);
-      CHECK(got.KeyOf(a->ids[i]) == want.KeyOf(a->ids[i]));
+      const auto got_key = got.KeyOf(a->ids[i]);
+      REQUIRE(got_key.has_value());
+      CHECK(got_key == want.KeyOf(b->ids[i]));
+      CHECK(actors::VectorCatalog::ChunkOf(a->ids[i]) == actors::VectorCatalog::ChunkOf(b->ids[i]));
     }
   }
 }

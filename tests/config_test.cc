@@ -15,6 +15,7 @@
 #include "config/config_schema.h"
 #include "config/machine_probe.h"
 #include "postdevai/config.h"
+#include "tests/test_util.h"
 
 namespace postdevai {
 namespace {
@@ -405,17 +406,63 @@ TEST_CASE("embedded defaults fit the machine", "[config]") {
     CHECK(config.ramlake_path == machine.data_dir + "/ramlake");
     CHECK(config.RamLakeBytes() == 3 * kGiB);
   }
-  SECTION("little memory still gets 64 MiB") {
-    machine.mem_total_bytes = 100 * kMiB;
+  SECTION("little memory still gets 64 MiB, unless that is over a quarter of it") {
+    machine.mem_total_bytes = 400 * kMiB;
     config = config::DefaultsForMachine(machine);
     CHECK(config.RamLakeBytes() == 64 * kMiB);
     CHECK(config.cache_size_mb == 8);
+    machine.mem_total_bytes = 100 * kMiB;
+    CHECK(config::DefaultsForMachine(machine).RamLakeBytes() == 25 * kMiB);
+  }
+  SECTION("a container's memory limit sizes the RAM-Lake and the cache, not the host's memory") {
+    machine.cgroup_memory_limit_bytes = 2 * kGiB;
+    config = config::DefaultsForMachine(machine);
+    CHECK(config.RamLakeBytes() == 256 * kMiB);
+    CHECK(config.cache_size_mb == 32);
+    machine.cgroup_memory_limit_bytes = 128 * kMiB;  // too small for the usual 64 MiB floor
+    CHECK(config::DefaultsForMachine(machine).RamLakeBytes() == 32 * kMiB);
+    machine.cgroup_memory_limit_bytes = 64 * kGiB;  // above the host's memory: the host decides
+    CHECK(config::DefaultsForMachine(machine).RamLakeBytes() == 3 * kGiB);
   }
   SECTION("sizes are whole MiB, so they print exactly") {
     machine.mem_total_bytes = 10 * kGiB + 12345;
     config = config::DefaultsForMachine(machine);
     CHECK(config.RamLakeBytes() % kMiB == 0);
     CHECK(config.RamLakeBytes() == (10 * kGiB + 12345) / 8 / kMiB * kMiB);
+  }
+}
+
+TEST_CASE("the cgroup memory limit is the smallest on the way to the root, v1 or v2", "[config]") {
+  testing::TempDir root("cgroup");
+  auto write = [&](const std::string& relative, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(root / relative).parent_path());
+    testing::WriteFile(root / relative, text + "\n");
+  };
+  SECTION("v2: the container's memory.max, below a looser parent") {
+    write("memory.max", "max");
+    write("machine/memory.max", "8589934592");
+    write("machine/ctr/memory.max", "268435456");
+    CHECK(config::CgroupMemoryLimit("0::/machine/ctr\n", root.path()) == std::optional<std::uint64_t>(256 * kMiB));
+    write("machine/memory.max", "134217728");  // a tighter parent wins
+    CHECK(config::CgroupMemoryLimit("0::/machine/ctr\n", root.path()) == std::optional<std::uint64_t>(128 * kMiB));
+  }
+  SECTION("v2: no limit anywhere") {
+    write("machine/ctr/memory.max", "max");
+    CHECK_FALSE(config::CgroupMemoryLimit("0::/machine/ctr\n", root.path()).has_value());
+  }
+  SECTION("v1: memory.limit_in_bytes of the memory controller; 'unlimited' is no limit") {
+    write("memory/memory.limit_in_bytes", "9223372036854771712");
+    write("memory/docker/abc/memory.limit_in_bytes", "536870912");
+    const std::string self = "12:pids:/docker/abc\n4:cpu,memory:/docker/abc\n0::/\n";
+    CHECK(config::CgroupMemoryLimit(self, root.path()) == std::optional<std::uint64_t>(512 * kMiB));
+    write("memory/docker/abc/memory.limit_in_bytes", "9223372036854771712");
+    CHECK_FALSE(config::CgroupMemoryLimit(self, root.path()).has_value());
+  }
+  SECTION("garbage and paths that climb out are ignored") {
+    write("memory.max", "268435456");
+    CHECK_FALSE(config::CgroupMemoryLimit("nonsense\n0::relative\n0::/../../etc\n", root.path()).has_value());
+    write("x/memory.max", "lots");
+    CHECK(config::CgroupMemoryLimit("0::/x\n", root.path()) == std::optional<std::uint64_t>(256 * kMiB));
   }
 }
 

@@ -60,7 +60,8 @@ TEST_CASE("code is stored and read back by id and by path, and a path is replace
   auto id = memory->StoreCode("src/main.cc", "int main() { return 0; }\n", "cpp");
   REQUIRE(id.ok());
   CHECK(*id == CodeIdForPath("src/main.cc"));
-  CHECK(id->size() == 16);
+  CHECK(id->size() == 32);
+  CHECK(CodeIdForPath("abc") == "ba7816bf8f01cfea414140de5dae2223");  // SHA-256("abc"), FIPS 180-2
   CHECK(id->find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(CodeIdForPath("src/main.cc") != CodeIdForPath("src/main.h"));
 

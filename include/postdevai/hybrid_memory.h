@@ -82,7 +82,10 @@ struct SearchFilter {
   bool exact = false;       // score every vector at full precision (slower)
 };
 
-// The id StoreCode gives a path: 16 hex digits of a 64-bit hash of it.
+// The id StoreCode gives a path: 32 hex digits, the first 128 bits of the
+// path's SHA-256. A cryptographic hash, so that no one can craft a path whose
+// record overwrites another file's (stores written before used a 64-bit FNV
+// hash of 16 hex digits; they are moved to these ids when opened).
 std::string CodeIdForPath(std::string_view path);
 
 class HybridMemory {
