@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
@@ -282,6 +283,18 @@ Status PersistentStore::Reopen() {
 }
 
 Status PersistentStore::ReopenLocked() {
+  if (db_ && write_failed_ && write_failure_.IsNoSpace()) {
+    // Closing now would end reads too, and a reopen on a full disk fails.
+    struct statvfs vfs {};
+    if (::statvfs(options_.path.c_str(), &vfs) == 0) {
+      const std::uint64_t free = std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
+      if (free < ReopenRoomBytes()) {
+        return Status::NoSpace("persistent store at " + options_.path + ": the disk is still full (" +
+                               std::to_string(free >> 20) + " MiB free, " + std::to_string(ReopenRoomBytes() >> 20) +
+                               " MiB needed to resume writing after: " + write_failure_.message() + ")");
+      }
+    }
+  }
   std::unique_lock lock(db_mu_);
   db_.reset();
   Status s = OpenDbLocked();
@@ -292,6 +305,7 @@ Status PersistentStore::ReopenLocked() {
     return s.WithContext("reopening persistent store");
   }
   write_failed_ = false;
+  write_failure_ = Status::Ok();
   return Status::Ok();
 }
 
@@ -308,6 +322,7 @@ Status PersistentStore::ApplyLocked(leveldb::WriteBatch* batch, bool sync, std::
     // The log may now end in a torn record; anything appended after it could
     // be dropped by recovery. Reopen before the next write (see header).
     write_failed_ = true;
+    write_failure_ = s;
     return s.WithContext(std::string(what) + " in persistent store at " + options_.path);
   }
   return Status::Ok();

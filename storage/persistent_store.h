@@ -24,10 +24,13 @@
 // record appended after it could be dropped by LevelDB's recovery. So the next
 // write, Checkpoint, Compact or TrainDictionary first reopens the database
 // (recovery drops the torn tail, which only held the failed write) -- or call
-// Reopen() yourself. Reads keep using the old handle until then. If a reopen
-// fails (the disk is still full), the store is closed and reads return
-// kClosed until a later write or Reopen() succeeds. A failed write may or may
-// not have been applied; the WAL replay settles it.
+// Reopen() yourself. Reads keep using the old handle until then. After a
+// kNoSpace failure the reopen waits for room: while the store's file system
+// has less free than a reopen writes (ReopenRoomBytes), a write fails at
+// once with kNoSpace and the old handle keeps serving reads. If a reopen
+// fails all the same, the store is closed and reads return kClosed until a
+// later write or Reopen() succeeds. A failed write may or may not have been
+// applied; the WAL replay settles it.
 //
 // Thread-safety: every method may be called concurrently. Writes (Put, Write,
 // Delete, Checkpoint, dictionary records) are serialized by the store, reads
@@ -330,6 +333,9 @@ class PersistentStore {
   Status OpenDbLocked();                   // requires db_mu_ exclusive
   Status LoadMetadataLocked();             // requires db_mu_ held
   Status ReopenLocked();                   // requires write_mu_
+  // What a reopen may write: LevelDB's recovery turns its log (at most about
+  // a write buffer) into a table, and starts a new log and MANIFEST.
+  std::uint64_t ReopenRoomBytes() const { return 2 * std::uint64_t{options_.write_buffer_size} + (4u << 20); }
   // Applies `batch` under write_mu_ (held by caller), reopening first if an
   // earlier write failed; a failure latches the store.
   Status ApplyLocked(leveldb::WriteBatch* batch, bool sync, std::string_view what);
@@ -363,6 +369,7 @@ class PersistentStore {
   mutable std::shared_mutex db_mu_;   // shared: use db_; exclusive: replace it
   std::unique_ptr<leveldb::DB> db_;   // null when closed after a failed reopen
   bool write_failed_ = false;         // guarded by write_mu_
+  Status write_failure_;              // guarded by write_mu_: why write_failed_
   Status close_reason_;               // guarded by db_mu_ (why db_ is null)
 
   std::atomic<std::uint64_t> checkpoint_lsn_{0};

@@ -7,62 +7,21 @@
 // was skipped) and fills it with a file, as other users of /dev/shm would.
 #include <catch2/catch.hpp>
 
-#include <sys/mount.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include "postdevai/hybrid_memory.h"
 #include "postdevai/log.h"
 #include "tests/small_config.h"
+#include "tests/small_disk.h"
 #include "tests/test_util.h"
 
 using namespace postdevai;
+using postdevai::testing::SmallDisk;
 using postdevai::testing::TempDir;
 
 namespace {
 
 constexpr std::uint64_t kMiB = 1u << 20;
-
-// A tmpfs of `bytes` mounted on a fresh directory, unmounted at the end.
-class SmallRamDisk {
- public:
-  explicit SmallRamDisk(std::uint64_t bytes) : dir_("ramdisk-full") {
-    const std::string options = "size=" + std::to_string(bytes) + ",mode=0700";
-    mounted_ = ::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, options.c_str()) == 0;
-    if (!mounted_) error_ = std::strerror(errno);
-  }
-  ~SmallRamDisk() {
-    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-  std::string path() const { return dir_.path(); }
-
-  // Fills the disk with a file until `leave` bytes are free (or it is full).
-  void FillLeaving(std::uint64_t leave) {
-    std::ofstream filler(dir_ / "filler", std::ios::binary | std::ios::app);
-    const std::string block(64 * 1024, 'x');
-    while (Free() > leave && filler.write(block.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(
-                                                             block.size(), Free() - leave)))) {
-      filler.flush();
-      if (!filler) break;
-    }
-  }
-  std::uint64_t Free() const {
-    struct statvfs vfs {};
-    if (::statvfs(dir_.path().c_str(), &vfs) != 0) return 0;
-    return std::uint64_t(vfs.f_bavail) * vfs.f_frsize;
-  }
-
- private:
-  TempDir dir_;
-  bool mounted_ = false;
-  std::string error_;
-};
 
 HybridMemoryConfig Config(const TempDir& disk, const std::string& ram_dir, std::uint64_t ramlake_bytes) {
   return testing::SmallEngineConfig(disk.path(), ram_dir, ramlake_bytes);
@@ -89,7 +48,7 @@ void StoreAndReadBack(HybridMemory& memory, int files) {
 }  // namespace
 
 TEST_CASE("a RAM disk with little room gets a smaller RAM-Lake, one with none a pass-through", "[ramlake]") {
-  SmallRamDisk ram(24 * kMiB);
+  SmallDisk ram(SmallDisk::Kind::kRamDisk, 24 * kMiB, "ramdisk-full");
   if (!ram.mounted()) {
     WARN("skipped: cannot mount a tmpfs here (" << ram.error() << "); needs root");
     return;
@@ -111,7 +70,7 @@ TEST_CASE("a RAM disk with little room gets a smaller RAM-Lake, one with none a 
     CHECK(testing::ReadFile(log).find("has room for") != std::string::npos);
     memory->reset();
 
-    REQUIRE(::unlink((ram.path() + "/filler").c_str()) == 0);
+    ram.RemoveFiller();
     memory = HybridMemory::Open(Config(disk, ram.path(), 20 * kMiB));
     REQUIRE(memory.ok());
     CHECK(Budget(**memory) > 17 * kMiB);  // 20 MiB less the files' headers and indexes

@@ -28,7 +28,9 @@ class NodeProcess {
   // extra_toml is appended to the generated config (e.g. a [caf] block);
   // node_section goes into [node] (e.g. TLS files).
   // CafEnabled(): the TOML that turns on the CAF endpoint (plaintext, loopback).
-  explicit NodeProcess(const std::string& extra_toml = "", const std::string& node_section = "")
+  // data_path: the persistent_path (default: beneath the node's scratch dir).
+  explicit NodeProcess(const std::string& extra_toml = "", const std::string& node_section = "",
+                       const std::string& data_path = "")
       : disk_("node"), ram_("node", "/dev/shm") {
     config_path_ = disk_ / "dragon_node.toml";
     log_path_ = disk_ / "node.log";
@@ -37,7 +39,7 @@ class NodeProcess {
            << "ramlake_size_gb = 0.0625\n"
            << "ramlake_path = \"" << ram_.path() << "/ramlake\"\n"
            << "persistent_size_tb = 0.001\n"
-           << "persistent_path = \"" << disk_.path() << "/data\"\n"
+           << "persistent_path = \"" << (data_path.empty() ? disk_.path() + "/data" : data_path) << "\"\n"
            << "cache_size_mb = 8\n"
            << "max_ram_entries = 100000\n"
            << "[node]\nport = 0\n" << node_section << "\n"
