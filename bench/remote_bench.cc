@@ -44,6 +44,7 @@
 #include "actors/remote.h"
 #include "bench/bench_util.h"
 #include "bench/json_writer.h"
+#include "bench/node_process.h"
 #include "bench/remote_grpc.h"
 #include "bench/scenarios.h"
 #include "postdevai/config.h"
@@ -156,21 +157,6 @@ std::vector<GrpcOp> LegOps(const Options& o) {
 // ---------------------------------------------------------------------------
 // Processes and CPU accounting
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return std::filesystem::path(buf).parent_path().string();
-}
-
 // The executable `name` on PATH, or empty.
 std::string FindOnPath(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -180,23 +166,6 @@ std::string FindOnPath(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return {};
-}
-
-// CPU seconds (user + system) a process of ours has used so far; -1 if gone.
-double ProcessCpuSeconds(pid_t pid) {
-  if (pid <= 0) return -1;
-  const std::string stat = ReadAll("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::stringstream fields(stat.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  // After the command: state(3) ... utime is field 14, stime 15.
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 double RusageSeconds(int who) {
@@ -215,67 +184,6 @@ double MachineBusySeconds() {
   return static_cast<double>(user + nice + system + irq + softirq + steal) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// A child process we started; stopped (SIGTERM, then waited for) by its pid.
-struct Child {
-  pid_t pid = -1;
-  std::string name;
-
-  // Runs argv with stdout and stderr to `log`; dies with the bench.
-  bool Spawn(const std::string& what, const std::vector<std::string>& argv, const std::string& log) {
-    name = what;
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid = ::fork();
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(127);  // the bench is already gone
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    if (pid < 0) {
-      std::fprintf(stderr, "remote: cannot start %s: %s\n", what.c_str(), std::strerror(errno));
-      pid = -1;
-      return false;
-    }
-    return true;
-  }
-  bool Alive() {
-    if (pid <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      pid = -1;
-      return false;
-    }
-    return true;
-  }
-  // SIGTERM, up to 30 s to stop cleanly, then SIGKILL. The pid is still
-  // ours until waitpid reaps it, so it cannot name another process.
-  void Stop() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 600; ++i) {
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    std::fprintf(stderr, "remote: %s (pid %d) did not stop in 30 s after SIGTERM; killing it\n", name.c_str(), pid);
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-  }
-  ~Child() { Stop(); }
-};
-
 // Removes what an earlier run that was killed (and so could not clean up)
 // left in `root`: postdevai-bench-remote-<pid> whose process is gone.
 void RemoveStaleRuns(const std::string& root) {
@@ -293,66 +201,8 @@ void RemoveStaleRuns(const std::string& root) {
   }
 }
 
-// A port no one listens on now (the kernel's pick).
-std::uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 // ---------------------------------------------------------------------------
 // The node
-
-struct Node {
-  Child process;
-  std::uint16_t grpc_port = 0;
-  std::uint16_t caf_port = 0;
-  std::string log;
-
-  bool Start(const std::string& config, bool caf) {
-    log = std::filesystem::path(config).parent_path().string() + "/node.log";
-    const std::string exe = SelfDir() + "/dragon_node";
-    if (::access(exe.c_str(), X_OK) != 0) {
-      std::fprintf(stderr, "remote: %s not found: build the dragon_node target beside postdevai-bench\n", exe.c_str());
-      return false;
-    }
-    if (!process.Spawn("dragon_node", {exe, "--config", config}, log)) return false;
-    const std::regex grpc_line(R"(serving the gRPC API \S+ at [0-9.]+:([0-9]+))");
-    const std::regex caf_line(R"(serving the engine at [0-9.]+:([0-9]+) \(CAF endpoint)");
-    const std::regex ready_line(R"(\bready\b)");
-    for (int i = 0; i < 1200; ++i) {
-      const std::string text = ReadAll(log);
-      std::smatch g, c;
-      const bool ready = std::regex_search(text, ready_line);
-      if (ready && std::regex_search(text, g, grpc_line) && (!caf || std::regex_search(text, c, caf_line))) {
-        grpc_port = static_cast<std::uint16_t>(std::stoi(g[1]));
-        if (caf) caf_port = static_cast<std::uint16_t>(std::stoi(c[1]));
-        return true;
-      }
-      if (!process.Alive()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    std::fprintf(stderr, "remote: dragon_node did not start:\n%s\n", ReadAll(log).c_str());
-    return false;
-  }
-  bool Check() {
-    if (process.Alive()) return true;
-    std::fprintf(stderr, "remote: dragon_node stopped:\n%s\n", ReadAll(log).c_str());
-    return false;
-  }
-  double CpuSeconds() const { return ProcessCpuSeconds(process.pid); }
-};
 
 // The node's config, and the same engine settings for the in-process one.
 std::string EngineConfigToml(const std::string& ram, const std::string& disk) {
@@ -362,12 +212,6 @@ std::string EngineConfigToml(const std::string& ram, const std::string& disk) {
       << "[wal]\narchive = false\n"
       << "[metrics]\nenabled = false\n";
   return out.str();
-}
-
-bool WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  return static_cast<bool>(out);
 }
 
 // ---------------------------------------------------------------------------
@@ -401,7 +245,7 @@ struct WalProbe {
 
 // The gRPC legs of `clients` clients over `channels` channels, named
 // grpc_<op>_<clients><suffix>.
-bool RunGrpcLegs(const Options& o, const std::string& target, Node& node, remote::GrpcClients* stats, int clients,
+bool RunGrpcLegs(const Options& o, const std::string& target, NodeProcess& node, remote::GrpcClients* stats, int clients,
                  int channels, const std::string& suffix, std::map<std::string, Leg>* legs) {
   remote::GrpcClientOptions co;
   co.target = target;
@@ -528,7 +372,7 @@ CafRun CafLoop(caf::actor_system& sys, const engine_actor& node, GrpcOp op, int 
 
 // A redis-server of ours on a free loopback port.
 struct Redis {
-  Child process;
+  ChildProcess process;
   std::uint16_t port = 0;
 
   bool Start(const std::string& exe, const std::string& dir, bool fsync_always) {
@@ -712,7 +556,7 @@ struct SearchFigures {
 // process with the same settings (HybridMemory, StoreAndIndexCodeLexical),
 // stores the same corpus and times the same queries. One after the other:
 // an idle engine's CAF workers poll and would take CPU from the other side.
-SearchFigures RunSearch(const std::string& target, const Options& o, const Node& node, const std::string& disk,
+SearchFigures RunSearch(const std::string& target, const Options& o, const NodeProcess& node, const std::string& disk,
                         const std::string& ram) {
   SearchFigures search;
   const Corpus corpus = MakeCorpus(o.files, o.file_bytes, o.searches);
@@ -872,7 +716,7 @@ int RunRemoteBench(const Args& args) {
   JsonWriter out;
 
   {
-    Node node;
+    NodeProcess node("remote");
     std::string toml = EngineConfigToml(shm + "/node", dir + "/node/data") + "[node]\nport = 0\n";
     if (o.caf) toml += "[caf]\nenabled = true\nport = 0\ninsecure = true\n";
     if (!WriteFile(dir + "/node/node.toml", toml) || !node.Start(dir + "/node/node.toml", o.caf)) return 1;
