@@ -18,7 +18,7 @@
 #include "records/stored_values.h"
 #include "storage/key_schema.h"
 #include "storage/persistent_store.h"
-#include "tests/small_config.h"
+#include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
 using namespace postdevai;
@@ -27,7 +27,7 @@ using postdevai::testing::TempDir;
 namespace {
 
 HybridMemoryConfig Config(const TempDir& disk, const TempDir& ram) {
-  return testing::SmallEngineConfig(disk.path(), ram.path());
+  return testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
 }
 
 std::unique_ptr<storage::PersistentStore> OpenStore(const TempDir& disk) {

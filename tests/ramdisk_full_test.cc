@@ -11,7 +11,7 @@
 
 #include "postdevai/hybrid_memory.h"
 #include "postdevai/log.h"
-#include "tests/small_config.h"
+#include "tests/helpers/engine_test_config.h"
 #include "tests/small_disk.h"
 #include "tests/test_util.h"
 
@@ -24,7 +24,9 @@ namespace {
 constexpr std::uint64_t kMiB = 1u << 20;
 
 HybridMemoryConfig Config(const TempDir& disk, const std::string& ram_dir, std::uint64_t ramlake_bytes) {
-  return testing::SmallEngineConfig(disk.path(), ram_dir, ramlake_bytes);
+  HybridMemoryConfig c = testing::SmallEngineConfig(disk.path(), ram_dir + "/ramlake");
+  c.ramlake_size_gb = double(ramlake_bytes) / double(1u << 30);
+  return c;
 }
 
 std::uint64_t Budget(HybridMemory& memory) {

@@ -10,7 +10,7 @@
 #include "postdevai/hybrid_memory.h"
 #include "records/stored_values.h"
 #include "storage/persistent_store.h"
-#include "tests/small_config.h"
+#include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
 using namespace postdevai;
@@ -19,7 +19,7 @@ using postdevai::testing::TempDir;
 namespace {
 
 HybridMemoryConfig Config(const TempDir& disk, const TempDir& ram) {
-  HybridMemoryConfig c = testing::SmallEngineConfig(disk.path(), ram.path());
+  HybridMemoryConfig c = testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
   c.wal.segment_size_mb = 16;  // room for the 3 MiB messages
   return c;
 }
