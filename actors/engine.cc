@@ -59,6 +59,7 @@ std::uint64_t StoreIdentity(const std::string& store_path) {
 Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_ptr<storage::PersistentStore>& store,
                                     const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
                                     DataKind kind, std::uint64_t store_identity,
+                                    std::chrono::seconds snapshot_interval,
                                     const storage::ramlake::WatermarkProof* proof,
                                     storage::ramlake::OpenReport* report) {
   storage::ramlake::OpenHooks hooks;
@@ -95,9 +96,13 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
         Status saved = (*catalog)->SaveSnapshot(fs, snapshot, store_identity);
         if (!saved.ok()) LogWarning("vectors", "the next start will rebuild the vector index: " + saved.ToString());
       }
-      opened->save_vectors_snapshot = [fs, snapshot, store_identity, catalog = catalog->get()] {
-        return catalog->SaveSnapshot(fs, snapshot, store_identity);
+      opened->encode_vectors_snapshot = [store_identity, catalog = catalog->get()] {
+        return catalog->EncodeSnapshot(store_identity);
       };
+      opened->write_vectors_snapshot = [fs, snapshot](const std::string& bytes) {
+        return VectorCatalog::WriteSnapshot(fs, snapshot, bytes);
+      };
+      opened->vectors_snapshot_interval = snapshot_interval;
     }
     opened->vectors = std::move(*catalog);
   }
@@ -193,6 +198,8 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   }
   const VectorsConfig vectors = config.vectors;
   const std::uint64_t store_identity = StoreIdentity(options.store.path);
+  // The vector index is snapshotted as often as the store is checkpointed.
+  const std::chrono::seconds snapshot_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
   // All files first, then the actors: a file that cannot be opened (a full
   // RAM disk, another process holding it) leaves no actor behind. Nothing
   // writes to the store meanwhile, as the watermark proof requires.
@@ -206,7 +213,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
       proof.end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
       proof.changed = &changed[k];
       report->partitions[k] = {};
-      auto partition = OpenPartition(fs, store, ram_options, vectors, kind, store_identity, &proof,
+      auto partition = OpenPartition(fs, store, ram_options, vectors, kind, store_identity, snapshot_interval, &proof,
                                      &report->partitions[k]);
       if (!partition.ok()) return partition.status();
       opened_partitions[k] = std::move(*partition);
@@ -249,8 +256,8 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   for (auto& keys : changed) keys.Clear();
   // A partition restarted while the node runs has no fresh replay to prove
   // a watermark against: key by key.
-  PartitionOpener opener = [fs, store, ram_options, vectors, store_identity](DataKind kind) {
-    return OpenPartition(fs, store, ram_options, vectors, kind, store_identity, nullptr, nullptr);
+  PartitionOpener opener = [fs, store, ram_options, vectors, store_identity, snapshot_interval](DataKind kind) {
+    return OpenPartition(fs, store, ram_options, vectors, kind, store_identity, snapshot_interval, nullptr, nullptr);
   };
   // The actors.
   ControllerParts parts;

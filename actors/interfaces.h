@@ -48,7 +48,9 @@ using partition_actor = caf::typed_actor<
     // both tiers (full-precision vectors from RAM, or read from the store).
     caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
     // The opened partition, from the detached opener.
-    caf::reacts_to<attach_atom, partition_ptr>>;
+    caf::reacts_to<attach_atom, partition_ptr>,
+    // Vectors partition, to itself: time to consider a snapshot of the index.
+    caf::reacts_to<tick_atom>>;
 
 // Compresses a write's values once, as the store keeps them, and encodes
 // its WAL payload (storage::EncodeLoggedWrite). Scheduled (CPU work, no

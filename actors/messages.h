@@ -94,10 +94,16 @@ struct opened_partition {
   // in the store the opener validated the file against (a re-attach after a
   // restart; writes after it queue in the new partition actor).
   std::uint64_t reflects_lsn = 0;
-  // Vectors partition: writes the vector index's snapshot (blocking file
-  // I/O), so that the next start loads it instead of re-applying what
-  // changed since the last one. Called on a clean stop; may be empty.
-  std::function<Status()> save_vectors_snapshot;
+  // Vectors partition: the vector index's snapshot, so that the next start
+  // loads it instead of re-applying what changed since the last one. The
+  // bytes are taken by the partition actor (CPU only) and written by
+  // write_vectors_snapshot (blocking file I/O: off the actor's thread, except
+  // at a clean stop). Both empty when there is no snapshot. It is written at
+  // a clean stop and, while the node runs, every vectors_snapshot_interval
+  // when enough changed (so a crash re-applies little; see partition_actor.cc).
+  std::function<std::string()> encode_vectors_snapshot;
+  std::function<Status(const std::string&)> write_vectors_snapshot;
+  std::chrono::seconds vectors_snapshot_interval{0};
   ~opened_partition();                     // actors/partition_actor.cc (complete types there)
 };
 using partition_ptr = std::shared_ptr<opened_partition>;

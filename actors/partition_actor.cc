@@ -16,6 +16,8 @@
 #include "storage/ramlake/ramlake_partition.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstring>
 #include <unordered_map>
 
@@ -36,12 +38,20 @@ struct partition_state {
   std::vector<logged_write> queued_writes;
   std::uint64_t uncached_writes = 0;
   std::uint64_t promotions = 0;
+  // Vectors partition: the index's periodic snapshot (MaybeSnapshotIndex).
+  std::uint64_t index_changes = 0;     // writes indexed since the last snapshot
+  std::uint64_t index_lsn = 0;         // the newest of them
+  std::uint64_t last_snapshot_micros = 0;
+  bool ticking = false;
+  std::thread snapshot_writer;
+  std::shared_ptr<std::atomic<bool>> snapshot_written;  // set by snapshot_writer when done
   static inline const char* name = "postdevai.partition";
 
   storage::ramlake::PartitionReadView& view() { return hot_reads->view(kind); }
   // The actor ends (CAF destroys its state in on_exit): readers must let go
   // of the partition before it is unmapped.
   ~partition_state() {
+    if (snapshot_writer.joinable()) snapshot_writer.join();
     if (!hot_reads) return;
     storage::ramlake::PartitionReadView::OwnerLock lock(view());
     view().Publish(nullptr, 0);
@@ -77,12 +87,54 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       if (st.opened->vectors) {
         Status indexed = st.opened->vectors->Apply(m.key, m.erase ? nullptr : &m.value, w.lsn);
         if (!indexed.ok()) LogWarning("vectors", "not indexed: " + indexed.ToString());
+        ++st.index_changes;
+        st.index_lsn = w.lsn;
       }
     }
   }
   if (writes.empty()) return;
   st.view().WritesApplied(writes.back().lsn);
   st.partition->SetAppliedLsn(writes.back().lsn);
+}
+
+// Vectors partition, every vectors_snapshot_interval: writes a snapshot of
+// the index when enough changed since the last one (1% of its vectors, or
+// anything after an hour), so that a restart after a crash re-applies little
+// (the snapshot of a clean stop covers the rest). Only of writes the store
+// holds (index_lsn <= persisted_lsn): a snapshot newer than the store could,
+// after a crash lost relaxed writes whose LSNs are then given out again,
+// claim a vector for a key at an LSN the store holds another value under.
+// The bytes are taken here, the only pause searches see; a thread writes
+// them (one at a time).
+void MaybeSnapshotIndex(partition_state& st, std::uint64_t now_micros) {
+  if (!st.opened || !st.opened->vectors || !st.opened->encode_vectors_snapshot || st.index_changes == 0) return;
+  if (st.snapshot_writer.joinable()) {
+    if (!st.snapshot_written->load()) return;  // still writing the last one
+    st.snapshot_writer.join();
+  }
+  const std::uint64_t vectors = st.opened->vectors->index().size();
+  const bool enough = st.index_changes * 100 >= vectors || now_micros - st.last_snapshot_micros >= 3'600'000'000ull;
+  if (!enough || st.index_lsn > st.persisted_lsn) return;
+  std::string bytes = st.opened->encode_vectors_snapshot();
+  st.index_changes = 0;
+  st.last_snapshot_micros = now_micros;
+  st.snapshot_written = std::make_shared<std::atomic<bool>>(false);
+  st.snapshot_writer = std::thread([write = st.opened->write_vectors_snapshot, bytes = std::move(bytes),
+                                    done = st.snapshot_written] {
+    Status written = write(bytes);
+    if (!written.ok()) LogWarning("vectors", "a periodic snapshot of the index failed: " + written.ToString());
+    done->store(true);
+  });
+}
+
+// Vectors partition: the first tick of MaybeSnapshotIndex, once there is an
+// index (at spawn, or when a restarted partition attaches).
+void StartSnapshotTicks(partition_actor::stateful_pointer<partition_state> self) {
+  auto& st = self->state;
+  if (st.ticking || !st.opened || !st.opened->vectors || st.opened->vectors_snapshot_interval.count() <= 0) return;
+  st.ticking = true;
+  st.last_snapshot_micros = ClockMicros(self);
+  self->delayed_send(self, st.opened->vectors_snapshot_interval, tick_atom_v);
 }
 
 // Under Changing.
@@ -162,8 +214,9 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
   // would (a crash leaves the older snapshot; the next open reconciles it).
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& state = self->state;
-    if (msg.reason == caf::exit_reason::user_shutdown && state.opened && state.opened->save_vectors_snapshot) {
-      Status saved = state.opened->save_vectors_snapshot();
+    if (msg.reason == caf::exit_reason::user_shutdown && state.opened && state.opened->encode_vectors_snapshot) {
+      if (state.snapshot_writer.joinable()) state.snapshot_writer.join();
+      Status saved = state.opened->write_vectors_snapshot(state.opened->encode_vectors_snapshot());
       if (!saved.ok()) LogWarning("vectors", "saving the index at stop failed (the next start re-applies): " + saved.ToString());
     }
     self->quit(msg.reason);
@@ -178,6 +231,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
   }
   st.restarts = restarts;
   st.store = std::move(store);
+  StartSnapshotTicks(self);
   return {
       [=](apply_atom, std::vector<logged_write>& writes) {
         auto& st = self->state;
@@ -342,6 +396,12 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         ApplyWrites(st, st.queued_writes);
         st.queued_writes.clear();
         Publish(st);
+        StartSnapshotTicks(self);
+      },
+      [=](tick_atom) {
+        auto& st = self->state;
+        MaybeSnapshotIndex(st, ClockMicros(self));
+        self->delayed_send(self, st.opened->vectors_snapshot_interval, tick_atom_v);
       },
   };
 }

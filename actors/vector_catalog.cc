@@ -150,13 +150,21 @@ namespace {
 constexpr std::string_view kSnapshotMagic = "PDAIVCS2";  // 1: ids were hashes of keys
 }  // namespace
 
-Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& path,
-                                   std::uint64_t store_identity) const {
-  std::string body;
-  records::PutFixed64(&body, store_identity);
+std::uint64_t VectorCatalog::NewestLsn() const {
   std::uint64_t newest = 0;
   for (const auto& [key, lsn] : lsn_of_key_) newest = std::max(newest, lsn);
-  records::PutFixed64(&body, newest);
+  return newest;
+}
+
+Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& path,
+                                   std::uint64_t store_identity) const {
+  return WriteSnapshot(fs, path, EncodeSnapshot(store_identity));
+}
+
+std::string VectorCatalog::EncodeSnapshot(std::uint64_t store_identity) const {
+  std::string body;
+  records::PutFixed64(&body, store_identity);
+  records::PutFixed64(&body, NewestLsn());
   records::PutFixed64(&body, next_prefix_);
   records::PutFixed64(&body, owner_of_key_.size());
   for (const auto& [key, owner] : owner_of_key_) {
@@ -169,14 +177,17 @@ Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& p
     records::PutFixed64(&body, prefix == prefix_of_key_.end() ? 0 : prefix->second);
   }
   index_->Serialize(&body);
-  std::string head(kSnapshotMagic);
-  records::PutFixed32(&head, storage::crc32c::Value(body));
+  std::string snapshot(kSnapshotMagic);
+  records::PutFixed32(&snapshot, storage::crc32c::Value(body));
+  snapshot += body;
+  return snapshot;
+}
 
+Status VectorCatalog::WriteSnapshot(storage::FileSystem* fs, const std::string& path, const std::string& bytes) {
   const std::string temporary = path + ".tmp";
   auto file = fs->NewWritableFile(temporary);
   if (!file.ok()) return file.status().WithContext("vector index snapshot");
-  Status s = (*file)->Append(head);
-  if (s.ok()) s = (*file)->Append(body);
+  Status s = (*file)->Append(bytes);
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = (*file)->Close();
   if (s.ok()) s = fs->RenameFile(temporary, path);

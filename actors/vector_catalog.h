@@ -77,6 +77,13 @@ class VectorCatalog {
   // file, never a torn one; the checksum catches anything else). The store
   // identity is what Restore checks it against. Blocking (file writes).
   Status SaveSnapshot(storage::FileSystem* fs, const std::string& path, std::uint64_t store_identity) const;
+  // SaveSnapshot in two steps, so that the copy is taken where the catalog
+  // lives and the file written elsewhere: the snapshot's bytes (CPU only),
+  // then writing them as SaveSnapshot does (blocking file I/O).
+  std::string EncodeSnapshot(std::uint64_t store_identity) const;
+  static Status WriteSnapshot(storage::FileSystem* fs, const std::string& path, const std::string& bytes);
+  // The LSN of the newest write the catalog reflects (0 when empty).
+  std::uint64_t NewestLsn() const;
 
   // The key of the record holding the vector `id`, if any.
   std::optional<std::string> KeyOf(std::uint64_t id) const;

@@ -7,10 +7,14 @@
 
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include <filesystem>
+#include <random>
 #include <thread>
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "postdevai/hybrid_memory.h"
+#include "records/stored_values.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
 
@@ -229,4 +233,57 @@ TEST_CASE("the prefetcher learns what is read together and warms it", "[engine][
   auto stats = d.Ask<memory_report>(stats_atom_v);
   CHECK(stats.prefetches >= 1);
   CHECK(stats.prefetch_hits >= 1);
+}
+
+TEST_CASE("the vector index is snapshotted every sync interval when enough changed, not otherwise",
+          "[engine][clock][vectors]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  const auto config = Config(disk, ram);
+  const std::string snapshot = config.ramlake_path + "/vectors.index";
+  std::uint64_t lsn = 0;
+  std::string periodic;
+  {
+    Deterministic d(config);
+    REQUIRE(std::filesystem::exists(snapshot));  // the first open saved the empty index
+    const std::string empty = testing::ReadFile(snapshot);
+    // 30 files' vectors, as StoreAndIndexCode writes them.
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal;
+    for (int f = 0; f < 30; ++f) {
+      records::FileVectors v;
+      v.model = config.vectors.model;
+      v.dimension = config.vectors.dimension;
+      v.path = "src/f" + std::to_string(f) + ".cc";
+      v.language = "cpp";
+      for (std::size_t i = 0; i < 3 * v.dimension; ++i) v.values.push_back(normal(rng));
+      write_batch batch;
+      batch.mutations.push_back(
+          mutation{DataKind::kVectors, CodeIdForPath(v.path), records::EncodeFileVectors(v), false});
+      lsn = d.Ask<std::uint64_t>(write_atom_v, std::move(batch));
+    }
+    d.Settle();
+    CHECK(testing::ReadFile(snapshot) == empty);  // not before the interval
+
+    // One interval later: written by the partition's writer thread.
+    d.sched->clock().advance_time(std::chrono::minutes(config.sync_interval_minutes));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (testing::ReadFile(snapshot) == empty && std::chrono::steady_clock::now() < deadline) {
+      d.sched->run();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    periodic = testing::ReadFile(snapshot);
+    REQUIRE(periodic != empty);
+    CHECK(periodic.size() > empty.size() + 90 * config.vectors.dimension);  // 90 int8 copies at least
+
+    // Nothing changed since: the next interval writes nothing.
+    const auto written_at = std::filesystem::last_write_time(snapshot);
+    d.sched->clock().advance_time(std::chrono::minutes(config.sync_interval_minutes));
+    d.Settle();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(std::filesystem::last_write_time(snapshot) == written_at);
+  }  // a clean stop writes the snapshot again
+  // The periodic snapshot held everything: the clean stop wrote the same bytes.
+  CHECK(testing::ReadFile(snapshot) == periodic);
+  CHECK(lsn == 30);
 }
