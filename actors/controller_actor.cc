@@ -91,6 +91,18 @@ Status Validate(const write_batch& batch, const ControllerParts& parts) {
     if (m.kind == DataKind::kVectors && !m.erase) {
       PDAI_RETURN_IF_ERROR(VectorCatalog::Check(parts.vector_model, parts.vector_dimension, m.key, m.value));
     }
+    // Session contexts in their encoding (records/stored_values.h): a peer's
+    // malformed value is its own bad input, not a "corrupt" context that
+    // every later append to the session fails on.
+    if (m.kind == DataKind::kHistory && !m.erase) {
+      const bool segment = !m.key.empty() && m.key.front() == records::kSessionSegmentTag;
+      const Status decoded = segment ? records::DecodeMessages(m.key, m.value).status()
+                                     : records::DecodeSessionHead(m.key, m.value).status();
+      if (!decoded.ok()) {
+        return Status::InvalidArgument("write: the value for session " + m.key.substr(0, 80) +
+                                       " is not an encoded session context");
+      }
+    }
   }
   return Status::Ok();
 }

@@ -55,11 +55,11 @@ Status VectorCatalog::Check(std::string_view model, std::size_t dimension, std::
     return Status::TooLarge("vectors for " + f->path + ": " + std::to_string(f->chunks()) + " chunks (limit " +
                             std::to_string(1u << kChunkBits) + ")");
   }
-  for (std::size_t i = 0; i < f->values.size(); ++i) {
-    if (!std::isfinite(f->values[i])) {
-      return Status::InvalidArgument("vectors for " + f->path + ": chunk " + std::to_string(i / f->dimension) +
-                                     " has a NaN or infinite component");
-    }
+  const std::string owner = f->path.empty() ? "session " + f->session : f->path;
+  for (std::size_t c = 0; c < f->chunks(); ++c) {
+    PDAI_RETURN_IF_ERROR(CheckVectorValues(
+        std::span<const float>(f->values.data() + c * f->dimension, f->dimension),
+        "vectors for " + owner + ", chunk " + std::to_string(c)));
   }
   return Status::Ok();
 }
@@ -82,8 +82,10 @@ Status VectorCatalog::Apply(std::string_view key, const std::string* value, std:
   if (f->chunks() >= (std::size_t{1} << kChunkBits)) {
     return Status::TooLarge("vectors record " + k + ": " + std::to_string(f->chunks()) + " chunks");
   }
-  for (float x : f->values) {
-    if (!std::isfinite(x)) return Status::InvalidArgument("vectors record " + k + ": non-finite component");
+  for (std::size_t c = 0; c < f->chunks(); ++c) {
+    PDAI_RETURN_IF_ERROR(CheckVectorValues(
+        std::span<const float>(f->values.data() + c * f->dimension, f->dimension),
+        "vectors record " + k + ", chunk " + std::to_string(c)));
   }
   if (session && (f->model != index_->model() || f->dimension != index_->dimension())) {
     return Status::InvalidArgument("vectors record " + k + ": model or dimension differs from the index");

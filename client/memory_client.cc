@@ -12,6 +12,7 @@
 
 #include "records/stored_values.h"
 #include "simd/lexical_embedder.h"
+#include "simd/vector_index.h"
 
 namespace postdevai {
 
@@ -195,13 +196,7 @@ Status CheckVector(const std::vector<float>& v, std::uint32_t dimension, const s
     return Status::InvalidArgument(what + " has dimension " + std::to_string(v.size()) + "; this engine's model '" +
                                    model + "' has dimension " + std::to_string(dimension));
   }
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) {
-      return Status::InvalidArgument(what + " holds a " + (std::isnan(v[i]) ? "NaN" : "infinite value") +
-                                     " at position " + std::to_string(i));
-    }
-  }
-  return Status::Ok();
+  return CheckVectorValues(v, what);
 }
 
 // The embeddings as one vectors record, checked against the engine's model.

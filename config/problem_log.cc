@@ -1,8 +1,34 @@
 #include "config/problem_log.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace postdevai::config {
+
+namespace {
+
+// A problem is one line: a line break or other control character that the
+// text carries (a quoted key, a value, the character toml++ saw) is escaped.
+std::string OneLine(std::string text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char ch : text) {
+    if (ch == '\n') {
+      out += "\\n";
+    } else if (ch == '\r') {
+      out += "\\r";
+    } else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+      char escape[8];
+      std::snprintf(escape, sizeof escape, "\\x%02x", ch);
+      out += escape;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 SourcePosition ProblemLog::PositionOf(std::string_view key) const {
   auto it = origin_->positions.find(key);
@@ -30,7 +56,7 @@ void ProblemLog::AddAtPosition(SourcePosition position, std::string text) {
     line += ": ";
   }
   line += text;
-  entries_.push_back({position, std::move(line)});
+  entries_.push_back({position, OneLine(std::move(line))});
 }
 
 std::vector<std::string> ProblemLog::Lines() const {

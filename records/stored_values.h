@@ -208,7 +208,7 @@ inline Result<FileVectors> DecodeFileVectors(std::string_view key, std::string_v
     return bad();
   }
   f.values.resize(static_cast<std::size_t>(chunks) * dimension);
-  std::memcpy(f.values.data(), v.data(), v.size());
+  if (!v.empty()) std::memcpy(f.values.data(), v.data(), v.size());  // no chunks: data() may be null
   return f;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -235,24 +236,30 @@ Status VectorIndex::CheckModel(std::string_view model, std::size_t dimension, st
   return Status::Ok();
 }
 
-namespace {
-Status CheckFinite(std::span<const float> values, std::string_view what) {
+Status CheckVectorValues(std::span<const float> values, std::string_view what) {
+  double squared_norm = 0;
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
       return Status::InvalidArgument(std::string(what) + ": component " + std::to_string(i) + " is " +
                                      (std::isnan(values[i]) ? "NaN" : "infinite") + " (vectors must be finite)");
     }
+    squared_norm += double(values[i]) * double(values[i]);
+  }
+  if (squared_norm > kMaxVectorSquaredNorm) {
+    char norm[32];
+    std::snprintf(norm, sizeof norm, "%.3g", std::sqrt(squared_norm));
+    return Status::InvalidArgument(std::string(what) + ": a norm of " + norm +
+                                   " is too large (at most 4.6e18: scores would overflow)");
   }
   return Status::Ok();
 }
-}  // namespace
 
 Status VectorIndex::CheckEntry(const VectorEntry& entry) const {
   const std::string what = "vector " + std::to_string(entry.id);
   if (entry.attributes.kind == VectorOwnerKind::kCodeChunk && entry.attributes.path.empty()) {
     return Status::InvalidArgument(what + ": a code chunk needs the path of its file");
   }
-  return CheckFinite(entry.values, what);
+  return CheckVectorValues(entry.values, what);
 }
 
 Status VectorIndex::Add(std::string_view model, const VectorEntry& entry) {
@@ -408,7 +415,7 @@ Status VectorIndex::CheckQuery(std::string_view model, std::span<const float> qu
   PDAI_RETURN_IF_ERROR(CheckModel(model, dim, "the query"));
   for (std::size_t q = 0; q < num_queries; ++q) {
     const auto query = queries.subspan(q * dim, dim);
-    PDAI_RETURN_IF_ERROR(CheckFinite(query, "query " + std::to_string(q)));
+    PDAI_RETURN_IF_ERROR(CheckVectorValues(query, "query " + std::to_string(q)));
     if (options.metric == VectorMetric::kCosine && simd::SquaredNorm(query.data(), dim) <= 0.0f) {
       return Status::InvalidArgument("query " + std::to_string(q) + " is a zero vector: cosine similarity is undefined");
     }

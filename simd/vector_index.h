@@ -182,6 +182,14 @@ struct VectorCandidates {
   std::vector<float> approximate_scores;
 };
 
+// The values any stored or query vector may hold: finite, with a squared
+// norm (summed in double) of at most kMaxVectorSquaredNorm, so that every dot
+// product, distance and quantization range the index computes in float stays
+// finite (an infinite score cannot even be sent to a remote peer).
+// kInvalidArgument naming `what` and the component or the norm otherwise.
+inline constexpr double kMaxVectorSquaredNorm = 3.4028234663852886e38 / 16.0;  // FLT_MAX / 16
+Status CheckVectorValues(std::span<const float> values, std::string_view what);
+
 class VectorIndex {
  public:
   // Fails with kInvalidArgument when the options are unusable: dimension 0 or

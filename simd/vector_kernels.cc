@@ -29,6 +29,13 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
+// 1 / scale of a quantizer, or 0 (every code 0) when the range is empty or
+// so small (denormal) that its inverse overflows: inf * 0 would make NaN codes.
+inline float InverseScale(float scale) {
+  const float inverse = scale > 0.0f ? 1.0f / scale : 0.0f;
+  return std::isfinite(inverse) ? inverse : 0.0f;
+}
+
 // Rows visited per tile by the multi-query kernels: the tile stays in the L2
 // cache (1 MiB per core here) while every query is scored against it.
 constexpr std::size_t kTileBytes = 256 * 1024;
@@ -376,7 +383,7 @@ Int8Params QuantizeInt8Impl(const float* HWY_RESTRICT x, std::size_t dim, std::u
   params.offset = lo;
   params.scale = (hi - lo) / 255.0f;
   params.squared_norm = norm;
-  const float inv_scale = params.scale > 0.0f ? 1.0f / params.scale : 0.0f;
+  const float inv_scale = InverseScale(params.scale);
 
   // code = clamp(round_half_even((x - offset) * inv_scale), 0, 255)
   const hn::RebindToSigned<DF> di32;
@@ -392,7 +399,8 @@ Int8Params QuantizeInt8Impl(const float* HWY_RESTRICT x, std::size_t dim, std::u
   }
   for (; i < dim; ++i) {
     const float scaled = (x[i] - params.offset) * inv_scale;
-    codes[i] = static_cast<std::uint8_t>(std::clamp(std::nearbyint(scaled), 0.0f, 255.0f));
+    // Not finite only for vectors CheckVectorValues refuses; never a cast of NaN.
+    codes[i] = std::isfinite(scaled) ? static_cast<std::uint8_t>(std::clamp(std::nearbyint(scaled), 0.0f, 255.0f)) : 0;
   }
   std::memset(codes + dim, 0, padded - dim);
   return params;
@@ -423,7 +431,7 @@ Int8QueryParams QuantizeQueryImpl(const float* HWY_RESTRICT query, std::size_t d
   params.sum = sum;
   params.squared_norm = norm;
   params.scale = max_abs / static_cast<float>(kQueryCodeLimit);
-  const float inv_scale = params.scale > 0.0f ? 1.0f / params.scale : 0.0f;
+  const float inv_scale = InverseScale(params.scale);
   const hn::RebindToSigned<DF> di32;
   const hn::Rebind<std::int8_t, DF> d8;
   const VF vinv = hn::Set(d, inv_scale);

@@ -27,6 +27,7 @@
 #include "storage/cold_tier.h"
 #include "storage/fault_injection_file_system.h"
 #include "client/diagnosis.h"
+#include "records/stored_values.h"
 #include "tests/helpers/engine_client.h"
 #include "tests/helpers/engine_test_config.h"
 #include "tests/test_util.h"
@@ -395,6 +396,8 @@ TEST_CASE("power cut: every write the engine acknowledged is there after restart
             write.value = Value(seed * 1000003 + w * 100000 + i);
             std::mt19937_64 noise(seed * 1000003 + w * 100000 + i);
             for (std::size_t n = 2000 + (i * 7919) % 8000; n > 0; --n) write.value.push_back(static_cast<char>(noise()));
+            // A session context is a message list (the engine refuses anything else).
+            if (write.kind == DataKind::kHistory) write.value = records::EncodeMessages({write.value});
             auto lsn = client.Put(write.kind, write.key, write.value);
             std::lock_guard lock(mu);
             if (lsn.ok()) {

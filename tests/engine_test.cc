@@ -292,6 +292,14 @@ TEST_CASE("concurrent appends to one session lose no message", "[engine]") {
   self->request((*engine)->local(), std::chrono::seconds(10), append_atom_v, std::string(), std::string("x"))
       .receive([](append_result&) {}, [&](caf::error& e) { refused = FromError(e).code() == StatusCode::kInvalidArgument; });
   CHECK(refused);
+  // A raw write of a session context that is not one is the writer's bad
+  // input: refused, and the session's appends go on (found by fuzzing).
+  auto raw = client.Put(DataKind::kHistory, "s", "not a message list");
+  CHECK(raw.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(raw.status().message(), Catch::Contains("not an encoded session context"));
+  self->request((*engine)->local(), std::chrono::seconds(10), append_atom_v, std::string("s"), std::string("after"))
+      .receive([&](append_result& r) { CHECK(r.messages == static_cast<std::uint64_t>(clients * per_client + 1)); },
+               [&](caf::error& e) { FAIL(caf::to_string(e)); });
 }
 
 TEST_CASE("the owner hears when the engine dies other than through Stop, and not on Stop", "[engine]") {

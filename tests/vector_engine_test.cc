@@ -166,8 +166,17 @@ TEST_CASE("vectors of another dimension or with NaNs are refused and nothing is 
   auto bad = (*memory)->StoreAndIndexCode("b.cc", "int b;", "cpp", {nan});
   CHECK(bad.status().code() == StatusCode::kInvalidArgument);
   CHECK_THAT(bad.status().message(), Catch::Contains("NaN"));
+  // Finite but so large that scores would overflow float (an infinite score
+  // cannot even be sent to a remote peer): refused too, stored and as a query.
+  std::vector<float> huge(384, 1.0f);
+  huge[3] = 1e19f;
+  auto overflowing = (*memory)->StoreAndIndexCode("c.cc", "int c;", "cpp", {huge});
+  CHECK(overflowing.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(overflowing.status().message(), Catch::Contains("norm"));
+  CHECK((*memory)->SearchSimilar(huge, 5).status().code() == StatusCode::kInvalidArgument);
   CHECK((*memory)->GetCodeByPath("a.cc").status().IsNotFound());
   CHECK((*memory)->GetCodeByPath("b.cc").status().IsNotFound());
+  CHECK((*memory)->GetCodeByPath("c.cc").status().IsNotFound());
   auto query = (*memory)->SearchSimilar(std::vector<float>(100, 1.0f), 5);
   CHECK(query.status().code() == StatusCode::kInvalidArgument);
   auto none = (*memory)->SearchText("anything", 5);

@@ -412,7 +412,11 @@ void RamLakePartition::ScanRecords(Judge&& judge, OpenReport* report) {
   std::sort(order.begin(), order.end());
 
   const auto kind = static_cast<std::uint8_t>(options_.kind);
-  for (const auto& [sequence, index] : order) {
+  for (const auto& segment_in_order : order) {
+    // Not a structured binding: the lambda below uses index, and clang 14
+    // (the fuzz build's compiler) cannot capture those.
+    const std::uint64_t sequence = segment_in_order.first;
+    const std::uint32_t index = segment_in_order.second;
     Segment& seg = segments_[index];
     seg.sequence = sequence;
     next_sequence_ = std::max(next_sequence_, sequence + 1);
