@@ -37,7 +37,7 @@ bool GetArray(std::string_view* in, std::vector<T>* out) {
   std::uint64_t count = 0;
   if (!records::GetFixed64(&probe, &count) || count > probe.size() / sizeof(T)) return false;
   out->resize(count);
-  std::memcpy(out->data(), probe.data(), count * sizeof(T));
+  if (count > 0) std::memcpy(out->data(), probe.data(), count * sizeof(T));  // an empty vector's data() may be null
   probe.remove_prefix(count * sizeof(T));
   *in = probe;
   return true;
