@@ -31,7 +31,8 @@ HybridMemoryConfig Config(const TempDir& disk, const std::string& ram_dir, std::
 
 std::uint64_t Budget(HybridMemory& memory) {
   std::uint64_t total = 0;
-  for (const auto& p : memory.Stats().value().partitions) total += p.budget_bytes;
+  const MemoryStats stats = memory.Stats().value();  // a named copy: the loop must not outlive it
+  for (const auto& p : stats.partitions) total += p.budget_bytes;
   return total;
 }
 
