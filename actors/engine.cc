@@ -229,7 +229,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
     // the configured size.
     const std::uint64_t wanted = ram_options.total_bytes;
     const std::uint64_t room = RamLakeRoom(config.ramlake_path);
-    if (room >= kSmallestRamLakeBytes) {
+    if (room >= kSmallestRamLakeBytes && room < wanted) {
       ram_options.total_bytes = room;
       ram_lake = open_partitions();
     }
@@ -237,7 +237,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
       report->ramlake_warning = "the RAM disk holding " + config.ramlake_path + " has room for " +
                                 std::to_string(room >> 20) + " MiB only: the RAM-Lake runs at that size instead of " +
                                 std::to_string(wanted >> 20) + " MiB until the node restarts with room";
-    } else if (ram_lake.IsNoSpace() || room < kSmallestRamLakeBytes) {
+    } else if (ram_lake.IsNoSpace()) {
       ram_options.path = config.persistent_path + "/ramlake-passthrough";
       ram_options.total_bytes = kSmallestRamLakeBytes;
       PDAI_RETURN_IF_ERROR(storage::ramlake::CreatePrivateDirectory(fs, ram_options.path));
