@@ -401,14 +401,8 @@ void Call(Door& door, std::uint8_t method_byte, std::string_view payload) {
 
 }  // namespace
 
-// -detect_leaks=0 unless the command line sets it: libFuzzer's leak check
-// after an input (rerun it, then a LeakSanitizer scan of the whole heap,
-// whenever the process malloc'ed more than it freed during the input) fires
-// on most inputs of a running engine, whose caches, memtable and gRPC/CAF
-// threads legitimately allocate, and cut the rate about fivefold. Leaks are
-// left to the decoder targets and to scripts/sanitize.sh's tests.
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  postdevai::fuzz::AddFlagUnlessGiven(argc, argv, "-detect_leaks=0");
+  postdevai::fuzz::SkipPerInputLeakCheck(argc, argv);
   return 0;
 }
 

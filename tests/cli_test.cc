@@ -24,17 +24,12 @@ using namespace postdevai::testing;
 
 namespace {
 
-std::vector<std::string> At(const NodeProcess& node, std::vector<std::string> args) {
-  args.insert(args.begin(), {"--node", "127.0.0.1:" + std::to_string(node.port())});
-  return args;
-}
-
 // Runs a --json command that must succeed; its object. Nothing may appear on
 // stderr (the CLI is quiet unless -v) except ingest's progress lines.
 JsonValue Ok(const NodeProcess& node, std::vector<std::string> args, const std::string& stdin_data = "") {
   const bool progress = !args.empty() && args[0] == "ingest";
   args.insert(args.begin(), "--json");
-  CliResult r = RunCli(At(node, args), stdin_data);
+  CliResult r = RunCli(CliArgsFor(node, args), stdin_data);
   INFO("postdevai-cli " << [&] {
     std::string s;
     for (auto& a : args) s += a + " ";
@@ -208,7 +203,7 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
     CHECK(by_id["path"].string == "lib/util.py");
     CHECK(by_id["content"].string == "def f():\n    return 1\n");
     // Without --json: exactly the stored bytes.
-    CliResult raw = RunCli(At(node, {"code", "get", "--path", "src/main.cc"}));
+    CliResult raw = RunCli(CliArgsFor(node, {"code", "get", "--path", "src/main.cc"}));
     CHECK(raw.exit_code == 0);
     CHECK(raw.out == source);
     // Content that is not UTF-8 comes back in base64, still valid JSON.
@@ -217,7 +212,7 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
     CHECK(!latin1.Has("content"));
     CHECK(latin1["content_base64"].string == "Y2Fm6Qo=");
 
-    CliResult missing = RunCli(At(node, {"code", "get", "--path", "no/such/file.cc"}));
+    CliResult missing = RunCli(CliArgsFor(node, {"code", "get", "--path", "no/such/file.cc"}));
     CHECK(missing.exit_code == 1);
     CHECK(missing.ErrIsOneLine());
     CHECK(missing.err.find("no code stored for path no/such/file.cc") != std::string::npos);
@@ -228,11 +223,11 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
     JsonValue get = Ok(node, {"meta", "get", "project.name"});
     CHECK(get["value"].string == "postdevai");
     CHECK(get["lsn"].u64() == set["lsn"].u64());
-    CliResult plain = RunCli(At(node, {"meta", "get", "project.name"}));
+    CliResult plain = RunCli(CliArgsFor(node, {"meta", "get", "project.name"}));
     CHECK(plain.out == "postdevai\n");
     JsonValue del = Ok(node, {"meta", "delete", "project.name"});
     CHECK(del["existed"].boolean);
-    CliResult gone = RunCli(At(node, {"meta", "get", "project.name"}));
+    CliResult gone = RunCli(CliArgsFor(node, {"meta", "get", "project.name"}));
     CHECK(gone.exit_code == 1);
     CHECK(gone.err.find("no metadata key 'project.name'") != std::string::npos);
     CHECK(!Ok(node, {"meta", "delete", "project.name"})["existed"].boolean);
@@ -246,7 +241,7 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
     CHECK(ctx["messages"][0].string == "fix the bug");
     CHECK(ctx["messages"][1].string == "--not-an-option");
     CHECK(ctx["messages"][2].string == "from stdin");
-    CliResult no_session = RunCli(At(node, {"context", "show", "nobody"}));
+    CliResult no_session = RunCli(CliArgsFor(node, {"context", "show", "nobody"}));
     CHECK(no_session.exit_code == 1);
     CHECK(no_session.err.find("no context for session nobody") != std::string::npos);
 
@@ -401,7 +396,7 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
     REQUIRE(Ok(node, {"memory", "evict", "--older-than", "0s"})["evicted"].u64() >= 110);
     // Each file read once: every read goes to disk (one read does not promote).
     for (int i = 0; i < 110; ++i) {
-      REQUIRE(RunCli(At(node, {"code", "get", "--path", tree / ("f" + std::to_string(i) + ".txt")})).exit_code == 0);
+      REQUIRE(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / ("f" + std::to_string(i) + ".txt")})).exit_code == 0);
     }
     JsonValue d = Ok(node, {"diagnose", "memory"});
     bool flagged = false;
@@ -424,16 +419,16 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
                                                                   {"memory", "evict", "--cold", "--older-than", "15m"},
                                                                   {"memory", "compact"},
                                                                   {"diagnose", "memory"}}) {
-      CliResult r = RunCli(At(node, args));
+      CliResult r = RunCli(CliArgsFor(node, args));
       INFO(args[0] << " " << args[1] << "\n" << r.err);
       CHECK(r.exit_code == 0);
       CHECK(!r.out.empty());
       CHECK(r.err.empty());
     }
-    CliResult stats = RunCli(At(node, {"memory", "stats"}));
+    CliResult stats = RunCli(CliArgsFor(node, {"memory", "stats"}));
     for (const char* kind : {"vectors", "code", "history", "metadata"}) CHECK(stats.out.find(kind) != std::string::npos);
     // -v logs the connection and each request on stderr.
-    CliResult verbose = RunCli(At(node, {"-v", "memory", "stats"}));
+    CliResult verbose = RunCli(CliArgsFor(node, {"-v", "memory", "stats"}));
     CHECK(verbose.err.find("connected to 127.0.0.1:" + std::to_string(node.port())) != std::string::npos);
   }
 }
@@ -468,7 +463,7 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   WriteFile(tree / "src/local.cc", "int local;\n");
   WriteFile(tree / "src/deep/local.cc", "int local2;\n");  // a name pattern: any depth below
 
-  CliResult r = RunCli(At(node, {"--json", "ingest", tree.path(), "--max-file-bytes", "2000"}));
+  CliResult r = RunCli(CliArgsFor(node, {"--json", "ingest", tree.path(), "--max-file-bytes", "2000"}));
   INFO(r.out << "\n" << r.err);
   REQUIRE(r.exit_code == 0);
   JsonValue j = r.Json();
@@ -496,13 +491,13 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   CHECK(got["language"].string == "cpp");
   CHECK(got["lsn"].u64() == j["last_lsn"].u64());
   CHECK(Ok(node, {"code", "get", "--path", tree / "src/deep/er/b.py"})["language"].string == "python");
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / ".git/config"})).exit_code == 1);
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / "src/blob.bin"})).exit_code == 1);
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / "build-release/y.cc"})).exit_code == 1);
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / ".git/config"})).exit_code == 1);
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / "src/blob.bin"})).exit_code == 1);
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / "build-release/y.cc"})).exit_code == 1);
 
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / ".env"})).exit_code == 1);
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / "app.log"})).exit_code == 1);
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / "src/deep/local.cc"})).exit_code == 1);
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / ".env"})).exit_code == 1);
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / "app.log"})).exit_code == 1);
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / "src/deep/local.cc"})).exit_code == 1);
   CHECK(Ok(node, {"code", "get", "--path", tree / "keep.log"})["content"].string == "kept\n");
 
   JsonValue stats = Ok(node, {"memory", "stats"});
@@ -513,7 +508,7 @@ TEST_CASE("ingest stores a source tree's text files and skips the rest", "[cli]"
   CHECK(all["skipped"]["hidden"].u64() == 0);
   CHECK(all["skipped"]["gitignored"].u64() == 0);
   CHECK(Ok(node, {"code", "get", "--path", tree / ".env"})["content"].string == "API_KEY=secret\n");
-  CHECK(RunCli(At(node, {"code", "get", "--path", tree / ".git/config"})).exit_code == 1);  // VCS: never
+  CHECK(RunCli(CliArgsFor(node, {"code", "get", "--path", tree / ".git/config"})).exit_code == 1);  // VCS: never
 }
 
 TEST_CASE("clients that die or misbehave mid-request leave the node serving", "[cli]") {
@@ -529,7 +524,7 @@ TEST_CASE("clients that die or misbehave mid-request leave the node serving", "[
   }
   TempDir out("cli-killed");
   for (int delay_ms : {0, 5, 50, 150, 400}) {
-    pid_t pid = SpawnCli(At(node, {"ingest", tree.path()}), out.path());
+    pid_t pid = SpawnCli(CliArgsFor(node, {"ingest", tree.path()}), out.path());
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     ::kill(pid, SIGKILL);
     WaitCli(pid);
@@ -612,7 +607,7 @@ TEST_CASE("sync-status shows what relaxed kinds have at risk", "[cli]") {
       CHECK(k["unsynced_bytes"].u64() == 0);
     }
   }
-  CliResult text = RunCli(At(node, {"memory", "sync-status"}));
+  CliResult text = RunCli(CliArgsFor(node, {"memory", "sync-status"}));
   CHECK(text.exit_code == 0);
   CHECK_THAT(text.out, Catch::Contains("relaxed metadata") && Catch::Contains("not yet durable"));
   // A forced sync checkpoints, and the relaxed writes read back.

@@ -20,11 +20,6 @@ using namespace postdevai::testing;
 
 namespace {
 
-std::vector<std::string> At(const NodeProcess& node, std::vector<std::string> args) {
-  args.insert(args.begin(), {"--node", "127.0.0.1:" + std::to_string(node.port())});
-  return args;
-}
-
 // 64 KiB that compress little (so that they fill the disk).
 std::string Value(std::size_t i) {
   static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -38,7 +33,7 @@ std::string Key(std::size_t i) { return "k" + std::to_string(i); }
 
 void CheckAllReadable(const NodeProcess& node, std::size_t acknowledged) {
   for (std::size_t i = 0; i < acknowledged; ++i) {
-    CliResult r = RunCli(At(node, {"meta", "get", Key(i)}));
+    CliResult r = RunCli(CliArgsFor(node, {"meta", "get", Key(i)}));
     if (r.exit_code != 0 || r.out != Value(i) + "\n") {
       FAIL("acknowledged write " << Key(i) << " not read back: exit " << r.exit_code << ", stderr " << r.err);
     }
@@ -61,7 +56,7 @@ TEST_CASE("a full data disk: writes fail naming it, reads and restarts work, wri
   std::size_t acknowledged = 0;
   std::string refusal;
   for (std::size_t i = 0; i < 2000; ++i) {
-    CliResult r = RunCli(At(node, {"meta", "set", Key(i), Value(i)}));
+    CliResult r = RunCli(CliArgsFor(node, {"meta", "set", Key(i), Value(i)}));
     if (r.exit_code == 0) {
       acknowledged = i + 1;
       continue;
@@ -78,7 +73,7 @@ TEST_CASE("a full data disk: writes fail naming it, reads and restarts work, wri
 
   // Reads keep working, from RAM and from the store.
   CheckAllReadable(node, acknowledged);
-  CliResult diagnosis = RunCli(At(node, {"diagnose", "memory"}));
+  CliResult diagnosis = RunCli(CliArgsFor(node, {"diagnose", "memory"}));
   INFO("diagnose: " << diagnosis.out << diagnosis.err);
   CHECK(diagnosis.exit_code != 3);
   CHECK((diagnosis.out + diagnosis.err).find("space") != std::string::npos);
@@ -86,7 +81,7 @@ TEST_CASE("a full data disk: writes fail naming it, reads and restarts work, wri
   // Another write of that size still fails, naming the disk. (A small one
   // may still fit in the WAL segment already on disk: that is a real,
   // durable write.)
-  CliResult refused = RunCli(At(node, {"meta", "set", Key(acknowledged), Value(acknowledged)}));
+  CliResult refused = RunCli(CliArgsFor(node, {"meta", "set", Key(acknowledged), Value(acknowledged)}));
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("space") != std::string::npos);
 
@@ -94,12 +89,12 @@ TEST_CASE("a full data disk: writes fail naming it, reads and restarts work, wri
   data.RemoveFiller();
   bool resumed = false;
   for (int attempt = 0; attempt < 100 && !resumed; ++attempt) {
-    resumed = RunCli(At(node, {"meta", "set", "after-room", "y"})).exit_code == 0;
+    resumed = RunCli(CliArgsFor(node, {"meta", "set", "after-room", "y"})).exit_code == 0;
     if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   REQUIRE(resumed);
   for (std::size_t i = acknowledged; i < acknowledged + 20; ++i) {
-    REQUIRE(RunCli(At(node, {"meta", "set", Key(i), Value(i)})).exit_code == 0);
+    REQUIRE(RunCli(CliArgsFor(node, {"meta", "set", Key(i), Value(i)})).exit_code == 0);
   }
   acknowledged += 20;
 
@@ -112,7 +107,7 @@ TEST_CASE("a full data disk: writes fail naming it, reads and restarts work, wri
   try {
     node.Start();
     CheckAllReadable(node, acknowledged);
-    CHECK(RunCli(At(node, {"meta", "set", "full-again", "x"})).err.find("space") != std::string::npos);
+    CHECK(RunCli(CliArgsFor(node, {"meta", "set", "full-again", "x"})).err.find("space") != std::string::npos);
     node.Kill();
   } catch (const std::exception& e) {
     const std::string why = e.what();
@@ -122,5 +117,5 @@ TEST_CASE("a full data disk: writes fail naming it, reads and restarts work, wri
   data.RemoveFiller();
   node.Start();
   CheckAllReadable(node, acknowledged);
-  CHECK(RunCli(At(node, {"meta", "get", "after-room"})).out == "y\n");
+  CHECK(RunCli(CliArgsFor(node, {"meta", "get", "after-room"})).out == "y\n");
 }

@@ -15,15 +15,10 @@ using namespace postdevai::testing;
 
 namespace {
 
-std::vector<std::string> At(const NodeProcess& node, std::vector<std::string> args) {
-  args.insert(args.begin(), {"--node", "127.0.0.1:" + std::to_string(node.port())});
-  return args;
-}
-
 // Every acknowledged write so far reads back through the node.
 void AllReadBack(const NodeProcess& node, int writes) {
   for (int i = 0; i < writes; ++i) {
-    CliResult get = RunCli(At(node, {"meta", "get", "key" + std::to_string(i)}));
+    CliResult get = RunCli(CliArgsFor(node, {"meta", "get", "key" + std::to_string(i)}));
     INFO(get.err);
     REQUIRE(get.exit_code == 0);
     CHECK(get.out == "value " + std::to_string(i) + "\n");
@@ -37,7 +32,7 @@ TEST_CASE("a hostile peer cannot stop the node, reach its internals or lose ackn
   int writes = 0;
   auto write_some = [&](int n) {
     for (int i = 0; i < n; ++i, ++writes) {
-      CliResult set = RunCli(At(node, {"meta", "set", "key" + std::to_string(writes), "value " + std::to_string(writes)}));
+      CliResult set = RunCli(CliArgsFor(node, {"meta", "set", "key" + std::to_string(writes), "value " + std::to_string(writes)}));
       REQUIRE(set.exit_code == 0);
     }
   };
@@ -55,7 +50,7 @@ TEST_CASE("a hostile peer cannot stop the node, reach its internals or lose ackn
       AllReadBack(node, writes);
       write_some(3);
       AllReadBack(node, writes);
-      CliResult stats = RunCli(At(node, {"--json", "memory", "stats"}));
+      CliResult stats = RunCli(CliArgsFor(node, {"--json", "memory", "stats"}));
       REQUIRE(stats.exit_code == 0);
       // Nothing the peer sent reached the log: the durable LSN is exactly
       // the writes made here (a forged apply at 2^64-1 would show).

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "tests/test_util.h"
@@ -128,5 +129,11 @@ class NodeProcess {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0, metrics_port_ = 0, caf_port_ = 0;
 };
+
+// postdevai-cli's arguments `args` aimed at `node` (--node 127.0.0.1:PORT first).
+inline std::vector<std::string> CliArgsFor(const NodeProcess& node, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--node", "127.0.0.1:" + std::to_string(node.port())});
+  return args;
+}
 
 }  // namespace postdevai::testing
