@@ -285,6 +285,8 @@ std::vector<Setting> BuildSettings() {
                                [](auto& c) -> auto& { return c.grpc.max_message_mb; }));
   all.push_back(IntegerSetting("grpc", "max_concurrent_streams", 1, 100000, "calls in flight per connection",
                                [](auto& c) -> auto& { return c.grpc.max_concurrent_streams; }));
+  all.push_back(IntegerSetting("grpc", "max_connections", 1, 1000000, "open connections; newer ones beyond are ended",
+                               [](auto& c) -> auto& { return c.grpc.max_connections; }));
   all.push_back(IntegerSetting("grpc", "memory_mb", 16, 1 << 20, "what all connections may hold, MiB",
                                [](auto& c) -> auto& { return c.grpc.memory_mb; }));
   all.push_back(IntegerSetting("grpc", "idle_timeout_seconds", 1, 86400 * 7, "idle connections are closed",

@@ -71,7 +71,9 @@ struct MetricsExporter::Metrics {
         grpc_errors(BuildCounter().Name("postdevai_grpc_errors_total").Help("gRPC calls answered with an error (refusals included)").Register(r).Add({})),
         grpc_refused(BuildCounter().Name("postdevai_grpc_refused_total").Help("gRPC calls refused, by reason").Register(r)),
         grpc_in_flight(BuildGauge().Name("postdevai_grpc_calls_in_flight").Help("gRPC calls not answered yet").Register(r).Add({})),
-        grpc_held(BuildGauge().Name("postdevai_grpc_held_bytes").Help("Bytes of gRPC requests and replies held (limit: grpc.memory_mb)").Register(r).Add({})) {}
+        grpc_held(BuildGauge().Name("postdevai_grpc_held_bytes").Help("Bytes of gRPC requests and replies held (limit: grpc.memory_mb)").Register(r).Add({})),
+        grpc_connections(BuildGauge().Name("postdevai_grpc_connections").Help("Open gRPC connections (limit: grpc.max_connections)").Register(r).Add({})),
+        grpc_ended(BuildCounter().Name("postdevai_grpc_connections_ended_total").Help("gRPC connections the node ended, by reason").Register(r)) {}
 
   prometheus::Family<prometheus::Gauge>& usage;
   prometheus::Family<prometheus::Gauge>& budget;
@@ -107,6 +109,8 @@ struct MetricsExporter::Metrics {
   prometheus::Family<prometheus::Counter>& grpc_refused;
   prometheus::Gauge& grpc_in_flight;
   prometheus::Gauge& grpc_held;
+  prometheus::Gauge& grpc_connections;
+  prometheus::Family<prometheus::Counter>& grpc_ended;
   prometheus::Histogram* read_latency = nullptr;
   prometheus::Histogram* write_latency = nullptr;
   actors::latency_histogram last_read, last_write;  // what was already observed
@@ -205,6 +209,9 @@ void MetricsExporter::Refresh() {
     Advance(m.grpc_refused.Add({{"reason", "token"}}), g.refused_token);
     m.grpc_in_flight.Set(static_cast<double>(g.in_flight));
     m.grpc_held.Set(static_cast<double>(g.held_bytes));
+    m.grpc_connections.Set(static_cast<double>(g.connections));
+    Advance(m.grpc_ended.Add({{"reason", "max_connections"}}), g.refused_connections);
+    Advance(m.grpc_ended.Add({{"reason", "max_concurrent_streams"}}), g.dropped_connections);
   }
   Advance(m.promotions, r.promotions);
   Advance(m.prefetches, r.prefetches);

@@ -14,6 +14,7 @@
 
 #include "postdevai/memory/v1/memory.grpc.pb.h"
 #include "records/stored_values.h"
+#include "rpc/connection_guard.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
 #include "rpc/token_file.h"
@@ -55,12 +56,22 @@ class Admission {
   // past the stream limit it was told (only a client that ignores it gets
   // there).
   Status Admit(const std::string& peer, std::uint64_t request_bytes, bool* abusive) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::uint32_t& calls = calls_[peer];
+    std::unique_lock<std::mutex> lock(mu_);
+    PeerCalls& peer_calls = calls_[peer];
+    std::uint32_t& calls = peer_calls.in_flight;
     *abusive = false;
     if (calls >= calls_per_connection_) {
       *abusive = true;
-      return Status::TooLarge("this connection has " + std::to_string(calls) +
+      const std::uint32_t held = calls;
+      // Its connection is ended (once): gRPC 1.51 keeps the state of every
+      // stream such a client opens until the connection goes.
+      ConnectionGuard* guard = guard_.load();
+      if (!peer_calls.dropped && guard != nullptr) {
+        peer_calls.dropped = true;
+        lock.unlock();
+        guard->Drop(peer);
+      }
+      return Status::TooLarge("this connection has " + std::to_string(held) +
                               " calls in flight, the most the node allows (grpc.max_concurrent_streams = " +
                               std::to_string(calls_per_connection_) + "); wait for replies before sending more");
     }
@@ -81,7 +92,7 @@ class Admission {
   bool Answered(const std::string& peer, std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = calls_.find(peer);
-    if (it != calls_.end() && --it->second == 0) calls_.erase(it);
+    if (it != calls_.end() && --it->second.in_flight == 0) calls_.erase(it);
     if (bytes > 0 && held_bytes_ + bytes > max_bytes_ && held_bytes_ > 0) return false;
     held_bytes_ += bytes;
     return true;
@@ -91,19 +102,27 @@ class Admission {
   std::pair<std::uint64_t, std::uint64_t> Load() {
     std::lock_guard<std::mutex> lock(mu_);
     std::uint64_t calls = 0;
-    for (const auto& [peer, n] : calls_) calls += n;
+    for (const auto& [peer, n] : calls_) calls += n.in_flight;
     return {calls, held_bytes_};
   }
   void Release(std::uint64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     held_bytes_ -= std::min(held_bytes_, bytes);
   }
+  // Ends the connections of peers past the stream limit; set once, before
+  // the first call.
+  void SetGuard(ConnectionGuard* guard) { guard_.store(guard); }
 
  private:
+  struct PeerCalls {
+    std::uint32_t in_flight = 0;
+    bool dropped = false;  // its connection was ended
+  };
   const std::uint32_t calls_per_connection_;
   const std::uint64_t max_bytes_;
+  std::atomic<ConnectionGuard*> guard_{nullptr};
   std::mutex mu_;
-  std::unordered_map<std::string, std::uint32_t> calls_;
+  std::unordered_map<std::string, PeerCalls> calls_;
   std::uint64_t held_bytes_ = 0;
 };
 
@@ -454,6 +473,7 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
     std::tie(c.in_flight, c.held_bytes) = admission_.Load();
     return c;
   }
+  void SetGuard(ConnectionGuard* guard) { admission_.SetGuard(guard); }
 
  private:
 
@@ -687,6 +707,7 @@ std::string HostPort(const std::string& address, std::uint16_t port) {
 struct GrpcServer::Impl {
   std::unique_ptr<MemoryService> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<ConnectionGuard> guard;
   std::uint16_t port = 0;
   std::string security;
   bool stopped = false;
@@ -698,13 +719,22 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::seconds(5)); }
 
 std::uint16_t GrpcServer::port() const { return impl_->port; }
 const std::string& GrpcServer::security() const { return impl_->security; }
-GrpcCounters GrpcServer::counters() const { return impl_->service->Counters(); }
+GrpcCounters GrpcServer::counters() const {
+  GrpcCounters c = impl_->service->Counters();
+  if (impl_->guard) {
+    c.connections = impl_->guard->connections();
+    c.refused_connections = impl_->guard->over_cap();
+    c.dropped_connections = impl_->guard->dropped();
+  }
+  return c;
+}
 
 void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();
+  impl_->guard.reset();
 }
 
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::MemoryClient> memory,
@@ -781,6 +811,10 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::Me
     return Status::Unavailable("cannot serve the gRPC API on " + where + " (is the port in use, or the address not this machine's?)");
   }
   impl->port = static_cast<std::uint16_t>(bound_port);
+  // Connections over grpc.max_connections, and those of peers past the
+  // stream limit, are ended by the guard (gRPC 1.51 cannot).
+  impl->guard = std::make_unique<ConnectionGuard>(impl->port, limits.max_connections, std::chrono::milliseconds(200));
+  impl->service->SetGuard(impl->guard.get());
   return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));
 }
 

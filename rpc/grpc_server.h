@@ -17,8 +17,10 @@
 // gRPC's resource quota); idle and handshake timeouts; keepalive pings that
 // drop a peer that stops answering; and a deadline per call (a client's
 // shorter deadline wins). Calls beyond a limit get RESOURCE_EXHAUSTED naming
-// it. gRPC 1.51 has no cap on the number of connections: these limits bound
-// what they can make the node hold.
+// it. Connections: at most max_connections (the newest beyond it are ended
+// within 200 ms), and the connection of a client that opens streams past
+// max_concurrent_streams is ended (rpc/connection_guard.h: gRPC 1.51 can do
+// neither itself).
 //
 // Thread-safety: Start, port and Shutdown from one thread; calls are served
 // on gRPC's threads and answered from the engine's.
@@ -46,6 +48,9 @@ struct GrpcCounters {
   std::uint64_t refused_token = 0;    // refused for a missing or wrong access token
   std::uint64_t in_flight = 0;        // calls not answered yet
   std::uint64_t held_bytes = 0;       // bytes of requests and replies held (see memory_mb)
+  std::uint64_t connections = 0;      // open connections (scanned every 200 ms)
+  std::uint64_t refused_connections = 0;  // ended for being over max_connections
+  std::uint64_t dropped_connections = 0;  // ended for opening streams past max_concurrent_streams
 };
 
 // Runs `diagnose memory`'s checks on this node and answers with the findings.

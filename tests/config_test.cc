@@ -590,7 +590,7 @@ HybridMemoryConfig UnusualConfig() {
                   PartitionConfig{40, EvictionPolicy::kSieve, 7, Durability::kDurable}};
   c.wal = {"/wal", 1, false, 7, 33};
   c.node = {"10.0.0.1", 0, "/c.pem", "/k.pem", "/ca.pem", true, "/etc/postdevai/token"};
-  c.grpc = {3, 7, 99, 11, 13, 17};
+  c.grpc = {3, 7, 5000, 99, 11, 13, 17};
   c.caf = {true, 4999, false};
   c.metrics = {false, "0.0.0.0", 1};
   c.logging = {"/var/log/x.log", LogLevel::kTrace};

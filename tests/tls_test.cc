@@ -5,9 +5,18 @@
 // naming the node) and leave the node serving.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/helpers/cli_process.h"
 #include "tests/helpers/node_process.h"
@@ -174,4 +183,55 @@ TEST_CASE("the CAF endpoint: off by default, mutual TLS when on, and an actor ho
   // The gRPC door of the same node serves on.
   CliResult get = RunCli(Args(node, pki.Client("client"), {"--json", "memory", "stats"}));
   CHECK(get.exit_code == 0);
+
+  // CAF 0.17 allocates the payload a BASP header declares before looking at
+  // it (0xFFFFFFF0 bytes per connection took a host down over plaintext).
+  // Behind mutual TLS a peer without a certificate never gets a byte to BASP:
+  // its bytes are not a TLS handshake and the connection is dropped.
+  auto rss_kb = [](pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return 0L;
+  };
+  const long before_kb = rss_kb(node.pid());
+  std::string basp_header(48, '\0');
+  basp_header[0] = 0;  // server handshake
+  basp_header[4] = basp_header[5] = basp_header[6] = static_cast<char>(0xFF);  // payload_len 0xFFFFFFF0
+  basp_header[7] = static_cast<char>(0xF0);
+  std::vector<int> bombs;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(node.caf_port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    REQUIRE(::send(fd, basp_header.data(), basp_header.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(basp_header.size()));
+    bombs.push_back(fd);
+  }
+  int dropped = 0;
+  for (int fd : bombs) {
+    // Dropped by the node: the read ends (0 or an error) within 10 s.
+    pollfd p{fd, POLLIN, 0};
+    char buf[4096];
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+      if (::poll(&p, 1, 100) > 0 && ::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) {
+        ++dropped;
+        break;
+      }
+    }
+    ::close(fd);
+  }
+  const long growth_kb = rss_kb(node.pid()) - before_kb;
+  INFO("3 connections declaring a 4 GiB BASP payload: " << dropped << " dropped, RSS growth " << growth_kb << " KiB");
+  CHECK(dropped == 3);
+  CHECK(growth_kb < 64 * 1024);
+  REQUIRE(ProcessAlive(node.pid()));
+  CliResult after = host(pki.Client("client"));
+  CHECK(after.exit_code == 0);
 }

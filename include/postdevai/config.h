@@ -181,6 +181,7 @@ struct NodeConfig {
 struct GrpcConfig {
   std::uint32_t max_message_mb = 80;          // largest request or reply (a value is at most 64 MiB)
   std::uint32_t max_concurrent_streams = 100;  // calls in flight per connection
+  std::uint32_t max_connections = 2048;       // open connections; the newest beyond it are ended
   std::uint32_t memory_mb = 512;              // what all connections together may hold
   std::uint32_t idle_timeout_seconds = 300;   // a connection with no call this long is closed
   std::uint32_t handshake_timeout_seconds = 10;  // to finish TCP + TLS + HTTP/2 set-up
