@@ -1,5 +1,5 @@
 // postdevai-bench vector [--n N] [--dim D] [--queries Q] [--batch B] [--k K] [--rerank R] [--rounds N]
-//                        [--updates U] [--build-breadth B] [--json]
+//                        [--updates U] [--build-breadth B] [--no-faiss-ann] [--json]
 //
 // On one set of vectors, in one run:
 //   * the approximate nearest-neighbour index (our HNSW graph over the int8
@@ -46,6 +46,8 @@
 
 #ifdef POSTDEVAI_HAVE_FAISS
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
 #include <omp.h>
 #endif
 
@@ -391,6 +393,17 @@ struct AnnReport {
   // Restart without a rebuild: the index's snapshot, written and loaded back
   // in memory (the catalog adds a CRC32C and a file on the RAM disk).
   double snapshot_bytes = 0, snapshot_save_s = 0, snapshot_load_s = 0;
+  // Scaling: our curve over the first quarter of the data (n/4), against its
+  // own exact answers: latency at n over latency at n/4 at equal recall.
+  std::size_t quarter_n = 0;
+  std::vector<CurvePoint> ours_quarter;
+  // FAISS's graph and partitioned indexes (Debian's generic build), one thread.
+  struct Peer {
+    std::string name, index, parameters;
+    double build_s = 0, bytes_per_vector = 0;
+    std::vector<CurvePoint> curve;  // ef = efSearch (HNSW) or nprobe (IVF)
+  };
+  std::vector<Peer> faiss;
 };
 
 // A vector's language in the ANN index: groups of known size, so a language
@@ -441,7 +454,7 @@ CurvePoint MeasurePoint(std::size_t ef, const std::vector<float>& queries, std::
 
 AnnReport RunAnnComparison(const DataSet& data, const std::vector<float>& queries, std::size_t num_queries,
                            const std::vector<std::vector<std::uint64_t>>& truth, std::size_t k, std::size_t updates,
-                           std::size_t build_breadth, bool* ok) {
+                           std::size_t build_breadth, bool with_faiss, bool* ok) {
   AnnReport report;
   const std::size_t n = data.n, dim = data.dim;
   report.peer = HnswlibPeer::Available();
@@ -521,6 +534,112 @@ AnnReport RunAnnComparison(const DataSet& data, const std::vector<float>& querie
           MeasurePoint(ef, queries, num_queries, dim, truth, k, [&](const float* q) { return peer->Search(q, k); }));
     }
   }
+
+  {
+    // The same build and curve over the first n/4 vectors.
+    report.quarter_n = n / 4;
+    std::fprintf(stderr, "vector: ANN: scaling: our graph over n/4 = %zu vectors...\n", report.quarter_n);
+    auto small = VectorIndex::Create(options);
+    if (!small.ok()) {
+      *ok = false;
+    } else {
+      VectorIndex& quarter = **small;
+      quarter.Reserve(report.quarter_n);
+      for (std::uint64_t id = 0; id < report.quarter_n; ++id) {
+        if (!quarter.Add(kModel, entry_of(id, data.vectors.data() + id * dim)).ok()) *ok = false;
+      }
+      VectorSearchOptions exact;
+      exact.k = k;
+      exact.metric = VectorMetric::kInnerProduct;
+      exact.mode = VectorSearchMode::kExact;
+      std::vector<std::vector<std::uint64_t>> quarter_truth(num_queries);
+      for (std::size_t q = 0; q < num_queries; ++q) {
+        auto hits = quarter.Search(kModel, std::span<const float>(queries.data() + q * dim, dim), exact, nullptr);
+        if (hits.ok()) quarter_truth[q] = Ids(*hits);
+      }
+      for (const CurvePoint& at_n : report.ours) {
+        VectorSearchOptions search;
+        search.k = k;
+        search.metric = VectorMetric::kInnerProduct;
+        search.rerank_candidates = at_n.ef;
+        report.ours_quarter.push_back(
+            MeasurePoint(at_n.ef, queries, num_queries, dim, quarter_truth, k, [&](const float* q) {
+              auto hits = quarter.Search(kModel, std::span<const float>(q, dim), search, nullptr);
+              return hits.ok() ? Ids(*hits) : std::vector<std::uint64_t>{};
+            }));
+      }
+    }
+  }
+
+#ifdef POSTDEVAI_HAVE_FAISS
+  if (with_faiss) {
+    omp_set_num_threads(1);
+    auto labels_of = [k](const std::vector<faiss::Index::idx_t>& labels) {
+      std::vector<std::uint64_t> out;
+      for (std::size_t i = 0; i < k; ++i) {
+        if (labels[i] >= 0) out.push_back(std::uint64_t(labels[i]));
+      }
+      return out;
+    };
+    {
+      AnnReport::Peer peer_hnsw{"faiss_hnsw", "IndexHNSWFlat, inner product",
+                                "M=16, efConstruction=200; curve over efSearch"};
+      std::fprintf(stderr, "vector: ANN: building FAISS IndexHNSWFlat (M=16, efConstruction=200)...\n");
+      faiss::IndexHNSWFlat hnsw(int(dim), int(kPeerM), faiss::METRIC_INNER_PRODUCT);
+      hnsw.hnsw.efConstruction = int(kPeerEfConstruction);
+      start = Clock::now();
+      hnsw.add(faiss::Index::idx_t(n), data.vectors.data());
+      peer_hnsw.build_s = SecondsSince(start);
+      // Its vectors (flat codes), the links of every level, levels and offsets.
+      peer_hnsw.bytes_per_vector =
+          double(n * dim * sizeof(float) + hnsw.hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t) +
+                 hnsw.hnsw.levels.size() * sizeof(int) + hnsw.hnsw.offsets.size() * sizeof(std::size_t)) /
+          double(n);
+      for (const CurvePoint& ours_point : report.ours) {
+        hnsw.hnsw.efSearch = int(ours_point.ef);
+        peer_hnsw.curve.push_back(MeasurePoint(ours_point.ef, queries, num_queries, dim, truth, k, [&](const float* q) {
+          std::vector<float> distances(k);
+          std::vector<faiss::Index::idx_t> labels(k);
+          hnsw.search(1, q, faiss::Index::idx_t(k), distances.data(), labels.data());
+          return labels_of(labels);
+        }));
+      }
+      report.faiss.push_back(std::move(peer_hnsw));
+    }
+    {
+      // sqrt(n) lists, trained on 64 vectors a list (k-means, 10 iterations).
+      const std::size_t nlist = std::max<std::size_t>(16, std::size_t(std::sqrt(double(n))));
+      const std::size_t train_n = std::min(n, 64 * nlist);
+      AnnReport::Peer peer_ivf{"faiss_ivf", "IndexIVFFlat over IndexFlatIP, inner product",
+                               "nlist=" + std::to_string(nlist) + " (sqrt n), trained on " + std::to_string(train_n) +
+                                   " vectors; curve over nprobe"};
+      std::fprintf(stderr, "vector: ANN: building FAISS IndexIVFFlat (nlist %zu)...\n", nlist);
+      faiss::IndexFlatIP coarse{static_cast<faiss::Index::idx_t>(dim)};
+      faiss::IndexIVFFlat ivf(&coarse, dim, nlist, faiss::METRIC_INNER_PRODUCT);
+      ivf.cp.niter = 10;
+      ivf.verbose = false;
+      start = Clock::now();
+      ivf.train(faiss::Index::idx_t(train_n), data.vectors.data());
+      ivf.add(faiss::Index::idx_t(n), data.vectors.data());
+      peer_ivf.build_s = SecondsSince(start);
+      peer_ivf.bytes_per_vector =
+          double(n * (dim * sizeof(float) + sizeof(faiss::Index::idx_t)) + nlist * dim * sizeof(float)) / double(n);
+      for (std::size_t nprobe : {1, 2, 4, 8, 16, 32, 64, 128}) {
+        if (nprobe > nlist) break;
+        ivf.nprobe = nprobe;
+        peer_ivf.curve.push_back(MeasurePoint(nprobe, queries, num_queries, dim, truth, k, [&](const float* q) {
+          std::vector<float> distances(k);
+          std::vector<faiss::Index::idx_t> labels(k);
+          ivf.search(1, q, faiss::Index::idx_t(k), distances.data(), labels.data());
+          return labels_of(labels);
+        }));
+      }
+      report.faiss.push_back(std::move(peer_ivf));
+    }
+  }
+#else
+  (void)with_faiss;
+#endif
 
   // Filtered: a language filter of known selectivity, through the graph and
   // through the scan (forced both ways), against the filtered exact answer.
@@ -713,6 +832,43 @@ void WriteAnnReport(JsonWriter& w, const AnnReport& r, std::size_t n) {
     w.Field("insert_rate_ratio_vs_hnswlib", r.ours_updates.inserts_per_s / r.peer_updates.inserts_per_s);
     w.Field("ratio_note", "ratio < 1: ours is faster / smaller, except insert_rate (> 1: ours inserts faster)");
   }
+  w.Key("faiss").BeginArray();
+  for (const AnnReport::Peer& p : r.faiss) {
+    w.BeginObject();
+    w.Field("name", p.name).Field("index", p.index).Field("parameters", p.parameters);
+    w.Field("build", "Debian libfaiss-dev 1.7.3, generic build without AVX2, one OpenMP thread");
+    w.Field("build_s", p.build_s).Field("ram_bytes_per_vector", p.bytes_per_vector);
+    w.Key("curve");
+    curve(p.curve);
+    for (double recall : {0.95, 0.99}) {
+      const double ours = LatencyAtRecall(r.ours, recall), theirs = LatencyAtRecall(p.curve, recall);
+      const std::string key = "latency_ratio_vs_" + p.name + (recall == 0.95 ? "_at_recall_0_95" : "_at_recall_0_99");
+      if (ours > 0 && theirs > 0) {
+        w.Field(key, ours / theirs);
+      } else {
+        w.Key(key).String("no point of one of them reaches this recall");
+      }
+    }
+    w.Field("build_time_ratio_vs_" + p.name, r.ours_build_s / p.build_s);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("scaling").BeginObject();
+  w.Field("n", std::int64_t(n)).Field("quarter_n", std::int64_t(r.quarter_n));
+  w.Key("quarter_curve");
+  curve(r.ours_quarter);
+  for (double recall : {0.95, 0.99}) {
+    const double at_n = LatencyAtRecall(r.ours, recall), at_quarter = LatencyAtRecall(r.ours_quarter, recall);
+    const char* key = recall == 0.95 ? "latency_ratio_4x_n_at_recall_0_95" : "latency_ratio_4x_n_at_recall_0_99";
+    if (at_n > 0 && at_quarter > 0) {
+      w.Field(key, at_n / at_quarter);
+    } else {
+      w.Key(key).String("no point reaches this recall");
+    }
+  }
+  w.Field("note", "our latency at n over our latency at n/4 (same queries, each against its own exact answer), at "
+                  "the lowest ef reaching the recall; goal <= 1.6");
+  w.EndObject();
   w.Field("filtered_note", "language filters of known selectivity, 64 candidates, 64 queries; the index walks the "
                            "graph when matches per candidate >= its switch, else scans");
   w.Field("filtered_switch_matches_per_candidate", r.filter_matches_per_candidate);
@@ -742,6 +898,14 @@ void PrintAnnReport(const AnnReport& r) {
   std::printf("  ANN snapshot: %.1f MB, serialize %.2f s, load %.2f s\n", r.snapshot_bytes / 1e6, r.snapshot_save_s,
               r.snapshot_load_s);
   if (r.peer) std::printf("  ANN hnswlib:     build %.1f s, %.0f B/vector\n", r.peer_build_s, r.peer_bytes_per_vector);
+  for (const AnnReport::Peer& p : r.faiss) {
+    std::printf("  ANN %s: build %.1f s, %.0f B/vector; curve:", p.name.c_str(), p.build_s, p.bytes_per_vector);
+    for (const CurvePoint& c : p.curve) std::printf(" [%zu] %.3f ms %.3f", c.ef, c.timing.p50_ms, c.recall);
+    std::printf("\n");
+  }
+  std::printf("  ANN ours at n/4 = %zu:", r.quarter_n);
+  for (const CurvePoint& c : r.ours_quarter) std::printf(" [%zu] %.3f ms %.3f", c.ef, c.timing.p50_ms, c.recall);
+  std::printf("\n");
   for (std::size_t i = 0; i < r.ours.size(); ++i) {
     std::printf("    ef %-4zu ours %7.3f ms recall %.4f", r.ours[i].ef, r.ours[i].timing.p50_ms, r.ours[i].recall);
     if (i < r.theirs.size()) std::printf("   hnswlib %7.3f ms recall %.4f", r.theirs[i].timing.p50_ms, r.theirs[i].recall);
@@ -767,7 +931,7 @@ int RunVectorBench(const Args& args) {
   if (HasFlag(args, "--help")) {
     std::printf(
         "postdevai-bench vector [--n N] [--dim D] [--queries Q] [--batch B] [--k K] [--rerank R] [--rounds N]\n"
-        "                       [--updates U] [--build-breadth B] [--json]\n"
+        "                       [--updates U] [--build-breadth B] [--no-faiss-ann] [--json]\n"
         "  --n        vectors (default 50000)\n"
         "  --dim      dimension (default 768)\n"
         "  --queries  queries per measurement (default 192; rounded up to whole batches)\n"
@@ -776,12 +940,14 @@ int RunVectorBench(const Args& args) {
         "  --rerank   candidates re-ranked at full precision (default 100)\n"
         "  --rounds   measurement rounds of the scans; figures are medians over rounds (default 3)\n"
         "  --updates  inserts while searching in the ANN comparison (default 2000)\n"
-        "  --build-breadth  our graph's candidates per insert (default: the index's, 128)\n");
+        "  --build-breadth  our graph's candidates per insert (default: the index's, 128)\n"
+        "  --no-faiss-ann   leave FAISS's HNSW and IVF indexes out of the ANN comparison (their builds are slow)\n");
     return 0;
   }
   const std::size_t n = std::size_t(OptionInt(args, "--n", 50000));
   const std::size_t updates = std::size_t(std::max<long long>(4, OptionInt(args, "--updates", 2000)));
   const std::size_t build_breadth = std::size_t(std::max<long long>(0, OptionInt(args, "--build-breadth", 0)));
+  const bool with_faiss = !HasFlag(args, "--no-faiss-ann");
   const std::size_t dim = std::size_t(OptionInt(args, "--dim", 768));
   const std::size_t batch = std::size_t(std::max<long long>(1, OptionInt(args, "--batch", 64)));
   const std::size_t wanted_queries = std::size_t(std::max<long long>(1, OptionInt(args, "--queries", 192)));
@@ -927,7 +1093,7 @@ int RunVectorBench(const Args& args) {
       RunSingle(tiered, &tiered_source, queries, cold_exact_queries, exact, &cold_exact_found, &ok);
   std::vector<std::vector<std::uint64_t>> truth_head(truth.begin(), truth.begin() + cold_exact_queries);
 
-  const AnnReport ann = RunAnnComparison(data, queries, num_queries, truth, k, updates, build_breadth, &ok);
+  const AnnReport ann = RunAnnComparison(data, queries, num_queries, truth, k, updates, build_breadth, with_faiss, &ok);
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -1115,6 +1281,19 @@ int RunVectorBench(const Args& args) {
             ann.ours_bytes_without_float_copy <= ann.peer_bytes_per_vector + int8_copy);
     w.Field("ann_memory_with_float_copy_at_most_hnswlib_plus_int8_copy",
             ann.ours_bytes_per_vector <= ann.peer_bytes_per_vector + int8_copy);
+  }
+  for (double recall : {0.95, 0.99}) {
+    const double at_n = LatencyAtRecall(ann.ours, recall), at_quarter = LatencyAtRecall(ann.ours_quarter, recall);
+    w.Field(recall == 0.95 ? "ann_latency_at_4x_n_at_most_1_6x_at_recall_0_95"
+                           : "ann_latency_at_4x_n_at_most_1_6x_at_recall_0_99",
+            at_n > 0 && at_quarter > 0 && at_n <= 1.6 * at_quarter);
+  }
+  for (const auto& p : ann.faiss) {
+    for (double recall : {0.95, 0.99}) {
+      const double ours_ms = LatencyAtRecall(ann.ours, recall), theirs_ms = LatencyAtRecall(p.curve, recall);
+      w.Field("ann_latency_at_most_" + p.name + (recall == 0.95 ? "_at_recall_0_95" : "_at_recall_0_99"),
+              ours_ms > 0 && theirs_ms > 0 && ours_ms <= theirs_ms);
+    }
   }
   w.EndObject();
   w.EndObject();
