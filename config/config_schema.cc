@@ -328,6 +328,9 @@ std::vector<Setting> BuildSettings() {
   all.push_back(IntegerSetting("vectors", "rerank_candidates", 1, 100000,
                                "re-ranked at full precision per query",
                                [](auto& c) -> auto& { return c.vectors.rerank_candidates; }));
+  all.push_back(IntegerSetting("vectors", "graph_min_vectors", 0, 1u << 31,
+                               "from this many vectors on, searches walk the HNSW graph",
+                               [](auto& c) -> auto& { return c.vectors.graph_min_vectors; }));
 
   all.push_back(IntegerSetting("tiering", "promote_after_hits", 1, 1000000,
                                "cold reads before an item is promoted to RAM",

@@ -42,6 +42,7 @@ VectorIndexOptions VectorIndexOptions::FromConfig(const VectorsConfig& config) {
   options.dimension = config.dimension;
   options.quantization = config.quantization;
   options.rerank_candidates = config.rerank_candidates;
+  options.graph_min_vectors = config.graph_min_vectors;
   return options;
 }
 

@@ -594,7 +594,7 @@ HybridMemoryConfig UnusualConfig() {
   c.caf = {true, 4999, false};
   c.metrics = {false, "0.0.0.0", 1};
   c.logging = {"/var/log/x.log", LogLevel::kTrace};
-  c.vectors = {768, "bge-small-en-v1.5", VectorQuantization::kNone, 7};
+  c.vectors = {768, "bge-small-en-v1.5", VectorQuantization::kNone, 7, 123};
   c.tiering = {9, 1, false};
   c.backup = {""};
   c.replication = {false, {"a:1", "[::1]:65535"}};

@@ -229,6 +229,9 @@ struct VectorsConfig {
   VectorQuantization quantization = VectorQuantization::kInt8;
   // How many best candidates of the quantized pass are re-ranked at full precision.
   std::uint32_t rerank_candidates = 100;
+  // From this many vectors on, searches walk the HNSW graph (always kept up
+  // to date); below it they scan the int8 copies, as fast and exact there.
+  std::uint32_t graph_min_vectors = 10000;
 
   bool operator==(const VectorsConfig&) const = default;
 };
