@@ -41,6 +41,7 @@ int RunTraceBench(const Args& args);     // bench/ramlake_trace_bench.cc
 int RunWarmBench(const Args& args);      // bench/ramlake_warm_bench.cc
 int RunEngineBench(const Args& args);    // bench/engine_bench.cc
 int RunVectorBench(const Args& args);    // bench/vector_bench.cc
+int RunVectorRestartBench(const Args& args);  // bench/vector_restart_bench.cc
 int RunSoakBench(const Args& args);      // bench/soak_bench.cc
 
 }  // namespace postdevai::bench
