@@ -35,7 +35,9 @@ using partition_actor = caf::typed_actor<
     // Loads a value read from the store (promotion, prefetch); an older LSN
     // than the resident one is ignored.
     caf::reacts_to<promote_atom, std::string, versioned_value>,
-    // Whether key is resident, without touching statistics or recency.
+    // Whether key is resident, without touching statistics or recency. The
+    // reply comes after every message sent before it by the same sender: the
+    // controller acknowledges a vectors write once it is indexed this way.
     caf::replies_to<access_atom, std::string>::with<bool>,
     // The store holds every write up to this LSN: those entries are clean.
     caf::reacts_to<persisted_atom, std::uint64_t>,

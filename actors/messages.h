@@ -99,8 +99,9 @@ struct opened_partition {
   // bytes are taken by the partition actor (CPU only) and written by
   // write_vectors_snapshot (blocking file I/O: off the actor's thread, except
   // at a clean stop). Both empty when there is no snapshot. It is written at
-  // a clean stop and, while the node runs, every vectors_snapshot_interval
-  // when enough changed (so a crash re-applies little; see partition_actor.cc).
+  // a clean stop and, while the node runs, when 20,000 vectors were indexed
+  // since the last one or, every vectors_snapshot_interval, when enough
+  // changed (so a crash re-applies little; see MaybeSnapshotIndex).
   std::function<std::string()> encode_vectors_snapshot;
   std::function<Status(const std::string&)> write_vectors_snapshot;
   std::chrono::seconds vectors_snapshot_interval{0};

@@ -111,6 +111,7 @@ Status VectorCatalog::Apply(std::string_view key, const std::string* value, std:
   }
   owner_of_key_[k] = owner;
   lsn_of_key_[k] = lsn;
+  vectors_indexed_ += entries.size();
   return Status::Ok();
 }
 

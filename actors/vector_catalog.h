@@ -84,6 +84,10 @@ class VectorCatalog {
   static Status WriteSnapshot(storage::FileSystem* fs, const std::string& path, const std::string& bytes);
   // The LSN of the newest write the catalog reflects (0 when empty).
   std::uint64_t NewestLsn() const;
+  // Vectors Apply has put into the index since the catalog was made: what a
+  // Restore from an older snapshot would have to put in again (graph inserts
+  // are the cost of a restart after a crash).
+  std::uint64_t vectors_indexed() const { return vectors_indexed_; }
 
   // The key of the record holding the vector `id`, if any.
   std::optional<std::string> KeyOf(std::uint64_t id) const;
@@ -103,6 +107,7 @@ class VectorCatalog {
   std::unordered_map<std::uint64_t, std::string> key_of_prefix_;
   std::unordered_map<std::string, std::uint64_t> prefix_of_key_;
   std::uint64_t next_prefix_ = 1;
+  std::uint64_t vectors_indexed_ = 0;
   std::uint64_t PrefixFor(const std::string& key);  // the key's prefix, given out on first use
   void ForgetPrefix(const std::string& key);
   // What a key's vectors belong to: a code file (its path) or a session.

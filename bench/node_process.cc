@@ -96,19 +96,22 @@ bool ChildProcess::Alive() {
 }
 
 // The pid is still ours until waitpid reaps it, so it cannot name another process.
-void ChildProcess::Stop() {
-  if (pid <= 0) return;
+bool ChildProcess::Stop(std::chrono::seconds grace) {
+  if (pid <= 0) return true;
   ::kill(pid, SIGTERM);
   int status = 0;
-  for (int i = 0; i < 600; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       pid = -1;
-      return;
+      return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::fprintf(stderr, "%s (pid %d) did not stop in 30 s after SIGTERM; killing it\n", name.c_str(), pid);
+  std::fprintf(stderr, "%s (pid %d) did not stop in %lld s after SIGTERM; killing it\n", name.c_str(), pid,
+               static_cast<long long>(grace.count()));
   Kill();
+  return false;
 }
 
 void ChildProcess::Kill() {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,8 +30,8 @@ struct ChildProcess {
   // the bench (PR_SET_PDEATHSIG).
   bool Spawn(const std::string& what, const std::vector<std::string>& argv, const std::string& log);
   bool Alive();
-  // SIGTERM, up to 30 s to stop cleanly, then SIGKILL.
-  void Stop();
+  // SIGTERM, up to `grace` to stop cleanly, then SIGKILL. True if it stopped by itself.
+  bool Stop(std::chrono::seconds grace = std::chrono::seconds(30));
   // SIGKILL and reap: a crash.
   void Kill();
   ~ChildProcess() { Stop(); }

@@ -287,3 +287,48 @@ TEST_CASE("the vector index is snapshotted every sync interval when enough chang
   CHECK(testing::ReadFile(snapshot) == periodic);
   CHECK(lsn == 30);
 }
+
+TEST_CASE("past 20000 vectors indexed since the last snapshot, one is written before the sync interval",
+          "[engine][clock][vectors]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  const auto config = Config(disk, ram);  // sync interval 5 min
+  const std::string snapshot = config.ramlake_path + "/vectors.index";
+  Deterministic d(config);
+  REQUIRE(std::filesystem::exists(snapshot));
+  const std::string empty = testing::ReadFile(snapshot);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  auto write_file = [&](int f, std::size_t chunks) {
+    records::FileVectors v;
+    v.model = config.vectors.model;
+    v.dimension = config.vectors.dimension;
+    v.path = "src/big" + std::to_string(f) + ".cc";
+    v.language = "cpp";
+    for (std::size_t i = 0; i < chunks * v.dimension; ++i) v.values.push_back(normal(rng));
+    write_batch batch;
+    batch.mutations.push_back(mutation{DataKind::kVectors, CodeIdForPath(v.path), records::EncodeFileVectors(v), false});
+    (void)d.Ask<std::uint64_t>(write_atom_v, std::move(batch));
+  };
+  auto one_check = [&] {
+    // One check interval (10 s), far less than the sync interval.
+    d.sched->clock().advance_time(std::chrono::seconds(10));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (testing::ReadFile(snapshot) == empty && std::chrono::steady_clock::now() < deadline) {
+      d.sched->run();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  // 19,000 vectors: under the bound, and 10 s is not the sync interval.
+  for (int f = 0; f < 38; ++f) write_file(f, 500);
+  d.Settle();
+  one_check();
+  CHECK(testing::ReadFile(snapshot) == empty);
+  // 2,000 more: past it; the next check writes one.
+  for (int f = 38; f < 42; ++f) write_file(f, 500);
+  d.Settle();
+  one_check();
+  const std::string written = testing::ReadFile(snapshot);
+  REQUIRE(written != empty);
+  CHECK(written.size() > empty.size() + 21000 * config.vectors.dimension);  // 21,000 int8 copies at least
+}
