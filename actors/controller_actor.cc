@@ -31,6 +31,9 @@ struct StoreReadsInFlight {
 struct controller_state {
   ControllerParts parts;
   std::uint64_t reads = 0, writes = 0, ram_hits = 0, disk_reads = 0, errors = 0;
+  // Vectors writes sent to the vectors partition and not yet indexed there
+  // (see kMostUnindexedVectorWrites).
+  std::uint64_t unindexed_vector_writes = 0;
   latency_histogram read_latency, write_latency;
   // By kind byte + key (FlightKey).
   std::unordered_map<std::string, StoreReadsInFlight> store_reads;
@@ -150,6 +153,12 @@ void EvictEverywhere(controller_pointer self, std::uint64_t older_than_seconds, 
 // itself: a trip to an encoder would cost more than the work.
 constexpr std::size_t kEncodeInlineBytes = 512;
 
+// Vectors writes that may be acknowledged before the vectors partition has
+// indexed them. An ingest batch holds at most 512 KiB of vectors (~170 at
+// 768 dimensions), so a crash leaves at most a few thousand vectors to put
+// back into the graph, and a search waits behind at most that many.
+constexpr std::uint64_t kMostUnindexedVectorWrites = 8;
+
 void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> mutations, std::string payload,
                 std::uint64_t started, std::function<void(caf::expected<std::uint64_t>)> done);
 
@@ -245,23 +254,33 @@ void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> 
               st.write_latency.Add(ClockMicros(self) - started);
               return done(lsn);
             }
-            // Vectors: acknowledged once indexed. A graph insert (~170 us a
-            // vector at 768 dimensions) is slower than logging, so writers
-            // that are not held back pile up a backlog in the partition's
-            // mailbox that every search waits behind, and that a crash makes
-            // the next start re-apply. The partition answers this request
+            // Vectors: a graph insert (~170 us a vector at 768 dimensions)
+            // is slower than logging, so writers that are not held back pile
+            // up a backlog in the partition's mailbox that every search
+            // waits behind, and that a crash makes the next start re-apply.
+            // Up to kMostUnindexedVectorWrites may be ahead of the index
+            // (logging and indexing overlap); past that a write is
+            // acknowledged once indexed. The partition answers this request
             // after every apply sent before it (one sender's messages arrive
-            // in order).
+            // in order). Searches see a write either way: they queue behind
+            // its apply.
+            const bool ahead = ++st.unindexed_vector_writes <= kMostUnindexedVectorWrites;
+            if (ahead) {
+              st.write_latency.Add(ClockMicros(self) - started);
+              done(lsn);
+            }
+            auto indexed = [=] {
+              --self->state.unindexed_vector_writes;
+              if (ahead) return;
+              self->state.write_latency.Add(ClockMicros(self) - started);
+              done(lsn);
+            };
             self->request(st.parts.partitions[DataKindIndex(DataKind::kVectors)], caf::infinite, access_atom_v,
                           std::string())
-                .then(
-                    [=](bool) {
-                      self->state.write_latency.Add(ClockMicros(self) - started);
-                      done(lsn);
-                    },
-                    // A partition that stopped (it restarts and re-reads the
-                    // store): the write is durable all the same.
-                    [=](caf::error&) { done(lsn); });
+                .then([=](bool) { indexed(); },
+                      // A partition that stopped (it restarts and re-reads
+                      // the store): the write is durable all the same.
+                      [=](caf::error&) { indexed(); });
           },
           [=](caf::error& err) {
             ++self->state.errors;
