@@ -89,8 +89,9 @@ std::optional<Endpoint> ParsePeer(const std::string& peer) {
 // A connection of the door: an established TCP socket on its local port.
 struct DoorSocket {
   int fd = -1;
-  ino_t inode = 0;  // sockets get increasing inode numbers: a smaller one is older
+  ino_t inode = 0;
   Endpoint peer;
+  std::uint64_t first_seen = 0;  // the scan that first saw it (EnforceCap)
 };
 
 // The peer of `fd` when it is an established connection to local `port`.
@@ -173,8 +174,21 @@ bool ConnectionGuard::Drop(const std::string& peer) {
 void ConnectionGuard::EnforceCap() {
   std::vector<DoorSocket> sockets = DoorSockets(port_);
   connections_.store(sockets.size(), std::memory_order_relaxed);
+  // Age by the scan that first saw each socket (inode numbers are handed
+  // out in per-CPU batches: they do not order sockets by time).
+  ++scans_;
+  std::unordered_map<ino_t, std::uint64_t> seen;
+  seen.reserve(sockets.size());
+  for (DoorSocket& s : sockets) {
+    auto it = first_seen_.find(s.inode);
+    s.first_seen = it == first_seen_.end() ? scans_ : it->second;
+    seen.emplace(s.inode, s.first_seen);
+  }
+  first_seen_ = std::move(seen);
   if (sockets.size() <= max_connections_) return;
-  std::sort(sockets.begin(), sockets.end(), [](const DoorSocket& a, const DoorSocket& b) { return a.inode < b.inode; });
+  std::sort(sockets.begin(), sockets.end(), [](const DoorSocket& a, const DoorSocket& b) {
+    return a.first_seen != b.first_seen ? a.first_seen < b.first_seen : a.inode < b.inode;
+  });
   for (std::size_t i = max_connections_; i < sockets.size(); ++i) {
     if (EndIfStill(sockets[i], port_)) over_cap_.fetch_add(1, std::memory_order_relaxed);
   }

@@ -23,6 +23,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+
+#include <sys/types.h>
 
 namespace postdevai::rpc {
 
@@ -31,6 +34,8 @@ class ConnectionGuard {
   // Watches the connections to local `port`. When `max_connections` > 0, a
   // scan every `interval` ends the newest connections beyond it (the
   // oldest keep being served, as if the newest had been refused at accept).
+  // Age is known to the scan: connections first seen by the same scan are
+  // told apart by their socket's inode number only, not by time.
   ConnectionGuard(std::uint16_t port, std::uint32_t max_connections, std::chrono::milliseconds interval);
   // Stops the scan; connections stay as they are.
   ~ConnectionGuard();
@@ -57,6 +62,9 @@ class ConnectionGuard {
   const std::uint32_t max_connections_;
   const std::chrono::milliseconds interval_;
   std::atomic<std::uint64_t> connections_{0}, over_cap_{0}, dropped_{0};
+  // Scanner thread only: which scan first saw each connection (by inode).
+  std::uint64_t scans_ = 0;
+  std::unordered_map<ino_t, std::uint64_t> first_seen_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
