@@ -15,9 +15,10 @@
 // only for clients that acknowledge its SETTINGS); bytes of requests and
 // replies held by calls in flight over all connections (memory_mb, also
 // gRPC's resource quota); idle and handshake timeouts; keepalive pings that
-// drop a peer that stops answering; and a deadline per call (a client's
-// shorter deadline wins). Calls beyond a limit get RESOURCE_EXHAUSTED naming
-// it. Connections: at most max_connections (the newest beyond it are ended
+// drop a peer that stops answering; and deadline_seconds, enforced on each
+// request a call makes to the engine (past it the call fails UNAVAILABLE; a
+// client's shorter deadline ends the call for the client first). Calls
+// beyond a limit get RESOURCE_EXHAUSTED naming it. Connections: at most max_connections (the newest beyond it are ended
 // within 200 ms), and the connection of a client that opens streams past
 // max_concurrent_streams is ended (rpc/connection_guard.h: gRPC 1.51 can do
 // neither itself).
