@@ -312,4 +312,20 @@ TEST_CASE("searches the graph cannot serve scan: other metrics, exact requests, 
   CHECK_FALSE(f.index->UsesGraph(options));
 }
 
+TEST_CASE("[vectors] graph_min_vectors from the config decides when searches walk the graph") {
+  VectorsConfig config;
+  config.dimension = kDim;
+  config.model = kModel;
+  Clustered data(20, 4);
+  // More than 16 x rerank_candidates (100): below, a walk is a slower scan.
+  constexpr std::uint32_t kVectors = 2000;
+  for (const std::uint32_t min_vectors : {0u, 1800u, 10000u}) {
+    config.graph_min_vectors = min_vectors;
+    auto index = std::move(*VectorIndex::Create(VectorIndexOptions::FromConfig(config)));
+    for (std::uint64_t id = 0; id < kVectors; ++id) REQUIRE(index->Add(kModel, VectorEntry{id, data.Next(), ChunkOf(id)}).ok());
+    INFO("graph_min_vectors = " << min_vectors << ", " << kVectors << " vectors");
+    CHECK(index->UsesGraph(VectorSearchOptions{}) == (min_vectors <= kVectors));
+  }
+}
+
 }  // namespace postdevai

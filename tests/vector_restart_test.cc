@@ -89,8 +89,9 @@ void CheckAnswers(rpc::MemoryConnection& memory, const std::map<std::string, std
                   VectorSource& queries, const std::string& stage) {
   INFO(stage);
   // Every acknowledged vector is its own nearest neighbour.
-  int checked = 0, found = 0;
-  for (auto it = live.begin(); it != live.end(); std::advance(it, std::min<std::ptrdiff_t>(7, std::distance(it, live.end())))) {
+  int checked = 0, found = 0, position = 0;
+  for (auto it = live.begin(); it != live.end(); ++it) {
+    if (position++ % 7 != 0) continue;  // a sample: every 7th
     auto hits = memory.SearchSimilar(it->second, 1);
     REQUIRE(hits.ok());
     ++checked;
