@@ -123,6 +123,14 @@ Status Validate(const search_request& r) {
       r.owner != records::vector_owner::history_message) {
     return Status::InvalidArgument("search: unknown owner filter " + std::to_string(static_cast<unsigned>(r.owner)));
   }
+  if (r.mode != records::search_mode::vector && r.mode != records::search_mode::lexical &&
+      r.mode != records::search_mode::hybrid) {
+    return Status::InvalidArgument("search: unknown mode " + std::to_string(static_cast<unsigned>(r.mode)));
+  }
+  if (r.text.size() > records::kMaxSearchTextBytes) {
+    return Status::TooLarge("search: a text of " + std::to_string(r.text.size()) + " bytes exceeds the limit of " +
+                            std::to_string(records::kMaxSearchTextBytes));
+  }
   return Status::Ok();
 }
 
@@ -561,9 +569,39 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       },
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
         if (Status s = Validate(request); !s.ok()) return ToError(s);
-        return Forward<std::vector<search_hit>>(
-            self, self->state.parts.partitions[DataKindIndex(DataKind::kVectors)], search_atom_v,
-            std::move(request));
+        const auto& partitions = self->state.parts.partitions;
+        const auto& vectors = partitions[DataKindIndex(DataKind::kVectors)];
+        const auto& code = partitions[DataKindIndex(DataKind::kCode)];
+        if (request.mode == records::search_mode::hybrid && request.query.empty()) {
+          request.mode = records::search_mode::lexical;  // no vector to rank by
+        }
+        switch (request.mode) {
+          case records::search_mode::vector:
+            return Forward<std::vector<search_hit>>(self, vectors, search_atom_v, std::move(request));
+          case records::search_mode::lexical:
+            return Forward<std::vector<search_hit>>(self, code, search_atom_v, std::move(request),
+                                                    std::vector<search_hit>{});
+          case records::search_mode::hybrid:
+            break;
+        }
+        // Hybrid: the vector side's chunks (deep enough to rank a few
+        // times k distinct files), then the code partition fuses them with
+        // its lexical ranking. In sequence: the fusion needs both, and the
+        // code partition owns the line numbers.
+        auto rp = self->make_response_promise<std::vector<search_hit>>();
+        search_request by_vector = request;
+        by_vector.mode = records::search_mode::vector;
+        by_vector.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 4, 50));
+        self->request(vectors, caf::infinite, search_atom_v, std::move(by_vector))
+            .then(
+                [=, request = std::move(request)](std::vector<search_hit>& hits) mutable {
+                  self->request(self->state.parts.partitions[DataKindIndex(DataKind::kCode)], caf::infinite,
+                                search_atom_v, std::move(request), std::move(hits))
+                      .then([rp](std::vector<search_hit>& fused) mutable { rp.deliver(std::move(fused)); },
+                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
       },
       [=](stats_atom) -> caf::result<memory_report> { return Stats(self); },
       [=](breakdown_atom) -> caf::result<std::vector<store_kind_report>> {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <thread>
 
 #include "actors/code_id_migration.h"
@@ -11,6 +12,7 @@
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
 #include "config/machine_probe.h"
+#include "simd/lexical_index.h"
 #include "postdevai/log.h"
 #include "storage/persistent_store.h"
 #include "storage/ramlake/ram_lake.h"
@@ -105,6 +107,34 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
       opened->vectors_snapshot_interval = snapshot_interval;
     }
     opened->vectors = std::move(*catalog);
+  }
+  if (kind == DataKind::kCode) {
+    // The text index of every stored code file, hot or cold, built from the
+    // store (the source of truth) at every open: nothing to reconcile after
+    // a crash. A record that does not decode is left out, with a log line.
+    auto lexical = std::make_unique<LexicalIndex>();
+    const auto started = std::chrono::steady_clock::now();
+    std::uint64_t undecodable = 0;
+    Status scanned = store->ForEach(kind, [&](const storage::StoredRecord& r) {
+      auto code = records::DecodeCode(r.key, r.value);
+      if (code.ok()) {
+        lexical->PutCode(r.key, code->path, code->language, code->content);
+      } else {
+        ++undecodable;
+      }
+      return true;
+    });
+    if (!scanned.ok()) LogWarning("code", "some code files are not searchable by text: " + scanned.ToString());
+    if (undecodable > 0) {
+      LogWarning("code", std::to_string(undecodable) + " stored code values do not decode: not searchable by text");
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (lexical->files() > 0) {
+      LogInfo("code", "text index of " + std::to_string(lexical->files()) + " files (" +
+                          std::to_string(lexical->chunks()) + " chunks, " + std::to_string(lexical->terms()) +
+                          " terms) built in " + std::to_string(seconds) + " s");
+    }
+    opened->lexical = std::move(lexical);
   }
   return opened;
 }

@@ -120,6 +120,12 @@ Result<std::vector<SearchHit>> HybridMemory::SearchSimilar(const std::vector<flo
   return impl_->client->SearchSimilar(query_embedding, limit, filter).get();
 }
 
+Result<std::vector<SearchHit>> HybridMemory::SearchHybrid(const std::vector<float>& query_embedding,
+                                                          std::string_view text, std::size_t limit,
+                                                          const SearchFilter& filter) {
+  return impl_->client->SearchHybrid(query_embedding, text, limit, filter).get();
+}
+
 Result<std::vector<SearchHit>> HybridMemory::SearchText(std::string_view text, std::size_t limit,
                                                         const SearchFilter& filter) {
   return impl_->client->SearchText(text, limit, filter).get();

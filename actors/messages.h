@@ -18,6 +18,9 @@
 namespace postdevai::storage::ramlake {
 class RamLakePartition;
 }
+namespace postdevai {
+class LexicalIndex;
+}
 
 namespace postdevai::records {
 
@@ -90,6 +93,7 @@ class VectorCatalog;
 struct opened_partition {
   std::unique_ptr<storage::ramlake::RamLakePartition> lake;
   std::unique_ptr<VectorCatalog> vectors;  // vectors partition only
+  std::unique_ptr<LexicalIndex> lexical;   // code partition only
   // Every write of this kind up to this LSN is reflected in `lake`: it was
   // in the store the opener validated the file against (a re-attach after a
   // restart; writes after it queue in the new partition actor).

@@ -12,6 +12,7 @@
 #include "actors/hot_reads.h"
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
+#include "simd/lexical_index.h"
 #include "postdevai/log.h"
 #include "storage/ramlake/ramlake_partition.h"
 
@@ -69,6 +70,19 @@ class Changing {
   storage::ramlake::PartitionReadView::OwnerLock lock_;
 };
 
+// A code write into the lexical index. A value that does not decode (a raw
+// peer's) is not searchable, and must not leave the key's old text findable.
+void IndexCode(LexicalIndex& index, const records::mutation& m) {
+  if (m.erase) return index.Remove(m.key);
+  auto code = records::DecodeCode(m.key, m.value);
+  if (!code.ok()) {
+    index.Remove(m.key);
+    LogWarning("code", "not searchable by text: " + code.status().ToString());
+    return;
+  }
+  index.PutCode(m.key, code->path, code->language, code->content);
+}
+
 // Under Changing. Tells the read view and the file's watermark the last LSN
 // applied (writes come in LSN order).
 void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
@@ -85,6 +99,9 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       // The vectors partition indexes what it stores: searchable as soon as
       // the write is acknowledged (the controller acknowledges after this
       // message was sent, and this partition handles messages in order).
+      // Likewise the code partition's lexical index: every code write, hot
+      // or not cached, is in it before the write is acknowledged.
+      if (st.opened->lexical) IndexCode(*st.opened->lexical, m);
       if (st.opened->vectors) {
         Status indexed = st.opened->vectors->Apply(m.key, m.erase ? nullptr : &m.value, w.lsn);
         if (!indexed.ok()) LogWarning("vectors", "not indexed: " + indexed.ToString());
@@ -410,6 +427,22 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
                   [=](caf::error&) { finish_one(); });  // deleted meanwhile: skipped by Rerank
         }
         return job->promise;
+      },
+      [=](search_atom, search_request& request,
+          std::vector<search_hit>& vector_hits) -> caf::result<std::vector<search_hit>> {
+        auto& st = self->state;
+        if (st.kind != DataKind::kCode || (st.opened && !st.opened->lexical)) {
+          return ToError(Status::InvalidArgument("search: not the code partition"));
+        }
+        if (!st.opened) return ToError(Status::Unavailable("search: the text index is being rebuilt; try again"));
+        const LexicalIndex& index = *st.opened->lexical;
+        if (request.mode == records::search_mode::lexical) {
+          return LexicalResults(index.Search(request.text, request.k, request));
+        }
+        // Hybrid: enough lexical files that one ranked low by each part
+        // can still be fused into the top k.
+        const std::size_t depth = std::max<std::size_t>(request.k * 2, 50);
+        return FuseHybrid(vector_hits, index.Search(request.text, depth, request), index, request.k);
       },
       [=](attach_atom, partition_ptr& partition) {
         auto& st = self->state;

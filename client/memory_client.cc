@@ -480,19 +480,18 @@ Future<std::uint64_t> MemoryClient::DeleteMetadata(std::string key) {
   return AsFuture<std::uint64_t>([&](auto done) { DeleteMetadata(std::move(key), std::move(done)); });
 }
 
-void MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit, SearchFilter filter,
-                                 Reply<std::vector<SearchHit>> done) {
-  if (limit == 0 || limit > records::kMaxSearchResults) {
-    return done(Status::InvalidArgument("search: limit " + std::to_string(limit) + " is not from 1 to " +
+void MemoryClient::Search(records::search_request request, SearchFilter filter, Reply<std::vector<SearchHit>> done) {
+  if (request.k == 0 || request.k > records::kMaxSearchResults) {
+    return done(Status::InvalidArgument("search: limit " + std::to_string(request.k) + " is not from 1 to " +
                                         std::to_string(records::kMaxSearchResults)));
   }
-  if (Status s = CheckVector(query, info_.vector_dimension, "search: the query vector", info_.vector_model); !s.ok()) {
-    return done(s);
+  if (!request.query.empty() || request.mode == records::search_mode::vector) {
+    if (Status s = CheckVector(request.query, info_.vector_dimension, "search: the query vector", info_.vector_model);
+        !s.ok()) {
+      return done(s);
+    }
   }
-  records::search_request request;
-  request.query = std::move(query);
   request.model = info_.vector_model;
-  request.k = static_cast<std::uint32_t>(limit);
   request.exact = filter.exact;
   request.path_prefix = std::move(filter.path_prefix);
   request.language = std::move(filter.language);
@@ -511,12 +510,25 @@ void MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit, Se
       hit.language = std::move(h.language);
       hit.session = std::move(h.session);
       hit.score = h.score;
+      hit.first_line = h.first_line;
+      hit.last_line = h.last_line;
+      hit.vector_score = h.vector_score;
+      hit.lexical_score = h.lexical_score;
       out.push_back(std::move(hit));
     }
     return out;
   };
   port_->Search(std::move(request),
                 Then<std::vector<records::search_hit>, std::vector<SearchHit>>(std::move(done), std::move(convert)));
+}
+
+void MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit, SearchFilter filter,
+                                 Reply<std::vector<SearchHit>> done) {
+  records::search_request request;
+  request.query = std::move(query);
+  request.k = static_cast<std::uint32_t>(std::min<std::size_t>(limit, ~std::uint32_t{0}));
+  request.mode = records::search_mode::vector;
+  Search(std::move(request), std::move(filter), std::move(done));
 }
 
 Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit,
@@ -527,14 +539,54 @@ Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> qu
 
 void MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFilter filter,
                               Reply<std::vector<SearchHit>> done) {
-  if (Status s = CheckLexicalModel("search"); !s.ok()) return done(s);
-  LexicalEmbedder embedder(info_.vector_dimension);
-  SearchSimilar(embedder.Embed(text), limit, std::move(filter), std::move(done));
+  records::search_request request;
+  request.k = static_cast<std::uint32_t>(std::min<std::size_t>(limit, ~std::uint32_t{0}));
+  const bool lexical_model = info_.vector_model == LexicalEmbedder::kModelName;
+  switch (filter.mode) {
+    case SearchMode::kVector:
+      if (Status s = CheckLexicalModel("search"); !s.ok()) return done(s);
+      request.mode = records::search_mode::vector;
+      break;
+    case SearchMode::kLexical:
+      request.mode = records::search_mode::lexical;
+      request.text = std::string(text);
+      break;
+    case SearchMode::kHybrid:
+      // Without the built-in model, the text has no embedding here: the
+      // lexical side ranks alone (SearchHybrid takes the caller's vector).
+      request.mode = lexical_model ? records::search_mode::hybrid : records::search_mode::lexical;
+      request.text = std::string(text);
+      break;
+  }
+  if (request.mode != records::search_mode::lexical) {
+    request.query = LexicalEmbedder(info_.vector_dimension).Embed(text);
+  }
+  Search(std::move(request), std::move(filter), std::move(done));
 }
 
 Future<std::vector<SearchHit>> MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFilter filter) {
   return AsFuture<std::vector<SearchHit>>(
       [&](auto done) { SearchText(text, limit, std::move(filter), std::move(done)); });
+}
+
+void MemoryClient::SearchHybrid(std::vector<float> query, std::string_view text, std::size_t limit,
+                                SearchFilter filter, Reply<std::vector<SearchHit>> done) {
+  records::search_request request;
+  request.k = static_cast<std::uint32_t>(std::min<std::size_t>(limit, ~std::uint32_t{0}));
+  request.query = std::move(query);
+  request.text = std::string(text);
+  switch (filter.mode) {
+    case SearchMode::kVector: request.mode = records::search_mode::vector; break;
+    case SearchMode::kLexical: request.mode = records::search_mode::lexical; request.query.clear(); break;
+    case SearchMode::kHybrid: request.mode = records::search_mode::hybrid; break;
+  }
+  Search(std::move(request), std::move(filter), std::move(done));
+}
+
+Future<std::vector<SearchHit>> MemoryClient::SearchHybrid(std::vector<float> query, std::string_view text,
+                                                          std::size_t limit, SearchFilter filter) {
+  return AsFuture<std::vector<SearchHit>>(
+      [&](auto done) { SearchHybrid(std::move(query), text, limit, std::move(filter), std::move(done)); });
 }
 
 void MemoryClient::Stats(Reply<records::memory_report> done) { port_->Stats(std::move(done)); }

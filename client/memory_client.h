@@ -114,10 +114,19 @@ class MemoryClient {
   // The query must be finite and of the engine's dimension.
   void SearchSimilar(std::vector<float> query, std::size_t limit, SearchFilter filter, Reply<std::vector<SearchHit>> done);
   Future<std::vector<SearchHit>> SearchSimilar(std::vector<float> query, std::size_t limit, SearchFilter filter = {});
-  // `text` embedded with the built-in lexical embedder at the engine's
-  // dimension (the same model check as WithLexicalEmbeddings).
+  // By `text`, as filter.mode says: lexical (BM25 over the code files),
+  // vector (the text embedded with the built-in lexical embedder: the same
+  // model check as WithLexicalEmbeddings) or hybrid (both fused; lexical
+  // alone when the engine's model is not the built-in one). An empty or
+  // stop-word-only text finds nothing: an empty result, not an error.
   void SearchText(std::string_view text, std::size_t limit, SearchFilter filter, Reply<std::vector<SearchHit>> done);
   Future<std::vector<SearchHit>> SearchText(std::string_view text, std::size_t limit, SearchFilter filter = {});
+  // Hybrid with the caller's own query embedding (filter.mode may narrow it
+  // to vector or lexical).
+  void SearchHybrid(std::vector<float> query, std::string_view text, std::size_t limit, SearchFilter filter,
+                    Reply<std::vector<SearchHit>> done);
+  Future<std::vector<SearchHit>> SearchHybrid(std::vector<float> query, std::string_view text, std::size_t limit,
+                                              SearchFilter filter = {});
 
   // --- operations ---
   void Stats(Reply<records::memory_report> done);
@@ -134,6 +143,8 @@ class MemoryClient {
  private:
   Result<records::write_batch> CodeFileMutations(CodeFile& file, records::write_batch batch) const;
   Status CheckLexicalModel(const char* what) const;
+  // Every search: checks, the filters, and the hits converted.
+  void Search(records::search_request request, SearchFilter filter, Reply<std::vector<SearchHit>> done);
   // The code record under id; with a path, only if it is that path's.
   void ReadCode(std::string id, std::optional<std::string> path, Reply<CodeRecord> done);
   Result<records::write_batch> ContextMutations(const std::string& session, const std::vector<std::string>& messages,

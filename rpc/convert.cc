@@ -191,6 +191,10 @@ void ToProto(const SearchHit& in, v1::SearchHit* out) {
   out->set_language(in.language);
   out->set_session(in.session);
   out->set_score(in.score);
+  out->set_first_line(in.first_line);
+  out->set_last_line(in.last_line);
+  out->set_vector_score(in.vector_score);
+  out->set_lexical_score(in.lexical_score);
 }
 
 SearchHit FromProto(const v1::SearchHit& in) {
@@ -202,6 +206,10 @@ SearchHit FromProto(const v1::SearchHit& in) {
   out.language = in.language();
   out.session = in.session();
   out.score = in.score();
+  out.first_line = in.first_line();
+  out.last_line = in.last_line();
+  out.vector_score = in.vector_score();
+  out.lexical_score = in.lexical_score();
   return out;
 }
 
@@ -229,6 +237,11 @@ SearchFilter FilterOf(const v1::SearchRequest& request) {
   filter.language = request.language();
   filter.session = request.session();
   filter.exact = request.exact();
+  switch (request.mode()) {
+    case v1::SearchRequest::VECTOR: filter.mode = SearchMode::kVector; break;
+    case v1::SearchRequest::LEXICAL: filter.mode = SearchMode::kLexical; break;
+    default: filter.mode = SearchMode::kHybrid; break;
+  }
   return filter;
 }
 

@@ -283,6 +283,11 @@ void FillFilter(const SearchFilter& filter, std::size_t limit, v1::SearchRequest
   req->set_language(filter.language);
   req->set_session(filter.session);
   req->set_exact(filter.exact);
+  switch (filter.mode) {
+    case SearchMode::kVector: req->set_mode(v1::SearchRequest::VECTOR); break;
+    case SearchMode::kLexical: req->set_mode(v1::SearchRequest::LEXICAL); break;
+    case SearchMode::kHybrid: req->set_mode(v1::SearchRequest::HYBRID); break;
+  }
 }
 
 Result<std::vector<SearchHit>> HitsOf(v1::SearchReply& r) {
@@ -299,6 +304,7 @@ Result<std::vector<SearchHit>> MemoryConnection::SearchSimilar(const std::vector
   v1::SearchRequest req;
   SetVector(query, req.mutable_vector());
   FillFilter(filter, limit, &req);
+  req.set_mode(v1::SearchRequest::VECTOR);  // ranks by the vector, whatever filter.mode says
   return impl_->Unary<v1::SearchReply>(
       "search", [&](auto* ctx, auto* r) { return impl_->stub->Search(ctx, req, r); }, HitsOf);
 }

@@ -595,7 +595,10 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
         case v1::SearchRequest::kVector: {
           if (Status s = CheckModel(req->model(), memory_->info(), "search"); !s.ok()) return r->Fail(s);
           std::vector<float> query(req->vector().values().begin(), req->vector().values().end());
-          return memory_->SearchSimilar(std::move(query), limit, FilterOf(*req), std::move(fill));
+          if (req->mode() == v1::SearchRequest::VECTOR || req->keywords().empty()) {
+            return memory_->SearchSimilar(std::move(query), limit, FilterOf(*req), std::move(fill));
+          }
+          return memory_->SearchHybrid(std::move(query), req->keywords(), limit, FilterOf(*req), std::move(fill));
         }
         case v1::SearchRequest::kText:
           return memory_->SearchText(req->text(), limit, FilterOf(*req), std::move(fill));

@@ -16,6 +16,7 @@ packages=(
   tmux                       # top_test drives the dashboard in a detached tmux pane
   libfaiss-dev               # bench peer for vector search (optional for the build)
   libhnswlib-dev             # bench peer for the vector graph index (header only; optional for the build)
+  libxapian-dev              # bench peer for lexical search quality (BM25; postdevai-bench search-quality)
   prometheus                 # promtool: tests check the /metrics exposition with it
   openssl                    # tests generate throwaway TLS certificates (tls_test, never committed)
   redis-server redis-tools   # bench peer for remote point reads (postdevai-bench remote)

@@ -81,13 +81,14 @@ typename Inspector::result_type inspect(Inspector& f, memory_report& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_request& x) {
-  return f(caf::meta::type_name("search_request"), x.query, x.model, x.k, x.metric, x.exact, x.owner,
-           x.path_prefix, x.language, x.session);
+  return f(caf::meta::type_name("search_request"), x.query, x.text, x.mode, x.model, x.k, x.metric, x.exact,
+           x.owner, x.path_prefix, x.language, x.session);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
-  return f(caf::meta::type_name("search_hit"), x.id, x.path, x.chunk, x.language, x.session, x.score);
+  return f(caf::meta::type_name("search_hit"), x.id, x.path, x.chunk, x.language, x.session, x.score,
+           x.first_line, x.last_line, x.vector_score, x.lexical_score);
 }
 
 template <class Inspector>
@@ -180,4 +181,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(postdevai, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(postdevai, (postdevai::records::engine_info))
   CAF_ADD_TYPE_ID(postdevai, (std::vector<float>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::engine_actor))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::search_mode))
 CAF_END_TYPE_ID_BLOCK(postdevai)

@@ -70,8 +70,22 @@ struct SearchHit {
   std::uint32_t chunk = 0;  // the chunk of the file, or the message of the session (in the order given)
   std::string language;  // code chunks
   std::string session;   // history messages
-  float score = 0;       // cosine similarity (higher is closer)
+  // Higher is better. Vector mode: cosine similarity; lexical: BM25;
+  // hybrid: reciprocal rank fusion of both rankings.
+  float score = 0;
+  // Lexical and hybrid modes (one hit per file): the best chunk's lines,
+  // 1-based and inclusive (0: unknown), and each part's own score (0: that
+  // part did not find the file).
+  std::uint32_t first_line = 0;
+  std::uint32_t last_line = 0;
+  float vector_score = 0;
+  float lexical_score = 0;
 };
+
+// How a text search ranks: hybrid (the default) fuses the lexical index's
+// BM25 ranking of files with the vector index's, one result per file; vector
+// ranks chunks by embedding similarity only; lexical by BM25 only.
+enum class SearchMode : std::uint8_t { kHybrid, kVector, kLexical };
 
 struct SearchFilter {
   enum class Owner : std::uint8_t { kAny, kCodeChunks, kHistoryMessages };
@@ -80,6 +94,7 @@ struct SearchFilter {
   std::string language;     // empty: any language
   std::string session;      // empty: any session
   bool exact = false;       // score every vector at full precision (slower)
+  SearchMode mode = SearchMode::kHybrid;  // SearchText and SearchHybrid (SearchSimilar ranks by vector)
 };
 
 // The id StoreCode gives a path: 32 hex digits, the first 128 bits of the
@@ -119,8 +134,14 @@ class HybridMemory {
   // model), best first, across RAM and disk.
   Result<std::vector<SearchHit>> SearchSimilar(const std::vector<float>& query_embedding, std::size_t limit,
                                                const SearchFilter& filter = {});
-  // Embeds `text` with the built-in lexical embedder and searches with it.
+  // Searches by `text` as filter.mode says: hybrid (default) and vector embed
+  // it with the built-in lexical embedder when that is the engine's model
+  // (vector mode requires it; hybrid is lexical-only without it).
   Result<std::vector<SearchHit>> SearchText(std::string_view text, std::size_t limit, const SearchFilter& filter = {});
+  // Hybrid search for hosts that bring their own embeddings: the query
+  // embedding for the vector side, the text for the lexical side.
+  Result<std::vector<SearchHit>> SearchHybrid(const std::vector<float>& query_embedding, std::string_view text,
+                                              std::size_t limit, const SearchFilter& filter = {});
 
   // Replaces a session's context with `messages`; durable when it returns.
   // The session's message vectors, if it had any, go with the old messages.

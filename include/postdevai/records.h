@@ -17,6 +17,7 @@ namespace postdevai::records {
 // Limits every entry point enforces before it allocates or forwards anything.
 inline constexpr std::size_t kMaxKeyBytes = 4096;
 inline constexpr std::uint32_t kMaxSearchResults = 10000;
+inline constexpr std::size_t kMaxSearchTextBytes = 64 << 10;  // the text of a lexical or hybrid search
 inline constexpr std::size_t kMaxReaderBytes = 256;          // longer reader labels are cut
 inline constexpr std::size_t kMaxQueuedAppendsPerSession = 1024;
 
@@ -174,10 +175,18 @@ struct memory_report {
 // any: no filter (search requests only).
 enum class vector_owner : std::uint8_t { code_chunk = 0, history_message = 1, any = 255 };
 
-// A similarity search. metric: 0 inner product, 1 squared L2, 2 cosine
+// How a search ranks: by vector similarity to `query` (chunks, possibly
+// several of one file), by BM25 over `text` in the lexical index of code
+// files (one result per file), or both fused (hybrid: one result per file or
+// session message; `query` may be empty, then it is lexical).
+enum class search_mode : std::uint8_t { vector = 0, lexical = 1, hybrid = 2 };
+
+// A search. metric: 0 inner product, 1 squared L2, 2 cosine
 // (simd::VectorMetric).
 struct search_request {
   std::vector<float> query;
+  std::string text;  // lexical and hybrid modes
+  search_mode mode = search_mode::vector;
   std::string model;
   std::uint32_t k = 10;
   std::uint8_t metric = 2;
@@ -194,7 +203,13 @@ struct search_hit {
   std::uint32_t chunk = 0;  // chunk of the file, or message of the session
   std::string language;
   std::string session;   // history messages
-  float score = 0;
+  float score = 0;       // vector: similarity; lexical: BM25; hybrid: the fused rank score
+  // Lexical and hybrid modes: the chunk's lines (1-based, inclusive; 0 when
+  // unknown) and each part's own score (0: that part did not find it).
+  std::uint32_t first_line = 0;
+  std::uint32_t last_line = 0;
+  float vector_score = 0;
+  float lexical_score = 0;
 };
 
 // One finding of `diagnose memory`: a check, how it went ("ok", "unknown",

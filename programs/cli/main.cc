@@ -150,11 +150,17 @@ const std::vector<CommandSpec>& Commands() {
        {{"DIR", true, false}},
        Ingest},
       {{"search"},
-       "find stored code by meaning (both tiers)",
-       "Embeds TEXT with the built-in lexical embedder and prints the closest stored\n"
-       "chunks, best first: path, chunk number, cosine similarity. Identifiers are split\n"
-       "(parseConfigFile matches parse_config_file).",
+       "find stored code by words and meaning (both tiers)",
+       "Prints the stored files that best match TEXT, best first, each with its best\n"
+       "chunk's lines and a snippet. --mode hybrid (default) fuses a keyword ranking\n"
+       "(BM25 over every stored file's words: identifiers split, so parseConfigFile\n"
+       "matches parse config file; light stemming) with the vector ranking of TEXT\n"
+       "embedded by the built-in lexical embedder; lexical and vector use one alone\n"
+       "(vector lists chunks, possibly several of one file).\n"
+       "--json carries each result's scores: the fused one and each part's.",
        {{"--limit", "N", "how many results (default 10)"},
+        {"--mode", "M", "hybrid (default), lexical or vector"},
+        {"--no-snippet", "", "do not read the files to show snippets"},
         {"--path-prefix", "P", "only files whose path starts with P"},
         {"--language", "L", "only files of language L (e.g. cpp, python)"},
         {"--exact", "", "score every vector at full precision (slower)"},

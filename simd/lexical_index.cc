@@ -1,0 +1,432 @@
+#include "simd/lexical_index.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <unordered_set>
+
+#include "records/stored_values.h"
+#include "simd/code_words.h"
+
+namespace postdevai {
+namespace {
+
+// English function words: in a question they say nothing about which file is
+// meant. Words of code (get, set, string, type) stay: BM25's idf weighs them.
+const std::unordered_set<std::string_view>& StopWords() {
+  static const std::unordered_set<std::string_view> words = {
+      "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "been", "being", "but", "by", "can",
+      "could", "did", "do", "does", "doing", "each", "for", "from", "had", "has", "have", "having", "he", "her",
+      "here", "his", "how", "i", "in", "into", "is", "it", "its", "itself", "me", "more", "most", "my", "of",
+      "on", "once", "only", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so", "some",
+      "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to",
+      "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while",
+      "who", "whom", "why", "will", "with", "would", "you", "your"};
+  return words;
+}
+
+constexpr std::size_t kMinStem = 3;
+constexpr std::size_t kLongestTerm = 64;  // longer runs (hashes, base64) are not words
+
+// Longest first, so the first match is the longest.
+const std::vector<std::string_view>& Suffixes() {
+  static const std::vector<std::string_view> suffixes = [] {
+    std::vector<std::string_view> s = {
+        "izations", "ization", "ations", "ation", "ators", "ator", "ating", "ated", "ates", "ate",
+        "ements",   "ement",   "ments",  "ment",  "nesses", "ness", "ities", "ity",  "ings", "ing",
+        "ions",     "ion",     "ables",  "able",  "ibles", "ible", "izes",  "ized", "izer", "ize",
+        "ises",     "ised",    "iser",   "ise",   "ives",  "ive",  "ally",  "ers",  "er",   "ed",
+        "ies",      "es",      "ly",     "al",    "s",     "e"};
+    std::stable_sort(s.begin(), s.end(), [](auto a, auto b) { return a.size() > b.size(); });
+    return s;
+  }();
+  return suffixes;
+}
+
+bool IsVowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
+
+// One suffix off `term`, if one leaves a stem of kMinStem letters or more.
+bool StripOnce(std::string& term) {
+  for (std::string_view suffix : Suffixes()) {
+    if (term.size() < suffix.size() + kMinStem || !std::string_view(term).ends_with(suffix)) continue;
+    const std::size_t stem = term.size() - suffix.size();
+    if (suffix == "s") {
+      const char before = term[stem - 1];
+      if (before == 's' || before == 'u' || before == 'i') continue;  // class, status, analysis
+    }
+    term.resize(stem);
+    if (suffix == "ies") term += 'y';
+    // mapping -> mapp -> map; but fill, class and buzz keep their pairs.
+    const std::size_t n = term.size();
+    if (n >= 4 && term[n - 1] == term[n - 2] && !IsVowel(term[n - 1]) && term[n - 1] != 'l' && term[n - 1] != 's' &&
+        term[n - 1] != 'z') {
+      term.pop_back();
+    }
+    return true;
+  }
+  return false;
+}
+
+bool AllDigits(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+float Idf(std::size_t files, std::size_t df) {
+  return std::log(1.0f + (static_cast<float>(files) - static_cast<float>(df) + 0.5f) / (static_cast<float>(df) + 0.5f));
+}
+
+}  // namespace
+
+std::string StemTerm(std::string_view part) {
+  std::string term(part);
+  if (AllDigits(term)) return term;
+  // Two rounds: allocated -> allocat? no: "ated" goes at once; buffering ->
+  // buffer -> buff -> buf needs the second.
+  if (StripOnce(term)) StripOnce(term);
+  return term;
+}
+
+std::vector<std::string> LexicalTerms(std::string_view text) {
+  std::vector<std::string> terms;
+  std::string scratch, whole;
+  words::ForEachWord(text, [&](std::string_view word) {
+    whole.clear();
+    std::size_t parts = 0;
+    words::SplitIdentifier(word, scratch, [&](const std::string& part) {
+      whole += part;
+      ++parts;
+      if (part.size() < 2 || part.size() > kLongestTerm || StopWords().count(part)) return;
+      terms.push_back(StemTerm(part));
+    });
+    if (parts >= 2 && whole.size() <= kLongestTerm) terms.push_back(whole);
+  });
+  return terms;
+}
+
+LexicalIndex::LexicalIndex(Options options) : options_(options) {}
+
+void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::string_view language,
+                           std::string_view content) {
+  Remove(key);
+  File file;
+  file.key = std::string(key);
+  file.path = std::string(path);
+  file.language = std::string(language);
+  file.first_chunk = static_cast<std::uint32_t>(chunks_.size());
+  const auto file_slot = static_cast<std::uint32_t>(files_.size());
+
+  // Counts per term id for the current chunk; the file's distinct terms.
+  std::unordered_map<std::uint32_t, std::uint32_t> counts;
+  std::unordered_set<std::uint32_t> file_terms;
+  auto term_id = [&](const std::string& term) {
+    auto [it, inserted] = term_ids_.try_emplace(term, static_cast<std::uint32_t>(terms_.size()));
+    if (inserted) terms_.emplace_back();
+    return it->second;
+  };
+  std::unordered_map<std::uint32_t, std::uint32_t> path_counts;
+  std::uint32_t path_length = 0;
+  for (const std::string& term : LexicalTerms(path)) {
+    ++path_counts[term_id(term)];
+    ++path_length;
+  }
+
+  auto chunks = records::SplitIntoChunks(content);
+  if (chunks.empty()) chunks.push_back(content);  // an empty file is one (empty) chunk, as its vectors are
+  std::uint32_t line = 1;
+  float length = options_.path_weight * static_cast<float>(path_length);
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    const std::string_view text = chunks[c];
+    counts.clear();
+    std::uint32_t chunk_length = 0;
+    for (const std::string& term : LexicalTerms(text)) {
+      ++counts[term_id(term)];
+      ++chunk_length;
+    }
+    const auto chunk_no = static_cast<std::uint32_t>(chunks_.size());
+    if (c == 0) {
+      for (const auto& [id, n] : path_counts) counts.try_emplace(id, 0);
+    }
+    // Postings in chunk order within each term: append (chunk numbers only grow).
+    for (const auto& [id, n] : counts) {
+      std::uint16_t path_tf = 0;
+      if (c == 0) {
+        auto p = path_counts.find(id);
+        if (p != path_counts.end()) path_tf = static_cast<std::uint16_t>(std::min<std::uint32_t>(p->second, 65535));
+      }
+      terms_[id].postings.push_back({chunk_no, static_cast<std::uint16_t>(std::min<std::uint32_t>(n, 65535)), path_tf});
+      file_terms.insert(id);
+    }
+    const auto lines = static_cast<std::uint32_t>(std::count(text.begin(), text.end(), '\n'));
+    const std::uint32_t last = (lines > 0 && text.back() == '\n') ? line + lines - 1 : line + lines;
+    chunks_.push_back({file_slot, line, std::max(line, last), chunk_length});
+    line += lines;
+    length += static_cast<float>(chunk_length);
+    live_chunk_length_ += chunk_length;
+  }
+  file.chunks = static_cast<std::uint32_t>(chunks.size());
+  file.length = length;
+  file.terms.assign(file_terms.begin(), file_terms.end());
+  for (std::uint32_t id : file.terms) ++terms_[id].files;
+  live_length_ += length;
+  live_chunks_ += file.chunks;
+  ++live_files_;
+  file_of_key_.emplace(file.key, file_slot);
+  file_of_path_[file.path] = file_slot;
+  files_.push_back(std::move(file));
+}
+
+void LexicalIndex::Remove(std::string_view key) {
+  auto it = file_of_key_.find(std::string(key));
+  if (it == file_of_key_.end()) return;
+  File& file = files_[it->second];
+  file.live = false;
+  for (std::uint32_t id : file.terms) --terms_[id].files;
+  live_length_ -= file.length;
+  for (std::uint32_t c = file.first_chunk; c < file.first_chunk + file.chunks; ++c) {
+    live_chunk_length_ -= chunks_[c].length;
+  }
+  live_chunks_ -= file.chunks;
+  --live_files_;
+  file.terms.clear();
+  file.terms.shrink_to_fit();
+  if (auto p = file_of_path_.find(file.path); p != file_of_path_.end() && p->second == it->second) {
+    file_of_path_.erase(p);
+  }
+  file_of_key_.erase(it);
+  CompactIfMostlyDead();
+}
+
+// Renumbers the live chunks and files densely and drops the dead ones'
+// postings, once they outnumber the live: replacements then cost amortized
+// O(1) postings each, and memory stays within twice the live index.
+void LexicalIndex::CompactIfMostlyDead() {
+  const std::size_t dead = chunks_.size() - live_chunks_;
+  if (dead < 4096 || dead < live_chunks_) return;
+  constexpr std::uint32_t kGone = ~std::uint32_t{0};
+  std::vector<std::uint32_t> new_chunk(chunks_.size(), kGone);
+  std::vector<Chunk> chunks;
+  std::vector<File> files;
+  chunks.reserve(live_chunks_);
+  files.reserve(live_files_);
+  for (File& f : files_) {
+    if (!f.live) continue;
+    const auto slot = static_cast<std::uint32_t>(files.size());
+    const auto first = static_cast<std::uint32_t>(chunks.size());
+    for (std::uint32_t c = f.first_chunk; c < f.first_chunk + f.chunks; ++c) {
+      new_chunk[c] = static_cast<std::uint32_t>(chunks.size());
+      Chunk moved = chunks_[c];
+      moved.file = slot;
+      chunks.push_back(moved);
+    }
+    f.first_chunk = first;
+    file_of_key_[f.key] = slot;
+    file_of_path_[f.path] = slot;
+    files.push_back(std::move(f));
+  }
+  // Terms only dead files held go too, so a churning vocabulary (numbers,
+  // generated names) does not grow the index forever.
+  std::vector<std::uint32_t> new_term(terms_.size(), kGone);
+  std::vector<Term> terms;
+  for (std::size_t id = 0; id < terms_.size(); ++id) {
+    Term& t = terms_[id];
+    std::size_t out = 0;
+    for (const Posting& p : t.postings) {
+      if (new_chunk[p.chunk] == kGone) continue;
+      t.postings[out++] = {new_chunk[p.chunk], p.tf, p.path_tf};
+    }
+    if (out == 0) continue;
+    t.postings.resize(out);
+    t.postings.shrink_to_fit();
+    new_term[id] = static_cast<std::uint32_t>(terms.size());
+    terms.push_back(std::move(t));
+  }
+  for (auto it = term_ids_.begin(); it != term_ids_.end();) {
+    if (new_term[it->second] == kGone) {
+      it = term_ids_.erase(it);
+    } else {
+      it->second = new_term[it->second];
+      ++it;
+    }
+  }
+  for (File& f : files) {
+    for (std::uint32_t& id : f.terms) id = new_term[id];
+  }
+  terms_ = std::move(terms);
+  chunks_ = std::move(chunks);
+  files_ = std::move(files);
+}
+
+bool LexicalIndex::Admits(const File& f, const records::search_request& filters) const {
+  if (!filters.path_prefix.empty() && !std::string_view(f.path).starts_with(filters.path_prefix)) return false;
+  if (!filters.language.empty() && f.language != filters.language) return false;
+  // Code files only: a filter on sessions or history messages admits none.
+  if (!filters.session.empty() || filters.owner == records::vector_owner::history_message) return false;
+  return true;
+}
+
+std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, std::size_t k,
+                                                       const records::search_request& filters) const {
+  std::vector<FileHit> hits;
+  if (k == 0 || live_files_ == 0) return hits;
+  // Distinct query terms the index knows, with their counts in the query.
+  std::unordered_map<std::uint32_t, std::uint32_t> query;
+  for (const std::string& term : LexicalTerms(text)) {
+    auto it = term_ids_.find(term);
+    if (it != term_ids_.end() && terms_[it->second].files > 0) ++query[it->second];
+  }
+  if (query.empty()) return hits;
+
+  chunk_score_.resize(chunks_.size(), 0.0f);
+  file_score_.resize(files_.size(), 0.0f);
+  const float k1 = options_.k1, b = options_.b;
+  const float avg_file = static_cast<float>(live_length_ / static_cast<double>(live_files_));
+  const float avg_chunk = static_cast<float>(live_chunk_length_ / static_cast<double>(std::max<std::size_t>(1, live_chunks_)));
+  for (const auto& [id, query_tf] : query) {
+    const Term& term = terms_[id];
+    const float idf = Idf(live_files_, term.files) * static_cast<float>(query_tf);
+    std::uint32_t file = ~std::uint32_t{0};
+    bool admitted = false;
+    float file_tf = 0;
+    auto flush = [&] {
+      if (file == ~std::uint32_t{0} || !admitted || file_tf <= 0) return;
+      const float norm = k1 * (1 - b + b * files_[file].length / std::max(avg_file, 1e-6f));
+      if (file_score_[file] == 0) touched_files_.push_back(file);
+      file_score_[file] += idf * file_tf * (k1 + 1) / (file_tf + norm);
+    };
+    for (const Posting& p : term.postings) {
+      const Chunk& chunk = chunks_[p.chunk];
+      if (chunk.file != file) {
+        flush();
+        file = chunk.file;
+        file_tf = 0;
+        admitted = files_[file].live && Admits(files_[file], filters);
+      }
+      if (!admitted) continue;
+      file_tf += static_cast<float>(p.tf) + options_.path_weight * static_cast<float>(p.path_tf);
+      if (p.tf > 0) {
+        const float tf = p.tf;
+        const float norm = k1 * (1 - b + b * static_cast<float>(chunk.length) / std::max(avg_chunk, 1e-6f));
+        if (chunk_score_[p.chunk] == 0) touched_chunks_.push_back(p.chunk);
+        chunk_score_[p.chunk] += idf * tf * (k1 + 1) / (tf + norm);
+      }
+    }
+    flush();
+  }
+
+  auto better = [&](std::uint32_t x, std::uint32_t y) {
+    return file_score_[x] != file_score_[y] ? file_score_[x] > file_score_[y] : files_[x].path < files_[y].path;
+  };
+  const std::size_t n = std::min(k, touched_files_.size());
+  std::partial_sort(touched_files_.begin(), touched_files_.begin() + static_cast<std::ptrdiff_t>(n),
+                    touched_files_.end(), better);
+  for (std::size_t i = 0; i < n; ++i) {
+    const File& f = files_[touched_files_[i]];
+    std::uint32_t best = f.first_chunk;
+    for (std::uint32_t c = f.first_chunk; c < f.first_chunk + f.chunks; ++c) {
+      if (chunk_score_[c] > chunk_score_[best]) best = c;
+    }
+    hits.push_back({f.key, f.path, f.language, best - f.first_chunk, chunks_[best].first_line,
+                    chunks_[best].last_line, file_score_[touched_files_[i]]});
+  }
+  for (std::uint32_t c : touched_chunks_) chunk_score_[c] = 0;
+  for (std::uint32_t f : touched_files_) file_score_[f] = 0;
+  touched_chunks_.clear();
+  touched_files_.clear();
+  return hits;
+}
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> LexicalIndex::ChunkLines(std::string_view path,
+                                                                                std::uint32_t chunk) const {
+  auto it = file_of_path_.find(std::string(path));
+  if (it == file_of_path_.end()) return std::nullopt;
+  const File& f = files_[it->second];
+  if (chunk >= f.chunks) return std::nullopt;
+  const Chunk& c = chunks_[f.first_chunk + chunk];
+  return std::make_pair(c.first_line, c.last_line);
+}
+
+std::uint64_t LexicalIndex::RamBytes() const {
+  std::uint64_t bytes = chunks_.capacity() * sizeof(Chunk) + files_.capacity() * sizeof(File) +
+                        terms_.capacity() * sizeof(Term);
+  for (const Term& t : terms_) bytes += t.postings.capacity() * sizeof(Posting);
+  for (const File& f : files_) bytes += f.key.capacity() + f.path.capacity() + f.terms.capacity() * 4;
+  // Hash maps: a node and a bucket per entry, roughly.
+  bytes += term_ids_.size() * (sizeof(std::string) + 32 + 16) + (file_of_key_.size() + file_of_path_.size()) * (sizeof(std::string) + 32 + 16);
+  for (const auto& [term, id] : term_ids_) bytes += term.size() > 15 ? term.capacity() : 0;
+  return bytes;
+}
+
+}  // namespace postdevai
+
+namespace postdevai {
+
+std::vector<records::search_hit> LexicalResults(const std::vector<LexicalIndex::FileHit>& lexical_hits) {
+  std::vector<records::search_hit> out;
+  out.reserve(lexical_hits.size());
+  for (const auto& h : lexical_hits) {
+    records::search_hit hit;
+    hit.path = h.path;
+    hit.language = h.language;
+    hit.chunk = h.chunk;
+    hit.first_line = h.first_line;
+    hit.last_line = h.last_line;
+    hit.score = h.score;
+    hit.lexical_score = h.score;
+    out.push_back(std::move(hit));
+  }
+  return out;
+}
+
+std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hit>& vector_hits,
+                                            const std::vector<LexicalIndex::FileHit>& lexical_hits,
+                                            const LexicalIndex& index, std::size_t k, float lexical_weight) {
+  // By file path, or session + message for history hits.
+  std::unordered_map<std::string, std::size_t> slot;
+  std::vector<records::search_hit> fused;
+  auto unit_of = [](const records::search_hit& h) {
+    return h.session.empty() ? "p" + h.path : "s" + h.session + '\0' + std::to_string(h.chunk);
+  };
+  std::size_t rank = 0;
+  for (const auto& h : vector_hits) {  // best first
+    auto [it, inserted] = slot.try_emplace(unit_of(h), fused.size());
+    if (!inserted) continue;  // a later chunk of a file already ranked
+    ++rank;
+    records::search_hit hit = h;
+    hit.vector_score = h.score;
+    hit.lexical_score = 0;
+    hit.score = 1.0f / (kRrfRank + static_cast<float>(rank));
+    if (h.session.empty()) {
+      if (auto lines = index.ChunkLines(h.path, h.chunk)) {
+        hit.first_line = lines->first;
+        hit.last_line = lines->second;
+      }
+    }
+    fused.push_back(std::move(hit));
+  }
+  rank = 0;
+  for (const auto& h : lexical_hits) {
+    ++rank;
+    const float part = lexical_weight / (kRrfRank + static_cast<float>(rank));
+    auto [it, inserted] = slot.try_emplace("p" + h.path, fused.size());
+    if (inserted) {
+      records::search_hit hit;
+      hit.path = h.path;
+      hit.language = h.language;
+      fused.push_back(std::move(hit));
+    }
+    records::search_hit& hit = fused[it->second];
+    hit.score += part;
+    hit.lexical_score = h.score;
+    // The chunk where the words are is the one to show.
+    hit.chunk = h.chunk;
+    hit.first_line = h.first_line;
+    hit.last_line = h.last_line;
+  }
+  const std::size_t n = std::min(k, fused.size());
+  std::partial_sort(fused.begin(), fused.begin() + static_cast<std::ptrdiff_t>(n), fused.end(),
+                    [](const auto& x, const auto& y) { return x.score != y.score ? x.score > y.score : x.path < y.path; });
+  fused.resize(n);
+  return fused;
+}
+
+}  // namespace postdevai

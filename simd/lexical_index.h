@@ -1,0 +1,145 @@
+// LexicalIndex: BM25 keyword search over stored code files, and the fusion of
+// its ranking with the vector index's (hybrid search). Owned by the code
+// partition actor, which updates it with every code write it applies, so a
+// write, a replacement and a delete are reflected in the next search after
+// they are acknowledged. CAF-free.
+//
+// Terms (LexicalTerms): the words of simd/code_words.h split into identifier
+// parts, lower-cased, English stop words and one-letter parts dropped, each
+// part reduced by a light suffix stemmer (allocate / allocated / allocation /
+// allocator -> "alloc"); an identifier of several parts also counts whole
+// ("getusername"), unstemmed: the most specific signal.
+//
+// Scoring: BM25 per file (k1 1.2, b 0.75) over two fields, the file's path
+// (its terms count path_weight times) and its content; a file's best chunk
+// (records::SplitIntoChunks, the same chunks the vectors describe) is the
+// chunk with the highest BM25 of its own, and names the lines to show.
+// Search is exhaustive over the postings of the query's terms, so filters
+// never starve a result: a search returns min(k, files matching) files.
+//
+// Memory: postings hold a 32-bit chunk number and a 32-bit count per distinct
+// term of each chunk. A replaced or deleted file's postings stay until the
+// dead chunks outnumber the live ones; then the index is compacted in place
+// (O(postings)).
+//
+// Thread-safety: none; one owner (the code partition actor), like VectorIndex.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "postdevai/records.h"
+
+namespace postdevai {
+
+// The index terms of `text`, in order, repeats kept.
+std::vector<std::string> LexicalTerms(std::string_view text);
+
+// The light stemmer LexicalTerms applies to each lower-cased part.
+std::string StemTerm(std::string_view part);
+
+class LexicalIndex {
+ public:
+  struct Options {
+    float k1 = 1.2f;
+    float b = 0.75f;
+    float path_weight = 3.0f;  // a term of the path counts this many times
+  };
+
+  // One file a search found: its best chunk (number and 1-based lines,
+  // inclusive) and its BM25 score.
+  struct FileHit {
+    std::string key;
+    std::string path;
+    std::string language;
+    std::uint32_t chunk = 0;
+    std::uint32_t first_line = 0;
+    std::uint32_t last_line = 0;
+    float score = 0;
+  };
+
+  LexicalIndex() : LexicalIndex(Options{}) {}
+  explicit LexicalIndex(Options options);
+
+  // Indexes the code file stored under `key`, replacing what the key held.
+  void PutCode(std::string_view key, std::string_view path, std::string_view language, std::string_view content);
+  // Forgets the key (absent is fine).
+  void Remove(std::string_view key);
+
+  // The files that best match `text`, best first, at most k, among those the
+  // request's filters (path_prefix, language) admit. Empty when the text
+  // has no index terms (only stop words or symbols): not an error.
+  std::vector<FileHit> Search(std::string_view text, std::size_t k, const records::search_request& filters) const;
+
+  // 1-based first and last line of chunk `chunk` of the file at `path`.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> ChunkLines(std::string_view path, std::uint32_t chunk) const;
+
+  std::size_t files() const { return live_files_; }
+  std::size_t chunks() const { return live_chunks_; }
+  std::size_t terms() const { return term_ids_.size(); }
+  // Bytes of RAM the index holds (postings, terms, files), approximately.
+  std::uint64_t RamBytes() const;
+
+ private:
+  struct Chunk {
+    std::uint32_t file = 0;
+    std::uint32_t first_line = 0, last_line = 0;
+    std::uint32_t length = 0;  // terms
+  };
+  struct File {
+    std::string key, path, language;
+    std::uint32_t first_chunk = 0, chunks = 0;  // chunk numbers first_chunk .. +chunks
+    float length = 0;                           // content terms + path_weight * path terms
+    std::vector<std::uint32_t> terms;           // distinct, for df and removal
+    bool live = true;
+  };
+  // A term in a chunk: how often in its text and, on a file's first chunk
+  // only, how often in the file's path (both saturate at 65535).
+  struct Posting {
+    std::uint32_t chunk;
+    std::uint16_t tf;
+    std::uint16_t path_tf;
+  };
+  struct Term {
+    std::vector<Posting> postings;  // by chunk number: a file's postings are consecutive
+    std::uint32_t files = 0;        // live files holding the term (df)
+  };
+
+  bool Admits(const File& f, const records::search_request& filters) const;
+  void CompactIfMostlyDead();
+
+  Options options_;
+  std::unordered_map<std::string, std::uint32_t> term_ids_;
+  std::vector<Term> terms_;
+  std::vector<Chunk> chunks_;
+  std::vector<File> files_;
+  std::unordered_map<std::string, std::uint32_t> file_of_key_;
+  std::unordered_map<std::string, std::uint32_t> file_of_path_;  // live files
+  std::size_t live_files_ = 0, live_chunks_ = 0;
+  double live_length_ = 0;        // sum of live files' lengths
+  double live_chunk_length_ = 0;  // sum of live chunks' lengths
+  // Search scratch (sized to the chunks and files; reset through the touched lists).
+  mutable std::vector<float> chunk_score_, file_score_;
+  mutable std::vector<std::uint32_t> touched_chunks_, touched_files_;
+};
+
+// Hybrid search: reciprocal rank fusion (score = sum over the two rankings of
+// weight / (kRrfRank + rank), ranks from 1) of the vector index's hits,
+// aggregated per file (a file ranks where its best chunk does; a session
+// message stands alone), and the lexical index's file hits. Each result names
+// one file (or message) with its best chunk: the lexical one where the text
+// matched, else the vector one, with its lines (from `index`); the parts' own
+// scores in vector_score and lexical_score. At most k, best first.
+inline constexpr float kRrfRank = 60.0f;
+std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hit>& vector_hits,
+                                            const std::vector<LexicalIndex::FileHit>& lexical_hits,
+                                            const LexicalIndex& index, std::size_t k, float lexical_weight = 1.0f);
+
+// The lexical hits as search results (lexical mode): score = BM25.
+std::vector<records::search_hit> LexicalResults(const std::vector<LexicalIndex::FileHit>& lexical_hits);
+
+}  // namespace postdevai

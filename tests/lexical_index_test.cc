@@ -1,0 +1,278 @@
+// The lexical index (simd/lexical_index.h): terms, BM25 against a reference
+// computed from scratch, replacements and deletions, filters that never
+// starve a result, compaction, chunk lines, and hybrid fusion.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "records/stored_values.h"
+#include "simd/lexical_index.h"
+
+namespace postdevai {
+namespace {
+
+bool Has(const std::vector<std::string>& terms, const std::string& t) {
+  return std::find(terms.begin(), terms.end(), t) != terms.end();
+}
+
+// What a reference BM25 over whole files says (the index's definition,
+// computed from scratch over the live files).
+struct ReferenceFile {
+  std::string path, language, content;
+};
+std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::string, ReferenceFile>& files,
+                                                            const std::string& query, std::size_t k,
+                                                            const std::string& prefix = "") {
+  const float k1 = 1.2f, b = 0.75f, w = 3.0f;
+  std::map<std::string, std::map<std::string, float>> tf;
+  std::map<std::string, float> length;
+  std::map<std::string, int> df;
+  double total = 0;
+  for (const auto& [key, f] : files) {
+    auto& t = tf[key];
+    float len = 0;
+    for (const auto& term : LexicalTerms(f.content)) t[term] += 1, len += 1;
+    for (const auto& term : LexicalTerms(f.path)) t[term] += w, len += w;
+    length[key] = len;
+    total += len;
+    for (const auto& [term, n] : t) ++df[term];
+  }
+  const float avg = static_cast<float>(total / static_cast<double>(files.size()));
+  std::map<std::string, int> q;
+  for (const auto& term : LexicalTerms(query)) ++q[term];
+  std::vector<std::pair<std::string, float>> scored;
+  for (const auto& [key, f] : files) {
+    if (!f.path.starts_with(prefix)) continue;
+    float score = 0;
+    for (const auto& [term, qtf] : q) {
+      auto it = tf[key].find(term);
+      if (it == tf[key].end()) continue;
+      const float n = static_cast<float>(files.size()), d = static_cast<float>(df[term]);
+      const float idf = std::log(1 + (n - d + 0.5f) / (d + 0.5f)) * static_cast<float>(qtf);
+      const float norm = k1 * (1 - b + b * length[key] / avg);
+      score += idf * it->second * (k1 + 1) / (it->second + norm);
+    }
+    if (score > 0) scored.emplace_back(f.path, score);
+  }
+  std::sort(scored.begin(), scored.end(),
+            [](auto& x, auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
+  if (scored.size() > k) scored.resize(k);
+  return scored;
+}
+
+void RequireSameRanking(const LexicalIndex& index, const std::map<std::string, ReferenceFile>& files,
+                        const std::string& query, const std::string& prefix = "") {
+  records::search_request filters;
+  filters.path_prefix = prefix;
+  auto hits = index.Search(query, 10, filters);
+  auto expected = ReferenceRanking(files, query, 10, prefix);
+  INFO("query: " << query);
+  REQUIRE(hits.size() == expected.size());
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    // Equal scores may tie-break differently after float rounding: compare scores.
+    REQUIRE(hits[i].score == Approx(expected[i].second).epsilon(1e-3));
+    if (i + 1 < hits.size() && std::abs(expected[i].second - expected[i + 1].second) > 1e-3f &&
+        (i == 0 || std::abs(expected[i].second - expected[i - 1].second) > 1e-3f)) {
+      REQUIRE(hits[i].path == expected[i].first);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("lexical terms split identifiers drop stop words and stem", "[lexical]") {
+  auto terms = LexicalTerms("getUserName parse_config_file HTTPServer");
+  CHECK(Has(terms, "user"));
+  CHECK(Has(terms, StemTerm("name")));
+  CHECK(Has(terms, "getusername"));
+  CHECK(Has(terms, "parsecon" "figfile"));
+  CHECK(Has(terms, "http"));
+  CHECK(LexicalTerms("the of and to is").empty());
+  CHECK(LexicalTerms("();{} -> :: ++").empty());
+  // One stem for the forms of a word.
+  const std::string alloc = StemTerm("allocate");
+  for (const char* form : {"allocated", "allocates", "allocating", "allocation", "allocator", "allocators"}) {
+    INFO(form);
+    CHECK(StemTerm(form) == alloc);
+  }
+  CHECK(StemTerm("parsing") == StemTerm("parse"));
+  CHECK(StemTerm("parser") == StemTerm("parses"));
+  CHECK(StemTerm("mapping") == StemTerm("map"));
+  CHECK(StemTerm("buffering") == StemTerm("buffers"));
+  CHECK(StemTerm("bodies") == StemTerm("body"));
+  // Not over-stemmed.
+  CHECK(StemTerm("class") == "class");
+  CHECK(StemTerm("status") == "status");
+  CHECK(StemTerm("user") == "user");
+  CHECK(StemTerm("2048") == "2048");
+}
+
+TEST_CASE("lexical search ranks as BM25 computed from scratch through replacements and deletes", "[lexical]") {
+  std::mt19937 rng(7);
+  const std::vector<std::string> vocabulary = {
+      "parse",  "config",  "socket", "buffer", "hash",   "table",  "allocator", "thread", "mutex",   "queue",
+      "vector", "string",  "lexer",  "token",  "render", "widget", "compress",  "inflate", "matrix", "inverse",
+      "cache",  "evict",   "journal", "replay", "index", "search", "graph",     "node",   "edge",    "weight"};
+  auto random_text = [&](int words) {
+    std::string s;
+    for (int i = 0; i < words; ++i) {
+      s += vocabulary[rng() % vocabulary.size()];
+      s += (rng() % 8 == 0) ? "\n" : " ";
+    }
+    return s;
+  };
+  LexicalIndex index;
+  std::map<std::string, ReferenceFile> files;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    ReferenceFile f{(i % 2 ? "src/" : "lib/") + vocabulary[i % vocabulary.size()] + "_" + std::to_string(i) + ".cc",
+                    "cpp", random_text(20 + static_cast<int>(rng() % 600))};
+    index.PutCode(key, f.path, f.language, f.content);
+    files[key] = f;
+  }
+  const std::vector<std::string> queries = {"parse the config", "hash table allocator", "inverse of a matrix",
+                                            "replay the journal", "graph edge weight", "widget"};
+  for (const auto& q : queries) RequireSameRanking(index, files, q);
+  RequireSameRanking(index, files, "socket buffer", "src/");
+
+  // Replace half, delete a quarter: stats and rankings follow the live files.
+  for (int i = 0; i < 200; i += 2) {
+    const std::string key = "k" + std::to_string(i);
+    files[key].content = random_text(50);
+    index.PutCode(key, files[key].path, "cpp", files[key].content);
+  }
+  for (int i = 1; i < 200; i += 4) {
+    const std::string key = "k" + std::to_string(i);
+    files.erase(key);
+    index.Remove(key);
+  }
+  CHECK(index.files() == files.size());
+  for (const auto& q : queries) RequireSameRanking(index, files, q);
+}
+
+TEST_CASE("a replaced or deleted file is never found by its old words", "[lexical]") {
+  LexicalIndex index;
+  index.PutCode("a", "src/a.cc", "cpp", "int zebra_crossing() { return 1; }\n");
+  index.PutCode("b", "src/b.cc", "cpp", "int giraffe() { return 2; }\n");
+  records::search_request any;
+  REQUIRE(index.Search("zebra crossing", 5, any).size() == 1);
+  index.PutCode("a", "src/a.cc", "cpp", "int elephant() { return 3; }\n");
+  CHECK(index.Search("zebra crossing", 5, any).empty());
+  REQUIRE(index.Search("elephant", 5, any).size() == 1);
+  index.Remove("a");
+  CHECK(index.Search("elephant", 5, any).empty());
+  CHECK(index.Search("giraffe", 5, any).size() == 1);
+  index.Remove("missing");  // absent is fine
+  CHECK(index.files() == 1);
+}
+
+TEST_CASE("filtered lexical searches return exactly k when k files match", "[lexical]") {
+  LexicalIndex index;
+  // 300 files mention the word; only 12 are under the rare prefix, and they
+  // mention it least (they rank last without the filter).
+  for (int i = 0; i < 300; ++i) {
+    const bool rare = i % 25 == 0;
+    std::string content;
+    for (int r = 0; r < (rare ? 1 : 5); ++r) content += "checksum computation\n";
+    content += "filler words " + std::to_string(i) + "\n";
+    index.PutCode("k" + std::to_string(i), (rare ? "rare/" : "common/") + std::to_string(i) + ".py",
+                  rare ? "python" : "cpp", content);
+  }
+  records::search_request filters;
+  filters.path_prefix = "rare/";
+  auto hits = index.Search("checksum", 10, filters);
+  REQUIRE(hits.size() == 10);
+  for (const auto& h : hits) CHECK(h.path.starts_with("rare/"));
+  CHECK(index.Search("checksum", 50, filters).size() == 12);
+  records::search_request by_language;
+  by_language.language = "python";
+  CHECK(index.Search("checksum", 50, by_language).size() == 12);
+  records::search_request sessions_only;
+  sessions_only.owner = records::vector_owner::history_message;
+  CHECK(index.Search("checksum", 50, sessions_only).empty());
+}
+
+TEST_CASE("lexical hits name the best chunk and its lines", "[lexical]") {
+  std::string content;
+  for (int line = 1; line <= 400; ++line) {
+    content += line == 250 ? "void rebalance_the_red_black_tree(Node* n);\n"
+                           : "int filler_line_" + std::to_string(line) + " = 0;\n";
+  }
+  LexicalIndex index;
+  index.PutCode("t", "src/tree.cc", "cpp", content);
+  auto hits = index.Search("rebalance red black tree", 1, records::search_request{});
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].first_line <= 250);
+  CHECK(hits[0].last_line >= 250);
+  CHECK(hits[0].chunk > 0);
+  // The same chunks as the vectors describe, with their lines.
+  auto chunks = records::SplitIntoChunks(content);
+  REQUIRE(hits[0].chunk < chunks.size());
+  CHECK(chunks[hits[0].chunk].find("rebalance_the_red_black_tree") != std::string_view::npos);
+  auto lines = index.ChunkLines("src/tree.cc", 0);
+  REQUIRE(lines);
+  CHECK(lines->first == 1);
+  CHECK(lines->second == static_cast<std::uint32_t>(std::count(chunks[0].begin(), chunks[0].end(), '\n')));
+}
+
+TEST_CASE("replacing files many times keeps the index compact and right", "[lexical]") {
+  LexicalIndex index;
+  for (int i = 0; i < 50; ++i) index.PutCode("k" + std::to_string(i), "f" + std::to_string(i), "", "stable words");
+  const std::uint64_t before = index.RamBytes();
+  // A word per round, letters only (digits would split off): q<round as letters>z.
+  auto word = [](int round) {
+    std::string w = "q";
+    for (char c : std::to_string(round)) w += static_cast<char>('a' + (c - '0'));
+    return w + "z";
+  };
+  for (int round = 0; round < 400; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      index.PutCode("k" + std::to_string(i), "f" + std::to_string(i), "", word(round) + " stable words");
+    }
+  }
+  CHECK(index.files() == 50);
+  CHECK(index.chunks() == 50);
+  // 20,000 replacements: what stays is the live files plus at most 4096 dead
+  // ones awaiting compaction (~150 bytes each), not 20,000 files' worth.
+  CHECK(index.RamBytes() < before * 4 + (2u << 20));
+  CHECK(index.Search("stable", 100, records::search_request{}).size() == 50);
+  CHECK(index.Search(word(398), 100, records::search_request{}).empty());
+  CHECK(index.Search(word(399), 100, records::search_request{}).size() == 50);
+  CHECK(index.terms() < 400);  // the words of replaced rounds went with their files
+}
+
+TEST_CASE("hybrid fusion ranks files found by both parts first and aggregates chunks per file", "[lexical]") {
+  LexicalIndex index;
+  index.PutCode("a", "a.cc", "cpp", "alpha words\n");
+  index.PutCode("b", "b.cc", "cpp", "beta words\n");
+  index.PutCode("c", "c.cc", "cpp", "gamma words\n");
+  std::vector<records::search_hit> by_vector;
+  auto vhit = [](std::string path, std::uint32_t chunk, float score) {
+    records::search_hit h;
+    h.path = std::move(path);
+    h.chunk = chunk;
+    h.score = score;
+    return h;
+  };
+  by_vector.push_back(vhit("c.cc", 0, 0.9f));
+  by_vector.push_back(vhit("c.cc", 1, 0.8f));  // a second chunk of c: not a second result
+  by_vector.push_back(vhit("a.cc", 0, 0.7f));
+  auto lexical = index.Search("alpha beta", 10, records::search_request{});
+  REQUIRE(lexical.size() == 2);
+  auto fused = FuseHybrid(by_vector, lexical, index, 10);
+  REQUIRE(fused.size() == 3);
+  CHECK(fused[0].path == "a.cc");  // both parts found it
+  CHECK(fused[0].vector_score == Approx(0.7f));
+  CHECK(fused[0].lexical_score > 0);
+  CHECK(fused[0].first_line == 1);
+  std::set<std::string> paths;
+  for (const auto& h : fused) paths.insert(h.path);
+  CHECK(paths.size() == 3);
+  CHECK(FuseHybrid(by_vector, lexical, index, 1).size() == 1);
+}
+
+}  // namespace postdevai
