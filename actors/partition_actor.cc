@@ -436,13 +436,17 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         }
         if (!st.opened) return ToError(Status::Unavailable("search: the text index is being rebuilt; try again"));
         const LexicalIndex& index = *st.opened->lexical;
+        // Only stop words or symbols: nothing to look for, in either part (the
+        // vector of such a text is noise). An empty answer, not an error.
+        if (LexicalTerms(request.text).empty()) return std::vector<search_hit>{};
         if (request.mode == records::search_mode::lexical) {
           return LexicalResults(index.Search(request.text, request.k, request));
         }
         // Hybrid: enough lexical files that one ranked low by each part
         // can still be fused into the top k.
         const std::size_t depth = std::max<std::size_t>(request.k * 2, 50);
-        return FuseHybrid(vector_hits, index.Search(request.text, depth, request), index, request.k);
+        return FuseHybrid(vector_hits, index.Search(request.text, depth, request), index, request.k,
+                          HybridLexicalWeight(request.model));
       },
       [=](attach_atom, partition_ptr& partition) {
         auto& st = self->state;

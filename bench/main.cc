@@ -18,6 +18,7 @@ const std::vector<Scenario>& AllScenarios() {
       {"engine", "point reads/writes through the actors (actor, facade, baselines), durable writes, YCSB A/B/C/F", RunEngineBench},
       {"vector", "vector search: exact and int8+re-rank scans, half cold, vs bandwidth and FAISS flat IP", RunVectorBench},
       {"vector-restart", "a node with 1M vectors: start to first search after a clean stop and after kill -9 (index loaded, not rebuilt)", RunVectorRestartBench},
+      {"search-quality", "questions over code trees: hit@1/hit@5/MRR of hybrid, lexical and vector search beside Xapian BM25", RunSearchQualityBench},
       {"soak", "mixed load with kill -9, a full data disk and a full RAM disk; then every acknowledged write is checked", RunSoakBench},
       {"remote", "gRPC and CAF point reads/writes (1, 50 clients) beside redis-benchmark GET/SET (+appendfsync always); gRPC vs in-process text search", RunRemoteBench},
   };

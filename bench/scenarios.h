@@ -43,5 +43,6 @@ int RunEngineBench(const Args& args);    // bench/engine_bench.cc
 int RunVectorBench(const Args& args);    // bench/vector_bench.cc
 int RunVectorRestartBench(const Args& args);  // bench/vector_restart_bench.cc
 int RunSoakBench(const Args& args);      // bench/soak_bench.cc
+int RunSearchQualityBench(const Args& args);  // bench/search_quality_bench.cc
 
 }  // namespace postdevai::bench

@@ -20,7 +20,8 @@ bool Has(const std::vector<std::string>& terms, const std::string& t) {
 }
 
 // What a reference BM25 over whole files says (the index's definition,
-// computed from scratch over the live files).
+// computed from scratch over the live files): the file's BM25 plus its best
+// chunk's.
 struct ReferenceFile {
   std::string path, language, content;
 };
@@ -31,7 +32,9 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
   std::map<std::string, std::map<std::string, float>> tf;
   std::map<std::string, float> length;
   std::map<std::string, int> df;
-  double total = 0;
+  std::map<std::string, std::vector<std::map<std::string, float>>> chunk_tf;
+  std::map<std::string, std::vector<float>> chunk_length;
+  double total = 0, chunk_total = 0, chunk_count = 0;
   for (const auto& [key, f] : files) {
     auto& t = tf[key];
     float len = 0;
@@ -39,15 +42,25 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
     for (const auto& term : LexicalTerms(f.path)) t[term] += w, len += w;
     length[key] = len;
     total += len;
+    for (std::string_view chunk : records::SplitIntoChunks(f.content)) {
+      auto& ct = chunk_tf[key].emplace_back();
+      float clen = 0;
+      for (const auto& term : LexicalTerms(chunk)) ct[term] += 1, clen += 1;
+      chunk_length[key].push_back(clen);
+      chunk_total += clen;
+      chunk_count += 1;
+    }
     for (const auto& [term, n] : t) ++df[term];
   }
   const float avg = static_cast<float>(total / static_cast<double>(files.size()));
+  const float chunk_avg = static_cast<float>(chunk_total / chunk_count);
   std::map<std::string, int> q;
   for (const auto& term : LexicalTerms(query)) ++q[term];
   std::vector<std::pair<std::string, float>> scored;
   for (const auto& [key, f] : files) {
     if (!f.path.starts_with(prefix)) continue;
     float score = 0;
+    std::vector<float> chunk_scores(chunk_tf[key].size(), 0.0f);
     for (const auto& [term, qtf] : q) {
       auto it = tf[key].find(term);
       if (it == tf[key].end()) continue;
@@ -55,7 +68,14 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
       const float idf = std::log(1 + (n - d + 0.5f) / (d + 0.5f)) * static_cast<float>(qtf);
       const float norm = k1 * (1 - b + b * length[key] / avg);
       score += idf * it->second * (k1 + 1) / (it->second + norm);
+      for (std::size_t c = 0; c < chunk_scores.size(); ++c) {
+        auto ct = chunk_tf[key][c].find(term);
+        if (ct == chunk_tf[key][c].end()) continue;
+        const float cnorm = k1 * (1 - b + b * chunk_length[key][c] / chunk_avg);
+        chunk_scores[c] += idf * ct->second * (k1 + 1) / (ct->second + cnorm);
+      }
     }
+    if (!chunk_scores.empty()) score += *std::max_element(chunk_scores.begin(), chunk_scores.end());
     if (score > 0) scored.emplace_back(f.path, score);
   }
   std::sort(scored.begin(), scored.end(),
