@@ -17,6 +17,7 @@
 #include "actors/spawn.h"
 #include "actors/vector_catalog.h"
 #include "records/stored_values.h"
+#include "simd/lexical_index.h"
 
 namespace postdevai::actors {
 namespace {
@@ -579,28 +580,47 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
           case records::search_mode::vector:
             return Forward<std::vector<search_hit>>(self, vectors, search_atom_v, std::move(request));
           case records::search_mode::lexical:
-            return Forward<std::vector<search_hit>>(self, code, search_atom_v, std::move(request),
-                                                    std::vector<search_hit>{});
+            return Forward<std::vector<search_hit>>(self, code, search_atom_v, std::move(request));
           case records::search_mode::hybrid:
             break;
         }
         // Hybrid: the vector side's chunks (deep enough to rank a few
-        // times k distinct files), then the code partition fuses them with
-        // its lexical ranking. In sequence: the fusion needs both, and the
-        // code partition owns the line numbers.
+        // times k distinct files) and the lexical side's files, searched at
+        // once by the two partitions; then the code partition, which knows
+        // the files' lines, fuses them.
+        if (LexicalTerms(request.text).empty()) return std::vector<search_hit>{};  // nothing to look for
         auto rp = self->make_response_promise<std::vector<search_hit>>();
+        struct Parts {
+          std::vector<search_hit> by_vector, by_words;
+          caf::error error;
+        };
         search_request by_vector = request;
         by_vector.mode = records::search_mode::vector;
         by_vector.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 4, 50));
-        self->request(vectors, caf::infinite, search_atom_v, std::move(by_vector))
-            .then(
-                [=, request = std::move(request)](std::vector<search_hit>& hits) mutable {
-                  self->request(self->state.parts.partitions[DataKindIndex(DataKind::kCode)], caf::infinite,
-                                search_atom_v, std::move(request), std::move(hits))
-                      .then([rp](std::vector<search_hit>& fused) mutable { rp.deliver(std::move(fused)); },
-                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-                },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        search_request by_words = request;
+        by_words.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 2, 50));
+        FanIn<Parts> fan(2, Parts{}, [=, request = std::move(request)](Parts parts) mutable {
+          if (parts.error) {
+            rp.deliver(std::move(parts.error));
+            return;
+          }
+          self->request(self->state.parts.partitions[DataKindIndex(DataKind::kCode)], caf::infinite, search_atom_v,
+                        std::move(request), std::move(parts.by_vector), std::move(parts.by_words))
+              .then([rp](std::vector<search_hit>& fused) mutable { rp.deliver(std::move(fused)); },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        });
+        auto fold = [fan](bool vector_side) {
+          return [fan, vector_side](std::vector<search_hit>& hits) {
+            (vector_side ? fan.result().by_vector : fan.result().by_words) = std::move(hits);
+            fan.Arrived();
+          };
+        };
+        auto failed = [fan](caf::error& err) {
+          if (!fan.result().error) fan.result().error = std::move(err);
+          fan.Arrived();
+        };
+        self->request(vectors, caf::infinite, search_atom_v, std::move(by_vector)).then(fold(true), failed);
+        self->request(code, caf::infinite, search_atom_v, std::move(by_words)).then(fold(false), failed);
         return rp;
       },
       [=](stats_atom) -> caf::result<memory_report> { return Stats(self); },

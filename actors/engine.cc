@@ -60,7 +60,7 @@ std::uint64_t StoreIdentity(const std::string& store_path) {
 // lookup per record. Blocking (LevelDB reads).
 Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_ptr<storage::PersistentStore>& store,
                                     const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
-                                    DataKind kind, std::uint64_t store_identity,
+                                    bool lexical_index, DataKind kind, std::uint64_t store_identity,
                                     std::chrono::seconds snapshot_interval,
                                     const storage::ramlake::WatermarkProof* proof,
                                     storage::ramlake::OpenReport* report) {
@@ -108,7 +108,7 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
     }
     opened->vectors = std::move(*catalog);
   }
-  if (kind == DataKind::kCode) {
+  if (kind == DataKind::kCode && lexical_index) {
     // The text index of every stored code file, hot or cold, built from the
     // store (the source of truth) at every open: nothing to reconcile after
     // a crash. A record that does not decode is left out, with a log line.
@@ -227,6 +227,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
                               " is not on a RAM disk: it works, but every page is written back to disk";
   }
   const VectorsConfig vectors = config.vectors;
+  const bool lexical_index = config.search.lexical_index;
   const std::uint64_t store_identity = StoreIdentity(options.store.path);
   // The vector index is snapshotted as often as the store is checkpointed.
   const std::chrono::seconds snapshot_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
@@ -243,7 +244,8 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
       proof.end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
       proof.changed = &changed[k];
       report->partitions[k] = {};
-      auto partition = OpenPartition(fs, store, ram_options, vectors, kind, store_identity, snapshot_interval, &proof,
+      auto partition = OpenPartition(fs, store, ram_options, vectors, lexical_index, kind, store_identity,
+                                     snapshot_interval, &proof,
                                      &report->partitions[k]);
       if (!partition.ok()) return partition.status();
       opened_partitions[k] = std::move(*partition);
@@ -286,8 +288,10 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   for (auto& keys : changed) keys.Clear();
   // A partition restarted while the node runs has no fresh replay to prove
   // a watermark against: key by key.
-  PartitionOpener opener = [fs, store, ram_options, vectors, store_identity, snapshot_interval](DataKind kind) {
-    return OpenPartition(fs, store, ram_options, vectors, kind, store_identity, snapshot_interval, nullptr, nullptr);
+  PartitionOpener opener = [fs, store, ram_options, vectors, lexical_index, store_identity,
+                            snapshot_interval](DataKind kind) {
+    return OpenPartition(fs, store, ram_options, vectors, lexical_index, kind, store_identity, snapshot_interval,
+                         nullptr, nullptr);
   };
   // The actors.
   ControllerParts parts;

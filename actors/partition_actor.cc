@@ -83,6 +83,17 @@ void IndexCode(LexicalIndex& index, const records::mutation& m) {
   index.PutCode(m.key, code->path, code->language, code->content);
 }
 
+// Code partition: the lexical search of request.text, request.k files deep.
+caf::result<std::vector<search_hit>> SearchWords(partition_state& st, const search_request& request) {
+  if (!st.opened) return ToError(Status::Unavailable("search: the text index is being rebuilt; try again"));
+  if (!st.opened->lexical) {
+    if (request.mode == records::search_mode::hybrid) return std::vector<search_hit>{};  // the vector side alone
+    return ToError(Status::InvalidArgument(
+        "search: lexical mode needs the lexical index, which is off ([search] lexical_index = false)"));
+  }
+  return LexicalResults(st.opened->lexical->Search(request.text, request.k, request));
+}
+
 // Under Changing. Tells the read view and the file's watermark the last LSN
 // applied (writes come in LSN order).
 void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
@@ -367,6 +378,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
       },
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
         auto& st = self->state;
+        if (st.kind == DataKind::kCode) return SearchWords(st, request);
         if (st.kind != DataKind::kVectors) {
           return ToError(Status::InvalidArgument("search: not the vectors partition"));
         }
@@ -428,25 +440,12 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
         }
         return job->promise;
       },
-      [=](search_atom, search_request& request,
-          std::vector<search_hit>& vector_hits) -> caf::result<std::vector<search_hit>> {
+      [=](search_atom, search_request& request, std::vector<search_hit>& vector_hits,
+          std::vector<search_hit>& lexical_hits) -> caf::result<std::vector<search_hit>> {
         auto& st = self->state;
-        if (st.kind != DataKind::kCode || (st.opened && !st.opened->lexical)) {
-          return ToError(Status::InvalidArgument("search: not the code partition"));
-        }
-        if (!st.opened) return ToError(Status::Unavailable("search: the text index is being rebuilt; try again"));
-        const LexicalIndex& index = *st.opened->lexical;
-        // Only stop words or symbols: nothing to look for, in either part (the
-        // vector of such a text is noise). An empty answer, not an error.
-        if (LexicalTerms(request.text).empty()) return std::vector<search_hit>{};
-        if (request.mode == records::search_mode::lexical) {
-          return LexicalResults(index.Search(request.text, request.k, request));
-        }
-        // Hybrid: enough lexical files that one ranked low by each part
-        // can still be fused into the top k.
-        const std::size_t depth = std::max<std::size_t>(request.k * 2, 50);
-        return FuseHybrid(vector_hits, index.Search(request.text, depth, request), index, request.k,
-                          HybridLexicalWeight(request.model));
+        if (st.kind != DataKind::kCode) return ToError(Status::InvalidArgument("search: not the code partition"));
+        const LexicalIndex* index = st.opened ? st.opened->lexical.get() : nullptr;
+        return FuseHybrid(vector_hits, lexical_hits, index, request.k, HybridLexicalWeight(request.model));
       },
       [=](attach_atom, partition_ptr& partition) {
         auto& st = self->state;

@@ -14,6 +14,7 @@
 // Query file format: UTF-8 lines `question<TAB>file[|file...]`, files
 // relative to the corpus; `# corpus: DIR` names the corpus; other lines
 // starting with # are comments.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@
 #include "bench/scenarios.h"
 #include "postdevai/config.h"
 #include "postdevai/hybrid_memory.h"
+#include "records/stored_values.h"
 #include "simd/lexical_index.h"
 
 namespace postdevai::bench {
@@ -172,15 +175,26 @@ void WriteMode(JsonWriter& w, const std::string& name, const ModeFigures& f, std
   w.EndObject();
 }
 
-HybridMemoryConfig EngineConfig(const std::string& dir) {
+HybridMemoryConfig EngineConfig(const std::string& dir, bool lexical_index, double ramlake_gb = 1.0) {
   HybridMemoryConfig c = EmbeddedDefaults();
   c.persistent_path = dir + "/data";
-  c.persistent_size_tb = 4.0 / 1024;
+  c.persistent_size_tb = 16.0 / 1024;
   c.ramlake_path = dir + "/ram";
-  c.ramlake_size_gb = 1.0;
+  c.ramlake_size_gb = ramlake_gb;
   c.cache_size_mb = 64;
   c.wal.archive = false;
+  c.search.lexical_index = lexical_index;
   return c;
+}
+
+// Stores every file with the built-in embedder; seconds taken.
+double Ingest(HybridMemory& memory, const std::vector<CorpusFile>& files, const std::string& prefix,
+              std::uint64_t* refused) {
+  const auto started = std::chrono::steady_clock::now();
+  for (const auto& f : files) {
+    if (!memory.StoreAndIndexCodeLexical(prefix + f.path, f.content, "").ok()) ++*refused;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
 struct SetResult {
@@ -210,8 +224,9 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
   w.Field("answers_not_in_corpus", missing_answers);
 
   const std::string dir = MakeScratchDir("search-quality");
+  double ingest_seconds = 0;
   {
-    auto opened = HybridMemory::Open(EngineConfig(dir));
+    auto opened = HybridMemory::Open(EngineConfig(dir, true));
     if (!opened.ok()) {
       w.Field("error", opened.status().ToString());
       w.EndObject();
@@ -220,12 +235,9 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
       return result;
     }
     auto& memory = **opened;
-    const auto started = std::chrono::steady_clock::now();
     std::uint64_t refused = 0;
-    for (const auto& f : files) {
-      if (!memory.StoreAndIndexCodeLexical(f.path, f.content, "").ok()) ++refused;
-    }
-    const double ingest_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double ingest_s = Ingest(memory, files, "", &refused);
+    ingest_seconds = ingest_s;
     w.Field("ingest_s", ingest_s);
     w.Field("ingest_files_per_s", static_cast<double>(files.size()) / ingest_s);
     w.Field("ingest_mb_per_s", static_cast<double>(bytes) / 1e6 / ingest_s);
@@ -258,6 +270,21 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
     }
   }
   RemoveTree(dir);
+  // The same ingest without the lexical index: what keeping it costs.
+  {
+    const std::string plain = MakeScratchDir("search-quality-plain");
+    {
+      auto opened = HybridMemory::Open(EngineConfig(plain, false));
+      if (opened.ok()) {
+        std::uint64_t refused = 0;
+        const double seconds = Ingest(**opened, files, "", &refused);
+        w.Field("ingest_without_lexical_index_s", seconds);
+        // Throughput with the index over throughput without (goal >= 0.7).
+        w.Field("ingest_with_to_without_lexical_index_ratio", seconds / std::max(1e-9, ingest_seconds));
+      }
+    }
+    RemoveTree(plain);
+  }
 
 #ifdef POSTDEVAI_HAVE_XAPIAN
   if (with_xapian) {
@@ -302,16 +329,98 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
   return result;
 }
 
+// Waits (at most two minutes) until this process's background work (LevelDB
+// compactions, index snapshots after a large ingest) has settled: less than
+// 5% of a core used over a second. Latencies measured meanwhile would be
+// the compactions'. Returns the seconds waited.
+double WaitForQuiet() {
+  auto cpu_seconds = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 120; ++i) {
+    const double before = cpu_seconds();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (cpu_seconds() - before < 0.05) break;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+// Query latency at scale: the first set's corpus stored again and again
+// under new paths until it holds `chunks` chunks, then each question timed
+// in vector mode and in hybrid mode (goal: hybrid <= 2x vector at 200K).
+void RunScale(const QuerySet& set, std::size_t chunks, JsonWriter& w) {
+  const auto files = ReadCorpus(set.corpus);
+  std::size_t per_copy = 0;
+  for (const auto& f : files) per_copy += std::max<std::size_t>(1, records::SplitIntoChunks(f.content).size());
+  w.Key("scale").BeginObject();
+  w.Field("corpus", set.corpus);
+  if (per_copy == 0) {
+    w.Field("error", "empty corpus").EndObject();
+    return;
+  }
+  const std::size_t copies = (chunks + per_copy - 1) / per_copy;
+  w.Field("copies", static_cast<std::uint64_t>(copies));
+  w.Field("chunks", static_cast<std::uint64_t>(copies * per_copy));
+  w.Field("files", static_cast<std::uint64_t>(copies * files.size()));
+  const std::string dir = MakeScratchDir("search-quality-scale");
+  {
+    auto opened = HybridMemory::Open(EngineConfig(dir, true, 4.0));
+    if (!opened.ok()) {
+      w.Field("error", opened.status().ToString()).EndObject();
+      RemoveTree(dir);
+      return;
+    }
+    std::uint64_t refused = 0;
+    double seconds = 0;
+    for (std::size_t c = 0; c < copies; ++c) {
+      seconds += Ingest(**opened, files, "/copy" + std::to_string(c), &refused);
+      std::fprintf(stderr, "search-quality: scale: %zu of %zu copies stored\r", c + 1, copies);
+    }
+    std::fprintf(stderr, "\n");
+    w.Field("ingest_s", seconds);
+    w.Field("files_refused", refused);
+    w.Field("settle_s", WaitForQuiet());
+    double p50[3] = {0, 0, 0};
+    const SearchMode modes[3] = {SearchMode::kVector, SearchMode::kHybrid, SearchMode::kLexical};
+    const char* names[3] = {"vector", "hybrid", "lexical"};
+    for (int m = 0; m < 3; ++m) {
+      SearchFilter filter;
+      filter.mode = modes[m];
+      std::vector<double> ms;
+      for (int round = 0; round < 3; ++round) {
+        for (const auto& q : set.questions) {
+          const auto t0 = std::chrono::steady_clock::now();
+          auto hits = (*opened)->SearchText(q.text, 10, filter);
+          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+          if (!hits.ok() && round == 0) w.Field(std::string(names[m]) + "_error", hits.status().ToString());
+        }
+      }
+      p50[m] = Percentile(ms, 0.5);
+      w.Field(std::string(names[m]) + "_query_p50_ms", p50[m]);
+      w.Field(std::string(names[m]) + "_query_p99_ms", Percentile(ms, 0.99));
+    }
+    w.Field("hybrid_to_vector_latency_ratio", p50[0] > 0 ? p50[1] / p50[0] : 0.0);
+  }
+  RemoveTree(dir);
+  w.EndObject();
+}
+
 }  // namespace
 
 int RunSearchQualityBench(const Args& args) {
   if (HasFlag(args, "--help")) {
     std::printf(
-        "postdevai-bench search-quality [--queries FILE]... [--corpus DIR] [--no-xapian] [--json]\n"
+        "postdevai-bench search-quality [--queries FILE]... [--corpus DIR] [--no-xapian] [--scale-chunks N] [--json]\n"
         "  Stores a corpus with the built-in embedder, asks each question in every search mode\n"
         "  and of Xapian's BM25 (same terms, whole files): hit@1, hit@5, MRR, latency.\n"
         "  Default: every bench/search_quality/*.tsv of the source tree, each on its own corpus.\n"
-        "  --corpus DIR overrides the query file's '# corpus:' line (one --queries only).\n");
+        "  --corpus DIR overrides the query file's '# corpus:' line (one --queries only).\n"
+        "  --scale-chunks N: also time vector vs hybrid queries with the first set's corpus\n"
+        "  stored again and again until N chunks (200000 for the issue's goal).\n");
     return 0;
   }
   std::vector<std::string> query_files;
@@ -363,6 +472,9 @@ int RunSearchQualityBench(const Args& args) {
     goals = goals && r.hybrid_hit_at_5 >= 0.9 && r.hybrid_hit_at_5 >= r.xapian_hit_at_5;
   }
   w.EndArray();
+  if (const long long scale = OptionInt(args, "--scale-chunks", 0); scale > 0) {
+    RunScale(sets.front(), static_cast<std::size_t>(scale), w);
+  }
   w.Key("goals").BeginArray();
   w.BeginObject().Field("goal", "hybrid hit@5 >= 0.9 and >= Xapian BM25's on every set").Field("met", goals).EndObject();
   w.EndArray();

@@ -331,6 +331,9 @@ std::vector<Setting> BuildSettings() {
   all.push_back(IntegerSetting("vectors", "graph_min_vectors", 0, 1u << 31,
                                "from this many vectors on, searches walk the HNSW graph",
                                [](auto& c) -> auto& { return c.vectors.graph_min_vectors; }));
+  all.push_back(BooleanSetting("search", "lexical_index",
+                               "BM25 index of code files for lexical and hybrid search (false: vector only)",
+                               [](auto& c) -> auto& { return c.search.lexical_index; }));
 
   all.push_back(IntegerSetting("tiering", "promote_after_hits", 1, 1000000,
                                "cold reads before an item is promoted to RAM",

@@ -395,8 +395,8 @@ std::vector<records::search_hit> LexicalResults(const std::vector<LexicalIndex::
 }
 
 std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hit>& vector_hits,
-                                            const std::vector<LexicalIndex::FileHit>& lexical_hits,
-                                            const LexicalIndex& index, std::size_t k, float lexical_weight) {
+                                            const std::vector<records::search_hit>& lexical_hits,
+                                            const LexicalIndex* index, std::size_t k, float lexical_weight) {
   // By file path, or session + message for history hits.
   std::unordered_map<std::string, std::size_t> slot;
   std::vector<records::search_hit> fused;
@@ -412,8 +412,8 @@ std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hi
     hit.vector_score = h.score;
     hit.lexical_score = 0;
     hit.score = 1.0f / (kRrfRank + static_cast<float>(rank));
-    if (h.session.empty()) {
-      if (auto lines = index.ChunkLines(h.path, h.chunk)) {
+    if (h.session.empty() && index != nullptr) {
+      if (auto lines = index->ChunkLines(h.path, h.chunk)) {
         hit.first_line = lines->first;
         hit.last_line = lines->second;
       }
@@ -433,7 +433,7 @@ std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hi
     }
     records::search_hit& hit = fused[it->second];
     hit.score += part;
-    hit.lexical_score = h.score;
+    hit.lexical_score = h.lexical_score;
     // The chunk where the words are is the one to show.
     hit.chunk = h.chunk;
     hit.first_line = h.first_line;

@@ -139,9 +139,11 @@ class LexicalIndex {
 // matched, else the vector one, with its lines (from `index`); the parts' own
 // scores in vector_score and lexical_score. At most k, best first.
 inline constexpr float kRrfRank = 60.0f;
+// `lexical_hits` are LexicalResults (one per file, best first); `index` may
+// be null (no lines for the vector side's files then).
 std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hit>& vector_hits,
-                                            const std::vector<LexicalIndex::FileHit>& lexical_hits,
-                                            const LexicalIndex& index, std::size_t k, float lexical_weight = 1.0f);
+                                            const std::vector<records::search_hit>& lexical_hits,
+                                            const LexicalIndex* index, std::size_t k, float lexical_weight = 1.0f);
 
 // The weight of the lexical ranking in FuseHybrid for vectors of `model`.
 // The built-in embedder (lexical-v1) hashes the same words BM25 counts, only

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
 
 #include "tests/helpers/cli_process.h"
 #include "tests/helpers/node_process.h"
@@ -76,7 +77,9 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
   CliResult put = RunCli(At(node, {"code", "put", tree / "db/btree.cc", "--file", tree / "new_btree.cc"}));
   INFO(put.out << put.err);
   REQUIRE(put.exit_code == 0);
-  CliResult after = RunCli(At(node, {"search", "split", "btree", "node", "--exact"}));
+  // (Vector mode: the path db/btree.cc itself still names a b-tree for the
+  // lexical side.)
+  CliResult after = RunCli(At(node, {"search", "split", "btree", "node", "--exact", "--mode", "vector"}));
   REQUIRE(after.exit_code == 0);
   const JsonValue after_json = after.Json();
   CHECK(!after_json["results"].array.empty());
@@ -95,4 +98,77 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
   INFO(mismatch.err);
   CHECK(mismatch.err.find("--dimension 64 is not the node's") != std::string::npos);
   CHECK(mismatch.err.find("has dimension 384") != std::string::npos);
+}
+
+TEST_CASE("search is hybrid by default with lines and snippets and answers alike after kill -9", "[cli][search]") {
+  NodeProcess node;
+  TempDir tree("tree");
+  std::string checksum;
+  for (int i = 1; i <= 200; ++i) {
+    checksum += i == 150 ? "uint32_t crc32_update(uint32_t crc, const char* data); // rolling checksum\n"
+                         : "int padding_line_" + std::to_string(i) + " = 0;\n";
+  }
+  WriteFile(tree / "crc.cc", checksum);
+  WriteFile(tree / "dns.py", "def resolve_hostname(name):\n    return query_nameserver(name)\n");
+  WriteFile(tree / "draw.js", "function drawCircle(ctx, radius) { ctx.arc(0, 0, radius); }\n");
+  REQUIRE(RunCli(At(node, {"ingest", tree.path()})).exit_code == 0);
+
+  CliResult search = RunCli(At(node, {"search", "rolling", "checksum", "update"}));
+  INFO(search.out << search.err);
+  REQUIRE(search.exit_code == 0);
+  const JsonValue json = search.Json();
+  CHECK(json["mode"].string == "hybrid");
+  const auto& results = json["results"].array;
+  REQUIRE(!results.empty());
+  CHECK(results[0]["path"].string == (tree / "crc.cc"));
+  CHECK(results[0]["lexical_score"].number > 0);
+  CHECK(results[0]["first_line"].u64() <= 150);
+  CHECK(results[0]["last_line"].u64() >= 150);
+  bool shown = false;
+  for (const auto& line : results[0]["snippet"].array) shown = shown || line["line"].u64() == 150;
+  CHECK(shown);
+  std::set<std::string> paths;
+  for (const auto& r : results) paths.insert(r["path"].string);
+  CHECK(paths.size() == results.size());  // one result per file
+
+  // Text output: path:lines, then numbered snippet lines.
+  CliResult text = RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "search", "rolling checksum"});
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.find("crc.cc:") != std::string::npos);
+  CHECK(text.out.find("   150 | uint32_t crc32_update") != std::string::npos);
+
+  // Only stop words or symbols: a clear answer, exit 0.
+  CliResult nothing = RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "search", "the", "of", "&&"});
+  CHECK(nothing.exit_code == 0);
+  CHECK(nothing.out.find("nothing to search for") != std::string::npos);
+  CliResult bad_mode = RunCli(At(node, {"search", "x", "--mode", "fuzzy"}));
+  CHECK(bad_mode.exit_code == 2);
+  CHECK(bad_mode.err.find("--mode") != std::string::npos);
+  CliResult lexical = RunCli(At(node, {"search", "resolve", "hostname", "--mode", "lexical"}));
+  REQUIRE(lexical.exit_code == 0);
+  REQUIRE(lexical.Json()["results"].array.size() == 1);
+  CHECK(lexical.Json()["results"].array[0]["path"].string == (tree / "dns.py"));
+
+  // The text index is rebuilt from the store after a kill -9: same answers.
+  std::vector<std::string> queries = {"rolling checksum", "resolve hostname", "draw circle radius"};
+  auto summary = [&](const std::string& q) {
+    CliResult r = RunCli(At(node, {"search", q, "--no-snippet"}));
+    REQUIRE(r.exit_code == 0);
+    std::string s;
+    const JsonValue json = r.Json();
+    for (const auto& hit : json["results"].array) {
+      s += hit["path"].string + ":" + std::to_string(hit["first_line"].u64()) + " " +
+           std::to_string(hit["lexical_score"].number) + "\n";
+    }
+    return s;
+  };
+  std::vector<std::string> before;
+  for (const auto& q : queries) before.push_back(summary(q));
+  node.Kill();
+  node.Start();
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    INFO(queries[i]);
+    CHECK(!before[i].empty());
+    CHECK(summary(queries[i]) == before[i]);
+  }
 }

@@ -281,9 +281,9 @@ TEST_CASE("hybrid fusion ranks files found by both parts first and aggregates ch
   by_vector.push_back(vhit("c.cc", 0, 0.9f));
   by_vector.push_back(vhit("c.cc", 1, 0.8f));  // a second chunk of c: not a second result
   by_vector.push_back(vhit("a.cc", 0, 0.7f));
-  auto lexical = index.Search("alpha beta", 10, records::search_request{});
+  auto lexical = LexicalResults(index.Search("alpha beta", 10, records::search_request{}));
   REQUIRE(lexical.size() == 2);
-  auto fused = FuseHybrid(by_vector, lexical, index, 10);
+  auto fused = FuseHybrid(by_vector, lexical, &index, 10);
   REQUIRE(fused.size() == 3);
   CHECK(fused[0].path == "a.cc");  // both parts found it
   CHECK(fused[0].vector_score == Approx(0.7f));
@@ -292,7 +292,7 @@ TEST_CASE("hybrid fusion ranks files found by both parts first and aggregates ch
   std::set<std::string> paths;
   for (const auto& h : fused) paths.insert(h.path);
   CHECK(paths.size() == 3);
-  CHECK(FuseHybrid(by_vector, lexical, index, 1).size() == 1);
+  CHECK(FuseHybrid(by_vector, lexical, &index, 1).size() == 1);
 }
 
 }  // namespace postdevai

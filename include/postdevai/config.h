@@ -236,6 +236,15 @@ struct VectorsConfig {
   bool operator==(const VectorsConfig&) const = default;
 };
 
+struct SearchConfig {
+  // Keep a BM25 index of every stored code file (in RAM, rebuilt from the
+  // store at start-up) for lexical and hybrid search. Off: text searches
+  // rank by vector only, and lexical mode is refused.
+  bool lexical_index = true;
+
+  bool operator==(const SearchConfig&) const = default;
+};
+
 struct TieringConfig {
   // A cold item read this many times within hot_retention_hours is promoted to RAM.
   std::uint32_t promote_after_hits = 2;
@@ -307,6 +316,7 @@ struct HybridMemoryConfig {
   MetricsConfig metrics;          // [metrics]
   LoggingConfig logging;          // [logging]
   VectorsConfig vectors;          // [vectors]
+  SearchConfig search;            // [search]
   TieringConfig tiering;          // [tiering]
   BackupConfig backup;            // [backup]
   ReplicationConfig replication;  // [replication]
