@@ -118,7 +118,7 @@ void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::str
 
   // Counts per term id for the current chunk; the file's distinct terms.
   std::unordered_map<std::uint32_t, std::uint32_t> counts;
-  std::unordered_set<std::uint32_t> file_terms;
+  std::unordered_map<std::uint32_t, float> file_tf;  // the file-level tf of each of its terms
   auto term_id = [&](const std::string& term) {
     auto [it, inserted] = term_ids_.try_emplace(term, static_cast<std::uint32_t>(terms_.size()));
     if (inserted) terms_.emplace_back();
@@ -155,7 +155,7 @@ void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::str
         if (p != path_counts.end()) path_tf = static_cast<std::uint16_t>(std::min<std::uint32_t>(p->second, 65535));
       }
       terms_[id].postings.push_back({chunk_no, static_cast<std::uint16_t>(std::min<std::uint32_t>(n, 65535)), path_tf});
-      file_terms.insert(id);
+      file_tf[id] += static_cast<float>(n) + options_.path_weight * static_cast<float>(path_tf);
     }
     const auto lines = static_cast<std::uint32_t>(std::count(text.begin(), text.end(), '\n'));
     const std::uint32_t last = (lines > 0 && text.back() == '\n') ? line + lines - 1 : line + lines;
@@ -166,8 +166,12 @@ void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::str
   }
   file.chunks = static_cast<std::uint32_t>(chunks.size());
   file.length = length;
-  file.terms.assign(file_terms.begin(), file_terms.end());
-  for (std::uint32_t id : file.terms) ++terms_[id].files;
+  file.terms.reserve(file_tf.size());
+  for (const auto& [id, tf] : file_tf) {
+    file.terms.push_back(id);
+    terms_[id].file_postings.push_back({file_slot, tf});
+    ++terms_[id].files;
+  }
   live_length_ += length;
   live_chunks_ += file.chunks;
   ++live_files_;
@@ -205,13 +209,16 @@ void LexicalIndex::CompactIfMostlyDead() {
   if (dead < 4096 || dead < live_chunks_) return;
   constexpr std::uint32_t kGone = ~std::uint32_t{0};
   std::vector<std::uint32_t> new_chunk(chunks_.size(), kGone);
+  std::vector<std::uint32_t> new_file(files_.size(), kGone);
   std::vector<Chunk> chunks;
   std::vector<File> files;
   chunks.reserve(live_chunks_);
   files.reserve(live_files_);
-  for (File& f : files_) {
+  for (std::size_t old = 0; old < files_.size(); ++old) {
+    File& f = files_[old];
     if (!f.live) continue;
     const auto slot = static_cast<std::uint32_t>(files.size());
+    new_file[old] = slot;
     const auto first = static_cast<std::uint32_t>(chunks.size());
     for (std::uint32_t c = f.first_chunk; c < f.first_chunk + f.chunks; ++c) {
       new_chunk[c] = static_cast<std::uint32_t>(chunks.size());
@@ -238,6 +245,12 @@ void LexicalIndex::CompactIfMostlyDead() {
     if (out == 0) continue;
     t.postings.resize(out);
     t.postings.shrink_to_fit();
+    std::size_t files_out = 0;
+    for (const FilePosting& p : t.file_postings) {
+      if (new_file[p.file] != kGone) t.file_postings[files_out++] = {new_file[p.file], p.tf};
+    }
+    t.file_postings.resize(files_out);
+    t.file_postings.shrink_to_fit();
     new_term[id] = static_cast<std::uint32_t>(terms.size());
     terms.push_back(std::move(t));
   }
@@ -270,82 +283,114 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
   std::vector<FileHit> hits;
   if (k == 0 || live_files_ == 0) return hits;
   // Distinct query terms the index knows, with their counts in the query.
-  std::unordered_map<std::uint32_t, std::uint32_t> query;
+  std::unordered_map<std::uint32_t, std::uint32_t> counted;
   for (const std::string& term : LexicalTerms(text)) {
     auto it = term_ids_.find(term);
-    if (it != term_ids_.end() && terms_[it->second].files > 0) ++query[it->second];
+    if (it != term_ids_.end() && terms_[it->second].files > 0) ++counted[it->second];
   }
-  if (query.empty()) return hits;
+  if (counted.empty()) return hits;
+  struct QueryTerm {
+    std::uint32_t id;
+    float idf;  // times the term's count in the query
+  };
+  std::vector<QueryTerm> query;
+  for (const auto& [id, n] : counted) {
+    query.push_back({id, Idf(live_files_, terms_[id].files) * static_cast<float>(n)});
+  }
 
-  chunk_score_.resize(chunks_.size(), 0.0f);
-  file_score_.resize(files_.size(), 0.0f);
   const float k1 = options_.k1, b = options_.b;
   const float avg_file = static_cast<float>(live_length_ / static_cast<double>(live_files_));
-  const float avg_chunk = static_cast<float>(live_chunk_length_ / static_cast<double>(std::max<std::size_t>(1, live_chunks_)));
-  for (const auto& [id, query_tf] : query) {
-    const Term& term = terms_[id];
-    const float idf = Idf(live_files_, term.files) * static_cast<float>(query_tf);
-    std::uint32_t file = ~std::uint32_t{0};
-    bool admitted = false;
-    float file_tf = 0;
-    auto flush = [&] {
-      if (file == ~std::uint32_t{0} || !admitted || file_tf <= 0) return;
-      const float norm = k1 * (1 - b + b * files_[file].length / std::max(avg_file, 1e-6f));
-      if (file_score_[file] == 0) touched_files_.push_back(file);
-      file_score_[file] += idf * file_tf * (k1 + 1) / (file_tf + norm);
-    };
-    for (const Posting& p : term.postings) {
-      const Chunk& chunk = chunks_[p.chunk];
-      if (chunk.file != file) {
-        flush();
-        file = chunk.file;
-        file_tf = 0;
-        admitted = files_[file].live && Admits(files_[file], filters);
+  const float avg_chunk =
+      static_cast<float>(live_chunk_length_ / static_cast<double>(std::max<std::size_t>(1, live_chunks_)));
+  const float lambda = options_.best_chunk_weight;
+
+  // 1. File-level BM25 of every admitted file holding a query term, and a
+  // bound on its best-chunk part: a chunk's BM25 for a term is below
+  // idf * (k1 + 1), whatever its tf.
+  file_score_.resize(files_.size(), 0.0f);
+  file_bound_.resize(files_.size(), 0.0f);
+  for (const QueryTerm& t : query) {
+    for (const FilePosting& p : terms_[t.id].file_postings) {
+      const File& f = files_[p.file];
+      if (!f.live) continue;
+      if (file_bound_[p.file] == 0) {  // first time seen in this query
+        if (!Admits(f, filters)) {
+          file_bound_[p.file] = -1;  // seen, refused
+          touched_files_.push_back(p.file);
+          continue;
+        }
+        touched_files_.push_back(p.file);
+      } else if (file_bound_[p.file] < 0) {
+        continue;
       }
-      if (!admitted) continue;
-      file_tf += static_cast<float>(p.tf) + options_.path_weight * static_cast<float>(p.path_tf);
-      if (p.tf > 0) {
-        const float tf = p.tf;
-        const float norm = k1 * (1 - b + b * static_cast<float>(chunk.length) / std::max(avg_chunk, 1e-6f));
-        if (chunk_score_[p.chunk] == 0) touched_chunks_.push_back(p.chunk);
-        chunk_score_[p.chunk] += idf * tf * (k1 + 1) / (tf + norm);
-      }
+      const float norm = k1 * (1 - b + b * f.length / std::max(avg_file, 1e-6f));
+      file_score_[p.file] += t.idf * p.tf * (k1 + 1) / (p.tf + norm);
+      file_bound_[p.file] += t.idf * (k1 + 1);
     }
-    flush();
   }
 
-  // Proximity: a file whose best chunk holds the query's words together
-  // beats one that has them scattered (MRR@10 on the three query sets of
-  // bench/search_quality: 0.821 -> 0.839, 0.735 -> 0.776, 0.748 -> 0.791).
-  if (options_.best_chunk_weight > 0) {
-    best_chunk_score_.resize(files_.size(), 0.0f);
-    for (std::uint32_t c : touched_chunks_) {
-      float& best = best_chunk_score_[chunks_[c].file];
-      best = std::max(best, chunk_score_[c]);
-    }
-    for (std::uint32_t f : touched_files_) {
-      file_score_[f] += options_.best_chunk_weight * best_chunk_score_[f];
-      best_chunk_score_[f] = 0;
-    }
-  }
-  auto better = [&](std::uint32_t x, std::uint32_t y) {
-    return file_score_[x] != file_score_[y] ? file_score_[x] > file_score_[y] : files_[x].path < files_[y].path;
+  // 2. Candidates by bound, best first; the exact best-chunk part for each
+  // until no remaining bound can beat the k-th best score found.
+  struct Candidate {
+    float bound;
+    std::uint32_t file;
   };
-  const std::size_t n = std::min(k, touched_files_.size());
-  std::partial_sort(touched_files_.begin(), touched_files_.begin() + static_cast<std::ptrdiff_t>(n),
-                    touched_files_.end(), better);
-  for (std::size_t i = 0; i < n; ++i) {
-    const File& f = files_[touched_files_[i]];
-    std::uint32_t best = f.first_chunk;
-    for (std::uint32_t c = f.first_chunk; c < f.first_chunk + f.chunks; ++c) {
-      if (chunk_score_[c] > chunk_score_[best]) best = c;
-    }
-    hits.push_back({f.key, f.path, f.language, best - f.first_chunk, chunks_[best].first_line,
-                    chunks_[best].last_line, file_score_[touched_files_[i]]});
+  std::vector<Candidate> candidates;
+  for (std::uint32_t f : touched_files_) {
+    if (file_bound_[f] > 0) candidates.push_back({file_score_[f] + lambda * file_bound_[f], f});
   }
-  for (std::uint32_t c : touched_chunks_) chunk_score_[c] = 0;
-  for (std::uint32_t f : touched_files_) file_score_[f] = 0;
-  touched_chunks_.clear();
+  auto lower_bound_first = [](const Candidate& x, const Candidate& y) { return x.bound < y.bound; };
+  std::make_heap(candidates.begin(), candidates.end(), lower_bound_first);
+  struct Scored {
+    float score;
+    std::uint32_t file, chunk;
+  };
+  std::vector<Scored> best;  // the k best so far, any order
+  auto kth_best = [&] {
+    float worst = best.front().score;
+    for (const auto& s : best) worst = std::min(worst, s.score);
+    return worst;
+  };
+  std::vector<float> chunk_scores;
+  while (!candidates.empty()) {
+    std::pop_heap(candidates.begin(), candidates.end(), lower_bound_first);
+    const Candidate c = candidates.back();
+    candidates.pop_back();
+    if (best.size() >= k && c.bound < kth_best()) break;
+    const File& f = files_[c.file];
+    chunk_scores.assign(f.chunks, 0.0f);
+    for (const QueryTerm& t : query) {
+      const auto& postings = terms_[t.id].postings;
+      auto it = std::lower_bound(postings.begin(), postings.end(), f.first_chunk,
+                                 [](const Posting& p, std::uint32_t chunk) { return p.chunk < chunk; });
+      for (; it != postings.end() && it->chunk < f.first_chunk + f.chunks; ++it) {
+        if (it->tf == 0) continue;
+        const float tf = it->tf;
+        const float norm = k1 * (1 - b + b * static_cast<float>(chunks_[it->chunk].length) / std::max(avg_chunk, 1e-6f));
+        chunk_scores[it->chunk - f.first_chunk] += t.idf * tf * (k1 + 1) / (tf + norm);
+      }
+    }
+    std::uint32_t top = 0;
+    for (std::uint32_t i = 1; i < f.chunks; ++i) {
+      if (chunk_scores[i] > chunk_scores[top]) top = i;
+    }
+    const float score = file_score_[c.file] + (f.chunks > 0 ? lambda * chunk_scores[top] : 0.0f);
+    if (best.size() < k) {
+      best.push_back({score, c.file, top});
+    } else {
+      auto worst = std::min_element(best.begin(), best.end(), [](auto& x, auto& y) { return x.score < y.score; });
+      if (score > worst->score) *worst = {score, c.file, top};
+    }
+  }
+  std::sort(best.begin(), best.end(), [&](const Scored& x, const Scored& y) {
+    return x.score != y.score ? x.score > y.score : files_[x.file].path < files_[y.file].path;
+  });
+  for (const Scored& s : best) {
+    const File& f = files_[s.file];
+    const Chunk& chunk = chunks_[f.first_chunk + s.chunk];
+    hits.push_back({f.key, f.path, f.language, s.chunk, chunk.first_line, chunk.last_line, s.score});
+  }
+  for (std::uint32_t f : touched_files_) file_score_[f] = file_bound_[f] = 0;
   touched_files_.clear();
   return hits;
 }
@@ -363,7 +408,9 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> LexicalIndex::ChunkLines(
 std::uint64_t LexicalIndex::RamBytes() const {
   std::uint64_t bytes = chunks_.capacity() * sizeof(Chunk) + files_.capacity() * sizeof(File) +
                         terms_.capacity() * sizeof(Term);
-  for (const Term& t : terms_) bytes += t.postings.capacity() * sizeof(Posting);
+  for (const Term& t : terms_) {
+    bytes += t.postings.capacity() * sizeof(Posting) + t.file_postings.capacity() * sizeof(FilePosting);
+  }
   for (const File& f : files_) bytes += f.key.capacity() + f.path.capacity() + f.terms.capacity() * 4;
   // Hash maps: a node and a bucket per entry, roughly.
   bytes += term_ids_.size() * (sizeof(std::string) + 32 + 16) + (file_of_key_.size() + file_of_path_.size()) * (sizeof(std::string) + 32 + 16);

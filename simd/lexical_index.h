@@ -15,11 +15,14 @@
 // file's best chunk (records::SplitIntoChunks, the same chunks the vectors
 // describe): words found together count more than words scattered over a
 // long file. The best chunk names the lines to show.
-// Search is exhaustive over the postings of the query's terms, so filters
-// never starve a result: a search returns min(k, files matching) files.
+// Search is exact and exhaustive over the files holding a query term, so
+// filters never starve a result: it returns min(k, files matching) files.
+// It scores files from file-level postings, then adds the best-chunk part
+// only for files whose bound (file score + every matching term's largest
+// possible chunk score) can still reach the k-th best: chunk postings are
+// read for a few candidate files, not for every file.
 //
-// Memory: postings hold a 32-bit chunk number and a 32-bit count per distinct
-// term of each chunk. A replaced or deleted file's postings stay until the
+// Memory: 8 bytes per distinct term of each chunk and of each file. A replaced or deleted file's postings stay until the
 // dead chunks outnumber the live ones; then the index is compacted in place
 // (O(postings)).
 //
@@ -107,9 +110,16 @@ class LexicalIndex {
     std::uint16_t tf;
     std::uint16_t path_tf;
   };
+  // A term in a file: its count over the file's chunks plus path_weight
+  // times its count in the path (the file-level BM25's tf).
+  struct FilePosting {
+    std::uint32_t file;
+    float tf;
+  };
   struct Term {
-    std::vector<Posting> postings;  // by chunk number: a file's postings are consecutive
-    std::uint32_t files = 0;        // live files holding the term (df)
+    std::vector<Posting> postings;           // by chunk number: a file's postings are consecutive
+    std::vector<FilePosting> file_postings;  // by file slot
+    std::uint32_t files = 0;                 // live files holding the term (df)
   };
 
   bool Admits(const File& f, const records::search_request& filters) const;
@@ -126,8 +136,8 @@ class LexicalIndex {
   double live_length_ = 0;        // sum of live files' lengths
   double live_chunk_length_ = 0;  // sum of live chunks' lengths
   // Search scratch (sized to the chunks and files; reset through the touched lists).
-  mutable std::vector<float> chunk_score_, file_score_, best_chunk_score_;
-  mutable std::vector<std::uint32_t> touched_chunks_, touched_files_;
+  mutable std::vector<float> file_score_, file_bound_;
+  mutable std::vector<std::uint32_t> touched_files_;
 };
 
 // Hybrid search: reciprocal rank fusion (score = sum over the two rankings of

@@ -107,8 +107,36 @@ class DataTest(unittest.TestCase):
         self.assertFalse(m.search_text("parse quux frobnicator", owner="sessions", path_prefix="search/builtin/"))
         # Not indexed: replacing without embed removes the file's vectors.
         m.store_code("search/builtin/quux_parser.rs", "nothing to see\n", "rust")
-        self.assertFalse([h for h in m.search_text("parse quux frobnicator", exact=True)
+        self.assertFalse([h for h in m.search_text("parse quux frobnicator", exact=True, mode="vector")
                           if h.path == "search/builtin/quux_parser.rs"])
+
+    def test_hybrid_and_lexical_search(self) -> None:
+        m = self.memory
+        body = "".join(f"let filler_{i} = {i};\n" for i in range(300))
+        body += "fn rebalance_splay_tree(root: &mut Node) { rotate_left(root); }\n"
+        m.store_code("search/hybrid/splay.rs", body, "rust", embed=True)
+        m.store_code("search/hybrid/plain.rs", "fn count_widgets() -> usize { 7 }\n", "rust")  # no vectors
+        hits = m.search_text("rebalance the splay tree", limit=3)
+        self.assertTrue(hits)
+        top = hits[0]
+        self.assertEqual(top.path, "search/hybrid/splay.rs")
+        self.assertGreater(top.lexical_score, 0)
+        self.assertGreater(top.vector_score, 0)
+        self.assertLessEqual(top.first_line, 301)
+        self.assertGreaterEqual(top.last_line, 301)
+        self.assertEqual(len({h.path for h in hits}), len(hits))  # one hit per file
+        # Found by its words though stored without vectors.
+        plain = m.search_text("count widgets", limit=1, mode="lexical")
+        self.assertEqual([h.path for h in plain], ["search/hybrid/plain.rs"])
+        self.assertEqual(m.search_text("the of and", mode="lexical"), [])
+        with self.assertRaises(InvalidArgument):
+            m.search_text("x", mode="fuzzy")
+        # A caller's own vector plus its text: hybrid.
+        vector = [0.0] * self.info.vector_dimension
+        vector[0] = 1.0
+        fused = m.search_similar(vector, keywords="rebalance splay tree", path_prefix="search/hybrid/")
+        self.assertEqual(fused[0].path, "search/hybrid/splay.rs")
+        self.assertGreater(fused[0].lexical_score, 0)
 
     def test_caller_embeddings_one_per_chunk_then_search_similar(self) -> None:
         m = self.memory

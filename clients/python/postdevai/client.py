@@ -76,6 +76,13 @@ def _bytes(value: Bytes, what: str) -> bytes:
     raise InvalidArgument(f"{what} must be bytes or str, not {type(value).__name__}")
 
 
+def _search_mode(request, mode: str) -> int:
+    modes = {"hybrid": request.HYBRID, "lexical": request.LEXICAL, "vector": request.VECTOR}
+    if mode not in modes:
+        raise InvalidArgument(f"unknown search mode {mode!r}: hybrid, lexical or vector")
+    return modes[mode]
+
+
 def _text(value: Union[str, bytes], what: str) -> str:
     if isinstance(value, str):
         return value
@@ -333,26 +340,39 @@ class Memory:
     def search_similar(self, vector: Vector, limit: int = 10, owner: Optional[str] = None,
                        path_prefix: Optional[str] = None, language: Optional[str] = None,
                        session: Optional[str] = None, exact: bool = False, *,
-                       model: Optional[str] = None, timeout: Optional[float] = None) -> List[SearchHit]:
+                       model: Optional[str] = None, keywords: Optional[str] = None,
+                       timeout: Optional[float] = None) -> List[SearchHit]:
         """The stored chunks and messages nearest to ``vector`` (of the node's
         model and dimension; ``model`` names it, checked by the node), best
         first. ``owner``: None (both), "code" or "sessions"; ``path_prefix``,
         ``language`` and ``session`` filter; ``exact`` scores every vector at
-        full precision (slower)."""
+        full precision (slower). With ``keywords`` (the query's text), a
+        hybrid search: the node's keyword ranking of files fused with this
+        vector's ranking, one hit per file."""
         request = self._search_request(limit, owner, path_prefix, language, session, exact)
         request.vector.CopyFrom(_vector(vector))
+        if keywords:
+            request.keywords = _text(keywords, "the keywords")
+        else:
+            request.mode = request.VECTOR
         if model:
             request.model = model
         return [SearchHit._from_pb(h) for h in self._call(self._stub.Search, request, timeout).hits]
 
     def search_text(self, text: str, limit: int = 10, owner: Optional[str] = None,
                     path_prefix: Optional[str] = None, language: Optional[str] = None,
-                    session: Optional[str] = None, exact: bool = False, *,
+                    session: Optional[str] = None, exact: bool = False, *, mode: str = "hybrid",
                     timeout: Optional[float] = None) -> List[SearchHit]:
-        """Like :meth:`search_similar` for a text the node embeds with its
-        built-in embedder (nodes whose model is "lexical-v1")."""
+        """The stored files (or chunks) that best match ``text``, best first.
+        ``mode``: "hybrid" (default) fuses the node's keyword (BM25) ranking
+        of files with the vector ranking of the text embedded by the built-in
+        embedder, one hit per file with its best chunk's lines; "lexical"
+        ranks by keywords only; "vector" by the embedding only (chunks; nodes
+        whose model is "lexical-v1"). A text of only common words finds
+        nothing (an empty list)."""
         request = self._search_request(limit, owner, path_prefix, language, session, exact)
         request.text = _text(text, "the text")
+        request.mode = _search_mode(request, mode)
         return [SearchHit._from_pb(h) for h in self._call(self._stub.Search, request, timeout).hits]
 
     # --- operations ---

@@ -149,9 +149,12 @@ class MetadataValue:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A chunk of a code file (``owner == "code"``) or a message of a session
-    (``owner == "session"``) near the query; ``score`` is the cosine
-    similarity (higher is closer)."""
+    """A code file (``owner == "code"``; its best chunk) or a message of a
+    session (``owner == "session"``) that matches the query. ``score``:
+    higher is better (vector mode: cosine similarity; lexical: BM25; hybrid:
+    the fused rank score); ``vector_score`` and ``lexical_score`` are each
+    part's own (0: that part did not find it); ``first_line`` and
+    ``last_line`` the best chunk's lines (1-based, inclusive; 0: unknown)."""
     owner: str
     id: str
     path: str
@@ -159,11 +162,16 @@ class SearchHit:
     language: str
     session: str
     score: float
+    first_line: int = 0
+    last_line: int = 0
+    vector_score: float = 0.0
+    lexical_score: float = 0.0
 
     @classmethod
     def _from_pb(cls, m) -> "SearchHit":
         owner = "session" if m.owner == m.SESSION_MESSAGE else "code"
-        return cls(owner, m.id, m.path, m.chunk, m.language, m.session, m.score)
+        return cls(owner, m.id, m.path, m.chunk, m.language, m.session, m.score,
+                   m.first_line, m.last_line, m.vector_score, m.lexical_score)
 
 
 @dataclass(frozen=True)
