@@ -422,7 +422,7 @@ std::uint64_t LexicalIndex::RamBytes() const {
 
 namespace postdevai {
 
-float HybridLexicalWeight(std::string_view model) { return model == LexicalEmbedder::kModelName ? 10.0f : 1.0f; }
+float HybridLexicalWeight(std::string_view model) { return model == LexicalEmbedder::kModelName ? 100.0f : 1.0f; }
 
 std::vector<records::search_hit> LexicalResults(const std::vector<LexicalIndex::FileHit>& lexical_hits) {
   std::vector<records::search_hit> out;
