@@ -135,6 +135,42 @@ Status Validate(const search_request& r) {
   return Status::Ok();
 }
 
+// The lexical (BM25) search of request.text: in the code partition's index,
+// the history partition's (session messages) or both, as the filters allow;
+// the two rankings merged by score, request.k deep. (Both score with BM25,
+// each index with its own statistics: close in scale, not equal.)
+void SearchWords(controller_pointer self, search_request request,
+                 std::function<void(caf::expected<std::vector<search_hit>>)> done) {
+  const bool code = request.owner != records::vector_owner::history_message && request.session.empty();
+  const bool history =
+      request.owner != records::vector_owner::code_chunk && request.path_prefix.empty() && request.language.empty();
+  struct Merged {
+    std::vector<search_hit> hits;
+    caf::error error;
+  };
+  const std::size_t k = request.k;
+  FanIn<Merged> fan((code ? 1 : 0) + (history ? 1 : 0), Merged{}, [done, k](Merged m) {
+    if (m.error) return done(std::move(m.error));
+    std::stable_sort(m.hits.begin(), m.hits.end(), [](const auto& x, const auto& y) { return x.score > y.score; });
+    if (m.hits.size() > k) m.hits.resize(k);
+    done(std::move(m.hits));
+  });
+  for (DataKind kind : {DataKind::kCode, DataKind::kHistory}) {
+    if ((kind == DataKind::kCode && !code) || (kind == DataKind::kHistory && !history)) continue;
+    self->request(self->state.parts.partitions[DataKindIndex(kind)], caf::infinite, search_atom_v, request)
+        .then(
+            [fan](std::vector<search_hit>& hits) {
+              auto& all = fan.result().hits;
+              all.insert(all.end(), std::make_move_iterator(hits.begin()), std::make_move_iterator(hits.end()));
+              fan.Arrived();
+            },
+            [fan](caf::error& err) {
+              if (!fan.result().error) fan.result().error = std::move(err);
+              fan.Arrived();
+            });
+  }
+}
+
 // Asks every partition to evict (or count) its clean entries unused for
 // `older_than_seconds` of actor-clock time; `done` gets one result per kind.
 void EvictEverywhere(controller_pointer self, std::uint64_t older_than_seconds, bool dry_run,
@@ -572,22 +608,31 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
         if (Status s = Validate(request); !s.ok()) return ToError(s);
         const auto& partitions = self->state.parts.partitions;
         const auto& vectors = partitions[DataKindIndex(DataKind::kVectors)];
-        const auto& code = partitions[DataKindIndex(DataKind::kCode)];
         if (request.mode == records::search_mode::hybrid && request.query.empty()) {
           request.mode = records::search_mode::lexical;  // no vector to rank by
         }
         switch (request.mode) {
           case records::search_mode::vector:
             return Forward<std::vector<search_hit>>(self, vectors, search_atom_v, std::move(request));
-          case records::search_mode::lexical:
-            return Forward<std::vector<search_hit>>(self, code, search_atom_v, std::move(request));
+          case records::search_mode::lexical: {
+            if (LexicalTerms(request.text).empty()) return std::vector<search_hit>{};  // nothing to look for
+            auto rp = self->make_response_promise<std::vector<search_hit>>();
+            SearchWords(self, std::move(request), [rp](caf::expected<std::vector<search_hit>> hits) mutable {
+              if (hits) {
+                rp.deliver(std::move(*hits));
+              } else {
+                rp.deliver(std::move(hits.error()));
+              }
+            });
+            return rp;
+          }
           case records::search_mode::hybrid:
             break;
         }
         // Hybrid: the vector side's chunks (deep enough to rank a few
-        // times k distinct files) and the lexical side's files, searched at
-        // once by the two partitions; then the code partition, which knows
-        // the files' lines, fuses them.
+        // times k distinct files) and the lexical side's files and messages,
+        // searched at once by the partitions; then the code partition, which
+        // knows the files' lines, fuses them.
         if (LexicalTerms(request.text).empty()) return std::vector<search_hit>{};  // nothing to look for
         auto rp = self->make_response_promise<std::vector<search_hit>>();
         struct Parts {
@@ -620,7 +665,13 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
           fan.Arrived();
         };
         self->request(vectors, caf::infinite, search_atom_v, std::move(by_vector)).then(fold(true), failed);
-        self->request(code, caf::infinite, search_atom_v, std::move(by_words)).then(fold(false), failed);
+        SearchWords(self, std::move(by_words), [fold, failed](caf::expected<std::vector<search_hit>> hits) mutable {
+          if (hits) {
+            fold(false)(*hits);
+          } else {
+            failed(hits.error());
+          }
+        });
         return rp;
       },
       [=](stats_atom) -> caf::result<memory_report> { return Stats(self); },

@@ -108,31 +108,34 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
     }
     opened->vectors = std::move(*catalog);
   }
-  if (kind == DataKind::kCode && lexical_index) {
-    // The text index of every stored code file, hot or cold, built from the
-    // store (the source of truth) at every open: nothing to reconcile after
-    // a crash. A record that does not decode is left out, with a log line.
+  if ((kind == DataKind::kCode || kind == DataKind::kHistory) && lexical_index) {
+    // The text index of every stored code file or session message, hot or
+    // cold, built from the store (the source of truth) at every open:
+    // nothing to reconcile after a crash. A record that does not decode is
+    // left out, with a log line. (Keys come in order: a session's segments
+    // in turn, as the index needs them.)
     auto lexical = std::make_unique<LexicalIndex>();
     const auto started = std::chrono::steady_clock::now();
     std::uint64_t undecodable = 0;
+    std::string first_problem;
     Status scanned = store->ForEach(kind, [&](const storage::StoredRecord& r) {
-      auto code = records::DecodeCode(r.key, r.value);
-      if (code.ok()) {
-        lexical->PutCode(r.key, code->path, code->language, code->content);
-      } else {
-        ++undecodable;
-      }
+      const std::string value(r.value);
+      Status indexed = lexical->Apply(kind, r.key, &value);
+      if (!indexed.ok() && undecodable++ == 0) first_problem = indexed.ToString();
       return true;
     });
-    if (!scanned.ok()) LogWarning("code", "some code files are not searchable by text: " + scanned.ToString());
+    const std::string what(DataKindName(kind));
+    if (!scanned.ok()) LogWarning(what, "some records are not searchable by text: " + scanned.ToString());
     if (undecodable > 0) {
-      LogWarning("code", std::to_string(undecodable) + " stored code values do not decode: not searchable by text");
+      LogWarning(what, std::to_string(undecodable) + " stored records are not searchable by text; the first: " +
+                           first_problem);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (lexical->files() > 0) {
-      LogInfo("code", "text index of " + std::to_string(lexical->files()) + " files (" +
-                          std::to_string(lexical->chunks()) + " chunks, " + std::to_string(lexical->terms()) +
-                          " terms) built in " + std::to_string(seconds) + " s");
+      LogInfo(what, "text index of " + std::to_string(lexical->files()) +
+                        (kind == DataKind::kCode ? " files (" : " messages (") + std::to_string(lexical->chunks()) +
+                        " chunks, " + std::to_string(lexical->terms()) + " terms) built in " +
+                        std::to_string(seconds) + " s");
     }
     opened->lexical = std::move(lexical);
   }

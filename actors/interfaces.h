@@ -49,9 +49,9 @@ using partition_actor = caf::typed_actor<
     // Vectors partition: the nearest stored vectors to the query, searched over
     // both tiers (full-precision vectors from RAM, or read from the store).
     caf::replies_to<search_atom, search_request>::with<std::vector<search_hit>>,
-    // (The code partition answers the same message with the lexical (BM25)
-    // search of the request's text over every stored code file, hot or
-    // cold: one hit per file, k files.)
+    // (The code and history partitions answer the same message with the
+    // lexical (BM25) search of the request's text over every stored code
+    // file, or session message, hot or cold: one hit per file, k deep.)
     // Code partition: the vector hits and the lexical hits fused (hybrid
     // mode; simd/lexical_index.h, FuseHybrid), with the vector hits' lines.
     caf::replies_to<search_atom, search_request, std::vector<search_hit>, std::vector<search_hit>>::with<

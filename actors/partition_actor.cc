@@ -70,20 +70,8 @@ class Changing {
   storage::ramlake::PartitionReadView::OwnerLock lock_;
 };
 
-// A code write into the lexical index. A value that does not decode (a raw
-// peer's) is not searchable, and must not leave the key's old text findable.
-void IndexCode(LexicalIndex& index, const records::mutation& m) {
-  if (m.erase) return index.Remove(m.key);
-  auto code = records::DecodeCode(m.key, m.value);
-  if (!code.ok()) {
-    index.Remove(m.key);
-    LogWarning("code", "not searchable by text: " + code.status().ToString());
-    return;
-  }
-  index.PutCode(m.key, code->path, code->language, code->content);
-}
-
-// Code partition: the lexical search of request.text, request.k files deep.
+// Code or history partition: the lexical search of request.text, request.k
+// files (messages) deep.
 caf::result<std::vector<search_hit>> SearchWords(partition_state& st, const search_request& request) {
   if (!st.opened) return ToError(Status::Unavailable("search: the text index is being rebuilt; try again"));
   if (!st.opened->lexical) {
@@ -110,9 +98,12 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       // The vectors partition indexes what it stores: searchable as soon as
       // the write is acknowledged (the controller acknowledges after this
       // message was sent, and this partition handles messages in order).
-      // Likewise the code partition's lexical index: every code write, hot
-      // or not cached, is in it before the write is acknowledged.
-      if (st.opened->lexical) IndexCode(*st.opened->lexical, m);
+      // Likewise the code and history partitions' lexical indexes: every
+      // write, hot or not cached, is in them before it is acknowledged.
+      if (st.opened->lexical) {
+        Status indexed = st.opened->lexical->Apply(m.kind, m.key, m.erase ? nullptr : &m.value);
+        if (!indexed.ok()) LogWarning(DataKindName(m.kind), "not searchable by text: " + indexed.ToString());
+      }
       if (st.opened->vectors) {
         Status indexed = st.opened->vectors->Apply(m.key, m.erase ? nullptr : &m.value, w.lsn);
         if (!indexed.ok()) LogWarning("vectors", "not indexed: " + indexed.ToString());
@@ -378,7 +369,7 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
       },
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {
         auto& st = self->state;
-        if (st.kind == DataKind::kCode) return SearchWords(st, request);
+        if (st.kind == DataKind::kCode || st.kind == DataKind::kHistory) return SearchWords(st, request);
         if (st.kind != DataKind::kVectors) {
           return ToError(Status::InvalidArgument("search: not the vectors partition"));
         }

@@ -113,6 +113,103 @@ void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::str
   file.key = std::string(key);
   file.path = std::string(path);
   file.language = std::string(language);
+  auto chunks = records::SplitIntoChunks(content);
+  if (chunks.empty()) chunks.push_back(content);  // an empty file is one (empty) chunk, as its vectors are
+  AddUnit(std::move(file), chunks, path);
+}
+
+namespace {
+
+std::string MessageKey(std::string_view session, std::uint64_t number) {
+  std::string key(session);
+  key.push_back('\0');
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(number >> shift));
+  return key;
+}
+
+}  // namespace
+
+void LexicalIndex::PutMessage(std::string_view session, std::uint64_t number, std::string_view text) {
+  const std::string key = MessageKey(session, number);
+  const std::uint64_t hash = std::hash<std::string_view>{}(text);
+  if (auto it = file_of_key_.find(key); it != file_of_key_.end() && files_[it->second].hash == hash) return;
+  Remove(key);
+  File file;
+  file.key = key;
+  file.session = std::string(session);
+  file.number = number;
+  file.hash = hash;
+  AddUnit(std::move(file), {text}, {});
+  std::uint64_t& end = session_end_[std::string(session)];
+  end = std::max(end, number + 1);
+}
+
+void LexicalIndex::RemoveMessagesFrom(std::string_view session, std::uint64_t first) {
+  auto it = session_end_.find(std::string(session));
+  if (it == session_end_.end()) return;
+  for (std::uint64_t n = first; n < it->second; ++n) Remove(MessageKey(session, n));
+  if (first == 0) {
+    session_end_.erase(it);
+  } else {
+    it->second = std::min(it->second, first);
+  }
+}
+
+Status LexicalIndex::ApplyHistory(std::string_view key, const std::string* value) {
+  if (key.empty()) return Status::Ok();
+  if (key.front() != records::kSessionSegmentTag) {  // a session's head
+    const std::string session(key);
+    if (value == nullptr) {
+      RemoveMessagesFrom(session, 0);
+      segment_ends_.erase(session);
+      return Status::Ok();
+    }
+    auto head = records::DecodeSessionHead(session, *value);
+    if (!head.ok()) return head.status();
+    for (std::size_t i = 0; i < head->tail.size(); ++i) PutMessage(session, head->sealed_messages + i, head->tail[i]);
+    RemoveMessagesFrom(session, head->message_count());
+    return Status::Ok();
+  }
+  // A sealed segment: tag, session, NUL, segment number (8 bytes, big-endian).
+  if (key.size() < 10 || key[key.size() - 9] != '\0') return Status::Corruption("malformed session segment key");
+  const std::string session(key.substr(1, key.size() - 10));
+  std::uint64_t segment = 0;
+  for (std::size_t i = key.size() - 8; i < key.size(); ++i) segment = segment << 8 | static_cast<unsigned char>(key[i]);
+  auto& ends = segment_ends_[session];
+  if (value == nullptr) {
+    if (ends.size() > segment) ends.resize(segment);
+    return Status::Ok();  // its messages go with the head that no longer counts them
+  }
+  if (segment > ends.size()) {
+    return Status::Corruption("session " + session + ": segment " + std::to_string(segment) +
+                              " before the ones ahead of it; its messages are not searchable by text");
+  }
+  auto messages = records::DecodeMessages(session, *value);
+  if (!messages.ok()) return messages.status();
+  const std::uint64_t first = segment == 0 ? 0 : ends[segment - 1];
+  for (std::size_t i = 0; i < messages->size(); ++i) PutMessage(session, first + i, (*messages)[i]);
+  ends.resize(segment + 1);
+  ends[segment] = first + messages->size();
+  return Status::Ok();
+}
+
+Status LexicalIndex::Apply(DataKind kind, std::string_view key, const std::string* value) {
+  if (kind == DataKind::kHistory) return ApplyHistory(key, value);
+  if (kind != DataKind::kCode) return Status::Ok();
+  if (value == nullptr) {
+    Remove(key);
+    return Status::Ok();
+  }
+  auto code = records::DecodeCode(key, *value);
+  if (!code.ok()) {
+    Remove(key);
+    return code.status();
+  }
+  PutCode(key, code->path, code->language, code->content);
+  return Status::Ok();
+}
+
+void LexicalIndex::AddUnit(File file, const std::vector<std::string_view>& chunks, std::string_view path) {
   file.first_chunk = static_cast<std::uint32_t>(chunks_.size());
   const auto file_slot = static_cast<std::uint32_t>(files_.size());
 
@@ -131,8 +228,6 @@ void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::str
     ++path_length;
   }
 
-  auto chunks = records::SplitIntoChunks(content);
-  if (chunks.empty()) chunks.push_back(content);  // an empty file is one (empty) chunk, as its vectors are
   std::uint32_t line = 1;
   float length = options_.path_weight * static_cast<float>(path_length);
   for (std::size_t c = 0; c < chunks.size(); ++c) {
@@ -176,7 +271,7 @@ void LexicalIndex::PutCode(std::string_view key, std::string_view path, std::str
   live_chunks_ += file.chunks;
   ++live_files_;
   file_of_key_.emplace(file.key, file_slot);
-  file_of_path_[file.path] = file_slot;
+  if (file.session.empty()) file_of_path_[file.path] = file_slot;
   files_.push_back(std::move(file));
 }
 
@@ -194,7 +289,7 @@ void LexicalIndex::Remove(std::string_view key) {
   --live_files_;
   file.terms.clear();
   file.terms.shrink_to_fit();
-  if (auto p = file_of_path_.find(file.path); p != file_of_path_.end() && p->second == it->second) {
+  if (auto p = file_of_path_.find(file.path); file.session.empty() && p != file_of_path_.end() && p->second == it->second) {
     file_of_path_.erase(p);
   }
   file_of_key_.erase(it);
@@ -228,7 +323,7 @@ void LexicalIndex::CompactIfMostlyDead() {
     }
     f.first_chunk = first;
     file_of_key_[f.key] = slot;
-    file_of_path_[f.path] = slot;
+    if (f.session.empty()) file_of_path_[f.path] = slot;
     files.push_back(std::move(f));
   }
   // Terms only dead files held go too, so a churning vocabulary (numbers,
@@ -271,6 +366,10 @@ void LexicalIndex::CompactIfMostlyDead() {
 }
 
 bool LexicalIndex::Admits(const File& f, const records::search_request& filters) const {
+  if (!f.session.empty()) {  // a session message: path and language filters are for code
+    return filters.owner != records::vector_owner::code_chunk && filters.path_prefix.empty() &&
+           filters.language.empty() && (filters.session.empty() || filters.session == f.session);
+  }
   if (!filters.path_prefix.empty() && !std::string_view(f.path).starts_with(filters.path_prefix)) return false;
   if (!filters.language.empty() && f.language != filters.language) return false;
   // Code files only: a filter on sessions or history messages admits none.
@@ -388,7 +487,11 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
   for (const Scored& s : best) {
     const File& f = files_[s.file];
     const Chunk& chunk = chunks_[f.first_chunk + s.chunk];
-    hits.push_back({f.key, f.path, f.language, s.chunk, chunk.first_line, chunk.last_line, s.score});
+    if (!f.session.empty()) {
+      hits.push_back({f.key, {}, {}, f.session, static_cast<std::uint32_t>(f.number), 0, 0, s.score});
+    } else {
+      hits.push_back({f.key, f.path, f.language, {}, s.chunk, chunk.first_line, chunk.last_line, s.score});
+    }
   }
   for (std::uint32_t f : touched_files_) file_score_[f] = file_bound_[f] = 0;
   touched_files_.clear();
@@ -430,6 +533,7 @@ std::vector<records::search_hit> LexicalResults(const std::vector<LexicalIndex::
   for (const auto& h : lexical_hits) {
     records::search_hit hit;
     hit.path = h.path;
+    hit.session = h.session;
     hit.language = h.language;
     hit.chunk = h.chunk;
     hit.first_line = h.first_line;
@@ -471,11 +575,12 @@ std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hi
   for (const auto& h : lexical_hits) {
     ++rank;
     const float part = lexical_weight / (kRrfRank + static_cast<float>(rank));
-    auto [it, inserted] = slot.try_emplace("p" + h.path, fused.size());
+    auto [it, inserted] = slot.try_emplace(unit_of(h), fused.size());
     if (inserted) {
       records::search_hit hit;
       hit.path = h.path;
       hit.language = h.language;
+      hit.session = h.session;
       fused.push_back(std::move(hit));
     }
     records::search_hit& hit = fused[it->second];
@@ -483,8 +588,10 @@ std::vector<records::search_hit> FuseHybrid(const std::vector<records::search_hi
     hit.lexical_score = h.lexical_score;
     // The chunk where the words are is the one to show.
     hit.chunk = h.chunk;
-    hit.first_line = h.first_line;
-    hit.last_line = h.last_line;
+    if (h.first_line > 0) {
+      hit.first_line = h.first_line;
+      hit.last_line = h.last_line;
+    }
   }
   const std::size_t n = std::min(k, fused.size());
   std::partial_sort(fused.begin(), fused.begin() + static_cast<std::ptrdiff_t>(n), fused.end(),

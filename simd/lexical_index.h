@@ -1,8 +1,9 @@
-// LexicalIndex: BM25 keyword search over stored code files, and the fusion of
-// its ranking with the vector index's (hybrid search). Owned by the code
-// partition actor, which updates it with every code write it applies, so a
-// write, a replacement and a delete are reflected in the next search after
-// they are acknowledged. CAF-free.
+// LexicalIndex: BM25 keyword search over stored code files or session
+// messages, and the fusion of its ranking with the vector index's (hybrid
+// search). The code partition actor owns one over code files, the history
+// partition actor one over session messages; each updates it with every
+// write it applies, so a write, a replacement and a delete are reflected in
+// the next search after they are acknowledged. CAF-free.
 //
 // Terms (LexicalTerms): the words of simd/code_words.h split into identifier
 // parts, lower-cased, English stop words and one-letter parts dropped, each
@@ -58,10 +59,13 @@ class LexicalIndex {
 
   // One file a search found: its best chunk (number and 1-based lines,
   // inclusive) and its BM25 score.
+  // One file (or session message: session set, chunk = the message's number
+  // in its session, lines 0) a search found.
   struct FileHit {
     std::string key;
     std::string path;
     std::string language;
+    std::string session;
     std::uint32_t chunk = 0;
     std::uint32_t first_line = 0;
     std::uint32_t last_line = 0;
@@ -75,6 +79,24 @@ class LexicalIndex {
   void PutCode(std::string_view key, std::string_view path, std::string_view language, std::string_view content);
   // Forgets the key (absent is fine).
   void Remove(std::string_view key);
+
+  // Session messages: message `number` of `session` as a unit of its own
+  // (unchanged text: nothing to do); every message numbered from `first` on.
+  void PutMessage(std::string_view session, std::uint64_t number, std::string_view text);
+  void RemoveMessagesFrom(std::string_view session, std::uint64_t first);
+  // A write of the history kind (records/stored_values.h: a session's head,
+  // or one of its sealed segments; value null: erased), applied to the
+  // session's messages. Segments must come in order (as writes and the
+  // store's key order have them): a segment's first message number is where
+  // the previous one ended. kCorruption if the value does not decode (the
+  // record's messages are then left out).
+  Status ApplyHistory(std::string_view key, const std::string* value);
+  // A write of `kind` (code: an encoded code file; history: as ApplyHistory;
+  // other kinds: nothing), value null for an erase: what the owning
+  // partition calls for every write it applies and for every stored record
+  // when it rebuilds the index. A code value that does not decode removes
+  // the key's old text and is kCorruption.
+  Status Apply(DataKind kind, std::string_view key, const std::string* value);
 
   // The files that best match `text`, best first, at most k, among those the
   // request's filters (path_prefix, language) admit. Empty when the text
@@ -98,6 +120,9 @@ class LexicalIndex {
   };
   struct File {
     std::string key, path, language;
+    std::string session;       // a session message (else a code file)
+    std::uint64_t number = 0;  // the message's number in its session
+    std::uint64_t hash = 0;    // of the message's text
     std::uint32_t first_chunk = 0, chunks = 0;  // chunk numbers first_chunk .. +chunks
     float length = 0;                           // content terms + path_weight * path terms
     std::vector<std::uint32_t> terms;           // distinct, for df and removal
@@ -123,6 +148,9 @@ class LexicalIndex {
   };
 
   bool Admits(const File& f, const records::search_request& filters) const;
+  // Adds a unit under a key it does not hold: its chunks, and the text whose
+  // terms count path_weight times.
+  void AddUnit(File file, const std::vector<std::string_view>& chunks, std::string_view path_text);
   void CompactIfMostlyDead();
 
   Options options_;
@@ -132,6 +160,10 @@ class LexicalIndex {
   std::vector<File> files_;
   std::unordered_map<std::string, std::uint32_t> file_of_key_;
   std::unordered_map<std::string, std::uint32_t> file_of_path_;  // live files
+  // Sessions: one past the highest message number indexed; where each
+  // sealed segment's messages end (segment j starts where j-1 ended).
+  std::unordered_map<std::string, std::uint64_t> session_end_;
+  std::unordered_map<std::string, std::vector<std::uint64_t>> segment_ends_;
   std::size_t live_files_ = 0, live_chunks_ = 0;
   double live_length_ = 0;        // sum of live files' lengths
   double live_chunk_length_ = 0;  // sum of live chunks' lengths

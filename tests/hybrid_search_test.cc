@@ -165,3 +165,65 @@ TEST_CASE("hybrid and lexical search find files by their words through the engin
     CHECK(lexical.status().ToString().find("lexical_index") != std::string::npos);
   }
 }
+
+TEST_CASE("session messages are searchable by words through the engine and after a restart", "[search][lexical]") {
+  TempDir disk("hybrid-sessions-disk"), ram("hybrid-sessions-ram", "/dev/shm");
+  const auto config = testing::SmallEngineConfig(disk.path(), ram.path() + "/ramlake");
+  {
+    auto memory = HybridMemory::Open(config);
+    REQUIRE(memory.ok());
+    auto& m = **memory;
+    REQUIRE(m.StoreAndIndexCodeLexical("src/cache.cc", Topic("evict the least recently used cache entry", 20), "cpp").ok());
+    REQUIRE(m.StoreContext("design-chat", {"we talked about sharding the journal", "then about snapshot cadence"}).ok());
+    REQUIRE(m.AppendContext("design-chat", "finally the cache eviction policy with a frequency sketch").ok());
+    REQUIRE(m.StoreContext("other-chat", {"unrelated gardening advice"}).ok());
+
+    auto sharding = m.SearchText("sharding the journal", 5, Mode(SearchMode::kLexical));
+    REQUIRE(sharding.ok());
+    REQUIRE(sharding->size() == 1);
+    CHECK(sharding->front().session == "design-chat");
+    CHECK(sharding->front().chunk == 0);
+    CHECK(sharding->front().owner == SearchHit::Owner::kHistoryMessage);
+    auto appended = m.SearchText("frequency sketch", 5, Mode(SearchMode::kLexical));
+    REQUIRE(appended.ok());
+    REQUIRE(appended->size() == 1);
+    CHECK(appended->front().chunk == 2);
+
+    // Hybrid mixes files and messages; filters pick one kind.
+    auto both = m.SearchText("cache eviction", 5);
+    REQUIRE(both.ok());
+    bool file = false, message = false;
+    for (const auto& h : *both) {
+      file = file || h.path == "src/cache.cc";
+      message = message || h.session == "design-chat";
+    }
+    CHECK(file);
+    CHECK(message);
+    SearchFilter sessions_only = Mode(SearchMode::kHybrid);
+    sessions_only.owner = SearchFilter::Owner::kHistoryMessages;
+    auto only = m.SearchText("cache eviction", 5, sessions_only);
+    REQUIRE(only.ok());
+    REQUIRE(!only->empty());
+    for (const auto& h : *only) CHECK(!h.session.empty());
+    SearchFilter one_session = Mode(SearchMode::kLexical);
+    one_session.session = "other-chat";
+    auto other = m.SearchText("cache eviction", 5, one_session);
+    REQUIRE(other.ok());
+    CHECK(other->empty());
+
+    // Replaced context: the old words are gone.
+    REQUIRE(m.StoreContext("design-chat", {"a fresh start"}).ok());
+    auto gone = m.SearchText("sharding journal", 5, Mode(SearchMode::kLexical));
+    REQUIRE(gone.ok());
+    CHECK(gone->empty());
+    REQUIRE(m.AppendContext("design-chat", "sharding again after all").ok());
+  }
+  // Rebuilt from the store at the next start: the same answers.
+  auto memory = HybridMemory::Open(config);
+  REQUIRE(memory.ok());
+  auto again = (*memory)->SearchText("sharding", 5, Mode(SearchMode::kLexical));
+  REQUIRE(again.ok());
+  REQUIRE(again->size() == 1);
+  CHECK(again->front().session == "design-chat");
+  CHECK(again->front().chunk == 1);
+}

@@ -296,3 +296,79 @@ TEST_CASE("hybrid fusion ranks files found by both parts first and aggregates ch
 }
 
 }  // namespace postdevai
+
+namespace postdevai {
+
+TEST_CASE("session messages are found by their words with their numbers across segments and appends", "[lexical]") {
+  LexicalIndex index;
+  // A context as StoreContext writes it: sealed segments in order, then the head.
+  records::SessionHead head;
+  std::vector<std::pair<std::string, std::string>> writes;  // key, value
+  const std::string session = "chat-1";
+  for (int i = 0; i < 3000; ++i) {
+    std::string message = "message " + std::to_string(i) + " " + std::string(200, 'x');
+    if (i == 42) message = "the user asked about the zeppelin cache";
+    if (i == 2500) message = "later the user asked about the dirigible cache";
+    if (auto sealed = records::AppendToSession(&head, message)) {
+      writes.emplace_back(records::SessionSegmentKey(session, head.sealed_segments - 1), *sealed);
+    }
+  }
+  REQUIRE(head.sealed_segments >= 2);  // the test needs segments
+  writes.emplace_back(session, records::EncodeSessionHead(head));
+  for (const auto& [key, value] : writes) REQUIRE(index.Apply(DataKind::kHistory, key, &value).ok());
+
+  records::search_request any;
+  auto zeppelin = index.Search("zeppelin", 5, any);
+  REQUIRE(zeppelin.size() == 1);
+  CHECK(zeppelin[0].session == session);
+  CHECK(zeppelin[0].chunk == 42);
+  auto dirigible = index.Search("dirigible", 5, any);
+  REQUIRE(dirigible.size() == 1);
+  CHECK(dirigible[0].chunk == 2500);
+  auto results = LexicalResults(dirigible);
+  CHECK(results[0].session == session);
+  CHECK(results[0].path.empty());
+
+  // An append rewrites the head: the new message is found, the others keep their numbers.
+  const std::uint64_t before = index.files();
+  auto sealed = records::AppendToSession(&head, "an appended note on airships");
+  if (sealed) {
+    const std::string key = records::SessionSegmentKey(session, head.sealed_segments - 1);
+    REQUIRE(index.Apply(DataKind::kHistory, key, &*sealed).ok());
+  }
+  const std::string value = records::EncodeSessionHead(head);
+  REQUIRE(index.Apply(DataKind::kHistory, session, &value).ok());
+  CHECK(index.files() == before + 1);
+  auto airships = index.Search("airships", 5, any);
+  REQUIRE(airships.size() == 1);
+  CHECK(airships[0].chunk == 3000);
+  CHECK(index.Search("zeppelin", 5, any).at(0).chunk == 42);
+
+  // Filters: a session, code only.
+  records::search_request other_session;
+  other_session.session = "chat-2";
+  CHECK(index.Search("zeppelin", 5, other_session).empty());
+  records::search_request this_session;
+  this_session.session = session;
+  CHECK(index.Search("zeppelin", 5, this_session).size() == 1);
+  records::search_request code_only;
+  code_only.owner = records::vector_owner::code_chunk;
+  CHECK(index.Search("zeppelin", 5, code_only).empty());
+
+  // Replaced by a short context (no segments): the old messages are gone.
+  const std::string replaced = records::EncodeSessionHead(records::SessionHead{0, 0, {"only a blimp now"}});
+  REQUIRE(index.Apply(DataKind::kHistory, session, &replaced).ok());
+  CHECK(index.Search("zeppelin", 5, any).empty());
+  CHECK(index.Search("dirigible", 5, any).empty());
+  CHECK(index.Search("blimp", 5, any).at(0).chunk == 0);
+  CHECK(index.files() == 1);
+  // Deleted: nothing left.
+  REQUIRE(index.Apply(DataKind::kHistory, session, nullptr).ok());
+  CHECK(index.files() == 0);
+  // A value that does not decode is an error naming it, and indexes nothing.
+  const std::string junk = "\xFF\xFF\xFF\xFF";
+  CHECK(!index.Apply(DataKind::kHistory, "chat-3", &junk).ok());
+  CHECK(index.files() == 0);
+}
+
+}  // namespace postdevai

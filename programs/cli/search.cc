@@ -75,6 +75,9 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   filter.exact = args.Has("--exact");
   if (auto p = args.Get("--path-prefix")) filter.path_prefix = *p;
   if (auto l = args.Get("--language")) filter.language = *l;
+  if (auto s = args.Get("--session")) filter.session = *s;
+  if (args.Has("--code-only")) filter.owner = SearchFilter::Owner::kCodeChunks;
+  if (args.Has("--sessions-only")) filter.owner = SearchFilter::Owner::kHistoryMessages;
   std::string mode = args.Get("--mode").value_or("hybrid");
   if (mode == "hybrid") {
     filter.mode = SearchMode::kHybrid;
@@ -114,6 +117,14 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   for (std::size_t i = 0; i < hits->size(); ++i) {
     const auto& h = (*hits)[i];
     Json r = Json::MakeObject();
+    if (!h.session.empty()) {
+      r.Set("session", h.session).Set("message", static_cast<std::uint64_t>(h.chunk));
+      r.Set("score", static_cast<double>(h.score))
+          .Set("vector_score", static_cast<double>(h.vector_score))
+          .Set("lexical_score", static_cast<double>(h.lexical_score));
+      results.Push(std::move(r));
+      continue;
+    }
     r.Set("path", h.path)
         .Set("id", h.id)
         .Set("chunk", static_cast<std::uint64_t>(h.chunk))
@@ -145,13 +156,17 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
     return Status::Ok();
   }
   if (filter.mode == SearchMode::kVector) {
-    std::printf("%6s  %5s  %s\n", "score", "chunk", "path");
-    for (const auto& h : *hits) std::printf("%6.3f  %5u  %s\n", h.score, h.chunk, h.path.c_str());
+    std::printf("%6s  %5s  %s\n", "score", "chunk", "path or session");
+    for (const auto& h : *hits) {
+      std::printf("%6.3f  %5u  %s\n", h.score, h.chunk, h.session.empty() ? h.path.c_str() : h.session.c_str());
+    }
     return Status::Ok();
   }
   for (std::size_t i = 0; i < hits->size(); ++i) {
     const auto& h = (*hits)[i];
-    if (h.first_line > 0) {
+    if (!h.session.empty()) {
+      std::printf("session %s, message %u  (score %.4f)\n", h.session.c_str(), h.chunk, h.score);
+    } else if (h.first_line > 0) {
       std::printf("%s:%u-%u  (score %.4f)\n", h.path.c_str(), h.first_line, h.last_line, h.score);
     } else {
       std::printf("%s  chunk %u  (score %.4f)\n", h.path.c_str(), h.chunk, h.score);
