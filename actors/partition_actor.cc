@@ -365,6 +365,10 @@ partition_actor::behavior_type PartitionBehavior(partition_actor::stateful_point
           r.index_bytes = index.RamBytes();
           r.index_graph_bytes = index.GraphRamBytes();
         }
+        if (st.opened && st.opened->lexical) {
+          r.text_index_units = st.opened->lexical->files();
+          r.text_index_bytes = st.opened->lexical->RamBytes();
+        }
         return r;
       },
       [=](search_atom, search_request& request) -> caf::result<std::vector<search_hit>> {

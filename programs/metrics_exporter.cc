@@ -37,6 +37,10 @@ struct MetricsExporter::Metrics {
                         .Help("RAM the vector search index takes: int8 copies, attributes and graph")
                         .Register(r)
                         .Add({})),
+        text_index_bytes(BuildGauge()
+                             .Name("text_index_bytes")
+                             .Help("RAM the lexical (BM25) index takes, per partition (code files, session messages)")
+                             .Register(r)),
         unsynced_bytes(BuildGauge()
                            .Name("unsynced_bytes")
                            .Help("Bytes of acknowledged relaxed writes not yet durable, per kind (what a crash loses now)")
@@ -80,6 +84,7 @@ struct MetricsExporter::Metrics {
   prometheus::Family<prometheus::Gauge>& entries;
   prometheus::Gauge& index_vectors;
   prometheus::Gauge& index_bytes;
+  prometheus::Family<prometheus::Gauge>& text_index_bytes;
   prometheus::Family<prometheus::Gauge>& unsynced_bytes;
   prometheus::Family<prometheus::Gauge>& unsynced_age;
   prometheus::Family<prometheus::Counter>& hits;
@@ -184,6 +189,9 @@ void MetricsExporter::Refresh() {
     if (p.kind == DataKind::kVectors) {
       m.index_vectors.Set(static_cast<double>(p.index_vectors));
       m.index_bytes.Set(static_cast<double>(p.index_bytes));
+    }
+    if (p.kind == DataKind::kCode || p.kind == DataKind::kHistory) {
+      m.text_index_bytes.Add(label).Set(static_cast<double>(p.text_index_bytes));
     }
     const std::size_t k = DataKindIndex(p.kind);
     if (k < r.sync.unsynced_bytes.size() && k < r.sync.unsynced_micros.size()) {

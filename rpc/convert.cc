@@ -53,6 +53,8 @@ void ToProto(const records::memory_report& in, v1::StatsReply* out) {
     o->set_index_vectors(p.index_vectors);
     o->set_index_bytes(p.index_bytes);
     o->set_index_graph_bytes(p.index_graph_bytes);
+    o->set_text_index_units(p.text_index_units);
+    o->set_text_index_bytes(p.text_index_bytes);
     o->set_file(p.file);
   }
   auto* s = out->mutable_sync();
@@ -110,6 +112,8 @@ records::memory_report FromProto(const v1::StatsReply& in) {
     p.index_vectors = o.index_vectors();
     p.index_bytes = o.index_bytes();
     p.index_graph_bytes = o.index_graph_bytes();
+    p.text_index_units = o.text_index_units();
+    p.text_index_bytes = o.text_index_bytes();
     p.file = o.file();
     out.partitions.push_back(std::move(p));
   }

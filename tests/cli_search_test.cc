@@ -46,6 +46,15 @@ TEST_CASE("ingest indexes a source tree and search finds files by what they are 
     CHECK(p["index_bytes_per_vector"].number > 384);
   }
   CHECK(found);
+  // So is the text index's, with the code partition.
+  bool text_index = false;
+  for (const auto& p : breakdown_json["partitions"].array) {
+    if (p["kind"].string != "code") continue;
+    text_index = true;
+    CHECK(p["text_index_units"].u64() == 3);
+    CHECK(p["text_index_bytes"].u64() > 0);
+  }
+  CHECK(text_index);
 
   CliResult search = RunCli(At(node, {"search", "split", "btree", "node", "--limit", "2"}));
   INFO(search.out << search.err);

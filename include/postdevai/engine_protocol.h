@@ -45,7 +45,7 @@ typename Inspector::result_type inspect(Inspector& f, partition_report& x) {
   return f(caf::meta::type_name("partition_report"), x.kind, x.entries, x.bytes, x.budget_bytes, x.hits,
            x.misses, x.evictions, x.dirty_entries, x.persisted_lsn, x.restarts, x.max_record_bytes,
            x.uncached_writes, x.promotions, x.ready, x.eviction_policy, x.file, x.index_vectors, x.index_bytes,
-           x.index_graph_bytes);
+           x.index_graph_bytes, x.text_index_units, x.text_index_bytes);
 }
 
 template <class Inspector>

@@ -78,6 +78,10 @@ struct partition_report {
   std::uint64_t index_vectors = 0;
   std::uint64_t index_bytes = 0;
   std::uint64_t index_graph_bytes = 0;
+  // Code and history partitions: the lexical (BM25) index in RAM, over both
+  // tiers: its units (code files, or session messages) and bytes.
+  std::uint64_t text_index_units = 0;
+  std::uint64_t text_index_bytes = 0;
 };
 
 // What an eviction from one partition took (or, in a dry run, would take).

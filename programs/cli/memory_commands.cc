@@ -228,6 +228,9 @@ Status MemoryBreakdown(CommandContext& ctx, const ParsedArgs&) {
           .Set("index_bytes_per_vector", p.index_vectors == 0 ? Json() : Json(static_cast<double>(p.index_bytes) /
                                                                                 static_cast<double>(p.index_vectors)));
     }
+    if (p.kind == "code" || p.kind == "history") {
+      pj.Set("text_index_units", p.text_index_units).Set("text_index_bytes", p.text_index_bytes);
+    }
     parts.Push(std::move(pj));
   }
   j.Set("partitions", std::move(parts));
@@ -270,6 +273,12 @@ Status MemoryBreakdown(CommandContext& ctx, const ParsedArgs&) {
     std::printf("\nvector index: %llu vectors (both tiers) in %s of RAM, %s per vector (graph %s)\n",
                 static_cast<unsigned long long>(p.index_vectors), FormatBytes(p.index_bytes).c_str(),
                 FormatBytes(p.index_bytes / p.index_vectors).c_str(), FormatBytes(p.index_graph_bytes).c_str());
+  }
+  for (const auto& p : stats->partitions) {
+    if ((p.kind != "code" && p.kind != "history") || p.text_index_units == 0) continue;
+    std::printf("%stext index (%s): %llu %s (both tiers) in %s of RAM\n", p.kind == "code" ? "\n" : "",
+                p.kind.c_str(), static_cast<unsigned long long>(p.text_index_units),
+                p.kind == "code" ? "files" : "messages", FormatBytes(p.text_index_bytes).c_str());
   }
   std::printf("\nLevelDB (cold tier)\n");
   std::printf("%-9s %10s %11s %11s %11s %7s %6s\n", "kind", "entries", "on disk", "compressed", "raw", "ratio", "dict");

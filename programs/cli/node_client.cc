@@ -25,6 +25,8 @@ PartitionInfo ToInfo(const records::partition_report& r) {
   p.index_vectors = r.index_vectors;
   p.index_bytes = r.index_bytes;
   p.index_graph_bytes = r.index_graph_bytes;
+  p.text_index_units = r.text_index_units;
+  p.text_index_bytes = r.text_index_bytes;
   return p;
 }
 

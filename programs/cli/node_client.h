@@ -43,6 +43,8 @@ struct PartitionInfo {
   std::string file;    // the partition file, as the node sees it
   // Vectors partition: the search index in RAM (both tiers' vectors).
   std::uint64_t index_vectors = 0, index_bytes = 0, index_graph_bytes = 0;
+  // Code and history partitions: the lexical index (files or messages, RAM).
+  std::uint64_t text_index_units = 0, text_index_bytes = 0;
 };
 
 // The journal's, store's and sync timer's view (actors::sync_report).
