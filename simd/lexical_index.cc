@@ -140,19 +140,15 @@ void LexicalIndex::PutMessage(std::string_view session, std::uint64_t number, st
   file.number = number;
   file.hash = hash;
   AddUnit(std::move(file), {text}, {});
-  std::uint64_t& end = session_end_[std::string(session)];
-  end = std::max(end, number + 1);
+  session_numbers_[std::string(session)].insert(number);
 }
 
 void LexicalIndex::RemoveMessagesFrom(std::string_view session, std::uint64_t first) {
-  auto it = session_end_.find(std::string(session));
-  if (it == session_end_.end()) return;
-  for (std::uint64_t n = first; n < it->second; ++n) Remove(MessageKey(session, n));
-  if (first == 0) {
-    session_end_.erase(it);
-  } else {
-    it->second = std::min(it->second, first);
-  }
+  auto it = session_numbers_.find(std::string(session));
+  if (it == session_numbers_.end()) return;
+  auto& numbers = it->second;
+  for (auto n = numbers.lower_bound(first); n != numbers.end(); n = numbers.erase(n)) Remove(MessageKey(session, *n));
+  if (numbers.empty()) session_numbers_.erase(it);
 }
 
 Status LexicalIndex::ApplyHistory(std::string_view key, const std::string* value) {

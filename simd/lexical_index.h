@@ -23,15 +23,19 @@
 // possible chunk score) can still reach the k-th best: chunk postings are
 // read for a few candidate files, not for every file.
 //
-// Memory: 8 bytes per distinct term of each chunk and of each file. A replaced or deleted file's postings stay until the
-// dead chunks outnumber the live ones; then the index is compacted in place
-// (O(postings)).
+// A session message is a unit of its own (one chunk, no path), keyed by its
+// session and number; the history partition's index holds only those.
 //
-// Thread-safety: none; one owner (the code partition actor), like VectorIndex.
+// Memory: 8 bytes per distinct term of each chunk and of each file. A
+// replaced or deleted file's postings stay until the dead chunks outnumber
+// the live ones; then the index is compacted in place (O(postings)).
+//
+// Thread-safety: none; one owner (its partition actor), like VectorIndex.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,9 +62,8 @@ class LexicalIndex {
   };
 
   // One file a search found: its best chunk (number and 1-based lines,
-  // inclusive) and its BM25 score.
-  // One file (or session message: session set, chunk = the message's number
-  // in its session, lines 0) a search found.
+  // inclusive) and its score; or one session message (session set, chunk =
+  // the message's number in its session, lines 0).
   struct FileHit {
     std::string key;
     std::string path;
@@ -160,9 +163,10 @@ class LexicalIndex {
   std::vector<File> files_;
   std::unordered_map<std::string, std::uint32_t> file_of_key_;
   std::unordered_map<std::string, std::uint32_t> file_of_path_;  // live files
-  // Sessions: one past the highest message number indexed; where each
-  // sealed segment's messages end (segment j starts where j-1 ended).
-  std::unordered_map<std::string, std::uint64_t> session_end_;
+  // Sessions: the message numbers indexed (a set, not a range: a head may
+  // claim any number); where each sealed segment's messages end (segment j
+  // starts where j-1 ended).
+  std::unordered_map<std::string, std::set<std::uint64_t>> session_numbers_;
   std::unordered_map<std::string, std::vector<std::uint64_t>> segment_ends_;
   std::size_t live_files_ = 0, live_chunks_ = 0;
   double live_length_ = 0;        // sum of live files' lengths

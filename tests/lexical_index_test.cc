@@ -372,3 +372,18 @@ TEST_CASE("session messages are found by their words with their numbers across s
 }
 
 }  // namespace postdevai
+
+namespace postdevai {
+
+TEST_CASE("a session head claiming absurd message numbers costs what it holds", "[lexical]") {
+  LexicalIndex index;
+  // A raw peer's head: one message numbered 2^60 (the head's own checks let it through).
+  const std::string head = records::EncodeSessionHead(records::SessionHead{1, std::uint64_t{1} << 60, {"far away words"}});
+  REQUIRE(index.Apply(DataKind::kHistory, "s", &head).ok());
+  REQUIRE(index.Search("far away", 1, records::search_request{}).at(0).session == "s");
+  // Deleting it is as quick as one message.
+  REQUIRE(index.Apply(DataKind::kHistory, "s", nullptr).ok());
+  CHECK(index.files() == 0);
+}
+
+}  // namespace postdevai
