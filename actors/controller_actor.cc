@@ -629,10 +629,12 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
           case records::search_mode::hybrid:
             break;
         }
-        // Hybrid: the vector side's chunks (deep enough to rank a few
-        // times k distinct files) and the lexical side's files and messages,
-        // searched at once by the partitions; then the code partition, which
-        // knows the files' lines, fuses them.
+        // Hybrid: the vector side's chunks and the lexical side's files and
+        // messages, each twice k deep (at least 20: a file one side ranks
+        // low can still be fused into the top k; deeper cost latency and
+        // changed no answer on bench/search_quality), searched at once by
+        // the partitions; then the code partition, which knows the files'
+        // lines, fuses them.
         if (LexicalTerms(request.text).empty()) return std::vector<search_hit>{};  // nothing to look for
         auto rp = self->make_response_promise<std::vector<search_hit>>();
         struct Parts {
@@ -641,9 +643,9 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
         };
         search_request by_vector = request;
         by_vector.mode = records::search_mode::vector;
-        by_vector.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 4, 50));
+        by_vector.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 2, 20));
         search_request by_words = request;
-        by_words.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 2, 50));
+        by_words.k = std::min<std::uint32_t>(records::kMaxSearchResults, std::max<std::uint32_t>(request.k * 2, 20));
         FanIn<Parts> fan(2, Parts{}, [=, request = std::move(request)](Parts parts) mutable {
           if (parts.error) {
             rp.deliver(std::move(parts.error));

@@ -268,6 +268,7 @@ void LexicalIndex::AddUnit(File file, const std::vector<std::string_view>& chunk
   ++live_files_;
   file_of_key_.emplace(file.key, file_slot);
   if (file.session.empty()) file_of_path_[file.path] = file_slot;
+  file_length_.push_back(file.length);
   files_.push_back(std::move(file));
 }
 
@@ -276,6 +277,7 @@ void LexicalIndex::Remove(std::string_view key) {
   if (it == file_of_key_.end()) return;
   File& file = files_[it->second];
   file.live = false;
+  file_length_[it->second] = -1;
   for (std::uint32_t id : file.terms) --terms_[id].files;
   live_length_ -= file.length;
   for (std::uint32_t c = file.first_chunk; c < file.first_chunk + file.chunks; ++c) {
@@ -359,6 +361,8 @@ void LexicalIndex::CompactIfMostlyDead() {
   terms_ = std::move(terms);
   chunks_ = std::move(chunks);
   files_ = std::move(files);
+  file_length_.clear();
+  for (const File& f : files_) file_length_.push_back(f.length);
 }
 
 bool LexicalIndex::Admits(const File& f, const records::search_request& filters) const {
@@ -402,14 +406,19 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
   // 1. File-level BM25 of every admitted file holding a query term, and a
   // bound on its best-chunk part: a chunk's BM25 for a term is below
   // idf * (k1 + 1), whatever its tf.
+  // (The loop reads the compact file_length_, not the files: it runs over
+  // every posting of the query's terms.)
   file_score_.resize(files_.size(), 0.0f);
   file_bound_.resize(files_.size(), 0.0f);
+  const bool filtered = !filters.path_prefix.empty() || !filters.language.empty() || !filters.session.empty() ||
+                        filters.owner != records::vector_owner::any;
+  const float inverse_avg_file = 1.0f / std::max(avg_file, 1e-6f);
   for (const QueryTerm& t : query) {
     for (const FilePosting& p : terms_[t.id].file_postings) {
-      const File& f = files_[p.file];
-      if (!f.live) continue;
+      const float length = file_length_[p.file];
+      if (length < 0) continue;  // removed
       if (file_bound_[p.file] == 0) {  // first time seen in this query
-        if (!Admits(f, filters)) {
+        if (filtered && !Admits(files_[p.file], filters)) {
           file_bound_[p.file] = -1;  // seen, refused
           touched_files_.push_back(p.file);
           continue;
@@ -418,7 +427,7 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
       } else if (file_bound_[p.file] < 0) {
         continue;
       }
-      const float norm = k1 * (1 - b + b * f.length / std::max(avg_file, 1e-6f));
+      const float norm = k1 * (1 - b + b * length * inverse_avg_file);
       file_score_[p.file] += t.idf * p.tf * (k1 + 1) / (p.tf + norm);
       file_bound_[p.file] += t.idf * (k1 + 1);
     }

@@ -161,6 +161,7 @@ class LexicalIndex {
   std::vector<Term> terms_;
   std::vector<Chunk> chunks_;
   std::vector<File> files_;
+  std::vector<float> file_length_;  // by file slot: its length, or -1 once removed
   std::unordered_map<std::string, std::uint32_t> file_of_key_;
   std::unordered_map<std::string, std::uint32_t> file_of_path_;  // live files
   // Sessions: the message numbers indexed (a set, not a range: a head may
