@@ -95,11 +95,11 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
         // serves it. Put leaves no stale version behind on error.
         if (!st.partition->Put(m.key, m.value, w.lsn).ok()) ++st.uncached_writes;
       }
-      // The vectors partition indexes what it stores: searchable as soon as
-      // the write is acknowledged (the controller acknowledges after this
-      // message was sent, and this partition handles messages in order).
-      // Likewise the code and history partitions' lexical indexes: every
-      // write, hot or not cached, is in them before it is acknowledged.
+      // The vectors partition indexes what it stores, and the code and
+      // history partitions keep their lexical indexes, for every write, hot
+      // or not cached: searchable as soon as the write is acknowledged (the
+      // controller acknowledges after this message was sent, and this
+      // partition handles messages in order).
       if (st.opened->lexical) {
         Status indexed = st.opened->lexical->Apply(m.kind, m.key, m.erase ? nullptr : &m.value);
         if (!indexed.ok()) LogWarning(DataKindName(m.kind), "not searchable by text: " + indexed.ToString());
