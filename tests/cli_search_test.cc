@@ -150,6 +150,9 @@ TEST_CASE("search is hybrid by default with lines and snippets and answers alike
   CliResult nothing = RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "search", "the", "of", "&&"});
   CHECK(nothing.exit_code == 0);
   CHECK(nothing.out.find("nothing to search for") != std::string::npos);
+  CliResult both_kinds = RunCli(At(node, {"search", "x", "--code-only", "--sessions-only"}));
+  CHECK(both_kinds.exit_code == 2);
+  CHECK(both_kinds.err.find("--code-only") != std::string::npos);
   CliResult bad_mode = RunCli(At(node, {"search", "x", "--mode", "fuzzy"}));
   CHECK(bad_mode.exit_code == 2);
   CHECK(bad_mode.err.find("--mode") != std::string::npos);

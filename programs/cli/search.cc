@@ -76,6 +76,9 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   if (auto p = args.Get("--path-prefix")) filter.path_prefix = *p;
   if (auto l = args.Get("--language")) filter.language = *l;
   if (auto s = args.Get("--session")) filter.session = *s;
+  if (args.Has("--code-only") && (args.Has("--sessions-only") || args.Has("--session"))) {
+    return Status::InvalidArgument("--code-only excludes --sessions-only and --session: choose one");
+  }
   if (args.Has("--code-only")) filter.owner = SearchFilter::Owner::kCodeChunks;
   if (args.Has("--sessions-only")) filter.owner = SearchFilter::Owner::kHistoryMessages;
   std::string mode = args.Get("--mode").value_or("hybrid");
