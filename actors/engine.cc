@@ -119,8 +119,7 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
     std::uint64_t undecodable = 0;
     std::string first_problem;
     Status scanned = store->ForEach(kind, [&](const storage::StoredRecord& r) {
-      const std::string value(r.value);
-      Status indexed = lexical->Apply(kind, r.key, &value);
+      Status indexed = lexical->Apply(kind, r.key, r.value);
       if (!indexed.ok() && undecodable++ == 0) first_problem = indexed.ToString();
       return true;
     });

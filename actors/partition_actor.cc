@@ -101,7 +101,8 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
       // controller acknowledges after this message was sent, and this
       // partition handles messages in order).
       if (st.opened->lexical) {
-        Status indexed = st.opened->lexical->Apply(m.kind, m.key, m.erase ? nullptr : &m.value);
+        Status indexed = st.opened->lexical->Apply(
+            m.kind, m.key, m.erase ? std::nullopt : std::optional<std::string_view>(m.value));
         if (!indexed.ok()) LogWarning(DataKindName(m.kind), "not searchable by text: " + indexed.ToString());
       }
       if (st.opened->vectors) {

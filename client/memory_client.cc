@@ -480,11 +480,13 @@ Future<std::uint64_t> MemoryClient::DeleteMetadata(std::string key) {
   return AsFuture<std::uint64_t>([&](auto done) { DeleteMetadata(std::move(key), std::move(done)); });
 }
 
-void MemoryClient::Search(records::search_request request, SearchFilter filter, Reply<std::vector<SearchHit>> done) {
-  if (request.k == 0 || request.k > records::kMaxSearchResults) {
-    return done(Status::InvalidArgument("search: limit " + std::to_string(request.k) + " is not from 1 to " +
+void MemoryClient::Search(records::search_request request, std::size_t limit, SearchFilter filter,
+                          Reply<std::vector<SearchHit>> done) {
+  if (limit == 0 || limit > records::kMaxSearchResults) {
+    return done(Status::InvalidArgument("search: limit " + std::to_string(limit) + " is not from 1 to " +
                                         std::to_string(records::kMaxSearchResults)));
   }
+  request.k = static_cast<std::uint32_t>(limit);
   if (!request.query.empty() || request.mode == records::search_mode::vector) {
     if (Status s = CheckVector(request.query, info_.vector_dimension, "search: the query vector", info_.vector_model);
         !s.ok()) {
@@ -526,9 +528,8 @@ void MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit, Se
                                  Reply<std::vector<SearchHit>> done) {
   records::search_request request;
   request.query = std::move(query);
-  request.k = static_cast<std::uint32_t>(std::min<std::size_t>(limit, ~std::uint32_t{0}));
   request.mode = records::search_mode::vector;
-  Search(std::move(request), std::move(filter), std::move(done));
+  Search(std::move(request), limit, std::move(filter), std::move(done));
 }
 
 Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> query, std::size_t limit,
@@ -540,7 +541,6 @@ Future<std::vector<SearchHit>> MemoryClient::SearchSimilar(std::vector<float> qu
 void MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFilter filter,
                               Reply<std::vector<SearchHit>> done) {
   records::search_request request;
-  request.k = static_cast<std::uint32_t>(std::min<std::size_t>(limit, ~std::uint32_t{0}));
   const bool lexical_model = info_.vector_model == LexicalEmbedder::kModelName;
   switch (filter.mode) {
     case SearchMode::kVector:
@@ -561,7 +561,7 @@ void MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFi
   if (request.mode != records::search_mode::lexical) {
     request.query = LexicalEmbedder(info_.vector_dimension).Embed(text);
   }
-  Search(std::move(request), std::move(filter), std::move(done));
+  Search(std::move(request), limit, std::move(filter), std::move(done));
 }
 
 Future<std::vector<SearchHit>> MemoryClient::SearchText(std::string_view text, std::size_t limit, SearchFilter filter) {
@@ -572,7 +572,6 @@ Future<std::vector<SearchHit>> MemoryClient::SearchText(std::string_view text, s
 void MemoryClient::SearchHybrid(std::vector<float> query, std::string_view text, std::size_t limit,
                                 SearchFilter filter, Reply<std::vector<SearchHit>> done) {
   records::search_request request;
-  request.k = static_cast<std::uint32_t>(std::min<std::size_t>(limit, ~std::uint32_t{0}));
   request.query = std::move(query);
   request.text = std::string(text);
   switch (filter.mode) {
@@ -580,7 +579,7 @@ void MemoryClient::SearchHybrid(std::vector<float> query, std::string_view text,
     case SearchMode::kLexical: request.mode = records::search_mode::lexical; request.query.clear(); break;
     case SearchMode::kHybrid: request.mode = records::search_mode::hybrid; break;
   }
-  Search(std::move(request), std::move(filter), std::move(done));
+  Search(std::move(request), limit, std::move(filter), std::move(done));
 }
 
 Future<std::vector<SearchHit>> MemoryClient::SearchHybrid(std::vector<float> query, std::string_view text,

@@ -144,7 +144,8 @@ class MemoryClient {
   Result<records::write_batch> CodeFileMutations(CodeFile& file, records::write_batch batch) const;
   Status CheckLexicalModel(const char* what) const;
   // Every search: checks, the filters, and the hits converted.
-  void Search(records::search_request request, SearchFilter filter, Reply<std::vector<SearchHit>> done);
+  void Search(records::search_request request, std::size_t limit, SearchFilter filter,
+              Reply<std::vector<SearchHit>> done);
   // The code record under id; with a path, only if it is that path's.
   void ReadCode(std::string id, std::optional<std::string> path, Reply<CodeRecord> done);
   Result<records::write_batch> ContextMutations(const std::string& session, const std::vector<std::string>& messages,

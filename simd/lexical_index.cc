@@ -151,11 +151,11 @@ void LexicalIndex::RemoveMessagesFrom(std::string_view session, std::uint64_t fi
   if (numbers.empty()) session_numbers_.erase(it);
 }
 
-Status LexicalIndex::ApplyHistory(std::string_view key, const std::string* value) {
+Status LexicalIndex::ApplyHistory(std::string_view key, std::optional<std::string_view> value) {
   if (key.empty()) return Status::Ok();
   if (key.front() != records::kSessionSegmentTag) {  // a session's head
     const std::string session(key);
-    if (value == nullptr) {
+    if (!value) {
       RemoveMessagesFrom(session, 0);
       segment_ends_.erase(session);
       return Status::Ok();
@@ -172,7 +172,7 @@ Status LexicalIndex::ApplyHistory(std::string_view key, const std::string* value
   std::uint64_t segment = 0;
   for (std::size_t i = key.size() - 8; i < key.size(); ++i) segment = segment << 8 | static_cast<unsigned char>(key[i]);
   auto& ends = segment_ends_[session];
-  if (value == nullptr) {
+  if (!value) {
     if (ends.size() > segment) ends.resize(segment);
     return Status::Ok();  // its messages go with the head that no longer counts them
   }
@@ -189,10 +189,10 @@ Status LexicalIndex::ApplyHistory(std::string_view key, const std::string* value
   return Status::Ok();
 }
 
-Status LexicalIndex::Apply(DataKind kind, std::string_view key, const std::string* value) {
+Status LexicalIndex::Apply(DataKind kind, std::string_view key, std::optional<std::string_view> value) {
   if (kind == DataKind::kHistory) return ApplyHistory(key, value);
   if (kind != DataKind::kCode) return Status::Ok();
-  if (value == nullptr) {
+  if (!value) {
     Remove(key);
     return Status::Ok();
   }
@@ -276,7 +276,6 @@ void LexicalIndex::Remove(std::string_view key) {
   auto it = file_of_key_.find(std::string(key));
   if (it == file_of_key_.end()) return;
   File& file = files_[it->second];
-  file.live = false;
   file_length_[it->second] = -1;
   for (std::uint32_t id : file.terms) --terms_[id].files;
   live_length_ -= file.length;
@@ -308,8 +307,8 @@ void LexicalIndex::CompactIfMostlyDead() {
   chunks.reserve(live_chunks_);
   files.reserve(live_files_);
   for (std::size_t old = 0; old < files_.size(); ++old) {
+    if (file_length_[old] < 0) continue;  // removed
     File& f = files_[old];
-    if (!f.live) continue;
     const auto slot = static_cast<std::uint32_t>(files.size());
     new_file[old] = slot;
     const auto first = static_cast<std::uint32_t>(chunks.size());

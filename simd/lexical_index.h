@@ -88,18 +88,18 @@ class LexicalIndex {
   void PutMessage(std::string_view session, std::uint64_t number, std::string_view text);
   void RemoveMessagesFrom(std::string_view session, std::uint64_t first);
   // A write of the history kind (records/stored_values.h: a session's head,
-  // or one of its sealed segments; value null: erased), applied to the
+  // or one of its sealed segments; no value: erased), applied to the
   // session's messages. Segments must come in order (as writes and the
   // store's key order have them): a segment's first message number is where
   // the previous one ended. kCorruption if the value does not decode (the
   // record's messages are then left out).
-  Status ApplyHistory(std::string_view key, const std::string* value);
+  Status ApplyHistory(std::string_view key, std::optional<std::string_view> value);
   // A write of `kind` (code: an encoded code file; history: as ApplyHistory;
-  // other kinds: nothing), value null for an erase: what the owning
+  // other kinds: nothing), no value for an erase: what the owning
   // partition calls for every write it applies and for every stored record
   // when it rebuilds the index. A code value that does not decode removes
   // the key's old text and is kCorruption.
-  Status Apply(DataKind kind, std::string_view key, const std::string* value);
+  Status Apply(DataKind kind, std::string_view key, std::optional<std::string_view> value);
 
   // The files that best match `text`, best first, at most k, among those the
   // request's filters (path_prefix, language) admit. Empty when the text
@@ -129,7 +129,6 @@ class LexicalIndex {
     std::uint32_t first_chunk = 0, chunks = 0;  // chunk numbers first_chunk .. +chunks
     float length = 0;                           // content terms + path_weight * path terms
     std::vector<std::uint32_t> terms;           // distinct, for df and removal
-    bool live = true;
   };
   // A term in a chunk: how often in its text and, on a file's first chunk
   // only, how often in the file's path (both saturate at 65535).
@@ -161,7 +160,7 @@ class LexicalIndex {
   std::vector<Term> terms_;
   std::vector<Chunk> chunks_;
   std::vector<File> files_;
-  std::vector<float> file_length_;  // by file slot: its length, or -1 once removed
+  std::vector<float> file_length_;  // by file slot: its length, or -1 once removed (not live)
   std::unordered_map<std::string, std::uint32_t> file_of_key_;
   std::unordered_map<std::string, std::uint32_t> file_of_path_;  // live files
   // Sessions: the message numbers indexed (a set, not a range: a head may

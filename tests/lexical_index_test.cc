@@ -315,7 +315,7 @@ TEST_CASE("session messages are found by their words with their numbers across s
   }
   REQUIRE(head.sealed_segments >= 2);  // the test needs segments
   writes.emplace_back(session, records::EncodeSessionHead(head));
-  for (const auto& [key, value] : writes) REQUIRE(index.Apply(DataKind::kHistory, key, &value).ok());
+  for (const auto& [key, value] : writes) REQUIRE(index.Apply(DataKind::kHistory, key, value).ok());
 
   records::search_request any;
   auto zeppelin = index.Search("zeppelin", 5, any);
@@ -334,10 +334,10 @@ TEST_CASE("session messages are found by their words with their numbers across s
   auto sealed = records::AppendToSession(&head, "an appended note on airships");
   if (sealed) {
     const std::string key = records::SessionSegmentKey(session, head.sealed_segments - 1);
-    REQUIRE(index.Apply(DataKind::kHistory, key, &*sealed).ok());
+    REQUIRE(index.Apply(DataKind::kHistory, key, *sealed).ok());
   }
   const std::string value = records::EncodeSessionHead(head);
-  REQUIRE(index.Apply(DataKind::kHistory, session, &value).ok());
+  REQUIRE(index.Apply(DataKind::kHistory, session, value).ok());
   CHECK(index.files() == before + 1);
   auto airships = index.Search("airships", 5, any);
   REQUIRE(airships.size() == 1);
@@ -357,17 +357,17 @@ TEST_CASE("session messages are found by their words with their numbers across s
 
   // Replaced by a short context (no segments): the old messages are gone.
   const std::string replaced = records::EncodeSessionHead(records::SessionHead{0, 0, {"only a blimp now"}});
-  REQUIRE(index.Apply(DataKind::kHistory, session, &replaced).ok());
+  REQUIRE(index.Apply(DataKind::kHistory, session, replaced).ok());
   CHECK(index.Search("zeppelin", 5, any).empty());
   CHECK(index.Search("dirigible", 5, any).empty());
   CHECK(index.Search("blimp", 5, any).at(0).chunk == 0);
   CHECK(index.files() == 1);
   // Deleted: nothing left.
-  REQUIRE(index.Apply(DataKind::kHistory, session, nullptr).ok());
+  REQUIRE(index.Apply(DataKind::kHistory, session, std::nullopt).ok());
   CHECK(index.files() == 0);
   // A value that does not decode is an error naming it, and indexes nothing.
   const std::string junk = "\xFF\xFF\xFF\xFF";
-  CHECK(!index.Apply(DataKind::kHistory, "chat-3", &junk).ok());
+  CHECK(!index.Apply(DataKind::kHistory, "chat-3", junk).ok());
   CHECK(index.files() == 0);
 }
 
@@ -379,10 +379,10 @@ TEST_CASE("a session head claiming absurd message numbers costs what it holds", 
   LexicalIndex index;
   // A raw peer's head: one message numbered 2^60 (the head's own checks let it through).
   const std::string head = records::EncodeSessionHead(records::SessionHead{1, std::uint64_t{1} << 60, {"far away words"}});
-  REQUIRE(index.Apply(DataKind::kHistory, "s", &head).ok());
+  REQUIRE(index.Apply(DataKind::kHistory, "s", head).ok());
   REQUIRE(index.Search("far away", 1, records::search_request{}).at(0).session == "s");
   // Deleting it is as quick as one message.
-  REQUIRE(index.Apply(DataKind::kHistory, "s", nullptr).ok());
+  REQUIRE(index.Apply(DataKind::kHistory, "s", std::nullopt).ok());
   CHECK(index.files() == 0);
 }
 
