@@ -32,6 +32,7 @@
 #include <xapian.h>
 #endif
 
+#include "bench/bench_util.h"
 #include "bench/json_writer.h"
 #include "bench/scenarios.h"
 #include "postdevai/config.h"
@@ -126,9 +127,13 @@ std::vector<CorpusFile> ReadCorpus(const std::string& root) {
   return files;
 }
 
+std::uint64_t ElapsedNanos(Clock::time_point start) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
 struct ModeFigures {
   double hits_at_1 = 0, hits_at_5 = 0, reciprocal_ranks = 0;
-  std::vector<double> latencies_ms;
+  LatencyRecorder latencies;
   std::vector<std::string> misses;  // questions with no right file in the first 5
   std::string error;
 };
@@ -154,20 +159,14 @@ std::vector<std::string> DistinctFiles(const std::vector<SearchHit>& hits) {
   return files;
 }
 
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
-}
-
-void WriteMode(JsonWriter& w, const std::string& name, const ModeFigures& f, std::size_t questions) {
+void WriteMode(JsonWriter& w, const std::string& name, ModeFigures& f, std::size_t questions) {
   const double n = static_cast<double>(std::max<std::size_t>(1, questions));
   w.Key(name).BeginObject();
   w.Field("hit_at_1", f.hits_at_1 / n);
   w.Field("hit_at_5", f.hits_at_5 / n);
   w.Field("mrr_at_10", f.reciprocal_ranks / n);
-  w.Field("query_p50_ms", Percentile(f.latencies_ms, 0.5));
-  w.Field("query_p99_ms", Percentile(f.latencies_ms, 0.99));
+  w.Field("query_p50_ms", f.latencies.PercentileMicros(0.5) / 1000);
+  w.Field("query_p99_ms", f.latencies.PercentileMicros(0.99) / 1000);
   if (!f.error.empty()) w.Field("error", f.error);
   w.Key("misses_at_5").BeginArray();
   for (const auto& m : f.misses) w.String(m);
@@ -190,11 +189,11 @@ HybridMemoryConfig EngineConfig(const std::string& dir, bool lexical_index, doub
 // Stores every file with the built-in embedder; seconds taken.
 double Ingest(HybridMemory& memory, const std::vector<CorpusFile>& files, const std::string& prefix,
               std::uint64_t* refused) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   for (const auto& f : files) {
     if (!memory.StoreAndIndexCodeLexical(prefix + f.path, f.content, "").ok()) ++*refused;
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return SecondsSince(started);
 }
 
 struct SetResult {
@@ -254,10 +253,9 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
       // Vector mode lists chunks: ask deep enough for 10 distinct files.
       const std::size_t limit = mode == SearchMode::kVector ? 100 : kRanked;
       for (const auto& q : set.questions) {
-        const auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = Clock::now();
         auto hits = memory.SearchText(q.text, limit, filter);
-        figures.latencies_ms.push_back(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        figures.latencies.Add(ElapsedNanos(t0));
         if (!hits.ok()) {
           if (figures.error.empty()) figures.error = hits.status().ToString();
           Score(q, {}, &figures);
@@ -289,7 +287,7 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
 #ifdef POSTDEVAI_HAVE_XAPIAN
   if (with_xapian) {
     Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = Clock::now();
     for (const auto& f : files) {
       Xapian::Document doc;
       for (const auto& term : LexicalTerms(f.content)) doc.add_term(term);
@@ -298,11 +296,11 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
       db.add_document(doc);
     }
     db.commit();
-    w.Field("xapian_index_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    w.Field("xapian_index_s", SecondsSince(started));
     ModeFigures figures;
     Xapian::Enquire enquire(db);  // BM25Weight by default
     for (const auto& q : set.questions) {
-      const auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = Clock::now();
       const auto terms = LexicalTerms(q.text);
       std::vector<std::string> files_found;
       if (!terms.empty()) {
@@ -310,8 +308,7 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
         Xapian::MSet mset = enquire.get_mset(0, kRanked);
         for (auto m = mset.begin(); m != mset.end(); ++m) files_found.push_back(m.get_document().get_data());
       }
-      figures.latencies_ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      figures.latencies.Add(ElapsedNanos(t0));
       Score(q, files_found, &figures);
     }
     result.xapian_hit_at_5 = figures.hits_at_5 / static_cast<double>(set.questions.size());
@@ -340,13 +337,13 @@ double WaitForQuiet() {
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   for (int i = 0; i < 120; ++i) {
     const double before = cpu_seconds();
     std::this_thread::sleep_for(std::chrono::seconds(1));
     if (cpu_seconds() - before < 0.05) break;
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return SecondsSince(started);
 }
 
 // Query latency at scale: every set's corpus, stored again and again under
@@ -403,18 +400,18 @@ void RunScale(const std::vector<QuerySet>& sets, std::size_t chunks, JsonWriter&
     for (int m = 0; m < 3; ++m) {
       SearchFilter filter;
       filter.mode = modes[m];
-      std::vector<double> ms;
+      LatencyRecorder latencies;
       for (int round = 0; round < 3; ++round) {
         for (const auto& q : set.questions) {
-          const auto t0 = std::chrono::steady_clock::now();
+          const auto t0 = Clock::now();
           auto hits = (*opened)->SearchText(q.text, 10, filter);
-          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+          latencies.Add(ElapsedNanos(t0));
           if (!hits.ok() && round == 0) w.Field(std::string(names[m]) + "_error", hits.status().ToString());
         }
       }
-      p50[m] = Percentile(ms, 0.5);
+      p50[m] = latencies.PercentileMicros(0.5) / 1000;
       w.Field(std::string(names[m]) + "_query_p50_ms", p50[m]);
-      w.Field(std::string(names[m]) + "_query_p99_ms", Percentile(ms, 0.99));
+      w.Field(std::string(names[m]) + "_query_p99_ms", latencies.PercentileMicros(0.99) / 1000);
     }
     w.Field("hybrid_to_vector_latency_ratio", p50[0] > 0 ? p50[1] / p50[0] : 0.0);
   }
