@@ -36,24 +36,6 @@ storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConf
   return o;
 }
 
-// The store's identity, written with each RAM-Lake file's watermark: its
-// LevelDB directory as a file-system object (device, inode, birth time). A
-// store removed and made again, copied or restored to the same path is
-// another object, so the files are proven key by key once against it. A
-// stand-in until stores carry an id of their own (issue 14); 0 (unknown,
-// never trusted) where the file system keeps no birth time.
-std::uint64_t StoreIdentity(const std::string& store_path) {
-  struct statx st {};
-  if (::statx(AT_FDCWD, store_path.c_str(), 0, STATX_INO | STATX_BTIME, &st) != 0 || !(st.stx_mask & STATX_BTIME)) {
-    return 0;
-  }
-  const std::uint64_t fields[] = {st.stx_dev_major, st.stx_dev_minor, st.stx_ino,
-                                  static_cast<std::uint64_t>(st.stx_btime.tv_sec), st.stx_btime.tv_nsec};
-  const std::uint64_t id = std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(fields), sizeof fields));
-  return id == 0 ? 1 : id;
-}
-
 // Opens (re-attaches) one partition file: a record is kept only if it is
 // what the store holds for its key, proven by the file's watermark and the
 // keys the WAL replay changed (`proof`, at start-up) or else by one store
@@ -206,6 +188,9 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   wal_options.segment_size = options.wal_segment_size;
   wal_options.archive = options.wal_archive;
   wal_options.archive_dir = options.wal_archive_dir;
+  // The WAL names its store: another store's segments are refused.
+  wal_options.store_id = store->identity().id;
+  wal_options.epoch = store->identity().epoch;
   // The keys the replay changes, by kind: what the RAM-Lake files may not
   // know of (see OpenPartition).
   std::array<storage::ramlake::ChangedKeys, kKinds> changed;
@@ -230,7 +215,10 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   }
   const VectorsConfig vectors = config.vectors;
   const bool lexical_index = config.search.lexical_index;
-  const std::uint64_t store_identity = StoreIdentity(options.store.path);
+  // Written with each RAM-Lake file's watermark and the vector index
+  // snapshot: files of another store, or of this one before a restore (a new
+  // epoch), are rebuilt.
+  const std::uint64_t store_identity = store->identity().Fingerprint();
   // The vector index is snapshotted as often as the store is checkpointed.
   const std::chrono::seconds snapshot_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
   // All files first, then the actors: a file that cannot be opened (a full

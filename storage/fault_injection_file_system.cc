@@ -410,6 +410,11 @@ Result<std::uint64_t> FaultInjectionFileSystem::GetFileSize(const std::string& p
   return base_->GetFileSize(path);
 }
 
+Status FaultInjectionFileSystem::LinkFile(const std::string& from, const std::string& to) {
+  PDAI_RETURN_IF_ERROR(MaybeFail(FaultOp::kCreate, to));
+  return base_->LinkFile(from, to);
+}
+
 Status FaultInjectionFileSystem::RenameFile(const std::string& from, const std::string& to) {
   PDAI_RETURN_IF_ERROR(MaybeFail(FaultOp::kRename, to));
   PDAI_RETURN_IF_ERROR(base_->RenameFile(from, to));

@@ -100,6 +100,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   Status RemoveDir(const std::string& dir) override;
   Result<std::uint64_t> GetFileSize(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
+  // Forwarded (a kCreate fault on `to` fails it); a power cut does not undo links.
+  Status LinkFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& dir) override;
   Status TruncateFile(const std::string& path, std::uint64_t size) override;
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;

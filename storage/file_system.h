@@ -100,6 +100,11 @@ class FileSystem {
   virtual Status RemoveDir(const std::string& dir) = 0;
   virtual Result<std::uint64_t> GetFileSize(const std::string& path) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // A second name `to` for the file `from` (link(2)): both then name the same
+  // bytes. Fails (kIoError) across file systems, and where links are not
+  // supported; callers fall back to CopyFile. Durable once `to`'s directory
+  // is synced.
+  virtual Status LinkFile(const std::string& from, const std::string& to) = 0;
   // fsync of a directory: makes creations, renames and removals in it durable.
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status TruncateFile(const std::string& path, std::uint64_t size) = 0;
@@ -123,5 +128,23 @@ Result<std::string> ReadFileToString(FileSystem* fs, const std::string& path);
 
 // Writes data to path atomically and durably: temp file, Sync, rename, SyncDir.
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view data);
+
+// What CopyFile copied.
+struct CopiedFile {
+  std::uint64_t bytes = 0;
+  std::uint32_t crc32c = 0;  // of the bytes copied
+};
+// Copies the first `max_bytes` bytes of `from` (all of it by default) into a
+// new file `to` (truncated if it exists) and syncs it; the caller syncs
+// `to`'s directory. Works across file systems. Reads in 1 MiB pieces, so a
+// file that grows meanwhile is copied up to the size it had when the copy
+// began (or max_bytes). The CRC32C of what was copied goes to *copied.
+Status CopyFile(FileSystem* fs, const std::string& from, const std::string& to, CopiedFile* copied = nullptr,
+                std::uint64_t max_bytes = UINT64_MAX);
+// Moves `from` to `to` durably: a rename on one file system, else a copy
+// (synced) and the removal of `from`; then both directories are synced.
+Status MoveFile(FileSystem* fs, const std::string& from, const std::string& to);
+// The directory part of a path ("." when it has none).
+std::string DirName(const std::string& path);
 
 }  // namespace postdevai::storage

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include <sys/resource.h>
 #include <sys/statvfs.h>
@@ -200,8 +203,71 @@ Result<std::unique_ptr<PersistentStore>> PersistentStore::Open(const PersistentS
     PDAI_RETURN_IF_ERROR(store->OpenDbLocked());
     PDAI_RETURN_IF_ERROR(store->LoadMetadataLocked());
   }
+  PDAI_RETURN_IF_ERROR(store->LoadIdentity());
   store->InitTrainingCounters();
   return store;
+}
+
+namespace {
+constexpr std::string_view kStoreIdProperty = "store_id";
+constexpr std::string_view kEpochProperty = "epoch";
+}  // namespace
+
+std::uint64_t StoreIdentity::Fingerprint() const {
+  std::uint64_t h = id ^ (epoch * 0x9E3779B97F4A7C15ull);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h == 0 ? 1 : h;
+}
+
+std::string StoreIdentity::ToString() const {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%016llx/epoch %llu", static_cast<unsigned long long>(id),
+                static_cast<unsigned long long>(epoch));
+  return buf;
+}
+
+Status PersistentStore::LoadIdentity() {
+  StoreIdentity identity;
+  auto id = GetProperty(kStoreIdProperty);
+  auto epoch = GetProperty(kEpochProperty);
+  if (id.ok() && epoch.ok()) {
+    identity.id = std::strtoull(id->c_str(), nullptr, 16);
+    identity.epoch = std::strtoull(epoch->c_str(), nullptr, 10);
+    if (identity.id == 0 || identity.epoch == 0) {
+      return Status::Corruption("persistent store at " + options_.path + ": its identity (" + *id + ", epoch " +
+                                *epoch + ") is not sound");
+    }
+  } else if (id.status().IsNotFound()) {
+    // A new store (or one from before stores had ids): its id is made once.
+    std::random_device random;
+    while (identity.id == 0) identity.id = (std::uint64_t{random()} << 32) ^ random() ^ options_.file_system->WallClockMicros();
+    identity.epoch = 1;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(identity.id));
+    PDAI_RETURN_IF_ERROR(SetProperty(kEpochProperty, "1"));
+    PDAI_RETURN_IF_ERROR(SetProperty(kStoreIdProperty, hex));  // last: an id always has its epoch
+  } else {
+    return (id.ok() ? epoch.status() : id.status()).WithContext("reading the identity of the store at " + options_.path);
+  }
+  std::lock_guard lock(identity_mu_);
+  identity_ = identity;
+  return Status::Ok();
+}
+
+StoreIdentity PersistentStore::identity() const {
+  std::lock_guard lock(identity_mu_);
+  return identity_;
+}
+
+Result<StoreIdentity> PersistentStore::StartNewEpoch() {
+  StoreIdentity next = identity();
+  ++next.epoch;
+  PDAI_RETURN_IF_ERROR(SetProperty(kEpochProperty, std::to_string(next.epoch)));
+  std::lock_guard lock(identity_mu_);
+  identity_ = next;
+  return next;
 }
 
 Status PersistentStore::OpenDbLocked() {
@@ -745,6 +811,70 @@ Status PersistentStore::Compact() {
 
 Status PersistentStore::Checkpoint(std::uint64_t lsn) {
   std::lock_guard lock(write_mu_);
+  return CheckpointLocked(lsn);
+}
+
+namespace {
+bool IsTableFile(std::string_view name) { return name.ends_with(".ldb") || name.ends_with(".sst"); }
+}  // namespace
+
+Result<std::vector<std::string>> PersistentStore::CheckpointInto(std::uint64_t lsn, const std::string& dir) {
+  FileSystem* fs = options_.file_system;
+  std::lock_guard lock(write_mu_);
+  PDAI_RETURN_IF_ERROR(CheckpointLocked(lsn));
+  PDAI_RETURN_IF_ERROR(fs->CreateDirs(dir));
+  if (fs->FileExists(JoinPath(dir, "CURRENT"))) {
+    return Status::InvalidArgument("copying the store into " + dir + ": a store is there already");
+  }
+  std::vector<std::string> files;
+  bool copy_tables = false;  // links fail across file systems: copy from then on
+  auto take_tables = [&]() -> Status {
+    auto names = fs->GetChildren(options_.path);
+    if (!names.ok()) return names.status();
+    for (const auto& name : *names) {
+      if (!IsTableFile(name) || std::find(files.begin(), files.end(), name) != files.end()) continue;
+      const std::string from = JoinPath(options_.path, name);
+      const std::string to = JoinPath(dir, name);
+      Status s = copy_tables ? CopyFile(fs, from, to) : fs->LinkFile(from, to);
+      if (!s.ok() && !copy_tables && fs->FileExists(from)) {
+        copy_tables = true;
+        s = CopyFile(fs, from, to);
+      }
+      // A table a compaction removed meanwhile is not in the MANIFEST copied
+      // after it (LevelDB removes a table only once a MANIFEST edit dropped it).
+      if (s.IsNotFound() || !fs->FileExists(from)) {
+        (void)fs->RemoveFile(to);
+        continue;
+      }
+      PDAI_RETURN_IF_ERROR(s);
+      files.push_back(name);
+    }
+    return Status::Ok();
+  };
+  PDAI_RETURN_IF_ERROR(take_tables());
+  // CURRENT names the MANIFEST; no write of ours can happen (write_mu_), and
+  // a compaction only appends to the MANIFEST: a prefix of it is a sound one.
+  auto current = ReadFileToString(fs, JoinPath(options_.path, "CURRENT"));
+  if (!current.ok()) return current.status().WithContext("copying the store");
+  std::string manifest = *current;
+  while (!manifest.empty() && (manifest.back() == '\n' || manifest.back() == '\r')) manifest.pop_back();
+  PDAI_RETURN_IF_ERROR(CopyFile(fs, JoinPath(options_.path, manifest), JoinPath(dir, manifest)));
+  files.push_back(manifest);
+  auto names = fs->GetChildren(options_.path);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    if (!name.ends_with(".log")) continue;
+    PDAI_RETURN_IF_ERROR(CopyFile(fs, JoinPath(options_.path, name), JoinPath(dir, name)));
+    files.push_back(name);
+  }
+  PDAI_RETURN_IF_ERROR(take_tables());  // written by a compaction while the MANIFEST was copied
+  PDAI_RETURN_IF_ERROR(WriteFileAtomically(fs, JoinPath(dir, "CURRENT"), *current));
+  files.push_back("CURRENT");
+  PDAI_RETURN_IF_ERROR(fs->SyncDir(dir));
+  return files;
+}
+
+Status PersistentStore::CheckpointLocked(std::uint64_t lsn) {
   std::uint64_t current = CheckpointLsn();
   if (lsn < current) {
     return Status::InvalidArgument("checkpoint LSN " + std::to_string(lsn) + " is below the recorded checkpoint " +

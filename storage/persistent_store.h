@@ -197,6 +197,21 @@ int LevelDbMaxOpenFiles(std::uint64_t soft_limit);
 // it. Thread-safe.
 std::uint64_t RaiseDescriptorLimit();
 
+// Who a store is: a random id made when the store is created, and an epoch
+// that starts at 1 and that a restore (or a replica's promotion) raises. Both
+// go into every WAL segment header, every RAM-Lake file's watermark and every
+// backup, so that files of another store, or of this store before a restore,
+// are never taken for its own.
+struct StoreIdentity {
+  std::uint64_t id = 0;
+  std::uint64_t epoch = 0;
+  // One number for both, never 0: what RAM-Lake files and the vector index
+  // snapshot record.
+  std::uint64_t Fingerprint() const;
+  // "4f1c...e2/epoch 3", for messages.
+  std::string ToString() const;
+};
+
 // A value as the store holds it: the bytes and the LSN of the write.
 struct StoredValue {
   std::string value;
@@ -311,6 +326,26 @@ class PersistentStore {
   // everything the store has seen.
   std::uint64_t LastAppliedLsn() const { return last_applied_lsn_.load(std::memory_order_acquire); }
 
+  // This store's identity (see StoreIdentity). Open makes it, durably, for a
+  // store that has none (a new store, or one made by an older build).
+  StoreIdentity identity() const;
+  // Raises the epoch by one, durably (a synced write), and returns the new
+  // identity. For a restore and a promotion: what the store holds from now
+  // on is a new history.
+  Result<StoreIdentity> StartNewEpoch();
+
+  // A consistent copy of the store in `dir` (created; must hold no store),
+  // as of a checkpoint at `lsn` made first (as Checkpoint does): what a
+  // backup holds. Writes wait meanwhile. LevelDB's table files, which it
+  // never changes, are hard-linked when `dir` is on the same file system
+  // (copied otherwise); its MANIFEST, CURRENT and log files are copied.
+  // LevelDB may compact in the background meanwhile: tables are linked
+  // before and after the MANIFEST is copied, so every table the copied
+  // MANIFEST names is there unless a second compaction removed it within the
+  // copy; opening the copy (as backups do) proves it. Returns the names of
+  // the files in dir.
+  Result<std::vector<std::string>> CheckpointInto(std::uint64_t lsn, const std::string& dir);
+
   // Named properties of the stored data's format (e.g. which key scheme its
   // records use), kept beside the checkpoint. SetProperty is synced: once it
   // returns Ok the property survives a crash. GetProperty: kNotFound when the
@@ -333,6 +368,8 @@ class PersistentStore {
   Status OpenDbLocked();                   // requires db_mu_ exclusive
   Status LoadMetadataLocked();             // requires db_mu_ held
   Status ReopenLocked();                   // requires write_mu_
+  Status CheckpointLocked(std::uint64_t lsn);  // requires write_mu_
+  Status LoadIdentity();                   // at Open
   // What a reopen may write: LevelDB's recovery turns its log (at most about
   // a write buffer) into a table, and starts a new log and MANIFEST.
   std::uint64_t ReopenRoomBytes() const { return 2 * std::uint64_t{options_.write_buffer_size} + (4u << 20); }
@@ -373,6 +410,8 @@ class PersistentStore {
   Status close_reason_;               // guarded by db_mu_ (why db_ is null)
 
   std::atomic<std::uint64_t> checkpoint_lsn_{0};
+  mutable std::mutex identity_mu_;
+  StoreIdentity identity_;  // guarded by identity_mu_
   std::atomic<std::uint64_t> last_applied_lsn_{0};
 
   // Dictionaries: guarded by dictionaries_mu_; the current id per kind is also

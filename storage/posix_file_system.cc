@@ -11,6 +11,10 @@
 
 #include "storage/file_system.h"
 
+#include <algorithm>
+
+#include "storage/crc32c.h"
+
 namespace postdevai::storage {
 
 Status StatusFromErrno(int err, std::string_view op, std::string_view path) {
@@ -243,6 +247,10 @@ class PosixFileSystem final : public FileSystem {
     if (::rename(from.c_str(), to.c_str()) != 0) return StatusFromErrno(errno, "rename " + from + " to", to);
     return Status::Ok();
   }
+  Status LinkFile(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) != 0) return StatusFromErrno(errno, "link " + from + " to", to);
+    return Status::Ok();
+  }
   Status SyncDir(const std::string& dir) override {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return StatusFromErrno(errno, "open directory", dir);
@@ -324,8 +332,59 @@ Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_
     (void)fs->RemoveFile(tmp);
     return s;
   }
+  return fs->SyncDir(DirName(path));
+}
+
+std::string DirName(const std::string& path) {
   auto slash = path.find_last_of('/');
-  return fs->SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+Status CopyFile(FileSystem* fs, const std::string& from, const std::string& to, CopiedFile* copied,
+                std::uint64_t max_bytes) {
+  auto size = fs->GetFileSize(from);
+  if (!size.ok()) return size.status();
+  auto in = fs->NewSequentialFile(from);
+  if (!in.ok()) return in.status();
+  auto out = fs->NewWritableFile(to);
+  if (!out.ok()) return out.status();
+  std::uint64_t left = std::min(*size, max_bytes);
+  std::uint32_t crc = 0;
+  std::string scratch(std::min<std::uint64_t>(left, 1u << 20), '\0');
+  Status s;
+  while (left > 0 && s.ok()) {
+    std::string_view chunk;
+    s = (*in)->Read(static_cast<std::size_t>(std::min<std::uint64_t>(left, scratch.size())), scratch.data(), &chunk);
+    if (!s.ok()) break;
+    if (chunk.empty()) {
+      s = Status::IoError("copy " + from + ": the file shrank while it was copied");
+      break;
+    }
+    crc = crc32c::Extend(crc, chunk.data(), chunk.size());
+    s = (*out)->Append(chunk);
+    left -= chunk.size();
+  }
+  if (s.ok()) s = (*out)->Sync();
+  Status c = (*out)->Close();
+  if (s.ok()) s = c;
+  if (!s.ok()) {
+    (void)fs->RemoveFile(to);
+    return s.WithContext("copying " + from + " to " + to);
+  }
+  if (copied != nullptr) *copied = CopiedFile{std::min(*size, max_bytes), crc};
+  return Status::Ok();
+}
+
+Status MoveFile(FileSystem* fs, const std::string& from, const std::string& to) {
+  if (!fs->RenameFile(from, to).ok()) {
+    // Another file system (EXDEV), most likely: copy, then remove.
+    PDAI_RETURN_IF_ERROR(CopyFile(fs, from, to));
+    PDAI_RETURN_IF_ERROR(fs->SyncDir(DirName(to)));
+    PDAI_RETURN_IF_ERROR(fs->RemoveFile(from));
+    return fs->SyncDir(DirName(from));
+  }
+  PDAI_RETURN_IF_ERROR(fs->SyncDir(DirName(to)));
+  return fs->SyncDir(DirName(from));
 }
 
 }  // namespace postdevai::storage

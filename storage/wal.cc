@@ -18,8 +18,9 @@ namespace {
 constexpr std::uint64_t kSegmentHeaderSize = 4096;
 constexpr std::uint64_t kRecordHeaderSize = 32;
 constexpr std::uint64_t kSegmentMagic = 0x314c415749414450ull;  // "PDAIWAL1"
-constexpr std::uint32_t kFormatVersion = 2;
-constexpr std::uint32_t kFormatWithoutSalt = 1;  // read, never written
+constexpr std::uint32_t kFormatVersion = 3;
+constexpr std::uint32_t kFormatWithoutStore = 2;  // read, never written
+constexpr std::uint32_t kFormatWithoutSalt = 1;   // read, never written
 constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
 constexpr std::string_view kSegmentPrefix = "wal-";
 constexpr std::string_view kSegmentSuffix = ".log";
@@ -82,14 +83,17 @@ bool DecodeRecord(const char* p, std::uint64_t avail, std::uint32_t seed, Decode
   return true;
 }
 
-std::string EncodeSegmentHeader(std::uint64_t seq, std::uint64_t first_lsn, std::uint64_t salt) {
+std::string EncodeSegmentHeader(std::uint64_t seq, std::uint64_t first_lsn, std::uint64_t salt,
+                                std::uint64_t store_id, std::uint64_t epoch) {
   std::string h(kSegmentHeaderSize, '\0');
   EncodeFixed32(h.data() + 4, kFormatVersion);
   EncodeFixed64(h.data() + 8, kSegmentMagic);
   EncodeFixed64(h.data() + 16, seq);
   EncodeFixed64(h.data() + 24, first_lsn);
   EncodeFixed64(h.data() + 32, salt);
-  EncodeFixed32(h.data(), crc32c::Value(h.data() + 4, 36));
+  EncodeFixed64(h.data() + 40, store_id);
+  EncodeFixed64(h.data() + 48, epoch);
+  EncodeFixed32(h.data(), crc32c::Value(h.data() + 4, 52));
   return h;
 }
 
@@ -98,6 +102,8 @@ struct SegmentHeader {
   std::uint64_t first_lsn = 0;
   std::uint32_t version = 0;
   std::uint32_t record_seed = 0;
+  std::uint64_t store_id = 0;  // 0: written before segments named their store
+  std::uint64_t epoch = 0;
 };
 
 Status DecodeSegmentHeader(std::string_view data, const std::string& path, SegmentHeader* out) {
@@ -108,12 +114,12 @@ Status DecodeSegmentHeader(std::string_view data, const std::string& path, Segme
   const char* p = data.data();
   const std::uint32_t version = DecodeFixed32(p + 4);
   if (DecodeFixed64(p + 8) != kSegmentMagic) return Status::Corruption("wal segment " + path + ": bad magic");
-  if (version != kFormatVersion && version != kFormatWithoutSalt) {
+  if (version != kFormatVersion && version != kFormatWithoutStore && version != kFormatWithoutSalt) {
     return Status::Corruption("wal segment " + path + ": format version " + std::to_string(version) +
-                              ", this build reads " + std::to_string(kFormatWithoutSalt) + " and " +
+                              ", this build reads " + std::to_string(kFormatWithoutSalt) + " to " +
                               std::to_string(kFormatVersion));
   }
-  const std::size_t covered = version == kFormatWithoutSalt ? 28 : 36;
+  const std::size_t covered = version == kFormatWithoutSalt ? 28 : version == kFormatWithoutStore ? 36 : 52;
   if (DecodeFixed32(p) != crc32c::Value(p + 4, covered)) {
     return Status::Corruption("wal segment " + path + ": bad header checksum");
   }
@@ -121,6 +127,10 @@ Status DecodeSegmentHeader(std::string_view data, const std::string& path, Segme
   out->first_lsn = DecodeFixed64(p + 24);
   out->version = version;
   out->record_seed = version == kFormatWithoutSalt ? 0 : RecordSeed(DecodeFixed64(p + 32));
+  if (version == kFormatVersion) {
+    out->store_id = DecodeFixed64(p + 40);
+    out->epoch = DecodeFixed64(p + 48);
+  }
   return Status::Ok();
 }
 
@@ -265,6 +275,15 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, std::uint64_t 
 Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecoveryReport* report) {
   FileSystem* fs = options_.fs;
   PDAI_RETURN_IF_ERROR(fs->CreateDirs(options_.dir));
+  auto lock = fs->LockFile(JoinPath(options_.dir, "LOCK"));
+  if (!lock.ok()) {
+    if (lock.status().code() == StatusCode::kBusy) {
+      return Status::Busy("the write-ahead log in " + options_.dir +
+                          " is in use by another process (or another engine in this one): one node per WAL directory");
+    }
+    return lock.status();
+  }
+  lock_ = std::move(*lock);
   auto names = fs->GetChildren(options_.dir);
   if (!names.ok()) return names.status();
   std::vector<std::uint64_t> seqs;
@@ -293,6 +312,13 @@ Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecov
     PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, path, &headers[i]));
     if (headers[i].seq != seqs[i]) {
       return Status::Corruption("wal segment " + path + ": header names sequence " + std::to_string(headers[i].seq));
+    }
+    if (headers[i].store_id != 0 && options_.store_id != 0 && headers[i].store_id != options_.store_id) {
+      char ids[80];
+      std::snprintf(ids, sizeof ids, "%016" PRIx64 ", this node's store is %016" PRIx64, headers[i].store_id,
+                    options_.store_id);
+      return Status::InvalidArgument("wal segment " + path + " belongs to store " + ids +
+                                     ": the WAL directory is another node's (give each node its own [wal] path)");
     }
     if (i > 0 && seqs[i] != seqs[i - 1] + 1) {
       return Status::Corruption("wal segment " + SegmentName(seqs[i - 1] + 1) + " is missing between " +
@@ -334,7 +360,16 @@ Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecov
       return Status::Corruption("wal segment " + path + ": starts at LSN " + std::to_string(header.first_lsn) +
                                 " but the log before it ends at LSN " + std::to_string(next_lsn - 1));
     }
-    if (next_lsn == 0) report->first_lsn = header.first_lsn;
+    if (next_lsn == 0) {
+      report->first_lsn = header.first_lsn;
+      if (header.first_lsn > replay_after + 1) {
+        return Status::Corruption("wal segment " + path + " starts at LSN " + std::to_string(header.first_lsn) +
+                                  ", but the store's checkpoint is LSN " + std::to_string(replay_after) + ": LSNs " +
+                                  std::to_string(replay_after + 1) + " to " + std::to_string(header.first_lsn - 1) +
+                                  " are missing (the store is older than the log, or segments were removed); "
+                                  "restore the store from a backup with the WAL archive");
+      }
+    }
     std::uint64_t replayed = 0;
     auto scan = ScanRecords(*data, header.first_lsn, limit[i], header.record_seed, replay_after, replay, &replayed);
     if (!scan.ok()) return scan.status();
@@ -450,7 +485,7 @@ Status Wal::RollSegment(std::uint64_t first_lsn) {
   const std::uint64_t salt = salt_state_ ^ (salt_state_ >> 29) ^ (seq << 17);
   auto file = fs->NewAppendableFile(*spare);
   if (!file.ok()) return file.status().WithContext("starting wal segment " + SegmentName(seq));
-  Status s = (*file)->WriteAt(0, EncodeSegmentHeader(seq, first_lsn, salt));
+  Status s = (*file)->WriteAt(0, EncodeSegmentHeader(seq, first_lsn, salt, options_.store_id, options_.epoch));
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = fs->RenameFile(*spare, SegmentPath(seq));
   if (s.ok()) s = fs->SyncDir(options_.dir);
@@ -722,7 +757,8 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   std::size_t done = 0;
   for (std::uint64_t seq : releasable) {
     if (options_.archive) {
-      s = fs->RenameFile(SegmentPath(seq), JoinPath(options_.archive_dir, SegmentName(seq)));
+      // A rename, or a copy when the archive is on another file system.
+      s = MoveFile(fs, SegmentPath(seq), JoinPath(options_.archive_dir, SegmentName(seq)));
     } else {
       s = fs->RemoveFile(SegmentPath(seq));
     }
@@ -745,6 +781,17 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   stats_.segments = live_segments_.size();
   return s.WithContext("releasing wal segments through LSN " + std::to_string(checkpoint_lsn));
 }
+
+Result<WalSegmentInfo> ReadWalSegmentHeader(FileSystem* fs, const std::string& path) {
+  auto head = ReadFilePrefix(fs, path, kSegmentHeaderSize);
+  if (!head.ok()) return head.status();
+  SegmentHeader header;
+  PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, path, &header));
+  return WalSegmentInfo{header.seq, header.first_lsn, header.store_id, header.epoch};
+}
+
+std::string WalSegmentName(std::uint64_t sequence) { return SegmentName(sequence); }
+bool ParseWalSegmentName(std::string_view name, std::uint64_t* sequence) { return ParseSegmentName(name, sequence); }
 
 std::uint64_t Wal::durable_lsn() const {
   std::lock_guard lock(mu_);

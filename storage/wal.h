@@ -39,15 +39,28 @@
 // zero-filled and synced before use (so fdatasync of a record never has to
 // update file metadata, about twice as fast here) and brought into the log by a
 // rename followed by a directory sync; the log's directory is itself synced
-// into its parent when Open creates it. A 4 KiB segment header (format 2):
-//   u32 header_crc   CRC32C of bytes [4, 40)
-//   u32 version      2 (format 1, read but no longer written, had no salt and
-//                    a header_crc over bytes [4, 32), in records too)
+// into its parent when Open creates it. A 4 KiB segment header (format 3):
+//   u32 header_crc   CRC32C of bytes [4, 56)
+//   u32 version      3 (read, no longer written: format 2, without the
+//                    store's id and epoch, a header_crc over [4, 40); format 1
+//                    also without salt, a header_crc over [4, 32), in records
+//                    too)
 //   u64 magic        "PDAIWAL1"
 //   u64 sequence     the segment's sequence number
 //   u64 first_lsn    the LSN of its first record; records of earlier segments
 //                    from this LSN on are abandoned
 //   u64 salt         random; binds every record of the segment to it
+//   u64 store_id     the store the log belongs to (WalOptions::store_id)
+//   u64 epoch        the store's epoch when the segment was started
+//
+// Ownership. Open takes an exclusive lock (the file LOCK in the log's
+// directory) for the life of the Wal: a second process, or a second Wal in
+// this one, gets kBusy. It refuses (kInvalidArgument, naming both ids) a
+// segment that names another store than options.store_id, and (kCorruption,
+// naming the missing LSNs) a log that does not continue the caller's
+// checkpoint: its first record is after replay_after + 1, so the writes in
+// between are nowhere (an older store restored beside a newer log, or
+// segments removed by hand).
 //
 // Record framing (little endian, 8-byte aligned):
 //   u32 header_crc   CRC32C of the segment's salt (8 bytes) then bytes [4, 32)
@@ -116,7 +129,26 @@ struct WalOptions {
   std::uint64_t min_next_lsn = 1;
   // Prepare the next zero-filled segment on a background thread.
   bool prepare_segments_in_background = true;
+  // The store this log belongs to and its epoch (PersistentStore::identity),
+  // written into every segment header. Segments of another store are
+  // refused; 0 (a log used on its own, as in tests) checks nothing.
+  std::uint64_t store_id = 0;
+  std::uint64_t epoch = 0;
 };
+
+// A segment file's header, for tools that handle segments as files: the
+// archive (what may be pruned) and restore (what to replay).
+struct WalSegmentInfo {
+  std::uint64_t sequence = 0;
+  std::uint64_t first_lsn = 0;
+  std::uint64_t store_id = 0;  // 0: a format without it
+  std::uint64_t epoch = 0;
+};
+// kCorruption for a file that is not a sound segment header; I/O errors.
+Result<WalSegmentInfo> ReadWalSegmentHeader(FileSystem* fs, const std::string& path);
+// "wal-000000000042.log" for 42, and back (false for any other name).
+std::string WalSegmentName(std::uint64_t sequence);
+bool ParseWalSegmentName(std::string_view name, std::uint64_t* sequence);
 
 // What Open found.
 struct WalRecoveryReport {
@@ -247,6 +279,9 @@ class Wal {
   void StartPreparingSpare();
   std::string SegmentPath(std::uint64_t seq) const;
 
+  // Held for the life of the Wal (see Ownership); declared first, so it is
+  // released last.
+  std::unique_ptr<FileLock> lock_;
   WalOptions options_;
   mutable std::mutex mu_;
   // Writers waiting for their records, in LSN order. Each has its own

@@ -938,3 +938,84 @@ TEST_CASE("a write compressed once before its LSN is stored as compressed, stamp
   CHECK(store->Get(Kind::kCode, "forged").status().IsNotFound());
   CHECK(store->Get(Kind::kCode, "torn").status().IsNotFound());
 }
+
+TEST_CASE("a store has an identity that survives reopening, and a new epoch is durable", "[store][identity]") {
+  TempDir dir("store-identity");
+  StoreIdentity first;
+  {
+    auto store = OpenOrFail(OptionsAt(dir.path()));
+    first = store->identity();
+    CHECK(first.id != 0);
+    CHECK(first.epoch == 1);
+  }
+  {
+    auto store = OpenOrFail(OptionsAt(dir.path()));
+    CHECK(store->identity().id == first.id);
+    auto next = store->StartNewEpoch();
+    REQUIRE(next.ok());
+    CHECK(next->epoch == 2);
+    CHECK(next->Fingerprint() != first.Fingerprint());
+  }
+  auto store = OpenOrFail(OptionsAt(dir.path()));
+  CHECK(store->identity().id == first.id);
+  CHECK(store->identity().epoch == 2);
+  // Another store is another id.
+  TempDir other("store-identity-other");
+  CHECK(OpenOrFail(OptionsAt(other.path()))->identity().id != first.id);
+}
+
+TEST_CASE("CheckpointInto copies the store as of its checkpoint while compactions run", "[store][backup]") {
+  TempDir dir("store-copy");
+  auto options = OptionsAt(dir.path());
+  options.write_buffer_size = 64 << 10;  // many tables, compactions during the copy
+  auto store = OpenOrFail(options);
+  std::mutex writer_mu;  // the store actor: the only writer, never during a copy
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> lsn{0};
+  std::atomic<bool> write_failed{false};  // Catch's assertions are for the test's thread
+  std::thread writer([&] {
+    std::mt19937 random(7);
+    while (!stop.load()) {
+      std::lock_guard lock(writer_mu);
+      const std::uint64_t next = lsn + 1;
+      const std::string key = Numbered("key", static_cast<int>(random() % 3000));
+      if (!store->Put(Kind::kCode, key, Numbered("value at ", static_cast<int>(next)) + std::string(300, 'v'), next).ok()) {
+        write_failed = true;
+        return;
+      }
+      lsn = next;
+    }
+  });
+  while (lsn.load() < 5000 && !write_failed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  TempDir copies("store-copies");
+  std::uint64_t at = 0;
+  std::map<std::string, std::uint64_t> expected;  // key -> LSN of its last write up to `at`
+  {
+    std::lock_guard lock(writer_mu);
+    at = lsn;
+    auto files = store->CheckpointInto(at, copies.path() + "/one");
+    REQUIRE(files.ok());
+    CHECK(std::find(files->begin(), files->end(), "CURRENT") != files->end());
+    REQUIRE(store->ForEachHeader(Kind::kCode, [&](const StoredRecord& r) {
+      expected[std::string(r.key)] = r.lsn;
+      return true;
+    }).ok());
+  }
+  while (lsn.load() < at + 3000 && !write_failed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  writer.join();
+  REQUIRE_FALSE(write_failed);
+  // A second copy into the same place is refused.
+  CHECK(store->CheckpointInto(lsn, copies.path() + "/one").status().code() == StatusCode::kInvalidArgument);
+
+  auto copy = OpenOrFail(OptionsAt(copies.path() + "/one"));
+  CHECK(copy->CheckpointLsn() == at);
+  CHECK(copy->identity().id == store->identity().id);
+  std::map<std::string, std::uint64_t> got;
+  REQUIRE(copy->ForEach(Kind::kCode, [&](const StoredRecord& r) {
+    got[std::string(r.key)] = r.lsn;
+    CHECK(r.value.starts_with(Numbered("value at ", static_cast<int>(r.lsn))));
+    return true;
+  }).ok());
+  CHECK(got == expected);
+}

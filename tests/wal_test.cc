@@ -255,15 +255,17 @@ TEST_CASE("segments roll, are archived after a checkpoint and the archive is int
   std::size_t archived = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path() + "-archive")) archived += e.is_regular_file();
   CHECK(archived >= 2);
+  // Reopened after the checkpoint at 700, as a restart does: the log
+  // continues it, and replays what follows it.
   Replayed live;
   WalRecoveryReport report;
-  REQUIRE(Wal::Open(options, 0, live.fn(), &report).ok());
+  REQUIRE(Wal::Open(options, 700, live.fn(), &report).ok());
   CHECK(report.first_lsn <= 701);
   CHECK(report.first_lsn > 1);
-  REQUIRE(live.lsns.size() == n - report.first_lsn + 1);
+  REQUIRE(live.lsns.size() == n - 700);
   for (std::size_t i = 0; i < live.lsns.size(); ++i) {
-    REQUIRE(live.lsns[i] == report.first_lsn + i);
-    REQUIRE(live.payloads[i] == Payload(report.first_lsn + i));
+    REQUIRE(live.lsns[i] == 701 + i);
+    REQUIRE(live.payloads[i] == Payload(701 + i));
   }
   // The archived segments are a log of their own (read from a copy: opening
   // a log may write to it): every record before the live log, intact.
@@ -730,11 +732,11 @@ TEST_CASE("a new WAL directory, its segments and its archive survive a power cut
 
   Replayed live;
   WalRecoveryReport report;
-  REQUIRE(Wal::Open(options, 0, live.fn(), &report).ok());
+  REQUIRE(Wal::Open(options, 300, live.fn(), &report).ok());
   REQUIRE(report.first_lsn > 1);
   REQUIRE(report.first_lsn <= 301);
-  REQUIRE(live.lsns.size() == n - report.first_lsn + 1);
-  for (std::size_t i = 0; i < live.lsns.size(); ++i) REQUIRE(live.payloads[i] == Payload(report.first_lsn + i));
+  REQUIRE(live.lsns.size() == n - 300);
+  for (std::size_t i = 0; i < live.lsns.size(); ++i) REQUIRE(live.payloads[i] == Payload(301 + i));
   // Every record before the live log is in the archive.
   REQUIRE(std::filesystem::exists(options.archive_dir));
   TempDir archive("wal-dirs-archive");
@@ -1021,7 +1023,7 @@ TEST_CASE("a segment holding abandoned records is archived only with the segment
     REQUIRE(archived.payloads[i] == acknowledged.at(i + 1));
   }
   Replayed live;
-  REQUIRE(Wal::Open(options, 0, live.fn()).ok());
+  REQUIRE(Wal::Open(options, archived.lsns.back(), live.fn()).ok());
   REQUIRE(live.lsns.front() == archived.lsns.back() + 1);
   REQUIRE(live.lsns.back() == acknowledged.rbegin()->first);
 }
@@ -1091,4 +1093,77 @@ TEST_CASE("closing the log syncs buffered records, and a failed sync counts the 
   REQUIRE(Wal::Open(options, 0, again.fn()).ok());
   CHECK(again.lsns == std::vector<std::uint64_t>{1, 2, 3, 4});
   CHECK(again.payloads.back() == Payload(6));
+}
+
+TEST_CASE("a log names its store: another store's segments are refused, its own open", "[wal][identity]") {
+  TempDir dir("wal-identity");
+  auto options = SmallOptions(dir.path());
+  options.store_id = 0x1111;
+  options.epoch = 1;
+  {
+    auto wal = Wal::Open(options, 0, nullptr);
+    REQUIRE(wal.ok());
+    for (int i = 1; i <= 10; ++i) REQUIRE((*wal)->Append(1, Payload(i)).ok());
+  }
+  auto header = ReadWalSegmentHeader(FileSystem::Default(), dir.path() + "/" + WalSegmentName(1));
+  REQUIRE(header.ok());
+  CHECK(header->store_id == 0x1111);
+  CHECK(header->epoch == 1);
+  CHECK(header->first_lsn == 1);
+
+  auto other = options;
+  other.store_id = 0x2222;
+  auto refused = Wal::Open(other, 0, nullptr);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(refused.status().ToString(), Catch::Contains("0000000000001111") && Catch::Contains("another node"));
+
+  // A later epoch of the same store (after a restore or a promotion) reads it.
+  auto later = options;
+  later.epoch = 2;
+  Replayed replayed;
+  REQUIRE(Wal::Open(later, 0, replayed.fn()).ok());
+  CHECK(replayed.lsns.size() == 10);
+}
+
+TEST_CASE("a second Wal on one directory is refused while the first is open", "[wal][identity]") {
+  TempDir dir("wal-lock");
+  auto options = SmallOptions(dir.path());
+  auto first = Wal::Open(options, 0, nullptr);
+  REQUIRE(first.ok());
+  auto second = Wal::Open(options, 0, nullptr);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == StatusCode::kBusy);
+  CHECK_THAT(second.status().ToString(), Catch::Contains("in use by another process"));
+  first->reset();
+  CHECK(Wal::Open(options, 0, nullptr).ok());
+}
+
+TEST_CASE("a log that does not continue the checkpoint is refused, naming the missing LSNs", "[wal][identity]") {
+  TempDir dir("wal-gap");
+  auto options = SmallOptions(dir.path());
+  const int n = 1000;  // several segments
+  {
+    auto wal = Wal::Open(options, 0, nullptr);
+    REQUIRE(wal.ok());
+    for (int i = 1; i <= n; ++i) REQUIRE((*wal)->Append(1, Payload(i)).ok());
+    REQUIRE((*wal)->ReleaseThrough(700).ok());
+  }
+  WalRecoveryReport probe;
+  {
+    auto wal = Wal::Open(options, 700, nullptr, &probe);
+    REQUIRE(wal.ok());
+  }
+  REQUIRE(probe.first_lsn > 1);
+  // A store restored from before the released segments: its checkpoint is
+  // older than the log's first record.
+  const std::uint64_t old_checkpoint = probe.first_lsn - 2;
+  auto refused = Wal::Open(options, old_checkpoint, nullptr);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kCorruption);
+  CHECK_THAT(refused.status().ToString(),
+             Catch::Contains("LSNs " + std::to_string(old_checkpoint + 1) + " to " +
+                             std::to_string(probe.first_lsn - 1) + " are missing"));
+  // Exactly continuing it is fine.
+  CHECK(Wal::Open(options, probe.first_lsn - 1, nullptr).ok());
 }

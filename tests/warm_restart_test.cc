@@ -654,7 +654,7 @@ TEST_CASE("Records above the log's end are never kept, whichever the proof", "[r
   OpenReport::Proof expected = OpenReport::Proof::kWatermark;
   SECTION("by watermark") {}
   SECTION("key by key") {
-    identity = kStoreId + 1;
+    identity = 0;  // unknown: nothing to prove a watermark with
     expected = OpenReport::Proof::kKeyByKey;
   }
   OpenReport report;
@@ -669,6 +669,24 @@ TEST_CASE("Records above the log's end are never kept, whichever the proof", "[r
   REQUIRE((*p)->Put("new", "after the restart", 901).ok());
   (*p)->SetAppliedLsn(901);
   CHECK((*p)->Verify().ok());
+}
+
+TEST_CASE("A file written against another store is rebuilt, never trusted key by key", "[ramlake][restart][identity]") {
+  // Another store (or this one before a restore) may hold the same keys at
+  // the same LSNs with other values: a lookup per key cannot tell.
+  ShmDir dir("foreign");
+  auto options = SmallPartition(dir.path());
+  const History history = History::Random(4, 500, 100);
+  ApplyAndClose(options, history, 500);
+  const FakeStore store = history.StoreAt(500);  // the same LSNs for every key
+  ChangedKeys changed;
+  WatermarkProof proof{500, 500, &changed};
+  OpenReport report;
+  auto p = RamLakePartition::Open(FileSystem::Default(), options, ProofHooks(store, proof, kStoreId + 1), &report);
+  REQUIRE(p.ok());
+  CHECK(report.outcome == OpenReport::Outcome::kRebuilt);
+  CHECK_THAT(report.ToString(), Catch::Contains("another store"));
+  CHECK((*p)->Stats().entries == 0);
 }
 
 TEST_CASE("A watermark that proves nothing falls back to a lookup per key", "[ramlake][restart][watermark]") {
@@ -689,10 +707,6 @@ TEST_CASE("A watermark that proves nothing falls back to a lookup per key", "[ra
     // Writes 801..900 are no longer in the WAL: only the store knows them.
     checkpoint = 900;
     reason = "older than the store's checkpoint";
-  }
-  SECTION("the file was written against another store") {
-    identity = kStoreId + 1;
-    reason = "another store";
   }
   SECTION("the file holds no watermark") {
     const std::string zeros(2 * sizeof(format::WatermarkSlot), '\0');

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -257,10 +258,20 @@ Status RamLakePartition::OpenFile(const OpenHooks& hooks, OpenReport* report) {
     generation_ = header.generation;
     const std::optional<fmt::WatermarkSlot> found = PickWatermark(slots);
     report->file_watermark_lsn = found ? found->lsn : 0;
+    if (found && found->store_identity != 0 && store_identity_ != 0 && found->store_identity != store_identity_) {
+      // Its records may carry the same keys and LSNs as this store's and
+      // still hold other values: none of them can be trusted.
+      char ids[96];
+      std::snprintf(ids, sizeof ids, "%016llx, this store's is %016llx",
+                    static_cast<unsigned long long>(found->store_identity),
+                    static_cast<unsigned long long>(store_identity_));
+      reason = std::string("file belongs to another store, or to this store before a restore (its store "
+                           "fingerprint is ") + ids + ")";
+    }
     // Kept by a key-by-key re-attach: the file's records stay true to it.
     if (found && found->store_identity == store_identity_) applied_lsn_ = found->lsn;
     proof = ChooseProof(hooks, found, &report->key_by_key_reason);
-    if (proof == OpenReport::Proof::kKeyByKey && !hooks.store_lsn) {
+    if (reason.empty() && proof == OpenReport::Proof::kKeyByKey && !hooks.store_lsn) {
       reason = "no persistent-store LSN lookup was given and " + report->key_by_key_reason +
                ", so no record can be proven current";
     }
