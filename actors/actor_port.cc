@@ -53,6 +53,9 @@ class ActorPort final : public client::EnginePort {
   void Compact(client::Reply<std::uint64_t> done) override {
     Issue<std::uint64_t>("memory compact", std::move(done), compact_atom_v);
   }
+  void Backup(client::Reply<records::backup_report> done) override {
+    Issue<records::backup_report>("memory backup", std::move(done), backup_atom_v);
+  }
   void Info(client::Reply<records::engine_info> done) override {
     Issue<records::engine_info>("info", std::move(done), info_atom_v);
   }

@@ -462,7 +462,7 @@ caf::result<memory_report> Stats(controller_pointer self) {
   report.partitions.resize(kKinds);
   for (std::size_t k = 0; k < kKinds; ++k) report.partitions[k].kind = static_cast<DataKind>(k);
   auto rp = self->make_response_promise<memory_report>();
-  FanIn<memory_report> fan(kKinds + 4, std::move(report), [rp](memory_report r) mutable { rp.deliver(std::move(r)); });
+  FanIn<memory_report> fan(kKinds + 5, std::move(report), [rp](memory_report r) mutable { rp.deliver(std::move(r)); });
   for (std::size_t k = 0; k < kKinds; ++k) {
     self->request(st.parts.partitions[k], caf::infinite, stats_atom_v)
         .then(
@@ -509,6 +509,21 @@ caf::result<memory_report> Stats(controller_pointer self) {
           [fan](sync_report& r) {
             fan.result().sync.seconds_since_checkpoint = r.seconds_since_checkpoint;
             fan.result().sync.checkpoints = r.checkpoints;
+            fan.Arrived();
+          },
+          [fan](caf::error&) { fan.Arrived(); });
+  self->request(st.parts.backup, caf::infinite, stats_atom_v)
+      .then(
+          [fan](sync_report& r) {
+            auto& s = fan.result().sync;
+            s.backup_path = std::move(r.backup_path);
+            s.archive_segments = r.archive_segments;
+            s.archive_bytes = r.archive_bytes;
+            s.archive_oldest_age_seconds = r.archive_oldest_age_seconds;
+            s.backups = r.backups;
+            s.last_backup_lsn = r.last_backup_lsn;
+            s.last_backup_age_seconds = r.last_backup_age_seconds;
+            s.backup_error = std::move(r.backup_error);
             fan.Arrived();
           },
           [fan](caf::error&) { fan.Arrived(); });
@@ -691,6 +706,9 @@ controller_actor::behavior_type ControllerBehavior(controller_pointer self, Cont
       },
       [=](compact_atom) -> caf::result<std::uint64_t> {
         return Forward<std::uint64_t>(self, self->state.parts.store, compact_atom_v);
+      },
+      [=](backup_atom) -> caf::result<backup_report> {
+        return Forward<backup_report>(self, self->state.parts.backup, backup_atom_v);
       },
       [=](info_atom) -> engine_info {
         const auto& p = self->state.parts;

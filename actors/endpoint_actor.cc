@@ -57,6 +57,7 @@ class EndpointActor : public engine_actor::base {
         },
         [=](sync_atom) { return self->Relay<std::uint64_t>(sync_atom_v); },
         [=](compact_atom) { return self->Relay<std::uint64_t>(compact_atom_v); },
+        [=](backup_atom) { return self->Relay<backup_report>(backup_atom_v); },
         [=](info_atom) { return self->Relay<engine_info>(info_atom_v); },
     };
   }

@@ -194,12 +194,22 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   // The keys the replay changes, by kind: what the RAM-Lake files may not
   // know of (see OpenPartition).
   std::array<storage::ramlake::ChangedKeys, kKinds> changed;
+  store->set_auto_training(false);  // a dictionary trained now could not be logged
   auto wal = storage::RecoverColdTier(*store, wal_options, &report->cold,
                                       [&changed](std::uint64_t lsn, const storage::Mutation& m) {
                                         changed[DataKindIndex(m.kind)].Note(m.key, lsn, m.is_delete);
                                       });
   if (!wal.ok()) return wal.status();
   std::shared_ptr<storage::Wal> journal_wal(std::move(*wal));
+  // A new compression dictionary goes into the WAL before any value uses
+  // it, so a restore onto an older backup finds it (storage/backup.h).
+  store->SetDictionaryLog([wal = std::weak_ptr<storage::Wal>(journal_wal)](std::string_view payload) -> Status {
+    auto log = wal.lock();
+    if (!log) return Status::Closed("the WAL is closed");
+    auto lsn = log->Append(storage::kWalRecordDictionary, payload);
+    return lsn.ok() ? Status::Ok() : lsn.status();
+  });
+  store->set_auto_training(true);  // off during the replay: see there
   auto moved = MoveLegacyCodeIds(*store, [&changed](DataKind kind, std::string_view key, std::uint64_t lsn, bool erased) {
     changed[DataKindIndex(kind)].Note(key, lsn, erased);
   });
@@ -296,6 +306,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   journal_options.max_batch = config.wal.group_commit_max_batch;
   journal_options.relaxed_sync_window = std::chrono::milliseconds(config.wal.relaxed_sync_ms);
   journal_options.relaxed_kinds = parts.relaxed_kinds;
+  journal_options.clock = fs;
   parts.journal = SpawnJournal(sys, journal_wal, journal_options, parts.store);
   parts.encoding_store = store;
   for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); ++i) {
@@ -315,6 +326,14 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   engine->hot_reads_ = parts.hot_reads;
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
                                     parts.store, parts.journal, parts.relaxed_kinds != 0);
+  BackupOptions backup_options;
+  backup_options.root = config.BackupPath();
+  backup_options.staging = options.store.path + ".backup-staging";  // the store's file system: links, not copies
+  backup_options.interval = std::chrono::hours(config.backup.interval_hours);
+  backup_options.keep = config.backup.keep;
+  backup_options.prune_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
+  backup_options.fs = fs;
+  parts.backup = SpawnBackup(sys, backup_options, store);
   parts.max_value_bytes = options.store.max_value_bytes;
   parts.prefetch_enabled = config.tiering.prefetch;
   parts.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);
@@ -323,7 +342,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   engine->supervisor_ = parts.supervisor;
   engine->actors_ = {caf::actor_cast<caf::actor>(parts.sync_timer), caf::actor_cast<caf::actor>(parts.prefetcher),
                      caf::actor_cast<caf::actor>(parts.supervisor), caf::actor_cast<caf::actor>(parts.journal),
-                     caf::actor_cast<caf::actor>(parts.store)};
+                     caf::actor_cast<caf::actor>(parts.store), caf::actor_cast<caf::actor>(parts.backup)};
   for (const auto& encoder : parts.encoders) engine->actors_.push_back(caf::actor_cast<caf::actor>(encoder));
   engine->controller_ = SpawnController(sys, parts);
   ConnectController(parts, engine->controller_);

@@ -244,4 +244,10 @@ Result<std::uint64_t> HybridMemory::Sync() { return impl_->client->Sync().get();
 
 Result<std::uint64_t> HybridMemory::Compact() { return impl_->client->Compact().get(); }
 
+Result<BackupInfo> HybridMemory::Backup() {
+  auto made = impl_->client->Backup().get();
+  if (!made.ok()) return made.status();
+  return BackupInfo{made->path, made->lsn, made->files, made->bytes, made->seconds};
+}
+
 }  // namespace postdevai

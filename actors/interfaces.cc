@@ -27,6 +27,7 @@ void AddPublicMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<search_hit>("postdevai.search_hit");
   cfg.add_message_type<std::vector<search_hit>>("postdevai.search_hits");
   cfg.add_message_type<engine_info>("postdevai.engine_info");
+  cfg.add_message_type<backup_report>("postdevai.backup_report");
   cfg.add_message_type<std::vector<float>>("postdevai.floats");
 }
 

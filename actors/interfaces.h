@@ -149,6 +149,17 @@ using prefetcher_actor = caf::typed_actor<
     // Prefetches issued and prefetched items read afterwards (hits).
     caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>>;
 
+// Backups and the WAL archive ([backup]): makes backups on demand and on
+// its schedule, prunes old ones and the archive. Detached: blocking I/O.
+using backup_actor = caf::typed_actor<
+    // A backup now, then pruning; replies what it made.
+    caf::replies_to<backup_atom>::with<backup_report>,
+    // Its schedule: a backup when one is due, and archive pruning.
+    caf::reacts_to<tick_atom>,
+    // The archive's and the backups' figures (the backup_* and archive_*
+    // fields of sync_report only).
+    caf::replies_to<stats_atom>::with<sync_report>>;
+
 // Checkpoints every sync_interval_minutes and on demand.
 using sync_timer_actor = caf::typed_actor<
     caf::reacts_to<tick_atom>,

@@ -37,6 +37,7 @@ struct journal_state {
   bool batch_durable = false;  // a queued write needs its record durable
   bool flush_pending = false;
   bool sync_armed = false;     // the relaxed window's timer is running
+  std::uint64_t last_clock_micros = 0;  // of the last time stamp
   // Relaxed writes not durable yet, per kind: bytes logged and when the
   // oldest was acknowledged (actor clock, microseconds; 0: none).
   std::array<std::uint64_t, kKinds> unsynced_bytes{};
@@ -59,6 +60,11 @@ void Flush(journal_pointer self) {
   auto& st = self->state;
   st.flush_pending = false;
   if (st.payloads.empty()) return;
+  // The batch's time, for a restore to a point in time (cold_tier.h): wall
+  // clock, never going back within a run, since a restore stops at the
+  // first stamp past its target.
+  st.last_clock_micros = std::max(st.last_clock_micros, st.options.clock->WallClockMicros());
+  storage::StampLoggedTime(&st.payloads.front(), st.last_clock_micros);
   std::vector<storage::WalEntry> entries;
   entries.reserve(st.payloads.size());
   for (const auto& p : st.payloads) entries.push_back(storage::WalEntry{storage::kWalRecordMutations, p});
@@ -94,13 +100,14 @@ journal_actor::behavior_type JournalBehavior(journal_pointer self, std::shared_p
   self->state.wal = std::move(wal);
   self->state.store = std::move(store);
   options.max_batch = std::max<std::size_t>(1, options.max_batch);
+  if (options.clock == nullptr) options.clock = storage::FileSystem::Default();
   self->state.options = options;
   return {
       [=](write_atom, std::string& payload, std::uint8_t relaxed_kinds) -> caf::result<std::uint64_t> {
         // The payload was encoded (its values compressed) by an encoder: this
         // thread only appends and syncs.
         auto& st = self->state;
-        if (payload.size() > st.wal->max_payload()) {
+        if (payload.size() + storage::kTimeStampBytes > st.wal->max_payload()) {
           return ToError(Status::TooLarge("write of " + std::to_string(payload.size()) +
                                           " bytes (as logged) exceeds the largest record the write-ahead log holds, " +
                                           std::to_string(st.wal->max_payload()) + " bytes ([wal] segment_size_mb)"));

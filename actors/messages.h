@@ -80,6 +80,7 @@ using records::search_hit;
 using records::search_request;
 using records::store_kind_report;
 using records::sync_report;
+using records::backup_report;
 using records::tier;
 using records::versioned_value;
 using records::write_batch;

@@ -8,6 +8,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/interfaces.h"
+#include "storage/file_system.h"
 #include "postdevai/config.h"
 
 namespace postdevai::storage {
@@ -55,6 +56,9 @@ struct JournalOptions {
   // acknowledged ([wal] relaxed_sync_ms).
   std::chrono::milliseconds relaxed_sync_window{20};
   std::uint8_t relaxed_kinds = 0;  // bit k: kind k's durability is "relaxed" (for reports)
+  // Whose wall clock stamps each batch (the WAL's clock records, for a
+  // restore to a point in time). Null: the default file system's.
+  storage::FileSystem* clock = nullptr;
 };
 // `store` (may be null in tests) learns how far the WAL is durable after
 // relaxed writes are synced.
@@ -73,6 +77,7 @@ struct ControllerParts {
   supervisor_actor supervisor;
   prefetcher_actor prefetcher;
   sync_timer_actor sync_timer;
+  backup_actor backup;
   // The partitions' read views: the controller announces each write to the
   // view of its kind before acknowledging it, and counts their hits.
   std::shared_ptr<HotReads> hot_reads;
@@ -111,5 +116,18 @@ prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, std::shar
 // buffered writes before it checkpoints the store.
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
                                 journal_actor journal, bool sync_wal_first);
+
+struct BackupOptions {
+  std::string root;     // [backup] path (HybridMemoryConfig::BackupPath)
+  std::string staging;  // on the store's file system: where the copy is made first
+  std::chrono::hours interval{0};  // [backup] interval_hours; 0: on demand only
+  std::size_t keep = 7;            // [backup] keep
+  // How often the archive is pruned to what the kept backups need (and a
+  // due backup is noticed): the checkpoint interval.
+  std::chrono::seconds prune_interval{300};
+  storage::FileSystem* fs = nullptr;
+};
+backup_actor SpawnBackup(caf::actor_system& sys, BackupOptions options,
+                         std::shared_ptr<storage::PersistentStore> store);
 
 }  // namespace postdevai::actors

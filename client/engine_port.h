@@ -39,6 +39,7 @@ class EnginePort {
                      Reply<std::vector<records::eviction_result>> done) = 0;
   virtual void Sync(Reply<std::uint64_t> done) = 0;
   virtual void Compact(Reply<std::uint64_t> done) = 0;
+  virtual void Backup(Reply<records::backup_report> done) = 0;
   virtual void Info(Reply<records::engine_info> done) = 0;
 };
 

@@ -617,6 +617,11 @@ Future<std::uint64_t> MemoryClient::Compact() {
   return AsFuture<std::uint64_t>([&](auto done) { Compact(std::move(done)); });
 }
 
+void MemoryClient::Backup(Reply<records::backup_report> done) { port_->Backup(std::move(done)); }
+Future<records::backup_report> MemoryClient::Backup() {
+  return AsFuture<records::backup_report>([&](auto done) { Backup(std::move(done)); });
+}
+
 Result<std::unique_ptr<MemoryClient>> ConnectMemoryClient(std::shared_ptr<EnginePort> port, std::string reader) {
   auto info = AsFuture<records::engine_info>([&](auto done) { port->Info(std::move(done)); }).get();
   if (!info.ok()) return info.status();

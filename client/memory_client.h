@@ -139,6 +139,9 @@ class MemoryClient {
   Future<std::uint64_t> Sync();
   void Compact(Reply<std::uint64_t> done);
   Future<std::uint64_t> Compact();
+  // A backup now (storage/backup.h), then pruning.
+  void Backup(Reply<records::backup_report> done);
+  Future<records::backup_report> Backup();
 
  private:
   Result<records::write_batch> CodeFileMutations(CodeFile& file, records::write_batch batch) const;

@@ -378,9 +378,7 @@ std::string HybridMemoryConfig::BackupPath() const {
   return backup.path.empty() ? JoinPath(persistent_path, "backups") : backup.path;
 }
 
-std::string HybridMemoryConfig::WalArchivePath() const {
-  return JoinPath(persistent_path, "wal-archive");
-}
+std::string HybridMemoryConfig::WalArchivePath() const { return JoinPath(BackupPath(), "wal"); }
 
 // ---- Public functions -------------------------------------------------------
 

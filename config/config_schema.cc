@@ -247,7 +247,7 @@ std::vector<Setting> BuildSettings() {
   all.push_back(IntegerSetting("wal", "segment_size_mb", 1, 1024, "MiB per segment file",
                                [](auto& c) -> auto& { return c.wal.segment_size_mb; }));
   all.push_back(BooleanSetting("wal", "archive",
-                               "keep checkpointed segments in <persistent_path>/wal-archive",
+                               "keep checkpointed segments in <backup path>/wal, for restores to a point in time",
                                [](auto& c) -> auto& { return c.wal.archive; }));
   all.push_back(IntegerSetting("wal", "group_commit_max_batch", 1, 65536,
                                "most records one fdatasync covers",
@@ -348,6 +348,12 @@ std::vector<Setting> BuildSettings() {
                               "where backups go; ideally another disk",
                               [](auto& c) -> auto& { return c.backup.path; }));
   all.back().meaning_of_empty = [](const HybridMemoryConfig& c) { return c.BackupPath(); };
+  all.push_back(IntegerSetting("backup", "interval_hours", 0, 24 * 365,
+                               "a backup every N hours (0: only `memory backup`)",
+                               [](auto& c) -> auto& { return c.backup.interval_hours; }));
+  all.push_back(IntegerSetting("backup", "keep", 1, 10000,
+                               "backups kept; older ones, and the WAL archive only they need, are pruned",
+                               [](auto& c) -> auto& { return c.backup.keep; }));
 
   all.push_back(BooleanSetting("replication", "enabled", "",
                                [](auto& c) -> auto& { return c.replication.enabled; }));
@@ -471,13 +477,9 @@ void CheckPorts(const HybridMemoryConfig& config, ProblemLog* errors) {
 }
 
 // Settings of features that have not landed yet. Accepting them silently
-// would let a user believe in a backup or a replica that does not exist, so
-// they are refused until the work that gives them meaning lands.
+// would let a user believe in a replica that does not exist, so they are
+// refused until the work that gives them meaning lands.
 void CheckNotYetAvailable(const HybridMemoryConfig& config, ProblemLog* errors) {
-  if (!config.backup.path.empty()) {
-    errors->Add("backup.path", "backups are not available yet (no `memory backup` in this version); remove the "
-                               "[backup] section");
-  }
   if (config.replication.enabled) {
     errors->Add("replication.enabled", "replication is not available yet: remove the key or set false "
                                        "(this node would not send anything to its peers)");

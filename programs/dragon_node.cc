@@ -1,6 +1,7 @@
 // dragon_node: the PostDevAI Hybrid Memory node.
 //
 //   dragon_node [--config FILE] [--check-config]
+//   dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T] [--archive DIR] [--dry-run]
 //
 // Without --config it runs on embedded defaults sized for this machine. It
 // recovers (LevelDB checkpoint + WAL replay, RAM-Lake re-attach), runs the
@@ -9,6 +10,8 @@
 #include <signal.h>
 
 #include <cstdarg>
+#include <ctime>
+#include <optional>
 #include <mutex>
 
 #include <cerrno>
@@ -23,6 +26,7 @@
 #include "actors/actor_port.h"
 #include "actors/engine.h"
 #include "actors/remote.h"
+#include "storage/backup.h"
 #include "client/diagnosis.h"
 #include "client/memory_client.h"
 #include "config/config_cli.h"
@@ -37,11 +41,24 @@ namespace {
 void PrintUsage(std::FILE* out) {
   std::fprintf(out,
                "usage: dragon_node [--config FILE] [--check-config]\n"
+               "       dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T]\n"
+               "                   [--archive DIR] [--dry-run]\n"
                "\n"
                "  --config FILE    read FILE (TOML, see dragon_node.toml); default: embedded\n"
                "                   defaults sized for this machine\n"
                "  --check-config   validate the config, print the effective config and exit:\n"
                "                   0 when usable, 1 with every problem (file:line: key: what)\n"
+               "  --restore DIR    build the config's store from the backup in DIR plus the WAL\n"
+               "                   archive, replayed up to the target (default: all of it), as\n"
+               "                   a new epoch; then exit. The store directory must hold no\n"
+               "                   store and the WAL directory no segments (move them away).\n"
+               "                   The RAM-Lake is rebuilt when the node next starts.\n"
+               "  --to-lsn N       replay the archive up to LSN N exactly\n"
+               "  --to-time T      replay every write logged at or before T: UTC as\n"
+               "                   2026-12-05T10:30:00Z (fractions of a second allowed) or\n"
+               "                   @SECONDS since the Unix epoch\n"
+               "  --archive DIR    the WAL archive to replay (default: DIR's backup location's)\n"
+               "  --dry-run        say what the restore would do; change nothing\n"
                "  --help           this text\n"
                "\n"
                "Stops cleanly (checkpoint, files flushed) on SIGINT or SIGTERM.");
@@ -80,11 +97,85 @@ void RaiseDescriptorLimit() {
   }
 }
 
+// "2026-12-05T10:30:00Z", "2026-12-05T10:30:00.25Z" or "@1733394600.25":
+// microseconds since the Unix epoch.
+std::optional<std::uint64_t> ParseTime(const std::string& text) {
+  double fraction = 0;
+  std::time_t seconds = 0;
+  if (text.starts_with("@")) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str() + 1, &end);
+    if (end == text.c_str() + 1 || *end != '\0' || !(v >= 0)) return std::nullopt;
+    return static_cast<std::uint64_t>(v * 1e6);
+  }
+  std::tm tm{};
+  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  if (*rest == '.') {
+    char* end = nullptr;
+    fraction = std::strtod(rest, &end);
+    rest = end;
+  }
+  if (std::string_view(rest) != "Z") return std::nullopt;
+  seconds = ::timegm(&tm);
+  if (seconds < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(seconds) * 1000000 + static_cast<std::uint64_t>(fraction * 1e6);
+}
+
+struct RestoreArgs {
+  std::string backup_dir;
+  std::string archive_dir;
+  postdevai::storage::RestoreTarget target;
+  bool dry_run = false;
+};
+
+// --restore: plans, then (unless a dry run) restores; the node does not start.
+int RunRestore(const postdevai::HybridMemoryConfig& config, const RestoreArgs& args) {
+  namespace storage = postdevai::storage;
+  storage::FileSystem* fs = storage::FileSystem::Default();
+  const std::string archive =
+      !args.archive_dir.empty() ? args.archive_dir : storage::ArchiveDir(storage::DirName(args.backup_dir));
+  auto plan = storage::PlanRestore(fs, args.backup_dir, archive, args.target);
+  if (!plan.ok()) return Fail("restore: " + plan.status().ToString());
+  auto options = postdevai::actors::DurableStoreOptionsFromConfig(config);
+  options.store.file_system = fs;
+  std::string target = "every write the archive holds";
+  if (args.target.lsn) target = "LSN " + std::to_string(*args.target.lsn);
+  if (args.target.time_micros) target = "the last write at or before @" + std::to_string(*args.target.time_micros / 1e6);
+  Info("restore plan: %s; target: %s; into %s (WAL %s)", plan->ToString().c_str(), target.c_str(),
+       options.store.path.c_str(), options.wal_dir.c_str());
+  if (args.dry_run) {
+    std::printf("dry run: would %s; target: %s; into %s (WAL directory %s); then start epoch %llu\n",
+                plan->ToString().c_str(), target.c_str(), options.store.path.c_str(), options.wal_dir.c_str(),
+                static_cast<unsigned long long>(plan->backup.store.epoch + 1));
+    return 0;
+  }
+  auto restored = storage::RestoreBackup(fs, *plan, args.target, options.store, options.wal_dir);
+  if (!restored.ok()) return Fail("restore: " + restored.status().ToString());
+  std::printf("restored %s into %s: up to LSN %llu (%llu WAL records, %llu bytes replayed) in %.3f s; the store is "
+              "now %s. Start the node to serve it (its RAM-Lake is rebuilt).\n",
+              plan->backup.name.c_str(), options.store.path.c_str(),
+              static_cast<unsigned long long>(restored->restored_lsn),
+              static_cast<unsigned long long>(restored->replayed_records),
+              static_cast<unsigned long long>(restored->replayed_bytes), restored->seconds,
+              restored->identity.ToString().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  bool restore = false;
+  RestoreArgs restore_args;
+  auto value = [&](int& i, const std::string& flag) -> std::optional<std::string> {
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "dragon_node: %s needs a value\n", flag.c_str());
+      return std::nullopt;
+    }
+    return std::string(argv[++i]);
+  };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -96,6 +187,36 @@ int main(int argc, char** argv) {
       config_path = arg.substr(9);
     } else if (arg == "--check-config") {
       check_only = true;
+    } else if (arg == "--restore" || arg == "--archive" || arg == "--to-lsn" || arg == "--to-time") {
+      auto v = value(i, arg);
+      if (!v) return 2;
+      if (arg == "--restore") {
+        restore = true;
+        restore_args.backup_dir = *v;
+        while (restore_args.backup_dir.size() > 1 && restore_args.backup_dir.back() == '/') {
+          restore_args.backup_dir.pop_back();
+        }
+      } else if (arg == "--archive") {
+        restore_args.archive_dir = *v;
+      } else if (arg == "--to-lsn") {
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long n = std::strtoull(v->c_str(), &end, 10);
+        if (v->empty() || *end != '\0' || errno != 0 || v->front() == '-') {
+          std::fprintf(stderr, "dragon_node: --to-lsn '%s' is not an LSN\n", v->c_str());
+          return 2;
+        }
+        restore_args.target.lsn = n;
+      } else {
+        restore_args.target.time_micros = ParseTime(*v);
+        if (!restore_args.target.time_micros) {
+          std::fprintf(stderr, "dragon_node: --to-time '%s' is not a time (2026-12-05T10:30:00Z or @SECONDS)\n",
+                       v->c_str());
+          return 2;
+        }
+      }
+    } else if (arg == "--dry-run") {
+      restore_args.dry_run = true;
     } else {
       std::fprintf(stderr, "dragon_node: unknown argument '%s'\n", arg.c_str());
       PrintUsage(stderr);
@@ -103,6 +224,16 @@ int main(int argc, char** argv) {
     }
   }
   if (check_only) return postdevai::config::RunCheckConfig(config_path, std::cout, std::cerr);
+  const bool restore_flags = !restore_args.archive_dir.empty() || restore_args.target.lsn ||
+                             restore_args.target.time_micros || restore_args.dry_run;
+  if (restore_flags && !restore) {
+    std::fprintf(stderr, "dragon_node: --to-lsn, --to-time, --archive and --dry-run go with --restore\n");
+    return 2;
+  }
+  if (restore_args.target.lsn && restore_args.target.time_micros) {
+    std::fprintf(stderr, "dragon_node: give --to-lsn or --to-time, not both\n");
+    return 2;
+  }
 
   std::vector<std::string> warnings;
   postdevai::HybridMemoryConfig config;
@@ -117,6 +248,7 @@ int main(int argc, char** argv) {
   for (const auto& w : warnings) postdevai::LogWarning("dragon_node", w);
   if (!valid.ok()) return Fail(valid.message());
   if (auto logging = postdevai::ConfigureLogging(config.logging); !logging.ok()) return Fail(logging.ToString());
+  if (restore) return RunRestore(config, restore_args);
 
   // Block the stop signals before the actor system starts its threads, so
   // that only the main thread receives them (below).

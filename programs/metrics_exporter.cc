@@ -70,6 +70,20 @@ struct MetricsExporter::Metrics {
         wal_segments(BuildGauge().Name("wal_segments").Help("Live WAL segment files (the backlog before a checkpoint)").Register(r).Add({})),
         checkpoint_lsn(BuildGauge().Name("checkpoint_lsn").Help("LSN of the last checkpoint").Register(r).Add({})),
         durable_lsn(BuildGauge().Name("durable_lsn").Help("Highest durable LSN").Register(r).Add({})),
+        archive_bytes(BuildGauge().Name("archive_bytes").Help("Bytes of the WAL archive in the backup location").Register(r).Add({})),
+        archive_segments(BuildGauge().Name("archive_segments").Help("Segments in the WAL archive").Register(r).Add({})),
+        archive_age(BuildGauge()
+                        .Name("archive_oldest_age_seconds")
+                        .Help("Age of the WAL archive's oldest segment (0: empty)")
+                        .Register(r)
+                        .Add({})),
+        backups(BuildGauge().Name("backups").Help("Complete backups in the backup location").Register(r).Add({})),
+        last_backup_age(BuildGauge()
+                            .Name("last_backup_age_seconds")
+                            .Help("Age of the newest backup (0: none)")
+                            .Register(r)
+                            .Add({})),
+        last_backup_lsn(BuildGauge().Name("last_backup_lsn").Help("LSN the newest backup holds every write up to").Register(r).Add({})),
         latency(BuildHistogram().Name("postdevai_request_duration_seconds").Help("Controller request latency").Register(r)),
         grpc_calls(BuildCounter().Name("postdevai_grpc_calls_total").Help("Calls that reached the gRPC API").Register(r).Add({})),
         grpc_errors(BuildCounter().Name("postdevai_grpc_errors_total").Help("gRPC calls answered with an error (refusals included)").Register(r).Add({})),
@@ -108,6 +122,12 @@ struct MetricsExporter::Metrics {
   prometheus::Gauge& wal_segments;
   prometheus::Gauge& checkpoint_lsn;
   prometheus::Gauge& durable_lsn;
+  prometheus::Gauge& archive_bytes;
+  prometheus::Gauge& archive_segments;
+  prometheus::Gauge& archive_age;
+  prometheus::Gauge& backups;
+  prometheus::Gauge& last_backup_age;
+  prometheus::Gauge& last_backup_lsn;
   prometheus::Family<prometheus::Histogram>& latency;
   prometheus::Counter& grpc_calls;
   prometheus::Counter& grpc_errors;
@@ -229,6 +249,12 @@ void MetricsExporter::Refresh() {
   m.wal_segments.Set(static_cast<double>(r.sync.wal_segments));
   m.checkpoint_lsn.Set(static_cast<double>(r.sync.checkpoint_lsn));
   m.durable_lsn.Set(static_cast<double>(r.sync.durable_lsn));
+  m.archive_bytes.Set(static_cast<double>(r.sync.archive_bytes));
+  m.archive_segments.Set(static_cast<double>(r.sync.archive_segments));
+  m.archive_age.Set(r.sync.archive_oldest_age_seconds);
+  m.backups.Set(static_cast<double>(r.sync.backups));
+  m.last_backup_age.Set(r.sync.last_backup_age_seconds);
+  m.last_backup_lsn.Set(static_cast<double>(r.sync.last_backup_lsn));
   // Histograms take increments: what arrived since the last refresh.
   auto observe = [](prometheus::Histogram* h, const actors::latency_histogram& now, actors::latency_histogram& last) {
     if (now.count <= last.count || now.buckets.size() != last.buckets.size()) return;

@@ -351,6 +351,23 @@ Result<std::uint64_t> MemoryConnection::Compact() {
       [](v1::CompactReply& r) -> Result<std::uint64_t> { return r.disk_bytes(); });
 }
 
+Result<records::backup_report> MemoryConnection::Backup() {
+  return impl_->Unary<v1::BackupReply>(
+      "backup", [&](auto* ctx, auto* r) { return impl_->stub->Backup(ctx, v1::BackupRequest(), r); },
+      [](v1::BackupReply& r) -> Result<records::backup_report> {
+        records::backup_report b;
+        b.path = r.path();
+        b.store = r.store();
+        b.lsn = r.lsn();
+        b.files = r.files();
+        b.bytes = r.bytes();
+        b.seconds = r.seconds();
+        b.pruned_backups = r.pruned_backups();
+        b.pruned_segments = r.pruned_segments();
+        return b;
+      });
+}
+
 Result<std::vector<records::finding>> MemoryConnection::Diagnose() {
   return impl_->Unary<v1::DiagnoseReply>(
       "diagnose", [&](auto* ctx, auto* r) { return impl_->stub->Diagnose(ctx, v1::DiagnoseRequest(), r); },

@@ -99,6 +99,8 @@ class MemoryConnection {
   Result<std::vector<records::eviction_result>> Evict(std::uint64_t older_than_seconds, bool dry_run);
   Result<std::uint64_t> Sync();
   Result<std::uint64_t> Compact();
+  // `memory backup`: a backup now, then pruning.
+  Result<records::backup_report> Backup();
   Result<std::vector<records::finding>> Diagnose();
 
   MemoryConnection(const MemoryConnection&) = delete;

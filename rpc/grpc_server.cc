@@ -652,6 +652,21 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
     });
   }
 
+  ServerUnaryReactor* Backup(CallbackServerContext* ctx, const v1::BackupRequest* req, v1::BackupReply* out) override {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      memory_->Backup(Answer<records::backup_report>(r, out, [out](const records::backup_report& b) {
+        out->set_path(b.path);
+        out->set_store(b.store);
+        out->set_lsn(b.lsn);
+        out->set_files(b.files);
+        out->set_bytes(b.bytes);
+        out->set_seconds(b.seconds);
+        out->set_pruned_backups(b.pruned_backups);
+        out->set_pruned_segments(b.pruned_segments);
+      }));
+    });
+  }
+
   ServerUnaryReactor* Diagnose(CallbackServerContext* ctx, const v1::DiagnoseRequest* req,
                                v1::DiagnoseReply* out) override {
     return Serve(ctx, *req, [&](UnaryCall* r) {

@@ -13,14 +13,23 @@ namespace {
 // Applies logged mutation records to the store as one batch, in LSN order.
 Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records) {
   StoreWriteBatch batch;
-  for (const auto& r : records) {
-    if (r.type != kWalRecordMutations) return Status::Corruption("wal record " + std::to_string(r.lsn) + ": unknown type");
-    PDAI_RETURN_IF_ERROR(AddLoggedWrite(r.payload, r.lsn, &batch));
-  }
+  for (const auto& r : records) PDAI_RETURN_IF_ERROR(ReplayRecord(store, r.type, r.payload, r.lsn, &batch));
   return store.Write(batch);
 }
 
 }  // namespace
+
+void StampLoggedTime(std::string* payload, std::uint64_t micros) {
+  char stamp[kTimeStampBytes];
+  stamp[0] = 'T';
+  records::EncodeFixed64(stamp + 1, micros);
+  payload->insert(0, stamp, sizeof stamp);
+}
+
+std::optional<std::uint64_t> LoggedTime(std::string_view payload) {
+  if (payload.size() < kTimeStampBytes || payload[0] != 'T') return std::nullopt;
+  return records::DecodeFixed64(payload.data() + 1);
+}
 
 std::string EncodeMutations(const std::vector<Mutation>& mutations) {
   std::string out;
@@ -35,6 +44,10 @@ std::string EncodeMutations(const std::vector<Mutation>& mutations) {
 
 Status DecodeMutations(std::string_view in, std::vector<Mutation>* out) {
   out->clear();
+  if (!in.empty() && in[0] == 'T') {
+    if (in.size() < kTimeStampBytes) return Status::Corruption("mutation record: truncated time stamp");
+    in.remove_prefix(kTimeStampBytes);
+  }
   while (!in.empty()) {
     if (in.size() < 2) return Status::Corruption("mutation record: truncated");
     Mutation m;
@@ -68,6 +81,20 @@ Result<std::string> EncodeLoggedWrite(const PersistentStore& store, const std::v
     m.encoded = true;
   }
   return EncodeMutations(logged);
+}
+
+Status ReplayRecord(PersistentStore& store, std::uint8_t type, std::string_view payload, std::uint64_t lsn,
+                    StoreWriteBatch* batch) {
+  switch (type) {
+    case kWalRecordMutations: return AddLoggedWrite(payload, lsn, batch);
+    case kWalRecordDictionary:
+      if (!batch->empty()) {
+        PDAI_RETURN_IF_ERROR(store.Write(*batch));
+        batch->Clear();
+      }
+      return store.ImportDictionary(payload).WithContext("wal record " + std::to_string(lsn));
+    default: return Status::Corruption("wal record " + std::to_string(lsn) + ": unknown type");
+  }
 }
 
 Status AddLoggedWrite(std::string_view payload, std::uint64_t lsn, StoreWriteBatch* batch) {

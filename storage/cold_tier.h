@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,21 @@ struct Mutation {
 
 // WAL record type of an encoded mutation list.
 inline constexpr std::uint8_t kWalRecordMutations = 1;
+// WAL record type of a new compression dictionary
+// (PersistentStore::SetDictionaryLog), logged before any value uses it:
+// replay imports it (PersistentStore::ImportDictionary) first.
+inline constexpr std::uint8_t kWalRecordDictionary = 2;
+
+// The time a write was logged. The journal stamps the first mutation list of
+// every group-commit batch with the wall clock (microseconds since the Unix
+// epoch) at which it logs the batch: a 'T' entry and a fixed64 leading the
+// payload, which DecodeMutations skips. The records after it, up to the next
+// stamp, were logged then too. A restore to a point in time stops at the
+// first stamp past its target.
+inline constexpr std::size_t kTimeStampBytes = 9;
+void StampLoggedTime(std::string* payload, std::uint64_t micros);
+// The stamp leading a mutation list; nullopt when it has none.
+std::optional<std::uint64_t> LoggedTime(std::string_view payload);
 
 // The WAL payload of a mutation list, and back. Per mutation: 'P' (put of raw
 // bytes), 'E' (put of an encoded value) or 'D' (delete), the kind as one
@@ -92,6 +108,13 @@ Status DecodeMutations(std::string_view payload, std::vector<Mutation>* out);
 // `store` first, each once: the store applies them as they are. Errors of
 // PersistentStore::EncodeUnstamped (kTooLarge naming the key).
 Result<std::string> EncodeLoggedWrite(const PersistentStore& store, const std::vector<Mutation>& mutations);
+
+// Applies one replayed WAL record to `store` through `batch`: mutations are
+// added to the batch; a dictionary is imported after writing the batch so
+// far (the values after it may need it).
+// kCorruption for another type, naming the LSN.
+Status ReplayRecord(PersistentStore& store, std::uint8_t type, std::string_view payload, std::uint64_t lsn,
+                    StoreWriteBatch* batch);
 
 // Adds the mutations of one WAL payload, written at `lsn`, to `batch`: what
 // the store actor applies and what replay applies, one path for both.

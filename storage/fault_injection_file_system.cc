@@ -31,17 +31,6 @@ std::string ParentDir(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Removes dir and everything in it (a directory whose creation a power cut undid).
-Status RemoveTree(FileSystem* fs, const std::string& dir) {
-  auto children = fs->GetChildren(dir);
-  if (!children.ok()) return children.status();
-  for (const auto& name : *children) {
-    const std::string path = JoinPath(dir, name);
-    if (!fs->RemoveFile(path).ok()) PDAI_RETURN_IF_ERROR(RemoveTree(fs, path));  // a directory
-  }
-  return fs->RemoveDir(dir);
-}
-
 Status ErrorFor(StatusCode code, FaultOp op, const std::string& path) {
   static const char* names[] = {"create", "write", "sync", "allocate", "truncate",
                                 "rename", "remove", "sync directory", "read"};

@@ -144,6 +144,8 @@ Status CopyFile(FileSystem* fs, const std::string& from, const std::string& to, 
 // Moves `from` to `to` durably: a rename on one file system, else a copy
 // (synced) and the removal of `from`; then both directories are synced.
 Status MoveFile(FileSystem* fs, const std::string& from, const std::string& to);
+// Removes dir and everything in it.
+Status RemoveTree(FileSystem* fs, const std::string& dir);
 // The directory part of a path ("." when it has none).
 std::string DirName(const std::string& path);
 

@@ -672,7 +672,7 @@ void PersistentStore::InitTrainingCounters() {
 
 void PersistentStore::AfterWrite(const std::array<std::uint64_t, kKindCount>& records,
                                  const std::array<std::uint64_t, kKindCount>& raw_bytes) {
-  if (options_.dictionary_training_records == 0) return;
+  if (options_.dictionary_training_records == 0 || !auto_training_.load(std::memory_order_relaxed)) return;
   for (Kind kind : kAllKinds) {
     std::size_t i = KindIndex(kind);
     if (records[i] == 0 || !UsesDictionary(kind)) continue;
@@ -763,8 +763,15 @@ Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
     std::lock_guard lock(dictionaries_mu_);
     info.id = next_dictionary_id_++;
   }
+  const std::string record = EncodeDictionaryRecord(info, *dict);
+  if (dictionary_log_) {
+    std::string payload;
+    records::PutFixed32(&payload, info.id);
+    payload += record;
+    PDAI_RETURN_IF_ERROR(dictionary_log_(payload).WithContext("logging dictionary " + std::to_string(info.id)));
+  }
   leveldb::WriteBatch wb;
-  wb.Put(ToSlice(DictionaryKey(info.id)), ToSlice(EncodeDictionaryRecord(info, *dict)));
+  wb.Put(ToSlice(DictionaryKey(info.id)), ToSlice(record));
   {
     // Synced: a value written with this dictionary may reach the disk in any
     // later LevelDB write; the dictionary must already be there.
@@ -783,6 +790,41 @@ Result<DictionaryInfo> PersistentStore::TrainDictionaryLocked(Kind kind) {
   bytes_since_training_[KindIndex(kind)].store(0);
   training_backoff_[KindIndex(kind)].store(0);
   return info;
+}
+
+Status PersistentStore::ImportDictionary(std::string_view payload) {
+  if (payload.size() < 4) return Status::Corruption("dictionary record of " + std::to_string(payload.size()) + " bytes");
+  const std::uint32_t id = records::DecodeFixed32(payload.data());
+  const std::string_view record = payload.substr(4);
+  DictionaryInfo info;
+  std::string_view dict;
+  if (id == 0 || !DecodeDictionaryRecord(record, &info, &dict)) {
+    return Status::Corruption("dictionary record " + std::to_string(id) + " does not decode");
+  }
+  info.id = id;
+  std::lock_guard training(training_mu_);
+  {
+    std::lock_guard lock(dictionaries_mu_);
+    for (const auto& d : dictionaries_) {
+      if (d.id == id) return Status::Ok();
+    }
+  }
+  leveldb::WriteBatch wb;
+  wb.Put(ToSlice(DictionaryKey(id)), ToSlice(record));
+  {
+    std::lock_guard lock(write_mu_);
+    PDAI_RETURN_IF_ERROR(ApplyLocked(&wb, /*sync=*/true, "importing dictionary " + std::to_string(id)));
+  }
+  PDAI_RETURN_IF_ERROR(codec_.AddDictionary(id, dict));
+  {
+    std::lock_guard lock(dictionaries_mu_);
+    dictionaries_.push_back(info);
+    std::sort(dictionaries_.begin(), dictionaries_.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    next_dictionary_id_ = std::max(next_dictionary_id_, id + 1);
+  }
+  auto& current = current_dictionary_[KindIndex(info.kind)];
+  if (current.load() < id) current.store(id, std::memory_order_release);
+  return Status::Ok();
 }
 
 std::vector<DictionaryInfo> PersistentStore::Dictionaries() const {
@@ -818,9 +860,10 @@ namespace {
 bool IsTableFile(std::string_view name) { return name.ends_with(".ldb") || name.ends_with(".sst"); }
 }  // namespace
 
-Result<std::vector<std::string>> PersistentStore::CheckpointInto(std::uint64_t lsn, const std::string& dir) {
+Result<std::uint64_t> PersistentStore::CheckpointInto(const std::string& dir) {
   FileSystem* fs = options_.file_system;
   std::lock_guard lock(write_mu_);
+  const std::uint64_t lsn = std::max(LastAppliedLsn(), CheckpointLsn());
   PDAI_RETURN_IF_ERROR(CheckpointLocked(lsn));
   PDAI_RETURN_IF_ERROR(fs->CreateDirs(dir));
   if (fs->FileExists(JoinPath(dir, "CURRENT"))) {
@@ -869,9 +912,8 @@ Result<std::vector<std::string>> PersistentStore::CheckpointInto(std::uint64_t l
   }
   PDAI_RETURN_IF_ERROR(take_tables());  // written by a compaction while the MANIFEST was copied
   PDAI_RETURN_IF_ERROR(WriteFileAtomically(fs, JoinPath(dir, "CURRENT"), *current));
-  files.push_back("CURRENT");
   PDAI_RETURN_IF_ERROR(fs->SyncDir(dir));
-  return files;
+  return lsn;
 }
 
 Status PersistentStore::CheckpointLocked(std::uint64_t lsn) {

@@ -301,6 +301,24 @@ class PersistentStore {
   // Every dictionary in the store, oldest first.
   std::vector<DictionaryInfo> Dictionaries() const;
 
+  // Where a new dictionary is logged before any value can use it: the engine
+  // appends `payload` to its WAL (a kWalRecordDictionary record, durably), so
+  // that a restore replaying the WAL archive onto a backup older than the
+  // dictionary finds it (ImportDictionary) before the values that need it.
+  // An error fails the training. Null (the default): not logged. Set it
+  // before writes begin; not thread-safe with training.
+  using DictionaryLog = std::function<Status(std::string_view payload)>;
+  void SetDictionaryLog(DictionaryLog log) { dictionary_log_ = std::move(log); }
+  // Whether writes may train dictionaries on their own (see
+  // PersistentStoreOptions; default true). Off while the WAL is replayed at
+  // start: a dictionary trained then could not be logged (the log is not
+  // open yet).
+  void set_auto_training(bool on) { auto_training_.store(on, std::memory_order_relaxed); }
+  // Adds the dictionary a DictionaryLog payload carries, durably, unless the
+  // store has it already (ok); it becomes its kind's current dictionary when
+  // newer. kCorruption for a payload that does not decode.
+  Status ImportDictionary(std::string_view payload);
+
   // Compacts the whole key space (LevelDB CompactRange over everything):
   // drops overwritten and deleted values. Blocks until done; reports a failed
   // compaction.
@@ -335,16 +353,15 @@ class PersistentStore {
   Result<StoreIdentity> StartNewEpoch();
 
   // A consistent copy of the store in `dir` (created; must hold no store),
-  // as of a checkpoint at `lsn` made first (as Checkpoint does): what a
-  // backup holds. Writes wait meanwhile. LevelDB's table files, which it
+  // as of a checkpoint made first (as Checkpoint does) at LastAppliedLsn():
+  // what a backup holds. Returns that LSN. Writes wait meanwhile. LevelDB's table files, which it
   // never changes, are hard-linked when `dir` is on the same file system
   // (copied otherwise); its MANIFEST, CURRENT and log files are copied.
   // LevelDB may compact in the background meanwhile: tables are linked
   // before and after the MANIFEST is copied, so every table the copied
   // MANIFEST names is there unless a second compaction removed it within the
-  // copy; opening the copy (as backups do) proves it. Returns the names of
-  // the files in dir.
-  Result<std::vector<std::string>> CheckpointInto(std::uint64_t lsn, const std::string& dir);
+  // copy; opening the copy (as backups do) proves it.
+  Result<std::uint64_t> CheckpointInto(const std::string& dir);
 
   // Named properties of the stored data's format (e.g. which key scheme its
   // records use), kept beside the checkpoint. SetProperty is synced: once it
@@ -432,6 +449,8 @@ class PersistentStore {
   std::array<std::atomic<std::uint64_t>, kKindCount> writes_since_open_{};
   std::array<std::atomic<std::uint64_t>, kKindCount> writes_at_training_{};
   std::array<std::atomic<std::uint32_t>, kKindCount> training_backoff_{};
+  DictionaryLog dictionary_log_;
+  std::atomic<bool> auto_training_{true};
 };
 
 }  // namespace postdevai::storage

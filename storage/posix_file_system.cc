@@ -335,6 +335,16 @@ Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_
   return fs->SyncDir(DirName(path));
 }
 
+Status RemoveTree(FileSystem* fs, const std::string& dir) {
+  auto children = fs->GetChildren(dir);
+  if (!children.ok()) return children.status();
+  for (const auto& name : *children) {
+    const std::string path = JoinPath(dir, name);
+    if (!fs->RemoveFile(path).ok()) PDAI_RETURN_IF_ERROR(RemoveTree(fs, path));  // a directory
+  }
+  return fs->RemoveDir(dir);
+}
+
 std::string DirName(const std::string& path) {
   auto slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));

@@ -758,7 +758,7 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   for (std::uint64_t seq : releasable) {
     if (options_.archive) {
       // A rename, or a copy when the archive is on another file system.
-      s = MoveFile(fs, SegmentPath(seq), JoinPath(options_.archive_dir, SegmentName(seq)));
+      s = MoveFile(fs, SegmentPath(seq), JoinPath(options_.archive_dir, ArchivedWalSegmentName(options_.epoch, seq)));
     } else {
       s = fs->RemoveFile(SegmentPath(seq));
     }
@@ -791,6 +791,13 @@ Result<WalSegmentInfo> ReadWalSegmentHeader(FileSystem* fs, const std::string& p
 }
 
 std::string WalSegmentName(std::uint64_t sequence) { return SegmentName(sequence); }
+
+std::string ArchivedWalSegmentName(std::uint64_t epoch, std::uint64_t sequence) {
+  if (epoch == 0) return SegmentName(sequence);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "e%06" PRIu64 "-", epoch);
+  return buf + SegmentName(sequence);
+}
 bool ParseWalSegmentName(std::string_view name, std::uint64_t* sequence) { return ParseSegmentName(name, sequence); }
 
 std::uint64_t Wal::durable_lsn() const {

@@ -119,9 +119,10 @@ struct WalOptions {
   std::string dir;                              // created if missing
   FileSystem* fs = FileSystem::Default();
   std::uint64_t segment_size = 64ull << 20;     // bytes per segment file
-  // Segments wholly before a checkpoint go to archive_dir when archive is true
-  // (kept for the operator, e.g. point-in-time recovery from a backup; the Wal
-  // itself never reads them again), else deleted.
+  // Segments wholly before a checkpoint go to archive_dir (named by
+  // ArchivedWalSegmentName; moved, or copied when it is on another file
+  // system) when archive is true -- for point-in-time recovery from a backup
+  // (storage/backup.h); the Wal itself never reads them again -- else deleted.
   bool archive = true;
   std::string archive_dir;                      // default: <dir>-archive
   // LSNs never go below this (checkpoint LSN + 1), even when every old segment
@@ -149,6 +150,11 @@ Result<WalSegmentInfo> ReadWalSegmentHeader(FileSystem* fs, const std::string& p
 // "wal-000000000042.log" for 42, and back (false for any other name).
 std::string WalSegmentName(std::uint64_t sequence);
 bool ParseWalSegmentName(std::string_view name, std::uint64_t* sequence);
+// The name ReleaseThrough gives a segment in the archive:
+// "e000003-wal-000000000042.log" (the plain name for epoch 0). A restore
+// starts a new epoch whose segments count from 1 again: the epoch keeps the
+// two histories' names apart.
+std::string ArchivedWalSegmentName(std::uint64_t epoch, std::uint64_t sequence);
 
 // What Open found.
 struct WalRecoveryReport {

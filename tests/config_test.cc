@@ -339,13 +339,14 @@ TEST_CASE("node security, ports and replication are checked together", "[config]
   CHECK(config.replication.peers == std::vector<std::string>{"dragon2.lan:4710", "[::1]:4711"});
 }
 
-TEST_CASE("a [backup] path is refused until backups are available", "[config]") {
-  CHECK(ParseErrors("[backup]\npath = \"/backup/postdevai\"\n") ==
-        std::vector<std::string>{"dragon_node.toml:2:1: backup.path: backups are not available yet (no `memory "
-                                 "backup` in this version); remove the [backup] section"});
-  HybridMemoryConfig config = EmbeddedDefaults();
-  config.backup.path = "/backups";
-  CHECK_THAT(ValidateConfig(config, nullptr).message(), Contains("backup.path: backups are not available yet"));
+TEST_CASE("[backup] takes a path, a schedule and how many to keep, and the WAL archive goes there", "[config]") {
+  HybridMemoryConfig config = ParseOk("[backup]\npath = \"/backup/postdevai\"\ninterval_hours = 24\nkeep = 3\n");
+  CHECK(config.BackupPath() == "/backup/postdevai");
+  CHECK(config.WalArchivePath() == "/backup/postdevai/wal");
+  CHECK(config.backup.interval_hours == 24);
+  CHECK(config.backup.keep == 3);
+  CHECK_THAT(ParseErrors("[backup]\nkeep = 0\n").at(0), Contains("backup.keep"));
+  CHECK_THAT(ParseErrors("[backup]\npath = \"relative/dir\"\n").at(0), Contains("backup.path"));
 }
 
 TEST_CASE("a zstd level with compression off is a warning", "[config]") {
@@ -368,7 +369,7 @@ TEST_CASE("unset keys keep the defaults, WAL and backups follow persistent_path"
   CHECK(config.cache_size_mb == defaults.cache_size_mb);
   CHECK(config.WalPath() == "/srv/pdai/wal");
   CHECK(config.BackupPath() == "/srv/pdai/backups");
-  CHECK(config.WalArchivePath() == "/srv/pdai/wal-archive");
+  CHECK(config.WalArchivePath() == "/srv/pdai/backups/wal");
   CHECK(config.origin.positions.at("hybrid_memory.persistent_path").line == 3);
 
   config = ParseOk("[wal]\npath = \"/fast/wal\"\n");
@@ -572,7 +573,7 @@ TEST_CASE("ValidateConfig checks configs built in code as ParseConfig checks fil
 
 // Every setting differs from its default, strings need escapes, and the sizes
 // are not binary fractions — except the settings of features not available yet
-// (backups, replication), which accept only their defaults.
+// (replication), which accept only their defaults.
 HybridMemoryConfig UnusualConfig() {
   HybridMemoryConfig c = EmbeddedDefaults();
   c.ramlake_size_gb = 0.1;
@@ -596,7 +597,7 @@ HybridMemoryConfig UnusualConfig() {
   c.logging = {"/var/log/x.log", LogLevel::kTrace};
   c.vectors = {768, "bge-small-en-v1.5", VectorQuantization::kNone, 7, 123};
   c.tiering = {9, 1, false};
-  c.backup = {""};
+  c.backup = {"/backups/pdai", 12, 5};
   c.replication = {false, {"a:1", "[::1]:65535"}};
   return c;
 }

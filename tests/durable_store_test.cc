@@ -255,7 +255,7 @@ TEST_CASE("a WAL record that is no mutation list fails the restart as corruption
   SECTION("a truncated payload") { bad_payload.pop_back(); }
   SECTION("an unknown operation") { bad_payload[0] = 'X'; }
   SECTION("a kind that does not exist") { bad_payload[1] = static_cast<char>(storage::kKindCount); }
-  SECTION("an unknown record type") { bad_type = 2; }
+  SECTION("an unknown record type") { bad_type = 9; }
   {
     DurableStoreRecovery recovery;
     auto tier = ColdTier::Open(options, &recovery);

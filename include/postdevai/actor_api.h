@@ -52,6 +52,7 @@
 //   evict_atom, uint64_t seconds, bool dry  -> std::vector<eviction_result>
 //   sync_atom                               -> checkpoint LSN
 //   compact_atom                            -> bytes on disk afterwards
+//   backup_atom                             -> backup_report (`memory backup`)
 //   info_atom                               -> engine_info {vector model, dimension, limits}
 //
 // Errors arrive as caf::error in the "postdevai" category whose code is a
@@ -99,6 +100,7 @@ using records::search_hit;
 using records::search_request;
 using records::store_kind_report;
 using records::sync_report;
+using records::backup_report;
 using records::tier;
 using records::write_batch;
 using records::MakeDelete;
@@ -111,6 +113,8 @@ using actors::info_atom_v;
 using actors::search_atom;
 using actors::search_atom_v;
 
+using actors::backup_atom;
+using actors::backup_atom_v;
 using actors::breakdown_atom;
 using actors::breakdown_atom_v;
 using actors::compact_atom;

@@ -143,8 +143,9 @@ struct WalConfig {
   std::string path;  // empty: <persistent_path>/wal (see HybridMemoryConfig::WalPath)
   std::uint32_t segment_size_mb = 64;
   // At a checkpoint, segments wholly before the checkpoint LSN are moved to
-  // <persistent_path>/wal-archive (point-in-time recovery from a backup) when
-  // true, deleted when false.
+  // the archive in the backup location (HybridMemoryConfig::WalArchivePath:
+  // point-in-time recovery from a backup) when true, deleted when false.
+  // The archive keeps only what the kept backups need.
   bool archive = true;
   // Most records one fdatasync may cover (group commit).
   std::uint32_t group_commit_max_batch = 256;
@@ -260,6 +261,8 @@ struct TieringConfig {
 // refused by ValidateConfig until backups land.
 struct BackupConfig {
   std::string path;  // empty: <persistent_path>/backups (see HybridMemoryConfig::BackupPath)
+  std::uint32_t interval_hours = 0;  // 0: backups only on demand (`memory backup`)
+  std::uint32_t keep = 7;            // backups kept; older ones are pruned after each backup
 
   bool operator==(const BackupConfig&) const = default;
 };
@@ -336,7 +339,8 @@ struct HybridMemoryConfig {
   // persistent_path when it is empty (so changing persistent_path moves them).
   std::string WalPath() const;     // wal.path or <persistent_path>/wal
   std::string BackupPath() const;  // backup.path or <persistent_path>/backups
-  // <persistent_path>/wal-archive: where checkpointed WAL segments go when wal.archive.
+  // <BackupPath()>/wal: where checkpointed WAL segments go when wal.archive,
+  // pruned to what the kept backups need (storage/backup.h).
   std::string WalArchivePath() const;
 
   bool operator==(const HybridMemoryConfig&) const = default;

@@ -64,7 +64,15 @@ typename Inspector::result_type inspect(Inspector& f, sync_report& x) {
   return f(caf::meta::type_name("sync_report"), x.durable_lsn, x.applied_lsn, x.checkpoint_lsn,
            x.seconds_since_checkpoint, x.wal_segments, x.wal_bytes, x.wal_syncs, x.wal_records, x.wal_live_bytes,
            x.checkpoints, x.store_disk_bytes, x.store_raw_bytes, x.store_encoded_bytes, x.relaxed_kinds,
-           x.relaxed_sync_ms, x.unsynced_bytes, x.unsynced_micros, x.lost_relaxed_writes, x.store_error);
+           x.relaxed_sync_ms, x.unsynced_bytes, x.unsynced_micros, x.lost_relaxed_writes, x.store_error,
+           x.backup_path, x.archive_segments, x.archive_bytes, x.archive_oldest_age_seconds, x.backups,
+           x.last_backup_lsn, x.last_backup_age_seconds, x.backup_error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_report& x) {
+  return f(caf::meta::type_name("backup_report"), x.path, x.store, x.lsn, x.files, x.bytes, x.seconds,
+           x.pruned_backups, x.pruned_segments);
 }
 
 template <class Inspector>
@@ -110,6 +118,7 @@ CAF_ADD_ATOM(postdevai, postdevai::actors, sync_atom, "pd_sync")
 CAF_ADD_ATOM(postdevai, postdevai::actors, search_atom, "pd_search")
 CAF_ADD_ATOM(postdevai, postdevai::actors, append_atom, "pd_append")
 CAF_ADD_ATOM(postdevai, postdevai::actors, info_atom, "pd_info")
+CAF_ADD_ATOM(postdevai, postdevai::actors, backup_atom, "pd_backup")
 
 CAF_ERROR_CODE_ENUM(postdevai::StatusCode, "postdevai")
 
@@ -148,6 +157,10 @@ using engine_actor = caf::typed_actor<
     caf::replies_to<sync_atom>::with<std::uint64_t>,
     // `memory compact`: replies the store's bytes on disk afterwards.
     caf::replies_to<compact_atom>::with<std::uint64_t>,
+    // `memory backup`: a consistent backup into [backup] path while writes go
+    // on (storage/backup.h), then older backups pruned to [backup] keep and
+    // the WAL archive to what the kept ones need.
+    caf::replies_to<backup_atom>::with<records::backup_report>,
     // The vector model and dimension stored vectors must have, and limits.
     caf::replies_to<info_atom>::with<records::engine_info>>;
 
@@ -182,4 +195,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(postdevai, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(postdevai, (std::vector<float>))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::actors::engine_actor))
   CAF_ADD_TYPE_ID(postdevai, (postdevai::records::search_mode))
+  CAF_ADD_TYPE_ID(postdevai, (postdevai::records::backup_report))
 CAF_END_TYPE_ID_BLOCK(postdevai)

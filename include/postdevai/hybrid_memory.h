@@ -62,6 +62,15 @@ struct MemoryStats {
 
 // One result of a similarity search: a chunk of a stored file, or a message
 // of a session's context.
+// A backup Backup() made (storage/backup.h has the layout).
+struct BackupInfo {
+  std::string path;        // its directory in the backup location
+  std::uint64_t lsn = 0;   // it holds every write up to this LSN
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+};
+
 struct SearchHit {
   enum class Owner : std::uint8_t { kCodeChunk, kHistoryMessage };
   Owner owner = Owner::kCodeChunk;
@@ -171,6 +180,11 @@ class HybridMemory {
   Result<std::uint64_t> Sync();
   // Compacts the store; returns the bytes it takes on disk afterwards.
   Result<std::uint64_t> Compact();
+  // A consistent backup into the config's backup location ([backup] path)
+  // while writes go on, then older backups pruned to [backup] keep and the
+  // WAL archive to what the kept ones need. Restore with
+  // `dragon_node --restore`.
+  Result<BackupInfo> Backup();
 
   HybridMemory(const HybridMemory&) = delete;
   HybridMemory& operator=(const HybridMemory&) = delete;

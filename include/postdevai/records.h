@@ -130,6 +130,30 @@ struct sync_report {
   // Non-empty while the store cannot apply acknowledged writes (a full disk,
   // an I/O error): its last error. The writes wait, safe in the WAL.
   std::string store_error;
+  // Backups and the WAL archive ([backup] path): the archive's segments and
+  // bytes, the age of its oldest segment, the complete backups there, and
+  // the newest one's LSN and age (0: none). backup_error: the last failure
+  // of a scheduled backup or of archive pruning, empty when none.
+  std::string backup_path;
+  std::uint64_t archive_segments = 0;
+  std::uint64_t archive_bytes = 0;
+  double archive_oldest_age_seconds = 0;
+  std::uint64_t backups = 0;
+  std::uint64_t last_backup_lsn = 0;
+  double last_backup_age_seconds = 0;
+  std::string backup_error;
+};
+
+// A backup the node just made (`memory backup`).
+struct backup_report {
+  std::string path;      // the backup's directory
+  std::string store;     // the store's id and epoch, "<hex id>/epoch <n>"
+  std::uint64_t lsn = 0; // the checkpoint it holds everything up to
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  std::uint64_t pruned_backups = 0;   // older backups removed ([backup] keep)
+  std::uint64_t pruned_segments = 0;  // archived WAL segments no backup needs any more
 };
 
 // Request latencies seen by the controller, as cumulative histogram counts:

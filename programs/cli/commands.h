@@ -70,6 +70,10 @@ Status MemoryEvict(CommandContext& ctx, const ParsedArgs& args);
 Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs& args);
 Status MemorySync(CommandContext& ctx, const ParsedArgs& args);
 Status MemoryCompact(CommandContext& ctx, const ParsedArgs& args);
+Status MemoryBackup(CommandContext& ctx, const ParsedArgs& args);  // backup_commands.cc
+Status BackupList(CommandContext& ctx, const ParsedArgs& args);
+Status BackupVerify(CommandContext& ctx, const ParsedArgs& args);
+Status BackupPrune(CommandContext& ctx, const ParsedArgs& args);
 Status DiagnoseMemory(CommandContext& ctx, const ParsedArgs& args);
 
 Status CodePut(CommandContext& ctx, const ParsedArgs& args);

@@ -48,7 +48,8 @@ struct GroupSpec {
 
 const std::vector<GroupSpec>& Groups() {
   static const std::vector<GroupSpec> groups = {
-      {"memory", "the two tiers: statistics, eviction, checkpoints, compaction"},
+      {"memory", "the two tiers: statistics, eviction, checkpoints, compaction, backups"},
+      {"backup", "list, verify and prune the backups in a backup location"},
       {"diagnose", "checks with findings and what to do about them"},
       {"code", "store and fetch source files"},
       {"context", "session context messages"},
@@ -108,6 +109,39 @@ const std::vector<CommandSpec>& Commands() {
        {},
        {},
        MemoryCompact},
+      {{"memory", "backup"},
+       "a consistent backup into the node's backup location while writes go on",
+       "Asks the node for a backup: a checkpoint, the store's files copied (hard-linked\n"
+       "where they can be) into [backup] path as of that LSN, with a manifest of sizes\n"
+       "and CRC32Cs. Writes go on meanwhile. Then backups beyond [backup] keep are\n"
+       "removed, and the WAL archive is pruned to what the kept ones need.\n"
+       "Restore with: dragon_node --config FILE --restore BACKUP_DIR [--to-lsn N | --to-time T].",
+       {},
+       {},
+       MemoryBackup},
+      {{"backup", "list"},
+       "the backups in a backup location, oldest first, and its WAL archive",
+       "Lists the complete backups in DIR (default: --config's [backup] path) with\n"
+       "their LSN, time, files and bytes, and the size of the WAL archive. Reads the\n"
+       "files directly: no node needed.",
+       {},
+       {{"DIR", false, false}},
+       BackupList},
+      {{"backup", "verify"},
+       "re-read every byte of a backup against its manifest",
+       "Reads every file the backup's manifest lists and compares its size and\n"
+       "CRC32C. Exits 1 naming each file that differs. No node needed.",
+       {},
+       {{"BACKUP_DIR", true, false}},
+       BackupVerify},
+      {{"backup", "prune"},
+       "remove all but the newest N backups",
+       "Removes the oldest complete backups in DIR (default: --config's [backup]\n"
+       "path) beyond the newest N. The node prunes its WAL archive to what the kept\n"
+       "backups need at its next checkpoint. No node needed.",
+       {{"--keep", "N", "how many backups to keep (at least 1; required)"}},
+       {{"DIR", false, false}},
+       BackupPrune},
       {{"diagnose", "memory"},
        "check RAM disk, budgets, hit rate, sync lag, WAL, compression, file health",
        "Asks the node to diagnose itself (its reports, its config and its files: RAM\n"

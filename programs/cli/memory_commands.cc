@@ -107,6 +107,35 @@ void PrintRelaxed(const SyncInfo& s) {
   }
 }
 
+// Backups and the WAL archive.
+Json BackupJson(const SyncInfo& s) {
+  Json j = Json::MakeObject();
+  j.Set("path", s.backup_path)
+      .Set("backups", s.backups)
+      .Set("last_backup_lsn", s.last_backup_lsn)
+      .Set("last_backup_age_seconds", s.last_backup_age_seconds)
+      .Set("archive_segments", s.archive_segments)
+      .Set("archive_bytes", s.archive_bytes)
+      .Set("archive_oldest_age_seconds", s.archive_oldest_age_seconds)
+      .Set("error", s.backup_error.empty() ? Json() : Json(s.backup_error));
+  return j;
+}
+
+void PrintBackups(const SyncInfo& s) {
+  if (s.backups == 0) {
+    std::printf("backups         none in %s (postdevai-cli memory backup makes one)\n", s.backup_path.c_str());
+  } else {
+    std::printf("backups         %llu in %s; the newest holds every write up to LSN %llu (%s old)\n",
+                static_cast<unsigned long long>(s.backups), s.backup_path.c_str(),
+                static_cast<unsigned long long>(s.last_backup_lsn), FormatSeconds(s.last_backup_age_seconds).c_str());
+  }
+  std::printf("WAL archive     %llu segment(s), %s", static_cast<unsigned long long>(s.archive_segments),
+              FormatBytes(s.archive_bytes).c_str());
+  if (s.archive_segments > 0) std::printf(", the oldest %s old", FormatSeconds(s.archive_oldest_age_seconds).c_str());
+  std::printf("\n");
+  if (!s.backup_error.empty()) std::printf("backup problem  %s\n", s.backup_error.c_str());
+}
+
 Json SyncJson(const SyncInfo& s) {
   Json j = Json::MakeObject();
   j.Set("durable_lsn", s.durable_lsn)
@@ -122,7 +151,8 @@ Json SyncJson(const SyncInfo& s) {
       .Set("checkpoints_since_start", s.checkpoints)
       .Set("relaxed_sync_ms", s.relaxed_sync_ms)
       .Set("lost_relaxed_writes", s.lost_relaxed_writes)
-      .Set("durability", DurabilityJson(s));
+      .Set("durability", DurabilityJson(s))
+      .Set("backups", BackupJson(s));
   return j;
 }
 
@@ -199,6 +229,10 @@ Status MemoryStats(CommandContext& ctx, const ParsedArgs&) {
   std::printf("LSN        durable %llu, applied %llu, checkpoint %llu (last checkpoint %s ago)\n",
               static_cast<unsigned long long>(s.sync.durable_lsn), static_cast<unsigned long long>(s.sync.applied_lsn),
               static_cast<unsigned long long>(s.sync.checkpoint_lsn), FormatSeconds(s.sync.seconds_since_checkpoint).c_str());
+  std::printf("backups    %llu (newest: LSN %llu, %s old); WAL archive %llu segment(s), %s\n",
+              static_cast<unsigned long long>(s.sync.backups), static_cast<unsigned long long>(s.sync.last_backup_lsn),
+              FormatSeconds(s.sync.last_backup_age_seconds).c_str(),
+              static_cast<unsigned long long>(s.sync.archive_segments), FormatBytes(s.sync.archive_bytes).c_str());
   return Status::Ok();
 }
 
@@ -395,7 +429,8 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
       .Set("checkpoints_since_start", s.checkpoints)
       .Set("relaxed_sync_ms", s.relaxed_sync_ms)
       .Set("lost_relaxed_writes", s.lost_relaxed_writes)
-      .Set("durability", DurabilityJson(s));
+      .Set("durability", DurabilityJson(s))
+      .Set("backups", BackupJson(s));
   if (ctx.json()) return Status::Ok();
 
   std::printf("node            %s\n", (*node)->endpoint().c_str());
@@ -417,6 +452,7 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
               static_cast<unsigned long long>(s.wal_records), static_cast<unsigned long long>(s.wal_syncs));
   std::printf("checkpoints     %llu since the node started\n", static_cast<unsigned long long>(s.checkpoints));
   PrintRelaxed(s);
+  PrintBackups(s);
   return Status::Ok();
 }
 

@@ -90,6 +90,14 @@ Result<NodeStats> NodeClient::Stats() {
   s.sync.unsynced_bytes = r.unsynced_bytes;
   s.sync.unsynced_micros = r.unsynced_micros;
   s.sync.lost_relaxed_writes = r.lost_relaxed_writes;
+  s.sync.backup_path = r.backup_path;
+  s.sync.archive_segments = r.archive_segments;
+  s.sync.archive_bytes = r.archive_bytes;
+  s.sync.archive_oldest_age_seconds = r.archive_oldest_age_seconds;
+  s.sync.backups = r.backups;
+  s.sync.last_backup_lsn = r.last_backup_lsn;
+  s.sync.last_backup_age_seconds = r.last_backup_age_seconds;
+  s.sync.backup_error = r.backup_error;
   s.reads = report->reads;
   s.writes = report->writes;
   s.ram_hits = report->ram_hits;

@@ -61,6 +61,11 @@ struct SyncInfo {
   std::uint64_t relaxed_sync_ms = 0;
   std::vector<std::uint64_t> unsynced_bytes, unsynced_micros;
   std::uint64_t lost_relaxed_writes = 0;
+  // Backups and the WAL archive (records::sync_report).
+  std::string backup_path;
+  std::uint64_t archive_segments = 0, archive_bytes = 0, backups = 0, last_backup_lsn = 0;
+  double archive_oldest_age_seconds = 0, last_backup_age_seconds = 0;
+  std::string backup_error;
 };
 
 // What an eviction from one partition took, or in a dry run would take.

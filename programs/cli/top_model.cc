@@ -521,7 +521,12 @@ void LayoutDashboard(Frame& f, const DashboardModel& m, Clock::time_point now, c
     std::string line = std::to_string(st.sync.wal_segments) + (st.sync.wal_segments == 1 ? " segment" : " segments") +
                        sep + FormatBytes(st.sync.wal_live_bytes) + " live";
     if (rates) line += sep + FormatBytes(static_cast<std::uint64_t>(rates->wal_bytes_per_second)) + "/s appended";
-    f.Put(row++, kLabelWidth, line);
+    // The archive and the newest backup: what a restore would start from.
+    line += sep + "archive " + FormatBytes(st.sync.archive_bytes);
+    if (st.sync.archive_segments > 0) line += " (" + FormatSeconds(st.sync.archive_oldest_age_seconds) + ")";
+    line += sep + (st.sync.backups == 0 ? std::string("no backup")
+                                        : "backup " + FormatSeconds(st.sync.last_backup_age_seconds) + " old");
+    f.Put(row++, kLabelWidth, line, st.sync.backup_error.empty() ? Tone::kNormal : Tone::kWarn);
   }
 
   // Relaxed durability: what a crash now would lose (only when a kind is relaxed).

@@ -30,15 +30,17 @@ class NodeProcess {
   // node_section goes into [node] (e.g. TLS files).
   // CafEnabled(): the TOML that turns on the CAF endpoint (plaintext, loopback).
   // data_path: the persistent_path (default: beneath the node's scratch dir).
+  // ramlake_path: the RAM-Lake's directory (default: beneath a scratch dir
+  // in /dev/shm of its own).
   explicit NodeProcess(const std::string& extra_toml = "", const std::string& node_section = "",
-                       const std::string& data_path = "")
+                       const std::string& data_path = "", const std::string& ramlake_path = "")
       : disk_("node"), ram_("node", "/dev/shm") {
     config_path_ = disk_ / "dragon_node.toml";
     log_path_ = disk_ / "node.log";
     std::ofstream config(config_path_);
     config << "[hybrid_memory]\n"
            << "ramlake_size_gb = 0.0625\n"
-           << "ramlake_path = \"" << ram_.path() << "/ramlake\"\n"
+           << "ramlake_path = \"" << (ramlake_path.empty() ? ram_.path() + "/ramlake" : ramlake_path) << "\"\n"
            << "persistent_size_tb = 0.001\n"
            << "persistent_path = \"" << (data_path.empty() ? disk_.path() + "/data" : data_path) << "\"\n"
            << "cache_size_mb = 8\n"

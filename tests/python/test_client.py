@@ -248,6 +248,10 @@ class DataTest(unittest.TestCase):
         self.assertEqual(got.value, b"x")
         self.assertFalse(got.served_from_ram)
         self.assertGreater(m.compact().disk_bytes, 0)
+        made = m.backup()
+        self.assertTrue(os.path.isfile(os.path.join(made.path, "BACKUP")))
+        self.assertGreaterEqual(made.lsn, 1)
+        self.assertGreater(made.files, 0)
 
     def test_diagnose_returns_the_nodes_findings(self) -> None:
         findings = self.memory.diagnose()

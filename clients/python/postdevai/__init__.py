@@ -17,7 +17,7 @@ e.code the engine's error code name ("not_found", ...), e.grpc_code the gRPC sta
 from postdevai.client import DEFAULT_TARGET, Memory, TlsConfig
 from postdevai.errors import (Busy, Closed, Corruption, DeadlineExceeded, Error, InvalidArgument, IoError,
                               MemoryError, NoSpace, NotFound, TooLarge, Unauthenticated, Unavailable, Unimplemented)
-from postdevai.results import (Appended, Chunk, CodeFile, CompactResult, Eviction, Finding, IngestResult, Info,
+from postdevai.results import (Appended, BackupResult, Chunk, CodeFile, CompactResult, Eviction, Finding, IngestResult, Info,
                                LatencyHistogram, MetadataValue, PartitionStats, RefusedFile, SearchHit,
                                SessionContext, Stats, Stored, StoreKindStats, SyncResult, SyncStats, Write)
 
@@ -29,7 +29,7 @@ __all__ = [
     "DEFAULT_TARGET", "Memory", "TlsConfig",
     "Error", "NotFound", "InvalidArgument", "TooLarge", "NoSpace", "Closed", "Unavailable", "DeadlineExceeded",
     "Unauthenticated", "Corruption", "IoError", "Busy", "Unimplemented",
-    "Appended", "Chunk", "CodeFile", "CompactResult", "Eviction", "Finding", "IngestResult", "Info",
+    "Appended", "BackupResult", "Chunk", "CodeFile", "CompactResult", "Eviction", "Finding", "IngestResult", "Info",
     "LatencyHistogram", "MetadataValue", "PartitionStats", "RefusedFile", "SearchHit", "SessionContext", "Stats",
     "Stored", "StoreKindStats", "SyncResult", "SyncStats", "Write",
 ]

@@ -20,7 +20,7 @@ except ImportError as missing:  # pragma: no cover - a source checkout without t
 
 from postdevai import errors
 from postdevai.errors import InvalidArgument, Unavailable
-from postdevai.results import (Appended, Chunk, CodeFile, CompactResult, Eviction, Finding, IngestResult, Info,
+from postdevai.results import (Appended, BackupResult, Chunk, CodeFile, CompactResult, Eviction, Finding, IngestResult, Info,
                                MetadataValue, SearchHit, SessionContext, Stats, Stored, StoreKindStats, SyncResult,
                                Write)
 
@@ -409,6 +409,11 @@ class Memory:
     def compact(self, *, timeout: Optional[float] = None) -> CompactResult:
         """Compacts the persistent store."""
         return CompactResult(self._call(self._stub.Compact, pb.CompactRequest(), timeout).disk_bytes)
+
+    def backup(self, *, timeout: Optional[float] = None) -> BackupResult:
+        """A consistent backup into the node's backup location while writes go on."""
+        r = self._call(self._stub.Backup, pb.BackupRequest(), timeout)
+        return BackupResult(r.path, r.store, r.lsn, r.files, r.bytes, r.seconds, r.pruned_backups, r.pruned_segments)
 
     def diagnose(self, *, timeout: Optional[float] = None) -> List[Finding]:
         """Health findings, each with what to do about it."""

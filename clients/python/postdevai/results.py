@@ -30,6 +30,7 @@ __all__ = [
     "Eviction",
     "SyncResult",
     "CompactResult",
+    "BackupResult",
     "Finding",
 ]
 
@@ -314,6 +315,22 @@ class SyncResult:
 class CompactResult:
     """A compaction: the persistent store's bytes on disk afterwards."""
     disk_bytes: int
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A backup the node made: its directory, the LSN it holds every write up
+    to, its files and bytes, how long it took, and what was pruned after it
+    (older backups beyond [backup] keep, archived WAL segments no kept backup
+    needs). Restore with `dragon_node --restore PATH`."""
+    path: str
+    store: str
+    lsn: int
+    files: int
+    bytes: int
+    seconds: float
+    pruned_backups: int
+    pruned_segments: int
 
 
 @dataclass(frozen=True)

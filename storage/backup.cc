@@ -1,0 +1,579 @@
+#include "storage/backup.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <sstream>
+
+#include "postdevai/log.h"
+#include "storage/cold_tier.h"
+#include "storage/crc32c.h"
+#include "storage/wal.h"
+
+namespace postdevai::storage {
+
+namespace {
+
+constexpr std::string_view kPartialPrefix = ".partial-";
+constexpr std::string_view kBackupPrefix = "backup-";
+constexpr std::string_view kStoreDir = "store";
+
+std::string Hex32(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08" PRIx32, v);
+  return buf;
+}
+
+std::string Hex64(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+std::string BackupName(std::uint64_t micros, std::uint64_t lsn) {
+  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "backup-%04d%02d%02dT%02d%02d%02d.%06" PRIu64 "Z-lsn%" PRIu64, tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros % 1000000, lsn);
+  return buf;
+}
+
+std::string EncodeManifest(const BackupManifest& m) {
+  std::string out = "postdevai-backup 1\n";
+  out += "store " + Hex64(m.store.id) + "\n";
+  out += "epoch " + std::to_string(m.store.epoch) + "\n";
+  out += "lsn " + std::to_string(m.lsn) + "\n";
+  out += "created " + std::to_string(m.created_micros) + "\n";
+  for (const auto& f : m.files) out += "file " + std::to_string(f.bytes) + " " + Hex32(f.crc32c) + " " + f.path + "\n";
+  out += "end " + Hex32(crc32c::Value(out)) + "\n";
+  return out;
+}
+
+bool ParseU64(const std::string& s, int base, std::uint64_t* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  *out = std::strtoull(s.c_str(), &end, base);
+  return errno == 0 && end != nullptr && *end == '\0';
+}
+
+Status DecodeManifest(std::string_view text, const std::string& where, BackupManifest* m) {
+  auto bad = [&](const std::string& why) { return Status::Corruption("backup manifest " + where + ": " + why); };
+  const auto end = text.rfind("end ");
+  if (end == std::string_view::npos || (end != 0 && text[end - 1] != '\n')) return bad("no end line (cut short?)");
+  std::uint64_t crc = 0;
+  std::string end_line(text.substr(end + 4));
+  while (!end_line.empty() && end_line.back() == '\n') end_line.pop_back();
+  if (!ParseU64(end_line, 16, &crc) || crc != crc32c::Value(text.substr(0, end))) return bad("fails its checksum");
+  std::istringstream in{std::string(text.substr(0, end))};
+  std::string line;
+  bool header = false;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string tag;
+    fields >> tag;
+    std::string a, b, c;
+    fields >> a;
+    std::uint64_t v = 0;
+    if (tag == "postdevai-backup") {
+      if (a != "1") return bad("format " + a + ", this build reads 1");
+      header = true;
+    } else if (tag == "store") {
+      if (!ParseU64(a, 16, &m->store.id)) return bad("bad store id");
+    } else if (tag == "epoch") {
+      if (!ParseU64(a, 10, &m->store.epoch)) return bad("bad epoch");
+    } else if (tag == "lsn") {
+      if (!ParseU64(a, 10, &m->lsn)) return bad("bad lsn");
+    } else if (tag == "created") {
+      if (!ParseU64(a, 10, &m->created_micros)) return bad("bad creation time");
+    } else if (tag == "file") {
+      fields >> b;
+      std::getline(fields >> std::ws, c);
+      BackupFile f;
+      std::uint64_t crc32 = 0;
+      if (!ParseU64(a, 10, &f.bytes) || !ParseU64(b, 16, &crc32) || c.empty() || c.find("..") != std::string::npos ||
+          c.front() == '/') {
+        return bad("bad file line: " + line);
+      }
+      f.crc32c = static_cast<std::uint32_t>(crc32);
+      f.path = c;
+      m->files.push_back(std::move(f));
+    } else {
+      return bad("unknown line: " + line);
+    }
+    (void)v;
+  }
+  if (!header || m->store.id == 0 || m->store.epoch == 0) return bad("incomplete");
+  return Status::Ok();
+}
+
+std::string NameOf(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The archived segment names: "e000003-wal-000000000042.log" or the plain
+// "wal-000000000042.log" of a log without an epoch.
+bool ParseArchivedName(std::string_view name, std::uint64_t* seq) {
+  if (name.starts_with("e")) {
+    auto dash = name.find('-');
+    if (dash == std::string_view::npos) return false;
+    name.remove_prefix(dash + 1);
+  }
+  return ParseWalSegmentName(name, seq);
+}
+
+std::uint64_t ModifiedMicros(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000 + static_cast<std::uint64_t>(st.st_mtim.tv_nsec) / 1000;
+}
+
+// Which segments of `segments` (sorted by epoch, then sequence) hold records
+// after `lsn` in the history of (store, epoch): the one holding lsn + 1 and
+// every later one, as long as the sequence runs on without a hole.
+std::vector<ArchivedSegment> SegmentsAfter(const std::vector<ArchivedSegment>& segments, const StoreIdentity& store,
+                                           std::uint64_t lsn) {
+  std::vector<ArchivedSegment> mine;
+  for (const auto& s : segments) {
+    if ((s.store_id == store.id || s.store_id == 0) && s.epoch == store.epoch) mine.push_back(s);
+  }
+  std::size_t first = mine.size();
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    const bool last = i + 1 == mine.size();
+    // Segment i ends where segment i + 1 starts (or is the last: unknown).
+    if (last || mine[i + 1].first_lsn > lsn + 1) {
+      first = i;
+      break;
+    }
+  }
+  std::vector<ArchivedSegment> out;
+  for (std::size_t i = first; i < mine.size(); ++i) {
+    if (!out.empty() && mine[i].sequence != out.back().sequence + 1) break;  // a hole: the rest is unusable
+    out.push_back(mine[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::uint64_t BackupManifest::bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& f : files) total += f.bytes;
+  return total;
+}
+
+std::string ArchiveDir(const std::string& root) { return JoinPath(root, kArchiveDirName); }
+
+Result<BackupManifest> ReadBackupManifest(FileSystem* fs, const std::string& dir) {
+  const std::string path = JoinPath(dir, kBackupManifestName);
+  if (!fs->FileExists(path)) return Status::NotFound(dir + " is not a backup (it has no " + std::string(kBackupManifestName) + " file)");
+  auto text = ReadFileToString(fs, path);
+  if (!text.ok()) return text.status();
+  BackupManifest m;
+  PDAI_RETURN_IF_ERROR(DecodeManifest(*text, path, &m));
+  m.dir = dir;
+  m.name = NameOf(dir);
+  return m;
+}
+
+Result<BackupManifest> CreateBackup(FileSystem* fs, const std::string& root, const std::string& staging,
+                                    const StoreIdentity& store, const CheckpointIntoFn& checkpoint) {
+  PDAI_RETURN_IF_ERROR(fs->CreateDirs(root).WithContext("creating the backup location " + root));
+  // What an earlier, failed attempt left.
+  if (fs->FileExists(staging)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, staging));
+  (void)PruneBackups(fs, root, SIZE_MAX, /*remove_partial=*/true);
+
+  // 1. The store as of a checkpoint, on the store's own file system.
+  auto lsn = checkpoint(staging);
+  if (!lsn.ok()) return lsn.status().WithContext("copying the store for a backup");
+  auto cleanup = [&] { (void)RemoveTree(fs, staging); };
+  // 2. Proven: LevelDB opens the copy and finds every file it names.
+  {
+    PersistentStoreOptions options;
+    options.path = staging;
+    options.file_system = fs;
+    options.cache_size_mb = 0;
+    auto opened = PersistentStore::Open(options);
+    if (!opened.ok()) {
+      cleanup();
+      return opened.status().WithContext("the store's copy for a backup does not open (retry the backup)");
+    }
+    if ((*opened)->CheckpointLsn() != *lsn || (*opened)->identity().id != store.id) {
+      cleanup();
+      return Status::Corruption("the store's copy for a backup is at LSN " + std::to_string((*opened)->CheckpointLsn()) +
+                                ", expected " + std::to_string(*lsn));
+    }
+  }
+  // 3. Into the backup location: moved (same file system) or copied, each
+  // file's CRC32C taken from the bytes as they are in the backup.
+  BackupManifest m;
+  m.store = store;
+  m.lsn = *lsn;
+  m.created_micros = fs->WallClockMicros();
+  m.name = BackupName(m.created_micros, m.lsn);
+  m.dir = JoinPath(root, m.name);
+  const std::string partial = JoinPath(root, std::string(kPartialPrefix) + m.name);
+  const std::string partial_store = JoinPath(partial, kStoreDir);
+  Status s = fs->CreateDirs(partial_store);
+  auto names = fs->GetChildren(staging);
+  if (s.ok() && !names.ok()) s = names.status();
+  if (s.ok()) {
+    std::sort(names->begin(), names->end());
+    for (const auto& name : *names) {
+      if (name == "LOCK" || name == "LOG" || name == "LOG.old") continue;  // LevelDB's own, not data
+      const std::string from = JoinPath(staging, name);
+      const std::string to = JoinPath(partial_store, name);
+      CopiedFile copied;
+      if (fs->RenameFile(from, to).ok()) {
+        // Same file system: read it once for its checksum.
+        auto size = fs->GetFileSize(to);
+        s = size.ok() ? Status::Ok() : size.status();
+        if (s.ok()) {
+          auto data = ReadFileToString(fs, to);
+          s = data.ok() ? Status::Ok() : data.status();
+          if (s.ok()) copied = CopiedFile{data->size(), crc32c::Value(*data)};
+        }
+      } else {
+        s = CopyFile(fs, from, to, &copied);
+      }
+      if (!s.ok()) break;
+      m.files.push_back(BackupFile{std::string(kStoreDir) + "/" + name, copied.bytes, copied.crc32c});
+    }
+  }
+  if (s.ok()) s = fs->SyncDir(partial_store);
+  if (s.ok()) s = WriteFileAtomically(fs, JoinPath(partial, kBackupManifestName), EncodeManifest(m));
+  if (s.ok()) s = fs->RenameFile(partial, m.dir);
+  if (s.ok()) s = fs->SyncDir(root);
+  cleanup();
+  if (!s.ok()) {
+    (void)RemoveTree(fs, partial);
+    return s.WithContext("writing the backup into " + root);
+  }
+  return m;
+}
+
+Result<std::vector<BackupManifest>> ListBackups(FileSystem* fs, const std::string& root,
+                                                std::vector<std::string>* problems) {
+  std::vector<BackupManifest> out;
+  if (!fs->FileExists(root)) return out;
+  auto names = fs->GetChildren(root);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    if (!name.starts_with(kBackupPrefix)) continue;
+    auto m = ReadBackupManifest(fs, JoinPath(root, name));
+    if (!m.ok()) {
+      if (problems != nullptr) problems->push_back(m.status().ToString());
+      continue;
+    }
+    out.push_back(std::move(*m));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.store.epoch, a.lsn, a.created_micros) < std::tie(b.store.epoch, b.lsn, b.created_micros);
+  });
+  return out;
+}
+
+Result<BackupVerification> VerifyBackup(FileSystem* fs, const std::string& dir,
+                                        const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  auto m = ReadBackupManifest(fs, dir);
+  if (!m.ok()) return m.status();
+  BackupVerification v;
+  const std::uint64_t total = m->bytes();
+  std::string scratch(1 << 20, '\0');
+  for (const auto& f : m->files) {
+    const std::string path = JoinPath(dir, f.path);
+    ++v.files;
+    auto file = fs->NewSequentialFile(path);
+    if (!file.ok()) {
+      v.problems.push_back(f.path + ": " + file.status().ToString());
+      continue;
+    }
+    std::uint32_t crc = 0;
+    std::uint64_t bytes = 0;
+    Status s;
+    for (;;) {
+      std::string_view chunk;
+      s = (*file)->Read(scratch.size(), scratch.data(), &chunk);
+      if (!s.ok() || chunk.empty()) break;
+      crc = crc32c::Extend(crc, chunk.data(), chunk.size());
+      bytes += chunk.size();
+      v.bytes += chunk.size();
+      if (progress) progress(v.bytes, total);
+    }
+    if (!s.ok()) {
+      v.problems.push_back(f.path + ": " + s.ToString());
+    } else if (bytes != f.bytes) {
+      v.problems.push_back(f.path + ": " + std::to_string(bytes) + " bytes, the manifest says " + std::to_string(f.bytes));
+    } else if (crc != f.crc32c) {
+      v.problems.push_back(f.path + ": CRC32C " + Hex32(crc) + ", the manifest says " + Hex32(f.crc32c) +
+                           " (the file's bytes changed)");
+    }
+  }
+  return v;
+}
+
+Result<std::vector<BackupManifest>> PruneBackups(FileSystem* fs, const std::string& root, std::size_t keep,
+                                                 bool remove_partial) {
+  if (keep == 0) return Status::InvalidArgument("prune must keep at least one backup");
+  std::vector<BackupManifest> removed;
+  if (!fs->FileExists(root)) return removed;
+  if (remove_partial) {
+    auto names = fs->GetChildren(root);
+    if (!names.ok()) return names.status();
+    for (const auto& name : *names) {
+      if (name.starts_with(kPartialPrefix)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, JoinPath(root, name)));
+    }
+  }
+  auto backups = ListBackups(fs, root);
+  if (!backups.ok()) return backups.status();
+  if (backups->size() <= keep) return removed;
+  const std::size_t drop = backups->size() - keep;
+  for (std::size_t i = 0; i < drop; ++i) {
+    // The manifest first: a crash midway leaves no listed, half-removed backup.
+    const auto& b = (*backups)[i];
+    PDAI_RETURN_IF_ERROR(fs->RemoveFile(JoinPath(b.dir, kBackupManifestName)));
+    PDAI_RETURN_IF_ERROR(fs->SyncDir(b.dir));
+    PDAI_RETURN_IF_ERROR(RemoveTree(fs, b.dir));
+    removed.push_back(b);
+  }
+  PDAI_RETURN_IF_ERROR(fs->SyncDir(root));
+  return removed;
+}
+
+Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::string& archive_dir) {
+  std::vector<ArchivedSegment> out;
+  if (!fs->FileExists(archive_dir)) return out;
+  auto names = fs->GetChildren(archive_dir);
+  if (!names.ok()) return names.status();
+  for (const auto& name : *names) {
+    std::uint64_t seq = 0;
+    if (!ParseArchivedName(name, &seq)) continue;
+    const std::string path = JoinPath(archive_dir, name);
+    auto header = ReadWalSegmentHeader(fs, path);
+    if (!header.ok()) return header.status().WithContext("reading the WAL archive");
+    auto size = fs->GetFileSize(path);
+    if (!size.ok()) return size.status();
+    out.push_back(ArchivedSegment{path, header->sequence, header->epoch, header->first_lsn, header->store_id, *size,
+                                  ModifiedMicros(path)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.epoch, a.sequence) < std::tie(b.epoch, b.sequence); });
+  return out;
+}
+
+ArchiveUsage MeasureArchive(const std::vector<ArchivedSegment>& segments) {
+  ArchiveUsage u;
+  for (const auto& s : segments) {
+    ++u.segments;
+    u.bytes += s.bytes;
+    if (s.modified_micros != 0 && (u.oldest_micros == 0 || s.modified_micros < u.oldest_micros)) {
+      u.oldest_micros = s.modified_micros;
+    }
+  }
+  return u;
+}
+
+Result<std::vector<ArchivedSegment>> PruneArchive(FileSystem* fs, const std::string& archive_dir,
+                                                  const std::vector<BackupManifest>& backups) {
+  auto segments = ListArchive(fs, archive_dir);
+  if (!segments.ok()) return segments.status();
+  std::vector<std::string> needed;
+  for (const auto& b : backups) {
+    for (const auto& s : SegmentsAfter(*segments, b.store, b.lsn)) needed.push_back(s.path);
+  }
+  std::vector<ArchivedSegment> removed;
+  for (const auto& s : *segments) {
+    if (std::find(needed.begin(), needed.end(), s.path) != needed.end()) continue;
+    PDAI_RETURN_IF_ERROR(fs->RemoveFile(s.path).WithContext("pruning the WAL archive"));
+    removed.push_back(s);
+  }
+  if (!removed.empty()) PDAI_RETURN_IF_ERROR(fs->SyncDir(archive_dir));
+  return removed;
+}
+
+std::string RestorePlan::ToString() const {
+  std::string out = "restore backup " + backup.name + " (store " + backup.store.ToString() + ", LSN " +
+                    std::to_string(backup.lsn) + ", " + std::to_string(backup.files.size()) + " files, " +
+                    std::to_string(backup.bytes()) + " bytes)";
+  if (segments.empty()) {
+    out += "; no archived WAL continues it: the store is restored as of LSN " + std::to_string(backup.lsn);
+  } else {
+    std::uint64_t bytes = 0;
+    for (const auto& s : segments) bytes += s.bytes;
+    out += "; then replay " + std::to_string(segments.size()) + " archived WAL segments (" + std::to_string(bytes) +
+           " bytes, from LSN " + std::to_string(segments.front().first_lsn) + ")";
+  }
+  return out;
+}
+
+Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, const std::string& archive_dir,
+                                const RestoreTarget& target) {
+  RestorePlan plan;
+  auto m = ReadBackupManifest(fs, backup_dir);
+  if (!m.ok()) return m.status();
+  plan.backup = std::move(*m);
+  if (target.lsn && *target.lsn < plan.backup.lsn) {
+    return Status::InvalidArgument("target LSN " + std::to_string(*target.lsn) + " is before backup " +
+                                   plan.backup.name + " (LSN " + std::to_string(plan.backup.lsn) +
+                                   "): restore an older backup");
+  }
+  if (target.time_micros && *target.time_micros < plan.backup.created_micros) {
+    // The copy holds every write up to its checkpoint, made just before it
+    // was created: it may hold writes after the target.
+    return Status::InvalidArgument("target time is before backup " + plan.backup.name +
+                                   " was taken: restore an older backup");
+  }
+  auto segments = ListArchive(fs, archive_dir);
+  if (!segments.ok()) return segments.status();
+  plan.segments = SegmentsAfter(*segments, plan.backup.store, plan.backup.lsn);
+  if (!plan.segments.empty() && plan.segments.front().first_lsn > plan.backup.lsn + 1) {
+    return Status::Corruption("the WAL archive in " + archive_dir + " starts at LSN " +
+                              std::to_string(plan.segments.front().first_lsn) + " but backup " + plan.backup.name +
+                              " ends at LSN " + std::to_string(plan.backup.lsn) + ": LSNs " +
+                              std::to_string(plan.backup.lsn + 1) + " to " +
+                              std::to_string(plan.segments.front().first_lsn - 1) + " are missing");
+  }
+  return plan;
+}
+
+Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, const RestoreTarget& target,
+                                    const PersistentStoreOptions& store_options, const std::string& wal_dir) {
+  const auto started = std::chrono::steady_clock::now();
+  RestoreReport report;
+  report.plan = plan;
+  const BackupManifest& backup = plan.backup;
+  if (fs->FileExists(JoinPath(store_options.path, "CURRENT"))) {
+    return Status::InvalidArgument("a store exists at " + store_options.path +
+                                   ": move it away first (a restore never overwrites data)");
+  }
+  if (fs->FileExists(wal_dir)) {
+    auto names = fs->GetChildren(wal_dir);
+    if (!names.ok()) return names.status();
+    for (const auto& name : *names) {
+      std::uint64_t seq;
+      if (ParseWalSegmentName(name, &seq)) {
+        return Status::InvalidArgument("the WAL directory " + wal_dir + " holds segments (" + name +
+                                       "): move it away first (its records would be replayed onto the restore)");
+      }
+    }
+  }
+  // 1. The backup, every byte checked.
+  auto verified = VerifyBackup(fs, backup.dir);
+  if (!verified.ok()) return verified.status();
+  if (!verified->ok()) {
+    return Status::Corruption("backup " + backup.name + " fails verification: " + verified->problems.front() +
+                              (verified->problems.size() > 1
+                                   ? " (and " + std::to_string(verified->problems.size() - 1) + " more)"
+                                   : std::string()));
+  }
+  // 2. Its store, copied beside the final place: it takes that place only
+  // once the restore is complete.
+  PersistentStoreOptions restoring = store_options;
+  restoring.path = store_options.path + ".restoring";
+  if (fs->FileExists(restoring.path)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, restoring.path));
+  PDAI_RETURN_IF_ERROR(fs->CreateDirs(restoring.path));
+  for (const auto& f : backup.files) {
+    const std::string name = NameOf(f.path);
+    PDAI_RETURN_IF_ERROR(CopyFile(fs, JoinPath(backup.dir, f.path), JoinPath(restoring.path, name)));
+  }
+  PDAI_RETURN_IF_ERROR(fs->SyncDir(restoring.path));
+  auto opened = PersistentStore::Open(restoring);
+  if (!opened.ok()) return opened.status().WithContext("opening the restored store");
+  PersistentStore& store = **opened;
+  if (store.identity().id != backup.store.id || store.CheckpointLsn() != backup.lsn) {
+    return Status::Corruption("the restored store is " + store.identity().ToString() + " at LSN " +
+                              std::to_string(store.CheckpointLsn()) + ", the manifest says " +
+                              backup.store.ToString() + " at LSN " + std::to_string(backup.lsn));
+  }
+  // 3. The archive replayed onto it, from a scratch copy of the segments
+  // (opening a log writes to its directory), up to the target.
+  std::uint64_t applied = backup.lsn;
+  const auto replay_started = std::chrono::steady_clock::now();
+  if (!plan.segments.empty()) {
+    const std::string scratch = store_options.path + ".restore-wal";
+    if (fs->FileExists(scratch)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, scratch));
+    PDAI_RETURN_IF_ERROR(fs->CreateDirs(scratch));
+    for (const auto& s : plan.segments) {
+      const std::string to = JoinPath(scratch, WalSegmentName(s.sequence));
+      if (!fs->LinkFile(s.path, to).ok()) PDAI_RETURN_IF_ERROR(CopyFile(fs, s.path, to));
+    }
+    WalOptions wal_options;
+    wal_options.dir = scratch;
+    wal_options.fs = fs;
+    wal_options.archive = false;
+    wal_options.store_id = backup.store.id;
+    wal_options.prepare_segments_in_background = false;
+    auto first = ReadWalSegmentHeader(fs, plan.segments.front().path);
+    if (!first.ok()) return first.status();
+    // Segments are as large as the largest one copied (a log's segment size).
+    std::uint64_t segment_size = 0;
+    for (const auto& s : plan.segments) segment_size = std::max(segment_size, s.bytes);
+    wal_options.segment_size = std::max<std::uint64_t>(segment_size, 8192);
+    bool stopped = false;
+    std::uint64_t clock = 0;
+    StoreWriteBatch batch;
+    Status applying;
+    auto flush = [&]() -> Status {
+      if (batch.empty()) return Status::Ok();
+      Status s = store.Write(batch);
+      batch.Clear();
+      return s;
+    };
+    WalRecoveryReport wal_report;
+    auto wal = Wal::Open(wal_options, backup.lsn, [&](const WalRecord& r) -> Status {
+      if (stopped) return Status::Ok();
+      if (target.lsn && r.lsn > *target.lsn) {
+        stopped = true;
+        return Status::Ok();
+      }
+      if (const auto logged = r.type == kWalRecordMutations ? LoggedTime(r.payload) : std::nullopt) {
+        if (target.time_micros && *logged > *target.time_micros) {
+          stopped = true;
+          return Status::Ok();
+        }
+        clock = *logged;
+      }
+      PDAI_RETURN_IF_ERROR(ReplayRecord(store, r.type, r.payload, r.lsn, &batch));
+      ++report.replayed_records;
+      report.replayed_bytes += r.payload.size();
+      applied = r.lsn;
+      if (batch.size() >= 4096) return flush();
+      return Status::Ok();
+    }, &wal_report);
+    if (!wal.ok()) return wal.status().WithContext("replaying the WAL archive");
+    wal->reset();
+    PDAI_RETURN_IF_ERROR(flush().WithContext("replaying the WAL archive"));
+    PDAI_RETURN_IF_ERROR(RemoveTree(fs, scratch));
+    report.last_write_micros = clock;
+  }
+  report.replay_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - replay_started).count();
+  if (target.lsn && applied < *target.lsn) {
+    opened->reset();
+    (void)RemoveTree(fs, restoring.path);
+    return Status::InvalidArgument("target LSN " + std::to_string(*target.lsn) + " is past what backup " +
+                                   backup.name + " and the archive hold (up to LSN " + std::to_string(applied) +
+                                   "): nothing was restored");
+  }
+  // 4. A new history from here: checkpointed at what was applied, new epoch.
+  PDAI_RETURN_IF_ERROR(store.Checkpoint(applied).WithContext("checkpointing the restored store"));
+  auto identity = store.StartNewEpoch();
+  if (!identity.ok()) return identity.status();
+  report.identity = *identity;
+  report.restored_lsn = applied;
+  opened->reset();  // LevelDB closed before its directory moves
+  if (fs->FileExists(store_options.path)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, store_options.path));  // holds no store
+  PDAI_RETURN_IF_ERROR(fs->RenameFile(restoring.path, store_options.path));
+  PDAI_RETURN_IF_ERROR(fs->SyncDir(DirName(store_options.path)));
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace postdevai::storage
