@@ -13,6 +13,7 @@
 
 #include "actors/engine.h"
 #include "actors/errors.h"
+#include "storage/backup.h"
 #include "postdevai/hybrid_memory.h"
 #include "records/stored_values.h"
 #include "tests/helpers/engine_test_config.h"
@@ -331,4 +332,31 @@ TEST_CASE("past 20000 vectors indexed since the last snapshot, one is written be
   const std::string written = testing::ReadFile(snapshot);
   REQUIRE(written != empty);
   CHECK(written.size() > empty.size() + 21000 * config.vectors.dimension);  // 21,000 int8 copies at least
+}
+
+TEST_CASE("a scheduled backup is made when one is due, and not again before the next interval", "[engine][clock][backup]") {
+  TempDir disk("clock");
+  TempDir ram("clock", "/dev/shm");
+  auto config = Config(disk, ram);
+  config.backup.path = disk.path() + "/backups";
+  config.backup.interval_hours = 24;
+  Deterministic d(config);
+  for (int i = 0; i < 20; ++i) d.Put("k" + std::to_string(i), "v" + std::to_string(i));
+  CHECK(d.Ask<memory_report>(stats_atom_v).sync.backups == 0);
+  // The backup actor looks at every checkpoint interval; none exists yet, so
+  // one is due at once.
+  d.sched->clock().advance_time(std::chrono::minutes(5));
+  auto after = d.StatsWhen([](const memory_report& r) { return r.sync.backups > 0; });
+  REQUIRE(after.sync.backups == 1);
+  CHECK(after.sync.last_backup_lsn == 20);
+  CHECK(after.sync.backup_path == config.backup.path);
+  CHECK(after.sync.backup_error.empty());
+  auto listed = storage::ListBackups(storage::FileSystem::Default(), config.backup.path);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  // The next look, an interval later: the backup is minutes old, not a day.
+  d.Put("later", "x");
+  d.sched->clock().advance_time(std::chrono::minutes(5));
+  d.Settle();
+  CHECK(d.Ask<memory_report>(stats_atom_v).sync.backups == 1);
 }
