@@ -1,7 +1,8 @@
 // dragon_node: the PostDevAI Hybrid Memory node.
 //
 //   dragon_node [--config FILE] [--check-config]
-//   dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T] [--archive DIR] [--dry-run]
+//   dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T] [--archive DIR] [--wal DIR]
+//               [--dry-run]
 //
 // Without --config it runs on embedded defaults sized for this machine. It
 // recovers (LevelDB checkpoint + WAL replay, RAM-Lake re-attach), runs the
@@ -42,7 +43,7 @@ void PrintUsage(std::FILE* out) {
   std::fprintf(out,
                "usage: dragon_node [--config FILE] [--check-config]\n"
                "       dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T]\n"
-               "                   [--archive DIR] [--dry-run]\n"
+               "                   [--archive DIR] [--wal DIR] [--dry-run]\n"
                "\n"
                "  --config FILE    read FILE (TOML, see dragon_node.toml); default: embedded\n"
                "                   defaults sized for this machine\n"
@@ -58,6 +59,8 @@ void PrintUsage(std::FILE* out) {
                "                   2026-12-05T10:30:00Z (fractions of a second allowed) or\n"
                "                   @SECONDS since the Unix epoch\n"
                "  --archive DIR    the WAL archive to replay (default: DIR's backup location's)\n"
+               "  --wal DIR        also replay the segments of this WAL directory (the node's\n"
+               "                   own, moved aside): the writes no checkpoint archived yet\n"
                "  --dry-run        say what the restore would do; change nothing\n"
                "  --help           this text\n"
                "\n"
@@ -125,6 +128,7 @@ std::optional<std::uint64_t> ParseTime(const std::string& text) {
 struct RestoreArgs {
   std::string backup_dir;
   std::string archive_dir;
+  std::string wal_dir;  // extra segments: the old WAL, moved aside
   postdevai::storage::RestoreTarget target;
   bool dry_run = false;
 };
@@ -135,7 +139,7 @@ int RunRestore(const postdevai::HybridMemoryConfig& config, const RestoreArgs& a
   storage::FileSystem* fs = storage::FileSystem::Default();
   const std::string archive =
       !args.archive_dir.empty() ? args.archive_dir : storage::ArchiveDir(storage::DirName(args.backup_dir));
-  auto plan = storage::PlanRestore(fs, args.backup_dir, archive, args.target);
+  auto plan = storage::PlanRestore(fs, args.backup_dir, archive, args.target, args.wal_dir);
   if (!plan.ok()) return Fail("restore: " + plan.status().ToString());
   auto options = postdevai::actors::DurableStoreOptionsFromConfig(config);
   options.store.file_system = fs;
@@ -187,7 +191,7 @@ int main(int argc, char** argv) {
       config_path = arg.substr(9);
     } else if (arg == "--check-config") {
       check_only = true;
-    } else if (arg == "--restore" || arg == "--archive" || arg == "--to-lsn" || arg == "--to-time") {
+    } else if (arg == "--restore" || arg == "--archive" || arg == "--wal" || arg == "--to-lsn" || arg == "--to-time") {
       auto v = value(i, arg);
       if (!v) return 2;
       if (arg == "--restore") {
@@ -198,6 +202,8 @@ int main(int argc, char** argv) {
         }
       } else if (arg == "--archive") {
         restore_args.archive_dir = *v;
+      } else if (arg == "--wal") {
+        restore_args.wal_dir = *v;
       } else if (arg == "--to-lsn") {
         char* end = nullptr;
         errno = 0;
@@ -224,10 +230,10 @@ int main(int argc, char** argv) {
     }
   }
   if (check_only) return postdevai::config::RunCheckConfig(config_path, std::cout, std::cerr);
-  const bool restore_flags = !restore_args.archive_dir.empty() || restore_args.target.lsn ||
+  const bool restore_flags = !restore_args.archive_dir.empty() || !restore_args.wal_dir.empty() || restore_args.target.lsn ||
                              restore_args.target.time_micros || restore_args.dry_run;
   if (restore_flags && !restore) {
-    std::fprintf(stderr, "dragon_node: --to-lsn, --to-time, --archive and --dry-run go with --restore\n");
+    std::fprintf(stderr, "dragon_node: --to-lsn, --to-time, --archive, --wal and --dry-run go with --restore\n");
     return 2;
   }
   if (restore_args.target.lsn && restore_args.target.time_micros) {

@@ -415,7 +415,7 @@ std::string RestorePlan::ToString() const {
 }
 
 Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, const std::string& archive_dir,
-                                const RestoreTarget& target) {
+                                const RestoreTarget& target, const std::string& wal_dir) {
   RestorePlan plan;
   auto m = ReadBackupManifest(fs, backup_dir);
   if (!m.ok()) return m.status();
@@ -433,6 +433,19 @@ Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, c
   }
   auto segments = ListArchive(fs, archive_dir);
   if (!segments.ok()) return segments.status();
+  if (!wal_dir.empty()) {
+    if (!fs->FileExists(wal_dir)) return Status::NotFound("no WAL directory at " + wal_dir);
+    auto live = ListArchive(fs, wal_dir);
+    if (!live.ok()) return live.status();
+    for (auto& s : *live) {
+      const bool archived = std::any_of(segments->begin(), segments->end(), [&](const ArchivedSegment& a) {
+        return a.epoch == s.epoch && a.sequence == s.sequence;
+      });
+      if (!archived) segments->push_back(std::move(s));
+    }
+    std::sort(segments->begin(), segments->end(),
+              [](const auto& a, const auto& b) { return std::tie(a.epoch, a.sequence) < std::tie(b.epoch, b.sequence); });
+  }
   plan.segments = SegmentsAfter(*segments, plan.backup.store, plan.backup.lsn);
   if (!plan.segments.empty() && plan.segments.front().first_lsn > plan.backup.lsn + 1) {
     return Status::Corruption("the WAL archive in " + archive_dir + " starts at LSN " +
@@ -488,6 +501,9 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
   auto opened = PersistentStore::Open(restoring);
   if (!opened.ok()) return opened.status().WithContext("opening the restored store");
   PersistentStore& store = **opened;
+  // Dictionaries come from the log (ImportDictionary), in order; one the
+  // store trained itself meanwhile would take an id the log uses.
+  store.set_auto_training(false);
   if (store.identity().id != backup.store.id || store.CheckpointLsn() != backup.lsn) {
     return Status::Corruption("the restored store is " + store.identity().ToString() + " at LSN " +
                               std::to_string(store.CheckpointLsn()) + ", the manifest says " +

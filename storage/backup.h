@@ -153,9 +153,12 @@ struct RestoreReport {
   double replay_seconds = 0;       // the archive's replay alone
 };
 // What RestoreBackup would do (nothing is written): the backup's manifest
-// read and the segments of the archive that continue it.
+// read and the segments that continue it, from the archive and, when given,
+// a WAL directory of the same store (`wal_dir`: the node's own WAL, moved
+// aside, holds the writes no checkpoint has archived yet -- what a restore
+// to a few minutes ago needs). A segment in both is taken from the archive.
 Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, const std::string& archive_dir,
-                                const RestoreTarget& target);
+                                const RestoreTarget& target, const std::string& wal_dir = "");
 // Verifies the backup, copies its store into store_dir (which must hold no
 // store) and replays the plan's segments onto it up to the target (all of
 // them when no target is given), checkpoints, and starts a new epoch: the

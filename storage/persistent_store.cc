@@ -803,11 +803,28 @@ Status PersistentStore::ImportDictionary(std::string_view payload) {
   }
   info.id = id;
   std::lock_guard training(training_mu_);
+  bool present = false;
   {
     std::lock_guard lock(dictionaries_mu_);
-    for (const auto& d : dictionaries_) {
-      if (d.id == id) return Status::Ok();
+    for (const auto& d : dictionaries_) present = present || d.id == id;
+  }
+  if (present) {
+    // The same id must be the same dictionary: values compressed with the
+    // logged one would not decode with another.
+    std::string stored;
+    {
+      std::shared_lock lock(db_mu_);
+      if (!db_) return ClosedStatus(options_.path, close_reason_);
+      leveldb::ReadOptions ro;
+      ro.verify_checksums = true;
+      leveldb::Status s = db_->Get(ro, ToSlice(DictionaryKey(id)), &stored);
+      if (!s.ok()) return FromLevelDbStatus(s).WithContext("reading dictionary " + std::to_string(id));
     }
+    if (stored != record) {
+      return Status::Corruption("dictionary " + std::to_string(id) + " in the log differs from the store's own " +
+                                "(the store trained one of its own under that id)");
+    }
+    return Status::Ok();
   }
   leveldb::WriteBatch wb;
   wb.Put(ToSlice(DictionaryKey(id)), ToSlice(record));

@@ -72,6 +72,7 @@ void ExpectState(rpc::MemoryConnection& memory, const std::vector<std::string>& 
     if (want == expected.end()) {
       CHECK(got.status().IsNotFound());
     } else {
+      INFO(got.status().ToString());
       REQUIRE(got.ok());
       CHECK(got->value == want->second);
       ++present;
@@ -134,6 +135,8 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
     if (i == 2600) REQUIRE(RunCli(CliArgsFor(node, {"memory", "sync", "--force"})).exit_code == 0);
   }
   REQUIRE(RunCli(CliArgsFor(node, {"memory", "sync", "--force"})).exit_code == 0);
+  // Writes no checkpoint covers: in the live WAL only, never archived.
+  for (int i = 3400; i < 3450; ++i) put(i);
   JsonValue stats = RunCli(CliArgsFor(node, {"--json", "memory", "stats"})).Json();
   node.Stop();
 
@@ -187,6 +190,19 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
     auto lsn = again->PutMetadata("after-restore", "yes");
     REQUIRE(lsn.ok());
     CHECK(*lsn > target);
+  }
+  SECTION("to the last write, with the old WAL's segments no checkpoint archived") {
+    const std::uint64_t last = writes.back().lsn;
+    CliResult refused = RunProgram("dragon_node", {"--config", node.config_path(), "--restore", backup_dir,
+                                                   "--to-lsn", std::to_string(last)});
+    CHECK(refused.exit_code == 1);  // the archive alone does not reach it
+    CliResult restored = RunProgram("dragon_node", {"--config", node.config_path(), "--restore", backup_dir,
+                                                    "--wal", data + "/wal.lost", "--to-lsn", std::to_string(last)});
+    INFO(restored.out + restored.err);
+    REQUIRE(restored.exit_code == 0);
+    node.Start();
+    auto again = Connect(node);
+    ExpectState(*again, keys, StateAt(writes, last));
   }
   SECTION("to a time") {
     const std::string at = "@" + std::to_string(moment / 1000000) + "." + std::to_string(1000000 + moment % 1000000).substr(1);

@@ -1019,3 +1019,47 @@ TEST_CASE("CheckpointInto copies the store as of its checkpoint while compaction
   }).ok());
   CHECK(got == expected);
 }
+
+TEST_CASE("a logged dictionary is imported once, and another under the same id is refused", "[store][backup]") {
+  TempDir a_dir("store-dict-a"), b_dir("store-dict-b"), c_dir("store-dict-c");
+  auto fill = [&](PersistentStore& s, std::uint64_t seed) {
+    std::mt19937_64 local(seed);
+    for (int i = 0; i < 600; ++i) {
+      REQUIRE(s.Put(Kind::kCode, "k" + std::to_string(i), CodeChunk(local, 1500), static_cast<std::uint64_t>(i + 1)).ok());
+    }
+  };
+  auto a = OpenOrFail(OptionsAt(a_dir.path()));
+  std::vector<std::string> logged;
+  a->SetDictionaryLog([&](std::string_view payload) {
+    logged.emplace_back(payload);
+    return Status::Ok();
+  });
+  fill(*a, 1);
+  auto trained = a->TrainDictionary(Kind::kCode);
+  REQUIRE(trained.ok());
+  REQUIRE(logged.size() == 1);  // logged before it could be used
+  // A value compressed with it, as the write path logs it.
+  auto encoded = a->EncodeUnstamped(Kind::kCode, "new", "int main() { return 0; }\n");
+  REQUIRE(encoded.ok());
+
+  // Another store replaying that log: imports it, then takes the value.
+  auto c = OpenOrFail(OptionsAt(c_dir.path()));
+  REQUIRE(c->ImportDictionary(logged[0]).ok());
+  REQUIRE(c->ImportDictionary(logged[0]).ok());  // again: nothing to do
+  CHECK(c->Dictionaries().size() == 1);
+  StoreWriteBatch batch;
+  batch.PutEncoded(Kind::kCode, "new", *encoded, 7);
+  REQUIRE(c->Write(batch).ok());
+  auto read = c->Get(Kind::kCode, "new");
+  REQUIRE(read.ok());
+  CHECK(*read == "int main() { return 0; }\n");
+
+  // A store that trained its own dictionary 1 refuses the logged one.
+  auto b = OpenOrFail(OptionsAt(b_dir.path()));
+  fill(*b, 2);
+  REQUIRE(b->TrainDictionary(Kind::kCode).ok());
+  Status refused = b->ImportDictionary(logged[0]);
+  CHECK(refused.IsCorruption());
+  CHECK_THAT(refused.message(), Catch::Contains("differs"));
+  CHECK(c->ImportDictionary("xy").IsCorruption());
+}
