@@ -22,6 +22,7 @@ namespace {
 constexpr std::string_view kPartialPrefix = ".partial-";
 constexpr std::string_view kBackupPrefix = "backup-";
 constexpr std::string_view kStoreDir = "store";
+constexpr std::uint64_t kMaxManifestBytes = 64u << 20;
 
 std::string Hex32(std::uint32_t v) {
   char buf[16];
@@ -175,6 +176,13 @@ std::string ArchiveDir(const std::string& root) { return JoinPath(root, kArchive
 Result<BackupManifest> ReadBackupManifest(FileSystem* fs, const std::string& dir) {
   const std::string path = JoinPath(dir, kBackupManifestName);
   if (!fs->FileExists(path)) return Status::NotFound(dir + " is not a backup (it has no " + std::string(kBackupManifestName) + " file)");
+  // Bounded before it is read: a store has thousands of files, not millions.
+  auto size = fs->GetFileSize(path);
+  if (!size.ok()) return size.status();
+  if (*size > kMaxManifestBytes) {
+    return Status::Corruption("backup manifest " + path + " is " + std::to_string(*size) + " bytes, more than the " +
+                              std::to_string(kMaxManifestBytes) + " a manifest may have");
+  }
   auto text = ReadFileToString(fs, path);
   if (!text.ok()) return text.status();
   BackupManifest m;
