@@ -356,7 +356,8 @@ Result<std::vector<BackupManifest>> PruneBackups(FileSystem* fs, const std::stri
   return removed;
 }
 
-Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::string& archive_dir) {
+Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::string& archive_dir,
+                                                 std::vector<std::string>* problems) {
   std::vector<ArchivedSegment> out;
   if (!fs->FileExists(archive_dir)) return out;
   auto names = fs->GetChildren(archive_dir);
@@ -366,7 +367,10 @@ Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::stri
     if (!ParseArchivedName(name, &seq)) continue;
     const std::string path = JoinPath(archive_dir, name);
     auto header = ReadWalSegmentHeader(fs, path);
-    if (!header.ok()) return header.status().WithContext("reading the WAL archive");
+    if (!header.ok()) {
+      if (problems != nullptr) problems->push_back(header.status().ToString());
+      continue;
+    }
     auto size = fs->GetFileSize(path);
     if (!size.ok()) return size.status();
     out.push_back(ArchivedSegment{path, header->sequence, header->epoch, header->first_lsn, header->store_id, *size,
@@ -499,6 +503,9 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
   // once the restore is complete.
   PersistentStoreOptions restoring = store_options;
   restoring.path = store_options.path + ".restoring";
+  // A bulk load: a larger memtable means fewer, larger level-0 tables and
+  // fewer compaction stalls while the archive is replayed.
+  restoring.write_buffer_size = std::max<std::size_t>(store_options.write_buffer_size, 64u << 20);
   if (fs->FileExists(restoring.path)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, restoring.path));
   PDAI_RETURN_IF_ERROR(fs->CreateDirs(restoring.path));
   for (const auto& f : backup.files) {

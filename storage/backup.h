@@ -114,8 +114,11 @@ struct ArchivedSegment {
   std::uint64_t modified_micros = 0;  // since the Unix epoch
 };
 // The archive's segments, by epoch then sequence. Files that are not
-// segments are left out; a segment whose header is unsound is an error.
-Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::string& archive_dir);
+// segments are left out, and so are segments whose header is unsound (named
+// in *problems, if given): they are never pruned, and a restore stops at the
+// hole they leave.
+Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::string& archive_dir,
+                                                 std::vector<std::string>* problems = nullptr);
 struct ArchiveUsage {
   std::uint64_t segments = 0;
   std::uint64_t bytes = 0;

@@ -140,11 +140,18 @@ TEST_CASE("the archive keeps exactly what the backups need, epoch by epoch, and 
     if (i + 1 < left->size()) CHECK((*left)[i + 1].first_lsn > 451);  // each kept one holds LSNs past 450
   }
   CHECK(left->front().first_lsn <= 451);
+  // A damaged file among them is reported, left alone, and stops nothing.
+  WriteFile(archive + "/e000002-wal-000000000099.log", "not a segment");
+  std::vector<std::string> problems;
+  left = ListArchive(FileSystem::Default(), archive, &problems);
+  REQUIRE(left.ok());
+  CHECK(problems.size() == 1);
   // No backup: nothing is needed.
   REQUIRE(PruneArchive(FileSystem::Default(), archive, {}).ok());
   left = ListArchive(FileSystem::Default(), archive);
   REQUIRE(left.ok());
   CHECK(left->empty());
+  CHECK(std::filesystem::exists(archive + "/e000002-wal-000000000099.log"));
 }
 
 TEST_CASE("WAL segments are archived onto another file system by copying", "[backup][wal]") {

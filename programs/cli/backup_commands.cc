@@ -83,7 +83,7 @@ Status BackupList(CommandContext& ctx, const ParsedArgs& args) {
   std::vector<std::string> problems;
   auto backups = storage::ListBackups(fs, *root, &problems);
   if (!backups.ok()) return backups.status();
-  auto archive = storage::ListArchive(fs, storage::ArchiveDir(*root));
+  auto archive = storage::ListArchive(fs, storage::ArchiveDir(*root), &problems);
   if (!archive.ok()) return archive.status();
   const storage::ArchiveUsage usage = storage::MeasureArchive(*archive);
   Json list = Json::MakeArray();
