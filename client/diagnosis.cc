@@ -1,6 +1,7 @@
 #include "client/diagnosis.h"
 
 #include <sys/statfs.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "client/units.h"
 
@@ -280,6 +282,51 @@ void CheckSync(const HybridMemoryConfig& config, const records::memory_report& s
   }
 }
 
+// The device holding `path`, or of its nearest existing ancestor.
+std::optional<dev_t> DeviceOf(std::string path) {
+  for (;;) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) return st.st_dev;
+    const auto slash = path.find_last_of('/');
+    if (slash == std::string::npos || path == "/") return std::nullopt;
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+
+// Backups: is there a recent one, and would it survive the data disk?
+void CheckBackups(const HybridMemoryConfig& config, const records::memory_report& stats, Diagnosis* d) {
+  const records::sync_report& s = stats.sync;
+  const std::string where = config.BackupPath();
+  const std::string make = "postdevai-cli memory backup; set [backup] path on another disk and interval_hours for a "
+                           "schedule (README: Backups and restore)";
+  if (!s.backup_error.empty()) {
+    d->Add("backups", Severity::kCritical, "the last scheduled backup or archive pruning failed: " + s.backup_error,
+           "free space or fix the disk of " + where + "; then postdevai-cli memory backup");
+    return;
+  }
+  if (s.backups == 0) {
+    d->Add("backups", Severity::kWarning, "no backup in " + where + ": the data lives on one disk only", make);
+    return;
+  }
+  const double interval = config.backup.interval_hours * 3600.0;
+  const std::string seen = std::to_string(s.backups) + " backup(s) in " + where + ", the newest " +
+                           FormatSeconds(s.last_backup_age_seconds) + " old (LSN " + std::to_string(s.last_backup_lsn) +
+                           "); WAL archive " + FormatBytes(s.archive_bytes);
+  if (interval > 0 && s.last_backup_age_seconds > 2 * interval) {
+    d->Add("backups", Severity::kWarning, seen + ": scheduled backups are not happening",
+           "see the node's log for backup lines; postdevai-cli memory backup makes one now");
+    return;
+  }
+  const auto data_device = DeviceOf(config.persistent_path);
+  const auto backup_device = DeviceOf(where);
+  if (data_device && backup_device && *data_device == *backup_device) {
+    d->Add("backups", Severity::kWarning, seen + ", on the same disk as the data: losing it loses both",
+           "set [backup] path to another disk");
+    return;
+  }
+  d->Add("backups", Severity::kOk, seen);
+}
+
 void CheckWal(const HybridMemoryConfig& config, const records::memory_report& stats, Diagnosis* d) {
   const records::sync_report& s = stats.sync;
   const std::uint64_t unsynced = s.durable_lsn > s.checkpoint_lsn ? s.durable_lsn - s.checkpoint_lsn : 0;
@@ -401,6 +448,7 @@ std::vector<records::finding> DiagnoseNode(const records::memory_report& stats,
   CheckHitRate(stats, &d);
   CheckSync(config, stats, &d);
   CheckWal(config, stats, &d);
+  CheckBackups(config, stats, &d);
   CheckCompression(config, kinds, &d);
   CheckPartitionHealth(stats, &d);
   CheckDiskSpace(config, &d);

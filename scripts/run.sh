@@ -48,6 +48,8 @@ fi
 echo "run.sh: searching it: \"write-ahead log group commit\"" >&2
 "${cli[@]}" search "write-ahead log group commit" --limit 5
 "${cli[@]}" memory stats
+echo "run.sh: a backup of it, while it serves (restore: dragon_node --restore DIR)" >&2
+"${cli[@]}" memory backup
 echo "run.sh: the same node from Python (clients/python, over the gRPC API)" >&2
 PYTHONPATH=build/python /usr/bin/python3 clients/python/examples/quickstart.py "$endpoint"
 echo >&2

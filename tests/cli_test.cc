@@ -370,7 +370,7 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
       if (status == "warning" || status == "critical") CHECK(!f["action"].is_null());
     }
     for (const char* c : {"ram_disk", "wal_storage", "budget", "hit_rate", "sync_lag", "wal_backlog", "compression",
-                          "partition_health", "disk_space"}) {
+                          "partition_health", "disk_space", "backups"}) {
       CHECK(checks.count(c) == 1);
     }
     // The test node keeps its RAM-Lake on /dev/shm and its WAL on a disk.
@@ -378,6 +378,8 @@ TEST_CASE("every command against a node in another process, --json parsed", "[cl
       if (f["check"].string == "ram_disk") CHECK(f["status"].string == "ok");
       if (f["check"].string == "wal_storage") CHECK(f["status"].string == "ok");
       if (f["check"].string == "partition_health") CHECK(f["status"].string == "ok");
+      // No backup was made: the check says so, and how to make one.
+      if (f["check"].string == "backups") CHECK(f["status"].string == "warning");
     }
     // The node diagnoses itself with its own config: no --config needed,
     // and the checks that compare against the config are made.
