@@ -1,7 +1,8 @@
 // The backup actor: makes backups (storage/backup.h) on demand and every
-// [backup] interval_hours, prunes them to [backup] keep, and prunes the WAL
-// archive to what the kept backups need, at every backup and every
-// checkpoint interval, so the archive never grows without bound. Detached:
+// [backup] interval_hours, prunes them to [backup] keep, archives the WAL
+// segments each checkpoint releases (off the journal's thread: a copy to
+// another file system must not stall writes), and prunes the archive to
+// what the kept backups need, so it never grows without bound. Detached:
 // copying a store is blocking I/O. The store's copy is made by
 // PersistentStore::CheckpointInto, which holds the store's writes off for as
 // long as it links (or, across file systems, copies) the files: writes are
@@ -13,6 +14,7 @@
 #include "postdevai/log.h"
 #include "storage/backup.h"
 #include "storage/persistent_store.h"
+#include "storage/wal.h"
 
 namespace postdevai::actors {
 namespace {
@@ -85,6 +87,16 @@ backup_actor::behavior_type BackupBehavior(backup_pointer self, BackupOptions op
         if (!made.ok()) return ToError(made.status());
         self->state.error.clear();
         return *made;
+      },
+      [=](release_atom, std::uint64_t lsn) -> caf::result<std::uint64_t> {
+        // The Wal is thread-safe: appends go on in the journal meanwhile.
+        Status s = self->state.options.wal->ReleaseThrough(lsn);
+        if (!s.ok()) return ToError(s);
+        if (auto pruned = PruneArchive(self); !pruned.ok()) {
+          self->state.error = "pruning the WAL archive: " + pruned.status().ToString();
+          LogWarning("backup", self->state.error);
+        }
+        return lsn;
       },
       [=](tick_atom) {
         auto& st = self->state;

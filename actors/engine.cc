@@ -324,8 +324,6 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   parts.supervisor = SpawnSupervisor(sys, supervisor_options, partitions, opener, parts.store, parts.hot_reads);
   parts.prefetcher = SpawnPrefetcher(sys, config.tiering.prefetch, parts.hot_reads);
   engine->hot_reads_ = parts.hot_reads;
-  parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
-                                    parts.store, parts.journal, parts.relaxed_kinds != 0);
   BackupOptions backup_options;
   backup_options.root = config.BackupPath();
   backup_options.staging = options.store.path + ".backup-staging";  // the store's file system: links, not copies
@@ -333,7 +331,10 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   backup_options.keep = config.backup.keep;
   backup_options.prune_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
   backup_options.fs = fs;
+  backup_options.wal = journal_wal;
   parts.backup = SpawnBackup(sys, backup_options, store);
+  parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
+                                    parts.store, parts.journal, parts.backup, parts.relaxed_kinds != 0);
   parts.max_value_bytes = options.store.max_value_bytes;
   parts.prefetch_enabled = config.tiering.prefetch;
   parts.promote_after_hits = std::max(1u, config.tiering.promote_after_hits);

@@ -81,8 +81,6 @@ using journal_actor = caf::typed_actor<
     caf::reacts_to<tick_atom>,
     // Makes every logged write durable; replies the durable LSN.
     caf::replies_to<sync_atom>::with<std::uint64_t>,
-    // Archives or deletes WAL segments wholly at or below the LSN; replies it.
-    caf::replies_to<release_atom, std::uint64_t>::with<std::uint64_t>,
     caf::replies_to<stats_atom>::with<sync_report>>;
 
 // The persistent store: LevelDB + zstd. Detached: blocking I/O.
@@ -150,10 +148,15 @@ using prefetcher_actor = caf::typed_actor<
     caf::replies_to<stats_atom>::with<std::uint64_t, std::uint64_t>>;
 
 // Backups and the WAL archive ([backup]): makes backups on demand and on
-// its schedule, prunes old ones and the archive. Detached: blocking I/O.
+// its schedule, archives the WAL segments a checkpoint released, prunes old
+// backups and the archive. Detached: blocking I/O (a segment copied to
+// another file system takes this thread, not the journal's).
 using backup_actor = caf::typed_actor<
     // A backup now, then pruning; replies what it made.
     caf::replies_to<backup_atom>::with<backup_report>,
+    // After a checkpoint at the LSN: archives (or deletes) the WAL segments
+    // wholly at or below it, then prunes the archive; replies the LSN.
+    caf::replies_to<release_atom, std::uint64_t>::with<std::uint64_t>,
     // Its schedule: a backup when one is due, and archive pruning.
     caf::reacts_to<tick_atom>,
     // The archive's and the backups' figures (the backup_* and archive_*

@@ -153,11 +153,6 @@ journal_actor::behavior_type JournalBehavior(journal_pointer self, std::shared_p
         NoteAllDurable(self);
         return self->state.wal->durable_lsn();
       },
-      [=](release_atom, std::uint64_t lsn) -> caf::result<std::uint64_t> {
-        Status s = self->state.wal->ReleaseThrough(lsn);
-        if (!s.ok()) return ToError(s);
-        return lsn;
-      },
       [=](stats_atom) -> sync_report {
         auto& st = self->state;
         auto stats = st.wal->stats();

@@ -114,8 +114,9 @@ prefetcher_actor SpawnPrefetcher(caf::actor_system& sys, bool enabled, std::shar
 
 // sync_wal_first: some kind is relaxed; a checkpoint syncs the WAL's
 // buffered writes before it checkpoints the store.
+// `archiver` archives the WAL segments each checkpoint releases.
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
-                                journal_actor journal, bool sync_wal_first);
+                                journal_actor journal, backup_actor archiver, bool sync_wal_first);
 
 struct BackupOptions {
   std::string root;     // [backup] path (HybridMemoryConfig::BackupPath)
@@ -126,6 +127,7 @@ struct BackupOptions {
   // due backup is noticed): the checkpoint interval.
   std::chrono::seconds prune_interval{300};
   storage::FileSystem* fs = nullptr;
+  std::shared_ptr<storage::Wal> wal;  // whose released segments it archives
 };
 backup_actor SpawnBackup(caf::actor_system& sys, BackupOptions options,
                          std::shared_ptr<storage::PersistentStore> store);

@@ -1,5 +1,6 @@
 // The sync timer: every sync_interval_minutes (and on `memory sync --force`)
-// it asks the store for a checkpoint, then lets the journal release the WAL
+// it asks the store for a checkpoint, then lets the archiver (the backup
+// actor) release the WAL
 // segments behind it. sync_lag_seconds is the actor-clock time since the last
 // checkpoint.
 #include "actors/errors.h"
@@ -13,6 +14,7 @@ struct sync_timer_state {
   std::chrono::seconds interval{300};
   store_actor store;
   journal_actor journal;
+  backup_actor archiver;
   caf::actor_clock::time_point last_checkpoint;
   std::uint64_t checkpoint_lsn = 0;
   std::uint64_t checkpoints = 0;
@@ -43,7 +45,7 @@ void CheckpointStore(sync_timer_actor::stateful_pointer<sync_timer_state> self,
             st.checkpoint_lsn = lsn;
             st.last_checkpoint = self->clock().now();
             ++st.checkpoints;
-            self->request(st.journal, caf::infinite, release_atom_v, lsn)
+            self->request(st.archiver, caf::infinite, release_atom_v, lsn)
                 .then([=](std::uint64_t) { done(lsn); },
                       [=](caf::error& err) {
                         // The checkpoint holds; old segments stay until the next one.
@@ -56,12 +58,13 @@ void CheckpointStore(sync_timer_actor::stateful_pointer<sync_timer_state> self,
 
 sync_timer_actor::behavior_type SyncTimerBehavior(sync_timer_actor::stateful_pointer<sync_timer_state> self,
                                                   std::chrono::seconds interval, store_actor store,
-                                                  journal_actor journal, bool sync_wal_first) {
+                                                  journal_actor journal, backup_actor archiver, bool sync_wal_first) {
   auto& st = self->state;
   st.sync_wal_first = sync_wal_first;
   st.interval = interval;
   st.store = std::move(store);
   st.journal = std::move(journal);
+  st.archiver = std::move(archiver);
   st.last_checkpoint = self->clock().now();
   self->delayed_send(self, st.interval, tick_atom_v);
   return {
@@ -96,8 +99,9 @@ sync_timer_actor::behavior_type SyncTimerBehavior(sync_timer_actor::stateful_poi
 }  // namespace
 
 sync_timer_actor SpawnSyncTimer(caf::actor_system& sys, std::chrono::seconds interval, store_actor store,
-                                journal_actor journal, bool sync_wal_first) {
-  return sys.spawn(SyncTimerBehavior, interval, std::move(store), std::move(journal), sync_wal_first);
+                                journal_actor journal, backup_actor archiver, bool sync_wal_first) {
+  return sys.spawn(SyncTimerBehavior, interval, std::move(store), std::move(journal), std::move(archiver),
+                   sync_wal_first);
 }
 
 }  // namespace postdevai::actors
