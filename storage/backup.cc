@@ -542,12 +542,9 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
     wal_options.archive = false;
     wal_options.store_id = backup.store.id;
     wal_options.prepare_segments_in_background = false;
-    auto first = ReadWalSegmentHeader(fs, plan.segments.front().path);
-    if (!first.ok()) return first.status();
-    // Segments are as large as the largest one copied (a log's segment size).
-    std::uint64_t segment_size = 0;
-    for (const auto& s : plan.segments) segment_size = std::max(segment_size, s.bytes);
-    wal_options.segment_size = std::max<std::uint64_t>(segment_size, 8192);
+    // Reading takes each file as long as it is; the segment Open starts
+    // after recovery (never written here) is kept as small as a log allows.
+    wal_options.segment_size = 8192;
     bool stopped = false;
     std::uint64_t clock = 0;
     StoreWriteBatch batch;
