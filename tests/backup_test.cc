@@ -102,41 +102,45 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
     writes.push_back(std::move(w));
   };
 
-  // 1. A backup while a writer goes on.
+  // 1. A backup while a writer goes on: it writes until the backup is done
+  // and 200 writes more (and at least 1,200 in all).
   std::atomic<int> done{0};
+  std::atomic<int> stop_after{1 << 30};
   std::thread writer([&] {
-    for (int i = 0; i < 1200; ++i) {
+    for (int i = 0; i < 1200 || i < stop_after; ++i) {
       put(i);
       done = i + 1;
     }
   });
   while (done < 500) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CliResult backup = RunCli(CliArgsFor(node, {"--json", "memory", "backup"}));
-  const int during = done;
+  stop_after = done + 200;
   writer.join();
   INFO(backup.err);
   REQUIRE(backup.exit_code == 0);
-  CHECK(during < 1200);  // the writer was still writing after the backup
   const JsonValue made = backup.Json();
   const std::string backup_dir = made["path"].string;
   const std::uint64_t backup_lsn = made["lsn"].u64();
   CHECK(backup_lsn >= writes[499].lsn);
+  CHECK(backup_lsn + 200 <= writes.back().lsn);  // the writer went on after it
   CHECK(made["files"].u64() > 0);
 
   // 2. More writes, with a moment in the middle; checkpoints archive the log.
+  const int base = static_cast<int>(writes.size());
+  const int at_target = base + 400, at_moment = base + 800;
   std::uint64_t moment = 0;
-  for (int i = 1200; i < 3400; ++i) {
+  for (int i = base; i < base + 2200; ++i) {
     put(i);
-    if (i == 2000) {
+    if (i == at_moment) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       moment = NowMicros();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (i == 2600) REQUIRE(RunCli(CliArgsFor(node, {"memory", "sync", "--force"})).exit_code == 0);
+    if (i == base + 1400) REQUIRE(RunCli(CliArgsFor(node, {"memory", "sync", "--force"})).exit_code == 0);
   }
   REQUIRE(RunCli(CliArgsFor(node, {"memory", "sync", "--force"})).exit_code == 0);
   // Writes no checkpoint covers: in the live WAL only, never archived.
-  for (int i = 3400; i < 3450; ++i) put(i);
+  for (int i = base + 2200; i < base + 2250; ++i) put(i);
   JsonValue stats = RunCli(CliArgsFor(node, {"--json", "memory", "stats"})).Json();
   node.Stop();
 
@@ -151,7 +155,7 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
   auto archive = storage::ListArchive(storage::FileSystem::Default(), storage::ArchiveDir(backups.path()));
   REQUIRE(archive.ok());
   REQUIRE_FALSE(archive->empty());
-  const std::uint64_t target = writes[1800].lsn;
+  const std::uint64_t target = writes[static_cast<std::size_t>(at_target)].lsn;
   REQUIRE(target < archive->back().first_lsn);  // the archive holds all of it
   (void)stats;
 
@@ -212,8 +216,8 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
     REQUIRE(restored.exit_code == 0);
     node.Start();
     auto again = Connect(node);
-    // Writes 0..2000 were acknowledged before the moment, 2001.. after it.
-    ExpectState(*again, keys, StateAt(writes, writes[2000].lsn));
+    // Writes up to at_moment were acknowledged before the moment, the rest after it.
+    ExpectState(*again, keys, StateAt(writes, writes[static_cast<std::size_t>(at_moment)].lsn));
   }
 }
 
