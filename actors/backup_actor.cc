@@ -33,21 +33,20 @@ struct backup_state {
 
 using backup_pointer = backup_actor::stateful_pointer<backup_state>;
 
-// Prunes the archive to what the complete backups need; refreshes the figures.
-Result<std::uint64_t> PruneArchive(backup_pointer self) {
+// Prunes the archive to what the complete backups need; refreshes the
+// figures stats reports. Returns how many segments it removed.
+Result<std::uint64_t> PruneAndMeasure(backup_pointer self) {
   auto& st = self->state;
   auto backups = storage::ListBackups(st.options.fs, st.options.root);
   if (!backups.ok()) return backups.status();
-  auto removed = storage::PruneArchive(st.options.fs, storage::ArchiveDir(st.options.root), *backups);
-  if (!removed.ok()) return removed.status();
-  auto left = storage::ListArchive(st.options.fs, storage::ArchiveDir(st.options.root));
-  if (!left.ok()) return left.status();
-  st.archive = storage::MeasureArchive(*left);
+  auto pruned = storage::PruneArchive(st.options.fs, storage::ArchiveDir(st.options.root), *backups);
+  if (!pruned.ok()) return pruned.status();
+  st.archive = storage::MeasureArchive(pruned->kept);
   st.backups = backups->size();
   st.last_backup_lsn = backups->empty() ? 0 : backups->back().lsn;
   st.last_backup_micros = 0;
   for (const auto& b : *backups) st.last_backup_micros = std::max(st.last_backup_micros, b.created_micros);
-  return removed->size();
+  return pruned->removed.size();
 }
 
 Result<backup_report> MakeBackup(backup_pointer self) {
@@ -66,7 +65,7 @@ Result<backup_report> MakeBackup(backup_pointer self) {
   auto pruned = storage::PruneBackups(st.options.fs, st.options.root, std::max<std::size_t>(1, st.options.keep));
   if (!pruned.ok()) return pruned.status().WithContext("backup " + made->name + " is made; pruning older ones failed");
   r.pruned_backups = pruned->size();
-  auto segments = PruneArchive(self);
+  auto segments = PruneAndMeasure(self);
   if (!segments.ok()) return segments.status().WithContext("backup " + made->name + " is made; pruning the archive failed");
   r.pruned_segments = *segments;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -79,7 +78,7 @@ backup_actor::behavior_type BackupBehavior(backup_pointer self, BackupOptions op
                                            std::shared_ptr<storage::PersistentStore> store) {
   self->state.options = std::move(options);
   self->state.store = std::move(store);
-  if (auto pruned = PruneArchive(self); !pruned.ok()) self->state.error = pruned.status().ToString();
+  if (auto pruned = PruneAndMeasure(self); !pruned.ok()) self->state.error = pruned.status().ToString();
   self->delayed_send(self, self->state.options.prune_interval, tick_atom_v);
   return {
       [=](backup_atom) -> caf::result<backup_report> {
@@ -92,7 +91,7 @@ backup_actor::behavior_type BackupBehavior(backup_pointer self, BackupOptions op
         // The Wal is thread-safe: appends go on in the journal meanwhile.
         Status s = self->state.options.wal->ReleaseThrough(lsn);
         if (!s.ok()) return ToError(s);
-        if (auto pruned = PruneArchive(self); !pruned.ok()) {
+        if (auto pruned = PruneAndMeasure(self); !pruned.ok()) {
           self->state.error = "pruning the WAL archive: " + pruned.status().ToString();
           LogWarning("backup", self->state.error);
         }
@@ -114,7 +113,7 @@ backup_actor::behavior_type BackupBehavior(backup_pointer self, BackupOptions op
           }
           return;
         }
-        auto pruned = PruneArchive(self);
+        auto pruned = PruneAndMeasure(self);
         if (!pruned.ok()) {
           st.error = "pruning the WAL archive: " + pruned.status().ToString();
           LogWarning("backup", st.error);

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 #include <sstream>
+#include <unordered_set>
 
 #include "postdevai/log.h"
 #include "storage/cold_tier.h"
@@ -82,7 +83,6 @@ Status DecodeManifest(std::string_view text, const std::string& where, BackupMan
     fields >> tag;
     std::string a, b, c;
     fields >> a;
-    std::uint64_t v = 0;
     if (tag == "postdevai-backup") {
       if (a != "1") return bad("format " + a + ", this build reads 1");
       header = true;
@@ -109,7 +109,6 @@ Status DecodeManifest(std::string_view text, const std::string& where, BackupMan
     } else {
       return bad("unknown line: " + line);
     }
-    (void)v;
   }
   if (!header || m->store.id == 0 || m->store.epoch == 0) return bad("incomplete");
   return Status::Ok();
@@ -129,6 +128,12 @@ bool ParseArchivedName(std::string_view name, std::uint64_t* seq) {
     name.remove_prefix(dash + 1);
   }
   return ParseWalSegmentName(name, seq);
+}
+
+// Archive order: by epoch, then sequence.
+void SortArchive(std::vector<ArchivedSegment>* segments) {
+  std::sort(segments->begin(), segments->end(),
+            [](const auto& a, const auto& b) { return std::tie(a.epoch, a.sequence) < std::tie(b.epoch, b.sequence); });
 }
 
 std::uint64_t ModifiedMicros(const std::string& path) {
@@ -242,13 +247,9 @@ Result<BackupManifest> CreateBackup(FileSystem* fs, const std::string& root, con
       CopiedFile copied;
       if (fs->RenameFile(from, to).ok()) {
         // Same file system: read it once for its checksum.
-        auto size = fs->GetFileSize(to);
-        s = size.ok() ? Status::Ok() : size.status();
-        if (s.ok()) {
-          auto data = ReadFileToString(fs, to);
-          s = data.ok() ? Status::Ok() : data.status();
-          if (s.ok()) copied = CopiedFile{data->size(), crc32c::Value(*data)};
-        }
+        auto sum = ChecksumFile(fs, to);
+        if (sum.ok()) copied = *sum;
+        s = sum.status();
       } else {
         s = CopyFile(fs, from, to, &copied);
       }
@@ -295,33 +296,20 @@ Result<BackupVerification> VerifyBackup(FileSystem* fs, const std::string& dir,
   if (!m.ok()) return m.status();
   BackupVerification v;
   const std::uint64_t total = m->bytes();
-  std::string scratch(1 << 20, '\0');
   for (const auto& f : m->files) {
-    const std::string path = JoinPath(dir, f.path);
     ++v.files;
-    auto file = fs->NewSequentialFile(path);
-    if (!file.ok()) {
-      v.problems.push_back(f.path + ": " + file.status().ToString());
-      continue;
-    }
-    std::uint32_t crc = 0;
-    std::uint64_t bytes = 0;
-    Status s;
-    for (;;) {
-      std::string_view chunk;
-      s = (*file)->Read(scratch.size(), scratch.data(), &chunk);
-      if (!s.ok() || chunk.empty()) break;
-      crc = crc32c::Extend(crc, chunk.data(), chunk.size());
-      bytes += chunk.size();
-      v.bytes += chunk.size();
+    const std::uint64_t before = v.bytes;
+    auto sum = ChecksumFile(fs, JoinPath(dir, f.path), [&](std::uint64_t bytes) {
+      v.bytes = before + bytes;
       if (progress) progress(v.bytes, total);
-    }
-    if (!s.ok()) {
-      v.problems.push_back(f.path + ": " + s.ToString());
-    } else if (bytes != f.bytes) {
-      v.problems.push_back(f.path + ": " + std::to_string(bytes) + " bytes, the manifest says " + std::to_string(f.bytes));
-    } else if (crc != f.crc32c) {
-      v.problems.push_back(f.path + ": CRC32C " + Hex32(crc) + ", the manifest says " + Hex32(f.crc32c) +
+    });
+    if (!sum.ok()) {
+      v.problems.push_back(f.path + ": " + sum.status().ToString());
+    } else if (sum->bytes != f.bytes) {
+      v.problems.push_back(f.path + ": " + std::to_string(sum->bytes) + " bytes, the manifest says " +
+                           std::to_string(f.bytes));
+    } else if (sum->crc32c != f.crc32c) {
+      v.problems.push_back(f.path + ": CRC32C " + Hex32(sum->crc32c) + ", the manifest says " + Hex32(f.crc32c) +
                            " (the file's bytes changed)");
     }
   }
@@ -376,8 +364,7 @@ Result<std::vector<ArchivedSegment>> ListArchive(FileSystem* fs, const std::stri
     out.push_back(ArchivedSegment{path, header->sequence, header->epoch, header->first_lsn, header->store_id, *size,
                                   ModifiedMicros(path)});
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.epoch, a.sequence) < std::tie(b.epoch, b.sequence); });
+  SortArchive(&out);
   return out;
 }
 
@@ -393,22 +380,25 @@ ArchiveUsage MeasureArchive(const std::vector<ArchivedSegment>& segments) {
   return u;
 }
 
-Result<std::vector<ArchivedSegment>> PruneArchive(FileSystem* fs, const std::string& archive_dir,
-                                                  const std::vector<BackupManifest>& backups) {
+Result<ArchivePruning> PruneArchive(FileSystem* fs, const std::string& archive_dir,
+                                    const std::vector<BackupManifest>& backups) {
   auto segments = ListArchive(fs, archive_dir);
   if (!segments.ok()) return segments.status();
-  std::vector<std::string> needed;
+  std::unordered_set<std::string> needed;
   for (const auto& b : backups) {
-    for (const auto& s : SegmentsAfter(*segments, b.store, b.lsn)) needed.push_back(s.path);
+    for (const auto& s : SegmentsAfter(*segments, b.store, b.lsn)) needed.insert(s.path);
   }
-  std::vector<ArchivedSegment> removed;
-  for (const auto& s : *segments) {
-    if (std::find(needed.begin(), needed.end(), s.path) != needed.end()) continue;
+  ArchivePruning pruning;
+  for (auto& s : *segments) {
+    if (needed.count(s.path) > 0) {
+      pruning.kept.push_back(std::move(s));
+      continue;
+    }
     PDAI_RETURN_IF_ERROR(fs->RemoveFile(s.path).WithContext("pruning the WAL archive"));
-    removed.push_back(s);
+    pruning.removed.push_back(std::move(s));
   }
-  if (!removed.empty()) PDAI_RETURN_IF_ERROR(fs->SyncDir(archive_dir));
-  return removed;
+  if (!pruning.removed.empty()) PDAI_RETURN_IF_ERROR(fs->SyncDir(archive_dir));
+  return pruning;
 }
 
 std::string RestorePlan::ToString() const {
@@ -455,8 +445,7 @@ Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, c
       });
       if (!archived) segments->push_back(std::move(s));
     }
-    std::sort(segments->begin(), segments->end(),
-              [](const auto& a, const auto& b) { return std::tie(a.epoch, a.sequence) < std::tie(b.epoch, b.sequence); });
+    SortArchive(&*segments);
   }
   plan.segments = SegmentsAfter(*segments, plan.backup.store, plan.backup.lsn);
   if (!plan.segments.empty() && plan.segments.front().first_lsn > plan.backup.lsn + 1) {

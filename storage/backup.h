@@ -129,9 +129,13 @@ ArchiveUsage MeasureArchive(const std::vector<ArchivedSegment>& segments);
 // needs the segments of its store and epoch that hold records after its LSN
 // (the last segment of an epoch, whose end is unknown, counts as holding
 // some). With no backup the archive serves nothing and is emptied: it never
-// grows without bound. Returns the segments removed.
-Result<std::vector<ArchivedSegment>> PruneArchive(FileSystem* fs, const std::string& archive_dir,
-                                                  const std::vector<BackupManifest>& backups);
+// grows without bound. Returns the segments removed and those kept.
+struct ArchivePruning {
+  std::vector<ArchivedSegment> removed;
+  std::vector<ArchivedSegment> kept;
+};
+Result<ArchivePruning> PruneArchive(FileSystem* fs, const std::string& archive_dir,
+                                    const std::vector<BackupManifest>& backups);
 
 // Restore: a new store (and an empty WAL directory) from a backup plus the
 // archive, replayed exactly up to a target.

@@ -24,13 +24,6 @@ struct FaultInjectionFileSystem::FileState {
 
 namespace {
 
-std::string ParentDir(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 Status ErrorFor(StatusCode code, FaultOp op, const std::string& path) {
   static const char* names[] = {"create", "write", "sync", "allocate", "truncate",
                                 "rename", "remove", "sync directory", "read"};
@@ -423,7 +416,7 @@ Status FaultInjectionFileSystem::SyncDir(const std::string& dir) {
   PDAI_RETURN_IF_ERROR(MaybeFail(FaultOp::kSyncDir, dir));
   PDAI_RETURN_IF_ERROR(base_->SyncDir(dir));
   std::lock_guard lock(mu_);
-  auto in_dir = [&](const std::string& path) { return ParentDir(path) == dir || ParentDir(path) + "/" == dir; };
+  auto in_dir = [&](const std::string& path) { return DirName(path) == dir || DirName(path) + "/" == dir; };
   std::erase_if(unsynced_new_files_, in_dir);
   std::erase_if(unsynced_new_dirs_, in_dir);
   std::erase_if(unsynced_renames_, [&](const auto& r) { return in_dir(r.second); });

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -141,6 +142,10 @@ struct CopiedFile {
 // began (or max_bytes). The CRC32C of what was copied goes to *copied.
 Status CopyFile(FileSystem* fs, const std::string& from, const std::string& to, CopiedFile* copied = nullptr,
                 std::uint64_t max_bytes = UINT64_MAX);
+// The size and CRC32C of a file's bytes, read in 1 MiB pieces. `progress`
+// (may be null) is told the bytes read so far.
+Result<CopiedFile> ChecksumFile(FileSystem* fs, const std::string& path,
+                                const std::function<void(std::uint64_t bytes)>& progress = {});
 // Moves `from` to `to` durably: a rename on one file system, else a copy
 // (synced) and the removal of `from`; then both directories are synced.
 Status MoveFile(FileSystem* fs, const std::string& from, const std::string& to);

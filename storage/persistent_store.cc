@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <unordered_set>
 
 #include <sys/resource.h>
 #include <sys/statvfs.h>
@@ -886,13 +887,13 @@ Result<std::uint64_t> PersistentStore::CheckpointInto(const std::string& dir) {
   if (fs->FileExists(JoinPath(dir, "CURRENT"))) {
     return Status::InvalidArgument("copying the store into " + dir + ": a store is there already");
   }
-  std::vector<std::string> files;
+  std::unordered_set<std::string> taken;  // tables already in dir (a big store has tens of thousands)
   bool copy_tables = false;  // links fail across file systems: copy from then on
   auto take_tables = [&]() -> Status {
     auto names = fs->GetChildren(options_.path);
     if (!names.ok()) return names.status();
     for (const auto& name : *names) {
-      if (!IsTableFile(name) || std::find(files.begin(), files.end(), name) != files.end()) continue;
+      if (!IsTableFile(name) || taken.count(name) > 0) continue;
       const std::string from = JoinPath(options_.path, name);
       const std::string to = JoinPath(dir, name);
       Status s = copy_tables ? CopyFile(fs, from, to) : fs->LinkFile(from, to);
@@ -907,7 +908,7 @@ Result<std::uint64_t> PersistentStore::CheckpointInto(const std::string& dir) {
         continue;
       }
       PDAI_RETURN_IF_ERROR(s);
-      files.push_back(name);
+      taken.insert(name);
     }
     return Status::Ok();
   };
@@ -919,13 +920,11 @@ Result<std::uint64_t> PersistentStore::CheckpointInto(const std::string& dir) {
   std::string manifest = *current;
   while (!manifest.empty() && (manifest.back() == '\n' || manifest.back() == '\r')) manifest.pop_back();
   PDAI_RETURN_IF_ERROR(CopyFile(fs, JoinPath(options_.path, manifest), JoinPath(dir, manifest)));
-  files.push_back(manifest);
   auto names = fs->GetChildren(options_.path);
   if (!names.ok()) return names.status();
   for (const auto& name : *names) {
     if (!name.ends_with(".log")) continue;
     PDAI_RETURN_IF_ERROR(CopyFile(fs, JoinPath(options_.path, name), JoinPath(dir, name)));
-    files.push_back(name);
   }
   PDAI_RETURN_IF_ERROR(take_tables());  // written by a compaction while the MANIFEST was copied
   PDAI_RETURN_IF_ERROR(WriteFileAtomically(fs, JoinPath(dir, "CURRENT"), *current));

@@ -385,6 +385,22 @@ Status CopyFile(FileSystem* fs, const std::string& from, const std::string& to, 
   return Status::Ok();
 }
 
+Result<CopiedFile> ChecksumFile(FileSystem* fs, const std::string& path,
+                                const std::function<void(std::uint64_t bytes)>& progress) {
+  auto in = fs->NewSequentialFile(path);
+  if (!in.ok()) return in.status();
+  CopiedFile sum;
+  std::string scratch(1u << 20, '\0');
+  for (;;) {
+    std::string_view chunk;
+    PDAI_RETURN_IF_ERROR((*in)->Read(scratch.size(), scratch.data(), &chunk));
+    if (chunk.empty()) return sum;
+    sum.crc32c = crc32c::Extend(sum.crc32c, chunk.data(), chunk.size());
+    sum.bytes += chunk.size();
+    if (progress) progress(sum.bytes);
+  }
+}
+
 Status MoveFile(FileSystem* fs, const std::string& from, const std::string& to) {
   if (!fs->RenameFile(from, to).ok()) {
     // Another file system (EXDEV), most likely: copy, then remove.

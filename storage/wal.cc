@@ -765,11 +765,8 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
     if (!s.ok()) break;
     ++done;
   }
-  if (done > 0 && options_.archive) {
-    Status a = fs->SyncDir(options_.archive_dir);
-    if (s.ok()) s = a;
-  }
-  if (done > 0) {
+  // MoveFile synced both directories for every archived segment.
+  if (done > 0 && !options_.archive) {
     Status d = fs->SyncDir(options_.dir);
     if (s.ok()) s = d;
   }

@@ -134,6 +134,8 @@ TEST_CASE("the archive keeps exactly what the backups need, epoch by epoch, and 
   auto left = ListArchive(FileSystem::Default(), archive);
   REQUIRE(left.ok());
   REQUIRE_FALSE(left->empty());
+  CHECK(removed->kept.size() == left->size());
+  CHECK(removed->removed.size() + left->size() == all->size());
   for (std::size_t i = 0; i < left->size(); ++i) {
     const auto& s = (*left)[i];
     CHECK(s.epoch == 2);

@@ -14,6 +14,7 @@
 #include "rpc/grpc_client.h"
 #include "storage/backup.h"
 #include "tests/helpers/cli_process.h"
+#include "tests/helpers/node_connection.h"
 #include "tests/helpers/node_process.h"
 
 using namespace postdevai;
@@ -21,16 +22,6 @@ using namespace postdevai::testing;
 using Catch::Matchers::Contains;
 
 namespace {
-
-std::unique_ptr<rpc::MemoryConnection> Connect(const NodeProcess& node) {
-  rpc::ConnectionOptions options;
-  options.host = "127.0.0.1";
-  options.port = node.port();
-  auto connected = rpc::MemoryConnection::Connect(options);
-  INFO(connected.status().ToString());
-  REQUIRE(connected.ok());
-  return std::move(*connected);
-}
 
 // A value that compresses poorly, so that writes fill WAL segments.
 std::string Value(int i) {
@@ -141,7 +132,11 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
   REQUIRE(RunCli(CliArgsFor(node, {"memory", "sync", "--force"})).exit_code == 0);
   // Writes no checkpoint covers: in the live WAL only, never archived.
   for (int i = base + 2200; i < base + 2250; ++i) put(i);
-  JsonValue stats = RunCli(CliArgsFor(node, {"--json", "memory", "stats"})).Json();
+  // The node reports the backup and the archive it keeps for it.
+  const JsonValue stats = RunCli(CliArgsFor(node, {"--json", "memory", "stats"})).Json();
+  CHECK(stats["sync"]["backups"]["backups"].u64() == 1);
+  CHECK(stats["sync"]["backups"]["last_backup_lsn"].u64() == backup_lsn);
+  CHECK(stats["sync"]["backups"]["archive_segments"].u64() >= 3);
   node.Stop();
 
   // The location lists it, verifies it, and holds the archive it needs.
@@ -157,7 +152,6 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
   REQUIRE_FALSE(archive->empty());
   const std::uint64_t target = writes[static_cast<std::size_t>(at_target)].lsn;
   REQUIRE(target < archive->back().first_lsn);  // the archive holds all of it
-  (void)stats;
 
   // 3. The data disk is lost: store and WAL gone (the archive is elsewhere).
   const std::string data = node.disk() / "data";
@@ -276,8 +270,10 @@ TEST_CASE("backups beyond keep are pruned, and the archive with them", "[backup]
   for (std::size_t s = 0; s + 1 < archive->size(); ++s) {
     CHECK((*archive)[s + 1].first_lsn > listed->front().lsn);
   }
-  JsonValue stats = RunCli(CliArgsFor(node, {"--json", "memory", "sync-status"})).Json();
-  (void)stats;
+  const JsonValue status = RunCli(CliArgsFor(node, {"--json", "memory", "sync-status"})).Json();
+  CHECK(status["backups"]["backups"].u64() == 2);
+  CHECK(status["backups"]["last_backup_lsn"].u64() == listed->back().lsn);
+  CHECK(status["backups"]["archive_segments"].u64() == archive->size());
 
   // The CLI's own prune, with no node needed.
   node.Stop();

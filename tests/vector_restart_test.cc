@@ -12,6 +12,7 @@
 #include <set>
 
 #include "rpc/grpc_client.h"
+#include "tests/helpers/node_connection.h"
 #include "tests/helpers/node_process.h"
 
 using namespace postdevai;
@@ -50,16 +51,6 @@ class VectorSource {
 };
 
 std::string PathOf(int i) { return "src/f" + std::to_string(i) + ".cc"; }
-
-std::unique_ptr<rpc::MemoryConnection> Connect(const NodeProcess& node) {
-  rpc::ConnectionOptions options;
-  options.host = "127.0.0.1";
-  options.port = node.port();
-  auto connected = rpc::MemoryConnection::Connect(options);
-  INFO(connected.status().ToString());
-  REQUIRE(connected.ok());
-  return std::move(*connected);
-}
 
 // Stores one one-chunk file per (path, vector).
 void Store(rpc::MemoryConnection& memory, const std::map<std::string, std::vector<float>>& files) {
