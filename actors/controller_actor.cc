@@ -18,6 +18,7 @@
 #include "actors/vector_catalog.h"
 #include "records/stored_values.h"
 #include "simd/lexical_index.h"
+#include "storage/cold_tier.h"
 
 namespace postdevai::actors {
 namespace {
@@ -57,6 +58,9 @@ struct controller_state {
   };
   std::map<std::uint64_t, EncodingWrite> encoding;
   std::uint64_t next_arrival = 0, next_to_log = 0, next_encoder = 0;
+  // Non-empty: why writes are refused (a replica; a former primary fenced
+  // by its promoted replica). Set by role_atom.
+  std::string writes_refused;
   static inline const char* name = "postdevai.controller";
 };
 
@@ -237,6 +241,10 @@ void LogInArrivalOrder(controller_pointer self) {
 // partitions it touches; `done` gets the LSN once it is durable and visible.
 void Write(controller_pointer self, write_batch batch, std::function<void(caf::expected<std::uint64_t>)> done) {
   auto& st = self->state;
+  if (!st.writes_refused.empty()) {
+    ++st.errors;
+    return done(ToError(Status::Closed(st.writes_refused)));
+  }
   const std::uint64_t arrival = st.next_arrival++;
   auto& w = st.encoding[arrival];
   w.done = std::move(done);
@@ -266,6 +274,33 @@ void Write(controller_pointer self, write_batch batch, std::function<void(caf::e
           });
 }
 
+// Fans a logged write out, in LSN order: to the partition of each kind it
+// touches (write-through) and to the store (its WAL payload). Returns
+// whether it touched vectors.
+bool Dispatch(controller_pointer self, logged_write logged, std::string payload, bool durable) {
+  auto& st = self->state;
+  ++st.writes;
+  const std::uint64_t lsn = logged.lsn;
+  std::array<bool, kKinds> touched{};
+  for (const auto& m : logged.mutations) {
+    touched[DataKindIndex(m.kind)] = true;
+    if (!st.store_reads.empty()) {
+      auto it = st.store_reads.find(FlightKey(m.kind, m.key));
+      if (it != st.store_reads.end()) it->second.overwritten = true;
+    }
+  }
+  std::vector<logged_write> one{std::move(logged)};
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    if (!touched[k]) continue;
+    // Before the acknowledgement: hot readers of this partition wait for it
+    // to land rather than read what it replaced.
+    st.parts.hot_reads->view(static_cast<DataKind>(k)).WritesDispatched(lsn);
+    self->send(st.parts.partitions[k], apply_atom_v, one);
+  }
+  self->send(st.parts.store, apply_atom_v, std::vector<logged_payload>{{lsn, std::move(payload), durable}});
+  return touched[DataKindIndex(DataKind::kVectors)];
+}
+
 void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> mutations, std::string payload,
                 std::uint64_t started, std::function<void(caf::expected<std::uint64_t>)> done) {
   // The store applies the same bytes the journal logs.
@@ -275,27 +310,9 @@ void LogEncoded(controller_pointer self, std::shared_ptr<std::vector<mutation>> 
       .then(
           [=](std::uint64_t lsn) {
             auto& st = self->state;
-            ++st.writes;
-            logged_write logged{lsn, std::move(*mutations)};
-            std::array<bool, kKinds> touched{};
-            for (const auto& m : logged.mutations) {
-              touched[DataKindIndex(m.kind)] = true;
-              if (!st.store_reads.empty()) {
-                auto it = st.store_reads.find(FlightKey(m.kind, m.key));
-                if (it != st.store_reads.end()) it->second.overwritten = true;
-              }
-            }
-            std::vector<logged_write> one{logged};
-            for (std::size_t k = 0; k < kKinds; ++k) {
-              if (!touched[k]) continue;
-              // Before the acknowledgement: hot readers of this partition
-              // wait for it to land rather than read what it replaced.
-              st.parts.hot_reads->view(static_cast<DataKind>(k)).WritesDispatched(lsn);
-              self->send(st.parts.partitions[k], apply_atom_v, one);
-            }
-            self->send(st.parts.store, apply_atom_v,
-                       std::vector<logged_payload>{{lsn, std::move(*applied), /*durable=*/relaxed == 0}});
-            if (!touched[DataKindIndex(DataKind::kVectors)]) {
+            const bool vectors = Dispatch(self, logged_write{lsn, std::move(*mutations)}, std::move(*applied),
+                                          relaxed == 0);
+            if (!vectors) {
               st.write_latency.Add(ClockMicros(self) - started);
               return done(lsn);
             }
@@ -541,6 +558,50 @@ caf::result<memory_report> Stats(controller_pointer self) {
 controller_actor::behavior_type ControllerBehavior(controller_pointer self, ControllerParts parts) {
   self->state.parts = std::move(parts);
   return {
+      [=](replicate_atom, std::vector<logged_payload>& records,
+          std::vector<logged_write>& writes) -> caf::result<std::uint64_t> {
+        std::size_t mutation_records = 0;
+        for (const auto& r : records) {
+          if (r.type != storage::kWalRecordMutations) continue;
+          if (mutation_records >= writes.size() || writes[mutation_records].lsn != r.lsn) {
+            return ToError(Status::InvalidArgument("replicate: the decoded writes do not match the records"));
+          }
+          ++mutation_records;
+        }
+        if (records.empty() || mutation_records != writes.size()) {
+          return ToError(Status::InvalidArgument("replicate: no records, or writes without their records"));
+        }
+        auto rp = self->make_response_promise<std::uint64_t>();
+        auto logged = std::make_shared<std::vector<logged_payload>>(std::move(records));
+        auto decoded = std::make_shared<std::vector<logged_write>>(std::move(writes));
+        self->request(self->state.parts.journal, caf::infinite, replicate_atom_v, *logged)
+            .then(
+                [=](std::uint64_t last) mutable {
+                  // Dictionaries are the store's already (imported before
+                  // the values that use them were decoded).
+                  bool vectors = false;
+                  std::size_t w = 0;
+                  for (auto& r : *logged) {
+                    if (r.type != storage::kWalRecordMutations) continue;
+                    vectors |= Dispatch(self, std::move((*decoded)[w++]), std::move(r.payload), true);
+                  }
+                  if (!vectors) {
+                    rp.deliver(last);
+                    return;
+                  }
+                  // Visible to searches once indexed: the partition answers
+                  // after the applies sent before.
+                  self->request(self->state.parts.partitions[DataKindIndex(DataKind::kVectors)], caf::infinite,
+                                access_atom_v, std::string())
+                      .then([=](bool) mutable { rp.deliver(last); }, [=](caf::error&) mutable { rp.deliver(last); });
+                },
+                [=](caf::error& err) mutable {
+                  ++self->state.errors;
+                  rp.deliver(std::move(err));
+                });
+        return rp;
+      },
+      [=](role_atom, std::string& writes_refused) { self->state.writes_refused = std::move(writes_refused); },
       [=](write_atom, write_batch& batch) -> caf::result<std::uint64_t> {
         Status valid = Validate(batch, self->state.parts);
         if (!valid.ok()) return ToError(valid);

@@ -123,6 +123,12 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
   return opened;
 }
 
+// Set on a former primary that a promoted replica replaced (Engine::Fence):
+// why it refuses writes. Cleared when it is promoted again.
+constexpr std::string_view kFencedProperty = "fenced_by";
+// Set on a promoted replica: the primary it left (Engine::Promote).
+constexpr std::string_view kPromotedFromProperty = "promoted_from";
+
 // The smallest RAM-Lake the partitions can be cut from (each partition needs
 // a few segments), used as the pass-through when the RAM disk is full.
 constexpr std::uint64_t kSmallestRamLakeBytes = std::uint64_t{1} << 20;
@@ -191,6 +197,14 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   // The WAL names its store: another store's segments are refused.
   wal_options.store_id = store->identity().id;
   wal_options.epoch = store->identity().epoch;
+  // What replicas are streamed from memory: only a node with a role keeps
+  // anything (a standalone node may still be read from its files).
+  const bool replica = config.replication.role == ReplicationRole::kReplica;
+  auto replication_log = std::make_shared<storage::ReplicationLog>(
+      config.replication.role == ReplicationRole::kNone ? 0 : std::uint64_t{config.replication.buffer_mb} << 20);
+  wal_options.on_durable = [log = replication_log](const std::vector<storage::WalRecord>& records) {
+    log->OnDurable(records);
+  };
   // The keys the replay changes, by kind: what the RAM-Lake files may not
   // know of (see OpenPartition).
   std::array<storage::ramlake::ChangedKeys, kKinds> changed;
@@ -201,6 +215,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
                                       });
   if (!wal.ok()) return wal.status();
   std::shared_ptr<storage::Wal> journal_wal(std::move(*wal));
+  replication_log->StartAfter(journal_wal->durable_lsn());
   // A new compression dictionary goes into the WAL before any value uses
   // it, so a restore onto an older backup finds it (storage/backup.h).
   store->SetDictionaryLog([wal = std::weak_ptr<storage::Wal>(journal_wal)](std::string_view payload) -> Status {
@@ -209,7 +224,9 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
     auto lsn = log->Append(storage::kWalRecordDictionary, payload);
     return lsn.ok() ? Status::Ok() : lsn.status();
   });
-  store->set_auto_training(true);  // off during the replay: see there
+  // Off during the replay (see there), and on a replica for good: its
+  // dictionaries are its primary's, logged by the primary.
+  store->set_auto_training(!replica);
   auto moved = MoveLegacyCodeIds(*store, [&changed](DataKind kind, std::string_view key, std::uint64_t lsn, bool erased) {
     changed[DataKindIndex(kind)].Note(key, lsn, erased);
   });
@@ -347,11 +364,142 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   for (const auto& encoder : parts.encoders) engine->actors_.push_back(caf::actor_cast<caf::actor>(encoder));
   engine->controller_ = SpawnController(sys, parts);
   ConnectController(parts, engine->controller_);
+  engine->store_ = store;
+  engine->wal_ = journal_wal;
+  engine->replication_log_ = replication_log;
+  engine->fs_ = fs;
+  engine->wal_dir_ = wal_options.dir;
+  engine->wal_archive_dir_ = wal_options.archive_dir;
+  if (auto fenced = store->GetProperty(kFencedProperty); fenced.ok() && !fenced->empty()) {
+    engine->fenced_ = *fenced;
+  }
+  if (replica) {
+    engine->RefuseWrites("this node is a replica of " + config.replication.primary +
+                         ": send writes to the primary (or promote this node: postdevai-cli replication promote)");
+  } else if (!engine->fenced_.empty()) {
+    engine->RefuseWrites(engine->fenced_);
+  }
   engine->endpoint_ = SpawnEndpoint(sys, engine->controller_);
   return engine;
 }
 
 Engine::~Engine() { (void)Stop(); }
+
+storage::WalFileReader Engine::WalFiles() const {
+  return storage::WalFileReader(fs_, wal_dir_, wal_archive_dir_, store_->identity().epoch);
+}
+
+storage::StoreIdentity Engine::identity() const { return store_->identity(); }
+
+std::uint64_t Engine::durable_lsn() const { return wal_->durable_lsn(); }
+
+void Engine::RefuseWrites(std::string reason) {
+  caf::anon_send(controller_, role_atom_v, std::move(reason));
+}
+
+Result<std::uint64_t> Engine::ApplyReplicated(std::vector<storage::ReplicatedRecord> records) {
+  if (records.empty()) return Status::InvalidArgument("replicate: no records");
+  std::vector<logged_payload> logged;
+  std::vector<logged_write> writes;
+  logged.reserve(records.size());
+  std::vector<storage::Mutation> decoded;
+  for (auto& r : records) {
+    const std::string at = "replicated record LSN " + std::to_string(r.lsn);
+    if (r.type == storage::kWalRecordDictionary) {
+      // Before the values after it, which may need it.
+      PDAI_RETURN_IF_ERROR(store_->ImportDictionary(r.payload).WithContext(at));
+    } else if (r.type == storage::kWalRecordMutations) {
+      decoded.clear();
+      PDAI_RETURN_IF_ERROR(storage::DecodeMutations(r.payload, &decoded).WithContext(at));
+      logged_write w{r.lsn, {}};
+      w.mutations.reserve(decoded.size());
+      for (const auto& m : decoded) {
+        if (DataKindIndex(m.kind) >= kKinds) return Status::Corruption(at + ": unknown kind");
+        mutation out{m.kind, std::string(m.key), {}, m.is_delete};
+        if (!m.is_delete) {
+          if (m.encoded) {
+            auto raw = store_->DecodeEncoded(m.value);
+            if (!raw.ok()) return raw.status().WithContext(at);
+            out.value = std::move(*raw);
+          } else {
+            out.value = std::string(m.value);
+          }
+        }
+        w.mutations.push_back(std::move(out));
+      }
+      writes.push_back(std::move(w));
+    } else {
+      return Status::Corruption(at + ": unknown record type " + std::to_string(r.type));
+    }
+    logged.push_back(logged_payload{r.lsn, std::move(r.payload), true, r.type});
+  }
+  caf::scoped_actor self{sys_};
+  Result<std::uint64_t> result = Status::Unavailable("replicate: no answer from the engine");
+  self->request(controller_, std::chrono::minutes(5), replicate_atom_v, std::move(logged), std::move(writes))
+      .receive([&](std::uint64_t last) { result = last; }, [&](caf::error& err) { result = FromError(err); });
+  return result;
+}
+
+Result<storage::StoreIdentity> Engine::Promote(const std::string& former_primary) {
+  // Everything received is logged (ApplyReplicated returns once it is):
+  // the new epoch starts after it. The former primary is recorded first: a
+  // crash in between leaves a node that fences it and still follows it,
+  // until it is promoted again.
+  PDAI_RETURN_IF_ERROR(store_->SetProperty(kPromotedFromProperty, former_primary));
+  auto identity = store_->StartNewEpoch(wal_->durable_lsn() + 1);
+  if (!identity.ok()) return identity.status();
+  PDAI_RETURN_IF_ERROR(store_->SetProperty(kFencedProperty, ""));
+  {
+    std::lock_guard lock(fence_mu_);
+    fenced_.clear();
+  }
+  store_->set_auto_training(true);
+  RefuseWrites("");
+  return identity;
+}
+
+Status Engine::AdoptEpoch(const storage::StoreIdentity& primary) {
+  const storage::StoreIdentity mine = store_->identity();
+  if (primary.id != mine.id) {
+    return Status::InvalidArgument("the primary's store is " + primary.ToString() + ", this node's " + mine.ToString());
+  }
+  if (primary.epoch == mine.epoch && primary.epoch_start_lsn == mine.epoch_start_lsn) return Status::Ok();
+  PDAI_RETURN_IF_ERROR(store_->AdoptIdentity(primary));
+  // Following the new primary: whatever fenced or promoted this node is history.
+  PDAI_RETURN_IF_ERROR(store_->SetProperty(kFencedProperty, ""));
+  PDAI_RETURN_IF_ERROR(store_->SetProperty(kPromotedFromProperty, ""));
+  std::lock_guard lock(fence_mu_);
+  fenced_.clear();
+  return Status::Ok();
+}
+
+Status Engine::Fence(const storage::StoreIdentity& successor, const std::string& by) {
+  const storage::StoreIdentity mine = store_->identity();
+  if (successor.id != mine.id || successor.epoch <= mine.epoch) {
+    return Status::InvalidArgument("refusing to be fenced by " + successor.ToString() + ": this node's store is " +
+                                   mine.ToString());
+  }
+  const std::string reason = "this node was replaced by its promoted replica " + by + " (store " +
+                             successor.ToString() + ", from LSN " + std::to_string(successor.epoch_start_lsn) +
+                             "): it takes no writes; make it a replica of the new primary";
+  PDAI_RETURN_IF_ERROR(store_->SetProperty(kFencedProperty, reason));
+  {
+    std::lock_guard lock(fence_mu_);
+    fenced_ = reason;
+  }
+  RefuseWrites(reason);
+  return Status::Ok();
+}
+
+std::string Engine::promoted_from() const {
+  auto from = store_->GetProperty(kPromotedFromProperty);
+  return from.ok() ? *from : std::string();
+}
+
+std::string Engine::fenced() const {
+  std::lock_guard lock(fence_mu_);
+  return fenced_;
+}
 
 void Engine::OnUnexpectedStop(std::function<void(const std::string& why)> died) {
   auto once = std::make_shared<std::atomic<bool>>(false);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "actors/endpoint_actor.h"
@@ -22,6 +23,7 @@
 #include "postdevai/config.h"
 #include "storage/cold_tier.h"
 #include "storage/ramlake/ramlake_partition.h"
+#include "storage/replication_log.h"
 
 namespace postdevai::actors {
 
@@ -60,6 +62,44 @@ class Engine {
   // unmapped, LevelDB closed). Idempotent.
   Status Stop();
 
+  // Replication ([replication], rpc/replication_service.h and
+  // rpc/replica_follower.h). Thread-safe unless said otherwise.
+  //
+  // What a primary streams from memory: the newest durable WAL records.
+  const std::shared_ptr<storage::ReplicationLog>& replication_log() const { return replication_log_; }
+  // A reader of this node's WAL files, live and archived, for records no
+  // longer in memory.
+  storage::WalFileReader WalFiles() const;
+  storage::StoreIdentity identity() const;
+  // How far the WAL is durable.
+  std::uint64_t durable_lsn() const;
+  // A replica: logs its primary's records (consecutive, from durable_lsn() +
+  // 1) as they are and applies them as the primary did; returns the last
+  // LSN once reads and searches see them. kCorruption for a record that
+  // does not decode or does not continue the log. Blocking; one caller at a
+  // time.
+  Result<std::uint64_t> ApplyReplicated(std::vector<storage::ReplicatedRecord> records);
+  // Refuses writes with kClosed and this reason (a replica), or takes them
+  // again (empty).
+  void RefuseWrites(std::string reason);
+  // A replica's promotion: a new epoch from the next LSN, durably, and the
+  // primary it leaves (promoted_from); writes are taken from then on.
+  // Returns the new identity.
+  Result<storage::StoreIdentity> Promote(const std::string& former_primary);
+  // The primary this node left when it was promoted ("": never promoted, or
+  // it follows a primary again).
+  std::string promoted_from() const;
+  // A replica following a primary of a later epoch (it was promoted, or
+  // restored) takes that epoch. kInvalidArgument for another store.
+  Status AdoptEpoch(const storage::StoreIdentity& primary);
+  // A former primary told by its promoted replica that `successor` replaced
+  // it: records it durably and refuses writes from now on, after restarts
+  // too (until it is made a replica of the new primary, or promoted).
+  // kInvalidArgument for another store or an epoch not after this one's.
+  Status Fence(const storage::StoreIdentity& successor, const std::string& by);
+  // Non-empty when this node was fenced: why it refuses writes.
+  std::string fenced() const;
+
   // Calls `died` once, on a CAF thread, if the controller or the network
   // endpoint terminates other than through Stop: the engine serves nothing
   // any more, and its owner should say why and stop (dragon_node exits).
@@ -76,6 +116,13 @@ class Engine {
   std::vector<caf::actor> actors_;  // everything to stop, controller last
   supervisor_actor supervisor_;
   std::shared_ptr<HotReads> hot_reads_;
+  std::shared_ptr<storage::PersistentStore> store_;
+  std::shared_ptr<storage::Wal> wal_;
+  std::shared_ptr<storage::ReplicationLog> replication_log_;
+  storage::FileSystem* fs_ = nullptr;
+  std::string wal_dir_, wal_archive_dir_;
+  mutable std::mutex fence_mu_;
+  std::string fenced_;
   bool stopped_ = false;
   // Set before Stop ends the actors: their ends are then expected.
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);

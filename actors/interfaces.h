@@ -81,7 +81,12 @@ using journal_actor = caf::typed_actor<
     caf::reacts_to<tick_atom>,
     // Makes every logged write durable; replies the durable LSN.
     caf::replies_to<sync_atom>::with<std::uint64_t>,
-    caf::replies_to<stats_atom>::with<sync_report>>;
+    caf::replies_to<stats_atom>::with<sync_report>,
+    // A replica: logs its primary's records with their own LSNs and types,
+    // as they are (no time stamp added), with one sync; replies the last
+    // LSN. kCorruption, logging nothing, when the first is not the LSN this
+    // log continues with (the replica would not be a prefix).
+    caf::replies_to<replicate_atom, std::vector<logged_payload>>::with<std::uint64_t>>;
 
 // The persistent store: LevelDB + zstd. Detached: blocking I/O.
 using store_actor = caf::typed_actor<
@@ -123,7 +128,15 @@ using controller_actor = engine_actor::extend<
     caf::replies_to<route_atom, DataKind, partition_actor>::with<std::uint64_t>,
     // From the prefetcher: load (kind, key) from the store into RAM, unless
     // it is resident already or a write to it overtakes the read.
-    caf::reacts_to<prefetch_atom, DataKind, std::string>>;
+    caf::reacts_to<prefetch_atom, DataKind, std::string>,
+    // A replica: its primary's records (logged as they are, see journal)
+    // and the writes among them with their values decoded; fanned out to
+    // the store and the partitions as the primary's writes were. Replies
+    // the last LSN once every write is visible to reads and searches.
+    caf::replies_to<replicate_atom, std::vector<logged_payload>, std::vector<logged_write>>::with<std::uint64_t>,
+    // Why writes are refused (a replica, a fenced former primary); empty:
+    // writes are taken.
+    caf::reacts_to<role_atom, std::string>>;
 
 // Partition restarts and the periodic tiering pass.
 using supervisor_actor = caf::typed_actor<

@@ -153,6 +153,29 @@ journal_actor::behavior_type JournalBehavior(journal_pointer self, std::shared_p
         NoteAllDurable(self);
         return self->state.wal->durable_lsn();
       },
+      [=](replicate_atom, std::vector<logged_payload>& records) -> caf::result<std::uint64_t> {
+        auto& st = self->state;
+        Flush(self);  // a replica takes no writes of its own; nothing should be queued
+        if (records.empty()) return ToError(Status::InvalidArgument("replicate: no records"));
+        const std::uint64_t next = st.wal->stats().next_lsn;
+        if (records.front().lsn != next) {
+          return ToError(Status::Corruption("replicated records start at LSN " + std::to_string(records.front().lsn) +
+                                            ", but this log continues with LSN " + std::to_string(next)));
+        }
+        std::vector<storage::WalEntry> entries;
+        entries.reserve(records.size());
+        for (std::size_t i = 0; i < records.size(); ++i) {
+          if (records[i].lsn != next + i) {
+            return ToError(Status::Corruption("replicated records skip from LSN " + std::to_string(next + i - 1) +
+                                              " to " + std::to_string(records[i].lsn)));
+          }
+          entries.push_back(storage::WalEntry{records[i].type, records[i].payload});
+        }
+        auto first = st.wal->AppendBatch(entries, storage::WalWait::kDurable);
+        if (!first.ok()) return ToError(first.status());
+        NoteAllDurable(self);
+        return *first + entries.size() - 1;
+      },
       [=](stats_atom) -> sync_report {
         auto& st = self->state;
         auto stats = st.wal->stats();

@@ -39,6 +39,9 @@ struct logged_payload {
   // Acknowledged as durable. A relaxed write (false) may still be only in
   // the WAL's buffer: the store applies it once the WAL is durable past it.
   bool durable = true;
+  // Its WAL record type (storage::kWalRecordMutations, or a dictionary's on
+  // a replica, which logs its primary's records as they are).
+  std::uint8_t type = 1;
 };
 
 struct versioned_value {
@@ -54,7 +57,7 @@ typename Inspector::result_type inspect(Inspector& f, logged_write& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, logged_payload& x) {
-  return f(caf::meta::type_name("logged_payload"), x.lsn, x.payload, x.durable);
+  return f(caf::meta::type_name("logged_payload"), x.lsn, x.payload, x.durable, x.type);
 }
 
 template <class Inspector>
@@ -140,4 +143,6 @@ CAF_ADD_ATOM(postdevai, postdevai::actors, attach_atom, "pd_attach")
 CAF_ADD_ATOM(postdevai, postdevai::actors, route_atom, "pd_route")
 CAF_ADD_ATOM(postdevai, postdevai::actors, prefetch_atom, "pd_prefet")
 CAF_ADD_ATOM(postdevai, postdevai::actors, encode_atom, "pd_encode")
+CAF_ADD_ATOM(postdevai, postdevai::actors, replicate_atom, "pd_replic")
+CAF_ADD_ATOM(postdevai, postdevai::actors, role_atom, "pd_role")
 

@@ -158,25 +158,6 @@ std::optional<std::string> CheckPeerAddress(const std::string& peer) {
   return std::nullopt;
 }
 
-template <class Access>
-Setting PeerListSetting(std::string section, std::string key, std::string help, Access access) {
-  Setting s = NewSetting(std::move(section), std::move(key), ValueType::kStringList, std::move(help));
-  s.read = [access](const HybridMemoryConfig& c) -> SettingValue { return access(c); };
-  s.write = [access](const SettingValue& v, HybridMemoryConfig& c) -> std::optional<std::string> {
-    const auto& peers = std::get<std::vector<std::string>>(v);
-    std::string problems;
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      if (std::optional<std::string> bad = CheckPeerAddress(peers[i])) {
-        problems += (problems.empty() ? "" : "; ") + ("element " + std::to_string(i) + ": " + *bad);
-      }
-    }
-    if (!problems.empty()) return problems;
-    access(c) = peers;
-    return std::nullopt;
-  };
-  return s;
-}
-
 constexpr std::array kCompressions = {Compression::kZstd, Compression::kNone};
 constexpr std::array kEvictionPolicies = {EvictionPolicy::kLru, EvictionPolicy::kSieve,
                                           EvictionPolicy::kS3Fifo};
@@ -184,6 +165,7 @@ constexpr std::array kDurabilities = {Durability::kDurable, Durability::kRelaxed
 constexpr std::array kLogLevels = {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo,
                                    LogLevel::kWarning, LogLevel::kError};
 constexpr std::array kQuantizations = {VectorQuantization::kInt8, VectorQuantization::kNone};
+constexpr std::array kReplicationRoles = {ReplicationRole::kNone, ReplicationRole::kPrimary, ReplicationRole::kReplica};
 
 std::vector<Setting> BuildSettings() {
   std::vector<Setting> all;
@@ -355,10 +337,26 @@ std::vector<Setting> BuildSettings() {
                                "backups kept; older ones, and the WAL archive only they need, are pruned",
                                [](auto& c) -> auto& { return c.backup.keep; }));
 
-  all.push_back(BooleanSetting("replication", "enabled", "",
-                               [](auto& c) -> auto& { return c.replication.enabled; }));
-  all.push_back(PeerListSetting("replication", "peers", "\"host:port\" of other dragon_nodes",
-                                [](auto& c) -> auto& { return c.replication.peers; }));
+  all.push_back(EnumSetting("replication", "role", kReplicationRoles, &ReplicationRoleName,
+                            "\"primary\" streams its WAL to replicas; a \"replica\" follows `primary`",
+                            [](auto& c) -> auto& { return c.replication.role; }));
+  {
+    Setting primary = NewSetting("replication", "primary", ValueType::kString,
+                                 "a replica's primary: \"host:port\" of its gRPC API");
+    primary.read = [](const HybridMemoryConfig& c) -> SettingValue { return c.replication.primary; };
+    primary.write = [](const SettingValue& v, HybridMemoryConfig& c) -> std::optional<std::string> {
+      const std::string& text = std::get<std::string>(v);
+      if (!text.empty()) {
+        if (std::optional<std::string> bad = CheckPeerAddress(text)) return bad;
+      }
+      c.replication.primary = text;
+      return std::nullopt;
+    };
+    all.push_back(std::move(primary));
+  }
+  all.push_back(IntegerSetting("replication", "buffer_mb", 0, 65536,
+                               "newest WAL a primary keeps in RAM for replicas (older records are read from disk)",
+                               [](auto& c) -> auto& { return c.replication.buffer_mb; }));
   return all;
 }
 
@@ -476,13 +474,15 @@ void CheckPorts(const HybridMemoryConfig& config, ProblemLog* errors) {
   }
 }
 
-// Settings of features that have not landed yet. Accepting them silently
-// would let a user believe in a replica that does not exist, so they are
-// refused until the work that gives them meaning lands.
-void CheckNotYetAvailable(const HybridMemoryConfig& config, ProblemLog* errors) {
-  if (config.replication.enabled) {
-    errors->Add("replication.enabled", "replication is not available yet: remove the key or set false "
-                                       "(this node would not send anything to its peers)");
+// A replica needs its primary, and only a replica has one.
+void CheckReplication(const HybridMemoryConfig& config, ProblemLog* errors) {
+  const auto& r = config.replication;
+  if (r.role == ReplicationRole::kReplica && r.primary.empty()) {
+    errors->Add("replication.role", "a replica needs replication.primary, the \"host:port\" of its primary's gRPC API");
+  }
+  if (r.role != ReplicationRole::kReplica && !r.primary.empty()) {
+    errors->Add("replication.primary", "only a replica follows a primary: set replication.role = \"replica\", or "
+                                       "remove the key");
   }
 }
 
@@ -581,7 +581,7 @@ void CheckConsistency(const HybridMemoryConfig& config, ProblemLog* errors, Prob
   CheckPartitionShares(config, errors);
   CheckTls(config, errors);
   CheckPorts(config, errors);
-  CheckNotYetAvailable(config, errors);
+  CheckReplication(config, errors);
   CheckCompressionLevels(config, warnings);
 }
 

@@ -2,7 +2,7 @@
 //
 //   dragon_node [--config FILE] [--check-config]
 //   dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T] [--archive DIR] [--wal DIR]
-//               [--dry-run]
+//               [--dry-run] [--as-replica]
 //
 // Without --config it runs on embedded defaults sized for this machine. It
 // recovers (LevelDB checkpoint + WAL replay, RAM-Lake re-attach), runs the
@@ -36,6 +36,7 @@
 #include "programs/metrics_exporter.h"
 #include "rpc/grpc_log.h"
 #include "rpc/grpc_server.h"
+#include "rpc/replication.h"
 
 namespace {
 
@@ -43,7 +44,7 @@ void PrintUsage(std::FILE* out) {
   std::fprintf(out,
                "usage: dragon_node [--config FILE] [--check-config]\n"
                "       dragon_node [--config FILE] --restore BACKUP_DIR [--to-lsn N | --to-time T]\n"
-               "                   [--archive DIR] [--wal DIR] [--dry-run]\n"
+               "                   [--archive DIR] [--wal DIR] [--dry-run] [--as-replica]\n"
                "\n"
                "  --config FILE    read FILE (TOML, see dragon_node.toml); default: embedded\n"
                "                   defaults sized for this machine\n"
@@ -62,6 +63,9 @@ void PrintUsage(std::FILE* out) {
                "  --wal DIR        also replay the segments of this WAL directory (the node's\n"
                "                   own, moved aside): the writes no checkpoint archived yet\n"
                "  --dry-run        say what the restore would do; change nothing\n"
+               "  --as-replica     keep the backup's identity and epoch instead of starting a\n"
+               "                   new one: the store of a replica ([replication] role =\n"
+               "                   \"replica\") that follows the backup's primary from there\n"
                "  --help           this text\n"
                "\n"
                "Stops cleanly (checkpoint, files flushed) on SIGINT or SIGTERM.");
@@ -131,6 +135,7 @@ struct RestoreArgs {
   std::string wal_dir;  // extra segments: the old WAL, moved aside
   postdevai::storage::RestoreTarget target;
   bool dry_run = false;
+  bool as_replica = false;  // keep the identity: a replica's copy of its primary
 };
 
 // --restore: plans, then (unless a dry run) restores; the node does not start.
@@ -149,12 +154,13 @@ int RunRestore(const postdevai::HybridMemoryConfig& config, const RestoreArgs& a
   Info("restore plan: %s; target: %s; into %s (WAL %s)", plan->ToString().c_str(), target.c_str(),
        options.store.path.c_str(), options.wal_dir.c_str());
   if (args.dry_run) {
-    std::printf("dry run: would %s; target: %s; into %s (WAL directory %s); then start epoch %llu\n",
+    std::printf("dry run: would %s; target: %s; into %s (WAL directory %s); then %s epoch %llu\n",
                 plan->ToString().c_str(), target.c_str(), options.store.path.c_str(), options.wal_dir.c_str(),
-                static_cast<unsigned long long>(plan->backup.store.epoch + 1));
+                args.as_replica ? "keep" : "start",
+                static_cast<unsigned long long>(plan->backup.store.epoch + (args.as_replica ? 0 : 1)));
     return 0;
   }
-  auto restored = storage::RestoreBackup(fs, *plan, args.target, options.store, options.wal_dir);
+  auto restored = storage::RestoreBackup(fs, *plan, args.target, options.store, options.wal_dir, !args.as_replica);
   if (!restored.ok()) return Fail("restore: " + restored.status().ToString());
   std::printf("restored %s into %s: up to LSN %llu (%llu WAL records, %llu bytes replayed) in %.3f s; the store is "
               "now %s. Start the node to serve it (its RAM-Lake is rebuilt).\n",
@@ -165,6 +171,33 @@ int RunRestore(const postdevai::HybridMemoryConfig& config, const RestoreArgs& a
               restored->identity.ToString().c_str());
   return 0;
 }
+
+// What replication needs of the engine (rpc/replication.h).
+class EngineReplicationHost final : public postdevai::rpc::ReplicationHost {
+ public:
+  explicit EngineReplicationHost(postdevai::actors::Engine& engine) : engine_(engine) {}
+  postdevai::storage::StoreIdentity identity() const override { return engine_.identity(); }
+  std::uint64_t durable_lsn() const override { return engine_.durable_lsn(); }
+  postdevai::storage::ReplicationLog& log() override { return *engine_.replication_log(); }
+  postdevai::storage::WalFileReader WalFiles() const override { return engine_.WalFiles(); }
+  postdevai::Result<std::uint64_t> ApplyReplicated(std::vector<postdevai::storage::ReplicatedRecord> records) override {
+    return engine_.ApplyReplicated(std::move(records));
+  }
+  postdevai::Status AdoptEpoch(const postdevai::storage::StoreIdentity& primary) override {
+    return engine_.AdoptEpoch(primary);
+  }
+  postdevai::Status Fence(const postdevai::storage::StoreIdentity& successor, const std::string& by) override {
+    return engine_.Fence(successor, by);
+  }
+  std::string fenced() const override { return engine_.fenced(); }
+  postdevai::Result<postdevai::storage::StoreIdentity> Promote(const std::string& former_primary) override {
+    return engine_.Promote(former_primary);
+  }
+  std::string promoted_from() const override { return engine_.promoted_from(); }
+
+ private:
+  postdevai::actors::Engine& engine_;
+};
 
 }  // namespace
 
@@ -223,6 +256,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--dry-run") {
       restore_args.dry_run = true;
+    } else if (arg == "--as-replica") {
+      restore_args.as_replica = true;
     } else {
       std::fprintf(stderr, "dragon_node: unknown argument '%s'\n", arg.c_str());
       PrintUsage(stderr);
@@ -231,9 +266,9 @@ int main(int argc, char** argv) {
   }
   if (check_only) return postdevai::config::RunCheckConfig(config_path, std::cout, std::cerr);
   const bool restore_flags = !restore_args.archive_dir.empty() || !restore_args.wal_dir.empty() || restore_args.target.lsn ||
-                             restore_args.target.time_micros || restore_args.dry_run;
+                             restore_args.target.time_micros || restore_args.dry_run || restore_args.as_replica;
   if (restore_flags && !restore) {
-    std::fprintf(stderr, "dragon_node: --to-lsn, --to-time, --archive, --wal and --dry-run go with --restore\n");
+    std::fprintf(stderr, "dragon_node: --to-lsn, --to-time, --archive, --wal, --dry-run and --as-replica go with --restore\n");
     return 2;
   }
   if (restore_args.target.lsn && restore_args.target.time_micros) {
@@ -309,11 +344,27 @@ int main(int argc, char** argv) {
   auto diagnose = [memory_for_grpc, config](postdevai::client::Reply<std::vector<postdevai::records::finding>> done) {
     postdevai::client::DiagnoseNode(*memory_for_grpc, config, std::move(done));
   };
-  auto grpc = postdevai::rpc::GrpcServer::Start(memory_for_grpc, config, std::move(diagnose));
+  // Replication: the Follow and Fence calls beside the API, and a
+  // replica's follower.
+  EngineReplicationHost replication_host(**engine);
+  auto replication = postdevai::rpc::ReplicationNode::Start(
+      &replication_host, config, config.node.address + ":" + std::to_string(config.node.port));
+  if (!replication.ok()) {
+    (void)(*engine)->Stop();
+    return Fail(replication.status().ToString());
+  }
+  auto grpc = postdevai::rpc::GrpcServer::Start(memory_for_grpc, config, std::move(diagnose), replication->get());
   if (!grpc.ok()) {
+    (*replication)->Stop();
     (void)(*engine)->Stop();
     return Fail(grpc.status().ToString());
   }
+  if (config.replication.role != postdevai::ReplicationRole::kNone) {
+    const auto status = (*replication)->status();
+    Info("replication: %s%s%s (store %s)", status.role.c_str(), status.primary.empty() ? "" : " of ",
+         status.primary.c_str(), status.identity.ToString().c_str());
+  }
+  if (!(*engine)->fenced().empty()) postdevai::LogWarning("dragon_node", (*engine)->fenced());
   Info("serving the gRPC API postdevai.memory.v1 at %s:%u (%s)", config.node.address.c_str(), (*grpc)->port(),
        (*grpc)->security().c_str());
   if (config.caf.enabled) {
@@ -358,12 +409,14 @@ int main(int argc, char** argv) {
       why = engine_death;
     }
     metrics.reset();
+    (*replication)->Stop();
     (*grpc)->Shutdown(std::chrono::seconds(0));
     (void)(*engine)->Stop();
     return Fail(why + "; the node stops (the WAL holds every acknowledged write: restart it)");
   }
   Info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   metrics.reset();
+  (*replication)->Stop();  // replicas' streams end; a replica stops following
   // Calls in flight get a moment to finish; new ones are refused.
   (*grpc)->Shutdown(std::chrono::seconds(10));
   auto stopped = (*engine)->Stop();

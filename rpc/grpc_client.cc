@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "postdevai/memory/v1/memory.grpc.pb.h"
+#include "rpc/channel.h"
 #include "rpc/convert.h"
 #include "rpc/status_mapping.h"
 #include "rpc/token_file.h"
@@ -77,11 +78,7 @@ MemoryConnection::~MemoryConnection() = default;
 const std::string& MemoryConnection::endpoint() const { return impl_->endpoint; }
 const records::engine_info& MemoryConnection::info() const { return impl_->info; }
 
-Result<std::unique_ptr<MemoryConnection>> MemoryConnection::Connect(const ConnectionOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  const bool v6 = options.host.find(':') != std::string::npos;
-  impl->endpoint = (v6 ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
+Result<std::shared_ptr<grpc::Channel>> OpenChannel(const ConnectionOptions& options, const std::string& endpoint) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments args;
   const bool tls = !options.ca_file.empty() || !options.certificate.empty() || !options.key.empty();
@@ -110,8 +107,19 @@ Result<std::unique_ptr<MemoryConnection>> MemoryConnection::Connect(const Connec
   // Replies may be as large as the node's largest value.
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
+  return grpc::CreateCustomChannel(endpoint, credentials, args);
+}
+
+Result<std::unique_ptr<MemoryConnection>> MemoryConnection::Connect(const ConnectionOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  const bool v6 = options.host.find(':') != std::string::npos;
+  impl->endpoint = (v6 ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
+  const bool tls = !options.ca_file.empty() || !options.certificate.empty() || !options.key.empty();
   impl->Log("connecting to " + impl->endpoint + (tls ? " (TLS)" : " (plaintext)"));
-  impl->channel = grpc::CreateCustomChannel(impl->endpoint, credentials, args);
+  auto channel = OpenChannel(options, impl->endpoint);
+  if (!channel.ok()) return channel.status();
+  impl->channel = std::move(*channel);
   impl->stub = v1::Memory::NewStub(impl->channel);
   const auto start = Clock::now();
   auto info = impl->Unary<v1::InfoReply>(

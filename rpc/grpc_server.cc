@@ -16,6 +16,7 @@
 #include "records/stored_values.h"
 #include "rpc/connection_guard.h"
 #include "rpc/convert.h"
+#include "rpc/replication.h"
 #include "rpc/status_mapping.h"
 #include "rpc/token_file.h"
 
@@ -278,13 +279,6 @@ Status CheckNoUnknownFields(const google::protobuf::Message& message) {
                                  ", which this node does not know (is the client newer than the node?)");
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::min(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 class MemoryService;
 
 // IngestCode: reads files, writes them in batches (reading pauses while a
@@ -464,6 +458,9 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   }
 
  public:
+  // The node's replication (Promote and ReplicationStatus); null: none.
+  void SetReplication(ReplicationNode* replication) { replication_ = replication; }
+
   GrpcCounters Counters() {
     GrpcCounters c;
     c.calls = counters_.calls.load(std::memory_order_relaxed);
@@ -667,6 +664,44 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
     });
   }
 
+  ServerUnaryReactor* ReplicationStatus(CallbackServerContext* ctx, const v1::ReplicationStatusRequest* req,
+                                        v1::ReplicationStatusReply* out) override {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      if (replication_ == nullptr) return r->Fail(Status::Unavailable("this node runs without replication"));
+      const rpc::ReplicationStatus s = replication_->status();
+      out->set_role(s.role);
+      out->set_state(s.state);
+      out->set_primary(s.primary);
+      out->set_error(s.error);
+      out->set_fenced(s.fenced);
+      out->set_store(s.identity.ToString());
+      out->set_durable_lsn(s.durable_lsn);
+      out->set_primary_durable_lsn(s.primary_durable_lsn);
+      out->set_lag_lsns(s.lag_lsns);
+      out->set_lag_bytes(s.lag_bytes);
+      out->set_lag_seconds(s.lag_seconds);
+      out->set_last_heard_seconds(s.last_heard_seconds);
+      out->set_records_received(s.records_received);
+      out->set_bytes_received(s.bytes_received);
+      out->set_reconnects(s.reconnects);
+      out->set_replicas(s.replicas);
+      out->set_buffer_bytes(s.buffer_bytes);
+      r->Succeed(*out);
+    });
+  }
+
+  ServerUnaryReactor* Promote(CallbackServerContext* ctx, const v1::PromoteRequest* req,
+                              v1::PromoteReply* out) override {
+    return Serve(ctx, *req, [&](UnaryCall* r) {
+      if (replication_ == nullptr) return r->Fail(Status::Unavailable("this node runs without replication"));
+      auto promoted = replication_->Promote();
+      if (!promoted.ok()) return r->Fail(promoted.status());
+      out->set_store(promoted->ToString());
+      out->set_first_lsn(promoted->epoch_start_lsn);
+      r->Succeed(*out);
+    });
+  }
+
   ServerUnaryReactor* Diagnose(CallbackServerContext* ctx, const v1::DiagnoseRequest* req,
                                v1::DiagnoseReply* out) override {
     return Serve(ctx, *req, [&](UnaryCall* r) {
@@ -713,6 +748,7 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   std::string expected_authorization_;
   DiagnoseFunction diagnose_;
   std::uint64_t max_message_bytes_;
+  ReplicationNode* replication_ = nullptr;
 };
 
 std::string HostPort(const std::string& address, std::uint16_t port) {
@@ -756,7 +792,8 @@ void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
 }
 
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::MemoryClient> memory,
-                                                      const HybridMemoryConfig& config, DiagnoseFunction diagnose) {
+                                                      const HybridMemoryConfig& config, DiagnoseFunction diagnose,
+                                                      ReplicationNode* replication) {
   // Debian's abseil checks every absl::Mutex acquisition gRPC makes against
   // a global lock graph (deadlock detection, a debugging aid): measured at
   // ~5% of the node's user CPU under load (GraphCycles in perf). Off for the
@@ -809,6 +846,8 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(std::shared_ptr<client::Me
   int bound_port = 0;
   builder.AddListeningPort(where, credentials, &bound_port);
   builder.RegisterService(impl->service.get());
+  impl->service->SetReplication(replication);
+  if (replication != nullptr) builder.RegisterService(replication->service());
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::uint64_t>(max_message, INT32_MAX)));
   builder.SetMaxSendMessageSize(static_cast<int>(std::min<std::uint64_t>(max_message, INT32_MAX)));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, static_cast<int>(limits.max_concurrent_streams));

@@ -54,17 +54,22 @@ struct GrpcCounters {
   std::uint64_t dropped_connections = 0;  // ended for opening streams past max_concurrent_streams
 };
 
+class ReplicationNode;
+
 // Runs `diagnose memory`'s checks on this node and answers with the findings.
 using DiagnoseFunction = std::function<void(client::Reply<std::vector<records::finding>>)>;
 
 class GrpcServer {
  public:
   // Starts serving `memory` (its engine's info is what Info answers) with
-  // the settings of config.node and config.grpc. Errors name the address or
+  // the settings of config.node and config.grpc, and, when given,
+  // `replication`'s service (rpc/replication.h) beside it, which must
+  // outlive the server. Errors name the address or
   // the file (kInvalidArgument: plaintext on a non-loopback address, a token
   // file others may read; kUnavailable: the port is taken).
   static Result<std::unique_ptr<GrpcServer>> Start(std::shared_ptr<client::MemoryClient> memory,
-                                                   const HybridMemoryConfig& config, DiagnoseFunction diagnose);
+                                                   const HybridMemoryConfig& config, DiagnoseFunction diagnose,
+                                                   ReplicationNode* replication = nullptr);
   // Shuts down (see Shutdown) if still serving.
   ~GrpcServer();
 

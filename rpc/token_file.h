@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "postdevai/status.h"
 
@@ -17,6 +18,10 @@ Result<std::string> ReadTokenFile(const std::string& path);
 
 // A PEM file (certificate, key, CA) whole; kInvalidArgument naming `what`
 // ("TLS certificate") and the file when it cannot be read.
+// Whether a presented secret equals the expected one, in time that does not
+// depend on where they differ.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 Result<std::string> ReadPemFile(const std::string& path, const char* what);
 
 }  // namespace postdevai::rpc

@@ -459,7 +459,8 @@ Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, c
 }
 
 Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, const RestoreTarget& target,
-                                    const PersistentStoreOptions& store_options, const std::string& wal_dir) {
+                                    const PersistentStoreOptions& store_options, const std::string& wal_dir,
+                                    bool start_new_epoch) {
   const auto started = std::chrono::steady_clock::now();
   RestoreReport report;
   report.plan = plan;
@@ -581,7 +582,7 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
   }
   // 4. A new history from here: checkpointed at what was applied, new epoch.
   PDAI_RETURN_IF_ERROR(store.Checkpoint(applied).WithContext("checkpointing the restored store"));
-  auto identity = store.StartNewEpoch();
+  auto identity = start_new_epoch ? store.StartNewEpoch(applied + 1) : Result<StoreIdentity>(store.identity());
   if (!identity.ok()) return identity.status();
   report.identity = *identity;
   report.restored_lsn = applied;

@@ -171,11 +171,13 @@ Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, c
 // them when no target is given), checkpoints, and starts a new epoch: the
 // restored store is a new history, whose LSNs after the target never mix with
 // the old one's (RAM-Lake files and WAL segments of the old epoch are
-// refused). wal_dir must hold no segments. kInvalidArgument when the target
+// refused) -- unless start_new_epoch is false: a replica's copy of its
+// primary keeps the primary's identity. wal_dir must hold no segments. kInvalidArgument when the target
 // is before the backup, or past what the archive holds (naming how far it
 // goes); kCorruption when the backup fails verification or the archive has a
 // gap.
 Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, const RestoreTarget& target,
-                                    const PersistentStoreOptions& store_options, const std::string& wal_dir);
+                                    const PersistentStoreOptions& store_options, const std::string& wal_dir,
+                                    bool start_new_epoch = true);
 
 }  // namespace postdevai::storage

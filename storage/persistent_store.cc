@@ -212,6 +212,7 @@ Result<std::unique_ptr<PersistentStore>> PersistentStore::Open(const PersistentS
 namespace {
 constexpr std::string_view kStoreIdProperty = "store_id";
 constexpr std::string_view kEpochProperty = "epoch";
+constexpr std::string_view kEpochStartProperty = "epoch_start_lsn";
 }  // namespace
 
 std::uint64_t StoreIdentity::Fingerprint() const {
@@ -236,6 +237,9 @@ Status PersistentStore::LoadIdentity() {
   if (id.ok() && epoch.ok()) {
     identity.id = std::strtoull(id->c_str(), nullptr, 16);
     identity.epoch = std::strtoull(epoch->c_str(), nullptr, 10);
+    if (auto start = GetProperty(kEpochStartProperty); start.ok()) {
+      identity.epoch_start_lsn = std::strtoull(start->c_str(), nullptr, 10);
+    }
     if (identity.id == 0 || identity.epoch == 0) {
       return Status::Corruption("persistent store at " + options_.path + ": its identity (" + *id + ", epoch " +
                                 *epoch + ") is not sound");
@@ -262,13 +266,32 @@ StoreIdentity PersistentStore::identity() const {
   return identity_;
 }
 
-Result<StoreIdentity> PersistentStore::StartNewEpoch() {
+Result<StoreIdentity> PersistentStore::StartNewEpoch(std::uint64_t first_lsn) {
   StoreIdentity next = identity();
   ++next.epoch;
+  next.epoch_start_lsn = first_lsn;
+  // The start first: an epoch is never read with an older one's start.
+  PDAI_RETURN_IF_ERROR(SetProperty(kEpochStartProperty, std::to_string(first_lsn)));
   PDAI_RETURN_IF_ERROR(SetProperty(kEpochProperty, std::to_string(next.epoch)));
   std::lock_guard lock(identity_mu_);
   identity_ = next;
   return next;
+}
+
+Status PersistentStore::AdoptIdentity(const StoreIdentity& adopted) {
+  const StoreIdentity mine = identity();
+  if (adopted.id != mine.id && LastAppliedLsn() > 0) {
+    return Status::InvalidArgument("the store at " + options_.path + " (" + mine.ToString() +
+                                   ") holds writes of another store than " + adopted.ToString());
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(adopted.id));
+  PDAI_RETURN_IF_ERROR(SetProperty(kEpochStartProperty, std::to_string(adopted.epoch_start_lsn)));
+  PDAI_RETURN_IF_ERROR(SetProperty(kEpochProperty, std::to_string(adopted.epoch)));
+  PDAI_RETURN_IF_ERROR(SetProperty(kStoreIdProperty, hex));
+  std::lock_guard lock(identity_mu_);
+  identity_ = adopted;
+  return Status::Ok();
 }
 
 Status PersistentStore::OpenDbLocked() {

@@ -205,6 +205,10 @@ std::uint64_t RaiseDescriptorLimit();
 struct StoreIdentity {
   std::uint64_t id = 0;
   std::uint64_t epoch = 0;
+  // The first LSN of this epoch (0: epoch 1, or not recorded): a replica of
+  // an earlier epoch that holds this LSN or later ones holds writes this
+  // history does not have (it diverged at a promotion or a restore).
+  std::uint64_t epoch_start_lsn = 0;
   // One number for both, never 0: what RAM-Lake files and the vector index
   // snapshot record.
   std::uint64_t Fingerprint() const;
@@ -348,9 +352,13 @@ class PersistentStore {
   // store that has none (a new store, or one made by an older build).
   StoreIdentity identity() const;
   // Raises the epoch by one, durably (a synced write), and returns the new
-  // identity. For a restore and a promotion: what the store holds from now
-  // on is a new history.
-  Result<StoreIdentity> StartNewEpoch();
+  // identity; `first_lsn` is the first LSN of the new epoch. For a restore
+  // and a promotion: what the store holds from now on is a new history.
+  Result<StoreIdentity> StartNewEpoch(std::uint64_t first_lsn);
+  // Takes a primary's identity, durably: for a replica, which is a copy of
+  // its primary's store. kInvalidArgument when this store holds writes
+  // (LastAppliedLsn() > 0) under another id.
+  Status AdoptIdentity(const StoreIdentity& identity);
 
   // A consistent copy of the store in `dir` (created; must hold no store),
   // as of a checkpoint made first (as Checkpoint does) at LastAppliedLsn():

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "postdevai/log.h"
@@ -675,6 +676,18 @@ Status Wal::AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t
       }
     }
 
+    if (options_.on_durable) {
+      // Still the leader: the next batch is told of after this one.
+      std::vector<WalRecord> durable;
+      durable.reserve(records.size());
+      for (const auto& r : records) {
+        if (!s.ok() && r.lsn >= abandon_from) break;
+        const char* h = bytes.data() + r.offset;
+        durable.push_back(WalRecord{r.lsn, static_cast<std::uint8_t>(h[12]),
+                                    std::string_view(h + kRecordHeaderSize, DecodeFixed32(h + 8))});
+      }
+      if (!durable.empty()) options_.on_durable(durable);
+    }
     lock.lock();
     sync_in_progress_ = false;
     if (s.ok()) {
@@ -777,6 +790,105 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   live_segments_.erase(live_segments_.begin(), live_segments_.begin() + static_cast<std::ptrdiff_t>(done));
   stats_.segments = live_segments_.size();
   return s.WithContext("releasing wal segments through LSN " + std::to_string(checkpoint_lsn));
+}
+
+Result<std::uint64_t> WalFileReader::Read(std::uint64_t from, std::uint64_t through, std::uint64_t max_bytes,
+                                          const std::function<Status(const WalRecord&)>& fn) {
+  // The segments by sequence: live ones, and this epoch's archived ones
+  // (live wins: a segment being archived may be in both for a moment).
+  std::map<std::uint64_t, std::string> paths;
+  auto archived = fs_->GetChildren(archive_dir_);
+  if (archived.ok()) {
+    const std::string prefix = ArchivedWalSegmentName(epoch_, 0).substr(0, ArchivedWalSegmentName(epoch_, 0).size() -
+                                                                            SegmentName(0).size());
+    for (const auto& name : *archived) {
+      std::uint64_t seq;
+      if (std::string_view(name).starts_with(prefix) && ParseSegmentName(std::string_view(name).substr(prefix.size()), &seq)) {
+        paths[seq] = JoinPath(archive_dir_, name);
+      }
+    }
+  }
+  auto live = fs_->GetChildren(dir_);
+  if (!live.ok()) return live.status();
+  for (const auto& name : *live) {
+    std::uint64_t seq;
+    if (ParseSegmentName(name, &seq)) paths[seq] = JoinPath(dir_, name);
+  }
+  // Only the run of consecutive sequences that ends with the newest counts:
+  // the limits of a segment come from those after it (see Recover).
+  std::vector<std::pair<std::uint64_t, std::string>> chain(paths.begin(), paths.end());
+  for (std::size_t i = chain.size(); i-- > 1;) {
+    if (chain[i - 1].first + 1 != chain[i].first) {
+      chain.erase(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  const std::size_t n = chain.size();
+  std::vector<SegmentHeader> headers(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto head = ReadFilePrefix(fs_, chain[i].second, kSegmentHeaderSize);
+    if (!head.ok()) return head.status();
+    PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, chain[i].second, &headers[i]));
+  }
+  std::vector<std::uint64_t> limit(n, kNoLimit);
+  for (std::size_t i = n; i-- > 1;) limit[i - 1] = std::min(limit[i], headers[i].first_lsn);
+  std::size_t i = 0;
+  while (i < n && !(headers[i].first_lsn <= from && from < limit[i])) ++i;
+  if (i == n) {
+    std::uint64_t oldest = 0;
+    for (std::size_t k = 0; k < n && oldest == 0; ++k) {
+      if (headers[k].first_lsn < limit[k]) oldest = headers[k].first_lsn;
+    }
+    return Status::NotFound("LSN " + std::to_string(from) + " is no longer in the write-ahead log or its archive" +
+                            (oldest ? " (the oldest there is LSN " + std::to_string(oldest) + ")" : std::string()));
+  }
+  std::uint64_t next = from;
+  std::uint64_t handed = 0;
+  // A window of the segment being read: one read covers many small records.
+  std::string window;
+  std::uint64_t window_at = 0;
+  for (; i < n && next <= through && (handed == 0 || handed < max_bytes); ++i) {
+    auto file = fs_->NewRandomAccessFile(chain[i].second);
+    if (!file.ok()) return file.status();
+    window.clear();
+    std::uint64_t pos = kSegmentHeaderSize;
+    std::uint64_t lsn = headers[i].first_lsn;
+    while (lsn < limit[i] && lsn <= through && (handed == 0 || handed < max_bytes)) {
+      // The bytes at [pos, pos + need), from the window or read anew (at
+      // least 1 MiB at a time); shorter at the end of the file.
+      auto bytes_at = [&](std::uint64_t need) -> Result<std::string_view> {
+        if (window_at > pos || pos + need > window_at + window.size()) {
+          window.resize(std::max<std::uint64_t>(need, 1u << 20));
+          std::string_view got;
+          PDAI_RETURN_IF_ERROR((*file)->Read(pos, window.size(), window.data(), &got));
+          if (got.data() != window.data()) std::memmove(window.data(), got.data(), got.size());
+          window.resize(got.size());
+          window_at = pos;
+        }
+        const std::uint64_t off = pos - window_at;
+        return std::string_view(window).substr(off, std::min<std::uint64_t>(need, window.size() - off));
+      };
+      auto got = bytes_at(kRecordHeaderSize);
+      if (!got.ok()) return got.status();
+      if (got->size() < kRecordHeaderSize) break;
+      got = bytes_at(FramedSize(DecodeFixed32(got->data() + 8)));
+      if (!got.ok()) return got.status();
+      DecodedRecord r;
+      if (!DecodeRecord(got->data(), got->size(), headers[i].record_seed, &r) || r.lsn != lsn) {
+        if (lsn < from || lsn > through) break;
+        return Status::Corruption("wal segment " + chain[i].second + " offset " + std::to_string(pos) +
+                                  ": record LSN " + std::to_string(lsn) + " fails its checks");
+      }
+      if (lsn >= from) {
+        PDAI_RETURN_IF_ERROR(fn(WalRecord{r.lsn, r.type, r.payload}));
+        handed += r.payload.size() + 1;
+        next = lsn + 1;
+      }
+      pos += r.framed_size;
+      ++lsn;
+    }
+  }
+  return next;
 }
 
 Result<WalSegmentInfo> ReadWalSegmentHeader(FileSystem* fs, const std::string& path) {

@@ -135,6 +135,12 @@ struct WalOptions {
   // refused; 0 (a log used on its own, as in tests) checks nothing.
   std::uint64_t store_id = 0;
   std::uint64_t epoch = 0;
+  // Told of records once they are durable, in LSN order, by one thread at a
+  // time (the one that synced them), before their writers are acknowledged:
+  // what a primary streams to its replicas (storage/replication_log.h).
+  // Buffered records are told of when a later sync covers them; records of a
+  // failed batch never. The views live for the call only; it must not block.
+  std::function<void(const std::vector<WalRecord>& durable)> on_durable;
 };
 
 // A segment file's header, for tools that handle segments as files: the
@@ -155,6 +161,31 @@ bool ParseWalSegmentName(std::string_view name, std::uint64_t* sequence);
 // starts a new epoch whose segments count from 1 again: the epoch keeps the
 // two histories' names apart.
 std::string ArchivedWalSegmentName(std::uint64_t epoch, std::uint64_t sequence);
+
+// Reads a log's records from its segment files while a Wal may be appending
+// to them: the live segments in `dir` and those ReleaseThrough archived under
+// this epoch's names in `archive_dir`. For a primary whose replica needs
+// records no longer in memory (storage/replication_log.h). Reads only what
+// a Wal has made durable (`through` must not pass its durable_lsn): bytes
+// after that may be a batch being written. Not thread-safe (one per reader).
+class WalFileReader {
+ public:
+  WalFileReader(FileSystem* fs, std::string dir, std::string archive_dir, std::uint64_t epoch)
+      : fs_(fs), dir_(std::move(dir)), archive_dir_(std::move(archive_dir)), epoch_(epoch) {}
+  // Hands `fn` the records from LSN `from` on, through `through` at most,
+  // stopping once max_bytes of payload were handed over (at least one
+  // record); returns the LSN after the last one handed over. kNotFound when
+  // no segment holds `from` any more (released and pruned), naming the
+  // oldest LSN the files hold; kCorruption for a record that fails its
+  // checks before `through`; I/O errors.
+  Result<std::uint64_t> Read(std::uint64_t from, std::uint64_t through, std::uint64_t max_bytes,
+                             const std::function<Status(const WalRecord&)>& fn);
+
+ private:
+  FileSystem* fs_;
+  std::string dir_, archive_dir_;
+  std::uint64_t epoch_;
+};
 
 // What Open found.
 struct WalRecoveryReport {

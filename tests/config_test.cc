@@ -151,9 +151,8 @@ TEST_CASE("a wrong type names file, line, key, expected and actual type", "[conf
                       "dragon_node.toml:2:1: hybrid_memory.max_ram_entries: expected an integer, got float"});
   errors = ParseErrors("wal = 3\n");
   CHECK(errors == std::vector<std::string>{"dragon_node.toml:1:1: wal: expected a table, got integer"});
-  errors = ParseErrors("[replication]\npeers = [\"a:1\", 2]\n");
-  CHECK(errors == std::vector<std::string>{"dragon_node.toml:2:1: replication.peers: expected an array "
-                                           "of strings, got an array whose element 1 is integer"});
+  errors = ParseErrors("[replication]\nprimary = 2\n");
+  CHECK(errors == std::vector<std::string>{"dragon_node.toml:2:1: replication.primary: expected a string, got integer"});
 }
 
 TEST_CASE("an unknown key names the nearest valid key", "[config]") {
@@ -198,7 +197,7 @@ TEST_CASE("out-of-range values say what is allowed and what was given", "[config
       "[node]\n"
       "port = 70000\n"
       "[replication]\n"
-      "peers = [\"dragon2:4710\", \"dragon3\"]\n");
+      "primary = \"dragon3\"\n");
   CHECK(errors == std::vector<std::string>{
       "dragon_node.toml:2:1: hybrid_memory.ramlake_size_gb: must be between 0.0009765625 (1 MiB) "
       "and 1048576 (1 PiB), got -2.5",
@@ -211,7 +210,7 @@ TEST_CASE("out-of-range values say what is allowed and what was given", "[config
       "dragon_node.toml:9:1: partitions.code.eviction: must be one of \"lru\", \"sieve\", \"s3fifo\", "
       "got \"arc\"",
       "dragon_node.toml:11:1: node.port: must be between 0 and 65535, got 70000",
-      "dragon_node.toml:13:1: replication.peers: element 1: expected \"host:port\" with a port in "
+      "dragon_node.toml:13:1: replication.primary: expected \"host:port\" with a port in "
       "1..65535, got \"dragon3\"",
   });
   CHECK_THAT(ParseErrors("[hybrid_memory]\nramlake_size_gb = nan\n")[0], Contains("got nan"));
@@ -330,13 +329,18 @@ TEST_CASE("node security, ports and replication are checked together", "[config]
   CHECK(ParseOk("[grpc]\nmax_message_mb = 4\nidle_timeout_seconds = 30\ndeadline_seconds = 5\n").grpc.deadline_seconds == 5);
   CHECK_THAT(ParseErrors("[node]\ntoken_file = \"relative/token\"\n")[0], Contains("node.token_file"));
 
-  // Until replication lands, a config that asks for it is refused, peers or not.
-  CHECK(ParseErrors("[replication]\nenabled = true\npeers = [\"dragon2.lan:4710\", \"[::1]:4711\"]\n") ==
-        std::vector<std::string>{"dragon_node.toml:2:1: replication.enabled: replication is not available yet: "
-                                 "remove the key or set false (this node would not send anything to its peers)"});
+  // A replica needs its primary, and only a replica has one.
+  CHECK_THAT(ParseErrors("[replication]\nrole = \"replica\"\n")[0],
+             Contains("replication.role: a replica needs replication.primary"));
+  CHECK_THAT(ParseErrors("[replication]\nrole = \"primary\"\nprimary = \"dragon2.lan:4710\"\n")[0],
+             Contains("replication.primary: only a replica follows a primary"));
+  CHECK_THAT(ParseErrors("[replication]\nrole = \"leader\"\n")[0],
+             Contains("replication.role: must be one of \"none\", \"primary\", \"replica\""));
   HybridMemoryConfig config =
-      ParseOk("[replication]\nenabled = false\npeers = [\"dragon2.lan:4710\", \"[::1]:4711\"]\n");
-  CHECK(config.replication.peers == std::vector<std::string>{"dragon2.lan:4710", "[::1]:4711"});
+      ParseOk("[replication]\nrole = \"replica\"\nprimary = \"[::1]:4711\"\nbuffer_mb = 8\n");
+  CHECK(config.replication.role == ReplicationRole::kReplica);
+  CHECK(config.replication.primary == "[::1]:4711");
+  CHECK(config.replication.buffer_mb == 8);
 }
 
 TEST_CASE("[backup] takes a path, a schedule and how many to keep, and the WAL archive goes there", "[config]") {
@@ -572,8 +576,7 @@ TEST_CASE("ValidateConfig checks configs built in code as ParseConfig checks fil
 }
 
 // Every setting differs from its default, strings need escapes, and the sizes
-// are not binary fractions — except the settings of features not available yet
-// (replication), which accept only their defaults.
+// are not binary fractions.
 HybridMemoryConfig UnusualConfig() {
   HybridMemoryConfig c = EmbeddedDefaults();
   c.ramlake_size_gb = 0.1;
@@ -598,7 +601,7 @@ HybridMemoryConfig UnusualConfig() {
   c.vectors = {768, "bge-small-en-v1.5", VectorQuantization::kNone, 7, 123};
   c.tiering = {9, 1, false};
   c.backup = {"/backups/pdai", 12, 5};
-  c.replication = {false, {"a:1", "[::1]:65535"}};
+  c.replication = {ReplicationRole::kReplica, "[::1]:65535", 3};
   return c;
 }
 
@@ -706,7 +709,7 @@ TEST_CASE("suggestions come only from names close enough to be typos", "[config]
 }  // namespace
 }  // namespace postdevai
 
-TEST_CASE("start-up refuses relaxed history and replication built in code, naming the key", "[config]") {
+TEST_CASE("start-up refuses relaxed history and a replica without a primary built in code, naming the key", "[config]") {
   using namespace postdevai;
   HybridMemoryConfig config = EmbeddedDefaults();
   config.partition(DataKind::kCode).durability = Durability::kRelaxed;  // allowed
@@ -716,9 +719,9 @@ TEST_CASE("start-up refuses relaxed history and replication built in code, namin
   CHECK_THAT(status.message(), Contains("partitions.history.durability: history is always \"durable\"") &&
                                    !Contains("partitions.code"));
   config.partition(DataKind::kHistory).durability = Durability::kDurable;
-  config.replication = {true, {"127.0.0.1:4711"}};
+  config.replication = {ReplicationRole::kReplica, "", 64};
   status = ValidateConfig(config, nullptr);
   CHECK(status.code() == StatusCode::kInvalidArgument);
-  CHECK_THAT(status.message(), Contains("replication.enabled: replication is not available yet") &&
+  CHECK_THAT(status.message(), Contains("replication.role: a replica needs replication.primary") &&
                                    !Contains("partitions.code"));
 }

@@ -951,17 +951,28 @@ TEST_CASE("a store has an identity that survives reopening, and a new epoch is d
   {
     auto store = OpenOrFail(OptionsAt(dir.path()));
     CHECK(store->identity().id == first.id);
-    auto next = store->StartNewEpoch();
+    auto next = store->StartNewEpoch(42);
     REQUIRE(next.ok());
     CHECK(next->epoch == 2);
+    CHECK(next->epoch_start_lsn == 42);
     CHECK(next->Fingerprint() != first.Fingerprint());
   }
   auto store = OpenOrFail(OptionsAt(dir.path()));
   CHECK(store->identity().id == first.id);
   CHECK(store->identity().epoch == 2);
+  CHECK(store->identity().epoch_start_lsn == 42);
   // Another store is another id.
   TempDir other("store-identity-other");
-  CHECK(OpenOrFail(OptionsAt(other.path()))->identity().id != first.id);
+  auto another = OpenOrFail(OptionsAt(other.path()));
+  CHECK(another->identity().id != first.id);
+  // An empty store may take another's identity (a replica's); one holding
+  // writes may not.
+  REQUIRE(another->AdoptIdentity(store->identity()).ok());
+  CHECK(another->identity().id == first.id);
+  CHECK(another->identity().epoch == 2);
+  REQUIRE(store->Put(Kind::kMetadata, "k", "v", 1).ok());
+  StoreIdentity stranger{first.id ^ 1, 1, 0};
+  CHECK(store->AdoptIdentity(stranger).code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("CheckpointInto copies the store as of its checkpoint while compactions run", "[store][backup]") {

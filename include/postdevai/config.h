@@ -267,10 +267,17 @@ struct BackupConfig {
   bool operator==(const BackupConfig&) const = default;
 };
 
-// Not available yet: enabled = true is refused by ValidateConfig.
+// Async replication ([replication]): a primary streams its WAL to replicas
+// over its gRPC API (rpc/replication_service.h); a replica follows one
+// primary, serves reads and refuses writes until promoted.
+enum class ReplicationRole : std::uint8_t { kNone, kPrimary, kReplica };
+constexpr std::string_view ReplicationRoleName(ReplicationRole r) {
+  return r == ReplicationRole::kPrimary ? "primary" : r == ReplicationRole::kReplica ? "replica" : "none";
+}
 struct ReplicationConfig {
-  bool enabled = false;
-  std::vector<std::string> peers;  // "host:port" of other dragon_nodes
+  ReplicationRole role = ReplicationRole::kNone;
+  std::string primary;           // a replica's primary: "host:port" of its gRPC API
+  std::uint32_t buffer_mb = 64;  // the newest durable WAL a primary keeps in RAM for its replicas
 
   bool operator==(const ReplicationConfig&) const = default;
 };

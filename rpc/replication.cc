@@ -1,0 +1,495 @@
+#include "rpc/replication.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "postdevai/log.h"
+#include "postdevai/replication/v1/replication.grpc.pb.h"
+#include "rpc/channel.h"
+#include "rpc/token_file.h"
+#include "storage/cold_tier.h"
+
+namespace postdevai::rpc {
+
+namespace v1 = postdevai::replication::v1;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Payload bytes one batch carries at most (a larger record goes alone).
+constexpr std::uint64_t kBatchBytes = 1u << 20;
+// A batch, empty if need be, at least this often: the replica's proof that
+// its primary is there.
+constexpr std::chrono::milliseconds kHeartbeat{1000};
+// A replica that heard nothing for this long reconnects.
+constexpr auto kSilenceLimit = std::chrono::seconds(10);
+// How often a promoted node retries telling its former primary.
+constexpr auto kFenceRetry = std::chrono::seconds(2);
+// The trailer of a refusal that a fresh copy of the primary would cure.
+constexpr char kResyncTrailer[] = "postdevai-resync";
+
+std::uint64_t WallMicros() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void ToProto(const storage::StoreIdentity& in, v1::StoreIdentity* out) {
+  out->set_id(in.id);
+  out->set_epoch(in.epoch);
+  out->set_epoch_start_lsn(in.epoch_start_lsn);
+}
+
+storage::StoreIdentity FromProto(const v1::StoreIdentity& in) {
+  return storage::StoreIdentity{in.id(), in.epoch(), in.epoch_start_lsn()};
+}
+
+// "host:port" into a ConnectionOptions' host and port (validated by the config).
+void SplitHostPort(const std::string& address, ConnectionOptions* o) {
+  const std::size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  o->host = host;
+  o->port = static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)));
+}
+
+}  // namespace
+
+struct ReplicationNode::Impl : public v1::Replication::Service {
+  ReplicationHost* host = nullptr;
+  HybridMemoryConfig config;
+  std::string self;
+  std::string authorization;      // "Bearer TOKEN", or empty: none asked
+  ConnectionOptions to_primary;   // a replica's (and a promoted node's fence)
+  std::string endpoint;           // config.replication.primary
+
+  mutable std::mutex mu;
+  std::condition_variable wake;
+  bool stopping = false;
+  ReplicationRole role = ReplicationRole::kNone;
+  // Replica: the call in flight (to cancel it), and what it heard.
+  grpc::ClientContext* call = nullptr;
+  std::string state = "connecting";
+  std::string error;
+  std::uint64_t primary_durable_lsn = 0, primary_durable_micros = 0, primary_pending_bytes = 0;
+  std::uint64_t applied_micros = 0;
+  Clock::time_point last_heard{};
+  bool heard = false;
+  std::uint64_t records_received = 0, bytes_received = 0, reconnects = 0;
+  bool fence_pending = false;
+  std::atomic<std::uint64_t> streams{0};
+
+  std::thread follower, housekeeper;
+
+  // ---- the primary's side ---------------------------------------------------
+
+  bool Authorized(grpc::ServerContext* ctx) const {
+    if (authorization.empty()) return true;
+    auto it = ctx->client_metadata().find("authorization");
+    return it != ctx->client_metadata().end() &&
+           ConstantTimeEquals(std::string_view(it->second.data(), it->second.size()), authorization);
+  }
+
+  static grpc::Status NeedsCopy(grpc::ServerContext* ctx, const std::string& why) {
+    ctx->AddTrailingMetadata(kResyncTrailer, "1");
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        why + "; make the replica a fresh copy: restore a backup of the primary with "
+                              "`dragon_node --restore BACKUP_DIR --as-replica`, then start it");
+  }
+
+  grpc::Status Follow(grpc::ServerContext* ctx, const v1::FollowRequest* req,
+                      grpc::ServerWriter<v1::WalBatch>* writer) override {
+    if (!Authorized(ctx)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "this node asks for an access token: the replica sends its node.token_file's");
+    }
+    {
+      std::lock_guard lock(mu);
+      if (role != ReplicationRole::kPrimary) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "this node is not a primary (replication.role = \"" +
+                                std::string(ReplicationRoleName(role)) + "\")");
+      }
+    }
+    const std::string fenced = host->fenced();
+    if (!fenced.empty()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, fenced);
+    const storage::StoreIdentity mine = host->identity();
+    const storage::StoreIdentity theirs = FromProto(req->store());
+    const std::string who = req->replica().empty() ? ctx->peer() : req->replica();
+    if (theirs.id != mine.id) {
+      return NeedsCopy(ctx, "the replica's store " + theirs.ToString() + " is not this primary's " + mine.ToString());
+    }
+    if (theirs.epoch > mine.epoch) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the replica is of epoch " + std::to_string(theirs.epoch) + ", this node of epoch " +
+                              std::to_string(mine.epoch) + ": this node was replaced by a promoted replica");
+    }
+    const std::uint64_t from = std::max<std::uint64_t>(1, req->from_lsn());
+    if (theirs.epoch < mine.epoch && from > mine.epoch_start_lsn && mine.epoch_start_lsn != 0) {
+      return NeedsCopy(ctx, "the replica holds LSNs up to " + std::to_string(from - 1) + " of epoch " +
+                                std::to_string(theirs.epoch) + ", but epoch " + std::to_string(mine.epoch) +
+                                " began at LSN " + std::to_string(mine.epoch_start_lsn) + ": it diverged");
+    }
+    if (from > host->durable_lsn() + 1) {
+      return NeedsCopy(ctx, "the replica holds LSNs up to " + std::to_string(from - 1) + ", this primary only up to " +
+                                std::to_string(host->durable_lsn()) + ": it diverged");
+    }
+    LogInfo("replication", "replica " + who + " follows from LSN " + std::to_string(from));
+    streams.fetch_add(1);
+    struct Count {
+      std::atomic<std::uint64_t>& n;
+      ~Count() { n.fetch_sub(1); }
+    } count{streams};
+    storage::WalFileReader files = host->WalFiles();
+    storage::ReplicationLog& log = host->log();
+    std::uint64_t next = from;
+    std::vector<storage::ReplicatedRecord> records;
+    while (!ctx->IsCancelled()) {
+      {
+        std::lock_guard lock(mu);
+        if (stopping || role != ReplicationRole::kPrimary) break;
+      }
+      records.clear();
+      auto outcome = log.Read(next, kBatchBytes, kHeartbeat, &records);
+      if (outcome == storage::ReplicationLog::ReadOutcome::kClosed) break;
+      if (outcome == storage::ReplicationLog::ReadOutcome::kNotInMemory) {
+        auto read = files.Read(next, log.durable_lsn(), kBatchBytes, [&](const storage::WalRecord& r) {
+          records.push_back(storage::ReplicatedRecord{r.lsn, r.type, std::string(r.payload)});
+          return Status::Ok();
+        });
+        if (!read.ok()) {
+          if (read.status().IsNotFound()) {
+            LogWarning("replication", "replica " + who + " needs " + read.status().message());
+            return NeedsCopy(ctx, "this primary no longer has the records the replica needs: " + read.status().message());
+          }
+          LogError("replication", "reading the WAL for replica " + who + ": " + read.status().ToString());
+          return grpc::Status(grpc::StatusCode::INTERNAL, read.status().ToString());
+        }
+      }
+      v1::WalBatch batch;
+      for (auto& r : records) {
+        auto* out = batch.add_records();
+        out->set_lsn(r.lsn);
+        out->set_type(r.type);
+        out->set_payload(std::move(r.payload));
+      }
+      if (!records.empty()) next = records.back().lsn + 1;
+      ToProto(host->identity(), batch.mutable_primary());
+      batch.set_durable_lsn(log.durable_lsn());
+      batch.set_durable_micros(log.durable_micros());
+      batch.set_sent_micros(WallMicros());
+      batch.set_pending_bytes(log.BytesAfter(next - 1));
+      // Blocks while the replica's flow-control window is full.
+      if (!writer->Write(batch)) break;
+    }
+    LogInfo("replication", "replica " + who + " stopped following at LSN " + std::to_string(next - 1));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Fence(grpc::ServerContext* ctx, const v1::FenceRequest* req, v1::FenceReply* reply) override {
+    if (!Authorized(ctx)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "this node asks for an access token");
+    }
+    Status s = host->Fence(FromProto(req->successor()), req->by());
+    if (!s.ok()) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, s.message());
+    LogWarning("replication", host->fenced());
+    reply->set_durable_lsn(host->durable_lsn());
+    return grpc::Status::OK;
+  }
+
+  // ---- the replica's side ---------------------------------------------------
+
+  bool Stopping() {
+    std::lock_guard lock(mu);
+    return stopping || role != ReplicationRole::kReplica;
+  }
+
+  void Pause(std::chrono::milliseconds how_long) {
+    std::unique_lock lock(mu);
+    wake.wait_for(lock, how_long, [&] { return stopping || role != ReplicationRole::kReplica; });
+  }
+
+  void SetError(std::string state_now, std::string why) {
+    std::lock_guard lock(mu);
+    if (why != error) LogWarning("replication", "following " + endpoint + ": " + why);
+    state = std::move(state_now);
+    error = std::move(why);
+  }
+
+  void FollowLoop() {
+    auto channel = OpenChannel(to_primary, endpoint);
+    if (!channel.ok()) {
+      SetError("refused", channel.status().ToString());
+      return;
+    }
+    auto stub = v1::Replication::NewStub(*channel);
+    std::chrono::milliseconds backoff{200};
+    while (!Stopping()) {
+      grpc::ClientContext ctx;
+      if (!to_primary.token.empty()) ctx.AddMetadata("authorization", "Bearer " + to_primary.token);
+      v1::FollowRequest req;
+      ToProto(host->identity(), req.mutable_store());
+      req.set_from_lsn(host->durable_lsn() + 1);
+      req.set_replica(self);
+      {
+        std::lock_guard lock(mu);
+        call = &ctx;
+        last_heard = Clock::now();
+      }
+      auto reader = stub->Follow(&ctx, req);
+      v1::WalBatch batch;
+      std::string failure;
+      while (failure.empty() && reader->Read(&batch)) {
+        const storage::StoreIdentity primary = FromProto(batch.primary());
+        if (primary.epoch > host->identity().epoch) {
+          Status adopted = host->AdoptEpoch(primary);
+          if (!adopted.ok()) failure = adopted.ToString();
+        }
+        std::vector<storage::ReplicatedRecord> records;
+        std::uint64_t bytes = 0, newest_micros = 0;
+        std::uint64_t expected = host->durable_lsn() + 1;
+        for (auto& r : *batch.mutable_records()) {
+          if (r.lsn() != expected++) {
+            failure = "the primary sent LSN " + std::to_string(r.lsn()) + " where LSN " + std::to_string(expected - 1) +
+                      " was due";
+            break;
+          }
+          if (r.type() == storage::kWalRecordMutations) {
+            if (auto micros = storage::LoggedTime(r.payload())) newest_micros = std::max(newest_micros, *micros);
+          }
+          bytes += r.payload().size();
+          records.push_back(storage::ReplicatedRecord{r.lsn(), static_cast<std::uint8_t>(r.type()),
+                                                      std::move(*r.mutable_payload())});
+        }
+        if (failure.empty() && !records.empty()) {
+          const std::size_t n = records.size();
+          auto applied = host->ApplyReplicated(std::move(records));
+          if (!applied.ok()) {
+            failure = "applying LSNs " + std::to_string(expected - n) + " to " + std::to_string(expected - 1) + ": " +
+                      applied.status().ToString();
+          } else {
+            std::lock_guard lock(mu);
+            records_received += n;
+            bytes_received += bytes;
+            applied_micros = std::max(applied_micros, newest_micros);
+          }
+        }
+        if (!failure.empty()) {
+          ctx.TryCancel();
+          break;
+        }
+        std::lock_guard lock(mu);
+        primary_durable_lsn = batch.durable_lsn();
+        primary_durable_micros = batch.durable_micros();
+        primary_pending_bytes = batch.pending_bytes();
+        last_heard = Clock::now();
+        heard = true;
+        state = host->durable_lsn() >= primary_durable_lsn ? "caught up" : "streaming";
+        if (!error.empty()) LogInfo("replication", "following " + endpoint + " again");
+        error.clear();
+        backoff = std::chrono::milliseconds(200);
+      }
+      grpc::Status finished = reader->Finish();
+      {
+        std::lock_guard lock(mu);
+        call = nullptr;
+      }
+      if (Stopping()) break;
+      auto wait = backoff;
+      if (!failure.empty()) {
+        SetError("connecting", failure);
+      } else if (finished.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+                 finished.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        // Will not cure itself soon: asked again now and then.
+        SetError("refused", "the primary refuses: " + finished.error_message());
+        wait = std::chrono::seconds(5);
+      } else {
+        SetError("connecting", finished.ok() ? std::string("the primary ended the stream")
+                                             : "the primary is not reachable (" + finished.error_message() + ")");
+      }
+      {
+        std::lock_guard lock(mu);
+        ++reconnects;
+      }
+      Pause(wait);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+    }
+  }
+
+  // A replica's silent stream is cancelled (it reconnects); a promoted
+  // node's former primary is told until it has heard.
+  void Housekeeping() {
+    std::unique_lock lock(mu);
+    auto next_fence = Clock::now();
+    while (!stopping) {
+      wake.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
+      if (stopping) break;
+      if (call != nullptr && Clock::now() - last_heard > kSilenceLimit) {
+        LogWarning("replication", "nothing from " + endpoint + " for " +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kSilenceLimit).count()) +
+                                      " s: reconnecting");
+        call->TryCancel();
+        last_heard = Clock::now();
+      }
+      if (fence_pending && Clock::now() >= next_fence) {
+        lock.unlock();
+        const bool done = TellFormerPrimary();
+        lock.lock();
+        if (done) fence_pending = false;
+        next_fence = Clock::now() + kFenceRetry;
+      }
+    }
+  }
+
+  // True once the former primary answered (fenced, or refused for good).
+  bool TellFormerPrimary() {
+    const std::string former = host->promoted_from();
+    if (former.empty()) return true;
+    ConnectionOptions options = to_primary;
+    SplitHostPort(former, &options);
+    auto channel = OpenChannel(options, former);
+    if (!channel.ok()) return true;
+    auto stub = v1::Replication::NewStub(*channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    if (!options.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options.token);
+    v1::FenceRequest req;
+    ToProto(host->identity(), req.mutable_successor());
+    req.set_by(self);
+    v1::FenceReply reply;
+    grpc::Status s = stub->Fence(&ctx, req, &reply);
+    if (s.ok()) {
+      LogInfo("replication", "the former primary " + former + " was told it was replaced (its WAL was durable to LSN " +
+                                 std::to_string(reply.durable_lsn()) + ")");
+      return true;
+    }
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      LogInfo("replication", "the former primary " + former + " needs no fence: " + s.error_message());
+      return true;
+    }
+    return false;  // not reachable yet: again later
+  }
+};
+
+ReplicationNode::ReplicationNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ReplicationNode::~ReplicationNode() { Stop(); }
+
+Result<std::unique_ptr<ReplicationNode>> ReplicationNode::Start(ReplicationHost* host,
+                                                                const HybridMemoryConfig& config, std::string self) {
+  auto impl = std::make_unique<Impl>();
+  impl->host = host;
+  impl->config = config;
+  impl->self = std::move(self);
+  impl->role = config.replication.role;
+  impl->endpoint = config.replication.primary;
+  const NodeConfig& node = config.node;
+  if (!node.token_file.empty()) {
+    auto token = ReadTokenFile(node.token_file);
+    if (!token.ok()) return token.status();
+    impl->authorization = "Bearer " + *token;
+    impl->to_primary.token = *token;
+  }
+  // The node's own TLS files: its primary's certificate is checked against
+  // node.ca_file, and its own certificate is what a primary asking for
+  // mutual TLS checks.
+  impl->to_primary.ca_file = node.ca_file;
+  if (!node.ca_file.empty()) {
+    impl->to_primary.certificate = node.certificate;
+    impl->to_primary.key = node.key;
+  }
+  const std::string promoted_from = host->promoted_from();
+  if (impl->role == ReplicationRole::kReplica && !promoted_from.empty() && promoted_from == impl->endpoint) {
+    LogWarning("replication", "this node was promoted and no longer follows " + promoted_from +
+                                  ": it runs as a primary (set replication.role = \"primary\" and remove "
+                                  "replication.primary to say so)");
+    impl->role = ReplicationRole::kPrimary;
+  }
+  if (!promoted_from.empty() && impl->role == ReplicationRole::kPrimary) impl->fence_pending = true;
+  if (impl->role == ReplicationRole::kReplica) SplitHostPort(impl->endpoint, &impl->to_primary);
+  Impl* p = impl.get();
+  if (impl->role == ReplicationRole::kReplica) impl->follower = std::thread([p] { p->FollowLoop(); });
+  impl->housekeeper = std::thread([p] { p->Housekeeping(); });
+  return std::unique_ptr<ReplicationNode>(new ReplicationNode(std::move(impl)));
+}
+
+grpc::Service* ReplicationNode::service() { return impl_.get(); }
+
+ReplicationStatus ReplicationNode::status() const {
+  ReplicationStatus s;
+  const Impl& i = *impl_;
+  s.identity = i.host->identity();
+  s.durable_lsn = i.host->durable_lsn();
+  s.fenced = i.host->fenced();
+  std::lock_guard lock(i.mu);
+  s.role = std::string(ReplicationRoleName(i.role));
+  if (i.role == ReplicationRole::kPrimary) {
+    s.state = s.fenced.empty() ? "serving" : "fenced";
+    s.replicas = i.streams.load();
+    s.buffer_bytes = i.host->log().bytes();
+    return s;
+  }
+  if (i.role != ReplicationRole::kReplica) return s;
+  s.state = i.state;
+  s.primary = i.endpoint;
+  s.error = i.error;
+  s.primary_durable_lsn = i.primary_durable_lsn;
+  s.lag_lsns = i.primary_durable_lsn > s.durable_lsn ? i.primary_durable_lsn - s.durable_lsn : 0;
+  s.lag_bytes = s.lag_lsns > 0 ? i.primary_pending_bytes : 0;
+  if (s.lag_lsns > 0 && i.primary_durable_micros > i.applied_micros && i.applied_micros != 0) {
+    s.lag_seconds = static_cast<double>(i.primary_durable_micros - i.applied_micros) / 1e6;
+  }
+  if (i.heard) s.last_heard_seconds = std::chrono::duration<double>(Clock::now() - i.last_heard).count();
+  s.records_received = i.records_received;
+  s.bytes_received = i.bytes_received;
+  s.reconnects = i.reconnects;
+  return s;
+}
+
+Result<storage::StoreIdentity> ReplicationNode::Promote() {
+  Impl& i = *impl_;
+  {
+    std::lock_guard lock(i.mu);
+    if (i.role != ReplicationRole::kReplica) {
+      return Status::InvalidArgument("this node is not a replica (replication.role is \"" +
+                                     std::string(ReplicationRoleName(i.role)) + "\"): nothing to promote");
+    }
+    i.role = ReplicationRole::kPrimary;  // the follower stops at its next step
+    if (i.call != nullptr) i.call->TryCancel();
+  }
+  i.wake.notify_all();
+  if (i.follower.joinable()) i.follower.join();
+  auto identity = i.host->Promote(i.endpoint);
+  if (!identity.ok()) {
+    std::lock_guard lock(i.mu);
+    i.role = ReplicationRole::kReplica;  // still a replica; it follows again after a restart
+    return identity.status();
+  }
+  LogWarning("replication", "promoted: this node is a primary of " + identity->ToString() + " (it followed " +
+                                i.endpoint + ")");
+  std::lock_guard lock(i.mu);
+  i.fence_pending = true;
+  return identity;
+}
+
+void ReplicationNode::Stop() {
+  Impl& i = *impl_;
+  {
+    std::lock_guard lock(i.mu);
+    if (i.stopping) return;
+    i.stopping = true;
+    if (i.call != nullptr) i.call->TryCancel();
+  }
+  i.wake.notify_all();
+  i.host->log().Close();
+  if (i.follower.joinable()) i.follower.join();
+  if (i.housekeeper.joinable()) i.housekeeper.join();
+}
+
+}  // namespace postdevai::rpc
