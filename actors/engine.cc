@@ -461,9 +461,17 @@ Result<storage::StoreIdentity> Engine::Promote(const std::string& former_primary
 Status Engine::AdoptEpoch(const storage::StoreIdentity& primary) {
   const storage::StoreIdentity mine = store_->identity();
   if (primary.id != mine.id) {
-    return Status::InvalidArgument("the primary's store is " + primary.ToString() + ", this node's " + mine.ToString());
+    // A new replica, empty, becomes a copy of its primary's store.
+    if (store_->LastAppliedLsn() > 0 || wal_->durable_lsn() > 0) {
+      return Status::InvalidArgument("the primary's store is " + primary.ToString() + ", this node's " +
+                                     mine.ToString() + ", which holds writes");
+    }
+    PDAI_RETURN_IF_ERROR(wal_->AdoptStore(primary.id, primary.epoch));
+    LogInfo("replication", "this new replica takes its primary's store id: " + primary.ToString());
   }
-  if (primary.epoch == mine.epoch && primary.epoch_start_lsn == mine.epoch_start_lsn) return Status::Ok();
+  if (primary.id == mine.id && primary.epoch == mine.epoch && primary.epoch_start_lsn == mine.epoch_start_lsn) {
+    return Status::Ok();
+  }
   PDAI_RETURN_IF_ERROR(store_->AdoptIdentity(primary));
   // Following the new primary: whatever fenced or promoted this node is history.
   PDAI_RETURN_IF_ERROR(store_->SetProperty(kFencedProperty, ""));

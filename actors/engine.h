@@ -90,7 +90,9 @@ class Engine {
   // it follows a primary again).
   std::string promoted_from() const;
   // A replica following a primary of a later epoch (it was promoted, or
-  // restored) takes that epoch. kInvalidArgument for another store.
+  // restored) takes that epoch; a new replica that holds nothing yet takes
+  // the primary's store id too (its WAL rewritten to name it).
+  // kInvalidArgument for another store when this one holds writes.
   Status AdoptEpoch(const storage::StoreIdentity& primary);
   // A former primary told by its promoted replica that `successor` replaced
   // it: records it durably and refuses writes from now on, after restarts

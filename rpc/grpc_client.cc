@@ -376,6 +376,39 @@ Result<records::backup_report> MemoryConnection::Backup() {
       });
 }
 
+Result<ReplicationInfo> MemoryConnection::ReplicationStatus() {
+  return impl_->Unary<v1::ReplicationStatusReply>(
+      "replication status",
+      [&](auto* ctx, auto* r) { return impl_->stub->ReplicationStatus(ctx, v1::ReplicationStatusRequest(), r); },
+      [](v1::ReplicationStatusReply& r) -> Result<ReplicationInfo> {
+        ReplicationInfo i;
+        i.role = r.role();
+        i.state = r.state();
+        i.primary = r.primary();
+        i.error = r.error();
+        i.fenced = r.fenced();
+        i.store = r.store();
+        i.durable_lsn = r.durable_lsn();
+        i.primary_durable_lsn = r.primary_durable_lsn();
+        i.lag_lsns = r.lag_lsns();
+        i.lag_bytes = r.lag_bytes();
+        i.lag_seconds = r.lag_seconds();
+        i.last_heard_seconds = r.last_heard_seconds();
+        i.records_received = r.records_received();
+        i.bytes_received = r.bytes_received();
+        i.reconnects = r.reconnects();
+        i.replicas = r.replicas();
+        i.buffer_bytes = r.buffer_bytes();
+        return i;
+      });
+}
+
+Result<PromotionInfo> MemoryConnection::Promote() {
+  return impl_->Unary<v1::PromoteReply>(
+      "promote", [&](auto* ctx, auto* r) { return impl_->stub->Promote(ctx, v1::PromoteRequest(), r); },
+      [](v1::PromoteReply& r) -> Result<PromotionInfo> { return PromotionInfo{r.store(), r.first_lsn()}; });
+}
+
 Result<std::vector<records::finding>> MemoryConnection::Diagnose() {
   return impl_->Unary<v1::DiagnoseReply>(
       "diagnose", [&](auto* ctx, auto* r) { return impl_->stub->Diagnose(ctx, v1::DiagnoseRequest(), r); },

@@ -47,6 +47,18 @@ struct ConnectionOptions {
   std::function<void(const std::string&)> log;
 };
 
+// A node's replication (ReplicationStatusReply in memory.proto).
+struct ReplicationInfo {
+  std::string role, state, primary, error, fenced, store;
+  std::uint64_t durable_lsn = 0, primary_durable_lsn = 0, lag_lsns = 0, lag_bytes = 0;
+  double lag_seconds = 0, last_heard_seconds = -1;
+  std::uint64_t records_received = 0, bytes_received = 0, reconnects = 0, replicas = 0, buffer_bytes = 0;
+};
+struct PromotionInfo {
+  std::string store;          // id and new epoch
+  std::uint64_t first_lsn = 0;  // the new epoch's first LSN
+};
+
 // What a streamed ingest stored.
 struct IngestSummary {
   std::uint64_t files = 0;
@@ -101,6 +113,10 @@ class MemoryConnection {
   Result<std::uint64_t> Compact();
   // `memory backup`: a backup now, then pruning.
   Result<records::backup_report> Backup();
+  // Replication: the node's role and, for a replica, its lag; and a
+  // replica's promotion (rpc/replication.h).
+  Result<ReplicationInfo> ReplicationStatus();
+  Result<PromotionInfo> Promote();
   Result<std::vector<records::finding>> Diagnose();
 
   MemoryConnection(const MemoryConnection&) = delete;

@@ -122,7 +122,10 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
     const storage::StoreIdentity mine = host->identity();
     const storage::StoreIdentity theirs = FromProto(req->store());
     const std::string who = req->replica().empty() ? ctx->peer() : req->replica();
-    if (theirs.id != mine.id) {
+    const std::uint64_t from = std::max<std::uint64_t>(1, req->from_lsn());
+    // A new replica (it holds nothing) takes this store's id from the first
+    // batch, when the records from LSN 1 on are still here.
+    if (theirs.id != mine.id && from != 1) {
       return NeedsCopy(ctx, "the replica's store " + theirs.ToString() + " is not this primary's " + mine.ToString());
     }
     if (theirs.epoch > mine.epoch) {
@@ -130,7 +133,6 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
                           "the replica is of epoch " + std::to_string(theirs.epoch) + ", this node of epoch " +
                               std::to_string(mine.epoch) + ": this node was replaced by a promoted replica");
     }
-    const std::uint64_t from = std::max<std::uint64_t>(1, req->from_lsn());
     if (theirs.epoch < mine.epoch && from > mine.epoch_start_lsn && mine.epoch_start_lsn != 0) {
       return NeedsCopy(ctx, "the replica holds LSNs up to " + std::to_string(from - 1) + " of epoch " +
                                 std::to_string(theirs.epoch) + ", but epoch " + std::to_string(mine.epoch) +
@@ -247,7 +249,7 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
       std::string failure;
       while (failure.empty() && reader->Read(&batch)) {
         const storage::StoreIdentity primary = FromProto(batch.primary());
-        if (primary.epoch > host->identity().epoch) {
+        if (primary.epoch > host->identity().epoch || primary.id != host->identity().id) {
           Status adopted = host->AdoptEpoch(primary);
           if (!adopted.ok()) failure = adopted.ToString();
         }

@@ -103,6 +103,7 @@ struct SegmentHeader {
   std::uint64_t first_lsn = 0;
   std::uint32_t version = 0;
   std::uint32_t record_seed = 0;
+  std::uint64_t salt = 0;
   std::uint64_t store_id = 0;  // 0: written before segments named their store
   std::uint64_t epoch = 0;
 };
@@ -127,7 +128,8 @@ Status DecodeSegmentHeader(std::string_view data, const std::string& path, Segme
   out->seq = DecodeFixed64(p + 16);
   out->first_lsn = DecodeFixed64(p + 24);
   out->version = version;
-  out->record_seed = version == kFormatWithoutSalt ? 0 : RecordSeed(DecodeFixed64(p + 32));
+  out->salt = version == kFormatWithoutSalt ? 0 : DecodeFixed64(p + 32);
+  out->record_seed = version == kFormatWithoutSalt ? 0 : RecordSeed(out->salt);
   if (version == kFormatVersion) {
     out->store_id = DecodeFixed64(p + 40);
     out->epoch = DecodeFixed64(p + 48);
@@ -889,6 +891,31 @@ Result<std::uint64_t> WalFileReader::Read(std::uint64_t from, std::uint64_t thro
     }
   }
   return next;
+}
+
+Status Wal::AdoptStore(std::uint64_t store_id, std::uint64_t epoch) {
+  std::lock_guard lock(mu_);
+  if (next_lsn_ != 1 || durable_lsn_ != 0 || !pending_records_.empty() || sync_in_progress_) {
+    return Status::InvalidArgument("wal " + options_.dir + " holds records: it cannot take another store's id");
+  }
+  options_.store_id = store_id;
+  options_.epoch = epoch;
+  // Every live segment's header names the new store (they hold no records:
+  // the salt stays, so nothing else changes).
+  for (const auto& seg : live_segments_) {
+    const std::string path = SegmentPath(seg.seq);
+    auto head = ReadFilePrefix(options_.fs, path, kSegmentHeaderSize);
+    if (!head.ok()) return head.status();
+    SegmentHeader header;
+    PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, path, &header));
+    auto file = options_.fs->NewAppendableFile(path);
+    if (!file.ok()) return file.status();
+    PDAI_RETURN_IF_ERROR(
+        (*file)->WriteAt(0, EncodeSegmentHeader(header.seq, header.first_lsn, header.salt, store_id, epoch)));
+    PDAI_RETURN_IF_ERROR((*file)->Sync());
+    PDAI_RETURN_IF_ERROR((*file)->Close());
+  }
+  return Status::Ok();
 }
 
 Result<WalSegmentInfo> ReadWalSegmentHeader(FileSystem* fs, const std::string& path) {

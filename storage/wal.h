@@ -274,6 +274,12 @@ class Wal {
   // that abandoned them, so the archive reads as the log did.
   Status ReleaseThrough(std::uint64_t checkpoint_lsn);
 
+  // A log that holds no records yet (a new replica's) takes the store id
+  // and epoch of the store it copies: every live segment's header is
+  // rewritten and synced, and later ones carry them. kInvalidArgument once
+  // any record was appended.
+  Status AdoptStore(std::uint64_t store_id, std::uint64_t epoch);
+
   std::uint64_t durable_lsn() const;
   WalStats stats() const;
   const std::string& dir() const { return options_.dir; }

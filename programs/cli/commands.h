@@ -75,6 +75,11 @@ Status BackupList(CommandContext& ctx, const ParsedArgs& args);
 Status BackupVerify(CommandContext& ctx, const ParsedArgs& args);
 Status BackupPrune(CommandContext& ctx, const ParsedArgs& args);
 Status DiagnoseMemory(CommandContext& ctx, const ParsedArgs& args);
+// replication_commands.cc
+Status ReplicationStatus(CommandContext& ctx, const ParsedArgs& args);
+Status ReplicationPromote(CommandContext& ctx, const ParsedArgs& args);
+Json ReplicationJson(const rpc::ReplicationInfo& replication);
+void PrintReplication(const rpc::ReplicationInfo& replication);
 
 Status CodePut(CommandContext& ctx, const ParsedArgs& args);
 Status CodeGet(CommandContext& ctx, const ParsedArgs& args);

@@ -50,6 +50,7 @@ const std::vector<GroupSpec>& Groups() {
   static const std::vector<GroupSpec> groups = {
       {"memory", "the two tiers: statistics, eviction, checkpoints, compaction, backups"},
       {"backup", "list, verify and prune the backups in a backup location"},
+      {"replication", "a node's role, a replica's lag, and promotion"},
       {"diagnose", "checks with findings and what to do about them"},
       {"code", "store and fetch source files"},
       {"context", "session context messages"},
@@ -119,6 +120,24 @@ const std::vector<CommandSpec>& Commands() {
        {},
        {},
        MemoryBackup},
+      {{"replication", "status"},
+       "the node's replication role and, for a replica, how far behind it is",
+       "Shows whether the node is a primary (and how many replicas follow it) or a\n"
+       "replica: its primary, whether it is streaming or caught up, and its lag in\n"
+       "LSNs, bytes and seconds (both ends' newest writes, stamped by the primary).",
+       {},
+       {},
+       ReplicationStatus},
+      {{"replication", "promote"},
+       "turn a replica into a primary that takes writes",
+       "The replica stops following, starts a new epoch of its store from its next\n"
+       "LSN and takes writes. Its former primary is told (now, and at every start\n"
+       "until it hears) to refuse writes from then on: make it a replica of this\n"
+       "node. Writes the former primary made durable after the last one this node\n"
+       "received are not here.",
+       {},
+       {},
+       ReplicationPromote},
       {{"backup", "list"},
        "the backups in a backup location, oldest first, and its WAL archive",
        "Lists the complete backups in DIR (default: --config's [backup] path) with\n"

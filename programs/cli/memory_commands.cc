@@ -431,6 +431,9 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
       .Set("lost_relaxed_writes", s.lost_relaxed_writes)
       .Set("durability", DurabilityJson(s))
       .Set("backups", BackupJson(s));
+  // A node without replication answers with an error: nothing to show.
+  auto replication = (*node)->memory().ReplicationStatus();
+  if (replication.ok()) j.Set("replication", ReplicationJson(*replication));
   if (ctx.json()) return Status::Ok();
 
   std::printf("node            %s\n", (*node)->endpoint().c_str());
@@ -453,6 +456,7 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
   std::printf("checkpoints     %llu since the node started\n", static_cast<unsigned long long>(s.checkpoints));
   PrintRelaxed(s);
   PrintBackups(s);
+  if (replication.ok()) PrintReplication(*replication);
   return Status::Ok();
 }
 
