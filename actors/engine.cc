@@ -199,7 +199,11 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   wal_options.epoch = store->identity().epoch;
   // What replicas are streamed from memory: only a node with a role keeps
   // anything (a standalone node may still be read from its files).
-  const bool replica = config.replication.role == ReplicationRole::kReplica;
+  // A replica follows its primary, unless it was promoted away from it (it
+  // runs as a primary then, whatever its config says: rpc/replication.h).
+  auto promoted_from = store->GetProperty(kPromotedFromProperty);
+  const bool replica = config.replication.role == ReplicationRole::kReplica &&
+                       !(promoted_from.ok() && *promoted_from == config.replication.primary);
   auto replication_log = std::make_shared<storage::ReplicationLog>(
       config.replication.role == ReplicationRole::kNone ? 0 : std::uint64_t{config.replication.buffer_mb} << 20);
   wal_options.on_durable = [log = replication_log](const std::vector<storage::WalRecord>& records) {

@@ -12,6 +12,7 @@ const std::vector<Scenario>& AllScenarios() {
       {"cold", "durable 1 KiB writes/s: WAL group commit + store beside LevelDB sync=true", RunColdBench},
       {"compress", "compression ratio of a source tree as 1-2 KiB code records, with/without dictionary", RunCompressBench},
       {"recovery", "WAL replay speed (MB/s) of --wal-mb MiB of 1 KiB records", RunRecoveryBench},
+      {"replication", "a replica following a primary under --writers durable writers: rates beside the primary alone, lag p50/p99", RunReplicationBench},
       {"backup", "backup, verify and restore (replay MB/s) of a --store-mib store beside a plain copy and LevelDB ingest", RunBackupBench},
       {"hot", "RAM-Lake point reads/writes of 1 KiB values (ns/op) beside std::unordered_map", RunHotBench},
       {"trace", "RAM-Lake hit rate of LRU/SIEVE/S3-FIFO beside Belady's MIN (Zipf, coding session)", RunTraceBench},

@@ -35,7 +35,8 @@ void RemoveTree(const std::string& path);
 int RunColdBench(const Args& args);      // bench/cold_bench.cc
 int RunCompressBench(const Args& args);  // bench/compress_bench.cc
 int RunRecoveryBench(const Args& args);  // bench/recovery_bench.cc
-int RunBackupBench(const Args& args);    // bench/backup_bench.cc
+int RunBackupBench(const Args& args);
+int RunReplicationBench(const Args& args);  // bench/replication_bench.cc    // bench/backup_bench.cc
 int RunRemoteBench(const Args& args);    // bench/remote_bench.cc
 int RunHotBench(const Args& args);       // bench/ramlake_hot_bench.cc
 int RunTraceBench(const Args& args);     // bench/ramlake_trace_bench.cc

@@ -380,7 +380,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<postdevai::MetricsExporter> metrics;
   if (config.metrics.enabled) {
     auto started = postdevai::MetricsExporter::Start(system, (*engine)->local(), config.metrics,
-                                                     [server = grpc->get()] { return server->counters(); });
+                                                     [server = grpc->get()] { return server->counters(); },
+                                                     [node = replication->get()] { return node->status(); });
     if (!started.ok()) {
       (*grpc)->Shutdown(std::chrono::seconds(0));
       (void)(*engine)->Stop();

@@ -91,7 +91,16 @@ struct MetricsExporter::Metrics {
         grpc_in_flight(BuildGauge().Name("postdevai_grpc_calls_in_flight").Help("gRPC calls not answered yet").Register(r).Add({})),
         grpc_held(BuildGauge().Name("postdevai_grpc_held_bytes").Help("Bytes of gRPC requests and replies held (limit: grpc.memory_mb)").Register(r).Add({})),
         grpc_connections(BuildGauge().Name("postdevai_grpc_connections").Help("Open gRPC connections (limit: grpc.max_connections)").Register(r).Add({})),
-        grpc_ended(BuildCounter().Name("postdevai_grpc_connections_ended_total").Help("gRPC connections the node ended, by reason").Register(r)) {}
+        grpc_ended(BuildCounter().Name("postdevai_grpc_connections_ended_total").Help("gRPC connections the node ended, by reason").Register(r)),
+        replication_lag_lsns(BuildGauge().Name("replication_lag_lsns").Help("A replica: LSNs its primary has made durable that it does not hold yet").Register(r).Add({})),
+        replication_lag_bytes(BuildGauge().Name("replication_lag_bytes").Help("A replica: bytes of WAL records its primary holds beyond it (a lower bound when far behind)").Register(r).Add({})),
+        replication_lag_seconds(BuildGauge().Name("replication_lag_seconds").Help("A replica: age difference of the primary's newest durable write and its own (both stamped by the primary)").Register(r).Add({})),
+        replication_connected(BuildGauge().Name("replication_connected").Help("A replica: 1 while it hears from its primary, 0 otherwise").Register(r).Add({})),
+        replication_replicas(BuildGauge().Name("replication_replicas").Help("A primary: replicas following it now").Register(r).Add({})),
+        replication_buffer_bytes(BuildGauge().Name("replication_buffer_bytes").Help("A primary: WAL records held in RAM for replicas ([replication] buffer_mb)").Register(r).Add({})),
+        replication_received(BuildCounter().Name("replication_received_records_total").Help("A replica: WAL records received and applied").Register(r).Add({})),
+        replication_reconnects(BuildCounter().Name("replication_reconnects_total").Help("A replica: times it lost its primary and connected again").Register(r).Add({})),
+        replication_fenced(BuildGauge().Name("replication_fenced").Help("1 when a promoted replica replaced this node: it refuses writes").Register(r).Add({})) {}
 
   prometheus::Family<prometheus::Gauge>& usage;
   prometheus::Family<prometheus::Gauge>& budget;
@@ -136,6 +145,15 @@ struct MetricsExporter::Metrics {
   prometheus::Gauge& grpc_held;
   prometheus::Gauge& grpc_connections;
   prometheus::Family<prometheus::Counter>& grpc_ended;
+  prometheus::Gauge& replication_lag_lsns;
+  prometheus::Gauge& replication_lag_bytes;
+  prometheus::Gauge& replication_lag_seconds;
+  prometheus::Gauge& replication_connected;
+  prometheus::Gauge& replication_replicas;
+  prometheus::Gauge& replication_buffer_bytes;
+  prometheus::Counter& replication_received;
+  prometheus::Counter& replication_reconnects;
+  prometheus::Gauge& replication_fenced;
   prometheus::Histogram* read_latency = nullptr;
   prometheus::Histogram* write_latency = nullptr;
   actors::latency_histogram last_read, last_write;  // what was already observed
@@ -144,8 +162,10 @@ struct MetricsExporter::Metrics {
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(caf::actor_system& sys,
                                                                 actors::engine_actor engine,
                                                                 const MetricsConfig& config,
-                                                                std::function<rpc::GrpcCounters()> grpc) {
+                                                                std::function<rpc::GrpcCounters()> grpc,
+                                                                std::function<rpc::ReplicationStatus()> replication) {
   std::unique_ptr<MetricsExporter> e(new MetricsExporter());
+  e->replication_ = std::move(replication);
   e->sys_ = &sys;
   e->engine_ = std::move(engine);
   e->grpc_ = std::move(grpc);
@@ -240,6 +260,18 @@ void MetricsExporter::Refresh() {
     m.grpc_connections.Set(static_cast<double>(g.connections));
     Advance(m.grpc_ended.Add({{"reason", "max_connections"}}), g.refused_connections);
     Advance(m.grpc_ended.Add({{"reason", "max_concurrent_streams"}}), g.dropped_connections);
+  }
+  if (replication_) {
+    const rpc::ReplicationStatus s = replication_();
+    m.replication_lag_lsns.Set(static_cast<double>(s.lag_lsns));
+    m.replication_lag_bytes.Set(static_cast<double>(s.lag_bytes));
+    m.replication_lag_seconds.Set(s.lag_seconds);
+    m.replication_connected.Set(s.role == "replica" && s.last_heard_seconds >= 0 && s.last_heard_seconds < 5 ? 1 : 0);
+    m.replication_replicas.Set(static_cast<double>(s.replicas));
+    m.replication_buffer_bytes.Set(static_cast<double>(s.buffer_bytes));
+    Advance(m.replication_received, s.records_received);
+    Advance(m.replication_reconnects, s.reconnects);
+    m.replication_fenced.Set(s.fenced.empty() ? 0 : 1);
   }
   Advance(m.promotions, r.promotions);
   Advance(m.prefetches, r.prefetches);

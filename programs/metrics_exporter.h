@@ -13,6 +13,7 @@
 
 #include "actors/interfaces.h"
 #include "rpc/grpc_server.h"
+#include "rpc/replication.h"
 #include "postdevai/config.h"
 
 namespace prometheus {
@@ -26,11 +27,13 @@ class MetricsExporter {
  public:
   // Serves on config.address:config.port (0: any free port). Errors name the
   // address when it cannot be bound.
-  // `grpc` (may be null): the gRPC door's counters, exported as postdevai_grpc_*.
+  // `grpc` (may be null): the gRPC door's counters, exported as postdevai_grpc_*;
+  // `replication` (may be null): the node's replication, as replication_*.
   static Result<std::unique_ptr<MetricsExporter>> Start(caf::actor_system& sys,
                                                         actors::engine_actor engine,
                                                         const MetricsConfig& config,
-                                                        std::function<rpc::GrpcCounters()> grpc = nullptr);
+                                                        std::function<rpc::GrpcCounters()> grpc = nullptr,
+                                                        std::function<rpc::ReplicationStatus()> replication = nullptr);
   ~MetricsExporter();
   std::uint16_t port() const { return port_; }
 
@@ -43,6 +46,7 @@ class MetricsExporter {
   caf::actor_system* sys_ = nullptr;
   actors::engine_actor engine_;
   std::function<rpc::GrpcCounters()> grpc_;
+  std::function<rpc::ReplicationStatus()> replication_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Metrics> metrics_;

@@ -459,8 +459,8 @@ Result<storage::StoreIdentity> ReplicationNode::Promote() {
   {
     std::lock_guard lock(i.mu);
     if (i.role != ReplicationRole::kReplica) {
-      return Status::InvalidArgument("this node is not a replica (replication.role is \"" +
-                                     std::string(ReplicationRoleName(i.role)) + "\"): nothing to promote");
+      return Status::Closed("this node is not a replica (it runs as \"" + std::string(ReplicationRoleName(i.role)) +
+                            "\"): nothing to promote");
     }
     i.role = ReplicationRole::kPrimary;  // the follower stops at its next step
     if (i.call != nullptr) i.call->TryCancel();

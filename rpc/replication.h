@@ -108,8 +108,8 @@ class ReplicationNode {
 
   grpc::Service* service();
   ReplicationStatus status() const;
-  // A replica becomes a primary (see the header comment). kInvalidArgument
-  // when this node is not a replica.
+  // A replica becomes a primary (see the header comment). kClosed when this
+  // node is not a replica.
   Result<storage::StoreIdentity> Promote();
   // Ends the follower and every Follow stream; idempotent.
   void Stop();

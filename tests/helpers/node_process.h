@@ -7,6 +7,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,9 +34,11 @@ class NodeProcess {
   // CafEnabled(): the TOML that turns on the CAF endpoint (plaintext, loopback).
   // data_path: the persistent_path (default: beneath the node's scratch dir).
   // ramlake_path: the RAM-Lake's directory (default: beneath a scratch dir
-  // in /dev/shm of its own).
+  // in /dev/shm of its own). port: the gRPC API's (0: one the node picks,
+  // another at each start; FreePort() for one that stays).
   explicit NodeProcess(const std::string& extra_toml = "", const std::string& node_section = "",
-                       const std::string& data_path = "", const std::string& ramlake_path = "")
+                       const std::string& data_path = "", const std::string& ramlake_path = "",
+                       std::uint16_t port = 0)
       : disk_("node"), ram_("node", "/dev/shm") {
     config_path_ = disk_ / "dragon_node.toml";
     log_path_ = disk_ / "node.log";
@@ -45,7 +50,7 @@ class NodeProcess {
            << "persistent_path = \"" << (data_path.empty() ? disk_.path() + "/data" : data_path) << "\"\n"
            << "cache_size_mb = 8\n"
            << "max_ram_entries = 100000\n"
-           << "[node]\nport = 0\n" << node_section << "\n"
+           << "[node]\nport = " << port << "\n" << node_section << "\n"
            << "[metrics]\nport = 0\n"
            << extra_toml;
     config.close();
@@ -110,6 +115,21 @@ class NodeProcess {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+  }
+
+  // A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick).
+  static std::uint16_t FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("no free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
   }
 
   static std::string CafEnabled() { return "[caf]\nenabled = true\nport = 0\ninsecure = true\n"; }
