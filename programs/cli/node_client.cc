@@ -98,6 +98,7 @@ Result<NodeStats> NodeClient::Stats() {
   s.sync.last_backup_lsn = r.last_backup_lsn;
   s.sync.last_backup_age_seconds = r.last_backup_age_seconds;
   s.sync.backup_error = r.backup_error;
+  if (auto replication = impl_->memory->ReplicationStatus(); replication.ok()) s.replication = std::move(*replication);
   s.reads = report->reads;
   s.writes = report->writes;
   s.ram_hits = report->ram_hits;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,9 @@ struct NodeStats {
   bool prefetch_enabled = false;
   LatencyInfo read_latency, write_latency;
   std::uint64_t errors = 0;  // requests the node answered with an error
+  // The node's replication (role, a replica's lag); empty when the node
+  // does not say.
+  std::optional<rpc::ReplicationInfo> replication;
 };
 
 // One kind in the persistent store (actors::store_kind_report).

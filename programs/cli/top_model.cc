@@ -509,10 +509,23 @@ void LayoutDashboard(Frame& f, const DashboardModel& m, Clock::time_point now, c
   {
     const SyncLag lag = m.Sync();
     f.Put(row, 0, "sync lag", Tone::kNormal, kBold);
-    const std::string line = FormatSeconds(lag.seconds_since_checkpoint) + " since the last checkpoint" + sep +
-                             std::to_string(lag.lsns_after_checkpoint) + " LSNs after it" + sep + "LSN " +
-                             std::to_string(lag.durable_lsn);
-    f.Put(row++, kLabelWidth, line, ToneOf(lag.severity));
+    std::string line = FormatSeconds(lag.seconds_since_checkpoint) + " since the last checkpoint" + sep +
+                       std::to_string(lag.lsns_after_checkpoint) + " LSNs after it" + sep + "LSN " +
+                       std::to_string(lag.durable_lsn);
+    Tone tone = ToneOf(lag.severity);
+    // Replication: a replica's lag behind its primary, or a primary's replicas.
+    if (const auto& r = st.replication; r && r->role == "replica") {
+      line += sep + "replica " + r->state + ", " + std::to_string(r->lag_lsns) + " LSNs / " +
+              FormatBytes(r->lag_bytes) + " / " + FormatSeconds(r->lag_seconds) + " behind " + r->primary;
+      if (r->state != "streaming" && r->state != "caught up") tone = Tone::kWarn;
+    } else if (r && r->role == "primary") {
+      line += sep + "primary of " + std::to_string(r->replicas) + (r->replicas == 1 ? " replica" : " replicas");
+    }
+    if (st.replication && !st.replication->fenced.empty()) {
+      line += sep + "FENCED: takes no writes";
+      tone = Tone::kBad;
+    }
+    f.Put(row++, kLabelWidth, line, tone);
   }
 
   // WAL backlog: what a crash now would replay.
