@@ -1168,3 +1168,85 @@ TEST_CASE("a log that does not continue the checkpoint is refused, naming the mi
   // Exactly continuing it is fine.
   CHECK(Wal::Open(options, probe.first_lsn - 1, nullptr).ok());
 }
+
+TEST_CASE("durable records reach on_durable in order, and the file reader reads them from live and archived segments",
+          "[wal][replication]") {
+  TempDir dir("wal-reader");
+  auto options = SmallOptions(dir.path());
+  options.archive_dir = dir.path() + "/archive";
+  options.store_id = 7;
+  options.epoch = 3;
+  std::vector<std::pair<std::uint64_t, std::string>> told;
+  options.on_durable = [&](const std::vector<WalRecord>& records) {
+    for (const auto& r : records) told.emplace_back(r.lsn, std::string(r.payload));
+  };
+  auto wal = Wal::Open(options, 0, nullptr);
+  REQUIRE(wal.ok());
+  const int n = 1000;  // several segments
+  for (int i = 1; i <= n - 10; ++i) REQUIRE((*wal)->Append(1, Payload(i)).ok());
+  // Buffered ones are told of once a sync covers them.
+  for (int i = n - 9; i <= n; ++i) {
+    REQUIRE((*wal)->AppendBatch({WalEntry{1, Payload(i)}}, WalWait::kBuffered).ok());
+  }
+  CHECK(told.size() == static_cast<std::size_t>(n - 10));
+  REQUIRE((*wal)->Sync().ok());
+  REQUIRE(told.size() == static_cast<std::size_t>(n));
+  for (int i = 1; i <= n; ++i) {
+    CHECK(told[static_cast<std::size_t>(i - 1)].first == static_cast<std::uint64_t>(i));
+    CHECK(told[static_cast<std::size_t>(i - 1)].second == Payload(i));
+  }
+  REQUIRE((*wal)->ReleaseThrough(600).ok());  // archived
+  REQUIRE(std::filesystem::exists(options.archive_dir));
+
+  WalFileReader reader(FileSystem::Default(), options.dir, options.archive_dir, 3);
+  std::vector<std::uint64_t> lsns;
+  auto collect = [&](const WalRecord& r) {
+    CHECK(std::string(r.payload) == Payload(r.lsn));
+    lsns.push_back(r.lsn);
+    return Status::Ok();
+  };
+  auto next = reader.Read(1, n, std::uint64_t{1} << 30, collect);
+  REQUIRE(next.ok());
+  CHECK(*next == static_cast<std::uint64_t>(n + 1));
+  REQUIRE(lsns.size() == static_cast<std::size_t>(n));
+  for (int i = 1; i <= n; ++i) CHECK(lsns[static_cast<std::size_t>(i - 1)] == static_cast<std::uint64_t>(i));
+  // A window: from an LSN, through a bound, about so many bytes (at least one record).
+  lsns.clear();
+  next = reader.Read(500, 700, 2000, collect);
+  REQUIRE(next.ok());
+  CHECK(lsns.front() == 500);
+  CHECK(lsns.size() < 20);
+  CHECK(*next == lsns.back() + 1);
+  lsns.clear();
+  REQUIRE(reader.Read(650, 660, 1, collect).ok());
+  CHECK(lsns == std::vector<std::uint64_t>{650});
+  // Another epoch's archive is not this log's history.
+  WalFileReader other_epoch(FileSystem::Default(), options.dir, options.archive_dir, 2);
+  auto missing = other_epoch.Read(1, n, 1 << 20, collect);
+  CHECK(missing.status().IsNotFound());
+  // Pruned from the archive: not found, naming what is left.
+  std::filesystem::remove_all(options.archive_dir);
+  missing = reader.Read(1, n, 1 << 20, collect);
+  REQUIRE(missing.status().IsNotFound());
+  CHECK_THAT(missing.status().message(), Catch::Contains("LSN 1 is no longer") && Catch::Contains("the oldest there is"));
+}
+
+TEST_CASE("a new log takes another store's id; one holding records does not", "[wal][replication]") {
+  TempDir dir("wal-adopt");
+  auto options = SmallOptions(dir.path());
+  options.store_id = 0x1111;
+  options.epoch = 1;
+  {
+    auto wal = Wal::Open(options, 0, nullptr);
+    REQUIRE(wal.ok());
+    REQUIRE((*wal)->AdoptStore(0x2222, 4).ok());
+    REQUIRE((*wal)->Append(1, Payload(1)).ok());
+    CHECK((*wal)->AdoptStore(0x3333, 1).code() == StatusCode::kInvalidArgument);
+  }
+  options.store_id = 0x2222;
+  Replayed replayed;
+  REQUIRE(Wal::Open(options, 0, replayed.fn()).ok());
+  CHECK(replayed.lsns == std::vector<std::uint64_t>{1});
+  options.store_id = 0x1111;
+  CHECK(Wal::Open(options, 0, nullptr).status().code() == StatusCode::kInvalidArgument);
+}
