@@ -1231,7 +1231,7 @@ TEST_CASE("durable records reach on_durable in order, and the file reader reads 
   CHECK_THAT(missing.status().message(), Catch::Contains("LSN 1 is no longer") && Catch::Contains("the oldest there is"));
 }
 
-TEST_CASE("a new log takes another store's id; one holding records does not", "[wal][replication]") {
+TEST_CASE("a new log takes another store's id but one holding records does not", "[wal][replication]") {
   TempDir dir("wal-adopt");
   auto options = SmallOptions(dir.path());
   options.store_id = 0x1111;
