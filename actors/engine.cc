@@ -390,7 +390,9 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
 Engine::~Engine() { (void)Stop(); }
 
 storage::WalFileReader Engine::WalFiles() const {
-  return storage::WalFileReader(fs_, wal_dir_, wal_archive_dir_, store_->identity().epoch);
+  // The epoch the WAL names archived segments with in this run (a
+  // promotion's new epoch names segments from the next start on).
+  return storage::WalFileReader(fs_, wal_dir_, wal_archive_dir_, wal_->epoch());
 }
 
 storage::StoreIdentity Engine::identity() const { return store_->identity(); }
@@ -501,6 +503,15 @@ Status Engine::Fence(const storage::StoreIdentity& successor, const std::string&
   }
   RefuseWrites(reason);
   return Status::Ok();
+}
+
+Result<std::string> Engine::Backup() {
+  caf::scoped_actor self{sys_};
+  Result<std::string> result = Status::Unavailable("backup: no answer from the engine");
+  self->request(controller_, std::chrono::minutes(60), backup_atom_v)
+      .receive([&](records::backup_report& made) { result = made.path; },
+               [&](caf::error& err) { result = FromError(err); });
+  return result;
 }
 
 std::string Engine::promoted_from() const {

@@ -101,6 +101,9 @@ class Engine {
   Status Fence(const storage::StoreIdentity& successor, const std::string& by);
   // Non-empty when this node was fenced: why it refuses writes.
   std::string fenced() const;
+  // A backup now, as `memory backup` makes one; returns its directory.
+  // Blocking.
+  Result<std::string> Backup();
 
   // Calls `died` once, on a CAF thread, if the controller or the network
   // endpoint terminates other than through Stop: the engine serves nothing

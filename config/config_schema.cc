@@ -355,7 +355,7 @@ std::vector<Setting> BuildSettings() {
     all.push_back(std::move(primary));
   }
   all.push_back(IntegerSetting("replication", "buffer_mb", 0, 65536,
-                               "newest WAL a primary keeps in RAM for replicas (older records are read from disk)",
+                               "newest WAL kept in RAM for replicas, by a primary and by a replica (for its promotion); older records are read from disk",
                                [](auto& c) -> auto& { return c.replication.buffer_mb; }));
   return all;
 }
@@ -479,6 +479,13 @@ void CheckReplication(const HybridMemoryConfig& config, ProblemLog* errors) {
   const auto& r = config.replication;
   if (r.role == ReplicationRole::kReplica && r.primary.empty()) {
     errors->Add("replication.role", "a replica needs replication.primary, the \"host:port\" of its primary's gRPC API");
+  }
+  if (r.role != ReplicationRole::kNone && config.wal.segment_size_mb > config.grpc.max_message_mb) {
+    // One WAL record goes to a replica in one message.
+    errors->Add("grpc.max_message_mb", std::to_string(config.grpc.max_message_mb) +
+                                           " MiB is less than wal.segment_size_mb (" +
+                                           std::to_string(config.wal.segment_size_mb) +
+                                           " MiB): the largest WAL record could not reach a replica");
   }
   if (r.role != ReplicationRole::kReplica && !r.primary.empty()) {
     errors->Add("replication.primary", "only a replica follows a primary: set replication.role = \"replica\", or "

@@ -9,6 +9,7 @@
 // actor engine until SIGINT or SIGTERM, then checkpoints and stops cleanly.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdarg>
 #include <ctime>
@@ -89,6 +90,33 @@ int Fail(const std::string& what) {
 // Why the engine died, when it did: set by its watch, read by main.
 std::mutex engine_death_mutex;
 std::string engine_death;
+std::string resync_copy;  // a replica's verified copy of its primary (engine_death_mutex)
+
+// A replica's restart onto a fresh copy of its primary (rpc/replication.h):
+// with the engine stopped, its store and WAL move aside to
+// <dir>.before-resync (replacing an earlier pair), the copy is restored
+// keeping the primary's identity, and the copy's directory is removed. The
+// caller then runs the node again.
+postdevai::Status RestoreOntoCopy(const postdevai::HybridMemoryConfig& config, const std::string& copy) {
+  namespace storage = postdevai::storage;
+  storage::FileSystem* fs = storage::FileSystem::Default();
+  auto options = postdevai::actors::DurableStoreOptionsFromConfig(config);
+  options.store.file_system = fs;
+  for (const std::string& dir : {options.store.path, options.wal_dir}) {
+    const std::string aside = dir + ".before-resync";
+    if (fs->FileExists(aside)) PDAI_RETURN_IF_ERROR(storage::RemoveTree(fs, aside));
+    if (fs->FileExists(dir)) PDAI_RETURN_IF_ERROR(fs->RenameFile(dir, aside));
+  }
+  auto plan = storage::PlanRestore(fs, copy, copy + "/no-archive", storage::RestoreTarget{});
+  if (!plan.ok()) return plan.status();
+  auto restored = storage::RestoreBackup(fs, *plan, storage::RestoreTarget{}, options.store, options.wal_dir,
+                                         /*start_new_epoch=*/false);
+  if (!restored.ok()) return restored.status();
+  Info("restored the primary's copy: every write up to LSN %llu (%s); the old store and WAL are in %s.before-resync",
+       static_cast<unsigned long long>(restored->restored_lsn), restored->identity.ToString().c_str(),
+       options.store.path.c_str());
+  return storage::RemoveTree(fs, storage::DirName(copy));
+}
 
 // Connections, LevelDB's tables and WAL segments all take descriptors; the
 // usual soft limit of 1024 is far below what a busy node needs, and the hard
@@ -194,6 +222,7 @@ class EngineReplicationHost final : public postdevai::rpc::ReplicationHost {
     return engine_.Promote(former_primary);
   }
   std::string promoted_from() const override { return engine_.promoted_from(); }
+  postdevai::Result<std::string> Backup() override { return engine_.Backup(); }
 
  private:
   postdevai::actors::Engine& engine_;
@@ -298,6 +327,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGUSR1);  // the engine died (OnUnexpectedStop)
+  sigaddset(&stop_signals, SIGUSR2);  // a replica has a copy of its primary to restart onto
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   RaiseDescriptorLimit();
@@ -348,7 +378,14 @@ int main(int argc, char** argv) {
   // replica's follower.
   EngineReplicationHost replication_host(**engine);
   auto replication = postdevai::rpc::ReplicationNode::Start(
-      &replication_host, config, config.node.address + ":" + std::to_string(config.node.port));
+      &replication_host, config, config.node.address + ":" + std::to_string(config.node.port),
+      [main_thread = pthread_self()](const std::string& copy) {
+        {
+          std::lock_guard<std::mutex> lock(engine_death_mutex);
+          resync_copy = copy;
+        }
+        pthread_kill(main_thread, SIGUSR2);  // wakes sigwait below
+      });
   if (!replication.ok()) {
     (void)(*engine)->Stop();
     return Fail(replication.status().ToString());
@@ -414,6 +451,26 @@ int main(int argc, char** argv) {
     (*grpc)->Shutdown(std::chrono::seconds(0));
     (void)(*engine)->Stop();
     return Fail(why + "; the node stops (the WAL holds every acknowledged write: restart it)");
+  }
+  if (sig == SIGUSR2) {
+    std::string copy;
+    {
+      std::lock_guard<std::mutex> lock(engine_death_mutex);
+      copy = resync_copy;
+    }
+    Info("stopping to restart onto the primary's copy in %s", copy.c_str());
+    metrics.reset();
+    (*replication)->Stop();
+    (*grpc)->Shutdown(std::chrono::seconds(10));
+    auto stopped = (*engine)->Stop();
+    if (!stopped.ok()) return Fail(stopped.ToString());
+    engine->reset();
+    auto restored = RestoreOntoCopy(config, copy);
+    if (!restored.ok()) return Fail("restoring the primary's copy: " + restored.ToString());
+    // The same program, arguments and pid, on the restored store.
+    std::fflush(nullptr);
+    ::execv("/proc/self/exe", argv);
+    return Fail(std::string("restarting: ") + std::strerror(errno));
   }
   Info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   metrics.reset();

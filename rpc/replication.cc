@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -13,7 +15,9 @@
 #include "postdevai/replication/v1/replication.grpc.pb.h"
 #include "rpc/channel.h"
 #include "rpc/token_file.h"
+#include "storage/backup.h"
 #include "storage/cold_tier.h"
+#include "storage/file_system.h"
 
 namespace postdevai::rpc {
 
@@ -86,6 +90,7 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
   std::atomic<std::uint64_t> streams{0};
 
   std::thread follower, housekeeper;
+  ResyncedFunction resynced;
 
   // ---- the primary's side ---------------------------------------------------
 
@@ -194,9 +199,54 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status Snapshot(grpc::ServerContext* ctx, const v1::SnapshotRequest* req,
+                        grpc::ServerWriter<v1::SnapshotChunk>* writer) override {
+    if (!Authorized(ctx)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "this node asks for an access token");
+    }
+    {
+      std::lock_guard lock(mu);
+      if (role != ReplicationRole::kPrimary) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this node is not a primary");
+      }
+    }
+    const std::string who = req->replica().empty() ? ctx->peer() : req->replica();
+    auto dir = host->Backup();
+    if (!dir.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "making a backup for the replica: " + dir.status().ToString());
+    LogInfo("replication", "sending replica " + who + " a copy: " + *dir);
+    const std::string name = std::filesystem::path(*dir).filename().string();
+    std::error_code ec;
+    std::vector<char> buffer(kBatchBytes);
+    for (std::filesystem::recursive_directory_iterator it(*dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      const std::string relative = std::filesystem::relative(it->path(), *dir).string();
+      std::ifstream in(it->path(), std::ios::binary);
+      std::uint64_t offset = 0;
+      do {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        v1::SnapshotChunk chunk;
+        chunk.set_backup(name);
+        chunk.set_path(relative);
+        chunk.set_offset(offset);
+        chunk.set_data(buffer.data(), static_cast<std::size_t>(in.gcount()));
+        offset += static_cast<std::uint64_t>(in.gcount());
+        if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "the replica went away");
+      } while (in && !ctx->IsCancelled());
+      if (in.bad()) return grpc::Status(grpc::StatusCode::INTERNAL, "reading " + it->path().string());
+    }
+    if (ec) return grpc::Status(grpc::StatusCode::INTERNAL, "listing " + *dir + ": " + ec.message());
+    return grpc::Status::OK;
+  }
+
   grpc::Status Fence(grpc::ServerContext* ctx, const v1::FenceRequest* req, v1::FenceReply* reply) override {
     if (!Authorized(ctx)) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "this node asks for an access token");
+    }
+    {
+      std::lock_guard lock(mu);
+      if (role != ReplicationRole::kPrimary) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this node is not a primary: nothing to fence");
+      }
     }
     Status s = host->Fence(FromProto(req->successor()), req->by());
     if (!s.ok()) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, s.message());
@@ -303,6 +353,24 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
         call = nullptr;
       }
       if (Stopping()) break;
+      const bool needs_copy = ctx.GetServerTrailingMetadata().count(kResyncTrailer) > 0;
+      if (needs_copy && resynced) {
+        LogWarning("replication", "the primary refuses: " + finished.error_message() + "; fetching a copy of it");
+        {
+          std::lock_guard lock(mu);
+          state = "resyncing";
+          error = finished.error_message();
+        }
+        auto copy = FetchCopy(*stub);
+        if (copy.ok()) {
+          LogWarning("replication", "a verified copy of the primary is in " + *copy + ": restarting onto it");
+          resynced(*copy);
+          return;  // the node restarts
+        }
+        SetError("refused", "fetching a copy of the primary failed: " + copy.status().ToString());
+        Pause(std::chrono::seconds(5));
+        continue;
+      }
       auto wait = backoff;
       if (!failure.empty()) {
         SetError("connecting", failure);
@@ -322,6 +390,82 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
       Pause(wait);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
     }
+  }
+
+  // Snapshot into <persistent_path>/resync.partial, verified, then renamed
+  // to <persistent_path>/resync; returns the backup's directory there.
+  Result<std::string> FetchCopy(v1::Replication::Stub& stub) {
+    storage::FileSystem* fs = storage::FileSystem::Default();
+    const std::string root = config.persistent_path + "/resync";
+    const std::string partial = root + ".partial";
+    if (fs->FileExists(partial)) PDAI_RETURN_IF_ERROR(storage::RemoveTree(fs, partial));
+    PDAI_RETURN_IF_ERROR(fs->CreateDirs(partial));
+    grpc::ClientContext ctx;
+    if (!to_primary.token.empty()) ctx.AddMetadata("authorization", "Bearer " + to_primary.token);
+    {
+      std::lock_guard lock(mu);
+      call = &ctx;
+      last_heard = Clock::now();
+    }
+    v1::SnapshotRequest req;
+    req.set_replica(self);
+    auto reader = stub.Snapshot(&ctx, req);
+    v1::SnapshotChunk chunk;
+    std::string backup, open_path;
+    std::unique_ptr<storage::WritableFile> file;
+    Status failed;
+    // A path the primary names must stay inside the copy.
+    auto safe = [](const std::string& p) {
+      if (p.empty() || p.front() == '/') return false;
+      for (const auto& part : std::filesystem::path(p)) {
+        if (part == ".." || part == ".") return false;
+      }
+      return true;
+    };
+    while (failed.ok() && reader->Read(&chunk)) {
+      {
+        std::lock_guard lock(mu);
+        last_heard = Clock::now();
+      }
+      if (backup.empty()) backup = chunk.backup();
+      if (chunk.backup() != backup || !safe(backup) || backup.find('/') != std::string::npos || !safe(chunk.path())) {
+        failed = Status::Corruption("the primary sent a file outside its backup: " + chunk.backup() + "/" + chunk.path());
+        break;
+      }
+      const std::string path = partial + "/" + backup + "/" + chunk.path();
+      if (path != open_path) {
+        if (file) failed = file->Close();
+        if (failed.ok()) failed = fs->CreateDirs(storage::DirName(path));
+        if (failed.ok()) {
+          auto opened = fs->NewWritableFile(path);
+          failed = opened.status();
+          if (opened.ok()) file = std::move(*opened);
+        }
+        open_path = path;
+      }
+      if (failed.ok()) failed = file->WriteAt(chunk.offset(), chunk.data());
+    }
+    if (file && failed.ok()) failed = file->Sync();
+    if (file) (void)file->Close();
+    grpc::Status finished = reader->Finish();
+    {
+      std::lock_guard lock(mu);
+      call = nullptr;
+    }
+    if (!failed.ok()) {
+      ctx.TryCancel();
+      return failed;
+    }
+    if (!finished.ok()) return Status::Unavailable("the primary's copy: " + finished.error_message());
+    if (backup.empty()) return Status::Unavailable("the primary sent no copy");
+    auto verified = storage::VerifyBackup(fs, partial + "/" + backup);
+    if (!verified.ok()) return verified.status();
+    if (!verified->problems.empty()) {
+      return Status::Corruption("the copy fails verification: " + verified->problems.front());
+    }
+    if (fs->FileExists(root)) PDAI_RETURN_IF_ERROR(storage::RemoveTree(fs, root));
+    PDAI_RETURN_IF_ERROR(fs->RenameFile(partial, root));
+    return root + "/" + backup;
   }
 
   // A replica's silent stream is cancelled (it reconnects); a promoted
@@ -384,8 +528,10 @@ ReplicationNode::ReplicationNode(std::unique_ptr<Impl> impl) : impl_(std::move(i
 ReplicationNode::~ReplicationNode() { Stop(); }
 
 Result<std::unique_ptr<ReplicationNode>> ReplicationNode::Start(ReplicationHost* host,
-                                                                const HybridMemoryConfig& config, std::string self) {
+                                                                const HybridMemoryConfig& config, std::string self,
+                                                                ResyncedFunction resynced) {
   auto impl = std::make_unique<Impl>();
+  impl->resynced = std::move(resynced);
   impl->host = host;
   impl->config = config;
   impl->self = std::move(self);

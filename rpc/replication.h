@@ -11,8 +11,14 @@
 // records): HTTP/2 flow control stops the sender of a replica that does not
 // read. A replica whose next LSN the primary no longer has, or that holds
 // writes the primary's history does not (it diverged at a promotion or a
-// restore), is refused with FAILED_PRECONDITION: it needs a fresh copy
-// (`dragon_node --restore BACKUP --as-replica` from a backup of the primary).
+// restore), is refused with FAILED_PRECONDITION: it needs a fresh copy. It
+// fetches one itself (Snapshot: a backup the primary makes now, streamed,
+// verified against its manifest) into <persistent_path>/resync, and the node
+// restarts onto it: its old store and WAL are moved aside to
+// <dir>.before-resync (a diverged former primary's extra writes stay there),
+// the copy is restored keeping the primary's identity, and the replica
+// follows from the copy's LSN. (By hand: `dragon_node --restore BACKUP_DIR
+// --as-replica` from any backup of the primary.)
 //
 // The replica. One thread follows the primary: it asks for the LSN after
 // its own durable one, logs each batch in its own WAL with the primary's
@@ -43,6 +49,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,7 +81,14 @@ class ReplicationHost {
   // Promotion, recorded durably with the primary it leaves ("" : none).
   virtual Result<storage::StoreIdentity> Promote(const std::string& former_primary) = 0;
   virtual std::string promoted_from() const = 0;
+  // A backup now (the primary's side of a resync); returns its directory.
+  virtual Result<std::string> Backup() = 0;
 };
+
+// Called once a replica has a verified copy of its primary in `backup_dir`
+// (its store must be replaced by it: dragon_node stops, restores it
+// --as-replica and starts again).
+using ResyncedFunction = std::function<void(const std::string& backup_dir)>;
 
 // What `memory sync-status`, `replication status`, `top` and the metrics
 // show.
@@ -102,8 +116,11 @@ class ReplicationNode {
   // server) and, for a replica, starts following config.replication.primary
   // with the node's own TLS files and access token. `self` is this node's
   // gRPC address, for its former primary's log when it is promoted.
+  // `resynced` (may be null: the replica then only reports that it needs a
+  // copy) takes over when a refused replica has fetched one (Snapshot) into
+  // <persistent_path>/resync.
   static Result<std::unique_ptr<ReplicationNode>> Start(ReplicationHost* host, const HybridMemoryConfig& config,
-                                                        std::string self);
+                                                        std::string self, ResyncedFunction resynced = nullptr);
   ~ReplicationNode();
 
   grpc::Service* service();

@@ -767,13 +767,14 @@ Status Wal::ReleaseThrough(std::uint64_t checkpoint_lsn, bool include_active) {
   }
   if (releasable.empty()) return Status::Ok();
   FileSystem* fs = options_.fs;
+  const std::uint64_t archive_epoch = epoch();
   if (options_.archive) PDAI_RETURN_IF_ERROR(fs->CreateDirs(options_.archive_dir));
   Status s;
   std::size_t done = 0;
   for (std::uint64_t seq : releasable) {
     if (options_.archive) {
       // A rename, or a copy when the archive is on another file system.
-      s = MoveFile(fs, SegmentPath(seq), JoinPath(options_.archive_dir, ArchivedWalSegmentName(options_.epoch, seq)));
+      s = MoveFile(fs, SegmentPath(seq), JoinPath(options_.archive_dir, ArchivedWalSegmentName(archive_epoch, seq)));
     } else {
       s = fs->RemoveFile(SegmentPath(seq));
     }
@@ -826,12 +827,23 @@ Result<std::uint64_t> WalFileReader::Read(std::uint64_t from, std::uint64_t thro
     }
   }
   const std::size_t n = chain.size();
-  std::vector<SegmentHeader> headers(n);
+  std::vector<SegmentFacts> headers(n);
+  std::map<std::string, SegmentFacts> seen;  // only what still exists stays cached
   for (std::size_t i = 0; i < n; ++i) {
-    auto head = ReadFilePrefix(fs_, chain[i].second, kSegmentHeaderSize);
-    if (!head.ok()) return head.status();
-    PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, chain[i].second, &headers[i]));
+    const std::string& path = chain[i].second;
+    auto cached = headers_.find(path);
+    if (cached != headers_.end()) {
+      headers[i] = cached->second;
+    } else {
+      auto head = ReadFilePrefix(fs_, path, kSegmentHeaderSize);
+      if (!head.ok()) return head.status();
+      SegmentHeader header;
+      PDAI_RETURN_IF_ERROR(DecodeSegmentHeader(*head, path, &header));
+      headers[i] = SegmentFacts{header.first_lsn, header.record_seed};
+    }
+    seen.emplace(path, headers[i]);
   }
+  headers_ = std::move(seen);
   std::vector<std::uint64_t> limit(n, kNoLimit);
   for (std::size_t i = n; i-- > 1;) limit[i - 1] = std::min(limit[i], headers[i].first_lsn);
   std::size_t i = 0;
@@ -935,6 +947,11 @@ std::string ArchivedWalSegmentName(std::uint64_t epoch, std::uint64_t sequence) 
   return buf + SegmentName(sequence);
 }
 bool ParseWalSegmentName(std::string_view name, std::uint64_t* sequence) { return ParseSegmentName(name, sequence); }
+
+std::uint64_t Wal::epoch() const {
+  std::lock_guard lock(mu_);
+  return options_.epoch;
+}
 
 std::uint64_t Wal::durable_lsn() const {
   std::lock_guard lock(mu_);

@@ -97,6 +97,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -185,6 +186,14 @@ class WalFileReader {
   FileSystem* fs_;
   std::string dir_, archive_dir_;
   std::uint64_t epoch_;
+  // Segment headers read so far, by path (a named segment's header never
+  // changes): a reader far behind does not re-read the archive's headers
+  // for every batch.
+  struct SegmentFacts {
+    std::uint64_t first_lsn = 0;
+    std::uint32_t record_seed = 0;
+  };
+  std::map<std::string, SegmentFacts> headers_;
 };
 
 // What Open found.
@@ -282,6 +291,9 @@ class Wal {
 
   std::uint64_t durable_lsn() const;
   WalStats stats() const;
+  // The epoch this run names its segments and archived segments with
+  // (WalOptions::epoch, or AdoptStore's).
+  std::uint64_t epoch() const;
   const std::string& dir() const { return options_.dir; }
 
   // Largest payload one record may carry for this segment size.

@@ -223,7 +223,7 @@ TEST_CASE("kill -9 of the primary mid-stream leaves the replica a prefix of what
   ExpectAll(*r, acked);
 }
 
-TEST_CASE("a replica the primary can no longer serve is refused until it is restored from a backup",
+TEST_CASE("a replica the primary can no longer serve fetches a copy of it and follows from there",
           "[replication][backup]") {
   TempDir backups("replication-backups");
   // Nothing in RAM for replicas: every record is read from the WAL's files.
@@ -232,39 +232,41 @@ TEST_CASE("a replica the primary can no longer serve is refused until it is rest
   auto p = Connect(primary);
   auto first = Put(*p, "first-", 4000);  // ~2 MB compressed: more than a segment
   REQUIRE(RunCli(CliArgsFor(primary, {"memory", "sync", "--force"})).exit_code == 0);
-  // No backup yet: the released segments are gone, LSN 1 with them.
+  // No backup yet: the released segments are gone, LSN 1 with them. The
+  // replica is refused, fetches a copy (a backup the primary makes for
+  // it), restarts onto it and follows.
   TempDir replica_data("replica-data");
   const std::string replica_store = replica_data.path() + "/data";
-  NodeProcess replica(ReplicaToml(primary), "", replica_store);
+  NodeProcess replica(ReplicaToml(primary), "", replica_store, "", NodeProcess::FreePort());
   auto r = Connect(replica);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  rpc::ReplicationInfo status;
-  while (std::chrono::steady_clock::now() < deadline) {
-    status = *r->ReplicationStatus();
-    if (status.state == "refused") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  CHECK(status.state == "refused");
-  CHECK_THAT(status.error, Contains("no longer has the records the replica needs") && Contains("--as-replica"));
-  CHECK(status.durable_lsn == 0);
+  WaitFor(*r, first.back().lsn);
+  CHECK_THAT(replica.log(), Contains("no longer has the records the replica needs") &&
+                                Contains("a verified copy of the primary is in") && Contains("restored the primary's copy"));
+  CHECK(std::filesystem::exists(replica_store + "/store.before-resync"));
+  CHECK_FALSE(std::filesystem::exists(replica_store + "/resync"));
+  ExpectAll(*r, first);
+  auto second = Put(*p, "second-", 4000);
+  REQUIRE(RunCli(CliArgsFor(primary, {"memory", "sync", "--force"})).exit_code == 0);  // archives segments
+  WaitFor(*r, second.back().lsn);
+  ExpectAll(*r, second);
 
-  // A backup of the primary, restored as the replica's store, keeps the
-  // primary's identity; the replica follows from there, from the WAL's
-  // files and archive.
+  // By hand: a backup of the primary restored as the replica's store keeps
+  // the primary's identity; the replica follows from there, reading the
+  // primary's WAL files and archive.
   const JsonValue backup = RunCli(CliArgsFor(primary, {"--json", "memory", "backup"})).Json();
   const std::string backup_dir = backup["path"].string;
   REQUIRE(!backup_dir.empty());
-  auto second = Put(*p, "second-", 4000);
-  REQUIRE(RunCli(CliArgsFor(primary, {"memory", "sync", "--force"})).exit_code == 0);  // archives segments
   replica.Stop();
+  auto third = Put(*p, "third-", 4000);
+  REQUIRE(RunCli(CliArgsFor(primary, {"memory", "sync", "--force"})).exit_code == 0);
   std::filesystem::remove_all(replica_store);
-  CliResult restored = RunProgram("dragon_node", {"--config", replica.config_path(), "--restore", backup_dir, "--as-replica"});
+  CliResult restored =
+      RunProgram("dragon_node", {"--config", replica.config_path(), "--restore", backup_dir, "--as-replica"});
   INFO(restored.out << restored.err);
   REQUIRE(restored.exit_code == 0);
   CHECK_THAT(restored.out, Contains("/epoch 1"));
   replica.Start();
   r = Connect(replica);
-  auto third = Put(*p, "third-", 100);
   WaitFor(*r, third.back().lsn);
   ExpectAll(*r, first);
   ExpectAll(*r, second);
@@ -371,7 +373,7 @@ TEST_CASE("a promoted replica takes writes in a new epoch and its former primary
   ExpectAll(*f, later);
 }
 
-TEST_CASE("a former primary that took writes the promoted replica never got is refused as diverged",
+TEST_CASE("a former primary that took writes the promoted replica never got is refused and becomes a copy",
           "[replication]") {
   NodeProcess primary(PrimaryToml(), "", "", "", NodeProcess::FreePort());
   const std::string primary_data = primary.disk().path() + "/data";
@@ -387,18 +389,22 @@ TEST_CASE("a former primary that took writes the promoted replica never got is r
   r = Connect(replica);
   REQUIRE(RunCli(CliArgsFor(replica, {"replication", "promote"})).exit_code == 0);
   auto after = Put(*r, "after-", 20);
-  NodeProcess follower(ReplicaToml(replica), "", primary_data);
+  NodeProcess follower(ReplicaToml(replica), "", primary_data, "", NodeProcess::FreePort());
   auto f = Connect(follower);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  rpc::ReplicationInfo state;
+  // It is refused as diverged, and becomes a copy of the new primary (the
+  // same LSNs, of the new epoch); what only it held stays in the store it
+  // moved aside.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    state = *f->ReplicationStatus();
-    if (state.state == "refused") break;
+    auto status = f->ReplicationStatus();
+    if (status.ok() && status->store.find("/epoch 2") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  CHECK(state.state == "refused");
-  CHECK_THAT(state.error, Contains("diverged") && Contains("--as-replica"));
-  // It kept what it had, and took nothing of the new epoch.
-  ExpectAll(*f, lost);
-  CHECK(f->GetMetadata(after.front().key).status().IsNotFound());
+  REQUIRE_THAT(f->ReplicationStatus()->store, Contains("/epoch 2"));
+  WaitFor(*f, after.back().lsn);
+  CHECK_THAT(follower.log(), Contains("diverged") && Contains("fetching a copy of it"));
+  ExpectAll(*f, after);
+  ExpectAll(*f, shared);
+  CHECK(f->GetMetadata(lost.front().key).status().IsNotFound());
+  CHECK(std::filesystem::exists(primary_data + "/store.before-resync"));
 }
