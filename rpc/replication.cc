@@ -104,8 +104,8 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
   static grpc::Status NeedsCopy(grpc::ServerContext* ctx, const std::string& why) {
     ctx->AddTrailingMetadata(kResyncTrailer, "1");
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        why + "; make the replica a fresh copy: restore a backup of the primary with "
-                              "`dragon_node --restore BACKUP_DIR --as-replica`, then start it");
+                        why + "; the replica needs a fresh copy (it fetches one, or restore a backup of the primary "
+                              "with `dragon_node --restore BACKUP_DIR --as-replica`)");
   }
 
   grpc::Status Follow(grpc::ServerContext* ctx, const v1::FollowRequest* req,
@@ -138,6 +138,12 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
                           "the replica is of epoch " + std::to_string(theirs.epoch) + ", this node of epoch " +
                               std::to_string(mine.epoch) + ": this node was replaced by a promoted replica");
     }
+    if (theirs.epoch + 1 < mine.epoch) {
+      // Only the latest epoch's start is known here: where the replica's
+      // history left this one's cannot be told.
+      return NeedsCopy(ctx, "the replica is of epoch " + std::to_string(theirs.epoch) + ", more than one behind this "
+                            "primary's " + std::to_string(mine.epoch));
+    }
     if (theirs.epoch < mine.epoch && from > mine.epoch_start_lsn && mine.epoch_start_lsn != 0) {
       return NeedsCopy(ctx, "the replica holds LSNs up to " + std::to_string(from - 1) + " of epoch " +
                                 std::to_string(theirs.epoch) + ", but epoch " + std::to_string(mine.epoch) +
@@ -161,6 +167,9 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
       {
         std::lock_guard lock(mu);
         if (stopping || role != ReplicationRole::kPrimary) break;
+      }
+      if (const std::string now_fenced = host->fenced(); !now_fenced.empty()) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, now_fenced);  // its replicas must not follow it on
       }
       records.clear();
       auto outcome = log.Read(next, kBatchBytes, kHeartbeat, &records);
@@ -381,7 +390,7 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
         wait = std::chrono::seconds(5);
       } else {
         SetError("connecting", finished.ok() ? std::string("the primary ended the stream")
-                                             : "the primary is not reachable (" + finished.error_message() + ")");
+                                             : "following the primary failed: " + finished.error_message());
       }
       {
         std::lock_guard lock(mu);

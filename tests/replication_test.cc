@@ -180,6 +180,11 @@ TEST_CASE("a replica follows its primary, serves reads, refuses writes and catch
   CHECK(shown["replication"]["role"].string == "replica");
   CHECK(shown["replication"]["lag_lsns"].u64() == 0);
   CHECK(shown["replication"]["reconnects"].u64() >= 1);
+  const JsonValue stats = RunCli(CliArgsFor(replica, {"--json", "memory", "stats"})).Json();
+  CHECK(stats["replication"]["primary"].string == "127.0.0.1:" + std::to_string(primary.port()));
+  CHECK(stats["replication"]["durable_lsn"].u64() >= after.back().lsn);
+  const std::string metrics = RunCli(CliArgsFor(replica, {"memory", "sync-status"})).out;
+  CHECK_THAT(metrics, Contains("replica of 127.0.0.1:" + std::to_string(primary.port())));
   const JsonValue at_primary = RunCli(CliArgsFor(primary, {"--json", "memory", "sync-status"})).Json();
   CHECK(at_primary["replication"]["role"].string == "primary");
   CHECK(at_primary["replication"]["replicas"].u64() == 1);

@@ -210,7 +210,8 @@ Status MemoryStats(CommandContext& ctx, const ParsedArgs&) {
       .Set("errors", s.errors)
       .Set("read_latency", LatencyJson(s.read_latency))
       .Set("write_latency", LatencyJson(s.write_latency))
-      .Set("sync", SyncJson(s.sync));
+      .Set("sync", SyncJson(s.sync))
+      .Set("replication", s.replication ? ReplicationJson(*s.replication) : Json());
   if (ctx.json()) return Status::Ok();
 
   std::printf("node %s\n\n", (*node)->endpoint().c_str());
@@ -233,6 +234,7 @@ Status MemoryStats(CommandContext& ctx, const ParsedArgs&) {
               static_cast<unsigned long long>(s.sync.backups), static_cast<unsigned long long>(s.sync.last_backup_lsn),
               FormatSeconds(s.sync.last_backup_age_seconds).c_str(),
               static_cast<unsigned long long>(s.sync.archive_segments), FormatBytes(s.sync.archive_bytes).c_str());
+  if (s.replication) PrintReplication(*s.replication);
   return Status::Ok();
 }
 
@@ -431,9 +433,8 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
       .Set("lost_relaxed_writes", s.lost_relaxed_writes)
       .Set("durability", DurabilityJson(s))
       .Set("backups", BackupJson(s));
-  // A node without replication answers with an error: nothing to show.
-  auto replication = (*node)->memory().ReplicationStatus();
-  if (replication.ok()) j.Set("replication", ReplicationJson(*replication));
+  const auto& replication = stats->replication;
+  if (replication) j.Set("replication", ReplicationJson(*replication));
   if (ctx.json()) return Status::Ok();
 
   std::printf("node            %s\n", (*node)->endpoint().c_str());
@@ -456,7 +457,7 @@ Status MemorySyncStatus(CommandContext& ctx, const ParsedArgs&) {
   std::printf("checkpoints     %llu since the node started\n", static_cast<unsigned long long>(s.checkpoints));
   PrintRelaxed(s);
   PrintBackups(s);
-  if (replication.ok()) PrintReplication(*replication);
+  if (replication) PrintReplication(*replication);
   return Status::Ok();
 }
 
