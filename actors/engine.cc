@@ -197,13 +197,13 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   // The WAL names its store: another store's segments are refused.
   wal_options.store_id = store->identity().id;
   wal_options.epoch = store->identity().epoch;
-  // What replicas are streamed from memory: only a node with a role keeps
-  // anything (a standalone node may still be read from its files).
   // A replica follows its primary, unless it was promoted away from it (it
   // runs as a primary then, whatever its config says: rpc/replication.h).
   auto promoted_from = store->GetProperty(kPromotedFromProperty);
   const bool replica = config.replication.role == ReplicationRole::kReplica &&
                        !(promoted_from.ok() && *promoted_from == config.replication.primary);
+  // What replicas are streamed from memory: only a node with a role keeps
+  // anything (a replica too, for its promotion).
   auto replication_log = std::make_shared<storage::ReplicationLog>(
       config.replication.role == ReplicationRole::kNone ? 0 : std::uint64_t{config.replication.buffer_mb} << 20);
   wal_options.on_durable = [log = replication_log](const std::vector<storage::WalRecord>& records) {
@@ -448,12 +448,13 @@ Result<std::uint64_t> Engine::ApplyReplicated(std::vector<storage::ReplicatedRec
 
 Result<storage::StoreIdentity> Engine::Promote(const std::string& former_primary) {
   // Everything received is logged (ApplyReplicated returns once it is):
-  // the new epoch starts after it. The former primary is recorded first: a
-  // crash in between leaves a node that fences it and still follows it,
-  // until it is promoted again.
-  PDAI_RETURN_IF_ERROR(store_->SetProperty(kPromotedFromProperty, former_primary));
+  // the new epoch starts after it. The epoch first: a crash before the
+  // former primary is recorded leaves a replica of a later epoch than its
+  // primary, which refuses it (promote it again), never a second primary of
+  // the old epoch.
   auto identity = store_->StartNewEpoch(wal_->durable_lsn() + 1);
   if (!identity.ok()) return identity.status();
+  PDAI_RETURN_IF_ERROR(store_->SetProperty(kPromotedFromProperty, former_primary));
   PDAI_RETURN_IF_ERROR(store_->SetProperty(kFencedProperty, ""));
   {
     std::lock_guard lock(fence_mu_);

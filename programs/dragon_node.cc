@@ -107,6 +107,8 @@ postdevai::Status RestoreOntoCopy(const postdevai::HybridMemoryConfig& config, c
     if (fs->FileExists(aside)) PDAI_RETURN_IF_ERROR(storage::RemoveTree(fs, aside));
     if (fs->FileExists(dir)) PDAI_RETURN_IF_ERROR(fs->RenameFile(dir, aside));
   }
+  // The copy alone (no archive beside it): the replica follows its primary
+  // from the copy's LSN.
   auto plan = storage::PlanRestore(fs, copy, copy + "/no-archive", storage::RestoreTarget{});
   if (!plan.ok()) return plan.status();
   auto restored = storage::RestoreBackup(fs, *plan, storage::RestoreTarget{}, options.store, options.wal_dir,
@@ -227,6 +229,36 @@ class EngineReplicationHost final : public postdevai::rpc::ReplicationHost {
  private:
   postdevai::actors::Engine& engine_;
 };
+
+// The `diagnose memory` finding on replication: a replica that does not hear
+// from its primary, or lags, and a node that was fenced.
+postdevai::records::finding ReplicationFinding(const postdevai::rpc::ReplicationStatus& s) {
+  postdevai::records::finding f{"replication", "ok", "", ""};
+  if (!s.fenced.empty()) {
+    return {"replication", "critical", s.fenced,
+            "make this node a replica of the new primary ([replication] role = \"replica\", primary = its address)"};
+  }
+  if (s.role == "primary") {
+    f.seen = "primary of store " + s.identity.ToString() + ": " + std::to_string(s.replicas) + " replica(s) following";
+    return f;
+  }
+  if (s.role != "replica") {
+    f.seen = "none ([replication] role = \"none\"): the data is on this node's disks only";
+    return f;
+  }
+  char lag[160];
+  std::snprintf(lag, sizeof lag, "%llu LSNs, %.1f s behind", static_cast<unsigned long long>(s.lag_lsns),
+                s.lag_seconds);
+  f.seen = "replica of " + s.primary + ", " + s.state + ": " + lag + (s.error.empty() ? "" : "; " + s.error);
+  if (s.state != "streaming" && s.state != "caught up") {
+    f.status = "warning";
+    f.action = "check that the primary " + s.primary + " runs and is reachable with this node's TLS files and token";
+  } else if (s.lag_seconds > 60) {
+    f.status = "warning";
+    f.action = "the replica falls behind: give it more disk or CPU, or fewer writers on the primary";
+  }
+  return f;
+}
 
 }  // namespace
 
@@ -371,8 +403,17 @@ int main(int argc, char** argv) {
     return Fail(grpc_memory.status().ToString());
   }
   std::shared_ptr<postdevai::client::MemoryClient> memory_for_grpc = std::move(*grpc_memory);
-  auto diagnose = [memory_for_grpc, config](postdevai::client::Reply<std::vector<postdevai::records::finding>> done) {
-    postdevai::client::DiagnoseNode(*memory_for_grpc, config, std::move(done));
+  // `diagnose memory`: the client core's checks, and this node's replication.
+  postdevai::rpc::ReplicationNode* replication_node = nullptr;  // set once it runs
+  auto diagnose = [memory_for_grpc, config, &replication_node](
+                      postdevai::client::Reply<std::vector<postdevai::records::finding>> done) {
+    postdevai::client::DiagnoseNode(
+        *memory_for_grpc, config,
+        [done = std::move(done), node = replication_node](
+            postdevai::Result<std::vector<postdevai::records::finding>> findings) {
+          if (findings.ok() && node != nullptr) findings->push_back(ReplicationFinding(node->status()));
+          done(std::move(findings));
+        });
   };
   // Replication: the Follow and Fence calls beside the API, and a
   // replica's follower.
@@ -390,6 +431,7 @@ int main(int argc, char** argv) {
     (void)(*engine)->Stop();
     return Fail(replication.status().ToString());
   }
+  replication_node = replication->get();
   auto grpc = postdevai::rpc::GrpcServer::Start(memory_for_grpc, config, std::move(diagnose), replication->get());
   if (!grpc.ok()) {
     (*replication)->Stop();

@@ -183,8 +183,17 @@ TEST_CASE("a replica follows its primary, serves reads, refuses writes and catch
   const JsonValue stats = RunCli(CliArgsFor(replica, {"--json", "memory", "stats"})).Json();
   CHECK(stats["replication"]["primary"].string == "127.0.0.1:" + std::to_string(primary.port()));
   CHECK(stats["replication"]["durable_lsn"].u64() >= after.back().lsn);
-  const std::string metrics = RunCli(CliArgsFor(replica, {"memory", "sync-status"})).out;
-  CHECK_THAT(metrics, Contains("replica of 127.0.0.1:" + std::to_string(primary.port())));
+  const std::string sync_status = RunCli(CliArgsFor(replica, {"memory", "sync-status"})).out;
+  CHECK_THAT(sync_status, Contains("replica of 127.0.0.1:" + std::to_string(primary.port())));
+  const JsonValue diagnosis = RunCli(CliArgsFor(replica, {"--json", "diagnose", "memory"})).Json();
+  std::size_t replication_checks = 0;
+  for (const auto& f : diagnosis["findings"].array) {
+    if (f["check"].string != "replication") continue;
+    ++replication_checks;
+    CHECK(f["status"].string == "ok");
+    CHECK_THAT(f["finding"].string, Contains("replica of 127.0.0.1:" + std::to_string(primary.port())));
+  }
+  CHECK(replication_checks == 1);
   const JsonValue at_primary = RunCli(CliArgsFor(primary, {"--json", "memory", "sync-status"})).Json();
   CHECK(at_primary["replication"]["role"].string == "primary");
   CHECK(at_primary["replication"]["replicas"].u64() == 1);
@@ -357,6 +366,10 @@ TEST_CASE("a promoted replica takes writes in a new epoch and its former primary
   CHECK_THAT(p->ReplicationStatus()->fenced, Contains("127.0.0.1:" + std::to_string(replica.port())));
   Status refused = p->PutMetadata("stale", "write").status();
   CHECK(refused.code() == StatusCode::kClosed);
+  const JsonValue diagnosis = RunCli(CliArgsFor(primary, {"--json", "diagnose", "memory"})).Json();
+  for (const auto& f : diagnosis["findings"].array) {
+    if (f["check"].string == "replication") CHECK(f["status"].string == "critical");
+  }
   CHECK_THAT(refused.message(), Contains("replaced by its promoted replica"));
   primary.Stop();
   primary.Start();
