@@ -245,6 +245,11 @@ void CheckAnswer(const pb::MethodDescriptor& method, bool parses, const Answer& 
       {"invalid_argument", grpc::StatusCode::INVALID_ARGUMENT},
       {"not_found", grpc::StatusCode::NOT_FOUND},
       {"too_large", grpc::StatusCode::RESOURCE_EXHAUSTED}};
+  // The node here is no replica: promoting it is refused as such.
+  if (method.name() == "Promote" && a.engine_error == "closed" &&
+      code == grpc::StatusCode::FAILED_PRECONDITION && !a.status.error_message().empty()) {
+    return;
+  }
   auto allowed = kAllowed.find(a.engine_error);
   if (allowed == kAllowed.end()) Fail(method.name() + ": a parsed request got " + Describe(a));
   if (allowed->second != code) Fail(method.name() + ": the gRPC code does not match the engine's: " + Describe(a));

@@ -667,8 +667,8 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   ServerUnaryReactor* ReplicationStatus(CallbackServerContext* ctx, const v1::ReplicationStatusRequest* req,
                                         v1::ReplicationStatusReply* out) override {
     return Serve(ctx, *req, [&](UnaryCall* r) {
-      if (replication_ == nullptr) return r->Fail(Status::Unavailable("this node runs without replication"));
-      const rpc::ReplicationStatus s = replication_->status();
+      // A door without replication (a host embedding the server) has none.
+      const rpc::ReplicationStatus s = replication_ != nullptr ? replication_->status() : rpc::ReplicationStatus{"none"};
       out->set_role(s.role);
       out->set_state(s.state);
       out->set_primary(s.primary);
@@ -693,7 +693,7 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
   ServerUnaryReactor* Promote(CallbackServerContext* ctx, const v1::PromoteRequest* req,
                               v1::PromoteReply* out) override {
     return Serve(ctx, *req, [&](UnaryCall* r) {
-      if (replication_ == nullptr) return r->Fail(Status::Unavailable("this node runs without replication"));
+      if (replication_ == nullptr) return r->Fail(Status::Closed("this node runs without replication: nothing to promote"));
       auto promoted = replication_->Promote();
       if (!promoted.ok()) return r->Fail(promoted.status());
       out->set_store(promoted->ToString());
