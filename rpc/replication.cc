@@ -376,8 +376,9 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
           resynced(*copy);
           return;  // the node restarts
         }
-        SetError("refused", "fetching a copy of the primary failed: " + copy.status().ToString());
-        Pause(std::chrono::seconds(5));
+        // Each attempt costs the primary a backup: not more than once a minute.
+        SetError("refused", "fetching a copy of the primary failed (again in a minute): " + copy.status().ToString());
+        Pause(std::chrono::seconds(60));
         continue;
       }
       auto wait = backoff;
