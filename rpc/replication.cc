@@ -38,12 +38,6 @@ constexpr auto kFenceRetry = std::chrono::seconds(2);
 // The trailer of a refusal that a fresh copy of the primary would cure.
 constexpr char kResyncTrailer[] = "postdevai-resync";
 
-std::uint64_t WallMicros() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 void ToProto(const storage::StoreIdentity& in, v1::StoreIdentity* out) {
   out->set_id(in.id);
   out->set_epoch(in.epoch);
@@ -199,7 +193,6 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
       ToProto(host->identity(), batch.mutable_primary());
       batch.set_durable_lsn(log.durable_lsn());
       batch.set_durable_micros(log.durable_micros());
-      batch.set_sent_micros(WallMicros());
       batch.set_pending_bytes(log.BytesAfter(next - 1));
       // Blocks while the replica's flow-control window is full.
       if (!writer->Write(batch)) break;

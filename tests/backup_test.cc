@@ -16,6 +16,7 @@
 #include "tests/helpers/cli_process.h"
 #include "tests/helpers/node_connection.h"
 #include "tests/helpers/node_process.h"
+#include "tests/helpers/test_values.h"
 
 using namespace postdevai;
 using namespace postdevai::testing;
@@ -23,13 +24,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// A value that compresses poorly, so that writes fill WAL segments.
-std::string Value(int i) {
-  std::mt19937_64 random(static_cast<std::uint64_t>(i) * 7919 + 1);
-  std::string v = "write " + std::to_string(i) + ":";
-  while (v.size() < 3000) v += std::to_string(random());
-  return v;
-}
+std::string Value(int i) { return IncompressibleValue(i, 3000, "write "); }
 
 struct Written {
   std::string key;

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <thread>
 
 #include "postdevai/replication/v1/replication.grpc.pb.h"
@@ -18,6 +17,7 @@
 #include "tests/helpers/cli_process.h"
 #include "tests/helpers/node_connection.h"
 #include "tests/helpers/node_process.h"
+#include "tests/helpers/test_values.h"
 
 using namespace postdevai;
 using namespace postdevai::testing;
@@ -25,12 +25,17 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// A value that compresses poorly, so that writes fill WAL segments.
-std::string Value(int i) {
-  std::mt19937_64 random(static_cast<std::uint64_t>(i) * 7919 + 1);
-  std::string v = "value " + std::to_string(i) + ":";
-  while (v.size() < 800) v += std::to_string(random());
-  return v;
+std::string Value(int i) { return IncompressibleValue(i, 800); }
+
+// Polls `done` until it holds or `seconds` pass; returns whether it held.
+template <class Done>
+bool Eventually(int seconds, Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 std::string PrimaryToml(const std::string& extra = "") {
@@ -49,10 +54,7 @@ std::uint64_t ReplicaLsn(rpc::MemoryConnection& replica) {
 
 // Waits until the replica holds every write up to `lsn`.
 void WaitFor(rpc::MemoryConnection& replica, std::uint64_t lsn) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (ReplicaLsn(replica) < lsn && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  Eventually(60, [&] { return ReplicaLsn(replica) >= lsn; });
   auto status = replica.ReplicationStatus();
   REQUIRE(status.ok());
   INFO("replica: " << status->state << " " << status->error);
@@ -359,10 +361,7 @@ TEST_CASE("a promoted replica takes writes in a new epoch and its former primary
   // writes from then on, across restarts.
   primary.Start();
   p = Connect(primary);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (p->ReplicationStatus()->fenced.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Eventually(20, [&] { return !p->ReplicationStatus()->fenced.empty(); });
   CHECK_THAT(p->ReplicationStatus()->fenced, Contains("127.0.0.1:" + std::to_string(replica.port())));
   Status refused = p->PutMetadata("stale", "write").status();
   CHECK(refused.code() == StatusCode::kClosed);
@@ -412,12 +411,10 @@ TEST_CASE("a former primary that took writes the promoted replica never got is r
   // It is refused as diverged, and becomes a copy of the new primary (the
   // same LSNs, of the new epoch); what only it held stays in the store it
   // moved aside.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
+  Eventually(60, [&] {
     auto status = f->ReplicationStatus();
-    if (status.ok() && status->store.find("/epoch 2") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return status.ok() && status->store.find("/epoch 2") != std::string::npos;
+  });
   REQUIRE_THAT(f->ReplicationStatus()->store, Contains("/epoch 2"));
   WaitFor(*f, after.back().lsn);
   CHECK_THAT(follower.log(), Contains("diverged") && Contains("fetching a copy of it"));
