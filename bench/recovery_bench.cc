@@ -135,6 +135,8 @@ int RunRecoveryBench(const Args& args) {
     std::fprintf(stderr, "recovery: %s\n", store.status().ToString().c_str());
     return 1;
   }
+  // As Engine::Start replays: no dictionary of the store's own meanwhile.
+  (*store)->set_auto_training(false);
   Replay full;
   {
     storage::DurableStoreRecovery recovery;

@@ -668,7 +668,12 @@ class MemoryService final : public v1::Memory::WithRawCallbackMethod_IngestCode<
                                         v1::ReplicationStatusReply* out) override {
     return Serve(ctx, *req, [&](UnaryCall* r) {
       // A door without replication (a host embedding the server) has none.
-      const rpc::ReplicationStatus s = replication_ != nullptr ? replication_->status() : rpc::ReplicationStatus{"none"};
+      rpc::ReplicationStatus s;
+      if (replication_ != nullptr) {
+        s = replication_->status();
+      } else {
+        s.role = "none";
+      }
       out->set_role(s.role);
       out->set_state(s.state);
       out->set_primary(s.primary);

@@ -537,14 +537,7 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
     wal_options.segment_size = 8192;
     bool stopped = false;
     std::uint64_t clock = 0;
-    StoreWriteBatch batch;
-    Status applying;
-    auto flush = [&]() -> Status {
-      if (batch.empty()) return Status::Ok();
-      Status s = store.Write(batch);
-      batch.Clear();
-      return s;
-    };
+    ReplayApplier applier(store);
     WalRecoveryReport wal_report;
     auto wal = Wal::Open(wal_options, backup.lsn, [&](const WalRecord& r) -> Status {
       if (stopped) return Status::Ok();
@@ -559,16 +552,15 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
         }
         clock = *logged;
       }
-      PDAI_RETURN_IF_ERROR(ReplayRecord(store, r.type, r.payload, r.lsn, &batch));
+      PDAI_RETURN_IF_ERROR(applier.Add(r.type, r.payload, r.lsn));
       ++report.replayed_records;
       report.replayed_bytes += r.payload.size();
       applied = r.lsn;
-      if (batch.size() >= 4096) return flush();
       return Status::Ok();
     }, &wal_report);
     if (!wal.ok()) return wal.status().WithContext("replaying the WAL archive");
     wal->reset();
-    PDAI_RETURN_IF_ERROR(flush().WithContext("replaying the WAL archive"));
+    PDAI_RETURN_IF_ERROR(applier.Finish().WithContext("replaying the WAL archive"));
     PDAI_RETURN_IF_ERROR(RemoveTree(fs, scratch));
     report.last_write_micros = clock;
   }

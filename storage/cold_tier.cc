@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 
 #include "records/coding.h"
 
@@ -10,12 +9,10 @@ namespace postdevai::storage {
 
 namespace {
 
-// Applies logged mutation records to the store as one batch, in LSN order.
-Status ApplyWalRecords(PersistentStore& store, const std::vector<WalRecord>& records) {
-  StoreWriteBatch batch;
-  for (const auto& r : records) PDAI_RETURN_IF_ERROR(ReplayRecord(store, r.type, r.payload, r.lsn, &batch));
-  return store.Write(batch);
-}
+// A store write of a replay: big enough that LevelDB's per-write costs
+// vanish, small enough that two of them in RAM are nothing.
+constexpr std::size_t kReplayBatchOps = 4096;
+constexpr std::size_t kReplayBatchBytes = 8u << 20;
 
 }  // namespace
 
@@ -83,17 +80,73 @@ Result<std::string> EncodeLoggedWrite(const PersistentStore& store, const std::v
   return EncodeMutations(logged);
 }
 
-Status ReplayRecord(PersistentStore& store, std::uint8_t type, std::string_view payload, std::uint64_t lsn,
-                    StoreWriteBatch* batch) {
+ReplayApplier::ReplayApplier(PersistentStore& store) : store_(store), writer_([this] { WriteLoop(); }) {}
+
+ReplayApplier::~ReplayApplier() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  changed_.notify_all();
+  writer_.join();
+}
+
+Status ReplayApplier::Add(std::uint8_t type, std::string_view payload, std::uint64_t lsn) {
   switch (type) {
-    case kWalRecordMutations: return AddLoggedWrite(payload, lsn, batch);
+    case kWalRecordMutations:
+      PDAI_RETURN_IF_ERROR(AddLoggedWrite(payload, lsn, &filling_));
+      filling_bytes_ += payload.size();
+      if (filling_.size() >= kReplayBatchOps || filling_bytes_ >= kReplayBatchBytes) return HandOver();
+      return Status::Ok();
     case kWalRecordDictionary:
-      if (!batch->empty()) {
-        PDAI_RETURN_IF_ERROR(store.Write(*batch));
-        batch->Clear();
-      }
-      return store.ImportDictionary(payload).WithContext("wal record " + std::to_string(lsn));
+      PDAI_RETURN_IF_ERROR(Finish());
+      return store_.ImportDictionary(payload).WithContext("wal record " + std::to_string(lsn));
     default: return Status::Corruption("wal record " + std::to_string(lsn) + ": unknown type");
+  }
+}
+
+Status ReplayApplier::Finish() {
+  PDAI_RETURN_IF_ERROR(HandOver());
+  return Drain();
+}
+
+Status ReplayApplier::HandOver() {
+  if (filling_.empty()) return Status::Ok();
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return handed_.empty() || !error_.ok(); });
+  if (!error_.ok()) return error_;
+  std::swap(handed_, filling_);
+  filling_.Clear();
+  filling_bytes_ = 0;
+  lock.unlock();
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+Status ReplayApplier::Drain() {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return (handed_.empty() && !writing_) || !error_.ok(); });
+  return error_;
+}
+
+void ReplayApplier::WriteLoop() {
+  StoreWriteBatch batch;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    changed_.wait(lock, [&] { return !handed_.empty() || closing_; });
+    if (closing_) return;
+    std::swap(batch, handed_);
+    writing_ = true;
+    lock.unlock();
+    Status s = store_.Write(batch);
+    batch.Clear();
+    lock.lock();
+    writing_ = false;
+    if (!s.ok()) {
+      if (error_.ok()) error_ = s.WithContext("replaying the WAL into the store");
+      handed_.Clear();  // nothing after a failed write
+    }
+    changed_.notify_all();
   }
 }
 
@@ -118,31 +171,17 @@ Result<std::unique_ptr<Wal>> RecoverColdTier(PersistentStore& store, WalOptions 
   const std::uint64_t checkpoint = store.CheckpointLsn();
   wal_options.min_next_lsn = std::max(wal_options.min_next_lsn, checkpoint + 1);
   report->checkpoint_lsn = checkpoint;
-  // Replay in batches, as the store actor applies writes. Payload views die
-  // with the callback, so the batch keeps copies (a deque keeps them in place).
-  std::vector<WalRecord> pending;
-  std::deque<std::string> payloads;
-  auto flush = [&]() -> Status {
-    if (pending.empty()) return Status::Ok();
-    Status s = ApplyWalRecords(store, pending);
-    pending.clear();
-    payloads.clear();
-    return s;
-  };
+  ReplayApplier applier(store);
   std::vector<Mutation> observed;
   auto wal = Wal::Open(wal_options, checkpoint, [&](const WalRecord& r) -> Status {
     if (observer && r.type == kWalRecordMutations) {
       PDAI_RETURN_IF_ERROR(DecodeMutations(r.payload, &observed).WithContext("wal record " + std::to_string(r.lsn)));
       for (const auto& m : observed) observer(r.lsn, m);
     }
-    payloads.emplace_back(r.payload);
-    pending.push_back(WalRecord{r.lsn, r.type, payloads.back()});
-    if (pending.size() >= 1024) return flush();
-    return Status::Ok();
+    return applier.Add(r.type, r.payload, r.lsn);
   }, &report->wal);
   if (!wal.ok()) return wal.status();
-  Status s = flush();
-  if (!s.ok()) return s.WithContext("replaying the WAL into the store");
+  PDAI_RETURN_IF_ERROR(applier.Finish());
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return wal;
 }

@@ -33,16 +33,20 @@
 // outcome is unknown (wal.h, "Durability contract"): such a write may be
 // replayed.
 //
-// Thread-safety: the functions here keep no state; RecoverColdTier must finish
-// before anything else uses the store or the WAL it returns.
+// Thread-safety: the functions here keep no state (ReplayApplier, below,
+// says its own); RecoverColdTier must finish before anything else uses the
+// store or the WAL it returns.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "storage/persistent_store.h"
@@ -109,12 +113,50 @@ Status DecodeMutations(std::string_view payload, std::vector<Mutation>* out);
 // PersistentStore::EncodeUnstamped (kTooLarge naming the key).
 Result<std::string> EncodeLoggedWrite(const PersistentStore& store, const std::vector<Mutation>& mutations);
 
-// Applies one replayed WAL record to `store` through `batch`: mutations are
-// added to the batch; a dictionary is imported after writing the batch so
-// far (the values after it may need it).
-// kCorruption for another type, naming the LSN.
-Status ReplayRecord(PersistentStore& store, std::uint8_t type, std::string_view payload, std::uint64_t lsn,
-                    StoreWriteBatch* batch);
+// Applies replayed WAL records to a store, in LSN order, in batches: what a
+// restart (RecoverColdTier) and a restore (RestoreBackup) replay through.
+// Each full batch is written to the store on a thread of the applier's own
+// while the caller reads, checks and decodes the records of the next, so a
+// replay takes about as long as the slower of the two, not their sum. At most
+// one batch waits while another is written, which bounds the memory held.
+//
+// A dictionary record waits until every batch before it is written, then is
+// imported (the values after it may need it).
+//
+// Errors: Add fails with kCorruption for a record of another type or a
+// malformed payload, naming its LSN, and returns the first error of a store
+// write as soon as it is known; after an error nothing more is written, and
+// the store may hold part of the replay (replaying again is harmless, see
+// persistent_store.h). Not thread-safe: one caller. The destructor waits for
+// a write under way and drops what was not written.
+class ReplayApplier {
+ public:
+  explicit ReplayApplier(PersistentStore& store);
+  ~ReplayApplier();
+  ReplayApplier(const ReplayApplier&) = delete;
+  ReplayApplier& operator=(const ReplayApplier&) = delete;
+
+  // Adds the record (copying what it needs from `payload`).
+  Status Add(std::uint8_t type, std::string_view payload, std::uint64_t lsn);
+  // Writes what was added and not yet written, and waits for it.
+  Status Finish();
+
+ private:
+  Status HandOver();  // the batch being filled to the writer thread
+  Status Drain();     // waits until the writer thread is idle
+  void WriteLoop();
+
+  PersistentStore& store_;
+  StoreWriteBatch filling_;
+  std::size_t filling_bytes_ = 0;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  StoreWriteBatch handed_;  // guarded by mu_: waiting for the writer thread
+  bool writing_ = false;    // guarded by mu_
+  bool closing_ = false;    // guarded by mu_
+  Status error_;            // guarded by mu_: the first write error
+  std::thread writer_;
+};
 
 // Adds the mutations of one WAL payload, written at `lsn`, to `batch`: what
 // the store actor applies and what replay applies, one path for both.

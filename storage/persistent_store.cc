@@ -127,15 +127,22 @@ leveldb::Slice ToSlice(std::string_view s) { return leveldb::Slice(s.data(), s.s
 // --- StoreWriteBatch ---
 
 void StoreWriteBatch::Put(Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn) {
-  ops_.push_back(Op{false, false, kind, std::string(key), std::string(value), lsn});
+  Add(false, false, kind, key, value, lsn);
 }
 
 void StoreWriteBatch::PutEncoded(Kind kind, std::string_view key, std::string_view encoded, std::uint64_t lsn) {
-  ops_.push_back(Op{false, true, kind, std::string(key), std::string(encoded), lsn});
+  Add(false, true, kind, key, encoded, lsn);
 }
 
 void StoreWriteBatch::Delete(Kind kind, std::string_view key, std::uint64_t lsn) {
-  ops_.push_back(Op{true, false, kind, std::string(key), std::string(), lsn});
+  Add(true, false, kind, key, {}, lsn);
+}
+
+void StoreWriteBatch::Add(bool is_delete, bool encoded, Kind kind, std::string_view key, std::string_view value,
+                          std::uint64_t lsn) {
+  ops_.push_back(Op{is_delete, encoded, kind, key.size(), bytes_.size(), value.size(), lsn});
+  bytes_.append(key);
+  bytes_.append(value);
 }
 
 // --- open / close ---
@@ -465,28 +472,29 @@ Status PersistentStore::Write(const StoreWriteBatch& batch) {
   std::array<std::uint64_t, kKindCount> records{}, raw_bytes{};
   std::uint64_t max_lsn = 0;
   std::uint64_t stored = 0;
+  std::string stamped;  // reused: a batch of replay holds thousands of values
   for (const auto& op : batch.ops_) {
-    std::string key = EncodeKey(op.kind, op.key);
+    const std::string_view user_key = batch.KeyOf(op), value = batch.ValueOf(op);
+    std::string key = EncodeKey(op.kind, user_key);
     max_lsn = std::max(max_lsn, op.lsn);
     if (op.is_delete) {
       wb.Delete(key);
       continue;
     }
-    // Encoded values were compressed by the writer: only the LSN changes.
-    Result<std::string> encoded = op.encoded ? codec_.Restamp(op.value, op.lsn)
-                                             : EncodeValue(op.kind, op.key, op.value, op.lsn);
-    if (!encoded.ok()) {
-      return op.encoded ? encoded.status().WithContext("writing " + DescribeKey(op.kind, op.key)) : encoded.status();
-    }
-    wb.Put(key, *encoded);
-    records[KindIndex(op.kind)] += 1;
+    std::uint64_t raw_length = value.size();
     if (op.encoded) {
-      auto header = ParseValueHeader(*encoded);  // sound: Restamp just wrote it
-      raw_bytes[KindIndex(op.kind)] += header.ok() ? header->raw_length : 0;
+      // Compressed by the writer: only the LSN changes.
+      Status s = codec_.RestampInto(value, op.lsn, &stamped, &raw_length);
+      if (!s.ok()) return s.WithContext("writing " + DescribeKey(op.kind, user_key));
     } else {
-      raw_bytes[KindIndex(op.kind)] += op.value.size();
+      auto encoded = EncodeValue(op.kind, user_key, value, op.lsn);
+      if (!encoded.ok()) return encoded.status();
+      stamped = std::move(*encoded);
     }
-    stored += encoded->size();
+    wb.Put(key, stamped);
+    records[KindIndex(op.kind)] += 1;
+    raw_bytes[KindIndex(op.kind)] += raw_length;
+    stored += stamped.size();
   }
   {
     std::lock_guard lock(write_mu_);

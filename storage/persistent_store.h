@@ -127,19 +127,31 @@ class StoreWriteBatch {
   void Delete(Kind kind, std::string_view key, std::uint64_t lsn);
   std::size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
-  void Clear() { ops_.clear(); }
+  void Clear() {  // keeps the memory, for the next batch
+    ops_.clear();
+    bytes_.clear();
+  }
 
  private:
   friend class PersistentStore;
+  void Add(bool is_delete, bool encoded, Kind kind, std::string_view key, std::string_view value, std::uint64_t lsn);
+  // Keys and values live in one buffer, not a string each: a replay batch
+  // holds thousands of them.
   struct Op {
     bool is_delete;
     bool encoded;  // value is EncodeUnstamped's output, not raw bytes
     Kind kind;
-    std::string key;
-    std::string value;
+    std::size_t key_length;
+    std::size_t offset;  // of the key in bytes_; the value follows it
+    std::size_t value_length;
     std::uint64_t lsn;
   };
+  std::string_view KeyOf(const Op& op) const { return std::string_view(bytes_).substr(op.offset, op.key_length); }
+  std::string_view ValueOf(const Op& op) const {
+    return std::string_view(bytes_).substr(op.offset + op.key_length, op.value_length);
+  }
   std::vector<Op> ops_;
+  std::string bytes_;
 };
 
 // One record as ForEach / ForEachHeader present it. The views are valid only

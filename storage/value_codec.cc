@@ -58,14 +58,19 @@ std::string ZstdError(std::string_view what, std::size_t code) {
 std::string EncodeValueHeader(const ValueHeader& header) {
   std::string out;
   out.reserve(32);
-  out.push_back(static_cast<char>(header.format_version));
-  out.push_back(static_cast<char>(header.compression));
-  records::PutVarint64(&out, header.dictionary_id);
-  records::PutVarint64(&out, header.raw_length);
-  records::PutVarint64(&out, header.lsn);
-  records::PutFixed32(&out, header.raw_crc32c);
-  records::PutFixed32(&out, crc32c::Value(out));
+  AppendValueHeader(header, &out);
   return out;
+}
+
+void AppendValueHeader(const ValueHeader& header, std::string* out) {
+  const std::size_t start = out->size();
+  out->push_back(static_cast<char>(header.format_version));
+  out->push_back(static_cast<char>(header.compression));
+  records::PutVarint64(out, header.dictionary_id);
+  records::PutVarint64(out, header.raw_length);
+  records::PutVarint64(out, header.lsn);
+  records::PutFixed32(out, header.raw_crc32c);
+  records::PutFixed32(out, crc32c::Value(std::string_view(*out).substr(start)));
 }
 
 Result<ValueHeader> ParseValueHeader(std::string_view encoded) {
@@ -234,6 +239,13 @@ Result<std::string> ValueCodec::Encode(std::string_view raw, std::uint64_t lsn, 
 }
 
 Result<std::string> ValueCodec::Restamp(std::string_view encoded, std::uint64_t lsn) const {
+  std::string out;
+  PDAI_RETURN_IF_ERROR(RestampInto(encoded, lsn, &out));
+  return out;
+}
+
+Status ValueCodec::RestampInto(std::string_view encoded, std::uint64_t lsn, std::string* out,
+                               std::uint64_t* raw_length) const {
   auto parsed = ParseValueHeader(encoded);
   if (!parsed.ok()) return parsed.status();
   ValueHeader header = *parsed;
@@ -246,9 +258,11 @@ Result<std::string> ValueCodec::Restamp(std::string_view encoded, std::uint64_t 
                               ", which the store does not hold");
   }
   header.lsn = lsn;
-  std::string out = EncodeValueHeader(header);
-  out.append(encoded.substr(parsed->header_length));
-  return out;
+  out->clear();
+  AppendValueHeader(header, out);
+  out->append(encoded.substr(parsed->header_length));
+  if (raw_length != nullptr) *raw_length = header.raw_length;
+  return Status::Ok();
 }
 
 Result<std::string> ValueCodec::Decode(std::string_view encoded, ValueHeader* header_out) const {

@@ -59,6 +59,7 @@ struct ValueHeader {
 // Serializes a header, computing its header checksum. (The codec uses it; tests
 // use it to build hostile values.)
 std::string EncodeValueHeader(const ValueHeader& header);
+void AppendValueHeader(const ValueHeader& header, std::string* out);  // the same, appended
 
 // Parses and verifies the header of an encoded value without looking at the
 // payload. kCorruption if it is truncated, of an unknown format or fails its
@@ -113,6 +114,11 @@ class ValueCodec {
   // (kTooLarge) and its dictionary must be registered (kCorruption naming
   // it); the payload is proved by Decode when the value is read.
   Result<std::string> Restamp(std::string_view encoded, std::uint64_t lsn) const;
+  // Restamp into *out (overwritten; its capacity is reused, which spares a
+  // batch of writes an allocation per value). *raw_length, when given,
+  // receives the value's decoded length. *out is unspecified on error.
+  Status RestampInto(std::string_view encoded, std::uint64_t lsn, std::string* out,
+                     std::uint64_t* raw_length = nullptr) const;
 
   // Decodes a value produced by Encode. kCorruption (naming the problem) for
   // anything that is not a sound value; *header_out, when given, receives the

@@ -229,7 +229,20 @@ Result<std::string> ReadFilePrefix(FileSystem* fs, const std::string& path, std:
   return data;
 }
 
-Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path) { return ReadFilePrefix(fs, path, kNoLimit); }
+// The whole file into *data, whose capacity is reused: recovery reads one
+// segment after another, all of a size, into one buffer.
+Status ReadWholeFile(FileSystem* fs, const std::string& path, std::string* data) {
+  auto size = fs->GetFileSize(path);
+  if (!size.ok()) return size.status();
+  auto file = fs->NewRandomAccessFile(path);
+  if (!file.ok()) return file.status();
+  data->resize(*size);
+  std::string_view got;
+  PDAI_RETURN_IF_ERROR((*file)->Read(0, data->size(), data->data(), &got));
+  if (got.data() != data->data()) std::memmove(data->data(), got.data(), got.size());
+  data->resize(got.size());
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -339,11 +352,12 @@ Status Wal::Recover(std::uint64_t replay_after, const ReplayFn& replay, WalRecov
   };
 
   std::uint64_t next_lsn = 0;  // unknown until the first segment that holds records
+  std::string segment_bytes;
+  const std::string* data = &segment_bytes;
   for (std::size_t i = 0; i < n; ++i) {
     const std::string path = SegmentPath(seqs[i]);
     const SegmentHeader& header = headers[i];
-    auto data = ReadWholeFile(fs, path);
-    if (!data.ok()) return data.status();
+    PDAI_RETURN_IF_ERROR(ReadWholeFile(fs, path, &segment_bytes));
     report->bytes_scanned += data->size();
     report->segments++;
     const bool last = i + 1 == n;
