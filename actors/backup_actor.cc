@@ -54,7 +54,8 @@ Result<backup_report> MakeBackup(backup_pointer self) {
   const auto started = std::chrono::steady_clock::now();
   auto store = st.store;
   auto made = storage::CreateBackup(st.options.fs, st.options.root, st.options.staging, store->identity(),
-                                    [store](const std::string& dir) { return store->CheckpointInto(dir); });
+                                    [store](const std::string& dir) { return store->CheckpointInto(dir); },
+                                    st.options.hot_tier_files);
   if (!made.ok()) return made.status();
   backup_report r;
   r.path = made->dir;

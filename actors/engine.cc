@@ -14,6 +14,7 @@
 #include "config/machine_probe.h"
 #include "simd/lexical_index.h"
 #include "postdevai/log.h"
+#include "storage/backup.h"
 #include "storage/persistent_store.h"
 #include "storage/ramlake/ram_lake.h"
 #include "storage/wal.h"
@@ -73,7 +74,7 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
     if (ram_options.path.empty()) {
       PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(*store).WithContext("rebuilding the vector index"));
     } else {
-      const std::string snapshot = ram_options.path + "/vectors.index";
+      const std::string snapshot = ram_options.path + "/" + std::string(kVectorIndexSnapshotName);
       auto restored = (*catalog)->Restore(fs, snapshot, *store, store_identity);
       if (!restored.ok()) return restored.status().WithContext("opening the vector index");
       if (restored->rebuilt || restored->reapplied > 0 || restored->removed > 0) {
@@ -143,6 +144,20 @@ std::uint64_t RamLakeRoom(const std::string& path) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> InstallHotTierFromBackup(storage::FileSystem* fs, const HybridMemoryConfig& config,
+                                                          const storage::BackupManifest& backup,
+                                                          const storage::StoreIdentity& restored) {
+  std::vector<std::string> installed;
+  auto snapshot = storage::BackupHotTierFile(backup, kVectorIndexSnapshotName);
+  if (!snapshot) return installed;
+  PDAI_RETURN_IF_ERROR(storage::ramlake::CreatePrivateDirectory(fs, config.ramlake_path));
+  const std::string to = config.ramlake_path + "/" + std::string(kVectorIndexSnapshotName);
+  PDAI_RETURN_IF_ERROR(VectorCatalog::AdoptSnapshot(fs, *snapshot, backup.store.Fingerprint(), backup.lsn, to,
+                                                    restored.Fingerprint()));
+  installed.push_back(to);
+  return installed;
+}
 
 storage::DurableStoreOptions DurableStoreOptionsFromConfig(const HybridMemoryConfig& config) {
   storage::DurableStoreOptions o;
@@ -353,6 +368,11 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   backup_options.prune_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
   backup_options.fs = fs;
   backup_options.wal = journal_wal;
+  // The vector index snapshot goes with every backup: a restore loads it
+  // instead of rebuilding the index (storage/backup.h).
+  if (!ram_options.path.empty()) {
+    backup_options.hot_tier_files.push_back(ram_options.path + "/" + std::string(kVectorIndexSnapshotName));
+  }
   parts.backup = SpawnBackup(sys, backup_options, store);
   parts.sync_timer = SpawnSyncTimer(sys, std::chrono::minutes(std::max(1u, config.sync_interval_minutes)),
                                     parts.store, parts.journal, parts.backup, parts.relaxed_kinds != 0);

@@ -25,6 +25,10 @@
 #include "storage/ramlake/ramlake_partition.h"
 #include "storage/replication_log.h"
 
+namespace postdevai::storage {
+struct BackupManifest;
+}
+
 namespace postdevai::actors {
 
 class HotReads;
@@ -135,6 +139,17 @@ class Engine {
 
 // The storage options a config implies.
 storage::DurableStoreOptions DurableStoreOptionsFromConfig(const HybridMemoryConfig& config);
+
+// After a restore from `backup` (storage::RestoreBackup) into the store the
+// config names, now of identity `restored`: installs the hot-tier files the
+// backup carries (the vector index snapshot) into the config's RAM-Lake
+// directory, adopted for the restored store, so that the first start loads
+// the index instead of rebuilding it from the store. Returns the files
+// installed (none when the backup carries none). On error nothing usable is
+// installed: the first start rebuilds, as without the backup's files.
+Result<std::vector<std::string>> InstallHotTierFromBackup(storage::FileSystem* fs, const HybridMemoryConfig& config,
+                                                          const storage::BackupManifest& backup,
+                                                          const storage::StoreIdentity& restored);
 
 // Recommended actor-system settings for the engine: at most as many worker
 // threads as cores, and our message types registered.

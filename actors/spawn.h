@@ -128,6 +128,7 @@ struct BackupOptions {
   std::chrono::seconds prune_interval{300};
   storage::FileSystem* fs = nullptr;
   std::shared_ptr<storage::Wal> wal;  // whose released segments it archives
+  std::vector<std::string> hot_tier_files;  // copied into each backup (storage::CreateBackup)
 };
 backup_actor SpawnBackup(caf::actor_system& sys, BackupOptions options,
                          std::shared_ptr<storage::PersistentStore> store);

@@ -151,6 +151,16 @@ void VectorCatalog::RemoveOwner(const Owner& owner) {
 
 namespace {
 constexpr std::string_view kSnapshotMagic = "PDAIVCS2";  // 1: ids were hashes of keys
+
+// A snapshot file's body, once its magic and checksum are proven.
+Result<std::string_view> SnapshotBody(std::string_view file) {
+  if (!file.starts_with(kSnapshotMagic)) return Status::Corruption("not a vector index snapshot (magic)");
+  file.remove_prefix(kSnapshotMagic.size());
+  std::uint32_t crc = 0;
+  if (!records::GetFixed32(&file, &crc)) return Status::Corruption("truncated");
+  if (storage::crc32c::Value(file) != crc) return Status::Corruption("checksum mismatch");
+  return file;
+}
 }  // namespace
 
 std::uint64_t VectorCatalog::NewestLsn() const {
@@ -203,13 +213,38 @@ Status VectorCatalog::WriteSnapshot(storage::FileSystem* fs, const std::string& 
   return Status::Ok();
 }
 
-Status VectorCatalog::LoadSnapshot(std::string_view file, std::uint64_t store_identity) {
+Status VectorCatalog::AdoptSnapshot(storage::FileSystem* fs, const std::string& from, std::uint64_t from_identity,
+                                    std::uint64_t through_lsn, const std::string& to, std::uint64_t to_identity) {
+  auto corrupt = [&](const std::string& what) { return Status::Corruption("vector index snapshot " + from + ": " + what); };
+  auto file = storage::ReadFileToString(fs, from);
+  if (!file.ok()) return file.status().WithContext("reading the vector index snapshot " + from);
+  auto sound = SnapshotBody(*file);
+  if (!sound.ok()) return corrupt(sound.status().message());
+  std::string body(*sound);
+  std::string_view header(body);
+  std::uint64_t identity = 0, newest = 0;
+  if (!records::GetFixed64(&header, &identity) || !records::GetFixed64(&header, &newest)) {
+    return corrupt("truncated header");
+  }
+  if (identity != from_identity) return corrupt("written for another store than the backup's");
+  if (newest > through_lsn) {
+    return corrupt("reflects LSN " + std::to_string(newest) + ", after the backup's " + std::to_string(through_lsn));
+  }
+  // The identity is the body's first 8 bytes (EncodeSnapshot).
+  std::string stamp;
+  records::PutFixed64(&stamp, to_identity);
+  body.replace(0, stamp.size(), stamp);
+  std::string snapshot(kSnapshotMagic);
+  records::PutFixed32(&snapshot, storage::crc32c::Value(body));
+  snapshot += body;
+  return WriteSnapshot(fs, to, snapshot);
+}
+
+Status VectorCatalog::LoadSnapshot(std::string_view whole, std::uint64_t store_identity) {
   auto corrupt = [](const std::string& what) { return Status::Corruption(what); };
-  if (!file.starts_with(kSnapshotMagic)) return corrupt("not a vector index snapshot (magic)");
-  file.remove_prefix(kSnapshotMagic.size());
-  std::uint32_t crc = 0;
-  if (!records::GetFixed32(&file, &crc)) return corrupt("truncated");
-  if (storage::crc32c::Value(file) != crc) return corrupt("checksum mismatch");
+  auto body = SnapshotBody(whole);
+  if (!body.ok()) return body.status();
+  std::string_view file = *body;
   std::uint64_t identity = 0, newest = 0, keys = 0;
   if (!records::GetFixed64(&file, &identity) || !records::GetFixed64(&file, &newest)) {
     return corrupt("truncated header");

@@ -41,6 +41,8 @@ class PersistentStore;
 namespace postdevai::actors {
 
 inline constexpr int kChunkBits = 20;  // chunks per file: at most 2^20
+// The snapshot's file name, in the RAM-Lake directory (and in backups).
+inline constexpr std::string_view kVectorIndexSnapshotName = "vectors.index";
 
 class VectorCatalog {
  public:
@@ -82,6 +84,17 @@ class VectorCatalog {
   // then writing them as SaveSnapshot does (blocking file I/O).
   std::string EncodeSnapshot(std::uint64_t store_identity) const;
   static Status WriteSnapshot(storage::FileSystem* fs, const std::string& path, const std::string& bytes);
+  // Installs at `to` the snapshot at `from` (one a backup carried), written
+  // for store identity `from_identity`, for the store restored from that
+  // backup (`to_identity`), so that its first start loads the index instead
+  // of rebuilding it. Sound because the snapshot reflects no write after the
+  // backup's LSN `through_lsn` -- the restored store's history up to there
+  // is the backup's -- and Restore reconciles it with the store key by key.
+  // kCorruption (naming the problem) for a file that is no sound snapshot,
+  // was written for another identity or reflects a write after through_lsn;
+  // the file system's errors. Blocking (file I/O).
+  static Status AdoptSnapshot(storage::FileSystem* fs, const std::string& from, std::uint64_t from_identity,
+                              std::uint64_t through_lsn, const std::string& to, std::uint64_t to_identity);
   // The LSN of the newest write the catalog reflects (0 when empty).
   std::uint64_t NewestLsn() const;
   // Vectors Apply has put into the index since the catalog was made: what a

@@ -114,6 +114,14 @@ bool ChildProcess::Stop(std::chrono::seconds grace) {
   return false;
 }
 
+int ChildProcess::Wait() {
+  if (pid <= 0) return -1;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  pid = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void ChildProcess::Kill() {
   if (pid <= 0) return;
   ::kill(pid, SIGKILL);

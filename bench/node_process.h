@@ -34,6 +34,8 @@ struct ChildProcess {
   bool Stop(std::chrono::seconds grace = std::chrono::seconds(30));
   // SIGKILL and reap: a crash.
   void Kill();
+  // Waits for it to end by itself: its exit code, or -1 (killed by a signal).
+  int Wait();
   ~ChildProcess() { Stop(); }
 };
 

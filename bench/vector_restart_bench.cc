@@ -10,7 +10,15 @@
 //      search;
 //   3. write 1% more vectors (the snapshot does not have them), kill -9,
 //      start, time again, check that every one of a sample of the new
-//      vectors is found and recall@10 again.
+//      vectors is found and recall@10 again;
+//   4. (unless --no-restore) back up the node (`memory backup`, which
+//      carries the index's snapshot), stop it, restore the backup into a
+//      fresh data directory and RAM-Lake (`dragon_node --restore`) and time
+//      the restored node to its first search; then the same restore with the
+//      installed snapshot removed before the start: the index rebuilt from
+//      the store, which is what every restore cost before backups carried
+//      the snapshot (issue 14: "RAM-Lake snapshots ... if they make restore
+//      faster: measure it").
 // Goal (issue 12): searchable within 5 s of either restart at 1M vectors.
 #include <sys/statvfs.h>
 
@@ -40,6 +48,7 @@ struct Options {
   std::size_t chunks = 64;    // vectors per file
   std::size_t queries = 20;   // recall checks per restart (each also runs an exact search)
   long long stop_grace_s = 1800;  // then SIGKILL: a crash in the middle of the stop
+  bool restore = true;            // step 4
   bool json = false;
 };
 
@@ -192,12 +201,15 @@ bool Restart(NodeProcess& node, const std::string& config, const Vectors& vector
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: postdevai-bench vector-restart [--n N (1000000)] [--dim D (768)] [--chunks C (64)]\n"
-               "                                      [--queries Q (20)] [--stop-grace S (1800)] [--json]\n"
+               "                                      [--queries Q (20)] [--stop-grace S (1800)] [--no-restore]\n"
+               "                                      [--json]\n"
                "A dragon_node holding N caller-given vectors (clustered unit vectors, files of C chunks): the time\n"
                "from starting it to its first answered search after a clean stop and after a kill -9 (the index\n"
                "loaded from its snapshot and reconciled with the store, not rebuilt), recall@10 against the\n"
                "exact search after each, and that vectors written after the snapshot are found. Goal: <= 5 s.\n"
                "--stop-grace: SIGKILL the node if the clean stop takes longer (a crash in the middle of it).\n"
+               "Then (unless --no-restore) a backup restored into a fresh node, timed to its first search with the\n"
+               "backup's index snapshot and without it (the index rebuilt from the store).\n"
                "Data: $POSTDEVAI_BENCH_DIR or the temp dir; the RAM-Lake in /dev/shm (about 5 x N x D bytes).\n");
 }
 
@@ -215,6 +227,7 @@ int RunVectorRestartBench(const Args& args) {
   o.queries = static_cast<std::size_t>(OptionInt(args, "--queries", static_cast<long long>(o.queries)));
   o.json = HasFlag(args, "--json");
   o.stop_grace_s = OptionInt(args, "--stop-grace", o.stop_grace_s);
+  o.restore = !HasFlag(args, "--no-restore");
   if (o.n < 1000 || o.dim < 8 || o.dim > 4096 || o.chunks < 1 || o.chunks > 1024 || o.queries < 1) {
     std::fprintf(stderr, "vector-restart: bad option (see --help)\n");
     return 2;
@@ -239,16 +252,17 @@ int RunVectorRestartBench(const Args& args) {
   testing::TempDir ram("bench-vector-restart", "/dev/shm");
   const std::string config = disk.path + "/dragon_node.toml";
   const std::uint16_t port = FreePort();
-  std::string toml = "[hybrid_memory]\nramlake_size_gb = " + std::to_string(ramlake_gb) + "\nramlake_path = \"" +
-                     ram.path() + "/ramlake\"\npersistent_path = \"" + disk.path +
-                     "/data\"\npersistent_size_tb = 0.05\ncache_size_mb = 256\nmax_ram_entries = 10000000\n"
-                     "[partitions.vectors]\nshare = 50\n[partitions.code]\nshare = 40\n"
-                     "[partitions.history]\nshare = 5\n[partitions.metadata]\nshare = 5\n"
-                     "[wal]\narchive = false\n[metrics]\nenabled = false\n"
-                     "[grpc]\ndeadline_seconds = 3600\n[node]\nport = " +
-                     std::to_string(port) + "\n[vectors]\ndimension = " + std::to_string(o.dim) +
-                     "\nmodel = \"bench-restart\"\n";
-  if (port == 0 || !WriteFile(config, toml)) {
+  auto toml_for = [&](const std::string& data, const std::string& ramlake) {
+    return "[hybrid_memory]\nramlake_size_gb = " + std::to_string(ramlake_gb) + "\nramlake_path = \"" + ramlake +
+           "\"\npersistent_path = \"" + data +
+           "\"\npersistent_size_tb = 0.05\ncache_size_mb = 256\nmax_ram_entries = 10000000\n"
+           "[partitions.vectors]\nshare = 50\n[partitions.code]\nshare = 40\n"
+           "[partitions.history]\nshare = 5\n[partitions.metadata]\nshare = 5\n"
+           "[wal]\narchive = false\n[metrics]\nenabled = false\n"
+           "[grpc]\ndeadline_seconds = 3600\n[node]\nport = " +
+           std::to_string(port) + "\n[vectors]\ndimension = " + std::to_string(o.dim) + "\nmodel = \"bench-restart\"\n";
+  };
+  if (port == 0 || !WriteFile(config, toml_for(disk.path + "/data", ram.path() + "/ramlake"))) {
     std::fprintf(stderr, "vector-restart: cannot write %s\n", config.c_str());
     return 1;
   }
@@ -323,8 +337,66 @@ int RunVectorRestartBench(const Args& args) {
   }
   std::fprintf(stderr, "vector-restart: after kill -9: searchable %.2f s after the start, recall@10 %.3f, %zu/%zu new vectors found\n",
                killed.spawn_to_first_search_s, killed.recall_at_10, killed.new_vectors_found, killed.new_vectors_checked);
+
+  // 4. A backup restored into a fresh node, with the index's snapshot the
+  // backup carries and without it.
+  double backup_s = 0;
+  std::string backup_dir;
+  struct Restored {
+    bool done = false;
+    double restore_s = 0;
+    RestartFigures start;
+  } with_snapshot, without_snapshot;
+  if (o.restore) {
+    t0 = Clock::now();
+    auto made = memory->Backup();
+    backup_s = SecondsSince(t0);
+    if (!made.ok()) {
+      error = made.status().ToString();
+      return fail("backup");
+    }
+    backup_dir = made->path;
+    std::fprintf(stderr, "vector-restart: backup %s in %.1f s\n", backup_dir.c_str(), backup_s);
+  }
   memory.reset();
   node.process.Stop();
+  if (o.restore) {
+    RemoveTree(ram.path() + "/ramlake");  // room on the RAM disk for the restored node's
+    for (Restored* r : {&with_snapshot, &without_snapshot}) {
+      const bool keep_snapshot = r == &with_snapshot;
+      const std::string name = keep_snapshot ? "restored-with-snapshot" : "restored-without-snapshot";
+      const std::string dir = disk.path + "/" + name, ramlake = ram.path() + "/" + name;
+      const std::string restored_config = dir + "/dragon_node.toml";
+      std::filesystem::create_directories(dir);
+      if (!WriteFile(restored_config, toml_for(dir + "/data", ramlake))) {
+        error = "cannot write " + restored_config;
+        return fail("restore");
+      }
+      ChildProcess restore;
+      t0 = Clock::now();
+      if (!restore.Spawn("dragon_node --restore",
+                         {SelfDir() + "/dragon_node", "--config", restored_config, "--restore", backup_dir},
+                         dir + "/restore.log") ||
+          restore.Wait() != 0) {
+        error = ReadAll(dir + "/restore.log");
+        return fail("restore");
+      }
+      r->restore_s = SecondsSince(t0);
+      if (!keep_snapshot) std::filesystem::remove(ramlake + "/vectors.index");
+      NodeProcess restored_node("vector-restart-restored");
+      if (!Restart(restored_node, restored_config, vectors, o, queries + 3000, true, &r->start, &memory, &error)) {
+        return fail("start after a restore");
+      }
+      memory.reset();
+      restored_node.process.Stop();
+      r->done = true;
+      std::fprintf(stderr, "vector-restart: restored %s in %.1f s; searchable %.2f s after the start (%s)\n",
+                   keep_snapshot ? "with the index snapshot" : "without it", r->restore_s,
+                   r->start.spawn_to_first_search_s, r->start.index_log.c_str());
+      RemoveTree(ramlake);
+      RemoveTree(dir);
+    }
+  }
 
   const bool loaded_clean = clean.index_log.find("vector index loaded from") != std::string::npos;
   const bool loaded_killed = killed.index_log.find("vector index loaded from") != std::string::npos;
@@ -351,12 +423,30 @@ int RunVectorRestartBench(const Args& args) {
   };
   restart("after_clean_stop", clean);
   restart("after_kill_9", killed);
+  const bool restore_loaded = with_snapshot.start.index_log.find("vector index loaded from") != std::string::npos;
+  if (o.restore) {
+    w.Key("restore").BeginObject();
+    w.Field("backup_s", backup_s);
+    w.Field("with_index_snapshot_restore_s", with_snapshot.restore_s);
+    w.Field("without_index_snapshot_restore_s", without_snapshot.restore_s);
+    restart("with_index_snapshot", with_snapshot.start);
+    restart("without_index_snapshot_rebuilt", without_snapshot.start);
+    w.Field("restore_to_first_search_with_snapshot_s",
+            with_snapshot.restore_s + with_snapshot.start.spawn_to_first_search_s);
+    w.Field("restore_to_first_search_rebuilding_s",
+            without_snapshot.restore_s + without_snapshot.start.spawn_to_first_search_s);
+    w.Field("rebuilding_vs_snapshot_ratio",
+            (without_snapshot.restore_s + without_snapshot.start.spawn_to_first_search_s) /
+                (with_snapshot.restore_s + with_snapshot.start.spawn_to_first_search_s));
+    w.EndObject();
+  }
   w.Field("note", "spawn of dragon_node to the first answered SearchSimilar through gRPC; the node reconciles the "
                   "loaded index with the store (vectors written or deleted after the snapshot) before it serves");
   w.Key("goals").BeginObject();
   w.Field("searchable_within_5_s_after_clean_stop", loaded_clean && clean.spawn_to_first_search_s <= 5.0);
   w.Field("searchable_within_5_s_after_kill_9", loaded_killed && killed.spawn_to_first_search_s <= 5.0);
   w.Field("index_loaded_not_rebuilt", loaded_clean && loaded_killed);
+  if (o.restore) w.Field("index_loaded_after_a_restore", restore_loaded);
   // Every one is there (the exact search finds what the graph walk missed).
   w.Field("vectors_after_the_snapshot_found",
           killed.new_vectors_found + killed.new_vectors_found_exact == killed.new_vectors_checked);
@@ -371,7 +461,7 @@ int RunVectorRestartBench(const Args& args) {
                 n, o.dim, clean.spawn_to_first_search_s, clean.recall_at_10, killed.spawn_to_first_search_s,
                 killed.recall_at_10, killed.new_vectors_found, killed.new_vectors_checked);
   }
-  return loaded_clean && loaded_killed &&
+  return loaded_clean && loaded_killed && (!o.restore || restore_loaded) &&
                  killed.new_vectors_found + killed.new_vectors_found_exact == killed.new_vectors_checked
              ? 0
              : 1;

@@ -28,6 +28,7 @@
 #include "actors/actor_port.h"
 #include "actors/engine.h"
 #include "actors/remote.h"
+#include "actors/vector_catalog.h"
 #include "storage/backup.h"
 #include "client/diagnosis.h"
 #include "client/memory_client.h"
@@ -92,6 +93,21 @@ std::mutex engine_death_mutex;
 std::string engine_death;
 std::string resync_copy;  // a replica's verified copy of its primary (engine_death_mutex)
 
+// Installs the backup's vector index snapshot for the restored store
+// (actors::InstallHotTierFromBackup); true when it did. A failure is no
+// failure of the restore: the first start rebuilds the index, as it says.
+bool InstallHotTier(postdevai::storage::FileSystem* fs, const postdevai::HybridMemoryConfig& config,
+                    const postdevai::storage::BackupManifest& backup, const postdevai::storage::StoreIdentity& restored) {
+  auto installed = postdevai::actors::InstallHotTierFromBackup(fs, config, backup, restored);
+  if (!installed.ok()) {
+    postdevai::LogWarning("restore", "the backup's vector index snapshot is not installed (" +
+                                         installed.status().ToString() + "): the first start rebuilds the index");
+    return false;
+  }
+  for (const auto& path : *installed) Info("installed %s from the backup", path.c_str());
+  return !installed->empty();
+}
+
 // A replica's restart onto a fresh copy of its primary (rpc/replication.h):
 // with the engine stopped, its store and WAL move aside to
 // <dir>.before-resync (replacing an earlier pair), the copy is restored
@@ -117,6 +133,7 @@ postdevai::Status RestoreOntoCopy(const postdevai::HybridMemoryConfig& config, c
   Info("restored the primary's copy: every write up to LSN %llu (%s); the old store and WAL are in %s.before-resync",
        static_cast<unsigned long long>(restored->restored_lsn), restored->identity.ToString().c_str(),
        options.store.path.c_str());
+  InstallHotTier(fs, config, plan->backup, restored->identity);
   return storage::RemoveTree(fs, storage::DirName(copy));
 }
 
@@ -184,21 +201,27 @@ int RunRestore(const postdevai::HybridMemoryConfig& config, const RestoreArgs& a
   Info("restore plan: %s; target: %s; into %s (WAL %s)", plan->ToString().c_str(), target.c_str(),
        options.store.path.c_str(), options.wal_dir.c_str());
   if (args.dry_run) {
-    std::printf("dry run: would %s; target: %s; into %s (WAL directory %s); then %s epoch %llu\n",
+    const bool has_index = storage::BackupHotTierFile(plan->backup, postdevai::actors::kVectorIndexSnapshotName).has_value();
+    std::printf("dry run: would %s; target: %s; into %s (WAL directory %s); then %s epoch %llu%s\n",
                 plan->ToString().c_str(), target.c_str(), options.store.path.c_str(), options.wal_dir.c_str(),
                 args.as_replica ? "keep" : "start",
-                static_cast<unsigned long long>(plan->backup.store.epoch + (args.as_replica ? 0 : 1)));
+                static_cast<unsigned long long>(plan->backup.store.epoch + (args.as_replica ? 0 : 1)),
+                has_index ? ("; then install the backup's vector index snapshot into " + config.ramlake_path).c_str()
+                          : "");
     return 0;
   }
   auto restored = storage::RestoreBackup(fs, *plan, args.target, options.store, options.wal_dir, !args.as_replica);
   if (!restored.ok()) return Fail("restore: " + restored.status().ToString());
+  const bool index_installed = InstallHotTier(fs, config, plan->backup, restored->identity);
   std::printf("restored %s into %s: up to LSN %llu (%llu WAL records, %llu bytes replayed) in %.3f s; the store is "
-              "now %s. Start the node to serve it (its RAM-Lake is rebuilt).\n",
+              "now %s. Start the node to serve it (its RAM-Lake fills from the store%s).\n",
               plan->backup.name.c_str(), options.store.path.c_str(),
               static_cast<unsigned long long>(restored->restored_lsn),
               static_cast<unsigned long long>(restored->replayed_records),
               static_cast<unsigned long long>(restored->replayed_bytes), restored->seconds,
-              restored->identity.ToString().c_str());
+              restored->identity.ToString().c_str(),
+              index_installed ? "; its vector index is loaded from the backup's snapshot"
+                              : "; its vector index is built from the store");
   return 0;
 }
 

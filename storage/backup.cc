@@ -23,6 +23,7 @@ namespace {
 constexpr std::string_view kPartialPrefix = ".partial-";
 constexpr std::string_view kBackupPrefix = "backup-";
 constexpr std::string_view kStoreDir = "store";
+constexpr std::string_view kHotTierDir = "ramlake";
 constexpr std::uint64_t kMaxManifestBytes = 64u << 20;
 
 std::string Hex32(std::uint32_t v) {
@@ -198,16 +199,40 @@ Result<BackupManifest> ReadBackupManifest(FileSystem* fs, const std::string& dir
 }
 
 Result<BackupManifest> CreateBackup(FileSystem* fs, const std::string& root, const std::string& staging,
-                                    const StoreIdentity& store, const CheckpointIntoFn& checkpoint) {
+                                    const StoreIdentity& store, const CheckpointIntoFn& checkpoint,
+                                    const std::vector<std::string>& hot_tier_files) {
   PDAI_RETURN_IF_ERROR(fs->CreateDirs(root).WithContext("creating the backup location " + root));
   // What an earlier, failed attempt left.
-  if (fs->FileExists(staging)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, staging));
+  const std::string staging_hot = staging + "." + std::string(kHotTierDir);
+  for (const auto& dir : {staging, staging_hot}) {
+    if (fs->FileExists(dir)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, dir));
+  }
   (void)PruneBackups(fs, root, SIZE_MAX, /*remove_partial=*/true);
+  auto cleanup = [&] {
+    (void)RemoveTree(fs, staging);
+    if (fs->FileExists(staging_hot)) (void)RemoveTree(fs, staging_hot);
+  };
 
+  // 0. The hot tier's snapshots, before the checkpoint (see backup.h).
+  std::vector<std::string> hot_names;
+  for (const auto& from : hot_tier_files) {
+    if (!fs->FileExists(from)) continue;
+    const std::string name = NameOf(from);
+    Status s = fs->CreateDirs(staging_hot);
+    if (s.ok()) s = CopyFile(fs, from, JoinPath(staging_hot, name));
+    if (s.IsNotFound()) continue;  // replaced or removed meanwhile
+    if (!s.ok()) {
+      cleanup();
+      return s.WithContext("copying " + from + " for a backup");
+    }
+    hot_names.push_back(name);
+  }
   // 1. The store as of a checkpoint, on the store's own file system.
   auto lsn = checkpoint(staging);
-  if (!lsn.ok()) return lsn.status().WithContext("copying the store for a backup");
-  auto cleanup = [&] { (void)RemoveTree(fs, staging); };
+  if (!lsn.ok()) {
+    cleanup();
+    return lsn.status().WithContext("copying the store for a backup");
+  }
   // 2. Proven: LevelDB opens the copy and finds every file it names.
   {
     PersistentStoreOptions options;
@@ -234,30 +259,36 @@ Result<BackupManifest> CreateBackup(FileSystem* fs, const std::string& root, con
   m.name = BackupName(m.created_micros, m.lsn);
   m.dir = JoinPath(root, m.name);
   const std::string partial = JoinPath(root, std::string(kPartialPrefix) + m.name);
-  const std::string partial_store = JoinPath(partial, kStoreDir);
-  Status s = fs->CreateDirs(partial_store);
-  auto names = fs->GetChildren(staging);
-  if (s.ok() && !names.ok()) s = names.status();
-  if (s.ok()) {
-    std::sort(names->begin(), names->end());
-    for (const auto& name : *names) {
-      if (name == "LOCK" || name == "LOG" || name == "LOG.old") continue;  // LevelDB's own, not data
-      const std::string from = JoinPath(staging, name);
-      const std::string to = JoinPath(partial_store, name);
+  // Moves (same file system: then read once for its checksum) or copies the
+  // files `names` of `from_dir` into partial/<subdir>, listing each.
+  auto take = [&](const std::string& from_dir, std::string_view subdir, const std::vector<std::string>& names) {
+    const std::string to_dir = JoinPath(partial, subdir);
+    PDAI_RETURN_IF_ERROR(fs->CreateDirs(to_dir));
+    for (const auto& name : names) {
+      const std::string from = JoinPath(from_dir, name);
+      const std::string to = JoinPath(to_dir, name);
       CopiedFile copied;
       if (fs->RenameFile(from, to).ok()) {
-        // Same file system: read it once for its checksum.
         auto sum = ChecksumFile(fs, to);
-        if (sum.ok()) copied = *sum;
-        s = sum.status();
+        if (!sum.ok()) return sum.status();
+        copied = *sum;
       } else {
-        s = CopyFile(fs, from, to, &copied);
+        PDAI_RETURN_IF_ERROR(CopyFile(fs, from, to, &copied));
       }
-      if (!s.ok()) break;
-      m.files.push_back(BackupFile{std::string(kStoreDir) + "/" + name, copied.bytes, copied.crc32c});
+      m.files.push_back(BackupFile{std::string(subdir) + "/" + name, copied.bytes, copied.crc32c});
     }
+    return fs->SyncDir(to_dir);
+  };
+  auto names = fs->GetChildren(staging);
+  Status s = names.status();
+  if (s.ok()) {
+    std::sort(names->begin(), names->end());
+    std::erase_if(*names, [](const std::string& name) {
+      return name == "LOCK" || name == "LOG" || name == "LOG.old";  // LevelDB's own, not data
+    });
+    s = take(staging, kStoreDir, *names);
   }
-  if (s.ok()) s = fs->SyncDir(partial_store);
+  if (s.ok() && !hot_names.empty()) s = take(staging_hot, kHotTierDir, hot_names);
   if (s.ok()) s = WriteFileAtomically(fs, JoinPath(partial, kBackupManifestName), EncodeManifest(m));
   if (s.ok()) s = fs->RenameFile(partial, m.dir);
   if (s.ok()) s = fs->SyncDir(root);
@@ -458,6 +489,14 @@ Result<RestorePlan> PlanRestore(FileSystem* fs, const std::string& backup_dir, c
   return plan;
 }
 
+std::optional<std::string> BackupHotTierFile(const BackupManifest& backup, std::string_view name) {
+  const std::string path = std::string(kHotTierDir) + "/" + std::string(name);
+  for (const auto& f : backup.files) {
+    if (f.path == path) return JoinPath(backup.dir, path);
+  }
+  return std::nullopt;
+}
+
 Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, const RestoreTarget& target,
                                     const PersistentStoreOptions& store_options, const std::string& wal_dir,
                                     bool start_new_epoch) {
@@ -499,6 +538,7 @@ Result<RestoreReport> RestoreBackup(FileSystem* fs, const RestorePlan& plan, con
   if (fs->FileExists(restoring.path)) PDAI_RETURN_IF_ERROR(RemoveTree(fs, restoring.path));
   PDAI_RETURN_IF_ERROR(fs->CreateDirs(restoring.path));
   for (const auto& f : backup.files) {
+    if (!f.path.starts_with(std::string(kStoreDir) + "/")) continue;  // the hot tier's: the caller's to install
     const std::string name = NameOf(f.path);
     PDAI_RETURN_IF_ERROR(CopyFile(fs, JoinPath(backup.dir, f.path), JoinPath(restoring.path, name)));
   }

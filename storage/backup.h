@@ -4,6 +4,9 @@
 //   <root>/backup-<UTC time>-lsn<N>/        one backup, complete
 //       store/...                           a copy of the store's LevelDB
 //                                           files as of its checkpoint at N
+//       ramlake/...                         hot-tier snapshots taken before
+//                                           that checkpoint (optional: the
+//                                           vector index's, see CreateBackup)
 //       BACKUP                              the manifest (below)
 //   <root>/.partial-backup-...              a backup being written (never
 //                                           listed; removed by the next one)
@@ -71,9 +74,22 @@ inline constexpr std::string_view kArchiveDirName = "wal";
 // `checkpoint` performs the first step; the node passes a call into its store
 // actor (the only writer), others PersistentStore::CheckpointInto directly.
 // Errors name the step; a failed backup leaves no listed backup behind.
+//
+// `hot_tier_files` (paths; optional) are copied, before the checkpoint, into
+// <backup>/ramlake/ under their own names and listed in the manifest: files
+// the hot tier rebuilds from the store when they are missing, such as the
+// vector index snapshot, carried so that a restore need not rebuild them.
+// Copied before the checkpoint, they reflect no write after the backup's LSN,
+// which is what makes them a sound starting point for a restore from it
+// (each reconciles with the store by LSN). A file that does not exist is left
+// out; one that cannot be read fails the backup.
 using CheckpointIntoFn = std::function<Result<std::uint64_t>(const std::string& dir)>;
 Result<BackupManifest> CreateBackup(FileSystem* fs, const std::string& root, const std::string& staging,
-                                    const StoreIdentity& store, const CheckpointIntoFn& checkpoint);
+                                    const StoreIdentity& store, const CheckpointIntoFn& checkpoint,
+                                    const std::vector<std::string>& hot_tier_files = {});
+// The path of the hot-tier file `name` in `backup` (see CreateBackup), or
+// nullopt when the backup does not hold one.
+std::optional<std::string> BackupHotTierFile(const BackupManifest& backup, std::string_view name);
 
 // The complete backups in root, oldest (lowest LSN) first. A directory whose
 // manifest is unreadable is reported in *problems (if given) and skipped.

@@ -247,6 +247,55 @@ TEST_CASE("a catalog restores from its snapshot and applies only what the store 
   CheckSameIndex(*c, *f.Rebuilt(), f.rng);
 }
 
+TEST_CASE("a snapshot a backup carried is adopted for the restored store and loads there without a rebuild") {
+  StoreFixture f;
+  for (std::size_t file = 0; file < 30; ++file) f.PutFile(file, 10);
+  auto saved = std::move(*actors::VectorCatalog::Create(f.config));
+  REQUIRE(saved->Rebuild(*f.store).ok());
+  const std::uint64_t backup_identity = 7, restored_identity = 9;
+  const std::uint64_t backup_lsn = f.lsn;
+  const std::string carried = f.dir / "backup-vectors.index";
+  REQUIRE(saved->SaveSnapshot(storage::FileSystem::Default(), carried, backup_identity).ok());
+  auto* fs = storage::FileSystem::Default();
+
+  // Refused: written for another store, reflecting writes after the backup,
+  // damaged. Nothing is installed then.
+  auto other = actors::VectorCatalog::AdoptSnapshot(fs, carried, 8, backup_lsn, f.snapshot(), restored_identity);
+  CHECK(other.IsCorruption());
+  CHECK_THAT(other.message(), Catch::Contains("another store"));
+  auto later = actors::VectorCatalog::AdoptSnapshot(fs, carried, backup_identity, backup_lsn - 1, f.snapshot(),
+                                                    restored_identity);
+  CHECK(later.IsCorruption());
+  CHECK_THAT(later.message(), Catch::Contains("after the backup's"));
+  std::string damaged = testing::ReadFile(carried);
+  damaged[damaged.size() / 2] ^= 1;
+  const std::string damaged_path = f.dir / "damaged.index";
+  testing::WriteFile(damaged_path, damaged);
+  auto bad = actors::VectorCatalog::AdoptSnapshot(fs, damaged_path, backup_identity, backup_lsn, f.snapshot(),
+                                                  restored_identity);
+  CHECK(bad.IsCorruption());
+  CHECK_THAT(bad.message(), Catch::Contains("checksum"));
+  CHECK_FALSE(std::filesystem::exists(f.snapshot()));
+
+  // Adopted, then the restore replays writes after the backup: the restored
+  // store's first open loads the snapshot (under the new identity only) and
+  // applies just those.
+  REQUIRE(actors::VectorCatalog::AdoptSnapshot(fs, carried, backup_identity, backup_lsn, f.snapshot(),
+                                               restored_identity)
+              .ok());
+  f.PutFile(2, 4);
+  f.DeleteFile(7);
+  f.PutFile(31, 6);
+  auto c = std::move(*actors::VectorCatalog::Create(f.config));
+  auto report = f.Restore(c.get(), restored_identity);
+  CHECK_FALSE(report.rebuilt);
+  CHECK(report.reapplied == 2);
+  CHECK(report.removed == 1);
+  CheckSameIndex(*c, *f.Rebuilt(), f.rng);
+  auto as_before = std::move(*actors::VectorCatalog::Create(f.config));
+  CHECK(f.Restore(as_before.get(), backup_identity).rebuilt);  // the old identity no longer matches
+}
+
 TEST_CASE("a corrupt, truncated, foreign or stale snapshot is detected and rebuilt with a log line") {
   StoreFixture f;
   for (std::size_t file = 0; file < 30; ++file) f.PutFile(file, 10);

@@ -3,6 +3,7 @@
 // systems. The end-to-end path with real processes is in backup_test.cc.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "storage/backup.h"
@@ -180,4 +181,55 @@ TEST_CASE("WAL segments are archived onto another file system by copying", "[bac
     CHECK(std::filesystem::path(s.path).filename().string().starts_with("e000003-wal-"));
     CHECK_FALSE(std::filesystem::exists(options.dir + "/" + WalSegmentName(s.sequence)));
   }
+}
+
+TEST_CASE("hot-tier files ride along in a backup: listed and verified with it and left out of a restored store",
+          "[backup]") {
+  TempDir dir("backup-hot");
+  FileSystem* fs = FileSystem::Default();
+  auto store = StoreWithData(dir / "store", fs, 50);
+  std::filesystem::create_directories(dir / "ram");
+  const std::string snapshot = dir / "ram/vectors.index";
+  WriteFile(snapshot, "the index as of some LSN at or before the backup's");
+  const std::string root = dir / "backups";
+  auto made = CreateBackup(fs, root, store->options().path + ".backup-staging", store->identity(),
+                           [&](const std::string& d) { return store->CheckpointInto(d); },
+                           {snapshot, dir / "ram/not-there"});
+  REQUIRE(made.ok());
+  // Listed beside the store's files; one that does not exist is left out.
+  auto carried = BackupHotTierFile(*made, "vectors.index");
+  REQUIRE(carried.has_value());
+  CHECK(*carried == made->dir + "/ramlake/vectors.index");
+  CHECK(ReadFile(*carried) == ReadFile(snapshot));
+  CHECK_FALSE(BackupHotTierFile(*made, "not-there").has_value());
+  auto listed = ReadBackupManifest(fs, made->dir);
+  REQUIRE(listed.ok());
+  CHECK(std::count_if(listed->files.begin(), listed->files.end(),
+                      [](const BackupFile& f) { return f.path == "ramlake/vectors.index"; }) == 1);
+  CHECK_FALSE(std::filesystem::exists(dir / "store.backup-staging.ramlake"));
+
+  // A restore builds the store from the store's files only.
+  auto plan = PlanRestore(fs, made->dir, ArchiveDir(root), RestoreTarget{}, "");
+  REQUIRE(plan.ok());
+  PersistentStoreOptions restored_options;
+  restored_options.path = dir / "restored";
+  auto restored = RestoreBackup(fs, *plan, RestoreTarget{}, restored_options, dir / "restored-wal");
+  INFO(restored.status().ToString());
+  REQUIRE(restored.ok());
+  CHECK(restored->restored_lsn == 50);
+  CHECK_FALSE(std::filesystem::exists(dir / "restored/vectors.index"));
+  auto reopened = PersistentStore::Open(restored_options);
+  REQUIRE(reopened.ok());
+  auto got = (*reopened)->Get(Kind::kMetadata, "key50");
+  REQUIRE(got.ok());
+  CHECK(*got == "value 50");
+
+  // Verification covers it: a flipped byte is named.
+  std::string bytes = ReadFile(*carried);
+  bytes[3] ^= 1;
+  WriteFile(*carried, bytes);
+  auto verified = VerifyBackup(fs, made->dir);
+  REQUIRE(verified.ok());
+  REQUIRE_FALSE(verified->ok());
+  CHECK_THAT(verified->problems.front(), Contains("ramlake/vectors.index"));
 }

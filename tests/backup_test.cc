@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -207,6 +208,79 @@ TEST_CASE("a backup taken during writes restores to an LSN and to a time, exactl
     auto again = Connect(node);
     // Writes up to at_moment were acknowledged before the moment, the rest after it.
     ExpectState(*again, keys, StateAt(writes, writes[static_cast<std::size_t>(at_moment)].lsn));
+  }
+}
+
+TEST_CASE("a restore carries the vector index: the restored node loads it and serves every vector up to the target",
+          "[backup][restore][vectors]") {
+  TempDir backups("backups-vectors");
+  NodeProcess node(BackupToml(backups.path()) + "[vectors]\ndimension = 8\nmodel = \"test\"\n");
+  auto memory = Connect(node);
+  // File i has one chunk whose embedding is its own direction.
+  auto embedding = [](int i) {
+    std::vector<float> v(8);
+    double norm = 0;
+    for (int d = 0; d < 8; ++d) {
+      v[d] = static_cast<float>(std::cos(0.7 * (i + 1) * (d + 1)) + (d == i % 8 ? 2.0 : 0.0));
+      norm += double(v[d]) * v[d];
+    }
+    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+    return v;
+  };
+  auto path = [](int i) { return "src/file" + std::to_string(i) + ".cc"; };
+  auto store = [&](int i) {
+    client::CodeFile f;
+    f.path = path(i);
+    f.content = "int f" + std::to_string(i) + "();\n";
+    f.language = "cpp";
+    f.chunk_embeddings = {embedding(i)};
+    auto stored = memory->StoreCode(f);
+    INFO(stored.status().ToString());
+    REQUIRE(stored.ok());
+    return stored->lsn;
+  };
+  for (int i = 0; i < 30; ++i) store(i);
+  // A clean stop writes the index's snapshot; 5 files come after it, then
+  // the backup (which carries that snapshot), then 5 more.
+  memory.reset();
+  node.Stop();
+  node.Start();
+  memory = Connect(node);
+  for (int i = 30; i < 35; ++i) store(i);
+  auto made = memory->Backup();
+  INFO(made.status().ToString());
+  REQUIRE(made.ok());
+  REQUIRE(std::filesystem::exists(made->path + "/ramlake/vectors.index"));
+  std::uint64_t target = 0;
+  for (int i = 35; i < 40; ++i) {
+    const std::uint64_t lsn = store(i);
+    if (i == 37) target = lsn;  // files 38 and 39 come after the target
+  }
+  memory.reset();
+  node.Stop();
+  const std::string data = node.disk() / "data";
+  std::filesystem::rename(data + "/store", data + "/store.lost");
+  std::filesystem::rename(data + "/wal", data + "/wal.lost");
+
+  CliResult restored = RunProgram("dragon_node", {"--config", node.config_path(), "--restore", made->path, "--wal",
+                                                  data + "/wal.lost", "--to-lsn", std::to_string(target)});
+  INFO(restored.out + restored.err);
+  REQUIRE(restored.exit_code == 0);
+  CHECK_THAT(restored.out, Contains("vector index is loaded from the backup's snapshot"));
+  node.Start();
+  // Loaded, not rebuilt, and brought up to the target: files 30 to 37.
+  CHECK_THAT(node.log(), Contains("vector index loaded from") && Contains("8 records re-applied"));
+  auto again = Connect(node);
+  for (int i = 0; i < 40; ++i) {
+    auto hits = again->SearchSimilar(embedding(i), 1);
+    INFO(path(i) << ": " << hits.status().ToString());
+    REQUIRE(hits.ok());
+    REQUIRE_FALSE(hits->empty());
+    if (i <= 37) {
+      CHECK(hits->front().path == path(i));
+    } else {
+      CHECK(hits->front().path != path(i));  // after the target: gone with it
+    }
   }
 }
 
