@@ -127,6 +127,9 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
 // Set on a former primary that a promoted replica replaced (Engine::Fence):
 // why it refuses writes. Cleared when it is promoted again.
 constexpr std::string_view kFencedProperty = "fenced_by";
+// Set on a primary once a replica followed it ("1"): from then on it holds
+// writes back for a moment at each start (rpc/replication.h).
+constexpr std::string_view kFollowedProperty = "followed";
 // Set on a promoted replica: the primary it left (Engine::Promote).
 constexpr std::string_view kPromotedFromProperty = "promoted_from";
 
@@ -518,10 +521,8 @@ Status Engine::Fence(const storage::StoreIdentity& successor, const std::string&
                              successor.ToString() + ", from LSN " + std::to_string(successor.epoch_start_lsn) +
                              "): it takes no writes; make it a replica of the new primary";
   PDAI_RETURN_IF_ERROR(store_->SetProperty(kFencedProperty, reason));
-  {
-    std::lock_guard lock(fence_mu_);
-    fenced_ = reason;
-  }
+  std::lock_guard lock(fence_mu_);
+  fenced_ = reason;
   RefuseWrites(reason);
   return Status::Ok();
 }
@@ -543,6 +544,25 @@ std::string Engine::promoted_from() const {
 std::string Engine::fenced() const {
   std::lock_guard lock(fence_mu_);
   return fenced_;
+}
+
+bool Engine::followed() const {
+  auto followed = store_->GetProperty(kFollowedProperty);
+  return followed.ok() && *followed == "1";
+}
+
+Status Engine::NoteFollowed() { return store_->SetProperty(kFollowedProperty, "1"); }
+
+// Under fence_mu_, as Fence sends its refusal: the controller gets the two
+// in the order they were decided, so a hold released never undoes a fence.
+void Engine::HoldWrites(std::string reason) {
+  std::lock_guard lock(fence_mu_);
+  if (fenced_.empty()) RefuseWrites(std::move(reason));
+}
+
+void Engine::ReleaseWrites() {
+  std::lock_guard lock(fence_mu_);
+  if (fenced_.empty()) RefuseWrites("");
 }
 
 void Engine::OnUnexpectedStop(std::function<void(const std::string& why)> died) {

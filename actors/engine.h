@@ -105,6 +105,14 @@ class Engine {
   Status Fence(const storage::StoreIdentity& successor, const std::string& by);
   // Non-empty when this node was fenced: why it refuses writes.
   std::string fenced() const;
+  // Whether a replica ever followed this node, and recording that it did
+  // (durably, in the store).
+  bool followed() const;
+  Status NoteFollowed();
+  // Writes refused (kClosed, reason) until ReleaseWrites takes them again;
+  // neither undoes a fence (Fence wins whenever it comes).
+  void HoldWrites(std::string reason);
+  void ReleaseWrites();
   // A backup now, as `memory backup` makes one; returns its directory.
   // Blocking.
   Result<std::string> Backup();

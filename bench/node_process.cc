@@ -130,7 +130,7 @@ void ChildProcess::Kill() {
   pid = -1;
 }
 
-bool NodeProcess::Start(const std::string& config, bool caf, std::string* why) {
+bool NodeProcess::Start(const std::string& config, bool caf, std::string* why, std::chrono::seconds ready_within) {
   log = std::filesystem::path(config).parent_path().string() + "/node.log";
   const std::string exe = SelfDir() + "/dragon_node";
   auto fail = [&](const std::string& text) {
@@ -150,7 +150,8 @@ bool NodeProcess::Start(const std::string& config, bool caf, std::string* why) {
   const std::regex grpc_line(R"(serving the gRPC API \S+ at [0-9.]+:([0-9]+))");
   const std::regex caf_line(R"(serving the engine at [0-9.]+:([0-9]+) \(CAF endpoint)");
   const std::regex ready_line(R"(\bready\b)");
-  for (int i = 0; i < 1200; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + ready_within;
+  while (std::chrono::steady_clock::now() < deadline) {
     std::string text = ReadAll(log);
     text = text.size() > offset ? text.substr(offset) : std::string();
     std::smatch g, c;
@@ -164,7 +165,8 @@ bool NodeProcess::Start(const std::string& config, bool caf, std::string* why) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   process.Kill();
-  return fail("dragon_node did not report ready in 60 s:\n" + ReadAll(log).substr(offset));
+  return fail("dragon_node did not report ready in " + std::to_string(ready_within.count()) + " s:\n" +
+              ReadAll(log).substr(offset));
 }
 
 bool NodeProcess::Check() {

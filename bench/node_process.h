@@ -49,9 +49,11 @@ struct NodeProcess {
   std::uint16_t caf_port = 0;
   std::string log;  // beside the config; appended to across restarts
 
-  // Starts it and waits (up to 60 s) for `ready` and its endpoints. On
-  // failure, *why (when given) gets the end of the log, else it is printed.
-  bool Start(const std::string& config, bool caf, std::string* why = nullptr);
+  // Starts it and waits (up to `ready_within`) for `ready` and its
+  // endpoints. On failure, *why (when given) gets the end of the log, else
+  // it is printed.
+  bool Start(const std::string& config, bool caf, std::string* why = nullptr,
+             std::chrono::seconds ready_within = std::chrono::seconds(60));
   // Alive; if not, says so with the log.
   bool Check();
   double CpuSeconds() const;

@@ -145,7 +145,9 @@ bool Restart(NodeProcess& node, const std::string& config, const Vectors& vector
              std::unique_ptr<rpc::MemoryConnection>* connection, std::string* error) {
   const std::size_t log_offset = ReadAll(node.log).size();
   const auto t0 = Clock::now();
-  if (!node.Start(config, false, error)) return false;
+  // An index rebuilt from the store (a restore without its snapshot) takes
+  // minutes at a million vectors.
+  if (!node.Start(config, false, error, std::chrono::hours(2))) return false;
   out->spawn_to_ready_s = SecondsSince(t0);
   rpc::ConnectionOptions co;
   co.host = "127.0.0.1";

@@ -248,6 +248,10 @@ class EngineReplicationHost final : public postdevai::rpc::ReplicationHost {
   }
   std::string promoted_from() const override { return engine_.promoted_from(); }
   postdevai::Result<std::string> Backup() override { return engine_.Backup(); }
+  bool followed() const override { return engine_.followed(); }
+  postdevai::Status NoteFollowed() override { return engine_.NoteFollowed(); }
+  void HoldWrites(std::string reason) override { engine_.HoldWrites(std::move(reason)); }
+  void ReleaseWrites() override { engine_.ReleaseWrites(); }
 
  private:
   postdevai::actors::Engine& engine_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -35,6 +36,9 @@ constexpr std::chrono::milliseconds kHeartbeat{1000};
 constexpr auto kSilenceLimit = std::chrono::seconds(10);
 // How often a promoted node retries telling its former primary.
 constexpr auto kFenceRetry = std::chrono::seconds(2);
+// How long a primary that had replicas holds writes back after it starts: a
+// replica promoted while it was away fences it within one retry.
+constexpr auto kFenceGrace = kFenceRetry + std::chrono::seconds(1);
 // The trailer of a refusal that a fresh copy of the primary would cure.
 constexpr char kResyncTrailer[] = "postdevai-resync";
 
@@ -81,7 +85,9 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
   bool heard = false;
   std::uint64_t records_received = 0, bytes_received = 0, reconnects = 0;
   bool fence_pending = false;
+  std::optional<Clock::time_point> hold_until;  // writes held back until then (kFenceGrace)
   std::atomic<std::uint64_t> streams{0};
+  std::atomic<bool> followed{false};  // recorded in the store (ReplicationHost::NoteFollowed)
 
   std::thread follower, housekeeper;
   ResyncedFunction resynced;
@@ -148,6 +154,13 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
                                 std::to_string(host->durable_lsn()) + ": it diverged");
     }
     LogInfo("replication", "replica " + who + " follows from LSN " + std::to_string(from));
+    if (!followed.exchange(true)) {
+      // From now on a restart holds writes back for a while (kFenceGrace).
+      if (Status noted = host->NoteFollowed(); !noted.ok()) {
+        followed = false;
+        LogWarning("replication", "recording that this node has replicas: " + noted.ToString());
+      }
+    }
     streams.fetch_add(1);
     struct Count {
       std::atomic<std::uint64_t>& n;
@@ -486,6 +499,11 @@ struct ReplicationNode::Impl : public v1::Replication::Service {
         call->TryCancel();
         last_heard = Clock::now();
       }
+      if (hold_until && Clock::now() >= *hold_until) {
+        hold_until.reset();
+        host->ReleaseWrites();
+        LogInfo("replication", "no promoted replica fenced this node while it started: it takes writes");
+      }
       if (fence_pending && Clock::now() >= next_fence) {
         lock.unlock();
         const bool done = TellFormerPrimary();
@@ -563,6 +581,18 @@ Result<std::unique_ptr<ReplicationNode>> ReplicationNode::Start(ReplicationHost*
     impl->role = ReplicationRole::kPrimary;
   }
   if (!promoted_from.empty() && impl->role == ReplicationRole::kPrimary) impl->fence_pending = true;
+  impl->followed = host->followed();
+  if (impl->role == ReplicationRole::kPrimary && impl->followed && host->fenced().empty()) {
+    // A replica may have been promoted while this node was away: it tells
+    // this node within one retry, and a write taken before that would be
+    // lost to the new primary's history.
+    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(kFenceGrace).count();
+    host->HoldWrites("this primary is starting: it takes writes in " + std::to_string(grace) +
+                     " s, unless a replica promoted meanwhile fences it first");
+    impl->hold_until = Clock::now() + kFenceGrace;
+    LogInfo("replication", "this primary had replicas: writes are held back for " + std::to_string(grace) +
+                               " s, for a replica promoted meanwhile to fence it");
+  }
   if (impl->role == ReplicationRole::kReplica) SplitHostPort(impl->endpoint, &impl->to_primary);
   Impl* p = impl.get();
   if (impl->role == ReplicationRole::kReplica) impl->follower = std::thread([p] { p->FollowLoop(); });
@@ -581,7 +611,7 @@ ReplicationStatus ReplicationNode::status() const {
   std::lock_guard lock(i.mu);
   s.role = std::string(ReplicationRoleName(i.role));
   if (i.role == ReplicationRole::kPrimary) {
-    s.state = s.fenced.empty() ? "serving" : "fenced";
+    s.state = !s.fenced.empty() ? "fenced" : i.hold_until ? "starting" : "serving";
     s.replicas = i.streams.load();
     s.buffer_bytes = i.host->log().bytes();
     return s;

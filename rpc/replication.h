@@ -40,10 +40,14 @@
 // replaced (Fence): that node refuses writes from then on, across restarts,
 // until it is made a replica of the new primary. The promotion is durable: a
 // promoted node started with its old config (role "replica" of the same
-// primary) runs as a primary. A former primary that comes back before the
-// fence reaches it takes writes until it does (at most one retry interval,
-// 2 s, once both are up); those writes are not on the new primary, and the
-// old node, made a replica, is refused as diverged.
+// primary) runs as a primary. A primary that ever had a replica holds writes
+// back (kClosed, "starting") for 3 s after it starts, one fence retry (2 s)
+// and a margin: a former primary coming back is fenced before it takes a
+// write of the old epoch, as long as its successor can reach it. (One that
+// cannot, partitioned from it for longer, takes writes: without a quorum no
+// node can tell a dead successor from an unreachable one. Such writes are
+// not on the new primary, and the old node, made a replica, is refused as
+// diverged.)
 //
 // Thread-safety: every method is thread-safe.
 #pragma once
@@ -83,6 +87,14 @@ class ReplicationHost {
   virtual std::string promoted_from() const = 0;
   // A backup now (the primary's side of a resync); returns its directory.
   virtual Result<std::string> Backup() = 0;
+  // Whether a replica ever followed this node, as NoteFollowed recorded it
+  // durably (the first Follow stream it accepts).
+  virtual bool followed() const = 0;
+  virtual Status NoteFollowed() = 0;
+  // Writes refused (kClosed, `reason`) until ReleaseWrites; neither undoes
+  // a fence.
+  virtual void HoldWrites(std::string reason) = 0;
+  virtual void ReleaseWrites() = 0;
 };
 
 // Called once a replica has a verified copy of its primary in `backup_dir`

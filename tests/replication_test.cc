@@ -170,10 +170,17 @@ TEST_CASE("a replica follows its primary, serves reads, refuses writes and catch
   }
   ExpectAll(*r, more);
 
-  // The primary restarted (same address): the replica reconnects.
+  // The primary restarted (same address): the replica reconnects. Having
+  // had a replica, the primary holds writes back for a moment first (a
+  // replica promoted meanwhile would fence it).
   primary.Stop();
   primary.Start();
   p = Connect(primary);
+  CHECK(p->ReplicationStatus()->state == "starting");
+  Status held = p->PutMetadata("during-the-hold", "x").status();
+  CHECK(held.code() == StatusCode::kClosed);
+  CHECK_THAT(held.message(), Contains("starting"));
+  REQUIRE(Eventually(10, [&] { return p->ReplicationStatus()->state == "serving"; }));
   auto after = Put(*p, "after-restart-", 100);
   WaitFor(*r, after.back().lsn);
   ExpectAll(*r, after);
@@ -357,10 +364,11 @@ TEST_CASE("a promoted replica takes writes in a new epoch and its former primary
   CHECK(r->ReplicationStatus()->role == "primary");
   CHECK(r->PutMetadata("after-restart", "yes").ok());
 
-  // The former primary comes back: it is told it was replaced, and refuses
-  // writes from then on, across restarts.
+  // The former primary comes back: it takes no write before it is told it
+  // was replaced, and refuses them from then on, across restarts.
   primary.Start();
   p = Connect(primary);
+  CHECK(p->PutMetadata("stale-at-once", "write").status().code() == StatusCode::kClosed);
   Eventually(20, [&] { return !p->ReplicationStatus()->fenced.empty(); });
   CHECK_THAT(p->ReplicationStatus()->fenced, Contains("127.0.0.1:" + std::to_string(replica.port())));
   Status refused = p->PutMetadata("stale", "write").status();
