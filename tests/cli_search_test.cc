@@ -156,6 +156,25 @@ TEST_CASE("search is hybrid by default with lines and snippets and answers alike
   CliResult bad_mode = RunCli(At(node, {"search", "x", "--mode", "fuzzy"}));
   CHECK(bad_mode.exit_code == 2);
   CHECK(bad_mode.err.find("--mode") != std::string::npos);
+  // A session's message is found and shown as well: its matching lines,
+  // numbered within the message.
+  REQUIRE(RunCli(At(node, {"context", "add", "s-notes", "the", "mailer", "batches", "outgoing", "letters"}))
+              .exit_code == 0);
+  CliResult in_session = RunCli(At(node, {"search", "mailer", "letters", "--sessions-only"}));
+  INFO(in_session.out << in_session.err);
+  REQUIRE(in_session.exit_code == 0);
+  const JsonValue session_json = in_session.Json();
+  const auto& session_hits = session_json["results"].array;
+  REQUIRE(session_hits.size() == 1);
+  CHECK(session_hits[0]["session"].string == "s-notes");
+  REQUIRE(session_hits[0]["snippet"].array.size() == 1);
+  CHECK(session_hits[0]["snippet"].array[0]["line"].u64() == 1);
+  CHECK(session_hits[0]["snippet"].array[0]["text"].string == "the mailer batches outgoing letters");
+  CliResult session_text =
+      RunCli({"--node", "127.0.0.1:" + std::to_string(node.port()), "search", "letters", "--sessions-only"});
+  REQUIRE(session_text.exit_code == 0);
+  CHECK(session_text.out.find("session s-notes, message 0") != std::string::npos);
+  CHECK(session_text.out.find("     1 | the mailer batches outgoing letters") != std::string::npos);
   CliResult lexical = RunCli(At(node, {"search", "resolve", "hostname", "--mode", "lexical"}));
   REQUIRE(lexical.exit_code == 0);
   REQUIRE(lexical.Json()["results"].array.size() == 1);

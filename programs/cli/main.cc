@@ -211,14 +211,14 @@ const std::vector<CommandSpec>& Commands() {
        "embedded by the built-in lexical embedder; lexical and vector use one alone\n"
        "(vector lists chunks, possibly several of one file).\n"
        "Session messages are searched too (by words always; by meaning when stored\n"
-       "with embeddings).\n"
+       "with embeddings), each shown with lines of the message.\n"
        "--json carries each result's scores: the fused one and each part's.",
        {{"--limit", "N", "how many results (default 10)"},
         {"--mode", "M", "hybrid (default), lexical or vector"},
         {"--session", "S", "only messages of session S"},
         {"--code-only", "", "only code files"},
         {"--sessions-only", "", "only session messages"},
-        {"--no-snippet", "", "do not read the files to show snippets"},
+        {"--no-snippet", "", "do not read the files and sessions to show snippets"},
         {"--path-prefix", "P", "only files whose path starts with P"},
         {"--language", "L", "only files of language L (e.g. cpp, python)"},
         {"--exact", "", "score every vector at full precision (slower)"},

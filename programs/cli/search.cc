@@ -3,6 +3,8 @@
 // with).
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <map>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -101,13 +103,24 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   if (!hits.ok()) return hits.status();
 
   Json& j = ctx.result();
-  // Snippets: each hit's file read back once (limit files at most).
+  // Snippets: each hit's file read back once (limit files at most); a
+  // session hit's message, its lines numbered within the message (each
+  // session read once).
   const std::vector<std::string> terms = LexicalTerms(text);
   const std::set<std::string> query_terms(terms.begin(), terms.end());
   std::vector<std::vector<SnippetLine>> snippets(hits->size());
   if (!args.Has("--no-snippet")) {
+    std::map<std::string, Result<client::SessionContext>> sessions;
     for (std::size_t i = 0; i < hits->size(); ++i) {
       const auto& h = (*hits)[i];
+      if (!h.session.empty()) {
+        auto context = sessions.find(h.session);
+        if (context == sessions.end()) context = sessions.emplace(h.session, memory.GetContext(h.session)).first;
+        if (context->second.ok() && h.chunk < context->second->messages.size()) {
+          snippets[i] = Snippet(context->second->messages[h.chunk], 1, std::numeric_limits<std::uint32_t>::max(), query_terms, 3);
+        }
+        continue;
+      }
       if (h.first_line == 0 || h.id.empty()) continue;
       auto code = memory.GetCode(h.id);
       if (code.ok()) snippets[i] = Snippet(code->content, h.first_line, h.last_line, query_terms, 3);
@@ -117,6 +130,15 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
   j.Set("node", (*node)->endpoint()).Set("query", text).Set("model", memory.info().vector_model).Set("exact", exact);
   j.Set("mode", mode);
   Json results = Json::MakeArray();
+  auto snippet_of = [&](std::size_t i) {
+    Json snippet = Json::MakeArray();
+    for (const auto& line : snippets[i]) {
+      Json l = Json::MakeObject();
+      l.Set("line", static_cast<std::uint64_t>(line.number)).Set("text", line.text);
+      snippet.Push(std::move(l));
+    }
+    return snippet;
+  };
   for (std::size_t i = 0; i < hits->size(); ++i) {
     const auto& h = (*hits)[i];
     Json r = Json::MakeObject();
@@ -125,6 +147,7 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
       r.Set("score", static_cast<double>(h.score))
           .Set("vector_score", static_cast<double>(h.vector_score))
           .Set("lexical_score", static_cast<double>(h.lexical_score));
+      r.Set("snippet", snippet_of(i));  // lines of the message
       results.Push(std::move(r));
       continue;
     }
@@ -138,13 +161,7 @@ Status Search(CommandContext& ctx, const ParsedArgs& args) {
     if (h.first_line > 0) {
       r.Set("first_line", static_cast<std::uint64_t>(h.first_line)).Set("last_line", static_cast<std::uint64_t>(h.last_line));
     }
-    Json snippet = Json::MakeArray();
-    for (const auto& line : snippets[i]) {
-      Json l = Json::MakeObject();
-      l.Set("line", static_cast<std::uint64_t>(line.number)).Set("text", line.text);
-      snippet.Push(std::move(l));
-    }
-    r.Set("snippet", std::move(snippet));
+    r.Set("snippet", snippet_of(i));
     results.Push(std::move(r));
   }
   j.Set("results", std::move(results));
