@@ -33,6 +33,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/json_writer.h"
+#include "actors/vector_catalog.h"
 #include "bench/node_process.h"
 #include "bench/scenarios.h"
 #include "rpc/grpc_client.h"
@@ -383,7 +384,7 @@ int RunVectorRestartBench(const Args& args) {
         return fail("restore");
       }
       r->restore_s = SecondsSince(t0);
-      if (!keep_snapshot) std::filesystem::remove(ramlake + "/vectors.index");
+      if (!keep_snapshot) std::filesystem::remove(ramlake + "/" + std::string(actors::kVectorIndexSnapshotName));
       NodeProcess restored_node("vector-restart-restored");
       if (!Restart(restored_node, restored_config, vectors, o, queries + 3000, true, &r->start, &memory, &error)) {
         return fail("start after a restore");

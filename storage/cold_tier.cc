@@ -95,8 +95,7 @@ Status ReplayApplier::Add(std::uint8_t type, std::string_view payload, std::uint
   switch (type) {
     case kWalRecordMutations:
       PDAI_RETURN_IF_ERROR(AddLoggedWrite(payload, lsn, &filling_));
-      filling_bytes_ += payload.size();
-      if (filling_.size() >= kReplayBatchOps || filling_bytes_ >= kReplayBatchBytes) return HandOver();
+      if (filling_.size() >= kReplayBatchOps || filling_.bytes() >= kReplayBatchBytes) return HandOver();
       return Status::Ok();
     case kWalRecordDictionary:
       PDAI_RETURN_IF_ERROR(Finish());
@@ -117,7 +116,6 @@ Status ReplayApplier::HandOver() {
   if (!error_.ok()) return error_;
   std::swap(handed_, filling_);
   filling_.Clear();
-  filling_bytes_ = 0;
   lock.unlock();
   changed_.notify_all();
   return Status::Ok();

@@ -148,7 +148,6 @@ class ReplayApplier {
 
   PersistentStore& store_;
   StoreWriteBatch filling_;
-  std::size_t filling_bytes_ = 0;
   std::mutex mu_;
   std::condition_variable changed_;
   StoreWriteBatch handed_;  // guarded by mu_: waiting for the writer thread

@@ -127,6 +127,7 @@ class StoreWriteBatch {
   void Delete(Kind kind, std::string_view key, std::uint64_t lsn);
   std::size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
+  std::size_t bytes() const { return bytes_.size(); }  // of the keys and values held
   void Clear() {  // keeps the memory, for the next batch
     ops_.clear();
     bytes_.clear();
