@@ -37,6 +37,42 @@ storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConf
   return o;
 }
 
+// The vectors partition's index, into `opened`. It holds a quantized copy of
+// every stored vector, hot or cold: loaded from its snapshot beside the
+// partition files and reconciled with the store (the source of truth), or
+// rebuilt from the store when there is no usable snapshot. Blocking (file
+// and LevelDB reads).
+Status OpenVectorIndex(storage::FileSystem* fs, const storage::PersistentStore& store,
+                       const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
+                       std::uint64_t store_identity, std::chrono::seconds snapshot_interval,
+                       const storage::ramlake::WatermarkProof* proof, opened_partition* opened) {
+  auto catalog = VectorCatalog::Create(vectors);
+  if (!catalog.ok()) return catalog.status().WithContext("creating the vector index");
+  if (ram_options.path.empty()) {
+    PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(store).WithContext("rebuilding the vector index"));
+  } else {
+    const std::string snapshot = ram_options.path + "/" + std::string(kVectorIndexSnapshotName);
+    // Nothing writes to the store while partitions open: the index
+    // reflects it through its last LSN.
+    opened->vectors_through_lsn = store.LastAppliedLsn();
+    auto restored = (*catalog)->Restore(fs, snapshot, store, store_identity, proof);
+    if (!restored.ok()) return restored.status().WithContext("opening the vector index");
+    // Written by the partition actor once what Restore applied is linked
+    // into the graph: not here, before the node serves (a gigabyte at 1M
+    // vectors), so that the next open starts from it.
+    opened->vectors_snapshot_due = restored->rebuilt || restored->reapplied > 0 || restored->removed > 0;
+    opened->encode_vectors_snapshot = [store_identity, catalog = catalog->get()](std::uint64_t through_lsn) {
+      return catalog->EncodeSnapshot(store_identity, through_lsn);
+    };
+    opened->write_vectors_snapshot = [fs, snapshot](const std::string& bytes) {
+      return VectorCatalog::WriteSnapshot(fs, snapshot, bytes);
+    };
+    opened->vectors_snapshot_interval = snapshot_interval;
+  }
+  opened->vectors = std::move(*catalog);
+  return Status::Ok();
+}
+
 // Opens (re-attaches) one partition file: a record is kept only if it is
 // what the store holds for its key, proven by the file's watermark and the
 // keys the WAL replay changed (`proof`, at start-up) or else by one store
@@ -57,40 +93,25 @@ Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_p
   hooks.store_identity = store_identity;
   auto options = storage::ramlake::PartitionOptionsFor(ram_options, kind);
   options.persisted_lsn = store->LastAppliedLsn();
+  auto opened = std::make_shared<opened_partition>();
+  // The vectors partition's index opens on a thread of its own while the
+  // partition file is re-attached (both only read the store, which is
+  // thread-safe): a restart waits for the longer of the two, not their sum.
+  Status indexed;
+  std::thread index_opener;
+  if (kind == DataKind::kVectors) {
+    index_opener = std::thread([&] {
+      indexed = OpenVectorIndex(fs, *store, ram_options, vectors, store_identity, snapshot_interval, proof,
+                                opened.get());
+    });
+  }
   auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks, report);
+  if (index_opener.joinable()) index_opener.join();
   if (!partition.ok()) {
     return partition.status().WithContext("opening the RAM-Lake partition " + std::string(DataKindName(kind)));
   }
-  auto opened = std::make_shared<opened_partition>();
+  PDAI_RETURN_IF_ERROR(indexed);
   opened->lake = std::move(*partition);
-  if (kind == DataKind::kVectors) {
-    // The index holds a quantized copy of every stored vector, hot or cold.
-    // Loaded from its snapshot beside the partition files and reconciled
-    // with the store (the source of truth), or rebuilt from the store when
-    // there is no usable snapshot; a snapshot is written whenever the open
-    // changed something, so the next open starts from it.
-    auto catalog = VectorCatalog::Create(vectors);
-    if (!catalog.ok()) return catalog.status().WithContext("creating the vector index");
-    if (ram_options.path.empty()) {
-      PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(*store).WithContext("rebuilding the vector index"));
-    } else {
-      const std::string snapshot = ram_options.path + "/" + std::string(kVectorIndexSnapshotName);
-      auto restored = (*catalog)->Restore(fs, snapshot, *store, store_identity);
-      if (!restored.ok()) return restored.status().WithContext("opening the vector index");
-      if (restored->rebuilt || restored->reapplied > 0 || restored->removed > 0) {
-        Status saved = (*catalog)->SaveSnapshot(fs, snapshot, store_identity);
-        if (!saved.ok()) LogWarning("vectors", "the next start will rebuild the vector index: " + saved.ToString());
-      }
-      opened->encode_vectors_snapshot = [store_identity, catalog = catalog->get()] {
-        return catalog->EncodeSnapshot(store_identity);
-      };
-      opened->write_vectors_snapshot = [fs, snapshot](const std::string& bytes) {
-        return VectorCatalog::WriteSnapshot(fs, snapshot, bytes);
-      };
-      opened->vectors_snapshot_interval = snapshot_interval;
-    }
-    opened->vectors = std::move(*catalog);
-  }
   if ((kind == DataKind::kCode || kind == DataKind::kHistory) && lexical_index) {
     // The text index of every stored code file or session message, hot or
     // cold, built from the store (the source of truth) at every open:
@@ -274,21 +295,32 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   // RAM disk, another process holding it) leaves no actor behind. Nothing
   // writes to the store meanwhile, as the watermark proof requires.
   std::array<partition_ptr, kKinds> opened_partitions;
+  // The partitions open at once, each on a thread of its own: a restart
+  // waits for the slowest (the vector index's load, a text index's build),
+  // not for their sum. Each reads only its own file and the store.
   auto open_partitions = [&]() -> Status {
     opened_partitions = {};  // a failed attempt's files are unmapped and closed
+    std::array<Status, kKinds> opened;
+    std::array<storage::ramlake::WatermarkProof, kKinds> proofs;
+    std::vector<std::thread> openers;
     for (DataKind kind : kAllDataKinds) {
       const auto k = DataKindIndex(kind);
-      storage::ramlake::WatermarkProof proof;
-      proof.checkpoint_lsn = report->cold.checkpoint_lsn;
-      proof.end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
-      proof.changed = &changed[k];
+      proofs[k].checkpoint_lsn = report->cold.checkpoint_lsn;
+      proofs[k].end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
+      proofs[k].changed = &changed[k];
       report->partitions[k] = {};
-      auto partition = OpenPartition(fs, store, ram_options, vectors, lexical_index, kind, store_identity,
-                                     snapshot_interval, &proof,
-                                     &report->partitions[k]);
-      if (!partition.ok()) return partition.status();
-      opened_partitions[k] = std::move(*partition);
+      openers.emplace_back([&, kind, k] {
+        auto partition = OpenPartition(fs, store, ram_options, vectors, lexical_index, kind, store_identity,
+                                       snapshot_interval, &proofs[k], &report->partitions[k]);
+        if (partition.ok()) {
+          opened_partitions[k] = std::move(*partition);
+        } else {
+          opened[k] = partition.status();
+        }
+      });
     }
+    for (auto& opener : openers) opener.join();
+    for (const Status& s : opened) PDAI_RETURN_IF_ERROR(s);  // the first kind's error, in kind order
     return Status::Ok();
   };
   Status ram_lake = open_partitions();

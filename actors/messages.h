@@ -110,9 +110,19 @@ struct opened_partition {
   // a clean stop and, while the node runs, when 20,000 vectors were indexed
   // since the last one or, every vectors_snapshot_interval, when enough
   // changed (so a crash re-applies little; see MaybeSnapshotIndex).
-  std::function<std::string()> encode_vectors_snapshot;
+  // The argument: the LSN the index reflects the store through (0: not
+  // known), which lets the next start read only what the WAL replay changed
+  // after it (VectorCatalog::Restore).
+  std::function<std::string(std::uint64_t through_lsn)> encode_vectors_snapshot;
+  // The LSN the index reflected the store through when it was opened.
+  std::uint64_t vectors_through_lsn = 0;
   std::function<Status(const std::string&)> write_vectors_snapshot;
   std::chrono::seconds vectors_snapshot_interval{0};
+  // The open changed the index (rebuilt it, or re-applied what changed since
+  // its snapshot): the partition actor writes a snapshot once it has linked
+  // the vectors the open left unlinked (VectorIndex::DeferLinking), instead
+  // of the open writing one before the node serves.
+  bool vectors_snapshot_due = false;
   ~opened_partition();                     // actors/partition_actor.cc (complete types there)
 };
 using partition_ptr = std::shared_ptr<opened_partition>;

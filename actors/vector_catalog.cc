@@ -9,6 +9,7 @@
 #include "storage/crc32c.h"
 #include "storage/file_system.h"
 #include "storage/persistent_store.h"
+#include "storage/ramlake/ramlake_partition.h"
 
 namespace postdevai::actors {
 
@@ -141,20 +142,25 @@ void VectorCatalog::RemoveOwner(const Owner& owner) {
 
 // ------------------------------------------------------------------ snapshots
 //
-// File: magic "PDAIVCS2", fixed32 CRC32C of the body, then the body: fixed64
+// File: magic "PDAIVCS3", fixed32 CRC32C of the body, then the body: fixed64
 // store identity, fixed64 the newest record LSN the snapshot reflects (for
-// diagnostics), fixed64 the next id prefix, fixed64 key count and per key:
+// diagnostics), fixed64 the LSN it reflects the store through (0: unknown;
+// absent in "PDAIVCS2" files, which are still read), fixed64 the next id
+// prefix, fixed64 key count and per key:
 // key, owner flag (fixed32: 1 session), owner name, fixed64 LSN, fixed64 id
 // prefix; then the index snapshot
 // (VectorIndex::Serialize) to the end. The index comes last so that it is
 // written straight into the body and read in place (it is most of the bytes).
 
 namespace {
-constexpr std::string_view kSnapshotMagic = "PDAIVCS2";  // 1: ids were hashes of keys
+constexpr std::string_view kSnapshotMagic = "PDAIVCS3";  // 1: ids were hashes of keys
+constexpr std::string_view kSnapshotMagicWithoutThroughLsn = "PDAIVCS2";
 
 // A snapshot file's body, once its magic and checksum are proven.
 Result<std::string_view> SnapshotBody(std::string_view file) {
-  if (!file.starts_with(kSnapshotMagic)) return Status::Corruption("not a vector index snapshot (magic)");
+  if (!file.starts_with(kSnapshotMagic) && !file.starts_with(kSnapshotMagicWithoutThroughLsn)) {
+    return Status::Corruption("not a vector index snapshot (magic)");
+  }
   file.remove_prefix(kSnapshotMagic.size());
   std::uint32_t crc = 0;
   if (!records::GetFixed32(&file, &crc)) return Status::Corruption("truncated");
@@ -169,15 +175,16 @@ std::uint64_t VectorCatalog::NewestLsn() const {
   return newest;
 }
 
-Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& path,
-                                   std::uint64_t store_identity) const {
-  return WriteSnapshot(fs, path, EncodeSnapshot(store_identity));
+Status VectorCatalog::SaveSnapshot(storage::FileSystem* fs, const std::string& path, std::uint64_t store_identity,
+                                   std::uint64_t through_lsn) const {
+  return WriteSnapshot(fs, path, EncodeSnapshot(store_identity, through_lsn));
 }
 
-std::string VectorCatalog::EncodeSnapshot(std::uint64_t store_identity) const {
+std::string VectorCatalog::EncodeSnapshot(std::uint64_t store_identity, std::uint64_t through_lsn) const {
   std::string body;
   records::PutFixed64(&body, store_identity);
   records::PutFixed64(&body, NewestLsn());
+  records::PutFixed64(&body, through_lsn);
   records::PutFixed64(&body, next_prefix_);
   records::PutFixed64(&body, owner_of_key_.size());
   for (const auto& [key, owner] : owner_of_key_) {
@@ -230,23 +237,27 @@ Status VectorCatalog::AdoptSnapshot(storage::FileSystem* fs, const std::string& 
   if (newest > through_lsn) {
     return corrupt("reflects LSN " + std::to_string(newest) + ", after the backup's " + std::to_string(through_lsn));
   }
-  // The identity is the body's first 8 bytes (EncodeSnapshot).
+  // The identity is the body's first 8 bytes (EncodeSnapshot). The LSN the
+  // snapshot reflects the store through stays true of the restored store,
+  // whose history up to the backup's LSN is the backed-up one's.
   std::string stamp;
   records::PutFixed64(&stamp, to_identity);
   body.replace(0, stamp.size(), stamp);
-  std::string snapshot(kSnapshotMagic);
+  std::string snapshot(file->substr(0, kSnapshotMagic.size()));  // the format it was written in
   records::PutFixed32(&snapshot, storage::crc32c::Value(body));
   snapshot += body;
   return WriteSnapshot(fs, to, snapshot);
 }
 
-Status VectorCatalog::LoadSnapshot(std::string_view whole, std::uint64_t store_identity) {
+Status VectorCatalog::LoadSnapshot(std::string_view whole, std::uint64_t store_identity, std::uint64_t* through_lsn) {
   auto corrupt = [](const std::string& what) { return Status::Corruption(what); };
   auto body = SnapshotBody(whole);
   if (!body.ok()) return body.status();
   std::string_view file = *body;
   std::uint64_t identity = 0, newest = 0, keys = 0;
-  if (!records::GetFixed64(&file, &identity) || !records::GetFixed64(&file, &newest)) {
+  *through_lsn = 0;
+  if (!records::GetFixed64(&file, &identity) || !records::GetFixed64(&file, &newest) ||
+      (whole.starts_with(kSnapshotMagic) && !records::GetFixed64(&file, through_lsn))) {
     return corrupt("truncated header");
   }
   // 0 is "unknown" (a file system without birth times): the LSN check against
@@ -276,7 +287,37 @@ Status VectorCatalog::LoadSnapshot(std::string_view whole, std::uint64_t store_i
   return index_->Deserialize(file);
 }
 
-Status VectorCatalog::Reconcile(const storage::PersistentStore& store, RestoreReport* report) {
+Status VectorCatalog::Refresh(const storage::PersistentStore& store, const std::string& key, RestoreReport* report) {
+  auto value = store.GetWithLsn(DataKind::kVectors, key);
+  if (!value.ok()) {
+    if (!value.status().IsNotFound()) return value.status();
+    if (owner_of_key_.count(key) || lsn_of_key_.count(key)) {
+      PDAI_RETURN_IF_ERROR(Apply(key, nullptr));
+      ++report->removed;
+    }
+    return Status::Ok();
+  }
+  Status s = Apply(key, &value->value, value->lsn);
+  if (!s.ok()) LogWarning("vectors", "record " + key + " could not be indexed: " + s.ToString());
+  ++report->reapplied;
+  return Status::Ok();
+}
+
+Status VectorCatalog::Reconcile(const storage::PersistentStore& store, std::uint64_t through_lsn,
+                                const storage::ramlake::WatermarkProof* proof, RestoreReport* report) {
+  // The store is the snapshot's state at through_lsn plus the WAL replay's
+  // changes: when through_lsn lies within what the replay covers
+  // [checkpoint, end], a key changed after it is one the replay changed.
+  if (proof != nullptr && proof->changed != nullptr && through_lsn != 0 && proof->checkpoint_lsn <= through_lsn &&
+      through_lsn <= proof->end_lsn) {
+    report->by_watermark = true;
+    std::vector<std::string> changed;
+    proof->changed->ForEach([&](std::string_view key, const storage::ramlake::ChangedKeys::Change& change) {
+      if (change.lsn > through_lsn) changed.emplace_back(key);
+    });
+    for (const std::string& key : changed) PDAI_RETURN_IF_ERROR(Refresh(store, key, report));
+    return Status::Ok();
+  }
   std::unordered_set<std::string> present;
   std::vector<std::string> changed;
   PDAI_RETURN_IF_ERROR(store.ForEachHeader(DataKind::kVectors, [&](const storage::StoredRecord& r) {
@@ -292,23 +333,19 @@ Status VectorCatalog::Reconcile(const storage::PersistentStore& store, RestoreRe
   }
   for (const std::string& key : gone) PDAI_RETURN_IF_ERROR(Apply(key, nullptr));
   report->removed = gone.size();
-  for (const std::string& key : changed) {
-    auto value = store.GetWithLsn(DataKind::kVectors, key);
-    if (!value.ok()) {
-      if (value.status().IsNotFound()) continue;
-      return value.status();
-    }
-    Status s = Apply(key, &value->value, value->lsn);
-    if (!s.ok()) LogWarning("vectors", "record " + key + " could not be indexed: " + s.ToString());
-    ++report->reapplied;
-  }
+  for (const std::string& key : changed) PDAI_RETURN_IF_ERROR(Refresh(store, key, report));
   return Status::Ok();
 }
 
 Result<VectorCatalog::RestoreReport> VectorCatalog::Restore(storage::FileSystem* fs, const std::string& path,
                                                             const storage::PersistentStore& store,
-                                                            std::uint64_t store_identity) {
+                                                            std::uint64_t store_identity,
+                                                            const storage::ramlake::WatermarkProof* proof) {
   RestoreReport report;
+  // What the store changed since the snapshot (or the whole index, rebuilt)
+  // goes in unlinked: searchable at once, linked by the owner afterwards.
+  index_->DeferLinking(true);
+  std::uint64_t through_lsn = 0;
   Status loaded = Status::NotFound("no snapshot");
   if (fs->FileExists(path)) {
     std::string file;
@@ -324,13 +361,16 @@ Result<VectorCatalog::RestoreReport> VectorCatalog::Restore(storage::FileSystem*
         file.append(chunk);
       }
     }
-    if (loaded.ok()) loaded = LoadSnapshot(file, store_identity);
+    if (loaded.ok()) loaded = LoadSnapshot(file, store_identity, &through_lsn);
   }
   if (loaded.ok()) {
-    PDAI_RETURN_IF_ERROR(Reconcile(store, &report));
+    PDAI_RETURN_IF_ERROR(Reconcile(store, through_lsn, proof, &report));
+    index_->DeferLinking(false);
     LogInfo("vectors", "vector index loaded from " + path + " (" + std::to_string(index_->size()) + " vectors; " +
                            std::to_string(report.reapplied) + " records re-applied, " +
-                           std::to_string(report.removed) + " removed since the snapshot)");
+                           std::to_string(report.removed) + " removed since the snapshot, found " +
+                           (report.by_watermark ? "from the WAL replay" : "by a scan of the store") + "; " +
+                           std::to_string(index_->unlinked()) + " vectors to link into the graph)");
     return report;
   }
   report.rebuilt = true;
@@ -349,7 +389,9 @@ Result<VectorCatalog::RestoreReport> VectorCatalog::Restore(storage::FileSystem*
   next_prefix_ = 1;
   owner_of_key_.clear();
   lsn_of_key_.clear();
+  index_->DeferLinking(true);
   PDAI_RETURN_IF_ERROR(Rebuild(store));
+  index_->DeferLinking(false);
   return report;
 }
 

@@ -19,7 +19,10 @@
 // only records written, replaced or removed since are applied again. A
 // missing, corrupt (checksum, format), foreign (another store) or stale
 // (other index options) file falls back to Rebuild, with a log line saying
-// why.
+// why. What Restore applies (re-applied records, or the whole rebuilt index)
+// is left unlinked from the graph (VectorIndex::DeferLinking): searchable at
+// once, by a scan of those vectors beside the walk, and linked by the owner
+// (LinkUnlinked) while it serves.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +39,9 @@
 namespace postdevai::storage {
 class FileSystem;
 class PersistentStore;
+namespace ramlake {
+struct WatermarkProof;
+}
 }
 
 namespace postdevai::actors {
@@ -67,22 +73,34 @@ class VectorCatalog {
     std::string why;         // rebuilt: the reason (missing, checksum, ...)
     std::size_t reapplied = 0;  // loaded: records written or replaced since the snapshot, applied again
     std::size_t removed = 0;    // loaded: records removed since the snapshot
+    // loaded: what changed was read from the start-up's WAL replay (the
+    // watermark proof), not from a scan of every vectors record's header.
+    bool by_watermark = false;
   };
   // Opens the catalog from the snapshot at `path` and reconciles it with
   // `store`, or rebuilds (see the top of this file). Call on a new catalog.
+  // `proof` (start-up, after the WAL replay; may be null): when the
+  // snapshot reflects the store through an LSN within [the checkpoint, the
+  // log's end], the keys the replay changed after that LSN are all that can
+  // differ, and only they are read; otherwise every record's header is.
   // Errors: the store's (reading it), or Rebuild's; a bad snapshot is not an
   // error. Blocking (file and LevelDB reads).
   Result<RestoreReport> Restore(storage::FileSystem* fs, const std::string& path,
-                                const storage::PersistentStore& store, std::uint64_t store_identity);
+                                const storage::PersistentStore& store, std::uint64_t store_identity,
+                                const storage::ramlake::WatermarkProof* proof = nullptr);
   // Writes the snapshot to `path` (created 0600 through a temporary file,
   // synced, then renamed over the old one: a crash leaves the old or the new
   // file, never a torn one; the checksum catches anything else). The store
-  // identity is what Restore checks it against. Blocking (file writes).
-  Status SaveSnapshot(storage::FileSystem* fs, const std::string& path, std::uint64_t store_identity) const;
+  // identity is what Restore checks it against. `through_lsn`: the catalog
+  // reflects every vectors write of the store up to this LSN and none after
+  // it (0: not known; Restore then reads every record's header). Blocking
+  // (file writes).
+  Status SaveSnapshot(storage::FileSystem* fs, const std::string& path, std::uint64_t store_identity,
+                      std::uint64_t through_lsn = 0) const;
   // SaveSnapshot in two steps, so that the copy is taken where the catalog
   // lives and the file written elsewhere: the snapshot's bytes (CPU only),
   // then writing them as SaveSnapshot does (blocking file I/O).
-  std::string EncodeSnapshot(std::uint64_t store_identity) const;
+  std::string EncodeSnapshot(std::uint64_t store_identity, std::uint64_t through_lsn = 0) const;
   static Status WriteSnapshot(storage::FileSystem* fs, const std::string& path, const std::string& bytes);
   // Installs at `to` the snapshot at `from` (one a backup carried), written
   // for store identity `from_identity`, for the store restored from that
@@ -133,10 +151,14 @@ class VectorCatalog {
   std::unordered_map<std::string, Owner> owner_of_key_;
   // The LSN of the record each indexed key reflects (0: unknown).
   std::unordered_map<std::string, std::uint64_t> lsn_of_key_;
-  // Restore's two halves: parse a snapshot into this (empty) catalog, then
-  // apply what the store changed since.
-  Status LoadSnapshot(std::string_view file, std::uint64_t store_identity);
-  Status Reconcile(const storage::PersistentStore& store, RestoreReport* report);
+  // Restore's two halves: parse a snapshot into this (empty) catalog (and
+  // the LSN it reflects the store through, 0 if unknown), then apply what
+  // the store changed since.
+  Status LoadSnapshot(std::string_view file, std::uint64_t store_identity, std::uint64_t* through_lsn);
+  Status Reconcile(const storage::PersistentStore& store, std::uint64_t through_lsn,
+                   const storage::ramlake::WatermarkProof* proof, RestoreReport* report);
+  // Re-reads `key` from the store and applies it (or its removal).
+  Status Refresh(const storage::PersistentStore& store, const std::string& key, RestoreReport* report);
 };
 
 }  // namespace postdevai::actors

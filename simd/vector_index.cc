@@ -331,7 +331,40 @@ void VectorIndex::AddChecked(const VectorEntry& entry) {
   ++kind_count_[static_cast<int>(a.kind)];
   if (a.kind == VectorOwnerKind::kCodeChunk) ids_of_path_[a.path].push_back(entry.id);
   slot_of_id_.emplace(entry.id, static_cast<std::uint32_t>(slot));
-  if (graph_) graph_->Insert(static_cast<std::uint32_t>(slot), entry.values.data(), Rows());
+  if (!graph_) return;
+  if (defer_linking_) {
+    unlinked_position_.emplace(static_cast<std::uint32_t>(slot), unlinked_.size());
+    unlinked_.push_back(static_cast<std::uint32_t>(slot));
+  } else {
+    graph_->Insert(static_cast<std::uint32_t>(slot), entry.values.data(), Rows());
+  }
+}
+
+void VectorIndex::Unlink(std::uint32_t slot) {
+  auto at = unlinked_position_.find(slot);
+  if (at == unlinked_position_.end()) return;
+  const std::size_t position = at->second;
+  unlinked_position_.erase(at);
+  if (position + 1 != unlinked_.size()) {
+    unlinked_[position] = unlinked_.back();
+    unlinked_position_[unlinked_[position]] = position;
+  }
+  unlinked_.pop_back();
+}
+
+std::size_t VectorIndex::LinkUnlinked(std::size_t max_vectors) {
+  const std::size_t dim = options_.dimension;
+  std::vector<float> decoded(dim);
+  for (std::size_t linked = 0; linked < max_vectors && !unlinked_.empty(); ++linked) {
+    const std::uint32_t slot = unlinked_.back();
+    unlinked_.pop_back();
+    unlinked_position_.erase(slot);
+    // The quantized copy decoded (QuantizeInt8: offset + scale x code).
+    const std::uint8_t* row = codes(slot);
+    for (std::size_t i = 0; i < dim; ++i) decoded[i] = offsets_[slot] + scales_[slot] * float(row[i]);
+    graph_->Insert(slot, decoded.data(), Rows());
+  }
+  return unlinked_.size();
 }
 
 void VectorIndex::RemoveSlot(std::size_t slot) {
@@ -352,7 +385,8 @@ void VectorIndex::RemoveSlot(std::size_t slot) {
   --kind_count_[static_cast<int>(a.kind)];
   // The codes stay until the slot is reused: the graph reads the removed
   // node's neighbours' codes while it repairs their links.
-  if (graph_) graph_->Remove(static_cast<std::uint32_t>(slot), Rows());
+  Unlink(static_cast<std::uint32_t>(slot));
+  if (graph_) graph_->Remove(static_cast<std::uint32_t>(slot), Rows());  // no-op when unlinked
   attributes_[slot] = SlotAttributes{};
   free_slots_.push_back(static_cast<std::uint32_t>(slot));
 }
@@ -448,8 +482,12 @@ Status VectorIndex::FetchFull(FullPrecisionSource* source, std::span<const std::
 bool VectorIndex::GraphServes(const VectorSearchOptions& options, const CompiledFilter& filter) const {
   if (!graph_ || options.metric != options_.graph_metric) return false;
   const std::size_t live = size();
-  // A walk that must return a sizeable share of the index is a slower scan.
-  if (live < options_.graph_min_vectors || Candidates(options) * 16 > live) return false;
+  const std::size_t linked = graph_->size();
+  // A walk that must return a sizeable share of the index is a slower scan;
+  // so is scoring more unlinked vectors one by one than the walk covers.
+  if (linked < options_.graph_min_vectors || unlinked_.size() > linked || Candidates(options) * 16 > live) {
+    return false;
+  }
   return filter.any ||
          double(filter.matches_bound) >= options_.graph_filter_matches_per_candidate * double(Candidates(options));
 }
@@ -480,6 +518,12 @@ std::vector<VectorCandidates> VectorIndex::ScanCandidates(const float* queries, 
   for (std::size_t q = 0; q < num_queries; ++q) {
     const simd::AnnQuery query{query_codes.data() + q * padded, query_params[q]};
     std::vector<simd::ScoredId> found = graph_->Search(query, Candidates(options), rows, admit);
+    if (!unlinked_.empty()) {
+      simd::TopK top(Candidates(options), simd::HigherIsBetter(options.metric));
+      for (const simd::ScoredId& c : found) top.Offer(c.score, c.id);
+      ScoreUnlinked(query, options, filter, &top);
+      found = top.TakeSorted();
+    }
     if (found.size() < options.k) {
       // Short of k: fewer vectors pass the filter than estimated, or the walk
       // missed them. The scan finds every one that passes.
@@ -492,6 +536,20 @@ std::vector<VectorCandidates> VectorIndex::ScanCandidates(const float* queries, 
     }
   }
   return candidates;
+}
+
+void VectorIndex::ScoreUnlinked(const simd::AnnQuery& query, const VectorSearchOptions& options,
+                                const CompiledFilter& filter, simd::TopK* top) const {
+  const simd::Int8Rows rows = Rows();
+  std::vector<float> scores(std::min(unlinked_.size(), kScanBlockRows));
+  for (std::size_t begin = 0; begin < unlinked_.size(); begin += kScanBlockRows) {
+    const std::size_t n = std::min(kScanBlockRows, unlinked_.size() - begin);
+    const std::uint32_t* slots = unlinked_.data() + begin;
+    simd::ScoreInt8Gathered(options.metric, query.codes, query.params, code_stride_, rows, slots, n, scores.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (filter.any || filter.Pass(attributes_[slots[i]])) top->Offer(scores[i], slots[i]);
+    }
+  }
 }
 
 std::vector<VectorCandidates> VectorIndex::ScanQuantized(const std::int8_t* query_codes,
@@ -685,7 +743,8 @@ Result<std::vector<VectorHit>> VectorIndex::Rerank(std::span<const float> query,
 // ------------------------------------------------------------------ snapshots
 
 namespace {
-constexpr std::uint32_t kSnapshotVersion = 1;
+// 2: the unlinked vectors' slots follow the string table (1 had none).
+constexpr std::uint32_t kSnapshotVersion = 2;
 using simd::GetArray;
 using simd::GetArrayBytes;
 using simd::PutArray;
@@ -749,6 +808,7 @@ void VectorIndex::Serialize(std::string* out) const {
            options_.keep_full_precision ? slot_count() * full_stride_ : 0);
   PutArray(out, free_slots_);
   strings_.Serialize(out);
+  PutArray(out, unlinked_);
   std::string graph;
   if (graph_) graph_->Serialize(&graph);
   records::PutFixed64(out, graph.size());
@@ -769,7 +829,7 @@ Status VectorIndex::Deserialize(std::string_view in) {
       !records::GetFixed32(&in, &metric)) {
     return corrupt("truncated header");
   }
-  if (version != kSnapshotVersion) return corrupt("unknown version " + std::to_string(version));
+  if (version != kSnapshotVersion && version != 1) return corrupt("unknown version " + std::to_string(version));
   if (model != options_.model || dimension != options_.dimension ||
       quantization != static_cast<std::uint32_t>(options_.quantization) ||
       (keep_full != 0) != options_.keep_full_precision || degree != (graph_ ? options_.graph_degree : 0) ||
@@ -784,7 +844,8 @@ Status VectorIndex::Deserialize(std::string_view in) {
   if (!GetArray(&in, &built.ids_) || !GetArrayBytes(&in, 1, &code_bytes) || !GetArray(&in, &built.scales_) ||
       !GetArray(&in, &built.offsets_) || !GetArray(&in, &built.squared_norms_) ||
       !GetArray(&in, &built.attributes_) || !GetArrayBytes(&in, sizeof(float), &full_bytes) ||
-      !GetArray(&in, &built.free_slots_) || !built.strings_.Deserialize(&in)) {
+      !GetArray(&in, &built.free_slots_) || !built.strings_.Deserialize(&in) ||
+      (version >= 2 && !GetArray(&in, &built.unlinked_))) {
     return corrupt("truncated arrays");
   }
   const std::size_t slots = built.ids_.size();
@@ -833,12 +894,24 @@ Status VectorIndex::Deserialize(std::string_view in) {
   for (std::uint32_t id = 1; id < references.size(); ++id) {
     if (references[id] != built.strings_.References(id)) return corrupt("string references disagree");
   }
+  for (std::size_t position = 0; position < built.unlinked_.size(); ++position) {
+    const std::uint32_t slot = built.unlinked_[position];
+    if (!built.graph_ || slot >= slots || !built.attributes_[slot].live ||
+        !built.unlinked_position_.emplace(slot, position).second) {
+      return corrupt("the unlinked list names a free, repeated or unknown slot");
+    }
+  }
   if (built.graph_) {
     std::string error;
     if (!built.graph_->Deserialize(in, &error)) return corrupt(error);
-    if (built.graph_->size() != built.size()) return corrupt("the graph and the slots disagree");
+    // Every live slot is either a node of the graph or unlinked.
+    if (built.graph_->size() + built.unlinked_.size() != built.size()) {
+      return corrupt("the graph and the slots disagree");
+    }
     for (std::size_t slot = 0; slot < slots; ++slot) {
-      if (built.attributes_[slot].live != built.graph_->Contains(static_cast<std::uint32_t>(slot))) {
+      const bool node = built.graph_->Contains(static_cast<std::uint32_t>(slot));
+      const bool unlinked = built.unlinked_position_.count(static_cast<std::uint32_t>(slot)) != 0;
+      if (built.attributes_[slot].live != (node || unlinked) || (node && unlinked)) {
         return corrupt("the graph and the slots disagree");
       }
     }
@@ -861,6 +934,8 @@ Status VectorIndex::Deserialize(std::string_view in) {
   std::swap(slot_of_id_, built.slot_of_id_);
   std::swap(strings_, built.strings_);
   std::swap(ids_of_path_, built.ids_of_path_);
+  std::swap(unlinked_, built.unlinked_);
+  std::swap(unlinked_position_, built.unlinked_position_);
   return Status::Ok();
 }
 
@@ -884,6 +959,8 @@ std::size_t VectorIndex::RamBytes() const {
   }
   bytes += strings_.RamBytes();
   bytes += free_slots_.capacity() * sizeof(std::uint32_t);
+  bytes += unlinked_.capacity() * sizeof(std::uint32_t) + unlinked_position_.bucket_count() * sizeof(void*) +
+           unlinked_position_.size() * node_bytes(sizeof(std::pair<const std::uint32_t, std::size_t>));
   return bytes + GraphRamBytes();
 }
 

@@ -43,6 +43,17 @@
 // 50K-200K vectors); when the arrays outgrow their capacity, the Add that
 // grows them also copies them (Reserve ahead of bulk loads).
 //
+// Deferred linking (restarts): while DeferLinking(true) holds, Add and
+// ReplaceFile put vectors into the scanned arrays only, "unlinked" from the
+// graph, and return at the cost of a quantization instead of a graph insert.
+// A graph search also scores every unlinked vector (a gathered scan of their
+// quantized copies) and merges them with the walk's, so an unlinked vector is
+// found as surely as by a scan; with more unlinked vectors than linked ones
+// the search scans everything instead. LinkUnlinked links them a few at a time
+// (the engine does it between messages), so a restart that re-applies
+// thousands of vectors, or rebuilds the index, searches at once and reaches
+// graph speed as the links are made.
+//
 // Model and dimension: an index holds vectors of exactly one embedding model
 // and dimension (VectorIndexOptions). Every write and every query names its
 // model; a write or query with another model or dimension is refused with
@@ -280,10 +291,21 @@ class VectorIndex {
   // Pre-allocates room for `count` vectors (avoids growth spikes on bulk load).
   void Reserve(std::size_t count);
 
+  // Deferred linking (see the top). Turning it off links nothing by itself:
+  // vectors already unlinked stay so until LinkUnlinked. An index without a
+  // graph never has unlinked vectors.
+  void DeferLinking(bool defer) { defer_linking_ = defer; }
+  std::size_t unlinked() const { return unlinked_.size(); }
+  // Links up to `max_vectors` unlinked vectors into the graph (each from its
+  // quantized copy: the full-precision vector is not at hand); returns how
+  // many remain unlinked.
+  std::size_t LinkUnlinked(std::size_t max_vectors);
+
   // Snapshots, so that a restart loads the index instead of rebuilding it
   // (VectorCatalog frames them with a checksum and the store state they
   // reflect). Serialize appends the whole state — quantized copies, ids,
-  // attributes, the graph, the full-precision copy if kept — to `out`.
+  // attributes, the graph, the unlinked vectors, the full-precision copy if
+  // kept — to `out`.
   // Deserialize replaces this index's contents with a snapshot taken by an
   // index with the same options (model, dimension, quantization,
   // keep_full_precision, graph degree and metric); kInvalidArgument naming
@@ -397,6 +419,16 @@ class VectorIndex {
   std::vector<std::uint32_t> free_slots_;
   std::size_t kind_count_[2] = {0, 0};  // live vectors per owner kind (filter selectivity)
   std::unique_ptr<simd::AnnGraph> graph_;  // null: no graph (options, or kNone quantization)
+  // Live slots not in the graph (deferred linking), each once, and where
+  // each is in that list (removal in O(1)).
+  std::vector<std::uint32_t> unlinked_;
+  std::unordered_map<std::uint32_t, std::size_t> unlinked_position_;
+  bool defer_linking_ = false;
+  void Unlink(std::uint32_t slot);  // drops `slot` from unlinked_ if there
+  // The unlinked vectors' scores for one quantized query into `top` (those
+  // the filter admits).
+  void ScoreUnlinked(const simd::AnnQuery& query, const VectorSearchOptions& options, const CompiledFilter& filter,
+                     simd::TopK* top) const;
 
   std::unordered_map<std::uint64_t, std::uint32_t> slot_of_id_;
   StringTable strings_;

@@ -18,6 +18,7 @@
 #include "records/stored_values.h"
 #include "storage/file_system.h"
 #include "storage/persistent_store.h"
+#include "storage/ramlake/ramlake_partition.h"
 #include "tests/test_util.h"
 
 namespace postdevai {
@@ -245,6 +246,59 @@ TEST_CASE("a catalog restores from its snapshot and applies only what the store 
   CHECK(report.reapplied == 3);
   CHECK(report.removed == 2);
   CheckSameIndex(*c, *f.Rebuilt(), f.rng);
+}
+
+TEST_CASE("with the WAL replay's proof a restore reads only the keys changed after the snapshot's LSN") {
+  StoreFixture f;
+  for (std::size_t file = 0; file < 40; ++file) f.PutFile(file, 12);
+  f.PutSession("s1", 9);
+  f.PutSession("s2", 4);
+  const std::uint64_t checkpoint = f.lsn - 10;  // replay starts before the snapshot: the proof holds
+  storage::ramlake::ChangedKeys changed;
+  for (std::size_t file = 30; file < 40; ++file) {  // written before the snapshot, replayed after the checkpoint
+    changed.Note(CodeIdForPath("src/file" + std::to_string(file) + ".cc"), checkpoint + file - 29, false);
+  }
+  auto first = f.Rebuilt();
+  const std::uint64_t through = f.lsn;
+  REQUIRE(first->SaveSnapshot(storage::FileSystem::Default(), f.snapshot(), 7, through).ok());
+
+  // After the snapshot: a replaced file, a removed file, a new file, a
+  // removed session; each noted as the replay would.
+  auto note = [&](const std::string& key, bool erased) { changed.Note(key, f.lsn, erased); };
+  f.PutFile(3, 5, "python");
+  note(CodeIdForPath("src/file3.cc"), false);
+  f.DeleteFile(5);
+  note(CodeIdForPath("src/file5.cc"), true);
+  f.PutFile(100, 7);
+  note(CodeIdForPath("src/file100.cc"), false);
+  REQUIRE(f.store->Delete(DataKind::kVectors, records::SessionVectorsKey("s2"), ++f.lsn).ok());
+  note(records::SessionVectorsKey("s2"), true);
+
+  storage::ramlake::WatermarkProof proof;
+  proof.checkpoint_lsn = checkpoint;
+  proof.end_lsn = f.lsn;
+  proof.changed = &changed;
+  {
+    auto c = std::move(*actors::VectorCatalog::Create(f.config));
+    auto report = c->Restore(storage::FileSystem::Default(), f.snapshot(), *f.store, 7, &proof);
+    REQUIRE(report.ok());
+    CHECK(report->by_watermark);
+    CHECK(report->reapplied == 2);  // not the ten files the replay changed before the snapshot
+    CHECK(report->removed == 2);
+    CheckSameIndex(*c, *f.Rebuilt(), f.rng);
+  }
+  // A snapshot older than the checkpoint, or of an unknown LSN: the replay
+  // does not cover what changed since, so every header is read.
+  for (const std::uint64_t older : {checkpoint - 1, std::uint64_t{0}}) {
+    REQUIRE(first->SaveSnapshot(storage::FileSystem::Default(), f.snapshot(), 7, older).ok());
+    auto c = std::move(*actors::VectorCatalog::Create(f.config));
+    auto report = c->Restore(storage::FileSystem::Default(), f.snapshot(), *f.store, 7, &proof);
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->by_watermark);
+    CHECK(report->reapplied == 2);
+    CHECK(report->removed == 2);
+    CheckSameIndex(*c, *f.Rebuilt(), f.rng);
+  }
 }
 
 TEST_CASE("a snapshot a backup carried is adopted for the restored store and loads there without a rebuild") {

@@ -268,7 +268,12 @@ TEST_CASE("a clean stop saves the vector index, so the next start loads it witho
   {
     auto memory = HybridMemory::Open(config);
     REQUIRE(memory.ok());
-    REQUIRE(std::filesystem::exists(snapshot));  // the first open saved the (empty) index
+    // The first open built the (empty) index: the vectors partition saves it
+    // once it serves.
+    for (int i = 0; i < 200 && !std::filesystem::exists(snapshot); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(std::filesystem::exists(snapshot));
     empty_size = std::filesystem::file_size(snapshot);
     for (int f = 0; f < 30; ++f) {
       files[PathOf(f)] = FileContent(f);

@@ -205,6 +205,11 @@ class ChangedKeys {
   void Note(std::string_view key, std::uint64_t lsn, bool erased);
   // The last change to key, or null when it was not changed.
   const Change* Find(std::string_view key) const;
+  // Calls visit(key, change) for every changed key, in no particular order.
+  template <typename Visit>
+  void ForEach(Visit&& visit) const {
+    for (const auto& [key, change] : changes_) visit(std::string_view(key), change);
+  }
   std::size_t size() const { return changes_.size(); }
   bool empty() const { return changes_.empty(); }
   void Clear() { changes_.clear(); }
