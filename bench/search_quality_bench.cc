@@ -145,7 +145,7 @@ void Score(const Question& q, const std::vector<std::string>& files, ModeFigures
     if (i == 0) f->hits_at_1 += 1;
     if (i < 5) f->hits_at_5 += 1;
     f->reciprocal_ranks += 1.0 / static_cast<double>(i + 1);
-    if (i >= 5) f->misses.push_back(q.text);
+    if (i >= 5) f->misses.push_back(q.text + "  (right file at rank " + std::to_string(i + 1) + ")");
     return;
   }
   f->misses.push_back(q.text + "  (first: " + (files.empty() ? std::string("nothing") : files[0]) + ")");

@@ -21,7 +21,7 @@ bool Has(const std::vector<std::string>& terms, const std::string& t) {
 
 // What a reference BM25 over whole files says (the index's definition,
 // computed from scratch over the live files): the file's BM25 plus its best
-// chunk's.
+// chunk's, weighted.
 struct ReferenceFile {
   std::string path, language, content;
 };
@@ -75,7 +75,9 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
         chunk_scores[c] += idf * ct->second * (k1 + 1) / (ct->second + cnorm);
       }
     }
-    if (!chunk_scores.empty()) score += *std::max_element(chunk_scores.begin(), chunk_scores.end());
+    if (!chunk_scores.empty()) {
+      score += LexicalIndex::Options{}.best_chunk_weight * *std::max_element(chunk_scores.begin(), chunk_scores.end());
+    }
     if (score > 0) scored.emplace_back(f.path, score);
   }
   std::sort(scored.begin(), scored.end(),
