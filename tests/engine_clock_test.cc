@@ -82,6 +82,16 @@ struct Deterministic {
       }
     }
   }
+  // The first open built the (empty) vector index: the vectors partition
+  // saves it once it runs, on its writer thread. Waits (30 s at most) for it.
+  bool WaitForFirstSnapshot(const std::string& snapshot) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!std::filesystem::exists(snapshot) && std::chrono::steady_clock::now() < deadline) {
+      sched->run();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return std::filesystem::exists(snapshot);
+  }
 
   // Asks for stats until `done` holds for them (the detached store may still
   // be busy, e.g. flushing its memtable for a checkpoint).
@@ -246,7 +256,7 @@ TEST_CASE("the vector index is snapshotted every sync interval when enough chang
   std::string periodic;
   {
     Deterministic d(config);
-    REQUIRE(std::filesystem::exists(snapshot));  // the first open saved the empty index
+    REQUIRE(d.WaitForFirstSnapshot(snapshot));  // the empty index, saved once the partition runs
     const std::string empty = testing::ReadFile(snapshot);
     // 30 files' vectors, as StoreAndIndexCode writes them.
     std::mt19937 rng(3);
@@ -296,7 +306,7 @@ TEST_CASE("past 20000 vectors indexed since the last snapshot, one is written be
   const auto config = Config(disk, ram);  // sync interval 5 min
   const std::string snapshot = config.ramlake_path + "/vectors.index";
   Deterministic d(config);
-  REQUIRE(std::filesystem::exists(snapshot));
+  REQUIRE(d.WaitForFirstSnapshot(snapshot));
   const std::string empty = testing::ReadFile(snapshot);
   std::mt19937 rng(5);
   std::normal_distribution<float> normal;
