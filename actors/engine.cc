@@ -73,75 +73,116 @@ Status OpenVectorIndex(storage::FileSystem* fs, const storage::PersistentStore& 
   return Status::Ok();
 }
 
-// Opens (re-attaches) one partition file: a record is kept only if it is
-// what the store holds for its key, proven by the file's watermark and the
-// keys the WAL replay changed (`proof`, at start-up) or else by one store
-// lookup per record. Blocking (LevelDB reads).
-Result<partition_ptr> OpenPartition(storage::FileSystem* fs, const std::shared_ptr<storage::PersistentStore>& store,
-                                    const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
-                                    bool lexical_index, DataKind kind, std::uint64_t store_identity,
-                                    std::chrono::seconds snapshot_interval,
-                                    const storage::ramlake::WatermarkProof* proof,
-                                    storage::ramlake::OpenReport* report) {
+// The text index of a code or history partition, into `opened`: every
+// stored code file or session message, hot or cold, built from the store (the
+// source of truth) at every open: nothing to reconcile after a crash. A record
+// that does not decode is left out, with a log line. (Keys come in order: a
+// session's segments in turn, as the index needs them.) Blocking (LevelDB).
+void BuildTextIndex(const storage::PersistentStore& store, DataKind kind, opened_partition* opened) {
+  auto lexical = std::make_unique<LexicalIndex>();
+  const auto started = std::chrono::steady_clock::now();
+  std::uint64_t undecodable = 0;
+  std::string first_problem;
+  Status scanned = store.ForEach(kind, [&](const storage::StoredRecord& r) {
+    Status indexed = lexical->Apply(kind, r.key, r.value);
+    if (!indexed.ok() && undecodable++ == 0) first_problem = indexed.ToString();
+    return true;
+  });
+  const std::string what(DataKindName(kind));
+  if (!scanned.ok()) LogWarning(what, "some records are not searchable by text: " + scanned.ToString());
+  if (undecodable > 0) {
+    LogWarning(what, std::to_string(undecodable) + " stored records are not searchable by text; the first: " +
+                         first_problem);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (lexical->files() > 0) {
+    LogInfo(what, "text index of " + std::to_string(lexical->files()) +
+                      (kind == DataKind::kCode ? " files (" : " messages (") + std::to_string(lexical->chunks()) +
+                      " chunks, " + std::to_string(lexical->terms()) + " terms) built in " + std::to_string(seconds) +
+                      " s");
+  }
+  opened->lexical = std::move(lexical);
+}
+
+// What a partition's open needs besides its kind.
+struct PartitionSetting {
+  storage::FileSystem* fs = nullptr;
+  std::shared_ptr<storage::PersistentStore> store;
+  storage::ramlake::RamLakeOptions ram_options;
+  VectorsConfig vectors;
+  bool lexical_index = true;
+  std::uint64_t store_identity = 0;
+  std::chrono::seconds snapshot_interval{0};
+};
+
+// The indexes of one partition, into `opened`: the vector index, or a text
+// index, or none. Blocking (file and LevelDB reads); may run beside the
+// partition files' opens (it reads the store, which is thread-safe, and the
+// vector index snapshot, not the partition files).
+Status OpenIndexes(const PartitionSetting& setting, DataKind kind, const storage::ramlake::WatermarkProof* proof,
+                   opened_partition* opened) {
+  if (kind == DataKind::kVectors) {
+    return OpenVectorIndex(setting.fs, *setting.store, setting.ram_options, setting.vectors, setting.store_identity,
+                           setting.snapshot_interval, proof, opened);
+  }
+  if ((kind == DataKind::kCode || kind == DataKind::kHistory) && setting.lexical_index) {
+    BuildTextIndex(*setting.store, kind, opened);
+  }
+  return Status::Ok();
+}
+
+// Opens (re-attaches) one partition file into `opened`: a record is kept only
+// if it is what the store holds for its key, proven by the file's watermark
+// and the keys the WAL replay changed (`proof`, at start-up) or else by one
+// store lookup per record. Blocking (LevelDB reads).
+Status OpenPartitionFile(const PartitionSetting& setting, DataKind kind, const storage::ramlake::WatermarkProof* proof,
+                         storage::ramlake::OpenReport* report, opened_partition* opened) {
   storage::ramlake::OpenHooks hooks;
-  hooks.store_lsn = [store, kind](std::string_view key) -> std::optional<std::uint64_t> {
+  hooks.store_lsn = [store = setting.store, kind](std::string_view key) -> std::optional<std::uint64_t> {
     auto lsn = store->GetLsn(kind, key);
     if (!lsn.ok()) return std::nullopt;
     return *lsn;
   };
   hooks.watermark = proof;
-  hooks.store_identity = store_identity;
-  auto options = storage::ramlake::PartitionOptionsFor(ram_options, kind);
-  options.persisted_lsn = store->LastAppliedLsn();
-  auto opened = std::make_shared<opened_partition>();
-  // The vectors partition's index opens on a thread of its own while the
-  // partition file is re-attached (both only read the store, which is
-  // thread-safe): a restart waits for the longer of the two, not their sum.
-  Status indexed;
-  std::thread index_opener;
-  if (kind == DataKind::kVectors) {
-    index_opener = std::thread([&] {
-      indexed = OpenVectorIndex(fs, *store, ram_options, vectors, store_identity, snapshot_interval, proof,
-                                opened.get());
-    });
-  }
-  auto partition = storage::ramlake::RamLakePartition::Open(fs, options, hooks, report);
-  if (index_opener.joinable()) index_opener.join();
+  hooks.store_identity = setting.store_identity;
+  auto options = storage::ramlake::PartitionOptionsFor(setting.ram_options, kind);
+  options.persisted_lsn = setting.store->LastAppliedLsn();
+  auto partition = storage::ramlake::RamLakePartition::Open(setting.fs, options, hooks, report);
   if (!partition.ok()) {
     return partition.status().WithContext("opening the RAM-Lake partition " + std::string(DataKindName(kind)));
   }
-  PDAI_RETURN_IF_ERROR(indexed);
   opened->lake = std::move(*partition);
-  if ((kind == DataKind::kCode || kind == DataKind::kHistory) && lexical_index) {
-    // The text index of every stored code file or session message, hot or
-    // cold, built from the store (the source of truth) at every open:
-    // nothing to reconcile after a crash. A record that does not decode is
-    // left out, with a log line. (Keys come in order: a session's segments
-    // in turn, as the index needs them.)
-    auto lexical = std::make_unique<LexicalIndex>();
-    const auto started = std::chrono::steady_clock::now();
-    std::uint64_t undecodable = 0;
-    std::string first_problem;
-    Status scanned = store->ForEach(kind, [&](const storage::StoredRecord& r) {
-      Status indexed = lexical->Apply(kind, r.key, r.value);
-      if (!indexed.ok() && undecodable++ == 0) first_problem = indexed.ToString();
-      return true;
+  return Status::Ok();
+}
+
+// Opens partitions: their files one after another, in kind order (each
+// file's size was planned against the others': files growing at once on a
+// nearly full RAM disk would take each other's room), while every index is
+// built on a thread of its own, so that a start waits for the slowest index
+// (the vector index's load, a text index's build), not for the sum of all.
+// The first error in kind order, files before indexes; `reports` and
+// `proofs` by kind index (proofs may be null: key by key).
+Result<std::vector<partition_ptr>> OpenPartitions(const PartitionSetting& setting, std::span<const DataKind> kinds,
+                                                   const std::array<const storage::ramlake::WatermarkProof*, kKinds>& proofs,
+                                                   std::array<storage::ramlake::OpenReport, kKinds>* reports) {
+  std::vector<partition_ptr> opened(kinds.size());
+  for (auto& partition : opened) partition = std::make_shared<opened_partition>();  // before the threads read them
+  std::vector<Status> indexed(kinds.size());
+  std::vector<std::thread> indexers;
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    indexers.emplace_back([&, i] {
+      indexed[i] = OpenIndexes(setting, kinds[i], proofs[DataKindIndex(kinds[i])], opened[i].get());
     });
-    const std::string what(DataKindName(kind));
-    if (!scanned.ok()) LogWarning(what, "some records are not searchable by text: " + scanned.ToString());
-    if (undecodable > 0) {
-      LogWarning(what, std::to_string(undecodable) + " stored records are not searchable by text; the first: " +
-                           first_problem);
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (lexical->files() > 0) {
-      LogInfo(what, "text index of " + std::to_string(lexical->files()) +
-                        (kind == DataKind::kCode ? " files (" : " messages (") + std::to_string(lexical->chunks()) +
-                        " chunks, " + std::to_string(lexical->terms()) + " terms) built in " +
-                        std::to_string(seconds) + " s");
-    }
-    opened->lexical = std::move(lexical);
   }
+  Status files;
+  for (std::size_t i = 0; i < kinds.size() && files.ok(); ++i) {
+    const auto k = DataKindIndex(kinds[i]);
+    files = OpenPartitionFile(setting, kinds[i], proofs[k], reports != nullptr ? &(*reports)[k] : nullptr,
+                              opened[i].get());
+  }
+  for (auto& indexer : indexers) indexer.join();
+  PDAI_RETURN_IF_ERROR(files);
+  for (const Status& s : indexed) PDAI_RETURN_IF_ERROR(s);
   return opened;
 }
 
@@ -283,44 +324,37 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
     report->ramlake_warning = "ramlake_path " + config.ramlake_path +
                               " is not on a RAM disk: it works, but every page is written back to disk";
   }
-  const VectorsConfig vectors = config.vectors;
-  const bool lexical_index = config.search.lexical_index;
+  PartitionSetting setting;
+  setting.fs = fs;
+  setting.store = store;
+  setting.vectors = config.vectors;
+  setting.lexical_index = config.search.lexical_index;
   // Written with each RAM-Lake file's watermark and the vector index
   // snapshot: files of another store, or of this one before a restore (a new
   // epoch), are rebuilt.
-  const std::uint64_t store_identity = store->identity().Fingerprint();
+  setting.store_identity = store->identity().Fingerprint();
   // The vector index is snapshotted as often as the store is checkpointed.
-  const std::chrono::seconds snapshot_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
+  setting.snapshot_interval = std::chrono::minutes(std::max(1u, config.sync_interval_minutes));
   // All files first, then the actors: a file that cannot be opened (a full
   // RAM disk, another process holding it) leaves no actor behind. Nothing
   // writes to the store meanwhile, as the watermark proof requires.
   std::array<partition_ptr, kKinds> opened_partitions;
-  // The partitions open at once, each on a thread of its own: a restart
-  // waits for the slowest (the vector index's load, a text index's build),
-  // not for their sum. Each reads only its own file and the store.
   auto open_partitions = [&]() -> Status {
     opened_partitions = {};  // a failed attempt's files are unmapped and closed
-    std::array<Status, kKinds> opened;
+    setting.ram_options = ram_options;
     std::array<storage::ramlake::WatermarkProof, kKinds> proofs;
-    std::vector<std::thread> openers;
+    std::array<const storage::ramlake::WatermarkProof*, kKinds> proof_of_kind{};
     for (DataKind kind : kAllDataKinds) {
       const auto k = DataKindIndex(kind);
       proofs[k].checkpoint_lsn = report->cold.checkpoint_lsn;
       proofs[k].end_lsn = std::max(report->cold.checkpoint_lsn, report->cold.wal.last_lsn);
       proofs[k].changed = &changed[k];
+      proof_of_kind[k] = &proofs[k];
       report->partitions[k] = {};
-      openers.emplace_back([&, kind, k] {
-        auto partition = OpenPartition(fs, store, ram_options, vectors, lexical_index, kind, store_identity,
-                                       snapshot_interval, &proofs[k], &report->partitions[k]);
-        if (partition.ok()) {
-          opened_partitions[k] = std::move(*partition);
-        } else {
-          opened[k] = partition.status();
-        }
-      });
     }
-    for (auto& opener : openers) opener.join();
-    for (const Status& s : opened) PDAI_RETURN_IF_ERROR(s);  // the first kind's error, in kind order
+    auto opened = OpenPartitions(setting, kAllDataKinds, proof_of_kind, &report->partitions);
+    if (!opened.ok()) return opened.status();
+    for (std::size_t i = 0; i < kKinds; ++i) opened_partitions[DataKindIndex(kAllDataKinds[i])] = (*opened)[i];
     return Status::Ok();
   };
   Status ram_lake = open_partitions();
@@ -359,10 +393,12 @@ Result<std::unique_ptr<Engine>> Engine::Start(caf::actor_system& sys, const Hybr
   for (auto& keys : changed) keys.Clear();
   // A partition restarted while the node runs has no fresh replay to prove
   // a watermark against: key by key.
-  PartitionOpener opener = [fs, store, ram_options, vectors, lexical_index, store_identity,
-                            snapshot_interval](DataKind kind) {
-    return OpenPartition(fs, store, ram_options, vectors, lexical_index, kind, store_identity, snapshot_interval,
-                         nullptr, nullptr);
+  setting.ram_options = ram_options;
+  PartitionOpener opener = [setting](DataKind kind) -> Result<partition_ptr> {
+    const DataKind kinds[] = {kind};
+    auto opened = OpenPartitions(setting, kinds, {}, nullptr);
+    if (!opened.ok()) return opened.status();
+    return opened->front();
   };
   // The actors.
   ControllerParts parts;

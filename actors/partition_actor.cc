@@ -119,12 +119,22 @@ void ApplyWrites(partition_state& st, const std::vector<logged_write>& writes) {
   st.partition->SetAppliedLsn(writes.back().lsn);
 }
 
+// The LSN the vectors index reflects the store through, written with its
+// snapshot: the controller sends a persisted LSN only after every write up
+// to it, and the store holds those; 0 (not known) while the index holds a
+// write the store may not have yet.
+std::uint64_t IndexThroughLsn(const partition_state& st) {
+  if (st.index_lsn > st.persisted_lsn) return 0;
+  return std::max(st.persisted_lsn, st.opened->vectors_through_lsn);
+}
+
 // A restart after a crash puts back into the index what changed since its
-// last snapshot, at the cost of graph inserts (measured at 768 dimensions on
-// one core: ~6K vectors/s into a graph of 50K, ~2K/s into one of 1M): past
-// this many vectors indexed since the last snapshot, the next check writes
-// one, whatever the interval, so that such a restart re-applies seconds of
-// work, not minutes.
+// last snapshot: unlinked, so searchable at once, but scored one by one by
+// every search until the actor has linked them, at the cost of graph inserts
+// (measured at 768 dimensions on one core: ~6K vectors/s into a graph of
+// 50K, ~2K/s into one of 1M). Past this many vectors indexed since the last
+// snapshot, the next check writes one, whatever the interval, so that such a
+// restart leaves seconds of linking, not minutes.
 constexpr std::uint64_t kMostVectorsToReapply = 20'000;
 // How often the vectors partition checks whether a snapshot is due.
 constexpr std::chrono::seconds kSnapshotCheckInterval{10};
@@ -140,15 +150,6 @@ constexpr std::chrono::seconds kSnapshotCheckInterval{10};
 // claim a vector for a key at an LSN the store holds another value under.
 // The bytes are taken here, the only pause searches see; a thread writes
 // them (one at a time).
-// The LSN the vectors index reflects the store through, written with its
-// snapshot: the controller sends a persisted LSN only after every write up
-// to it, and the store holds those; 0 (not known) while the index holds a
-// write the store may not have yet.
-std::uint64_t IndexThroughLsn(const partition_state& st) {
-  if (st.index_lsn > st.persisted_lsn) return 0;
-  return std::max(st.persisted_lsn, st.opened->vectors_through_lsn);
-}
-
 std::chrono::seconds SnapshotCheckInterval(const partition_state& st) {
   return std::min<std::chrono::seconds>(kSnapshotCheckInterval, st.opened->vectors_snapshot_interval);
 }
@@ -189,10 +190,11 @@ void MaybeSnapshotIndex(partition_state& st, std::uint64_t now_micros) {
 }
 
 // Vectors partition: vectors the open left unlinked from the graph
-// (VectorIndex::DeferLinking) are linked this many per message, so that
-// searches and writes wait at most a few milliseconds for a slice (a graph
-// insert: ~0.2-0.6 ms at 768 dimensions).
-constexpr std::size_t kLinksPerSlice = 32;
+// (VectorIndex::DeferLinking) are linked this many per message, so that a
+// search or a write waits at most a few milliseconds for a slice (a graph
+// insert: ~0.2-0.6 ms at 768 dimensions, 1 ms at 1M vectors; 32 per slice
+// made the median search right after a kill -9 at 1M vectors 35 ms).
+constexpr std::size_t kLinksPerSlice = 8;
 
 // Vectors partition, at each tick: links a slice of the unlinked vectors or,
 // once there are none, considers a snapshot. The next tick comes at once
