@@ -37,21 +37,33 @@ storage::ramlake::RamLakeOptions RamLakeOptionsFromConfig(const HybridMemoryConf
   return o;
 }
 
+// What a partition's open needs besides its kind.
+struct PartitionSetting {
+  storage::FileSystem* fs = nullptr;
+  std::shared_ptr<storage::PersistentStore> store;
+  storage::ramlake::RamLakeOptions ram_options;
+  VectorsConfig vectors;
+  bool lexical_index = true;
+  std::uint64_t store_identity = 0;
+  std::chrono::seconds snapshot_interval{0};
+};
+
 // The vectors partition's index, into `opened`. It holds a quantized copy of
 // every stored vector, hot or cold: loaded from its snapshot beside the
 // partition files and reconciled with the store (the source of truth), or
 // rebuilt from the store when there is no usable snapshot. Blocking (file
 // and LevelDB reads).
-Status OpenVectorIndex(storage::FileSystem* fs, const storage::PersistentStore& store,
-                       const storage::ramlake::RamLakeOptions& ram_options, const VectorsConfig& vectors,
-                       std::uint64_t store_identity, std::chrono::seconds snapshot_interval,
-                       const storage::ramlake::WatermarkProof* proof, opened_partition* opened) {
-  auto catalog = VectorCatalog::Create(vectors);
+Status OpenVectorIndex(const PartitionSetting& setting, const storage::ramlake::WatermarkProof* proof,
+                       opened_partition* opened) {
+  storage::FileSystem* fs = setting.fs;
+  const storage::PersistentStore& store = *setting.store;
+  const std::uint64_t store_identity = setting.store_identity;
+  auto catalog = VectorCatalog::Create(setting.vectors);
   if (!catalog.ok()) return catalog.status().WithContext("creating the vector index");
-  if (ram_options.path.empty()) {
+  if (setting.ram_options.path.empty()) {
     PDAI_RETURN_IF_ERROR((*catalog)->Rebuild(store).WithContext("rebuilding the vector index"));
   } else {
-    const std::string snapshot = ram_options.path + "/" + std::string(kVectorIndexSnapshotName);
+    const std::string snapshot = setting.ram_options.path + "/" + std::string(kVectorIndexSnapshotName);
     // Nothing writes to the store while partitions open: the index
     // reflects it through its last LSN.
     opened->vectors_through_lsn = store.LastAppliedLsn();
@@ -67,7 +79,7 @@ Status OpenVectorIndex(storage::FileSystem* fs, const storage::PersistentStore& 
     opened->write_vectors_snapshot = [fs, snapshot](const std::string& bytes) {
       return VectorCatalog::WriteSnapshot(fs, snapshot, bytes);
     };
-    opened->vectors_snapshot_interval = snapshot_interval;
+    opened->vectors_snapshot_interval = setting.snapshot_interval;
   }
   opened->vectors = std::move(*catalog);
   return Status::Ok();
@@ -104,17 +116,6 @@ void BuildTextIndex(const storage::PersistentStore& store, DataKind kind, opened
   opened->lexical = std::move(lexical);
 }
 
-// What a partition's open needs besides its kind.
-struct PartitionSetting {
-  storage::FileSystem* fs = nullptr;
-  std::shared_ptr<storage::PersistentStore> store;
-  storage::ramlake::RamLakeOptions ram_options;
-  VectorsConfig vectors;
-  bool lexical_index = true;
-  std::uint64_t store_identity = 0;
-  std::chrono::seconds snapshot_interval{0};
-};
-
 // The indexes of one partition, into `opened`: the vector index, or a text
 // index, or none. Blocking (file and LevelDB reads); may run beside the
 // partition files' opens (it reads the store, which is thread-safe, and the
@@ -122,8 +123,7 @@ struct PartitionSetting {
 Status OpenIndexes(const PartitionSetting& setting, DataKind kind, const storage::ramlake::WatermarkProof* proof,
                    opened_partition* opened) {
   if (kind == DataKind::kVectors) {
-    return OpenVectorIndex(setting.fs, *setting.store, setting.ram_options, setting.vectors, setting.store_identity,
-                           setting.snapshot_interval, proof, opened);
+    return OpenVectorIndex(setting, proof, opened);
   }
   if ((kind == DataKind::kCode || kind == DataKind::kHistory) && setting.lexical_index) {
     BuildTextIndex(*setting.store, kind, opened);

@@ -121,7 +121,7 @@ struct opened_partition {
   // The open changed the index (rebuilt it, or re-applied what changed since
   // its snapshot): the partition actor writes a snapshot once it has linked
   // the vectors the open left unlinked (VectorIndex::DeferLinking), instead
-  // of the open writing one before the node serves.
+  // of the open writing one before the node serves. Cleared once written.
   bool vectors_snapshot_due = false;
   ~opened_partition();                     // actors/partition_actor.cc (complete types there)
 };

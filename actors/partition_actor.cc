@@ -44,7 +44,6 @@ struct partition_state {
   std::uint64_t index_lsn = 0;         // the newest of them
   std::uint64_t last_snapshot_micros = 0;
   std::uint64_t vectors_indexed_at_snapshot = 0;  // VectorCatalog::vectors_indexed() then
-  bool snapshot_due = false;  // opened->vectors_snapshot_due, until written
   bool ticking = false;
   std::thread snapshot_writer;
   std::shared_ptr<std::atomic<bool>> snapshot_written;  // set by snapshot_writer when done
@@ -156,7 +155,7 @@ std::chrono::seconds SnapshotCheckInterval(const partition_state& st) {
 
 void MaybeSnapshotIndex(partition_state& st, std::uint64_t now_micros) {
   if (!st.opened || !st.opened->vectors || !st.opened->encode_vectors_snapshot) return;
-  if (st.index_changes == 0 && !st.snapshot_due) return;
+  if (st.index_changes == 0 && !st.opened->vectors_snapshot_due) return;
   if (st.opened->vectors->index().unlinked() > 0) return;  // Tick links them first: a complete graph
   if (st.snapshot_writer.joinable()) {
     if (!st.snapshot_written->load()) return;  // still writing the last one
@@ -167,13 +166,13 @@ void MaybeSnapshotIndex(partition_state& st, std::uint64_t now_micros) {
   const std::uint64_t interval = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(st.opened->vectors_snapshot_interval).count());
   const std::uint64_t indexed = st.opened->vectors->vectors_indexed() - st.vectors_indexed_at_snapshot;
-  const bool enough = st.snapshot_due || indexed >= kMostVectorsToReapply ||
+  const bool enough = st.opened->vectors_snapshot_due || indexed >= kMostVectorsToReapply ||
                       (since >= interval && st.index_changes * 100 >= vectors) || since >= 3'600'000'000ull;
   if (!enough || st.index_lsn > st.persisted_lsn) return;
   std::string bytes = st.opened->encode_vectors_snapshot(IndexThroughLsn(st));
-  const bool after_open = st.snapshot_due;
+  const bool after_open = st.opened->vectors_snapshot_due;
   st.index_changes = 0;
-  st.snapshot_due = false;
+  st.opened->vectors_snapshot_due = false;
   st.vectors_indexed_at_snapshot = st.opened->vectors->vectors_indexed();
   st.last_snapshot_micros = now_micros;
   st.snapshot_written = std::make_shared<std::atomic<bool>>(false);
@@ -222,8 +221,7 @@ void StartSnapshotTicks(partition_actor::stateful_pointer<partition_state> self)
   st.ticking = true;
   st.last_snapshot_micros = ClockMicros(self);
   st.vectors_indexed_at_snapshot = st.opened->vectors->vectors_indexed();
-  st.snapshot_due = st.opened->vectors_snapshot_due;
-  if (st.opened->vectors->index().unlinked() > 0 || st.snapshot_due) {
+  if (st.opened->vectors->index().unlinked() > 0 || st.opened->vectors_snapshot_due) {
     self->send(self, tick_atom_v);
   } else {
     self->delayed_send(self, SnapshotCheckInterval(st), tick_atom_v);

@@ -1,7 +1,6 @@
 #include "actors/vector_catalog.h"
 
 #include <cmath>
-#include <cstring>
 #include <unordered_set>
 
 #include "postdevai/hybrid_memory.h"
@@ -349,28 +348,8 @@ Result<VectorCatalog::RestoreReport> VectorCatalog::Restore(storage::FileSystem*
   std::uint64_t through_lsn = 0;
   Status loaded = Status::NotFound("no snapshot");
   if (fs->FileExists(path)) {
-    // Read straight into one buffer of the file's size, neither zeroed first
-    // nor copied through a scratch buffer: a gigabyte at 1M vectors.
-    auto size = fs->GetFileSize(path);
-    auto reader = fs->NewSequentialFile(path);
-    loaded = size.ok() ? reader.status() : size.status();
-    std::unique_ptr<char[]> file;
-    std::size_t length = 0;
-    if (loaded.ok()) {
-      file.reset(new char[*size + 1]);  // one byte more: reaching the end is seen, not assumed
-      for (;;) {
-        std::string_view chunk;
-        loaded = (*reader)->Read(std::min<std::size_t>(*size + 1 - length, 64 << 20), file.get() + length, &chunk);
-        if (!loaded.ok() || chunk.empty()) break;
-        if (chunk.data() != file.get() + length) std::memmove(file.get() + length, chunk.data(), chunk.size());
-        length += chunk.size();
-        if (length > *size) {
-          loaded = Status::Corruption("the file grew while it was read");
-          break;
-        }
-      }
-    }
-    if (loaded.ok()) loaded = LoadSnapshot(std::string_view(file.get(), length), store_identity, &through_lsn);
+    auto file = storage::ReadFileToString(fs, path);
+    loaded = file.ok() ? LoadSnapshot(*file, store_identity, &through_lsn) : file.status();
   }
   if (loaded.ok()) {
     PDAI_RETURN_IF_ERROR(Reconcile(store, through_lsn, proof, &report));

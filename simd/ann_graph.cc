@@ -195,6 +195,15 @@ void AnnGraph::Link(std::uint32_t from, std::uint32_t to, int layer, const Int8R
 }
 
 void AnnGraph::Insert(std::uint32_t node, const float* vector, const Int8Rows& rows) {
+  InsertNode(node, AnnQuery{insert_codes_.data(), QuantizeQuery(vector, dimension_, insert_codes_.data())}, rows);
+}
+
+void AnnGraph::InsertStored(std::uint32_t node, const Int8Rows& rows) {
+  Encode(node, rows, &stored_query_);
+  InsertNode(node, stored_query_.query, rows);
+}
+
+void AnnGraph::InsertNode(std::uint32_t node, const AnnQuery& query, const Int8Rows& rows) {
   if (node >= levels_.size()) Reserve(std::max<std::size_t>({std::size_t{node} + 1, 1024, levels_.size() * 2}));
   const int layer = RandomLayer();
   levels_[node] = static_cast<std::int8_t>(layer);
@@ -210,7 +219,6 @@ void AnnGraph::Insert(std::uint32_t node, const float* vector, const Int8Rows& r
     top_layer_ = layer;
     return;
   }
-  AnnQuery query{insert_codes_.data(), QuantizeQuery(vector, dimension_, insert_codes_.data())};
   const std::uint32_t entry = entry_;
   Distances(query, rows, std::span<const std::uint32_t>(&entry, 1), &batch_scores_);
   Candidate nearest{batch_scores_[0], entry};

@@ -66,6 +66,9 @@ class AnnGraph {
   // floats) a node of the graph, linked to its nearest nodes. The node must not
   // be in the graph (Remove it first to replace its vector).
   void Insert(std::uint32_t node, const float* vector, const Int8Rows& rows);
+  // Insert for a node whose full-precision vector is not at hand: its
+  // quantized row, decoded, stands for it.
+  void InsertStored(std::uint32_t node, const Int8Rows& rows);
 
   // Unlinks `node`; no-op for a node not in the graph.
   void Remove(std::uint32_t node, const Int8Rows& rows);
@@ -125,6 +128,8 @@ class AnnGraph {
   void Distances(const AnnQuery& query, const Int8Rows& rows, std::span<const std::uint32_t> nodes,
                  std::vector<float>* scores) const;
   void Encode(std::uint32_t node, const Int8Rows& rows, NodeQuery* out) const;
+  // Insert's work, given the new node as a query.
+  void InsertNode(std::uint32_t node, const AnnQuery& query, const Int8Rows& rows);
   // Greedy walk on one upper layer towards the query.
   Candidate Descend(const AnnQuery& query, Candidate from, int layer, const Int8Rows& rows) const;
   // The best-first search of one layer, keeping `breadth` admitted nodes;
@@ -165,6 +170,7 @@ class AnnGraph {
   NodeQuery base_query_;  // Link, Remove: a node against its (new) neighbours
   std::vector<float> base_scores_;
   std::vector<std::int8_t> insert_codes_;
+  NodeQuery stored_query_;  // InsertStored: the node's decoded row
 };
 
 }  // namespace postdevai::simd

@@ -353,16 +353,11 @@ void VectorIndex::Unlink(std::uint32_t slot) {
 }
 
 std::size_t VectorIndex::LinkUnlinked(std::size_t max_vectors) {
-  const std::size_t dim = options_.dimension;
-  std::vector<float> decoded(dim);
   for (std::size_t linked = 0; linked < max_vectors && !unlinked_.empty(); ++linked) {
     const std::uint32_t slot = unlinked_.back();
     unlinked_.pop_back();
     unlinked_position_.erase(slot);
-    // The quantized copy decoded (QuantizeInt8: offset + scale x code).
-    const std::uint8_t* row = codes(slot);
-    for (std::size_t i = 0; i < dim; ++i) decoded[i] = offsets_[slot] + scales_[slot] * float(row[i]);
-    graph_->Insert(slot, decoded.data(), Rows());
+    graph_->InsertStored(slot, Rows());
   }
   return unlinked_.size();
 }

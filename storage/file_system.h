@@ -124,8 +124,13 @@ Status StatusFromErrno(int err, std::string_view op, std::string_view path);
 // Joins a directory and a name with one '/'.
 std::string JoinPath(std::string_view dir, std::string_view name);
 
-// Reads a whole file through fs.
+// Reads a whole file through fs: one read, straight into a string of the
+// file's size.
 Result<std::string> ReadFileToString(FileSystem* fs, const std::string& path);
+
+// The file's first max_bytes (all of it, at most) into *data, whose capacity
+// is reused (WAL recovery reads one segment after another into one buffer).
+Status ReadFilePrefixInto(FileSystem* fs, const std::string& path, std::uint64_t max_bytes, std::string* data);
 
 // Writes data to path atomically and durably: temp file, Sync, rename, SyncDir.
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view data);

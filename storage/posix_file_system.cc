@@ -12,6 +12,7 @@
 #include "storage/file_system.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "storage/crc32c.h"
 
@@ -305,17 +306,22 @@ FileSystem* FileSystem::Default() {
   return fs;
 }
 
-Result<std::string> ReadFileToString(FileSystem* fs, const std::string& path) {
-  auto file = fs->NewSequentialFile(path);
+Status ReadFilePrefixInto(FileSystem* fs, const std::string& path, std::uint64_t max_bytes, std::string* data) {
+  auto size = fs->GetFileSize(path);
+  if (!size.ok()) return size.status();
+  auto file = fs->NewRandomAccessFile(path);
   if (!file.ok()) return file.status();
+  data->resize(std::min(*size, max_bytes));
+  std::string_view got;
+  PDAI_RETURN_IF_ERROR((*file)->Read(0, data->size(), data->data(), &got));
+  if (got.data() != data->data()) std::memmove(data->data(), got.data(), got.size());
+  data->resize(got.size());
+  return Status::Ok();
+}
+
+Result<std::string> ReadFileToString(FileSystem* fs, const std::string& path) {
   std::string data;
-  std::string scratch(1 << 16, '\0');
-  for (;;) {
-    std::string_view chunk;
-    PDAI_RETURN_IF_ERROR((*file)->Read(scratch.size(), scratch.data(), &chunk));
-    if (chunk.empty()) break;
-    data.append(chunk);
-  }
+  PDAI_RETURN_IF_ERROR(ReadFilePrefixInto(fs, path, std::numeric_limits<std::uint64_t>::max(), &data));
   return data;
 }
 

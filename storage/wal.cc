@@ -216,22 +216,6 @@ bool LaterRecordVouchesFor(std::string_view data, std::uint64_t from, std::uint6
   return false;
 }
 
-// The file's first max_bytes (all of it, at most) into *data, whose
-// capacity is reused: recovery reads one segment after another, all of a
-// size, into one buffer.
-Status ReadFilePrefixInto(FileSystem* fs, const std::string& path, std::uint64_t max_bytes, std::string* data) {
-  auto size = fs->GetFileSize(path);
-  if (!size.ok()) return size.status();
-  auto file = fs->NewRandomAccessFile(path);
-  if (!file.ok()) return file.status();
-  data->resize(std::min(*size, max_bytes));
-  std::string_view got;
-  PDAI_RETURN_IF_ERROR((*file)->Read(0, data->size(), data->data(), &got));
-  if (got.data() != data->data()) std::memmove(data->data(), got.data(), got.size());
-  data->resize(got.size());
-  return Status::Ok();
-}
-
 Result<std::string> ReadFilePrefix(FileSystem* fs, const std::string& path, std::uint64_t max_bytes) {
   std::string data;
   PDAI_RETURN_IF_ERROR(ReadFilePrefixInto(fs, path, max_bytes, &data));
