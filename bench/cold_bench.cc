@@ -2,8 +2,11 @@
 // (WAL group commit, then an unsynced write into the persistent store) beside
 // raw LevelDB writes with sync=true, with the same writer threads in one run.
 //
-// Our write is acknowledged when its WAL record is durable; the store write
-// happens behind it, in batches, on an applier thread, as in the engine. The
+// Our write takes the engine's path: the writer's thread compresses the value
+// once (EncodeLoggedWrite, as the engine's encoders do before the journal);
+// the WAL record carries the compressed bytes; the write is acknowledged when
+// that record is durable; the store applies the same bytes behind it
+// (PutEncoded), in batches, on an applier thread, as the store actor does. The
 // clock stops only when the applier has caught up, so the store's work counts.
 #include <fcntl.h>
 #include <leveldb/db.h>
@@ -21,6 +24,7 @@
 #include "bench/bench_util.h"
 #include "bench/json_writer.h"
 #include "bench/scenarios.h"
+#include "storage/cold_tier.h"
 #include "storage/persistent_store.h"
 #include "storage/wal.h"
 
@@ -98,9 +102,9 @@ class Applier {
     cv_.notify_all();
     thread_.join();
   }
-  void Submit(std::string key, std::string_view value, std::uint64_t lsn) {
+  void Submit(std::string key, std::string encoded, std::uint64_t lsn) {
     std::lock_guard lock(mu_);
-    queue_.push_back({std::move(key), value, lsn});
+    queue_.push_back({std::move(key), std::move(encoded), lsn});
     cv_.notify_one();
   }
   void Drain() {
@@ -112,7 +116,7 @@ class Applier {
  private:
   struct Item {
     std::string key;
-    std::string_view value;  // into the value pool
+    std::string encoded;  // EncodeUnstamped's output
     std::uint64_t lsn;
   };
   void Loop() {
@@ -125,7 +129,7 @@ class Applier {
       busy_ = true;
       lock.unlock();
       storage::StoreWriteBatch batch;
-      for (auto& it : items) batch.Put(storage::Kind::kCode, it.key, it.value, it.lsn);
+      for (auto& it : items) batch.PutEncoded(storage::Kind::kCode, it.key, it.encoded, it.lsn);
       Status s = store_->Write(batch);
       lock.lock();
       if (!s.ok() && error_.ok()) error_ = s;
@@ -179,16 +183,24 @@ RunResult RunOurs(const std::string& dir, int writers, double seconds, std::size
     r = RunWriters(writers, seconds, [&](int w, std::uint64_t i) {
       std::string key = Key(w, i);
       const std::string& value = ValuePool(value_bytes)[(i * 64 + static_cast<std::uint64_t>(w)) % kPoolSize];
-      std::string record = key;
-      record += '\0';
-      record += value;
-      auto lsn = (*wal)->AppendBatch({storage::WalEntry{1, record}},
+      auto encoded = (*store)->EncodeUnstamped(storage::Kind::kCode, key, value);
+      if (!encoded.ok()) {
+        std::fprintf(stderr, "cold: %s\n", encoded.status().ToString().c_str());
+        return false;
+      }
+      storage::Mutation put;
+      put.kind = storage::Kind::kCode;
+      put.key = key;
+      put.value = *encoded;
+      put.encoded = true;
+      const std::string record = storage::EncodeMutations({put});
+      auto lsn = (*wal)->AppendBatch({storage::WalEntry{storage::kWalRecordMutations, record}},
                                      relaxed ? storage::WalWait::kBuffered : storage::WalWait::kDurable);
       if (!lsn.ok()) {
         std::fprintf(stderr, "cold: %s\n", lsn.status().ToString().c_str());
         return false;
       }
-      applier.Submit(std::move(key), value, *lsn);
+      applier.Submit(std::move(key), std::move(*encoded), *lsn);
       return true;
     });
     applier.Drain();

@@ -596,8 +596,26 @@ Status Wal::Sync() {
   return AwaitDurableLocked(lock, next_lsn_ - 1, failed_generation_);
 }
 
+void Wal::GatherLocked(std::unique_lock<std::mutex>& lock, Waiter& leader) {
+  const std::size_t expected = last_batch_writers_.size();
+  if (returned_writers_ >= expected) return;
+  // Capped: a writer that stopped writing costs the next batch this wait once
+  // (the batch after it no longer names that thread).
+  const auto budget = std::min<std::chrono::nanoseconds>(last_sync_time_ / 2, std::chrono::milliseconds(1));
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  gathering_ = &leader.cv;
+  while (returned_writers_ < expected) {
+    if (leader.cv.wait_until(lock, deadline) == std::cv_status::timeout) break;
+  }
+  gathering_ = nullptr;
+}
+
 Status Wal::AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t last, std::uint64_t my_generation) {
-  Waiter me{last, {}};
+  Waiter me{last, std::this_thread::get_id(), {}};
+  if (std::find(last_batch_writers_.begin(), last_batch_writers_.end(), me.thread) != last_batch_writers_.end() &&
+      ++returned_writers_ >= last_batch_writers_.size() && gathering_ != nullptr) {
+    gathering_->notify_one();
+  }
   waiters_.push_back(&me);
   struct Unregister {
     std::vector<Waiter*>& waiters;
@@ -624,8 +642,13 @@ Status Wal::AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t
       return Status::IoError("wal " + options_.dir + ": records up to LSN " + std::to_string(last) +
                              " were lost with a failed write");
     }
-    // Become the leader: write and sync everything queued so far.
+    // Become the leader: write and sync everything queued so far, once the
+    // last batch's writers are back.
     sync_in_progress_ = true;
+    GatherLocked(lock, me);
+    last_batch_writers_.clear();
+    for (const Waiter* w : waiters_) last_batch_writers_.push_back(w->thread);  // each waits for this batch
+    returned_writers_ = 0;
     std::string bytes;
     bytes.swap(pending_);
     std::vector<PendingRecord> records;
@@ -644,7 +667,9 @@ Status Wal::AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t
                            "abandoned yet (" + a.ToString() + "); this write was not logged");
       }
     }
+    const auto write_start = std::chrono::steady_clock::now();
     if (s.ok()) s = WriteBatch(bytes, records, &written_to);
+    const auto write_time = std::chrono::steady_clock::now() - write_start;
     // The writers whose records were all synced keep their acknowledgement;
     // from the first writer with a record not synced on, they all fail.
     std::uint64_t abandon_from = 0;
@@ -684,6 +709,7 @@ Status Wal::AwaitDurableLocked(std::unique_lock<std::mutex>& lock, std::uint64_t
     }
     lock.lock();
     sync_in_progress_ = false;
+    last_sync_time_ = std::chrono::duration_cast<std::chrono::nanoseconds>(write_time);
     if (s.ok()) {
       durable_lsn_ = records.back().lsn;
       for (std::size_t k = 0; k < records.size(); ++k) CountLiveBytesLocked(written_to[k], records[k].size);

@@ -5,7 +5,14 @@
 // records is durable (fdatasync). Writers that arrive while a sync is in flight
 // queue up and share the next sync (group commit): with N concurrent writers one
 // fdatasync acknowledges up to N writes. (Buffered appends, WalWait::kBuffered,
-// are the exception: see there.) What a caller is told is exact:
+// are the exception: see there.) The next leader first gathers: writers the
+// last sync acknowledged usually come straight back with their next write,
+// so it waits for those threads (not for a count) until all of them are back
+// or for half the last sync's duration at most, then syncs them together.
+// Without it, N writers split into two halves that alternate between syncs,
+// N/2 a sync. A lone writer, or one thread that writes for many (the
+// engine's journal), never waits: it is the thread it would wait for.
+// What a caller is told is exact:
 //   ok        every record of the batch is durable and is replayed by every
 //             recovery until ReleaseThrough passes it.
 //   kClosed   the outcome is unknown: the log failed and could not abandon the
@@ -94,6 +101,7 @@
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -344,10 +352,21 @@ class Wal {
   // acknowledged plus the next leader, not every waiting thread.
   struct Waiter {
     std::uint64_t last_lsn;
+    std::thread::id thread;
     std::condition_variable cv;
   };
   std::vector<Waiter*> waiters_;
   void WakeWaitersLocked(bool everyone);
+  // The leader about to take a batch waits for the writers of the previous
+  // batch to come back (see the group commit in the header comment).
+  void GatherLocked(std::unique_lock<std::mutex>& lock, Waiter& leader);
+  // Protected by mu_: the threads that waited for the last batch taken, how
+  // many of them have waited again since, the leader's condition variable
+  // while it gathers, and how long the last batch's write and sync took.
+  std::vector<std::thread::id> last_batch_writers_;
+  std::size_t returned_writers_ = 0;
+  std::condition_variable* gathering_ = nullptr;
+  std::chrono::nanoseconds last_sync_time_{0};
 
   // Protected by mu_.
   std::uint64_t next_lsn_ = 1;
