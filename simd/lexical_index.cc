@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "records/stored_values.h"
+#include "simd/code_thesaurus.h"
 #include "simd/code_words.h"
 #include "simd/lexical_embedder.h"
 
@@ -380,20 +381,35 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
                                                        const records::search_request& filters) const {
   std::vector<FileHit> hits;
   if (k == 0 || live_files_ == 0) return hits;
-  // Distinct query terms the index knows, with their counts in the query.
-  std::unordered_map<std::uint32_t, std::uint32_t> counted;
-  for (const std::string& term : LexicalTerms(text)) {
+  // Distinct query terms the index knows, weighted by their counts in the
+  // query; then the related ones, each at related_term_weight.
+  std::unordered_map<std::uint32_t, float> counted;
+  auto known = [&](const std::string& term) -> std::optional<std::uint32_t> {
     auto it = term_ids_.find(term);
-    if (it != term_ids_.end() && terms_[it->second].files > 0) ++counted[it->second];
+    if (it == term_ids_.end() || terms_[it->second].files == 0) return std::nullopt;
+    return it->second;
+  };
+  const std::vector<std::string> terms = LexicalTerms(text);
+  for (const std::string& term : terms) {
+    if (auto id = known(term)) counted[*id] += 1.0f;
+  }
+  if (options_.related_term_weight > 0) {
+    auto rare = [&](const std::string& term) {
+      auto id = known(term);
+      return !id || static_cast<float>(terms_[*id].files) < options_.related_term_max_files * static_cast<float>(live_files_);
+    };
+    for (const std::string& term : RelatedTerms(terms, rare)) {
+      if (auto id = known(term)) counted.emplace(*id, options_.related_term_weight);
+    }
   }
   if (counted.empty()) return hits;
   struct QueryTerm {
     std::uint32_t id;
-    float idf;  // times the term's count in the query
+    float idf;  // times the term's weight in the query (its count, or related_term_weight)
   };
   std::vector<QueryTerm> query;
   for (const auto& [id, n] : counted) {
-    query.push_back({id, Idf(live_files_, terms_[id].files) * static_cast<float>(n)});
+    query.push_back({id, Idf(live_files_, terms_[id].files) * n});
   }
 
   const float k1 = options_.k1, b = options_.b;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "records/stored_values.h"
+#include "simd/code_thesaurus.h"
 #include "simd/lexical_index.h"
 
 namespace postdevai {
@@ -54,8 +55,17 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
   }
   const float avg = static_cast<float>(total / static_cast<double>(files.size()));
   const float chunk_avg = static_cast<float>(chunk_total / chunk_count);
-  std::map<std::string, int> q;
-  for (const auto& term : LexicalTerms(query)) ++q[term];
+  // The query's terms by count, then those related to its rare terms.
+  const LexicalIndex::Options options;
+  std::map<std::string, float> q;
+  const auto query_terms = LexicalTerms(query);
+  for (const auto& term : query_terms) ++q[term];
+  auto rare = [&](const std::string& term) {
+    return df.count(term) == 0 || static_cast<float>(df[term]) < options.related_term_max_files * static_cast<float>(files.size());
+  };
+  for (const auto& term : RelatedTerms(query_terms, rare)) {
+    if (df.count(term) && !q.count(term)) q[term] = options.related_term_weight;
+  }
   std::vector<std::pair<std::string, float>> scored;
   for (const auto& [key, f] : files) {
     if (!f.path.starts_with(prefix)) continue;
@@ -65,7 +75,7 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
       auto it = tf[key].find(term);
       if (it == tf[key].end()) continue;
       const float n = static_cast<float>(files.size()), d = static_cast<float>(df[term]);
-      const float idf = std::log(1 + (n - d + 0.5f) / (d + 0.5f)) * static_cast<float>(qtf);
+      const float idf = std::log(1 + (n - d + 0.5f) / (d + 0.5f)) * qtf;
       const float norm = k1 * (1 - b + b * length[key] / avg);
       score += idf * it->second * (k1 + 1) / (it->second + norm);
       for (std::size_t c = 0; c < chunk_scores.size(); ++c) {
@@ -156,8 +166,11 @@ TEST_CASE("lexical search ranks as BM25 computed from scratch through replacemen
     index.PutCode(key, f.path, f.language, f.content);
     files[key] = f;
   }
-  const std::vector<std::string> queries = {"parse the config", "hash table allocator", "inverse of a matrix",
-                                            "replay the journal", "graph edge weight", "widget"};
+  // The last two name words no file holds, whose related words files do
+  // (configuration: config; decompress: inflate).
+  const std::vector<std::string> queries = {"parse the config",   "hash table allocator", "inverse of a matrix",
+                                            "replay the journal", "graph edge weight",    "widget",
+                                            "configuration cache", "decompress a token"};
   for (const auto& q : queries) RequireSameRanking(index, files, q);
   RequireSameRanking(index, files, "socket buffer", "src/");
 
@@ -174,6 +187,38 @@ TEST_CASE("lexical search ranks as BM25 computed from scratch through replacemen
   }
   CHECK(index.files() == files.size());
   for (const auto& q : queries) RequireSameRanking(index, files, q);
+}
+
+TEST_CASE("a question's rare words find the code's abbreviations and other words for them", "[lexical]") {
+  // 40 files about other things: a term of one file is rare (under 3%).
+  LexicalIndex index;
+  for (int i = 0; i < 40; ++i) {
+    index.PutCode("k" + std::to_string(i), "src/other_" + std::to_string(i) + ".cc", "cpp",
+                  "render the widget layout and paint each frame of the window " + std::to_string(i));
+  }
+  index.PutCode("tmp", "src/tempbuf.h", "cpp",
+                "// get_temporary_buffer: allocate a temporary buffer, halving the size after each failure");
+  index.PutCode("dq", "src/deque.tcc", "cpp", "// deque: reallocate the map of node pointers when it is full");
+  records::search_request any;
+  auto first = [&](const LexicalIndex& in, const std::string& q) {
+    auto hits = in.Search(q, 3, any);
+    return hits.empty() ? std::string() : hits.front().path;
+  };
+  CHECK(first(index, "scratch memory") == "src/tempbuf.h");                     // scratch: temporary
+  CHECK(first(index, "double-ended queue runs out of room") == "src/deque.tcc");  // deque
+  // Without the expansion the same questions miss.
+  LexicalIndex::Options plain;
+  plain.related_term_weight = 0;
+  LexicalIndex literal(plain);
+  literal.PutCode("tmp", "src/tempbuf.h", "cpp", "// get_temporary_buffer: allocate a temporary buffer");
+  literal.PutCode("dq", "src/deque.tcc", "cpp", "// deque: reallocate the map of node pointers when it is full");
+  CHECK(first(literal, "scratch memory").empty());
+  CHECK(first(literal, "double-ended queue").empty());
+  // A phrase is expanded only when one of its words is rare; a word only
+  // when it is.
+  CHECK(RelatedTerms(LexicalTerms("double ended queue"), [](const std::string&) { return false; }).empty());
+  const auto related = RelatedTerms(LexicalTerms("scratch space"), [](const std::string&) { return true; });
+  CHECK(std::find(related.begin(), related.end(), StemTerm("temporary")) != related.end());
 }
 
 TEST_CASE("a replaced or deleted file is never found by its old words", "[lexical]") {
