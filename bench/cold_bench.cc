@@ -3,7 +3,7 @@
 // raw LevelDB writes with sync=true, with the same writer threads in one run.
 //
 // Our write takes the engine's path: the writer's thread compresses the value
-// once (EncodeLoggedWrite, as the engine's encoders do before the journal);
+// once (EncodeUnstamped, as the engine's encoders do before the journal);
 // the WAL record carries the compressed bytes; the write is acknowledged when
 // that record is durable; the store applies the same bytes behind it
 // (PutEncoded), in batches, on an applier thread, as the store actor does. The

@@ -396,7 +396,8 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
   if (options_.related_term_weight > 0) {
     auto rare = [&](const std::string& term) {
       auto id = known(term);
-      return !id || static_cast<float>(terms_[*id].files) < options_.related_term_max_files * static_cast<float>(live_files_);
+      const float most = options_.related_term_max_files * static_cast<float>(live_files_);
+      return !id || static_cast<float>(terms_[*id].files) < most;
     };
     for (const std::string& term : RelatedTerms(terms, rare)) {
       if (auto id = known(term)) counted.emplace(*id, options_.related_term_weight);
