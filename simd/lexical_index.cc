@@ -212,7 +212,11 @@ void LexicalIndex::AddUnit(File file, const std::vector<std::string_view>& chunk
 
   // Counts per term id for the current chunk; the file's distinct terms.
   std::unordered_map<std::uint32_t, std::uint32_t> counts;
-  std::unordered_map<std::uint32_t, float> file_tf;  // the file-level tf of each of its terms
+  struct FileTerm {
+    float tf = 0;                    // the file-level tf
+    std::uint32_t first_posting = 0;  // its first chunk posting in Term::postings
+  };
+  std::unordered_map<std::uint32_t, FileTerm> file_tf;  // the file's terms
   auto term_id = [&](const std::string& term) {
     auto [it, inserted] = term_ids_.try_emplace(term, static_cast<std::uint32_t>(terms_.size()));
     if (inserted) terms_.emplace_back();
@@ -246,8 +250,11 @@ void LexicalIndex::AddUnit(File file, const std::vector<std::string_view>& chunk
         auto p = path_counts.find(id);
         if (p != path_counts.end()) path_tf = static_cast<std::uint16_t>(std::min<std::uint32_t>(p->second, 65535));
       }
-      terms_[id].postings.push_back({chunk_no, static_cast<std::uint16_t>(std::min<std::uint32_t>(n, 65535)), path_tf});
-      file_tf[id] += static_cast<float>(n) + options_.path_weight * static_cast<float>(path_tf);
+      auto& postings = terms_[id].postings;
+      auto [term, first] = file_tf.try_emplace(id);
+      if (first) term->second.first_posting = static_cast<std::uint32_t>(postings.size());
+      postings.push_back({chunk_no, static_cast<std::uint16_t>(std::min<std::uint32_t>(n, 65535)), path_tf});
+      term->second.tf += static_cast<float>(n) + options_.path_weight * static_cast<float>(path_tf);
     }
     const auto lines = static_cast<std::uint32_t>(std::count(text.begin(), text.end(), '\n'));
     const std::uint32_t last = (lines > 0 && text.back() == '\n') ? line + lines - 1 : line + lines;
@@ -259,9 +266,9 @@ void LexicalIndex::AddUnit(File file, const std::vector<std::string_view>& chunk
   file.chunks = static_cast<std::uint32_t>(chunks.size());
   file.length = length;
   file.terms.reserve(file_tf.size());
-  for (const auto& [id, tf] : file_tf) {
+  for (const auto& [id, term] : file_tf) {
     file.terms.push_back(id);
-    terms_[id].file_postings.push_back({file_slot, tf});
+    terms_[id].file_postings.push_back({file_slot, term.tf, term.first_posting});
     ++terms_[id].files;
   }
   live_length_ += length;
@@ -327,12 +334,16 @@ void LexicalIndex::CompactIfMostlyDead() {
   // Terms only dead files held go too, so a churning vocabulary (numbers,
   // generated names) does not grow the index forever.
   std::vector<std::uint32_t> new_term(terms_.size(), kGone);
+  std::vector<std::uint32_t> new_posting;  // of the term at hand: old posting index -> new
   std::vector<Term> terms;
   for (std::size_t id = 0; id < terms_.size(); ++id) {
     Term& t = terms_[id];
     std::size_t out = 0;
-    for (const Posting& p : t.postings) {
+    new_posting.assign(t.postings.size(), kGone);
+    for (std::size_t i = 0; i < t.postings.size(); ++i) {
+      const Posting& p = t.postings[i];
       if (new_chunk[p.chunk] == kGone) continue;
+      new_posting[i] = static_cast<std::uint32_t>(out);
       t.postings[out++] = {new_chunk[p.chunk], p.tf, p.path_tf};
     }
     if (out == 0) continue;
@@ -340,7 +351,7 @@ void LexicalIndex::CompactIfMostlyDead() {
     t.postings.shrink_to_fit();
     std::size_t files_out = 0;
     for (const FilePosting& p : t.file_postings) {
-      if (new_file[p.file] != kGone) t.file_postings[files_out++] = {new_file[p.file], p.tf};
+      if (new_file[p.file] != kGone) t.file_postings[files_out++] = {new_file[p.file], p.tf, new_posting[p.first_posting]};
     }
     t.file_postings.resize(files_out);
     t.file_postings.shrink_to_fit();
@@ -426,10 +437,15 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
   // every posting of the query's terms.)
   file_score_.resize(files_.size(), 0.0f);
   file_bound_.resize(files_.size(), 0.0f);
+  touched_slot_.resize(files_.size());
+  constexpr std::uint32_t kNoPosting = ~std::uint32_t{0};
+  const std::size_t nterms = query.size();
+  chunk_starts_.clear();
   const bool filtered = !filters.path_prefix.empty() || !filters.language.empty() || !filters.session.empty() ||
                         filters.owner != records::vector_owner::any;
   const float inverse_avg_file = 1.0f / std::max(avg_file, 1e-6f);
-  for (const QueryTerm& t : query) {
+  for (std::size_t q = 0; q < nterms; ++q) {
+    const QueryTerm& t = query[q];
     for (const FilePosting& p : terms_[t.id].file_postings) {
       const float length = file_length_[p.file];
       if (length < 0) continue;  // removed
@@ -439,10 +455,13 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
           touched_files_.push_back(p.file);
           continue;
         }
+        touched_slot_[p.file] = static_cast<std::uint32_t>(touched_files_.size());
         touched_files_.push_back(p.file);
+        chunk_starts_.resize(touched_files_.size() * nterms, kNoPosting);
       } else if (file_bound_[p.file] < 0) {
         continue;
       }
+      chunk_starts_[touched_slot_[p.file] * nterms + q] = p.first_posting;
       const float norm = k1 * (1 - b + b * length * inverse_avg_file);
       file_score_[p.file] += t.idf * p.tf * (k1 + 1) / (p.tf + norm);
       file_bound_[p.file] += t.idf * (k1 + 1);
@@ -479,11 +498,12 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
     if (best.size() >= k && c.bound < kth_best()) break;
     const File& f = files_[c.file];
     chunk_scores.assign(f.chunks, 0.0f);
-    for (const QueryTerm& t : query) {
+    const std::uint32_t* starts = &chunk_starts_[touched_slot_[c.file] * nterms];
+    for (std::size_t q = 0; q < nterms; ++q) {
+      if (starts[q] == kNoPosting) continue;  // the file lacks the term
+      const QueryTerm& t = query[q];
       const auto& postings = terms_[t.id].postings;
-      auto it = std::lower_bound(postings.begin(), postings.end(), f.first_chunk,
-                                 [](const Posting& p, std::uint32_t chunk) { return p.chunk < chunk; });
-      for (; it != postings.end() && it->chunk < f.first_chunk + f.chunks; ++it) {
+      for (auto it = postings.begin() + starts[q]; it != postings.end() && it->chunk < f.first_chunk + f.chunks; ++it) {
         if (it->tf == 0) continue;
         const float tf = it->tf;
         const float norm = k1 * (1 - b + b * static_cast<float>(chunks_[it->chunk].length) / std::max(avg_chunk, 1e-6f));

@@ -30,7 +30,7 @@
 // A session message is a unit of its own (one chunk, no path), keyed by its
 // session and number; the history partition's index holds only those.
 //
-// Memory: 8 bytes per distinct term of each chunk and of each file. A
+// Memory: 8 bytes per distinct term of each chunk, 12 of each file. A
 // replaced or deleted file's postings stay until the dead chunks outnumber
 // the live ones; then the index is compacted in place (O(postings)).
 //
@@ -159,10 +159,13 @@ class LexicalIndex {
     std::uint16_t path_tf;
   };
   // A term in a file: its count over the file's chunks plus path_weight
-  // times its count in the path (the file-level BM25's tf).
+  // times its count in the path (the file-level BM25's tf), and where the
+  // file's chunk postings of the term start in Term::postings (a search
+  // scores a candidate's chunks from there, with no search for them).
   struct FilePosting {
     std::uint32_t file;
     float tf;
+    std::uint32_t first_posting;
   };
   struct Term {
     std::vector<Posting> postings;           // by chunk number: a file's postings are consecutive
@@ -195,6 +198,10 @@ class LexicalIndex {
   // Search scratch (sized to the chunks and files; reset through the touched lists).
   mutable std::vector<float> file_score_, file_bound_;
   mutable std::vector<std::uint32_t> touched_files_;
+  mutable std::vector<std::uint32_t> touched_slot_;  // by file: its place in touched_files_
+  // By touched slot and query term: the first_posting of the file's chunk
+  // postings of the term, or kNoPosting.
+  mutable std::vector<std::uint32_t> chunk_starts_;
 };
 
 // Hybrid search: reciprocal rank fusion (score = sum over the two rankings of

@@ -312,6 +312,35 @@ TEST_CASE("replacing files many times keeps the index compact and right", "[lexi
   CHECK(index.terms() < 400);  // the words of replaced rounds went with their files
 }
 
+TEST_CASE("after compactions a file's chunks are scored where their postings moved", "[lexical]") {
+  // Files written between many replacements of others: compactions move
+  // their postings. Their scores and best chunks must equal a
+  // fresh index's over the same live files.
+  std::string long_text;
+  for (int line = 0; line < 400; ++line) long_text += "filler line " + std::to_string(line) + " of text\n";
+  auto kept = [&](int i) { return long_text + "anchor stable words " + std::to_string(i) + "\n" + long_text; };
+  LexicalIndex index, fresh;
+  auto churn = [&](int rounds) {
+    for (int round = 0; round < rounds; ++round) {
+      for (int i = 0; i < 50; ++i) index.PutCode("k" + std::to_string(i), "f" + std::to_string(i), "", "stable words");
+    }
+  };
+  churn(60);  // dead postings of "stable" before the kept files'
+  for (int i = 0; i < 10; ++i) {
+    index.PutCode("keep" + std::to_string(i), "keep" + std::to_string(i), "", kept(i));
+    fresh.PutCode("keep" + std::to_string(i), "keep" + std::to_string(i), "", kept(i));
+  }
+  churn(140);
+  for (int i = 0; i < 50; ++i) fresh.PutCode("k" + std::to_string(i), "f" + std::to_string(i), "", "stable words");
+  const auto compacted = index.Search("anchor stable", 20, records::search_request{});
+  const auto expected = fresh.Search("anchor stable", 20, records::search_request{});
+  REQUIRE(compacted.size() == expected.size());
+  for (std::size_t i = 0; i < compacted.size(); ++i) {
+    CHECK(compacted[i].score == Approx(expected[i].score));
+    CHECK(compacted[i].first_line == expected[i].first_line);
+  }
+}
+
 TEST_CASE("hybrid fusion ranks files found by both parts first and aggregates chunks per file", "[lexical]") {
   LexicalIndex index;
   index.PutCode("a", "a.cc", "cpp", "alpha words\n");
