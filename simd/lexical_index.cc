@@ -441,6 +441,9 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
   constexpr std::uint32_t kNoPosting = ~std::uint32_t{0};
   const std::size_t nterms = query.size();
   chunk_starts_.clear();
+  // Bounded: a long question over many files finds its candidates' chunk
+  // postings by binary search instead.
+  bool direct = nterms <= options_.chunk_start_budget;
   const bool filtered = !filters.path_prefix.empty() || !filters.language.empty() || !filters.session.empty() ||
                         filters.owner != records::vector_owner::any;
   const float inverse_avg_file = 1.0f / std::max(avg_file, 1e-6f);
@@ -457,11 +460,15 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
         }
         touched_slot_[p.file] = static_cast<std::uint32_t>(touched_files_.size());
         touched_files_.push_back(p.file);
-        chunk_starts_.resize(touched_files_.size() * nterms, kNoPosting);
+        if (direct && touched_files_.size() * nterms > options_.chunk_start_budget) {
+          direct = false;
+          chunk_starts_.clear();
+        }
+        if (direct) chunk_starts_.resize(touched_files_.size() * nterms, kNoPosting);
       } else if (file_bound_[p.file] < 0) {
         continue;
       }
-      chunk_starts_[touched_slot_[p.file] * nterms + q] = p.first_posting;
+      if (direct) chunk_starts_[touched_slot_[p.file] * nterms + q] = p.first_posting;
       const float norm = k1 * (1 - b + b * length * inverse_avg_file);
       file_score_[p.file] += t.idf * p.tf * (k1 + 1) / (p.tf + norm);
       file_bound_[p.file] += t.idf * (k1 + 1);
@@ -498,12 +505,19 @@ std::vector<LexicalIndex::FileHit> LexicalIndex::Search(std::string_view text, s
     if (best.size() >= k && c.bound < kth_best()) break;
     const File& f = files_[c.file];
     chunk_scores.assign(f.chunks, 0.0f);
-    const std::uint32_t* starts = &chunk_starts_[touched_slot_[c.file] * nterms];
     for (std::size_t q = 0; q < nterms; ++q) {
-      if (starts[q] == kNoPosting) continue;  // the file lacks the term
       const QueryTerm& t = query[q];
       const auto& postings = terms_[t.id].postings;
-      for (auto it = postings.begin() + starts[q]; it != postings.end() && it->chunk < f.first_chunk + f.chunks; ++it) {
+      auto it = postings.begin();
+      if (direct) {
+        const std::uint32_t start = chunk_starts_[touched_slot_[c.file] * nterms + q];
+        if (start == kNoPosting) continue;  // the file lacks the term
+        it += start;
+      } else {
+        it = std::lower_bound(postings.begin(), postings.end(), f.first_chunk,
+                              [](const Posting& p, std::uint32_t chunk) { return p.chunk < chunk; });
+      }
+      for (; it != postings.end() && it->chunk < f.first_chunk + f.chunks; ++it) {
         if (it->tf == 0) continue;
         const float tf = it->tf;
         const float norm = k1 * (1 - b + b * static_cast<float>(chunks_[it->chunk].length) / std::max(avg_chunk, 1e-6f));

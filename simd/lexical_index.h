@@ -80,6 +80,10 @@ class LexicalIndex {
     // on CAF and two on Python.
     float related_term_max_files = 0.03f;
     float related_term_weight = 1.0f;
+    // Entries (4 bytes each) a search may note, per candidate file and query
+    // term, of where the file's chunk postings start; a search that needs
+    // more (a long question over many files) finds them by binary search.
+    std::size_t chunk_start_budget = 4u << 20;
   };
 
   // One file a search found: its best chunk (number and 1-based lines,

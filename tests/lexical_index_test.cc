@@ -158,12 +158,18 @@ TEST_CASE("lexical search ranks as BM25 computed from scratch through replacemen
     return s;
   };
   LexicalIndex index;
+  // The same index with no budget for noting where chunk postings start:
+  // its searches find them by binary search, and must rank alike.
+  LexicalIndex::Options no_budget;
+  no_budget.chunk_start_budget = 0;
+  LexicalIndex searched(no_budget);
   std::map<std::string, ReferenceFile> files;
   for (int i = 0; i < 200; ++i) {
     const std::string key = "k" + std::to_string(i);
     ReferenceFile f{(i % 2 ? "src/" : "lib/") + vocabulary[i % vocabulary.size()] + "_" + std::to_string(i) + ".cc",
                     "cpp", random_text(20 + static_cast<int>(rng() % 600))};
     index.PutCode(key, f.path, f.language, f.content);
+    searched.PutCode(key, f.path, f.language, f.content);
     files[key] = f;
   }
   // The last two name words no file holds, whose related words files do
@@ -172,6 +178,7 @@ TEST_CASE("lexical search ranks as BM25 computed from scratch through replacemen
                                             "replay the journal", "graph edge weight",    "widget",
                                             "configuration cache", "decompress a token"};
   for (const auto& q : queries) RequireSameRanking(index, files, q);
+  for (const auto& q : queries) RequireSameRanking(searched, files, q);
   RequireSameRanking(index, files, "socket buffer", "src/");
 
   // Replace half, delete a quarter: stats and rankings follow the live files.
@@ -179,14 +186,17 @@ TEST_CASE("lexical search ranks as BM25 computed from scratch through replacemen
     const std::string key = "k" + std::to_string(i);
     files[key].content = random_text(50);
     index.PutCode(key, files[key].path, "cpp", files[key].content);
+    searched.PutCode(key, files[key].path, "cpp", files[key].content);
   }
   for (int i = 1; i < 200; i += 4) {
     const std::string key = "k" + std::to_string(i);
     files.erase(key);
     index.Remove(key);
+    searched.Remove(key);
   }
   CHECK(index.files() == files.size());
   for (const auto& q : queries) RequireSameRanking(index, files, q);
+  for (const auto& q : queries) RequireSameRanking(searched, files, q);
 }
 
 TEST_CASE("a question's rare words find the code's abbreviations and other words for them", "[lexical]") {
