@@ -12,6 +12,13 @@ namespace postdevai::bench {
 
 using Clock = std::chrono::steady_clock;
 
+// The median of v (the upper one of an even count); 0 when empty.
+inline double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 inline double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

@@ -915,12 +915,6 @@ void WriteGoals(JsonWriter& json, const std::vector<Goal>& goals) {
   json.EndArray();
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // One CAF scheduler setting under test, with its own system and engine.
 struct Variant {
   const char* name = "";

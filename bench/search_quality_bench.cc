@@ -18,11 +18,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -293,15 +293,11 @@ SetResult RunSet(const QuerySet& set, bool with_xapian, JsonWriter& w) {
         if (auto s = ingest_fresh(true)) with.push_back(*s);
       }
     }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v.empty() ? 0.0 : v[v.size() / 2];
-    };
     if (!without.empty()) {
-      w.Field("ingest_with_lexical_index_median_s", median(with));
-      w.Field("ingest_without_lexical_index_s", median(without));
+      w.Field("ingest_with_lexical_index_median_s", Median(with));
+      w.Field("ingest_without_lexical_index_s", Median(without));
       // Throughput with the index over throughput without (goal >= 0.7).
-      result.ingest_ratio = median(without) / std::max(1e-9, median(with));
+      result.ingest_ratio = Median(without) / std::max(1e-9, Median(with));
       w.Field("ingest_with_to_without_lexical_index_ratio", result.ingest_ratio);
     }
   }

@@ -61,7 +61,8 @@ std::vector<std::pair<std::string, float>> ReferenceRanking(const std::map<std::
   const auto query_terms = LexicalTerms(query);
   for (const auto& term : query_terms) ++q[term];
   auto rare = [&](const std::string& term) {
-    return df.count(term) == 0 || static_cast<float>(df[term]) < options.related_term_max_files * static_cast<float>(files.size());
+    const float most = options.related_term_max_files * static_cast<float>(files.size());
+    return df.count(term) == 0 || static_cast<float>(df[term]) < most;
   };
   for (const auto& term : RelatedTerms(query_terms, rare)) {
     if (df.count(term) && !q.count(term)) q[term] = options.related_term_weight;
